@@ -1,0 +1,176 @@
+//! Alternating minimization: initialization, half-steps U <- argmin, V <-
+//! argmin, the objective after each iteration, stopping, progress.
+//!
+//! With ridge = 0 the fixed factor is orthonormalized before each half-step
+//! (LLR16's ALT). That leaves the product U V^T of the exact argmin
+//! unchanged while keeping each row's Gram as well conditioned as its
+//! weights allow. With ridge > 0 the penalty is not invariant under that
+//! change of basis, so plain alternation runs.
+
+use crate::error::{Error, Result};
+use crate::init::{random_factors, svd_factors, Factors};
+use crate::kernels::orthonormal::orthonormal_basis;
+use crate::options::{InitChoice, Options};
+use crate::problem::DenseProblem;
+use crate::products::weighted_residual;
+use crate::solver::exact::ExactSolver;
+use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
+use faer::{Mat, MatRef};
+
+/// What a fit produced. `cancelled` fits still carry the factors of their
+/// last completed iteration.
+pub struct FitOutcome {
+    pub factors: Factors,
+    pub iterations: usize,
+    pub objective: f64,
+    pub converged: bool,
+    pub cancelled: bool,
+    pub solver_used: SolverKind,
+}
+
+/// The progress callback: (completed iterations, objective) -> keep going?
+pub type Progress<'a> = &'a mut dyn FnMut(usize, f64) -> bool;
+
+/// f(U, V) = sum W (M - U V^T)^2 + ridge (||U||^2 + ||V||^2).
+pub fn objective(
+    problem: &DenseProblem<'_>,
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    ridge: f64,
+) -> f64 {
+    let penalty = if ridge > 0.0 {
+        ridge * (u.squared_norm_l2() + v.squared_norm_l2())
+    } else {
+        0.0
+    };
+    weighted_residual(problem, u, v) + penalty
+}
+
+/// Zero the rows of an orthonormal basis whose norm exceeds
+/// clip * sqrt(k / rows) (LLR16's incoherence step), then re-orthonormalize.
+fn clip_rows(q: Mat<f64>, clip: f64) -> Mat<f64> {
+    let (rows, k) = q.shape();
+    let limit = clip * (k as f64 / rows as f64).sqrt();
+    let mut clipped = q;
+    let mut any = false;
+    for i in 0..rows {
+        let norm = (0..k)
+            .map(|j| clipped[(i, j)] * clipped[(i, j)])
+            .sum::<f64>()
+            .sqrt();
+        if norm > limit {
+            any = true;
+            (0..k).for_each(|j| clipped[(i, j)] = 0.0);
+        }
+    }
+    if any {
+        orthonormal_basis(clipped.as_ref())
+    } else {
+        clipped
+    }
+}
+
+/// The fixed factor as the half-step will see it.
+fn prepare_fixed(y: &Mat<f64>, options: &Options) -> Mat<f64> {
+    if options.ridge > 0.0 {
+        return y.clone();
+    }
+    let q = orthonormal_basis(y.as_ref());
+    if options.clip > 0.0 {
+        clip_rows(q, options.clip)
+    } else {
+        q
+    }
+}
+
+/// Run the fit: this loop (and the progress callback) on the calling
+/// thread, the heavy work on `pool`. `start` is used for
+/// `InitChoice::Given` and must have matching shapes (checked by the caller).
+pub fn fit(
+    problem: &DenseProblem<'_>,
+    rank: usize,
+    options: &Options,
+    start: Option<&Factors>,
+    progress: Progress<'_>,
+    pool: &rayon::ThreadPool,
+) -> Result<FitOutcome> {
+    let (n, m) = (problem.n_rows(), problem.n_cols());
+    let mut factors = match options.init {
+        InitChoice::Svd => pool.install(|| svd_factors(problem, rank, options.seed)),
+        InitChoice::Random => random_factors(n, m, rank, options.seed),
+        InitChoice::Given => {
+            let given = start.expect("validated: WLRA_INIT_GIVEN has factors");
+            Factors {
+                u: given.u.clone(),
+                v: given.v.clone(),
+            }
+        }
+    };
+    let mut solver = ExactSolver;
+    let ridge = options.ridge;
+    let evaluate = |u: &Mat<f64>, v: &Mat<f64>| {
+        pool.install(|| objective(problem, u.as_ref(), v.as_ref(), ridge))
+    };
+    let mut objective_now = evaluate(&factors.u, &factors.v);
+    let mut previous: Option<f64> = None;
+    let mut iterations = 0;
+    let mut converged = false;
+    let transposed = problem.transposed();
+    while iterations < options.max_iterations {
+        let v = prepare_fixed(&factors.v, options);
+        let u_step = HalfStep {
+            problem: *problem,
+            fixed: v.as_ref(),
+            ridge,
+        };
+        let u = pool.install(|| solver.solve(&u_step))?;
+        let u = prepare_fixed(&u, options);
+        let v_step = HalfStep {
+            problem: transposed,
+            fixed: u.as_ref(),
+            ridge,
+        };
+        let v = pool.install(|| solver.solve(&v_step))?;
+        let value = evaluate(&u, &v);
+        if !value.is_finite() {
+            return Err(Error::Numerical(format!(
+                "the objective became non-finite at iteration {}",
+                iterations + 1
+            )));
+        }
+        let last = previous.unwrap_or(f64::INFINITY);
+        // A rise can only be rounding at the optimum (each half-step is an
+        // exact argmin): keep the better factors and stop. Clipping may
+        // legitimately raise the objective, so it is exempt.
+        if previous.is_some() && value > last && options.clip == 0.0 {
+            converged = true;
+            break;
+        }
+        factors = Factors { u, v };
+        objective_now = value;
+        iterations += 1;
+        previous = Some(value);
+        converged = last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
+        if !progress(iterations, value) {
+            return Ok(FitOutcome {
+                factors,
+                iterations,
+                objective: objective_now,
+                converged,
+                cancelled: true,
+                solver_used: solver.kind(),
+            });
+        }
+        if converged {
+            break;
+        }
+    }
+    Ok(FitOutcome {
+        factors,
+        iterations,
+        objective: objective_now,
+        converged,
+        cancelled: false,
+        solver_used: solver.kind(),
+    })
+}

@@ -1,0 +1,357 @@
+//! The C boundary: exported functions, handle ownership, pointer checks.
+//! Every function body runs inside `boundary::guarded`, so no panic crosses
+//! into C, and every pointer is checked in `views` before it is used.
+
+pub mod boundary;
+pub mod status;
+pub mod version;
+pub mod views;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::problem::DenseProblem;
+use boundary::{guarded, thread_last_error};
+use status::{status_text, wlra_status};
+use std::ffi::{c_char, c_void, CString};
+use std::sync::Mutex;
+use views::{check_layout, non_null, MatrixArg};
+
+/// Opaque handle: one per fit problem, created by wlra_create and freed by
+/// wlra_destroy.
+#[allow(non_camel_case_types)]
+pub struct wlra_model {
+    model: Model,
+    last_error: Mutex<CString>,
+}
+
+/// Called after every completed outer iteration with the number of completed
+/// iterations (1 on the first call) and the objective at their factors.
+/// A non-zero return cancels the fit.
+#[allow(non_camel_case_types)]
+pub type wlra_progress_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, iteration: usize, objective: f64) -> i32>;
+
+static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+/// # Safety
+/// `ptr` is NULL or a live handle from wlra_create, not used elsewhere now.
+unsafe fn model_mut<'a>(ptr: *mut wlra_model) -> Result<&'a mut Model> {
+    non_null(ptr, "model")?;
+    // SAFETY: non-NULL and, by the contract, a live handle used by one thread.
+    Ok(unsafe { &mut (*ptr).model })
+}
+
+/// # Safety
+/// `ptr` is NULL or a live handle from wlra_create.
+unsafe fn model_ref<'a>(ptr: *const wlra_model) -> Result<&'a Model> {
+    non_null(ptr, "model")?;
+    // SAFETY: non-NULL and, by the contract, a live handle.
+    Ok(unsafe { &(*ptr).model })
+}
+
+fn write_out(out: *mut f64, name: &str, value: Result<f64>) -> Result<()> {
+    non_null(out, name)?;
+    let value = value?;
+    // SAFETY: non-NULL; the caller provides one writable double.
+    unsafe { *out = value };
+    Ok(())
+}
+
+/// The library version, "MAJOR.MINOR.PATCH"; static storage.
+#[no_mangle]
+pub extern "C" fn wlra_version() -> *const c_char {
+    VERSION.as_ptr().cast()
+}
+
+/// Static text describing a status code (never NULL).
+#[no_mangle]
+pub extern "C" fn wlra_status_message(status: wlra_status) -> *const c_char {
+    status_text(status).as_ptr().cast()
+}
+
+/// Create a model for factors of the given rank (>= 1). On success
+/// *out_model owns a handle to free with wlra_destroy.
+///
+/// # Safety
+/// `out_model` is NULL or points to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_create(rank: usize, out_model: *mut *mut wlra_model) -> wlra_status {
+    guarded(std::ptr::null(), || {
+        non_null(out_model, "out_model")?;
+        let model = Model::new(rank)?;
+        let handle = Box::new(wlra_model {
+            model,
+            last_error: Mutex::new(CString::default()),
+        });
+        // SAFETY: checked non-NULL above; the caller provides the storage.
+        unsafe { *out_model = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// Free a model and everything it owns. NULL is a no-op.
+///
+/// # Safety
+/// `model` is NULL or a handle from wlra_create not yet destroyed.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_destroy(model: *mut wlra_model) {
+    if model.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: created by Box::into_raw in wlra_create, destroyed once.
+        drop(unsafe { Box::from_raw(model) });
+    }));
+}
+
+/// Set one WLRA_OPTION_*. An unknown option, NaN, a value out of range or a
+/// non-integer for an integer option is WLRA_ERROR_INVALID_ARGUMENT and
+/// leaves the option as it was.
+///
+/// # Safety
+/// `model` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_set_option(
+    model: *mut wlra_model,
+    option: i32,
+    value: f64,
+) -> wlra_status {
+    guarded(model, || {
+        unsafe { model_mut(model) }?.set_option(option, value)
+    })
+}
+
+/// Read one WLRA_OPTION_* into *out_value.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `out_value` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_get_option(
+    model: *const wlra_model,
+    option: i32,
+    out_value: *mut f64,
+) -> wlra_status {
+    guarded(model, || {
+        let m = unsafe { model_ref(model) }?;
+        write_out(out_value, "out_value", m.get_option(option))
+    })
+}
+
+/// Fit U (n_rows x rank) and V (n_cols x rank) to M with weights W.
+/// w may be NULL: all weights 1. Row-major: ld >= n_cols; column-major:
+/// ld >= n_rows. A failed fit leaves the model as it was; a cancelled one
+/// keeps the factors of its last completed iteration.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `m` (and `w` when not NULL) point to
+/// matrices laid out as described.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_fit(
+    model: *mut wlra_model,
+    n_rows: usize,
+    n_cols: usize,
+    m: *const f64,
+    ld_m: usize,
+    w: *const f64,
+    ld_w: usize,
+    layout: i32,
+) -> wlra_status {
+    guarded(model, || {
+        let target = unsafe { model_mut(model) }?;
+        check_layout(layout)?;
+        check_dims(n_rows, n_cols)?;
+        let m_arg = MatrixArg {
+            name: "m",
+            ld_name: "ld_m",
+            rows: n_rows,
+            cols: n_cols,
+            ld: ld_m,
+            layout,
+        };
+        // SAFETY: the caller's contract on `m`; shape and ld checked by `view`.
+        let m_view = unsafe { m_arg.view(m) }?;
+        let w_view = if w.is_null() {
+            None
+        } else {
+            let w_arg = MatrixArg {
+                name: "w",
+                ld_name: "ld_w",
+                rows: n_rows,
+                cols: n_cols,
+                ld: ld_w,
+                layout,
+            };
+            // SAFETY: as for `m`.
+            Some(unsafe { w_arg.view(w) }?)
+        };
+        crate::model::validate_values(m_view, w_view)?;
+        target.fit(&DenseProblem::new(m_view, w_view))
+    })
+}
+
+fn check_dims(n_rows: usize, n_cols: usize) -> Result<()> {
+    if n_rows == 0 || n_cols == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "n_rows = {n_rows} and n_cols = {n_cols} must both be at least 1"
+        )));
+    }
+    Ok(())
+}
+
+/// Copy the fitted factors out: u is n_rows x rank, v is n_cols x rank;
+/// either may be NULL (not copied).
+///
+/// # Safety
+/// `model` is NULL or a live handle; `u`, `v` NULL or writable as described.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_get_factors(
+    model: *const wlra_model,
+    u: *mut f64,
+    ld_u: usize,
+    v: *mut f64,
+    ld_v: usize,
+    layout: i32,
+) -> wlra_status {
+    guarded(model, || {
+        let source = unsafe { model_ref(model) }?;
+        check_layout(layout)?;
+        let (fu, fv) = source.factors()?;
+        let k = source.rank();
+        let u_arg = MatrixArg {
+            name: "u",
+            ld_name: "ld_u",
+            rows: fu.nrows(),
+            cols: k,
+            ld: ld_u,
+            layout,
+        };
+        let v_arg = MatrixArg {
+            name: "v",
+            ld_name: "ld_v",
+            rows: fv.nrows(),
+            cols: k,
+            ld: ld_v,
+            layout,
+        };
+        // Check both destinations before writing either.
+        // SAFETY: the caller's contract on `u` and `v` as described.
+        let u_view = if u.is_null() {
+            None
+        } else {
+            Some(unsafe { u_arg.view_mut(u) }?)
+        };
+        let v_view = if v.is_null() {
+            None
+        } else {
+            Some(unsafe { v_arg.view_mut(v) }?)
+        };
+        if let Some(mut dst) = u_view {
+            dst.copy_from(fu);
+        }
+        if let Some(mut dst) = v_view {
+            dst.copy_from(fv);
+        }
+        Ok(())
+    })
+}
+
+/// Starting factors for WLRA_INIT_GIVEN (warm start); their shapes fix
+/// n_rows and n_cols of the next fit.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `u`, `v` readable as described.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_set_factors(
+    model: *mut wlra_model,
+    n_rows: usize,
+    n_cols: usize,
+    u: *const f64,
+    ld_u: usize,
+    v: *const f64,
+    ld_v: usize,
+    layout: i32,
+) -> wlra_status {
+    guarded(model, || {
+        let target = unsafe { model_mut(model) }?;
+        check_layout(layout)?;
+        check_dims(n_rows, n_cols)?;
+        let k = target.rank();
+        let u_arg = MatrixArg {
+            name: "u",
+            ld_name: "ld_u",
+            rows: n_rows,
+            cols: k,
+            ld: ld_u,
+            layout,
+        };
+        let v_arg = MatrixArg {
+            name: "v",
+            ld_name: "ld_v",
+            rows: n_cols,
+            cols: k,
+            ld: ld_v,
+            layout,
+        };
+        // SAFETY: the caller's contract on `u` and `v` as described.
+        let (u_view, v_view) = unsafe { (u_arg.view(u)?, v_arg.view(v)?) };
+        target.set_start_factors(u_view, v_view)
+    })
+}
+
+/// Read one WLRA_INFO_* item of the last fit into *out_value.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `out_value` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_get_info(
+    model: *const wlra_model,
+    item: i32,
+    out_value: *mut f64,
+) -> wlra_status {
+    guarded(model, || {
+        let source = unsafe { model_ref(model) }?;
+        write_out(out_value, "out_value", source.info(item))
+    })
+}
+
+/// Install (or, with callback NULL, remove) the progress callback. It runs
+/// on the thread that called wlra_fit.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `user_data` is passed back untouched.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_set_progress(
+    model: *mut wlra_model,
+    callback: wlra_progress_fn,
+    user_data: *mut c_void,
+) -> wlra_status {
+    guarded(model, || {
+        let target = unsafe { model_mut(model) }?;
+        target.set_progress(callback.map(|f| {
+            Box::new(move |iteration: usize, objective: f64| {
+                // SAFETY: the caller promised a valid callback for user_data.
+                unsafe { f(user_data, iteration, objective) == 0 }
+            }) as crate::model::ProgressCallback
+        }));
+        Ok(())
+    })
+}
+
+/// Detail of the last failed call on this model (NULL model: the calling
+/// thread's last failure). Never NULL; valid until the next call on the
+/// same model or thread.
+///
+/// # Safety
+/// `model` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_last_error(model: *const wlra_model) -> *const c_char {
+    // SAFETY: NULL or a live handle, by the contract.
+    match unsafe { model.as_ref() } {
+        Some(handle) => match handle.last_error.lock() {
+            // The CString lives in the model until the next failure there.
+            Ok(text) => text.as_ptr(),
+            Err(_) => thread_last_error(),
+        },
+        None => thread_last_error(),
+    }
+}

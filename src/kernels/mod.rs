@@ -1,0 +1,6 @@
+//! Dense hot loops. Each kernel is sequential (`Par::Seq`): the caller decides
+//! parallelism, so results never depend on the thread count.
+
+pub mod gram;
+pub mod orthonormal;
+pub mod spd_solve;

@@ -1,0 +1,167 @@
+//! Solve one small symmetric positive semi-definite system G x = b, the
+//! normal equations of one row's weighted regression.
+//!
+//! Cholesky when G is safely positive definite (k^3/3 flops); otherwise the
+//! minimum-norm least-squares solution through a symmetric eigendecomposition
+//! (about 9 k^3 flops), so singular rows (all-zero weights, fewer than k
+//! non-zero weights) still get finite factors.
+
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::cholesky::llt;
+use faer::linalg::evd;
+use faer::{Conj, Mat, MatMut, Par};
+
+/// A pivot ratio beyond this means cond(G) is too large to trust Cholesky.
+const MAX_CHOLESKY_CONDITION: f64 = 1e10;
+/// Beyond this pivot ratio squared (a lower bound on cond(G)), one step of
+/// iterative refinement on the least-squares residual recovers the digits
+/// that forming G lost.
+const REFINE_CONDITION: f64 = 1e2;
+/// Eigenvalues below this fraction of the largest count as zero.
+const EIGEN_CUTOFF: f64 = 1e-12;
+
+/// Per-thread scratch for `solve`, allocated once and reused across rows.
+pub struct SpdSolver {
+    factor: Mat<f64>,
+    gram_copy: Mat<f64>,
+    use_eigen: bool,
+    eigvecs: Mat<f64>,
+    eigvals: Mat<f64>,
+    projected: Vec<f64>,
+    buffer: MemBuffer,
+}
+
+impl SpdSolver {
+    pub fn new(k: usize) -> Self {
+        let req = StackReq::any_of(&[
+            llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default()),
+            llt::solve::solve_in_place_scratch::<f64>(k, 1, Par::Seq),
+            evd::self_adjoint_evd_scratch::<f64>(
+                k,
+                evd::ComputeEigenvectors::Yes,
+                Par::Seq,
+                Default::default(),
+            ),
+        ]);
+        SpdSolver {
+            factor: Mat::zeros(k, k),
+            gram_copy: Mat::zeros(k, k),
+            use_eigen: false,
+            eigvecs: Mat::zeros(k, k),
+            eigvals: Mat::zeros(k, 1),
+            projected: vec![0.0; k],
+            buffer: MemBuffer::new(req),
+        }
+    }
+
+    /// Workspace matrix for the caller to fill with G before `factor`.
+    pub fn gram_mut(&mut self) -> MatMut<'_, f64> {
+        self.factor.as_mut()
+    }
+
+    /// Factor G as left by `gram_mut`: Cholesky when G is safely positive
+    /// definite, else a symmetric eigendecomposition for the minimum-norm
+    /// solution. Returns false only when both fail (non-finite G).
+    pub fn factor(&mut self) -> bool {
+        let k = self.factor.nrows();
+        self.use_eigen = false;
+        if k == 0 {
+            return true;
+        }
+        // Cholesky overwrites G; keep a copy for the fallback.
+        self.gram_copy.copy_from(&self.factor);
+        let factored = llt::factor::cholesky_in_place(
+            self.factor.as_mut(),
+            Default::default(),
+            Par::Seq,
+            MemStack::new(&mut self.buffer),
+            Default::default(),
+        );
+        if factored.is_ok() && self.well_conditioned() {
+            return true;
+        }
+        self.use_eigen = true;
+        self.factor_eigen()
+    }
+
+    /// Solve with the last factorization, in place (`x` holds b on entry).
+    pub fn solve(&mut self, x: &mut [f64]) {
+        let k = self.factor.nrows();
+        if k == 0 {
+            return;
+        }
+        if self.use_eigen {
+            self.solve_minimum_norm(x);
+            return;
+        }
+        let rhs = MatMut::from_column_major_slice_mut(x, k, 1);
+        llt::solve::solve_in_place_with_conj(
+            self.factor.as_ref(),
+            Conj::No,
+            rhs,
+            Par::Seq,
+            MemStack::new(&mut self.buffer),
+        );
+    }
+
+    /// (largest / smallest Cholesky pivot)^2, a cheap lower bound on cond(G).
+    fn pivot_ratio_squared(&self) -> f64 {
+        let k = self.factor.nrows();
+        let mut lo = f64::INFINITY;
+        let mut hi = 0.0f64;
+        for i in 0..k {
+            let d = self.factor[(i, i)];
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        if lo > 0.0 {
+            (hi / lo) * (hi / lo)
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    fn well_conditioned(&self) -> bool {
+        self.pivot_ratio_squared() <= MAX_CHOLESKY_CONDITION
+    }
+
+    /// Whether the last factorization is ill-conditioned enough that the
+    /// solution should be refined against the original least-squares problem.
+    pub fn needs_refinement(&self) -> bool {
+        self.factor.nrows() > 0 && (self.use_eigen || self.pivot_ratio_squared() > REFINE_CONDITION)
+    }
+
+    /// G = Q diag(lambda) Q^T, for x = pinv(G) b.
+    fn factor_eigen(&mut self) -> bool {
+        let result = evd::self_adjoint_evd(
+            self.gram_copy.as_ref(),
+            self.eigvals.as_mut().col_mut(0).as_diagonal_mut(),
+            Some(self.eigvecs.as_mut()),
+            Par::Seq,
+            MemStack::new(&mut self.buffer),
+            Default::default(),
+        );
+        result.is_ok()
+    }
+
+    /// x = pinv(G) b, dropping eigenvalues below EIGEN_CUTOFF * the largest.
+    fn solve_minimum_norm(&mut self, x: &mut [f64]) {
+        let k = self.eigvecs.nrows();
+        let largest = (0..k).map(|i| self.eigvals[(i, 0)]).fold(0.0f64, f64::max);
+        let cutoff = largest * EIGEN_CUTOFF;
+        for (i, proj) in self.projected.iter_mut().enumerate() {
+            let lambda = self.eigvals[(i, 0)];
+            *proj = if largest > 0.0 && lambda > cutoff {
+                let qi = self.eigvecs.col(i);
+                (0..k).map(|r| qi[r] * x[r]).sum::<f64>() / lambda
+            } else {
+                0.0
+            };
+        }
+        for (r, xr) in x.iter_mut().enumerate() {
+            *xr = (0..k)
+                .map(|i| self.eigvecs[(r, i)] * self.projected[i])
+                .sum();
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! One fit problem: its rank, options, starting factors, last fit and thread
+//! pool. The safe Rust API under the C boundary.
+
+use crate::driver::{self, FitOutcome};
+use crate::error::{invalid, Error, Result};
+use crate::init::Factors;
+use crate::options::{InitChoice, Options};
+use crate::problem::DenseProblem;
+use crate::solver::SolverKind;
+use faer::MatRef;
+use std::time::Instant;
+
+/// Outer iterations completed.
+pub const WLRA_INFO_ITERATIONS: i32 = 1;
+/// f(U, V) at the returned factors.
+pub const WLRA_INFO_OBJECTIVE: i32 = 2;
+/// 1 if the tolerance was met, else 0.
+pub const WLRA_INFO_CONVERGED: i32 = 3;
+/// Wall-clock seconds of the last fit.
+pub const WLRA_INFO_ELAPSED_SECONDS: i32 = 4;
+/// WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
+pub const WLRA_INFO_SOLVER_USED: i32 = 5;
+
+/// The result of the last successful (or cancelled) fit.
+pub struct Fitted {
+    pub factors: Factors,
+    pub iterations: usize,
+    pub objective: f64,
+    pub converged: bool,
+    pub elapsed_seconds: f64,
+    pub solver_used: SolverKind,
+}
+
+pub type ProgressCallback = Box<dyn FnMut(usize, f64) -> bool>;
+
+pub struct Model {
+    rank: usize,
+    options: Options,
+    start: Option<Factors>,
+    fitted: Option<Fitted>,
+    pool: Option<(usize, rayon::ThreadPool)>,
+    progress: Option<ProgressCallback>,
+}
+
+fn first_non_finite(name: &str, a: MatRef<'_, f64>) -> Result<()> {
+    for_each_in_memory_order(a, |i, j, v| {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::NonFiniteInput(format!(
+                "{name}[{i}, {j}] = {v} is not finite"
+            )))
+        }
+    })
+}
+
+/// Visit every entry, walking memory contiguously when one stride is 1.
+fn for_each_in_memory_order(
+    a: MatRef<'_, f64>,
+    mut visit: impl FnMut(usize, usize, f64) -> Result<()>,
+) -> Result<()> {
+    if a.row_stride() == 1 || a.ncols() <= 1 {
+        for j in 0..a.ncols() {
+            for i in 0..a.nrows() {
+                visit(i, j, a[(i, j)])?;
+            }
+        }
+    } else {
+        for i in 0..a.nrows() {
+            for j in 0..a.ncols() {
+                visit(i, j, a[(i, j)])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// M and W finite, W non-negative.
+pub fn validate_values(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()> {
+    first_non_finite("M", m)?;
+    if let Some(w) = w {
+        first_non_finite("W", w)?;
+        for_each_in_memory_order(w, |i, j, v| {
+            if v >= 0.0 {
+                Ok(())
+            } else {
+                Err(Error::NegativeWeight(format!(
+                    "W[{i}, {j}] = {v} is negative"
+                )))
+            }
+        })?;
+    }
+    Ok(())
+}
+
+impl Model {
+    pub fn new(rank: usize) -> Result<Model> {
+        if rank == 0 {
+            return Err(invalid("rank = 0 must be at least 1"));
+        }
+        Ok(Model {
+            rank,
+            options: Options::default(),
+            start: None,
+            fitted: None,
+            pool: None,
+            progress: None,
+        })
+    }
+
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    pub fn set_option(&mut self, option: i32, value: f64) -> Result<()> {
+        self.options.set(option, value)
+    }
+
+    pub fn get_option(&self, option: i32) -> Result<f64> {
+        self.options.get(option)
+    }
+
+    /// Called after every completed iteration; returning false cancels.
+    pub fn set_progress(&mut self, progress: Option<ProgressCallback>) {
+        self.progress = progress;
+    }
+
+    /// Starting factors for `WLRA_INIT_GIVEN`.
+    pub fn set_start_factors(&mut self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<()> {
+        if u.ncols() != self.rank || v.ncols() != self.rank {
+            return Err(invalid(format!(
+                "factors have {} and {} columns, the model's rank is {}",
+                u.ncols(),
+                v.ncols(),
+                self.rank
+            )));
+        }
+        self.check_rank_fits(u.nrows(), v.nrows())?;
+        first_non_finite("U", u)?;
+        first_non_finite("V", v)?;
+        self.start = Some(Factors {
+            u: u.to_owned(),
+            v: v.to_owned(),
+        });
+        Ok(())
+    }
+
+    fn check_rank_fits(&self, n_rows: usize, n_cols: usize) -> Result<()> {
+        if n_rows == 0 || n_cols == 0 {
+            return Err(invalid(format!(
+                "n_rows = {n_rows} and n_cols = {n_cols} must both be at least 1"
+            )));
+        }
+        if self.rank > n_rows.min(n_cols) {
+            return Err(invalid(format!(
+                "rank = {} exceeds min(n_rows, n_cols) = {}",
+                self.rank,
+                n_rows.min(n_cols)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Everything a fit checks before it touches the model.
+    fn validate_fit(&self, problem: &DenseProblem<'_>) -> Result<()> {
+        let (n, m) = (problem.n_rows(), problem.n_cols());
+        self.check_rank_fits(n, m)?;
+        if self.options.init == InitChoice::Given {
+            match &self.start {
+                None => {
+                    return Err(invalid(
+                        "WLRA_INIT_GIVEN needs factors from wlra_set_factors first",
+                    ))
+                }
+                Some(f) if f.u.nrows() != n || f.v.nrows() != m => {
+                    return Err(invalid(format!(
+                        "the given factors are for a {} x {} problem, this one is {n} x {m}",
+                        f.u.nrows(),
+                        f.v.nrows()
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn pool(&mut self) -> Result<&rayon::ThreadPool> {
+        let threads = match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            t => t,
+        };
+        if self.pool.as_ref().map(|(t, _)| *t) != Some(threads) {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("wlra-{i}"))
+                .build()
+                .map_err(|e| {
+                    Error::OutOfMemory(format!("could not start {threads} threads: {e}"))
+                })?;
+            self.pool = Some((threads, pool));
+        }
+        Ok(&self.pool.as_ref().expect("just set").1)
+    }
+
+    /// Fit the dense problem. Input values are validated first; a fit that
+    /// fails leaves the model as it was, a cancelled one keeps the factors of
+    /// its last completed iteration and returns `Error::Cancelled`.
+    pub fn fit(&mut self, problem: &DenseProblem<'_>) -> Result<()> {
+        self.validate_fit(problem)?;
+        let started = Instant::now();
+        self.pool()?;
+        let pool = &self.pool.as_ref().expect("created above").1;
+        let mut keep_going = |_: usize, _: f64| true;
+        let progress: &mut dyn FnMut(usize, f64) -> bool = match self.progress.as_mut() {
+            Some(callback) => callback.as_mut(),
+            None => &mut keep_going,
+        };
+        let options = &self.options;
+        let start = self.start.as_ref();
+        let rank = self.rank;
+        let outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
+        let cancelled = outcome.cancelled;
+        let iterations = outcome.iterations;
+        self.fitted = Some(Fitted {
+            factors: outcome.factors,
+            iterations,
+            objective: outcome.objective,
+            converged: outcome.converged,
+            elapsed_seconds: started.elapsed().as_secs_f64(),
+            solver_used: outcome.solver_used,
+        });
+        if cancelled {
+            return Err(Error::Cancelled(format!(
+                "the progress callback cancelled the fit after {iterations} iterations; their factors are kept"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn fitted(&self) -> Result<&Fitted> {
+        self.fitted.as_ref().ok_or_else(|| {
+            Error::NotFitted("the model has no factors yet: call wlra_fit first".into())
+        })
+    }
+
+    pub fn factors(&self) -> Result<(MatRef<'_, f64>, MatRef<'_, f64>)> {
+        let f = self.fitted()?;
+        Ok((f.factors.u.as_ref(), f.factors.v.as_ref()))
+    }
+
+    pub fn info(&self, item: i32) -> Result<f64> {
+        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_SOLVER_USED).contains(&item);
+        if !known {
+            return Err(invalid(format!("item = {item} is not a WLRA_INFO_* value")));
+        }
+        let f = self.fitted()?;
+        Ok(match item {
+            WLRA_INFO_ITERATIONS => f.iterations as f64,
+            WLRA_INFO_OBJECTIVE => f.objective,
+            WLRA_INFO_CONVERGED => f64::from(u8::from(f.converged)),
+            WLRA_INFO_ELAPSED_SECONDS => f.elapsed_seconds,
+            _ => f64::from(f.solver_used.c_value()),
+        })
+    }
+}

@@ -1,0 +1,208 @@
+//! Fit options, keyed by the C ABI's integer ids (like zstd's parameters), so
+//! new options never change a struct layout. Every value travels as f64.
+
+use crate::error::{invalid, Result};
+
+/// Outer alternating iterations; integer >= 0, default 100.
+pub const WLRA_OPTION_MAX_ITERATIONS: i32 = 1;
+/// Stop when the relative objective decrease is below this; default 1e-8.
+pub const WLRA_OPTION_TOLERANCE: i32 = 2;
+/// Seed of every random choice; integer in [0, 2^53], default 0.
+pub const WLRA_OPTION_SEED: i32 = 3;
+/// A WLRA_SOLVER_* value; default WLRA_SOLVER_AUTO.
+pub const WLRA_OPTION_SOLVER: i32 = 4;
+/// A WLRA_INIT_* value; default WLRA_INIT_SVD.
+pub const WLRA_OPTION_INIT: i32 = 5;
+/// Ridge penalty on ||U||_F^2 + ||V||_F^2; >= 0, default 0.
+pub const WLRA_OPTION_RIDGE: i32 = 6;
+/// Threads of the model's own pool; 0 (default) = all cores.
+pub const WLRA_OPTION_THREADS: i32 = 7;
+/// Sketch rows = ceil(factor * rank); factor >= 1, default 4.
+pub const WLRA_OPTION_SKETCH_SIZE_FACTOR: i32 = 8;
+/// Accuracy of each inner regression solve; in (0, 1), default 1e-10.
+pub const WLRA_OPTION_REGRESSION_TOLERANCE: i32 = 9;
+/// 0 = off (default); > 0: clip rows as in LLR16's ALT, at this constant.
+pub const WLRA_OPTION_CLIP: i32 = 10;
+
+/// Picks the faster solver for the problem's shape.
+pub const WLRA_SOLVER_AUTO: i32 = 0;
+/// Per-row weighted normal equations, Cholesky.
+pub const WLRA_SOLVER_EXACT: i32 = 1;
+/// SRHT-preconditioned iterative regression (Song, Ye, Yin, Zhang 2023).
+pub const WLRA_SOLVER_SKETCH: i32 = 2;
+
+/// Truncated SVD of W o M.
+pub const WLRA_INIT_SVD: i32 = 0;
+/// Seeded Gaussian factors.
+pub const WLRA_INIT_RANDOM: i32 = 1;
+/// Factors set with wlra_set_factors.
+pub const WLRA_INIT_GIVEN: i32 = 2;
+
+/// Which half-step solver runs (values as in the C ABI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolverChoice {
+    Auto = WLRA_SOLVER_AUTO as isize,
+    Exact = WLRA_SOLVER_EXACT as isize,
+    Sketch = WLRA_SOLVER_SKETCH as isize,
+}
+
+/// How the factors start (values as in the C ABI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitChoice {
+    Svd = WLRA_INIT_SVD as isize,
+    Random = WLRA_INIT_RANDOM as isize,
+    Given = WLRA_INIT_GIVEN as isize,
+}
+
+/// Largest integer a double holds exactly; integer options stop there.
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+/// A thread count beyond this is a typo, not a machine.
+const MAX_THREADS: f64 = 4096.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub max_iterations: usize,
+    pub tolerance: f64,
+    pub seed: u64,
+    pub solver: SolverChoice,
+    pub init: InitChoice,
+    pub ridge: f64,
+    pub threads: usize,
+    pub sketch_size_factor: f64,
+    pub regression_tolerance: f64,
+    pub clip: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_iterations: 100,
+            tolerance: 1e-8,
+            seed: 0,
+            solver: SolverChoice::Auto,
+            init: InitChoice::Svd,
+            ridge: 0.0,
+            threads: 0,
+            sketch_size_factor: 4.0,
+            regression_tolerance: 1e-10,
+            clip: 0.0,
+        }
+    }
+}
+
+/// The C name of an option id, for messages.
+pub fn option_name(option: i32) -> &'static str {
+    match option {
+        WLRA_OPTION_MAX_ITERATIONS => "WLRA_OPTION_MAX_ITERATIONS",
+        WLRA_OPTION_TOLERANCE => "WLRA_OPTION_TOLERANCE",
+        WLRA_OPTION_SEED => "WLRA_OPTION_SEED",
+        WLRA_OPTION_SOLVER => "WLRA_OPTION_SOLVER",
+        WLRA_OPTION_INIT => "WLRA_OPTION_INIT",
+        WLRA_OPTION_RIDGE => "WLRA_OPTION_RIDGE",
+        WLRA_OPTION_THREADS => "WLRA_OPTION_THREADS",
+        WLRA_OPTION_SKETCH_SIZE_FACTOR => "WLRA_OPTION_SKETCH_SIZE_FACTOR",
+        WLRA_OPTION_REGRESSION_TOLERANCE => "WLRA_OPTION_REGRESSION_TOLERANCE",
+        WLRA_OPTION_CLIP => "WLRA_OPTION_CLIP",
+        _ => "unknown option",
+    }
+}
+
+fn integer_in(option: i32, value: f64, min: f64, max: f64) -> Result<f64> {
+    if !value.is_finite() || value.fract() != 0.0 || value < min || value > max {
+        return Err(invalid(format!(
+            "{} = {} must be an integer in [{}, {}]",
+            option_name(option),
+            value,
+            min,
+            max
+        )));
+    }
+    Ok(value)
+}
+
+fn real_at_least(option: i32, value: f64, min: f64, inclusive: bool) -> Result<f64> {
+    let ok = value.is_finite() && if inclusive { value >= min } else { value > min };
+    if !ok {
+        let relation = if inclusive { ">=" } else { ">" };
+        return Err(invalid(format!(
+            "{} = {} must be finite and {} {}",
+            option_name(option),
+            value,
+            relation,
+            min
+        )));
+    }
+    Ok(value)
+}
+
+impl Options {
+    /// Set one option; on error nothing changes.
+    pub fn set(&mut self, option: i32, value: f64) -> Result<()> {
+        match option {
+            WLRA_OPTION_MAX_ITERATIONS => {
+                self.max_iterations = integer_in(option, value, 0.0, MAX_EXACT_INTEGER)? as usize
+            }
+            WLRA_OPTION_TOLERANCE => self.tolerance = real_at_least(option, value, 0.0, true)?,
+            WLRA_OPTION_SEED => {
+                self.seed = integer_in(option, value, 0.0, MAX_EXACT_INTEGER)? as u64
+            }
+            WLRA_OPTION_SOLVER => {
+                self.solver = match integer_in(option, value, 0.0, 2.0)? as i32 {
+                    WLRA_SOLVER_AUTO => SolverChoice::Auto,
+                    WLRA_SOLVER_EXACT => SolverChoice::Exact,
+                    _ => SolverChoice::Sketch,
+                }
+            }
+            WLRA_OPTION_INIT => {
+                self.init = match integer_in(option, value, 0.0, 2.0)? as i32 {
+                    WLRA_INIT_SVD => InitChoice::Svd,
+                    WLRA_INIT_RANDOM => InitChoice::Random,
+                    _ => InitChoice::Given,
+                }
+            }
+            WLRA_OPTION_RIDGE => self.ridge = real_at_least(option, value, 0.0, true)?,
+            WLRA_OPTION_THREADS => {
+                self.threads = integer_in(option, value, 0.0, MAX_THREADS)? as usize
+            }
+            WLRA_OPTION_SKETCH_SIZE_FACTOR => {
+                self.sketch_size_factor = real_at_least(option, value, 1.0, true)?
+            }
+            WLRA_OPTION_REGRESSION_TOLERANCE => {
+                let tol = real_at_least(option, value, 0.0, false)?;
+                if tol >= 1.0 {
+                    return Err(invalid(format!(
+                        "WLRA_OPTION_REGRESSION_TOLERANCE = {tol} must be below 1"
+                    )));
+                }
+                self.regression_tolerance = tol
+            }
+            WLRA_OPTION_CLIP => self.clip = real_at_least(option, value, 0.0, true)?,
+            _ => {
+                return Err(invalid(format!(
+                    "option = {option} is not a WLRA_OPTION_* value"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, option: i32) -> Result<f64> {
+        Ok(match option {
+            WLRA_OPTION_MAX_ITERATIONS => self.max_iterations as f64,
+            WLRA_OPTION_TOLERANCE => self.tolerance,
+            WLRA_OPTION_SEED => self.seed as f64,
+            WLRA_OPTION_SOLVER => self.solver as i32 as f64,
+            WLRA_OPTION_INIT => self.init as i32 as f64,
+            WLRA_OPTION_RIDGE => self.ridge,
+            WLRA_OPTION_THREADS => self.threads as f64,
+            WLRA_OPTION_SKETCH_SIZE_FACTOR => self.sketch_size_factor,
+            WLRA_OPTION_REGRESSION_TOLERANCE => self.regression_tolerance,
+            WLRA_OPTION_CLIP => self.clip,
+            _ => {
+                return Err(invalid(format!(
+                    "option = {option} is not a WLRA_OPTION_* value"
+                )))
+            }
+        })
+    }
+}

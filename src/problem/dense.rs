@@ -1,0 +1,77 @@
+//! Dense M and W as strided views of the caller's memory (no copy): a
+//! row-major or column-major matrix with any leading dimension is just a
+//! pair of strides. `w = None` means every weight is 1.
+
+use faer::{MatMut, MatRef};
+use std::ops::Range;
+
+#[derive(Clone, Copy)]
+pub struct DenseProblem<'a> {
+    data: MatRef<'a, f64>,
+    weights: Option<MatRef<'a, f64>>,
+}
+
+impl<'a> DenseProblem<'a> {
+    /// `weights`, when given, must have the shape of `data`.
+    pub fn new(data: MatRef<'a, f64>, weights: Option<MatRef<'a, f64>>) -> Self {
+        if let Some(w) = weights {
+            assert_eq!(w.shape(), data.shape(), "M and W must have one shape");
+        }
+        DenseProblem { data, weights }
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.data.nrows()
+    }
+
+    pub fn n_cols(&self) -> usize {
+        self.data.ncols()
+    }
+
+    /// The same problem seen from the other side (for the V half-step).
+    pub fn transposed(&self) -> DenseProblem<'a> {
+        DenseProblem {
+            data: self.data.transpose(),
+            weights: self.weights.map(|w| w.transpose()),
+        }
+    }
+
+    /// True when W is all ones: every row then shares one Gram matrix.
+    pub fn has_unit_weights(&self) -> bool {
+        self.weights.is_none()
+    }
+
+    pub fn data_block(&self, rows: Range<usize>, cols: Range<usize>) -> MatRef<'a, f64> {
+        self.data
+            .subrows(rows.start, rows.len())
+            .subcols(cols.start, cols.len())
+    }
+
+    /// The W block, or None for unit weights.
+    pub fn weights_block(&self, rows: Range<usize>, cols: Range<usize>) -> Option<MatRef<'a, f64>> {
+        self.weights.map(|w| {
+            w.subrows(rows.start, rows.len())
+                .subcols(cols.start, cols.len())
+        })
+    }
+
+    /// out = (W o M)[rows, cols]. Flops: one multiply per entry.
+    pub fn weighted_data_block(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        mut out: MatMut<'_, f64>,
+    ) {
+        let m = self.data_block(rows.clone(), cols.clone());
+        match self.weights_block(rows, cols) {
+            Some(w) => {
+                for j in 0..m.ncols() {
+                    for i in 0..m.nrows() {
+                        out[(i, j)] = w[(i, j)] * m[(i, j)];
+                    }
+                }
+            }
+            None => out.copy_from(m),
+        }
+    }
+}

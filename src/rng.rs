@@ -1,0 +1,50 @@
+//! Seeded randomness. Every random choice draws from a stream derived from
+//! (seed, purpose, index), never from a thread id, so results do not depend on
+//! scheduling.
+
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// What a stream is for; keeps streams of different purposes independent.
+#[derive(Clone, Copy)]
+pub enum Purpose {
+    RandomInit = 1,
+    RangeFinder = 2,
+}
+
+/// SplitMix64 step: the standard way to spread a small key over 64 bits.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub fn stream(seed: u64, purpose: Purpose, index: u64) -> Xoshiro256PlusPlus {
+    let key = splitmix64(splitmix64(seed) ^ splitmix64((purpose as u64) << 56 ^ index));
+    Xoshiro256PlusPlus::seed_from_u64(key)
+}
+
+/// Uniform in (0, 1): 53 random bits, never exactly 0.
+fn open_unit(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Fill `out` with standard normal draws (Box-Muller).
+pub fn fill_gaussian(rng: &mut Xoshiro256PlusPlus, out: &mut [f64]) {
+    let mut chunks = out.chunks_exact_mut(2);
+    for pair in &mut chunks {
+        let (a, b) = gaussian_pair(rng);
+        pair[0] = a;
+        pair[1] = b;
+    }
+    if let [last] = chunks.into_remainder() {
+        *last = gaussian_pair(rng).0;
+    }
+}
+
+fn gaussian_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
+    let radius = (-2.0 * open_unit(rng).ln()).sqrt();
+    let angle = std::f64::consts::TAU * open_unit(rng);
+    (radius * angle.cos(), radius * angle.sin())
+}

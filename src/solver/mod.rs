@@ -1,0 +1,41 @@
+//! One way each to solve a half-step: given the fixed factor Y (n_cols x k),
+//! find for every row i of the problem
+//!     x_i = argmin_x  sum_j w_ij (m_ij - y_j^T x)^2 + ridge ||x||^2,
+//! the minimum-norm solution when that is not unique.
+
+pub mod exact;
+
+use crate::error::Result;
+use crate::problem::DenseProblem;
+use faer::{Mat, MatRef};
+
+/// Which solver produced a half-step (values as in the C ABI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolverKind {
+    Exact,
+    Sketch,
+}
+
+impl SolverKind {
+    pub fn c_value(self) -> i32 {
+        match self {
+            SolverKind::Exact => crate::options::WLRA_SOLVER_EXACT,
+            SolverKind::Sketch => crate::options::WLRA_SOLVER_SKETCH,
+        }
+    }
+}
+
+/// One half-step's input: the data seen from the side being solved for.
+pub struct HalfStep<'a> {
+    pub problem: DenseProblem<'a>,
+    pub fixed: MatRef<'a, f64>,
+    pub ridge: f64,
+}
+
+/// A half-step solver. It runs on the current rayon pool (the model's own)
+/// and must give the same bits whatever that pool's size.
+pub trait HalfStepSolver {
+    fn kind(&self) -> SolverKind;
+    /// The n_rows x k solution, or `Error::Numerical` if it is not finite.
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>>;
+}

@@ -1,0 +1,346 @@
+/* Every function of the wlra C ABI, both layouts, padded leading dimensions,
+ * and every status code a caller can provoke. Plain C99, read like a user's
+ * program. Prints "N passed, N failed" and exits non-zero on any failure. */
+#include "planted.h"
+#include "wlra.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int passed = 0, failed = 0;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (cond) {                                                        \
+            passed++;                                                      \
+        } else {                                                           \
+            failed++;                                                      \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
+            printf(__VA_ARGS__);                                           \
+            printf("\n");                                                  \
+        }                                                                  \
+    } while (0)
+
+#define EXPECT_STATUS(call, expected)                                      \
+    do {                                                                   \
+        wlra_status got_ = (call);                                         \
+        CHECK(got_ == (expected), "got %d (%s), expected %d", (int)got_,  \
+              wlra_last_error(NULL), (int)(expected));                     \
+    } while (0)
+
+enum { N = 60, M = 40, K = 3 };
+
+static wlra_model *new_model(size_t rank) {
+    wlra_model *model = NULL;
+    EXPECT_STATUS(wlra_create(rank, &model), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_TOLERANCE, 1e-14), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_MAX_ITERATIONS, 300), WLRA_OK);
+    return model;
+}
+
+/* Weights in [0.1, 1], deterministic. */
+static void fill_weights(double *w, size_t count) {
+    rng_t r = { 12345 };
+    for (size_t i = 0; i < count; i++) w[i] = 0.1 + 0.9 * rng_uniform(&r);
+}
+
+static void test_version_and_messages(void) {
+    const char *v = wlra_version();
+    CHECK(v != NULL && v[0] == '1' && v[1] == '.', "version %s", v ? v : "(null)");
+    for (int code = WLRA_OK; code <= WLRA_ERROR_INTERNAL; code++) {
+        const char *text = wlra_status_message(code);
+        CHECK(text != NULL && text[0] != '\0', "no text for status %d", code);
+    }
+    CHECK(strstr(wlra_status_message(1234), "unknown") != NULL, "unknown code text");
+    CHECK(wlra_last_error(NULL) != NULL, "last_error(NULL) must never be NULL");
+}
+
+static void test_create_and_options(void) {
+    wlra_model *model = NULL;
+    EXPECT_STATUS(wlra_create(2, NULL), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_create(0, &model), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(model == NULL, "failed create must not hand out a model");
+    CHECK(strstr(wlra_last_error(NULL), "rank") != NULL, "message: %s", wlra_last_error(NULL));
+    wlra_destroy(NULL);
+
+    EXPECT_STATUS(wlra_create(2, &model), WLRA_OK);
+    double value = -1;
+    struct { int32_t option; double expected; } defaults[] = {
+        { WLRA_OPTION_MAX_ITERATIONS, 100 }, { WLRA_OPTION_SEED, 0 },
+        { WLRA_OPTION_SOLVER, WLRA_SOLVER_AUTO }, { WLRA_OPTION_INIT, WLRA_INIT_SVD },
+        { WLRA_OPTION_RIDGE, 0 }, { WLRA_OPTION_THREADS, 0 }, { WLRA_OPTION_CLIP, 0 },
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        EXPECT_STATUS(wlra_get_option(model, defaults[i].option, &value), WLRA_OK);
+        CHECK(value == defaults[i].expected, "option %d default %g", (int)defaults[i].option, value);
+    }
+    EXPECT_STATUS(wlra_get_option(model, WLRA_OPTION_TOLERANCE, NULL), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_get_option(NULL, WLRA_OPTION_TOLERANCE, &value), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_set_option(NULL, WLRA_OPTION_SEED, 1), WLRA_ERROR_NULL_POINTER);
+
+    /* Bad values leave the option as it was. */
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_MAX_ITERATIONS, 7), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_MAX_ITERATIONS, 2.5), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_MAX_ITERATIONS, -1), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_MAX_ITERATIONS, NAN), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "WLRA_OPTION_MAX_ITERATIONS") != NULL, "message: %s",
+          wlra_last_error(model));
+    EXPECT_STATUS(wlra_get_option(model, WLRA_OPTION_MAX_ITERATIONS, &value), WLRA_OK);
+    CHECK(value == 7, "max iterations changed to %g by a failed set", value);
+    EXPECT_STATUS(wlra_set_option(model, 99, 1), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_get_option(model, 99, &value), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_TOLERANCE, -1e-3), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_TOLERANCE, INFINITY), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_SOLVER, 3), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_INIT, -1), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_RIDGE, -0.5), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_SKETCH_SIZE_FACTOR, 0.5), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_REGRESSION_TOLERANCE, 0), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_THREADS, 1.5), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_CLIP, -2), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_SEED, 42), WLRA_OK);
+    EXPECT_STATUS(wlra_get_option(model, WLRA_OPTION_SEED, &value), WLRA_OK);
+    CHECK(value == 42, "seed %g", value);
+
+    /* Nothing to read before a fit. */
+    double u[N * K];
+    EXPECT_STATUS(wlra_get_factors(model, u, K, NULL, K, WLRA_ROW_MAJOR), WLRA_ERROR_NOT_FITTED);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_OBJECTIVE, &value), WLRA_ERROR_NOT_FITTED);
+    wlra_destroy(model);
+}
+
+/* M and W stored row-major with padding (ld = M + 3) or column-major (ld = N + 2);
+ * the padding holds NaN, which the library must never read. */
+static void store(const double *rowmajor, double *dst, int32_t layout, size_t ld) {
+    size_t total = layout == WLRA_ROW_MAJOR ? N * ld : M * ld;
+    for (size_t i = 0; i < total; i++) dst[i] = NAN;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < M; j++) {
+            double x = rowmajor[i * M + j];
+            if (layout == WLRA_ROW_MAJOR) dst[i * ld + j] = x; else dst[j * ld + i] = x;
+        }
+}
+
+static void test_fit_both_layouts(const double *truth, const double *weights) {
+    static double m_buf[(N + 8) * (M + 8)], w_buf[(N + 8) * (M + 8)];
+    double u_rows[N * K], v_rows[M * K], first_u[N * K];
+    int32_t layouts[2] = { WLRA_ROW_MAJOR, WLRA_COL_MAJOR };
+    for (int l = 0; l < 2; l++) {
+        int32_t layout = layouts[l];
+        size_t ld = layout == WLRA_ROW_MAJOR ? M + 3 : N + 2;
+        store(truth, m_buf, layout, ld);
+        store(weights, w_buf, layout, ld);
+        wlra_model *model = new_model(K);
+        EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_EXACT), WLRA_OK);
+        EXPECT_STATUS(wlra_fit(model, N, M, m_buf, ld, w_buf, ld, layout), WLRA_OK);
+
+        /* Read back in the other layout with padded leading dims too. */
+        size_t ldu = N + 5, ldv = M + 1;
+        double u_cols[(N + 5) * K], v_cols[(M + 1) * K];
+        EXPECT_STATUS(wlra_get_factors(model, u_cols, ldu, v_cols, ldv, WLRA_COL_MAJOR), WLRA_OK);
+        EXPECT_STATUS(wlra_get_factors(model, u_rows, K, v_rows, K, WLRA_ROW_MAJOR), WLRA_OK);
+        int same = 1;
+        for (size_t i = 0; i < N; i++)
+            for (size_t d = 0; d < K; d++) same &= u_cols[d * ldu + i] == u_rows[i * K + d];
+        for (size_t j = 0; j < M; j++)
+            for (size_t d = 0; d < K; d++) same &= v_cols[d * ldv + j] == v_rows[j * K + d];
+        CHECK(same, "row- and column-major copies of the factors differ");
+        double err = relative_error(u_rows, v_rows, truth, N, M, K);
+        CHECK(err <= 1e-8, "layout %d: relative error %g", (int)layout, err);
+        if (l == 0) memcpy(first_u, u_rows, sizeof first_u);
+
+        double value;
+        EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_ITERATIONS, &value), WLRA_OK);
+        CHECK(value >= 1 && value <= 300, "iterations %g", value);
+        EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_CONVERGED, &value), WLRA_OK);
+        CHECK(value == 1, "converged %g", value);
+        EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_OBJECTIVE, &value), WLRA_OK);
+        CHECK(value >= 0 && value < 1e-12, "objective %g", value);
+        EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_ELAPSED_SECONDS, &value), WLRA_OK);
+        CHECK(value >= 0 && value < 60, "elapsed %g", value);
+        EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_SOLVER_USED, &value), WLRA_OK);
+        CHECK(value == WLRA_SOLVER_EXACT, "solver used %g", value);
+        EXPECT_STATUS(wlra_get_info(model, 77, &value), WLRA_ERROR_INVALID_ARGUMENT);
+        EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_OBJECTIVE, NULL), WLRA_ERROR_NULL_POINTER);
+        EXPECT_STATUS(wlra_get_info(NULL, WLRA_INFO_OBJECTIVE, &value), WLRA_ERROR_NULL_POINTER);
+
+        /* Either output may be NULL; a short ld is refused before anything is written. */
+        EXPECT_STATUS(wlra_get_factors(model, NULL, 0, v_rows, K, WLRA_ROW_MAJOR), WLRA_OK);
+        EXPECT_STATUS(wlra_get_factors(model, u_rows, K - 1, v_rows, K, WLRA_ROW_MAJOR),
+                      WLRA_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(wlra_last_error(model), "ld_u") != NULL, "message: %s", wlra_last_error(model));
+        EXPECT_STATUS(wlra_get_factors(model, u_rows, N - 1, NULL, 0, WLRA_COL_MAJOR),
+                      WLRA_ERROR_INVALID_ARGUMENT);
+        EXPECT_STATUS(wlra_get_factors(model, u_rows, K, v_rows, K, 7), WLRA_ERROR_INVALID_ARGUMENT);
+        EXPECT_STATUS(wlra_get_factors(NULL, u_rows, K, v_rows, K, WLRA_ROW_MAJOR), WLRA_ERROR_NULL_POINTER);
+        wlra_destroy(model);
+    }
+}
+
+static void test_bad_fits_change_nothing(const double *truth, const double *weights) {
+    static double m[N * M], w[N * M];
+    memcpy(m, truth, sizeof m);
+    memcpy(w, weights, sizeof w);
+    wlra_model *model = new_model(K);
+    EXPECT_STATUS(wlra_fit(model, N, M, m, M, w, M, WLRA_ROW_MAJOR), WLRA_OK);
+    double u_before[N * K], v_before[M * K], u_after[N * K], v_after[M * K], obj_before, obj_after;
+    EXPECT_STATUS(wlra_get_factors(model, u_before, K, v_before, K, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_OBJECTIVE, &obj_before), WLRA_OK);
+
+    EXPECT_STATUS(wlra_fit(NULL, N, M, m, M, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_fit(model, N, M, NULL, M, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_fit(model, 0, M, m, M, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_fit(model, N, M, m, M - 1, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "ld_m = 39 is smaller than n_cols = 40") != NULL,
+          "message: %s", wlra_last_error(model));
+    EXPECT_STATUS(wlra_fit(model, N, M, m, M, w, M - 2, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "ld_w") != NULL, "message: %s", wlra_last_error(model));
+    EXPECT_STATUS(wlra_fit(model, N, M, m, N - 1, w, N, WLRA_COL_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "ld_m = 59 is smaller than n_rows = 60 for WLRA_COL_MAJOR") != NULL,
+          "message: %s", wlra_last_error(model));
+    EXPECT_STATUS(wlra_fit(model, N, M, m, M, w, M, 0), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_fit(model, N, M, m, (size_t)-1, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    wlra_model *too_big = new_model(5);
+    EXPECT_STATUS(wlra_fit(too_big, 4, 6, m, 6, NULL, 0, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(too_big), "rank = 5 exceeds") != NULL, "message: %s", wlra_last_error(too_big));
+    wlra_destroy(too_big);
+
+    m[7 * M + 3] = NAN;
+    EXPECT_STATUS(wlra_fit(model, N, M, m, M, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_NON_FINITE_INPUT);
+    CHECK(strstr(wlra_last_error(model), "M[7, 3]") != NULL, "message: %s", wlra_last_error(model));
+    m[7 * M + 3] = truth[7 * M + 3];
+    w[2 * M + 5] = INFINITY;
+    EXPECT_STATUS(wlra_fit(model, N, M, m, M, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_NON_FINITE_INPUT);
+    w[2 * M + 5] = -0.25;
+    EXPECT_STATUS(wlra_fit(model, N, M, m, M, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_NEGATIVE_WEIGHT);
+    CHECK(strstr(wlra_last_error(model), "W[2, 5] = -0.25") != NULL, "message: %s", wlra_last_error(model));
+    w[2 * M + 5] = weights[2 * M + 5];
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_GIVEN), WLRA_OK);
+    EXPECT_STATUS(wlra_fit(model, N, M, m, M, w, M, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "wlra_set_factors") != NULL, "message: %s", wlra_last_error(model));
+
+    EXPECT_STATUS(wlra_get_factors(model, u_after, K, v_after, K, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_OBJECTIVE, &obj_after), WLRA_OK);
+    CHECK(memcmp(u_before, u_after, sizeof u_after) == 0 && memcmp(v_before, v_after, sizeof v_after) == 0,
+          "a failed fit changed the factors");
+    CHECK(obj_before == obj_after, "a failed fit changed the objective");
+    CHECK(wlra_last_error(NULL)[0] != '\0', "the thread's last error is empty");
+    wlra_destroy(model);
+}
+
+static void test_warm_start(const double *truth, const double *weights) {
+    wlra_model *model = new_model(K);
+    EXPECT_STATUS(wlra_fit(model, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+    double u[N * K], v[M * K], bad[M * K], iterations;
+    EXPECT_STATUS(wlra_get_factors(model, u, K, v, K, WLRA_ROW_MAJOR), WLRA_OK);
+
+    wlra_model *warm = new_model(K);
+    EXPECT_STATUS(wlra_set_factors(warm, N, M, NULL, K, v, K, WLRA_ROW_MAJOR), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_set_factors(warm, N, M, u, K - 1, v, K, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    memcpy(bad, v, sizeof bad);
+    bad[4] = NAN;
+    EXPECT_STATUS(wlra_set_factors(warm, N, M, u, K, bad, K, WLRA_ROW_MAJOR), WLRA_ERROR_NON_FINITE_INPUT);
+    EXPECT_STATUS(wlra_set_factors(warm, N, M, u, K, v, K, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(warm, WLRA_OPTION_INIT, WLRA_INIT_GIVEN), WLRA_OK);
+    /* Given factors fix the shape: a transposed problem is refused. */
+    EXPECT_STATUS(wlra_fit(warm, M, N, truth, N, NULL, 0, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_fit(warm, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(warm, WLRA_INFO_ITERATIONS, &iterations), WLRA_OK);
+    CHECK(iterations <= 3, "a warm start from the solution took %g iterations", iterations);
+    EXPECT_STATUS(wlra_get_factors(warm, u, K, v, K, WLRA_ROW_MAJOR), WLRA_OK);
+    double err = relative_error(u, v, truth, N, M, K);
+    CHECK(err <= 1e-8, "warm start error %g", err);
+    wlra_destroy(warm);
+    wlra_destroy(model);
+}
+
+typedef struct { size_t calls; size_t cancel_at; int ordered; double last; } progress_t;
+
+static int32_t on_progress(void *user_data, size_t iteration, double objective) {
+    progress_t *p = user_data;
+    p->calls++;
+    p->ordered &= iteration == p->calls && objective >= 0.0;
+    p->last = objective;
+    return p->cancel_at != 0 && iteration >= p->cancel_at;
+}
+
+static void test_progress_and_cancel(const double *truth, const double *weights) {
+    progress_t p = { 0, 0, 1, 0.0 };
+    wlra_model *model = new_model(K);
+    EXPECT_STATUS(wlra_set_progress(NULL, on_progress, &p), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_set_progress(model, on_progress, &p), WLRA_OK);
+    EXPECT_STATUS(wlra_fit(model, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+    double iterations, objective;
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_ITERATIONS, &iterations), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_OBJECTIVE, &objective), WLRA_OK);
+    CHECK(p.ordered && (double)p.calls == iterations, "%zu calls for %g iterations", p.calls, iterations);
+    CHECK(p.last == objective, "last reported %g, final %g", p.last, objective);
+
+    /* Cancel after 2 iterations: those factors stay, and equal a 2-iteration fit. */
+    p = (progress_t){ 0, 2, 1, 0.0 };
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_RANDOM), WLRA_OK);
+    EXPECT_STATUS(wlra_fit(model, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_ERROR_CANCELLED);
+    CHECK(strstr(wlra_last_error(model), "cancel") != NULL, "message: %s", wlra_last_error(model));
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_ITERATIONS, &iterations), WLRA_OK);
+    CHECK(iterations == 2 && p.calls == 2, "cancelled after %g iterations, %zu calls", iterations, p.calls);
+    double u[N * K], v[M * K], u2[N * K], v2[M * K];
+    EXPECT_STATUS(wlra_get_factors(model, u, K, v, K, WLRA_ROW_MAJOR), WLRA_OK);
+
+    wlra_model *two = new_model(K);
+    EXPECT_STATUS(wlra_set_option(two, WLRA_OPTION_INIT, WLRA_INIT_RANDOM), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(two, WLRA_OPTION_MAX_ITERATIONS, 2), WLRA_OK);
+    EXPECT_STATUS(wlra_fit(two, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_factors(two, u2, K, v2, K, WLRA_ROW_MAJOR), WLRA_OK);
+    CHECK(memcmp(u, u2, sizeof u) == 0 && memcmp(v, v2, sizeof v) == 0,
+          "cancelled factors differ from a 2-iteration fit");
+    EXPECT_STATUS(wlra_get_info(two, WLRA_INFO_CONVERGED, &objective), WLRA_OK);
+    CHECK(objective == 0, "2 iterations should not meet tolerance 1e-14");
+
+    /* Removing the callback: the fit runs to the end again. */
+    EXPECT_STATUS(wlra_set_progress(model, NULL, NULL), WLRA_OK);
+    EXPECT_STATUS(wlra_fit(model, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+    wlra_destroy(two);
+    wlra_destroy(model);
+}
+
+static void test_unit_weights_and_threads(const double *truth) {
+    double u1[N * K], v1[M * K], u2[N * K], v2[M * K];
+    static double w[N * M];
+    fill_weights(w, N * M);
+    for (int threads = 1; threads <= 2; threads++) {
+        wlra_model *model = new_model(K);
+        EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_THREADS, threads), WLRA_OK);
+        EXPECT_STATUS(wlra_fit(model, N, M, truth, M, w, M, WLRA_ROW_MAJOR), WLRA_OK);
+        EXPECT_STATUS(wlra_get_factors(model, threads == 1 ? u1 : u2, K, threads == 1 ? v1 : v2, K,
+                                       WLRA_ROW_MAJOR), WLRA_OK);
+        wlra_destroy(model);
+    }
+    CHECK(memcmp(u1, u2, sizeof u1) == 0 && memcmp(v1, v2, sizeof v1) == 0,
+          "1 and 2 threads gave different bits");
+
+    wlra_model *model = new_model(K);
+    EXPECT_STATUS(wlra_fit(model, N, M, truth, M, NULL, 0, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_factors(model, u1, K, v1, K, WLRA_ROW_MAJOR), WLRA_OK);
+    double err = relative_error(u1, v1, truth, N, M, K);
+    CHECK(err <= 1e-10, "unit weights (w = NULL): relative error %g", err);
+    wlra_destroy(model);
+}
+
+int main(void) {
+    double *truth = planted_truth(N, M, K, 7);
+    static double weights[N * M];
+    if (!truth) return 2;
+    fill_weights(weights, N * M);
+
+    test_version_and_messages();
+    test_create_and_options();
+    test_fit_both_layouts(truth, weights);
+    test_bad_fits_change_nothing(truth, weights);
+    test_warm_start(truth, weights);
+    test_progress_and_cancel(truth, weights);
+    test_unit_weights_and_threads(truth);
+
+    free(truth);
+    printf("c api: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,68 @@
+//! Planted problems for the tests, all seeded: one place, not re-rolled in
+//! every test.
+#![allow(dead_code)]
+
+use faer::Mat;
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use wlra::{DenseProblem, Model};
+
+pub struct Rng(Xoshiro256PlusPlus);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(Xoshiro256PlusPlus::seed_from_u64(seed))
+    }
+    pub fn uniform(&mut self) -> f64 {
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn between(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.uniform()
+    }
+    pub fn normal(&mut self) -> f64 {
+        let r = (-2.0 * (1.0 - self.uniform()).ln()).sqrt();
+        r * (std::f64::consts::TAU * self.uniform()).cos()
+    }
+    pub fn normal_mat(&mut self, n: usize, m: usize) -> Mat<f64> {
+        Mat::from_fn(n, m, |_, _| self.normal())
+    }
+    pub fn uniform_mat(&mut self, n: usize, m: usize, lo: f64, hi: f64) -> Mat<f64> {
+        Mat::from_fn(n, m, |_, _| self.between(lo, hi))
+    }
+}
+
+/// Ground truth U* V*^T with Gaussian factors.
+pub struct Planted {
+    pub truth: Mat<f64>,
+}
+
+pub fn planted(n: usize, m: usize, k: usize, seed: u64) -> Planted {
+    let mut rng = Rng::new(seed);
+    let u = rng.normal_mat(n, k);
+    let v = rng.normal_mat(m, k);
+    Planted {
+        truth: &u * v.transpose(),
+    }
+}
+
+pub fn relative_error(u: &Mat<f64>, v: &Mat<f64>, truth: &Mat<f64>) -> f64 {
+    let diff = u * v.transpose() - truth;
+    diff.norm_l2() / truth.norm_l2()
+}
+
+/// Fit through the Rust API with options given as (id, value) pairs.
+pub fn fit(m: &Mat<f64>, w: Option<&Mat<f64>>, k: usize, options: &[(i32, f64)]) -> Model {
+    let mut model = Model::new(k).unwrap();
+    for &(id, value) in options {
+        model.set_option(id, value).unwrap();
+    }
+    model
+        .fit(&DenseProblem::new(m.as_ref(), w.map(|w| w.as_ref())))
+        .unwrap();
+    model
+}
+
+pub fn factors(model: &Model) -> (Mat<f64>, Mat<f64>) {
+    let (u, v) = model.factors().unwrap();
+    (u.to_owned(), v.to_owned())
+}
