@@ -4,7 +4,7 @@
 
 use crate::problem::{blocks, DenseProblem};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{unzip, zip, Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 /// Rows of the data handled by one task.
@@ -66,12 +66,9 @@ pub fn weighted_residual(
                 let ub = u.subrows(rows.start, rows.len());
                 let vb = v.subrows(cols.start, cols.len());
                 matmul(r.as_mut(), Accum::Add, ub, vb.transpose(), -1.0, Par::Seq);
-                let w = problem.weights_block(rows.clone(), cols.clone());
-                for j in 0..cols.len() {
-                    for i in 0..rows.len() {
-                        let e = r[(i, j)];
-                        sum += w.map_or(1.0, |w| w[(i, j)]) * e * e;
-                    }
+                match problem.weights_block(rows.clone(), cols.clone()) {
+                    Some(w) => zip!(r.as_ref(), w).for_each(|unzip!(e, w)| sum += *w * *e * *e),
+                    None => zip!(r.as_ref()).for_each(|unzip!(e)| sum += *e * *e),
                 }
             }
             sum

@@ -19,6 +19,13 @@ fn compile_and_run(source: &str) {
         "no libwlra.so in {}",
         lib_dir.display()
     );
+    // The cdylib's SONAME is libwlra.so.<major> (build.rs); an install lays
+    // that link down, here it goes next to the fresh library.
+    let soname = lib_dir.join(format!("libwlra.so.{}", env!("CARGO_PKG_VERSION_MAJOR")));
+    if std::fs::read_link(&soname).is_err() {
+        let _ = std::fs::remove_file(&soname);
+        std::os::unix::fs::symlink("libwlra.so", &soname).unwrap();
+    }
     let out_dir = lib_dir.parent().unwrap().join("c-tests");
     std::fs::create_dir_all(&out_dir).unwrap();
     let exe = out_dir.join(source.trim_end_matches(".c"));

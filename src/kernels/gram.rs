@@ -7,7 +7,7 @@
 //! scalar multiply-adds into a well-shaped matrix product.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{unzip, zip, Accum, MatMut, MatRef, Par};
 
 /// Entries of the packed upper triangle of a k x k symmetric matrix.
 pub fn packed_len(k: usize) -> usize {
@@ -24,11 +24,8 @@ pub fn packed_outer_products(y: MatRef<'_, f64>, mut p: MatMut<'_, f64>) {
     for b in 0..k {
         let yb = y.col(b);
         for a in 0..=b {
-            let ya = y.col(a);
-            let mut dst = p.as_mut().col_mut(b * (b + 1) / 2 + a);
-            for j in 0..y.nrows() {
-                dst[j] = ya[j] * yb[j];
-            }
+            let dst = p.as_mut().col_mut(b * (b + 1) / 2 + a);
+            zip!(dst, y.col(a), yb).for_each(|unzip!(d, ya, yb)| *d = *ya * *yb);
         }
     }
 }

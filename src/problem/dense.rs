@@ -2,7 +2,7 @@
 //! row-major or column-major matrix with any leading dimension is just a
 //! pair of strides. `w = None` means every weight is 1.
 
-use faer::{MatMut, MatRef};
+use faer::{unzip, zip, MatMut, MatRef};
 use std::ops::Range;
 
 #[derive(Clone, Copy)]
@@ -64,13 +64,7 @@ impl<'a> DenseProblem<'a> {
     ) {
         let m = self.data_block(rows.clone(), cols.clone());
         match self.weights_block(rows, cols) {
-            Some(w) => {
-                for j in 0..m.ncols() {
-                    for i in 0..m.nrows() {
-                        out[(i, j)] = w[(i, j)] * m[(i, j)];
-                    }
-                }
-            }
+            Some(w) => zip!(out.as_mut(), w, m).for_each(|unzip!(o, w, m)| *o = *w * *m),
             None => out.copy_from(m),
         }
     }

@@ -1,0 +1,161 @@
+//! The exact half-step against faer's GEMM on the same threads, and the
+//! peak extra memory of a whole fit (issue 3, item 8).
+//!
+//!     cargo bench --bench halfstep                 # n = m = 4000, k = 32
+//!     cargo bench --bench halfstep -- 2000 16      # n = m = 2000, k = 16
+//!
+//! The half-step's Gram work is n m k (k+1) flops (packed symmetric Grams);
+//! the baseline is the GEMM of the same shape, (n x m) * (m x k(k+1)/2).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+use wlra::kernels::orthonormal::orthonormal_basis;
+use wlra::options::*;
+use wlra::products::weighted_data_times;
+use wlra::solver::exact::ExactSolver;
+use wlra::solver::{HalfStep, HalfStepSolver};
+use wlra::{DenseProblem, Model};
+
+/// Counts live heap bytes and their peak, to measure a fit's extra memory.
+struct CountingAllocator;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        ptr
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(f());
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn pseudo_random(n: usize, m: usize, seed: u64, lo: f64, hi: f64) -> Mat<f64> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    Mat::from_fn(n, m, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        lo + (hi - lo) * ((state >> 11) as f64 / (1u64 << 53) as f64)
+    })
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let n = args.first().copied().unwrap_or(4000);
+    let k = args.get(1).copied().unwrap_or(32);
+    let m = n;
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    println!("# cargo bench --bench halfstep -- {n} {k}   (n = m = {n}, k = {k}, {threads} threads)");
+
+    let data = pseudo_random(n, m, 1, -1.0, 1.0);
+    let weights = pseudo_random(n, m, 2, 0.1, 1.0);
+    let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref());
+    let problem = DenseProblem::new(data.as_ref(), Some(weights.as_ref()));
+
+    // Baseline: GEMM of the same shape as the Gram work, same pool and threads.
+    let t = k * (k + 1) / 2;
+    let outer = pseudo_random(m, t, 4, -1.0, 1.0);
+    let mut product = Mat::<f64>::zeros(n, t);
+    let gemm_flops = 2.0 * n as f64 * m as f64 * t as f64;
+    let par = Par::rayon(threads);
+    let gemm_seconds = best_of(3, || {
+        pool.install(|| matmul(product.as_mut(), Accum::Replace, weights.as_ref(), outer.as_ref(), 1.0, par))
+    });
+    let gemm_rate = gemm_flops / gemm_seconds / 1e9;
+    drop(product);
+    drop(outer);
+
+    let step = HalfStep { problem, fixed: y.as_ref(), ridge: 0.0 };
+    let half_seconds = best_of(3, || pool.install(|| ExactSolver.solve(&step).unwrap()));
+    let rhs_seconds = best_of(3, || pool.install(|| weighted_data_times(&problem, y.as_ref())));
+    let gram_flops = n as f64 * m as f64 * k as f64 * (k + 1) as f64;
+    let half_rate = gram_flops / half_seconds / 1e9;
+    println!("faer GEMM ({n} x {m}) * ({m} x {t}):  {gemm_seconds:8.3} s  {gemm_rate:7.1} GFLOP/s");
+    println!(
+        "exact half-step (Gram flops n m k (k+1)): {half_seconds:8.3} s  {half_rate:7.1} GFLOP/s  \
+         = {:.0}% of GEMM",
+        100.0 * half_rate / gemm_rate
+    );
+    println!(
+        "  of which right-hand sides (W o M) Y:  {rhs_seconds:8.3} s ({:.0}% of the half-step)",
+        100.0 * rhs_seconds / half_seconds
+    );
+
+    if std::env::var_os("WLRA_BENCH_MEMORY_DETAIL").is_some() {
+        let measure = |name: &str, f: &dyn Fn()| {
+            let before = LIVE.load(Ordering::Relaxed);
+            PEAK.store(before, Ordering::Relaxed);
+            f();
+            println!("  peak extra of {name}: {:.1} MiB", (PEAK.load(Ordering::Relaxed) - before) as f64 / 1048576.0);
+        };
+        measure("half-step", &|| {
+            pool.install(|| ExactSolver.solve(&step).unwrap());
+        });
+        measure("rhs", &|| {
+            pool.install(|| weighted_data_times(&problem, y.as_ref()));
+        });
+        measure("objective", &|| {
+            pool.install(|| wlra::driver::objective(&problem, y.as_ref(), y.as_ref(), 0.0));
+        });
+        measure("svd init", &|| {
+            pool.install(|| wlra::init::svd_factors(&problem, k, 0));
+        });
+    }
+
+    // Peak extra memory of a whole fit (3 iterations), over the live inputs.
+    // The first fit on a new model also starts its thread pool, whose
+    // threads keep faer's GEMM packing buffers; the second fit shows the
+    // fit's own working memory.
+    let mut model = Model::new(k).unwrap();
+    model.set_option(WLRA_OPTION_MAX_ITERATIONS, 3.0).unwrap();
+    model.set_option(WLRA_OPTION_TOLERANCE, 0.0).unwrap();
+    let mut peaks = Vec::new();
+    let mut fit_seconds = 0.0;
+    for _ in 0..2 {
+        let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let fit_start = Instant::now();
+        model.fit(&problem).unwrap();
+        fit_seconds = fit_start.elapsed().as_secs_f64();
+        peaks.push((PEAK.load(Ordering::Relaxed) - before) as f64);
+    }
+    let (first, extra) = (peaks[0], peaks[1]);
+    let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+    let factors = ((n + m) * k * 8) as f64;
+    let naive = n as f64 * m as f64 * (k * k) as f64 / 2.0 * 8.0;
+    println!(
+        "fit (SVD init + 3 iterations): {fit_seconds:.2} s; peak extra memory {:.1} MiB \
+         = {:.1} x (n + m) k doubles ({:.1} MiB); all row Grams at once would need {:.0} MiB",
+        mib(extra),
+        extra / factors,
+        mib(factors),
+        mib(naive)
+    );
+    println!("  (first fit on a new model, including its new threads' GEMM buffers: {:.1} MiB)", mib(first));
+}

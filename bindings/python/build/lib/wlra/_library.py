@@ -1,0 +1,143 @@
+"""Finding libwlra and declaring its C functions for ctypes.
+
+The library is not bundled: it is found through WLRA_LIBRARY (full path) or
+WLRA_PREFIX (an install prefix holding lib/libwlra.so), loaded on first use.
+The constants mirror include/wlra.h (C ABI version 1, stable); a test checks
+them against the header.
+"""
+
+import ctypes
+import os
+import sys
+import threading
+
+# Status codes.
+OK = 0
+STATUS_NAMES = {
+    1: "null_pointer",
+    2: "invalid_argument",
+    3: "non_finite_input",
+    4: "negative_weight",
+    5: "not_fitted",
+    6: "cancelled",
+    7: "out_of_memory",
+    8: "numerical",
+    9: "internal",
+}
+ERROR_CANCELLED = 6
+
+ROW_MAJOR = 101
+COL_MAJOR = 102
+
+# Option names as the bindings spell them -> WLRA_OPTION_* value.
+OPTIONS = {
+    "max_iterations": 1,
+    "tolerance": 2,
+    "seed": 3,
+    "solver": 4,
+    "init": 5,
+    "ridge": 6,
+    "threads": 7,
+    "sketch_size_factor": 8,
+    "regression_tolerance": 9,
+    "clip": 10,
+}
+SOLVERS = {"auto": 0, "exact": 1, "sketch": 2}
+INITS = {"svd": 0, "random": 1, "given": 2}
+
+INFO_ITERATIONS = 1
+INFO_OBJECTIVE = 2
+INFO_CONVERGED = 3
+INFO_ELAPSED_SECONDS = 4
+INFO_SOLVER_USED = 5
+
+ABI_MAJOR = 1
+
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_double)
+
+_model_p = ctypes.c_void_p
+_double_p = ctypes.c_void_p  # matrices travel as raw addresses (numpy .ctypes.data)
+_status = ctypes.c_int32
+_size = ctypes.c_size_t
+
+_PROTOTYPES = {
+    "wlra_version": (ctypes.c_char_p, []),
+    "wlra_status_message": (ctypes.c_char_p, [_status]),
+    "wlra_create": (_status, [_size, ctypes.POINTER(_model_p)]),
+    "wlra_destroy": (None, [_model_p]),
+    "wlra_set_option": (_status, [_model_p, ctypes.c_int32, ctypes.c_double]),
+    "wlra_get_option": (_status, [_model_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_double)]),
+    "wlra_fit": (
+        _status,
+        [_model_p, _size, _size, _double_p, _size, _double_p, _size, ctypes.c_int32],
+    ),
+    "wlra_get_factors": (
+        _status,
+        [_model_p, _double_p, _size, _double_p, _size, ctypes.c_int32],
+    ),
+    "wlra_set_factors": (
+        _status,
+        [_model_p, _size, _size, _double_p, _size, _double_p, _size, ctypes.c_int32],
+    ),
+    "wlra_get_info": (_status, [_model_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_double)]),
+    "wlra_set_progress": (_status, [_model_p, PROGRESS_FN, ctypes.c_void_p]),
+    "wlra_last_error": (ctypes.c_char_p, [_model_p]),
+}
+
+
+class LibraryNotFoundError(OSError):
+    """libwlra could not be located or loaded; the message says what to set."""
+
+
+def _library_name():
+    if sys.platform == "darwin":
+        return "libwlra.dylib"
+    if sys.platform == "win32":
+        return "wlra.dll"
+    return "libwlra.so"
+
+
+def library_path():
+    """The path of libwlra that WLRA_LIBRARY or WLRA_PREFIX names."""
+    path = os.environ.get("WLRA_LIBRARY")
+    if path:
+        if not os.path.isfile(path):
+            raise LibraryNotFoundError(f"WLRA_LIBRARY={path!r} is not a file; set it to the full path of {_library_name()}")
+        return path
+    prefix = os.environ.get("WLRA_PREFIX")
+    if prefix:
+        subdir = "bin" if sys.platform == "win32" else "lib"
+        path = os.path.join(prefix, subdir, _library_name())
+        if not os.path.isfile(path):
+            raise LibraryNotFoundError(f"WLRA_PREFIX={prefix!r} has no {subdir}/{_library_name()}; install wlra there (scripts/install.sh --prefix DIR) or set WLRA_LIBRARY")
+        return path
+    raise LibraryNotFoundError(
+        "libwlra not found: set WLRA_LIBRARY to the full path of "
+        f"{_library_name()}, or WLRA_PREFIX to the prefix wlra was installed under "
+        f"(the one holding lib/{_library_name()})"
+    )
+
+
+_lock = threading.Lock()
+_lib = None
+
+
+def lib():
+    """The loaded library with its prototypes declared (loaded once)."""
+    global _lib
+    with _lock:
+        if _lib is None:
+            path = library_path()
+            try:
+                loaded = ctypes.CDLL(path)
+            except OSError as e:
+                raise LibraryNotFoundError(f"could not load {path}: {e}") from e
+            for name, (restype, argtypes) in _PROTOTYPES.items():
+                fn = getattr(loaded, name)
+                fn.restype = restype
+                fn.argtypes = argtypes
+            version = loaded.wlra_version().decode()
+            if not version.startswith(f"{ABI_MAJOR}."):
+                raise LibraryNotFoundError(f"{path} is wlra {version}; this binding needs the C ABI {ABI_MAJOR}.x")
+            _lib = loaded
+        return _lib

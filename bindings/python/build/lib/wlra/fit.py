@@ -1,0 +1,209 @@
+"""wlra.fit: one call of the C ABI's create / set_option / fit / get_factors
+sequence, with numpy arrays passed in place (any leading dimension, either
+layout) and statuses turned into exceptions."""
+
+import ctypes
+
+import numpy as np
+
+from . import _library as C
+from .errors import CancelledError, InvalidArgumentError, error_for
+
+_SOLVER_NAMES = {v: k for k, v in C.SOLVERS.items()}
+
+
+class FitResult:
+    """Factors and information of one fit: ``U`` (n_rows x rank), ``V``
+    (n_cols x rank), ``objective``, ``iterations``, ``converged``,
+    ``elapsed_seconds``, ``solver_used`` ("exact" or "sketch")."""
+
+    __slots__ = ("U", "V", "objective", "iterations", "converged", "elapsed_seconds", "solver_used")
+
+    def __init__(self, U, V, objective, iterations, converged, elapsed_seconds, solver_used):
+        self.U = U
+        self.V = V
+        self.objective = objective
+        self.iterations = iterations
+        self.converged = converged
+        self.elapsed_seconds = elapsed_seconds
+        self.solver_used = solver_used
+
+    @property
+    def rank(self):
+        return self.U.shape[1]
+
+    def fitted(self):
+        """The low rank approximation U @ V.T."""
+        return self.U @ self.V.T
+
+    def __repr__(self):
+        n, k = self.U.shape
+        return (
+            f"<wlra.FitResult {n}x{self.V.shape[0]} rank {k}: objective {self.objective:.6g}, "
+            f"{self.iterations} iterations, converged={self.converged}, solver {self.solver_used!r}>"
+        )
+
+
+def _layouts(a):
+    """{layout: leading dimension} for each layout the array's memory already
+    has (a 1-row or 1-column array has both)."""
+    n, m = a.shape
+    s0, s1 = a.strides
+    item = a.itemsize
+    found = {}
+    if (m <= 1 or s1 == item) and (n <= 1 or (s0 % item == 0 and s0 >= item * m)):
+        found[C.ROW_MAJOR] = s0 // item if n > 1 else max(m, 1)
+    if (n <= 1 or s0 == item) and (m <= 1 or (s1 % item == 0 and s1 >= item * n)):
+        found[C.COL_MAJOR] = s1 // item if m > 1 else max(n, 1)
+    return found
+
+
+def _as_float64(a, name):
+    arr = np.asarray(a)
+    if arr.ndim != 2:
+        raise InvalidArgumentError(f"{name} must be a 2-d array, got {arr.ndim} dimension(s)", 2)
+    if arr.dtype != np.float64 or not arr.flags.aligned:
+        # Deliberate copy: the C ABI reads native, aligned float64 only.
+        arr = arr.astype(np.float64, order="K")
+    return arr
+
+
+def _common_layout(arrays):
+    """One layout for all arrays, with each one's leading dimension. Arrays
+    whose memory already has it pass as they are; only the others are copied."""
+    found = [_layouts(a) for a in arrays]
+    first = found[0]
+    order = [C.COL_MAJOR, C.ROW_MAJOR] if C.COL_MAJOR in first and C.ROW_MAJOR not in first else [C.ROW_MAJOR, C.COL_MAJOR]
+    for layout in order:
+        if all(layout in f for f in found):
+            return layout, arrays, [f[layout] for f in found]
+    layout = next((lay for lay in order if lay in first), C.ROW_MAJOR)
+    out, lds = [], []
+    for a, f in zip(arrays, found):
+        if layout not in f:
+            # Deliberate copy: a non-unit inner stride, or a layout the others lack.
+            a = np.ascontiguousarray(a) if layout == C.ROW_MAJOR else np.asfortranarray(a)
+            f = _layouts(a)
+        out.append(a)
+        lds.append(f[layout])
+    return layout, out, lds
+
+
+def _option_value(name, value):
+    choices = {"solver": C.SOLVERS, "init": C.INITS}.get(name)
+    if choices is not None and isinstance(value, str):
+        try:
+            return float(choices[value.lower()])
+        except KeyError:
+            raise InvalidArgumentError(f"{name} = {value!r} is not one of {sorted(choices)}", 2) from None
+    return float(value)
+
+
+def _check(lib, model, status):
+    if status != C.OK:
+        message = lib.wlra_last_error(model).decode("utf-8", "replace")
+        raise error_for(status, message)
+
+
+def _info(lib, model, item):
+    value = ctypes.c_double()
+    _check(lib, model, lib.wlra_get_info(model, item, ctypes.byref(value)))
+    return value.value
+
+
+def _result(lib, model, n_rows, n_cols, rank):
+    U = np.empty((n_rows, rank))
+    V = np.empty((n_cols, rank))
+    _check(lib, model, lib.wlra_get_factors(model, U.ctypes.data, rank, V.ctypes.data, rank, C.ROW_MAJOR))
+    return FitResult(
+        U,
+        V,
+        objective=_info(lib, model, C.INFO_OBJECTIVE),
+        iterations=int(_info(lib, model, C.INFO_ITERATIONS)),
+        converged=_info(lib, model, C.INFO_CONVERGED) != 0,
+        elapsed_seconds=_info(lib, model, C.INFO_ELAPSED_SECONDS),
+        solver_used=_SOLVER_NAMES.get(int(_info(lib, model, C.INFO_SOLVER_USED)), "unknown"),
+    )
+
+
+def fit(M, W=None, *, rank, progress=None, start=None, **options):
+    """Weighted low rank approximation: U (n x rank), V (m x rank) minimizing
+    sum_ij W_ij (M_ij - (U V^T)_ij)^2 + ridge (||U||^2 + ||V||^2).
+
+    M, W: 2-d arrays of the same shape; W=None means all weights 1.
+    float64 arrays in C or Fortran order, and strided views whose inner
+    stride is 1, are passed to the library as they are (no copy). Other
+    dtypes (integers, float32, ...) are converted to float64 first, and an
+    array with a non-unit inner stride is copied once; if M and W differ in
+    layout, W is copied to M's layout.
+
+    rank: the number of columns of U and V (>= 1).
+
+    options (lower-case names of the WLRA_OPTION_* of the C ABI, defaults as
+    there): max_iterations (100), tolerance (1e-8), seed (0),
+    solver ("auto" | "exact" | "sketch"), init ("svd" | "random" | "given"),
+    ridge (0), threads (0 = all cores), sketch_size_factor (4),
+    regression_tolerance (1e-10), clip (0 = off).
+
+    progress: called as progress(iteration, objective) after every completed
+    outer iteration; returning True (or 1) cancels the fit, which raises
+    CancelledError with the factors of the completed iterations in
+    ``err.result``. An exception raised by progress cancels the fit and is
+    re-raised.
+
+    start: (U0, V0), starting factors (sets init="given" unless init is given).
+
+    Returns a FitResult; raises a WlraError subclass named after the status
+    (NegativeWeightError, InvalidArgumentError, ...) with the library's message.
+    """
+    lib = C.lib()
+    for name in options:
+        if name not in C.OPTIONS:
+            raise TypeError(f"fit() got an unexpected keyword argument {name!r}; options are {', '.join(C.OPTIONS)}")
+    values = {C.OPTIONS[name]: _option_value(name, value) for name, value in options.items()}
+    if start is not None and "init" not in options:
+        values[C.OPTIONS["init"]] = float(C.INITS["given"])
+
+    arrays = [_as_float64(M, "M")]
+    if W is not None:
+        arrays.append(_as_float64(W, "W"))
+        if arrays[1].shape != arrays[0].shape:
+            raise InvalidArgumentError(f"W has shape {arrays[1].shape} but M has shape {arrays[0].shape}", 2)
+    layout, arrays, lds = _common_layout(arrays)
+    n_rows, n_cols = arrays[0].shape
+    w_ptr, ld_w = (arrays[1].ctypes.data, lds[1]) if W is not None else (None, max(lds[0], 1))
+
+    model = ctypes.c_void_p()
+    _check(lib, None, lib.wlra_create(rank, ctypes.byref(model)))
+    try:
+        for option, value in values.items():
+            _check(lib, model, lib.wlra_set_option(model, option, value))
+        if start is not None:
+            U0, V0 = (_as_float64(x, name) for x, name in zip(start, ("start U", "start V")))
+            start_layout, (U0, V0), (ld_u, ld_v) = _common_layout([U0, V0])
+            _check(lib, model, lib.wlra_set_factors(model, U0.shape[0], V0.shape[0], U0.ctypes.data, ld_u, V0.ctypes.data, ld_v, start_layout))
+
+        raised = []
+        callback = None
+        if progress is not None:
+
+            def trampoline(_user_data, iteration, objective):
+                try:
+                    return 1 if progress(int(iteration), float(objective)) else 0
+                except BaseException as e:  # noqa: BLE001 - re-raised after the fit
+                    raised.append(e)
+                    return 1
+
+            callback = C.PROGRESS_FN(trampoline)
+            _check(lib, model, lib.wlra_set_progress(model, callback, None))
+
+        status = lib.wlra_fit(model, n_rows, n_cols, arrays[0].ctypes.data, lds[0], w_ptr, ld_w, layout)
+        if status == C.ERROR_CANCELLED:
+            if raised:
+                raise raised[0]
+            message = lib.wlra_last_error(model).decode("utf-8", "replace")
+            raise CancelledError(message, C.ERROR_CANCELLED, result=_result(lib, model, n_rows, n_cols, rank))
+        _check(lib, model, status)
+        return _result(lib, model, n_rows, n_cols, rank)
+    finally:
+        lib.wlra_destroy(model)
