@@ -55,7 +55,9 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
 }
 
 fn pseudo_random(n: usize, m: usize, seed: u64, lo: f64, hi: f64) -> Mat<f64> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     Mat::from_fn(n, m, |_, _| {
         state ^= state << 13;
         state ^= state >> 7;
@@ -65,13 +67,21 @@ fn pseudo_random(n: usize, m: usize, seed: u64, lo: f64, hi: f64) -> Mat<f64> {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = args.first().copied().unwrap_or(4000);
     let k = args.get(1).copied().unwrap_or(32);
     let m = n;
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    println!("# cargo bench --bench halfstep -- {n} {k}   (n = m = {n}, k = {k}, {threads} threads)");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    println!(
+        "# cargo bench --bench halfstep -- {n} {k}   (n = m = {n}, k = {k}, {threads} threads)"
+    );
 
     let data = pseudo_random(n, m, 1, -1.0, 1.0);
     let weights = pseudo_random(n, m, 2, 0.1, 1.0);
@@ -85,15 +95,31 @@ fn main() {
     let gemm_flops = 2.0 * n as f64 * m as f64 * t as f64;
     let par = Par::rayon(threads);
     let gemm_seconds = best_of(3, || {
-        pool.install(|| matmul(product.as_mut(), Accum::Replace, weights.as_ref(), outer.as_ref(), 1.0, par))
+        pool.install(|| {
+            matmul(
+                product.as_mut(),
+                Accum::Replace,
+                weights.as_ref(),
+                outer.as_ref(),
+                1.0,
+                par,
+            )
+        })
     });
     let gemm_rate = gemm_flops / gemm_seconds / 1e9;
     drop(product);
     drop(outer);
 
-    let step = HalfStep { problem, fixed: y.as_ref(), ridge: 0.0 };
+    let step = HalfStep {
+        problem,
+        fixed: y.as_ref(),
+        ridge: 0.0,
+        warm_start: None,
+    };
     let half_seconds = best_of(3, || pool.install(|| ExactSolver.solve(&step).unwrap()));
-    let rhs_seconds = best_of(3, || pool.install(|| weighted_data_times(&problem, y.as_ref())));
+    let rhs_seconds = best_of(3, || {
+        pool.install(|| weighted_data_times(&problem, y.as_ref()))
+    });
     let gram_flops = n as f64 * m as f64 * k as f64 * (k + 1) as f64;
     let half_rate = gram_flops / half_seconds / 1e9;
     println!("faer GEMM ({n} x {m}) * ({m} x {t}):  {gemm_seconds:8.3} s  {gemm_rate:7.1} GFLOP/s");
@@ -112,7 +138,10 @@ fn main() {
             let before = LIVE.load(Ordering::Relaxed);
             PEAK.store(before, Ordering::Relaxed);
             f();
-            println!("  peak extra of {name}: {:.1} MiB", (PEAK.load(Ordering::Relaxed) - before) as f64 / 1048576.0);
+            println!(
+                "  peak extra of {name}: {:.1} MiB",
+                (PEAK.load(Ordering::Relaxed) - before) as f64 / 1048576.0
+            );
         };
         measure("half-step", &|| {
             pool.install(|| ExactSolver.solve(&step).unwrap());
@@ -157,5 +186,8 @@ fn main() {
         mib(factors),
         mib(naive)
     );
-    println!("  (first fit on a new model, including its new threads' GEMM buffers: {:.1} MiB)", mib(first));
+    println!(
+        "  (first fit on a new model, including its new threads' GEMM buffers: {:.1} MiB)",
+        mib(first)
+    );
 }

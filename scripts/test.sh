@@ -11,8 +11,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 
 echo "== Rust and C tests (cargo test)"
-cargo test --all-targets
-cargo test --doc
+cargo test
 
 for suite in tests/consumers/run.sh bindings/run-tests.sh; do
     if [ -f "$suite" ]; then

@@ -9,13 +9,15 @@
 
 use crate::error::{Error, Result};
 use crate::init::{random_factors, svd_factors, Factors};
-use crate::kernels::orthonormal::orthonormal_basis;
-use crate::options::{InitChoice, Options};
+use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
+use crate::options::{InitChoice, Options, SolverChoice};
 use crate::problem::DenseProblem;
 use crate::products::weighted_residual;
 use crate::solver::exact::ExactSolver;
+use crate::solver::sketch::SketchSolver;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
-use faer::{Mat, MatRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
 
 /// What a fit produced. `cancelled` fits still carry the factors of their
 /// last completed iteration.
@@ -70,16 +72,52 @@ fn clip_rows(q: Mat<f64>, clip: f64) -> Mat<f64> {
     }
 }
 
-/// The fixed factor as the half-step will see it.
-fn prepare_fixed(y: &Mat<f64>, options: &Options) -> Mat<f64> {
+/// The fixed factor as the half-step will see it, and the R with y = Q R
+/// when it was orthonormalized.
+fn prepare_fixed(y: &Mat<f64>, options: &Options) -> (Mat<f64>, Option<Mat<f64>>) {
     if options.ridge > 0.0 {
-        return y.clone();
+        return (y.clone(), None);
     }
-    let q = orthonormal_basis(y.as_ref());
-    if options.clip > 0.0 {
+    let (q, r) = thin_qr(y.as_ref());
+    let q = if options.clip > 0.0 {
         clip_rows(q, options.clip)
     } else {
         q
+    };
+    (q, Some(r))
+}
+
+/// The other factor expressed against the new fixed basis: if the product
+/// was X Y^T and Y = Q R, it is (X R^T) Q^T. The iterative solver starts
+/// there. Flops: 2 rows k^2.
+fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Mat<f64> {
+    match r {
+        Some(r) => {
+            let mut out = Mat::<f64>::zeros(x.nrows(), x.ncols());
+            matmul(
+                out.as_mut(),
+                Accum::Replace,
+                x.as_ref(),
+                r.transpose(),
+                1.0,
+                Par::Seq,
+            );
+            out
+        }
+        None => x.clone(),
+    }
+}
+
+fn make_solver(options: &Options) -> Box<dyn HalfStepSolver + Send> {
+    match options.solver {
+        SolverChoice::Sketch => Box::new(SketchSolver::new(
+            options.sketch_size_factor,
+            options.regression_tolerance,
+            options.seed,
+        )),
+        // AUTO picks the exact solver until the sketched one measures faster
+        // for a shape (see docs/solvers.md).
+        SolverChoice::Exact | SolverChoice::Auto => Box::new(ExactSolver),
     }
 }
 
@@ -106,7 +144,7 @@ pub fn fit(
             }
         }
     };
-    let mut solver = ExactSolver;
+    let mut solver = make_solver(options);
     let ridge = options.ridge;
     let evaluate = |u: &Mat<f64>, v: &Mat<f64>| {
         pool.install(|| objective(problem, u.as_ref(), v.as_ref(), ridge))
@@ -117,18 +155,22 @@ pub fn fit(
     let mut converged = false;
     let transposed = problem.transposed();
     while iterations < options.max_iterations {
-        let v = prepare_fixed(&factors.v, options);
+        let (v_fixed, v_r) = prepare_fixed(&factors.v, options);
+        let u_warm = warm_start(&factors.u, v_r.as_ref());
         let u_step = HalfStep {
             problem: *problem,
-            fixed: v.as_ref(),
+            fixed: v_fixed.as_ref(),
             ridge,
+            warm_start: Some(u_warm.as_ref()),
         };
-        let u = pool.install(|| solver.solve(&u_step))?;
-        let u = prepare_fixed(&u, options);
+        let u_solved = pool.install(|| solver.solve(&u_step))?;
+        let (u, u_r) = prepare_fixed(&u_solved, options);
+        let v_warm = warm_start(&v_fixed, u_r.as_ref());
         let v_step = HalfStep {
             problem: transposed,
             fixed: u.as_ref(),
             ridge,
+            warm_start: Some(v_warm.as_ref()),
         };
         let v = pool.install(|| solver.solve(&v_step))?;
         let value = evaluate(&u, &v);

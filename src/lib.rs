@@ -15,7 +15,7 @@ pub mod model;
 pub mod options;
 pub mod problem;
 pub mod products;
-mod rng;
+pub mod rng;
 pub mod solver;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 pub enum Purpose {
     RandomInit = 1,
     RangeFinder = 2,
+    Sketch = 3,
 }
 
 /// SplitMix64 step: the standard way to spread a small key over 64 bits.
@@ -28,6 +29,27 @@ pub fn stream(seed: u64, purpose: Purpose, index: u64) -> Xoshiro256PlusPlus {
 /// Uniform in (0, 1): 53 random bits, never exactly 0.
 fn open_unit(rng: &mut Xoshiro256PlusPlus) -> f64 {
     ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A uniform integer in 0..bound (bound > 0), by rejection (no modulo bias).
+pub fn below(rng: &mut Xoshiro256PlusPlus, bound: usize) -> usize {
+    let bound = bound as u64;
+    let zone = u64::MAX - u64::MAX % bound;
+    loop {
+        let x = rng.next_u64();
+        if x < zone {
+            return (x % bound) as usize;
+        }
+    }
+}
+
+/// A random sign, +1 or -1.
+pub fn sign(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    if rng.next_u64() >> 63 == 0 {
+        1.0
+    } else {
+        -1.0
+    }
 }
 
 /// Fill `out` with standard normal draws (Box-Muller).

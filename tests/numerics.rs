@@ -89,6 +89,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             problem,
             fixed: y.as_ref(),
             ridge: 0.0,
+            warm_start: None,
         };
         let x = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(&data, &w, &y);
@@ -102,6 +103,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             problem: problem.transposed(),
             fixed: x_star.as_ref(),
             ridge: 0.0,
+            warm_start: None,
         };
         let v = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(

@@ -7,7 +7,9 @@ use faer::Mat;
 use wlra::options::*;
 
 fn bits(a: &Mat<f64>) -> Vec<u64> {
-    a.col_iter().flat_map(|c| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>()).collect()
+    a.col_iter()
+        .flat_map(|c| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        .collect()
 }
 
 /// A problem with more than one row block (128 rows) and column block
@@ -39,7 +41,10 @@ fn one_and_two_threads_give_bitwise_identical_factors() {
         };
         let (u1, v1) = run(1);
         let (u2, v2) = run(2);
-        assert!(bits(&u1) == bits(&u2) && bits(&v1) == bits(&v2), "init {init}: bits differ");
+        assert!(
+            bits(&u1) == bits(&u2) && bits(&v1) == bits(&v2),
+            "init {init}: bits differ"
+        );
     }
 }
 
@@ -58,6 +63,9 @@ fn models_on_two_threads_at_once_match_running_alone() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for (i, ((ua, va), (ut, vt))) in alone.iter().zip(&together).enumerate() {
-        assert!(bits(ua) == bits(ut) && bits(va) == bits(vt), "model {i} differs when run concurrently");
+        assert!(
+            bits(ua) == bits(ut) && bits(va) == bits(vt),
+            "model {i} differs when run concurrently"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! the minimum-norm solution when that is not unique.
 
 pub mod exact;
+pub mod sketch;
 
 use crate::error::Result;
 use crate::problem::DenseProblem;
@@ -30,6 +31,8 @@ pub struct HalfStep<'a> {
     pub problem: DenseProblem<'a>,
     pub fixed: MatRef<'a, f64>,
     pub ridge: f64,
+    /// A starting guess for the solution (n_rows x k), for iterative solvers.
+    pub warm_start: Option<MatRef<'a, f64>>,
 }
 
 /// A half-step solver. It runs on the current rayon pool (the model's own)

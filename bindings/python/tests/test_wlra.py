@@ -68,6 +68,15 @@ def test_integer_matrices_are_converted():
     assert np.array_equal(as_int.U, as_float.U) and np.array_equal(as_int.V, as_float.V)
 
 
+def test_fitted_and_predict_give_u_v_transpose_and_its_entries(planted):
+    truth, W = planted
+    fit = wlra.fit(truth, W, rank=3, max_iterations=5)
+    full = fit.U @ fit.V.T
+    assert np.array_equal(fit.fitted(), full)
+    rows, cols = np.array([0, 4, 79]), np.array([1, 59, 0])
+    assert np.allclose(fit.predict(rows, cols), full[rows, cols], rtol=1e-14, atol=1e-14)
+
+
 def test_warm_start_with_zero_iterations_returns_the_start(planted):
     truth, W = planted
     first = wlra.fit(truth, W, rank=3, max_iterations=3)
@@ -91,6 +100,8 @@ def test_other_library_errors_map_to_their_classes(planted):
         wlra.fit(truth, W, rank=3, tolerance=-1.0)
     with pytest.raises(wlra.InvalidArgumentError, match="rank"):
         wlra.fit(truth, W, rank=0)
+    with pytest.raises(wlra.InvalidArgumentError, match="rank"):
+        wlra.fit(truth, W, rank=-1)
     bad = truth.copy()
     bad[0, 0] = np.nan
     with pytest.raises(wlra.NonFiniteInputError):

@@ -36,6 +36,10 @@ class FitResult:
         """The low rank approximation U @ V.T."""
         return self.U @ self.V.T
 
+    def predict(self, i, j):
+        """Entries of U @ V.T at rows i and columns j (arrays of one shape)."""
+        return np.einsum("...k,...k->...", self.U[np.asarray(i)], self.V[np.asarray(j)])
+
     def __repr__(self):
         n, k = self.U.shape
         return (
@@ -157,6 +161,9 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
     (NegativeWeightError, InvalidArgumentError, ...) with the library's message.
     """
     lib = C.lib()
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 0:
+        raise InvalidArgumentError(f"rank = {rank!r} must be a whole number >= 1", 2)
+    rank = int(rank)
     for name in options:
         if name not in C.OPTIONS:
             raise TypeError(f"fit() got an unexpected keyword argument {name!r}; options are {', '.join(C.OPTIONS)}")

@@ -1,0 +1,234 @@
+"""
+    Wlra
+
+Weighted low rank approximation: a thin `ccall` binding over the wlra C ABI
+(libwlra, found through `WLRA_LIBRARY` or `WLRA_PREFIX`). Mirrors the R
+binding: `wlra_fit(M, W; rank, options...)`, `fitted`, `predict`, errors as
+`WlraError(status, name, message)`.
+"""
+module Wlra
+
+using Libdl
+
+export wlra_fit, WlraFit, WlraError, fitted, predict, wlra_library_version
+
+# C ABI version 1 (stable); the tests check these against include/wlra.h.
+const ROW_MAJOR = Int32(101)
+const COL_MAJOR = Int32(102)
+const OPTIONS = Dict{Symbol,Int32}(
+    :max_iterations => 1, :tolerance => 2, :seed => 3, :solver => 4, :init => 5, :ridge => 6,
+    :threads => 7, :sketch_size_factor => 8, :regression_tolerance => 9, :clip => 10)
+const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2)
+const INITS = Dict{Symbol,Int}(:svd => 0, :random => 1, :given => 2)
+const STATUS_NAMES = (:null_pointer, :invalid_argument, :non_finite_input, :negative_weight,
+                      :not_fitted, :cancelled, :out_of_memory, :numerical, :internal)
+const ERROR_CANCELLED = Int32(6)
+const INFO_ITEMS = (objective = Int32(2), iterations = Int32(1), converged = Int32(3),
+                    elapsed_seconds = Int32(4), solver_used = Int32(5))
+
+"""
+    WlraError(status, name, message[, result])
+
+A failed wlra call: `status` is the C status code, `name` its Symbol
+(`:negative_weight`, `:cancelled`, ...), `message` the library's detail. A
+cancelled fit carries the factors of its completed iterations in `result`.
+"""
+struct WlraError <: Exception
+    status::Int32
+    name::Symbol
+    message::String
+    result::Any
+end
+WlraError(status::Integer, message::AbstractString) =
+    WlraError(Int32(status), status_name(status), String(message), nothing)
+status_name(status) = 1 <= status <= length(STATUS_NAMES) ? STATUS_NAMES[status] : :unknown
+Base.showerror(io::IO, e::WlraError) = print(io, "WlraError(", e.name, "): ", e.message)
+
+"""Factors and information of one fit (U is n x rank, V is m x rank)."""
+struct WlraFit
+    U::Matrix{Float64}
+    V::Matrix{Float64}
+    objective::Float64
+    iterations::Int
+    converged::Bool
+    elapsed_seconds::Float64
+    solver_used::Symbol
+end
+
+"""The low rank approximation U V'."""
+fitted(fit::WlraFit) = fit.U * fit.V'
+
+"""Entries of U V': the whole matrix, or those at rows `i` and columns `j`."""
+predict(fit::WlraFit) = fitted(fit)
+predict(fit::WlraFit, i::AbstractVector{<:Integer}, j::AbstractVector{<:Integer}) =
+    vec(sum(fit.U[i, :] .* fit.V[j, :]; dims = 2))
+
+# ---- the library -----------------------------------------------------------
+
+const LIB = Ref{Ptr{Cvoid}}(C_NULL)
+
+function library_path()
+    path = get(ENV, "WLRA_LIBRARY", "")
+    if !isempty(path)
+        isfile(path) || error("WLRA_LIBRARY=$(repr(path)) is not a file; set it to the full path of libwlra.$(Libdl.dlext)")
+        return path
+    end
+    prefix = get(ENV, "WLRA_PREFIX", "")
+    if !isempty(prefix)
+        path = joinpath(prefix, "lib", "libwlra.$(Libdl.dlext)")
+        isfile(path) || error("WLRA_PREFIX=$(repr(prefix)) has no lib/libwlra.$(Libdl.dlext); install wlra there or set WLRA_LIBRARY")
+        return path
+    end
+    error("libwlra not found: set WLRA_LIBRARY to the full path of libwlra.$(Libdl.dlext), " *
+          "or WLRA_PREFIX to the prefix wlra was installed under (with lib/libwlra.$(Libdl.dlext))")
+end
+
+function lib()
+    if LIB[] == C_NULL
+        handle = Libdl.dlopen(library_path())
+        version = unsafe_string(ccall(Libdl.dlsym(handle, :wlra_version), Cstring, ()))
+        startswith(version, "1.") || error("libwlra $version: this binding needs the C ABI 1.x")
+        LIB[] = handle
+    end
+    LIB[]
+end
+
+sym(name::Symbol) = Libdl.dlsym(lib(), name)
+
+"""The version of the loaded libwlra, e.g. "1.0.0"."""
+wlra_library_version() = unsafe_string(ccall(sym(:wlra_version), Cstring, ()))
+
+last_error(model::Ptr{Cvoid}) = unsafe_string(ccall(sym(:wlra_last_error), Cstring, (Ptr{Cvoid},), model))
+
+check(model, status) = status == 0 || throw(WlraError(status, last_error(model)))
+
+# ---- fitting ---------------------------------------------------------------
+
+# A matrix the C ABI reads in place: column-major with unit row stride
+# (Matrix, or a view with stride(A, 1) == 1). Anything else is copied once.
+passable(A) = A isa StridedMatrix{Float64} && stride(A, 1) == 1 && stride(A, 2) >= max(size(A, 1), 1)
+as_passable(A::AbstractMatrix) = passable(A) ? A : Matrix{Float64}(A)
+leading_dim(A) = max(stride(A, 2), size(A, 1), 1)
+
+function option_value(name, value::Union{Symbol,AbstractString})
+    choices = name == :solver ? SOLVERS : name == :init ? INITS : Dict{Symbol,Int}()
+    key = Symbol(lowercase(String(value)))
+    haskey(choices, key) ||
+        throw(WlraError(2, "$name = $(repr(value)) is not one of $(join(sort!(collect(keys(choices))), ", "))"))
+    Float64(choices[key])
+end
+option_value(name, value::Real) = Float64(value)
+
+# The progress callback: `user_data` is a pointer to a Ref holding the
+# closure and the first exception it threw.
+mutable struct ProgressState
+    f::Any
+    raised::Any
+end
+
+function progress_trampoline(user_data::Ptr{Cvoid}, iteration::Csize_t, objective::Cdouble)::Int32
+    state = unsafe_pointer_to_objref(user_data)::ProgressState
+    try
+        stop = state.f(Int(iteration), Float64(objective))
+        return stop === true || (stop isa Integer && stop != 0) ? Int32(1) : Int32(0)
+    catch e
+        state.raised = e
+        return Int32(1)
+    end
+end
+
+function read_result(model, n_rows, n_cols, rank)
+    U = Matrix{Float64}(undef, n_rows, rank)
+    V = Matrix{Float64}(undef, n_cols, rank)
+    check(model, ccall(sym(:wlra_get_factors), Int32,
+                       (Ptr{Cvoid}, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t, Int32),
+                       model, U, max(n_rows, 1), V, max(n_cols, 1), COL_MAJOR))
+    info(item) = begin
+        value = Ref{Cdouble}(0)
+        check(model, ccall(sym(:wlra_get_info), Int32, (Ptr{Cvoid}, Int32, Ref{Cdouble}), model, item, value))
+        value[]
+    end
+    solver = Int(info(INFO_ITEMS.solver_used))
+    WlraFit(U, V, info(INFO_ITEMS.objective), Int(info(INFO_ITEMS.iterations)),
+            info(INFO_ITEMS.converged) != 0, info(INFO_ITEMS.elapsed_seconds),
+            solver == 1 ? :exact : solver == 2 ? :sketch : :unknown)
+end
+
+"""
+    wlra_fit(M, W=nothing; rank, progress=nothing, start=nothing, options...)
+
+Fit U (size(M, 1) x rank) and V (size(M, 2) x rank) minimizing
+sum(W .* (M - U V').^2) + ridge (|U|^2 + |V|^2). `W === nothing`: all weights 1.
+
+`Matrix{Float64}` and column-major strided views (stride 1 down columns) are
+passed to libwlra without a copy; other element types or layouts are
+converted to `Matrix{Float64}` first.
+
+Options by name, the C ABI's defaults when left out: `max_iterations` (100),
+`tolerance` (1e-8), `seed` (0), `solver` (:auto, :exact, :sketch), `init`
+(:svd, :random, :given), `ridge` (0), `threads` (0 = all cores),
+`sketch_size_factor` (4), `regression_tolerance` (1e-10), `clip` (0 = off).
+
+`progress(iteration, objective)` runs after every iteration; returning `true`
+cancels the fit, which throws `WlraError` with name `:cancelled` and the
+factors of the completed iterations in `err.result`. An exception thrown by
+`progress` cancels the fit and is rethrown. `start = (U0, V0)` sets starting
+factors (and `init = :given`).
+"""
+function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
+                  rank::Integer, progress = nothing, start = nothing, options...)
+    rank >= 0 || throw(WlraError(2, "rank = $rank must be a whole number >= 1"))
+    values = Pair{Int32,Float64}[]
+    for (name, value) in pairs(options)
+        haskey(OPTIONS, name) || throw(ArgumentError("unknown wlra option $name; options are $(join(keys(OPTIONS), ", "))"))
+        push!(values, OPTIONS[name] => option_value(name, value))
+    end
+    if start !== nothing && !haskey(options, :init)
+        push!(values, OPTIONS[:init] => Float64(INITS[:given]))
+    end
+    M = as_passable(M)
+    if W !== nothing
+        size(W) == size(M) || throw(WlraError(2, "W is $(size(W)) but M is $(size(M))"))
+        W = as_passable(W)
+    end
+    n_rows, n_cols = size(M)
+
+    handle = Ref{Ptr{Cvoid}}(C_NULL)
+    check(C_NULL, ccall(sym(:wlra_create), Int32, (Csize_t, Ref{Ptr{Cvoid}}), rank, handle))
+    model = handle[]
+    state = ProgressState(progress, nothing)
+    try
+        for (option, value) in values
+            check(model, ccall(sym(:wlra_set_option), Int32, (Ptr{Cvoid}, Int32, Cdouble), model, option, value))
+        end
+        if start !== nothing
+            U0, V0 = as_passable(start[1]), as_passable(start[2])
+            check(model, ccall(sym(:wlra_set_factors), Int32,
+                               (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t, Int32),
+                               model, size(U0, 1), size(V0, 1), U0, leading_dim(U0), V0, leading_dim(V0), COL_MAJOR))
+        end
+        status = GC.@preserve M W state begin
+            if progress !== nothing
+                callback = @cfunction(progress_trampoline, Int32, (Ptr{Cvoid}, Csize_t, Cdouble))
+                check(model, ccall(sym(:wlra_set_progress), Int32, (Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
+                                   model, callback, pointer_from_objref(state)))
+            end
+            w_ptr = W === nothing ? Ptr{Float64}(C_NULL) : pointer(W)
+            ld_w = W === nothing ? leading_dim(M) : leading_dim(W)
+            ccall(sym(:wlra_fit), Int32,
+                  (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t, Int32),
+                  model, n_rows, n_cols, pointer(M), leading_dim(M), w_ptr, ld_w, COL_MAJOR)
+        end
+        if status == ERROR_CANCELLED
+            state.raised === nothing || throw(state.raised)
+            message = last_error(model)
+            throw(WlraError(status, :cancelled, message, read_result(model, n_rows, n_cols, rank)))
+        end
+        check(model, status)
+        return read_result(model, n_rows, n_cols, rank)
+    finally
+        ccall(sym(:wlra_destroy), Cvoid, (Ptr{Cvoid},), model)
+    end
+end
+
+end # module
