@@ -80,7 +80,7 @@ for flag in $native_libs; do
 done
 cmake_libs=$(IFS=';'; echo "${cmake_libs[*]}")
 
-pointer_bits=$(rustc --print cfg | sed -n 's/^target_pointer_width="\([0-9]*\)"$/\1/p')
+pointer_bits=$("${RUSTC:-rustc}" --print cfg | sed -n 's/^target_pointer_width="\([0-9]*\)"$/\1/p')
 
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)

@@ -14,6 +14,7 @@ use crate::options::{InitChoice, Options, SolverChoice};
 use crate::problem::DenseProblem;
 use crate::products::weighted_residual;
 use crate::solver::exact::ExactSolver;
+use crate::solver::shared::SharedSolver;
 use crate::solver::sketch::SketchSolver;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
@@ -117,6 +118,7 @@ fn make_solver(options: &Options) -> Box<dyn HalfStepSolver + Send> {
         )),
         // AUTO picks the exact solver until the sketched one measures faster
         // for a shape (see docs/solvers.md).
+        SolverChoice::SharedPcg => Box::new(SharedSolver::new(options.regression_tolerance)),
         SolverChoice::Exact | SolverChoice::Auto => Box::new(ExactSolver),
     }
 }

@@ -30,6 +30,9 @@ pub const WLRA_SOLVER_AUTO: i32 = 0;
 pub const WLRA_SOLVER_EXACT: i32 = 1;
 /// SRHT-preconditioned iterative regression (Song, Ye, Yin, Zhang 2023).
 pub const WLRA_SOLVER_SKETCH: i32 = 2;
+/// Block PCG with the shared preconditioner mean(w_i) Y^T Y (added in 1.0):
+/// fast when each row's weights have a small dynamic range.
+pub const WLRA_SOLVER_SHARED_PCG: i32 = 3;
 
 /// Truncated SVD of W o M.
 pub const WLRA_INIT_SVD: i32 = 0;
@@ -44,6 +47,7 @@ pub enum SolverChoice {
     Auto = WLRA_SOLVER_AUTO as isize,
     Exact = WLRA_SOLVER_EXACT as isize,
     Sketch = WLRA_SOLVER_SKETCH as isize,
+    SharedPcg = WLRA_SOLVER_SHARED_PCG as isize,
 }
 
 /// How the factors start (values as in the C ABI).
@@ -147,10 +151,11 @@ impl Options {
                 self.seed = integer_in(option, value, 0.0, MAX_EXACT_INTEGER)? as u64
             }
             WLRA_OPTION_SOLVER => {
-                self.solver = match integer_in(option, value, 0.0, 2.0)? as i32 {
+                self.solver = match integer_in(option, value, 0.0, 3.0)? as i32 {
                     WLRA_SOLVER_AUTO => SolverChoice::Auto,
                     WLRA_SOLVER_EXACT => SolverChoice::Exact,
-                    _ => SolverChoice::Sketch,
+                    WLRA_SOLVER_SKETCH => SolverChoice::Sketch,
+                    _ => SolverChoice::SharedPcg,
                 }
             }
             WLRA_OPTION_INIT => {

@@ -181,41 +181,36 @@ fn sketch_fits_reach_the_exact_objective_in_as_many_iterations() {
             )
         };
         let exact = run(WLRA_SOLVER_EXACT);
-        let sketch = run(WLRA_SOLVER_SKETCH);
-        assert_eq!(
-            sketch.info(WLRA_INFO_SOLVER_USED).unwrap(),
-            WLRA_SOLVER_SKETCH as f64
-        );
-        let (fe, fs) = (
-            exact.info(WLRA_INFO_OBJECTIVE).unwrap(),
-            sketch.info(WLRA_INFO_OBJECTIVE).unwrap(),
-        );
-        let (ie, is) = (
-            exact.info(WLRA_INFO_ITERATIONS).unwrap(),
-            sketch.info(WLRA_INFO_ITERATIONS).unwrap(),
-        );
-        println!("{name}: objective exact {fe:.10e} sketch {fs:.10e}; iterations {ie} vs {is}");
-        assert!(
-            (fe - fs).abs() <= 1e-8 * fe.max(1e-300),
-            "{name}: objectives {fe} vs {fs}"
-        );
-        assert!(
-            is <= ie + 1.0,
-            "{name}: sketch took {is} iterations, exact {ie}"
-        );
+        let fe = exact.info(WLRA_INFO_OBJECTIVE).unwrap();
+        let ie = exact.info(WLRA_INFO_ITERATIONS).unwrap();
+        for solver in [WLRA_SOLVER_SKETCH, WLRA_SOLVER_SHARED_PCG] {
+            let other = run(solver);
+            assert_eq!(other.info(WLRA_INFO_SOLVER_USED).unwrap(), solver as f64);
+            let fs = other.info(WLRA_INFO_OBJECTIVE).unwrap();
+            let is = other.info(WLRA_INFO_ITERATIONS).unwrap();
+            println!("{name}: objective exact {fe:.10e}, solver {solver} {fs:.10e}; iterations {ie} vs {is}");
+            assert!(
+                (fe - fs).abs() <= 1e-8 * fe,
+                "{name}, solver {solver}: objectives {fe} vs {fs}"
+            );
+            assert!(
+                is <= ie + 1.0,
+                "{name}: solver {solver} took {is} iterations, exact {ie}"
+            );
+        }
     }
 }
 
 #[test]
 fn sketch_fits_are_reproducible_and_thread_count_independent() {
     let (_, m, w) = families().remove(0);
-    let run = |threads: usize| {
+    let run = |threads: usize, solver: i32| {
         let model = fit(
             &m,
             Some(&w),
             4,
             &[
-                (WLRA_OPTION_SOLVER, WLRA_SOLVER_SKETCH as f64),
+                (WLRA_OPTION_SOLVER, solver as f64),
                 (WLRA_OPTION_THREADS, threads as f64),
                 (WLRA_OPTION_SEED, 11.0),
                 (WLRA_OPTION_MAX_ITERATIONS, 5.0),
@@ -229,7 +224,15 @@ fn sketch_fits_are_reproducible_and_thread_count_independent() {
         };
         (bits(&u), bits(&v))
     };
-    let first = run(1);
-    assert!(first == run(1), "same seed, different bits");
-    assert!(first == run(2), "1 and 2 threads differ");
+    for solver in [WLRA_SOLVER_SKETCH, WLRA_SOLVER_SHARED_PCG] {
+        let first = run(1, solver);
+        assert!(
+            first == run(1, solver),
+            "solver {solver}: same seed, different bits"
+        );
+        assert!(
+            first == run(2, solver),
+            "solver {solver}: 1 and 2 threads differ"
+        );
+    }
 }

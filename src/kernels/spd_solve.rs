@@ -165,3 +165,24 @@ impl SpdSolver {
         }
     }
 }
+
+/// The upper Cholesky factor R (G = R^T R) of a symmetric positive definite
+/// matrix, sequentially; None when G is not positive definite. k^3/3 flops.
+pub fn cholesky_upper(g: faer::MatRef<'_, f64>) -> Option<Mat<f64>> {
+    let k = g.nrows();
+    let mut l = g.to_owned();
+    let req = llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default());
+    llt::factor::cholesky_in_place(
+        l.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut MemBuffer::new(req)),
+        Default::default(),
+    )
+    .ok()?;
+    Some(Mat::from_fn(
+        k,
+        k,
+        |i, j| if i <= j { l[(j, i)] } else { 0.0 },
+    ))
+}

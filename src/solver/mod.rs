@@ -3,7 +3,10 @@
 //!     x_i = argmin_x  sum_j w_ij (m_ij - y_j^T x)^2 + ridge ||x||^2,
 //! the minimum-norm solution when that is not unique.
 
+pub mod block_cgls;
 pub mod exact;
+pub mod iterative;
+pub mod shared;
 pub mod sketch;
 
 use crate::error::Result;
@@ -15,6 +18,7 @@ use faer::{Mat, MatRef};
 pub enum SolverKind {
     Exact,
     Sketch,
+    SharedPcg,
 }
 
 impl SolverKind {
@@ -22,6 +26,7 @@ impl SolverKind {
         match self {
             SolverKind::Exact => crate::options::WLRA_SOLVER_EXACT,
             SolverKind::Sketch => crate::options::WLRA_SOLVER_SKETCH,
+            SolverKind::SharedPcg => crate::options::WLRA_SOLVER_SHARED_PCG,
         }
     }
 }
