@@ -20,6 +20,13 @@ use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
+/// Inner accuracy of the first iteration when it adapts.
+const LOOSE_ACCURACY: f64 = 1e-4;
+/// Inner accuracy = this * the last relative objective decrease, so the
+/// inner error stays well below the outer progress (measured: looser rules,
+/// such as 0.1 sqrt(decrease), multiplied the outer iterations by 7).
+const ACCURACY_PER_DECREASE: f64 = 1e-2;
+
 /// What a fit produced. `cancelled` fits still carry the factors of their
 /// last completed iteration.
 pub struct FitOutcome {
@@ -152,11 +159,18 @@ pub fn fit(
         pool.install(|| objective(problem, u.as_ref(), v.as_ref(), ridge))
     };
     let mut objective_now = evaluate(&factors.u, &factors.v);
+    let final_accuracy = options.regression_tolerance;
+    let mut accuracy = if options.adaptive_accuracy && solver.kind() != SolverKind::Exact {
+        LOOSE_ACCURACY.max(final_accuracy)
+    } else {
+        final_accuracy
+    };
     let mut previous: Option<f64> = None;
     let mut iterations = 0;
     let mut converged = false;
     let transposed = problem.transposed();
     while iterations < options.max_iterations {
+        solver.set_accuracy(accuracy);
         let (v_fixed, v_r) = prepare_fixed(&factors.v, options);
         let u_warm = warm_start(&factors.u, v_r.as_ref());
         let u_step = HalfStep {
@@ -183,10 +197,15 @@ pub fn fit(
             )));
         }
         let last = previous.unwrap_or(f64::INFINITY);
-        // A rise can only be rounding at the optimum (each half-step is an
-        // exact argmin): keep the better factors and stop. Clipping may
-        // legitimately raise the objective, so it is exempt.
+        // With exact half-steps a rise can only be rounding at the optimum:
+        // keep the better factors and stop. With loose inner solves it means
+        // the accuracy must tighten: redo the iteration at full accuracy.
+        // Clipping may legitimately raise the objective, so it is exempt.
         if previous.is_some() && value > last && options.clip == 0.0 {
+            if accuracy > final_accuracy {
+                accuracy = final_accuracy;
+                continue;
+            }
             converged = true;
             break;
         }
@@ -194,7 +213,19 @@ pub fn fit(
         objective_now = value;
         iterations += 1;
         previous = Some(value);
-        converged = last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
+        let settled =
+            last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
+        // Convergence counts only for iterations solved at full accuracy.
+        converged = settled && accuracy <= final_accuracy;
+        if last.is_finite() && !converged {
+            let decrease = ((last - value) / last).max(0.0);
+            let wanted = if settled {
+                0.0
+            } else {
+                ACCURACY_PER_DECREASE * decrease
+            };
+            accuracy = wanted.clamp(final_accuracy, accuracy);
+        }
         if !progress(iterations, value) {
             return Ok(FitOutcome {
                 factors,

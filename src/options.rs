@@ -24,6 +24,10 @@ pub const WLRA_OPTION_REGRESSION_TOLERANCE: i32 = 9;
 /// 0 = off (default); > 0: clip rows as in LLR16's ALT, at this constant.
 pub const WLRA_OPTION_CLIP: i32 = 10;
 
+/// 1 (default): inner solves start loose and tighten as the objective
+/// settles, ending at WLRA_OPTION_REGRESSION_TOLERANCE; 0: always at it.
+pub const WLRA_OPTION_ADAPTIVE_ACCURACY: i32 = 11;
+
 /// Picks the faster solver for the problem's shape.
 pub const WLRA_SOLVER_AUTO: i32 = 0;
 /// Per-row weighted normal equations, Cholesky.
@@ -75,6 +79,7 @@ pub struct Options {
     pub sketch_size_factor: f64,
     pub regression_tolerance: f64,
     pub clip: f64,
+    pub adaptive_accuracy: bool,
 }
 
 impl Default for Options {
@@ -90,6 +95,7 @@ impl Default for Options {
             sketch_size_factor: 4.0,
             regression_tolerance: 1e-10,
             clip: 0.0,
+            adaptive_accuracy: true,
         }
     }
 }
@@ -107,6 +113,7 @@ pub fn option_name(option: i32) -> &'static str {
         WLRA_OPTION_SKETCH_SIZE_FACTOR => "WLRA_OPTION_SKETCH_SIZE_FACTOR",
         WLRA_OPTION_REGRESSION_TOLERANCE => "WLRA_OPTION_REGRESSION_TOLERANCE",
         WLRA_OPTION_CLIP => "WLRA_OPTION_CLIP",
+        WLRA_OPTION_ADAPTIVE_ACCURACY => "WLRA_OPTION_ADAPTIVE_ACCURACY",
         _ => "unknown option",
     }
 }
@@ -182,6 +189,9 @@ impl Options {
                 self.regression_tolerance = tol
             }
             WLRA_OPTION_CLIP => self.clip = real_at_least(option, value, 0.0, true)?,
+            WLRA_OPTION_ADAPTIVE_ACCURACY => {
+                self.adaptive_accuracy = integer_in(option, value, 0.0, 1.0)? == 1.0
+            }
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"
@@ -203,6 +213,7 @@ impl Options {
             WLRA_OPTION_SKETCH_SIZE_FACTOR => self.sketch_size_factor,
             WLRA_OPTION_REGRESSION_TOLERANCE => self.regression_tolerance,
             WLRA_OPTION_CLIP => self.clip,
+            WLRA_OPTION_ADAPTIVE_ACCURACY => f64::from(u8::from(self.adaptive_accuracy)),
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"

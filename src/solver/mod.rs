@@ -46,4 +46,7 @@ pub trait HalfStepSolver {
     fn kind(&self) -> SolverKind;
     /// The n_rows x k solution, or `Error::Numerical` if it is not finite.
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>>;
+    /// Relative accuracy of the next half-steps' inner solves; the exact
+    /// solver has nothing to tune.
+    fn set_accuracy(&mut self, _accuracy: f64) {}
 }

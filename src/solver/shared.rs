@@ -64,6 +64,10 @@ impl HalfStepSolver for SharedSolver {
         SolverKind::SharedPcg
     }
 
+    fn set_accuracy(&mut self, accuracy: f64) {
+        self.tolerance = accuracy;
+    }
+
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let k = step.fixed.ncols();
         let mut gram = Mat::<f64>::zeros(k, k);

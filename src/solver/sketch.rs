@@ -154,6 +154,10 @@ impl HalfStepSolver for SketchSolver {
         SolverKind::Sketch
     }
 
+    fn set_accuracy(&mut self, accuracy: f64) {
+        self.tolerance = accuracy;
+    }
+
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let rule = SrhtRule {
             sketch_rows: sketch_rows(self.sketch_size_factor, step.fixed.ncols()),
