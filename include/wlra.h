@@ -59,6 +59,12 @@
 #define WLRA_INFO_SOLVER_USED 5
 
 /*
+ Inner iterations per row and half-step, averaged over the last fit (0
+ for the exact solver). Added in 1.0.
+ */
+#define WLRA_INFO_INNER_ITERATIONS 6
+
+/*
  Outer alternating iterations; integer >= 0, default 100.
  */
 #define WLRA_OPTION_MAX_ITERATIONS 1
@@ -107,6 +113,12 @@
  0 = off (default); > 0: clip rows as in LLR16's ALT, at this constant.
  */
 #define WLRA_OPTION_CLIP 10
+
+/*
+ 1 (default): inner solves start loose and tighten as the objective
+ settles, ending at WLRA_OPTION_REGRESSION_TOLERANCE; 0: always at it.
+ */
+#define WLRA_OPTION_ADAPTIVE_ACCURACY 11
 
 /*
  Picks the faster solver for the problem's shape.

@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 
 echo "== Rust and C tests (cargo test)"
-cargo test
+cargo test --no-fail-fast
 
 for suite in tests/consumers/run.sh bindings/run-tests.sh; do
     if [ -f "$suite" ]; then

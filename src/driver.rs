@@ -13,6 +13,7 @@ use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
 use crate::options::{InitChoice, Options, SolverChoice};
 use crate::problem::DenseProblem;
 use crate::products::weighted_residual;
+use crate::solver::auto::AutoSolver;
 use crate::solver::exact::ExactSolver;
 use crate::solver::shared::SharedSolver;
 use crate::solver::sketch::SketchSolver;
@@ -36,6 +37,8 @@ pub struct FitOutcome {
     pub converged: bool,
     pub cancelled: bool,
     pub solver_used: SolverKind,
+    /// Inner iterations per row and half-step, averaged over the fit.
+    pub mean_inner_iterations: f64,
 }
 
 /// The progress callback: (completed iterations, objective) -> keep going?
@@ -123,10 +126,13 @@ fn make_solver(options: &Options) -> Box<dyn HalfStepSolver + Send> {
             options.regression_tolerance,
             options.seed,
         )),
-        // AUTO picks the exact solver until the sketched one measures faster
-        // for a shape (see docs/solvers.md).
         SolverChoice::SharedPcg => Box::new(SharedSolver::new(options.regression_tolerance)),
-        SolverChoice::Exact | SolverChoice::Auto => Box::new(ExactSolver),
+        SolverChoice::Auto => Box::new(AutoSolver::new(
+            options.sketch_size_factor,
+            options.regression_tolerance,
+            options.seed,
+        )),
+        SolverChoice::Exact => Box::new(ExactSolver),
     }
 }
 
@@ -160,7 +166,7 @@ pub fn fit(
     };
     let mut objective_now = evaluate(&factors.u, &factors.v);
     let final_accuracy = options.regression_tolerance;
-    let mut accuracy = if options.adaptive_accuracy && solver.kind() != SolverKind::Exact {
+    let mut accuracy = if options.adaptive_accuracy && solver.is_iterative() {
         LOOSE_ACCURACY.max(final_accuracy)
     } else {
         final_accuracy
@@ -169,6 +175,7 @@ pub fn fit(
     let mut iterations = 0;
     let mut converged = false;
     let transposed = problem.transposed();
+    let (mut inner_work, mut half_steps) = (0.0, 0usize);
     while iterations < options.max_iterations {
         solver.set_accuracy(accuracy);
         let (v_fixed, v_r) = prepare_fixed(&factors.v, options);
@@ -180,6 +187,7 @@ pub fn fit(
             warm_start: Some(u_warm.as_ref()),
         };
         let u_solved = pool.install(|| solver.solve(&u_step))?;
+        inner_work += solver.inner_iterations() as f64 / n as f64;
         let (u, u_r) = prepare_fixed(&u_solved, options);
         let v_warm = warm_start(&v_fixed, u_r.as_ref());
         let v_step = HalfStep {
@@ -189,6 +197,8 @@ pub fn fit(
             warm_start: Some(v_warm.as_ref()),
         };
         let v = pool.install(|| solver.solve(&v_step))?;
+        inner_work += solver.inner_iterations() as f64 / m as f64;
+        half_steps += 2;
         let value = evaluate(&u, &v);
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
@@ -234,6 +244,7 @@ pub fn fit(
                 converged,
                 cancelled: true,
                 solver_used: solver.kind(),
+                mean_inner_iterations: inner_work / half_steps.max(1) as f64,
             });
         }
         if converged {
@@ -247,5 +258,6 @@ pub fn fit(
         converged,
         cancelled: false,
         solver_used: solver.kind(),
+        mean_inner_iterations: inner_work / half_steps.max(1) as f64,
     })
 }

@@ -20,6 +20,9 @@ pub const WLRA_INFO_CONVERGED: i32 = 3;
 pub const WLRA_INFO_ELAPSED_SECONDS: i32 = 4;
 /// WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
 pub const WLRA_INFO_SOLVER_USED: i32 = 5;
+/// Inner iterations per row and half-step, averaged over the last fit (0
+/// for the exact solver). Added in 1.0.
+pub const WLRA_INFO_INNER_ITERATIONS: i32 = 6;
 
 /// The result of the last successful (or cancelled) fit.
 pub struct Fitted {
@@ -29,6 +32,7 @@ pub struct Fitted {
     pub converged: bool,
     pub elapsed_seconds: f64,
     pub solver_used: SolverKind,
+    pub mean_inner_iterations: f64,
 }
 
 pub type ProgressCallback = Box<dyn FnMut(usize, f64) -> bool>;
@@ -233,6 +237,7 @@ impl Model {
             converged: outcome.converged,
             elapsed_seconds: started.elapsed().as_secs_f64(),
             solver_used: outcome.solver_used,
+            mean_inner_iterations: outcome.mean_inner_iterations,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -254,7 +259,7 @@ impl Model {
     }
 
     pub fn info(&self, item: i32) -> Result<f64> {
-        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_SOLVER_USED).contains(&item);
+        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_INNER_ITERATIONS).contains(&item);
         if !known {
             return Err(invalid(format!("item = {item} is not a WLRA_INFO_* value")));
         }
@@ -264,6 +269,7 @@ impl Model {
             WLRA_INFO_OBJECTIVE => f.objective,
             WLRA_INFO_CONVERGED => f64::from(u8::from(f.converged)),
             WLRA_INFO_ELAPSED_SECONDS => f.elapsed_seconds,
+            WLRA_INFO_INNER_ITERATIONS => f.mean_inner_iterations,
             _ => f64::from(f.solver_used.c_value()),
         })
     }

@@ -8,7 +8,9 @@ use common::{factors, fit, planted, Rng};
 use faer::prelude::SolveLstsq;
 use faer::Mat;
 use wlra::kernels::orthonormal::RFactorWorkspace;
-use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED};
+use wlra::model::{
+    WLRA_INFO_INNER_ITERATIONS, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED,
+};
 use wlra::options::*;
 use wlra::rng::{stream, Purpose};
 use wlra::solver::exact::ExactSolver;
@@ -183,9 +185,11 @@ fn sketch_fits_reach_the_exact_objective_in_as_many_iterations() {
         let exact = run(WLRA_SOLVER_EXACT);
         let fe = exact.info(WLRA_INFO_OBJECTIVE).unwrap();
         let ie = exact.info(WLRA_INFO_ITERATIONS).unwrap();
-        for solver in [WLRA_SOLVER_SKETCH, WLRA_SOLVER_SHARED_PCG] {
+        for solver in [WLRA_SOLVER_SKETCH, WLRA_SOLVER_SHARED_PCG, WLRA_SOLVER_AUTO] {
             let other = run(solver);
-            assert_eq!(other.info(WLRA_INFO_SOLVER_USED).unwrap(), solver as f64);
+            if solver != WLRA_SOLVER_AUTO {
+                assert_eq!(other.info(WLRA_INFO_SOLVER_USED).unwrap(), solver as f64);
+            }
             let fs = other.info(WLRA_INFO_OBJECTIVE).unwrap();
             let is = other.info(WLRA_INFO_ITERATIONS).unwrap();
             println!("{name}: objective exact {fe:.10e}, solver {solver} {fs:.10e}; iterations {ie} vs {is}");
@@ -235,4 +239,35 @@ fn sketch_fits_are_reproducible_and_thread_count_independent() {
             "solver {solver}: 1 and 2 threads differ"
         );
     }
+}
+
+#[test]
+fn fixed_inner_accuracy_matches_adaptive_objective() {
+    let (_, m, w) = families().remove(1);
+    let run = |adaptive: f64| {
+        fit(
+            &m,
+            Some(&w),
+            4,
+            &[
+                (WLRA_OPTION_SOLVER, WLRA_SOLVER_SHARED_PCG as f64),
+                (WLRA_OPTION_ADAPTIVE_ACCURACY, adaptive),
+                (WLRA_OPTION_TOLERANCE, 1e-10),
+                (WLRA_OPTION_MAX_ITERATIONS, 300.0),
+            ],
+        )
+    };
+    let (adaptive, fixed) = (run(1.0), run(0.0));
+    let (fa, ff) = (
+        adaptive.info(WLRA_INFO_OBJECTIVE).unwrap(),
+        fixed.info(WLRA_INFO_OBJECTIVE).unwrap(),
+    );
+    assert!((fa - ff).abs() <= 1e-8 * ff, "adaptive {fa} vs fixed {ff}");
+    // Loose early solves must cost fewer inner iterations, not more.
+    let (ia, ifx) = (
+        adaptive.info(WLRA_INFO_INNER_ITERATIONS).unwrap(),
+        fixed.info(WLRA_INFO_INNER_ITERATIONS).unwrap(),
+    );
+    println!("inner iterations per row and half-step: adaptive {ia:.2}, fixed {ifx:.2}");
+    assert!(ia < ifx, "adaptive {ia} vs fixed {ifx}");
 }

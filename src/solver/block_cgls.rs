@@ -1,32 +1,35 @@
 //! Batched, preconditioned CGLS for one block of rows: each row's
-//! regression min_x ||D_sqrt(w_i) (Y x - m_i)||^2 + ridge ||x||^2, iterated
-//! together so that every product with Y is a matrix-matrix product (the
-//! row's weights scale it elementwise). Each row has its own right
-//! preconditioner: an upper triangular R_i, with x = R_i^-1 z.
+//! regression min_x sum_j w_j (y_j^T x - m_j)^2 + ridge ||x||^2, iterated
+//! together so that every product with Y is a matrix-matrix product and the
+//! weights enter elementwise. Each row has its own right preconditioner, an
+//! upper triangular R_i (x = R_i^-1 z).
 //!
-//! CGLS keeps the residual in data space, so it reaches about cond(A) eps
-//! accuracy (CG on the normal equations would stop near cond(A)^2 eps).
-//! Per iteration and row: 4 m k flops in two GEMMs, about 4 m elementwise
-//! operations, 4 k^2 for the triangular solves. Scratch per block: three
-//! rb x m matrices (sqrt(w), the residual, one product).
+//! CGLS keeps the residual r = m - Y x in data space, so it reaches about
+//! cond(A) eps accuracy (CG on the normal equations stops near
+//! cond(A)^2 eps). Per iteration and row: 4 m k flops in two GEMMs, two
+//! fused elementwise passes over m entries (7 streams), 4 k^2 flops of
+//! triangular solves. Scratch per block: three rb x m row-major buffers.
 
 use faer::linalg::matmul::matmul;
-use faer::{unzip, zip, Accum, Mat, MatMut, MatRef, Par};
+use faer::linalg::triangular_solve::{
+    solve_lower_triangular_in_place, solve_upper_triangular_in_place,
+};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
-/// A row block's data: sqrt of its weights and its values (rb x m), and Y.
-/// `sqrt_weights` is best stored with contiguous rows (see CglsWorkspace).
+/// A row block's data: its weights (rb x m, row-major, rows contiguous), its
+/// values (rb x m, any layout), the fixed factor Y (m x k), the ridge.
 pub struct BlockData<'a> {
-    pub sqrt_weights: MatRef<'a, f64>,
+    pub weights: &'a [f64],
     pub values: MatRef<'a, f64>,
     pub fixed: MatRef<'a, f64>,
     pub ridge: f64,
 }
 
-/// Scratch for `solve_block`, allocated once per task. The rb x m
-/// matrices are stored transposed (m x rb) so that each row is contiguous.
+/// Scratch for `solve_block`, allocated once per task.
 pub struct CglsWorkspace {
-    residual: Mat<f64>,
-    product: Mat<f64>,
+    residual: Vec<f64>,
+    product: Vec<f64>,
+    scaled: Vec<f64>,
     gradient: Mat<f64>,
     direction: Mat<f64>,
     step: Mat<f64>,
@@ -35,8 +38,9 @@ pub struct CglsWorkspace {
 impl CglsWorkspace {
     pub fn new(rows: usize, m: usize, k: usize) -> Self {
         CglsWorkspace {
-            residual: Mat::zeros(m, rows),
-            product: Mat::zeros(m, rows),
+            residual: vec![0.0; rows * m],
+            product: vec![0.0; rows * m],
+            scaled: vec![0.0; rows * m],
             gradient: Mat::zeros(rows, k),
             direction: Mat::zeros(rows, k),
             step: Mat::zeros(rows, k),
@@ -44,55 +48,67 @@ impl CglsWorkspace {
     }
 }
 
-/// Solve R^T x = x in place (R upper triangular). Flops: k^2.
-pub fn solve_upper_transposed(r: MatRef<'_, f64>, mut x: MatMut<'_, f64>) {
-    for i in 0..x.ncols() {
-        let mut v = x[(0, i)];
-        for j in 0..i {
-            v -= r[(j, i)] * x[(0, j)];
-        }
-        x[(0, i)] = v / r[(i, i)];
-    }
+/// A row-major rb x m view of a buffer.
+fn rows_view(buffer: &[f64], rb: usize, m: usize) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(&buffer[..rb * m], m, rb).transpose()
 }
 
-/// Solve R x = x in place (R upper triangular). Flops: k^2.
-pub fn solve_upper(r: MatRef<'_, f64>, mut x: MatMut<'_, f64>) {
-    let k = x.ncols();
-    for i in (0..k).rev() {
-        let mut v = x[(0, i)];
-        for j in i + 1..k {
-            v -= r[(i, j)] * x[(0, j)];
-        }
-        x[(0, i)] = v / r[(i, i)];
-    }
+fn rows_view_mut(buffer: &mut [f64], rb: usize, m: usize) -> MatMut<'_, f64> {
+    MatMut::from_column_major_slice_mut(&mut buffer[..rb * m], m, rb).transpose_mut()
 }
 
-/// gradient = (sqrt_w o residual) Y - ridge x, then R_i^-T per active row.
-fn preconditioned_gradient(
-    data: &BlockData<'_>,
-    residual: MatRef<'_, f64>,
-    x: MatRef<'_, f64>,
-    preconditioners: &[Mat<f64>],
-    active: &[bool],
-    scratch: MatMut<'_, f64>,
-    mut gradient: MatMut<'_, f64>,
-) {
-    let mut scratch = scratch;
-    zip!(scratch.as_mut(), data.sqrt_weights, residual).for_each(|unzip!(s, w, r)| *s = *w * *r);
-    matmul(
-        gradient.as_mut(),
-        Accum::Replace,
-        scratch.as_ref(),
-        data.fixed,
-        1.0,
-        Par::Seq,
-    );
-    if data.ridge > 0.0 {
-        zip!(gradient.as_mut(), x).for_each(|unzip!(g, x)| *g -= data.ridge * *x);
+/// The rows' right preconditioners R_i (upper triangular, x = R_i^-1 z).
+pub enum Preconditioners {
+    /// R_i = scale_i R for every row: one triangular solve for the block.
+    Shared { r: Mat<f64>, scale: Vec<f64> },
+    /// One R_i per row (SRHT sketches).
+    PerRow(Vec<Mat<f64>>),
+}
+
+impl Preconditioners {
+    /// Row i of `block` <- R_i^-1 (row i), as a column vector. Flops: k^2 a row.
+    fn apply_inverse(&self, mut block: MatMut<'_, f64>) {
+        match self {
+            Preconditioners::Shared { r, scale } => {
+                solve_upper_triangular_in_place(
+                    r.as_ref(),
+                    block.as_mut().transpose_mut(),
+                    Par::Seq,
+                );
+                for (i, s) in scale.iter().enumerate() {
+                    let mut row = block.as_mut().subrows_mut(i, 1);
+                    row *= faer::Scale(1.0 / s);
+                }
+            }
+            Preconditioners::PerRow(rs) => {
+                for (i, r) in rs.iter().enumerate() {
+                    let row = block.as_mut().subrows_mut(i, 1).transpose_mut();
+                    solve_upper_triangular_in_place(r.as_ref(), row, Par::Seq);
+                }
+            }
+        }
     }
-    for (i, r) in preconditioners.iter().enumerate() {
-        if active[i] {
-            solve_upper_transposed(r.as_ref(), gradient.as_mut().subrows_mut(i, 1));
+
+    /// Row i of `block` <- R_i^-T (row i). Flops: k^2 a row.
+    fn apply_inverse_transpose(&self, mut block: MatMut<'_, f64>) {
+        match self {
+            Preconditioners::Shared { r, scale } => {
+                solve_lower_triangular_in_place(
+                    r.transpose(),
+                    block.as_mut().transpose_mut(),
+                    Par::Seq,
+                );
+                for (i, s) in scale.iter().enumerate() {
+                    let mut row = block.as_mut().subrows_mut(i, 1);
+                    row *= faer::Scale(1.0 / s);
+                }
+            }
+            Preconditioners::PerRow(rs) => {
+                for (i, r) in rs.iter().enumerate() {
+                    let row = block.as_mut().subrows_mut(i, 1).transpose_mut();
+                    solve_lower_triangular_in_place(r.transpose(), row, Par::Seq);
+                }
+            }
         }
     }
 }
@@ -101,13 +117,36 @@ fn row_norm_squared(a: MatRef<'_, f64>, i: usize) -> f64 {
     (0..a.ncols()).map(|j| a[(i, j)] * a[(i, j)]).sum()
 }
 
+/// gradient = scaled Y - ridge x, then R_i^-T on every row (inactive rows
+/// are ignored by the caller).
+fn preconditioned_gradient(
+    data: &BlockData<'_>,
+    scaled: MatRef<'_, f64>,
+    x: MatRef<'_, f64>,
+    preconditioners: &Preconditioners,
+    mut gradient: MatMut<'_, f64>,
+) {
+    matmul(
+        gradient.as_mut(),
+        Accum::Replace,
+        scaled,
+        data.fixed,
+        1.0,
+        Par::Seq,
+    );
+    if data.ridge > 0.0 {
+        gradient -= faer::Scale(data.ridge) * x;
+    }
+    preconditioners.apply_inverse_transpose(gradient);
+}
+
 /// Run CGLS on the active rows of the block, from `x` (warm start) in
 /// place, until each row's preconditioned gradient is below `tol` times
 /// its value at x = 0, or `max_iterations`. Rows with `active[i] == false`
 /// are left untouched. Returns the row-iterations done (summed over rows).
 pub fn solve_block(
     data: &BlockData<'_>,
-    preconditioners: &[Mat<f64>],
+    preconditioners: &Preconditioners,
     active: &mut [bool],
     mut x: MatMut<'_, f64>,
     tol: f64,
@@ -115,32 +154,27 @@ pub fn solve_block(
     ws: &mut CglsWorkspace,
 ) -> usize {
     let (rb, m) = data.values.shape();
-    let residual = &mut ws
-        .residual
-        .as_mut()
-        .submatrix_mut(0, 0, m, rb)
-        .transpose_mut();
-    let product = &mut ws
-        .product
-        .as_mut()
-        .submatrix_mut(0, 0, m, rb)
-        .transpose_mut();
     let k = x.ncols();
+    let weights = &data.weights[..rb * m];
     let gradient = &mut ws.gradient.as_mut().submatrix_mut(0, 0, rb, k);
     let direction = &mut ws.direction.as_mut().submatrix_mut(0, 0, rb, k);
     let step = &mut ws.step.as_mut().submatrix_mut(0, 0, rb, k);
 
-    // Reference norms: the preconditioned gradient at x = 0.
-    zip!(residual.as_mut(), data.sqrt_weights, data.values)
-        .for_each(|unzip!(r, w, v)| *r = *w * *v);
+    // residual = values; the reference is the preconditioned gradient at 0.
+    rows_view_mut(&mut ws.residual, rb, m).copy_from(data.values);
+    for ((s, w), r) in ws.scaled[..rb * m]
+        .iter_mut()
+        .zip(weights)
+        .zip(&ws.residual[..rb * m])
+    {
+        *s = w * r;
+    }
     step.fill(0.0);
     preconditioned_gradient(
         data,
-        residual.as_ref(),
+        rows_view(&ws.scaled, rb, m),
         step.as_ref(),
         preconditioners,
-        active,
-        product.as_mut(),
         gradient.as_mut(),
     );
     let reference: Vec<f64> = (0..rb)
@@ -153,29 +187,27 @@ pub fn solve_block(
         }
     }
 
-    // residual = sqrt_w o (values - x Y^T)
+    // residual = values - x Y^T, scaled = w o residual.
     matmul(
-        product.as_mut(),
-        Accum::Replace,
+        rows_view_mut(&mut ws.residual, rb, m),
+        Accum::Add,
         x.as_ref(),
         data.fixed.transpose(),
-        1.0,
+        -1.0,
         Par::Seq,
     );
-    zip!(
-        residual.as_mut(),
-        data.sqrt_weights,
-        data.values,
-        product.as_ref()
-    )
-    .for_each(|unzip!(r, w, v, p)| *r = *w * (*v - *p));
+    for ((s, w), r) in ws.scaled[..rb * m]
+        .iter_mut()
+        .zip(weights)
+        .zip(&ws.residual[..rb * m])
+    {
+        *s = w * r;
+    }
     preconditioned_gradient(
         data,
-        residual.as_ref(),
+        rows_view(&ws.scaled, rb, m),
         x.as_ref(),
         preconditioners,
-        active,
-        product.as_mut(),
         gradient.as_mut(),
     );
     let mut gamma: Vec<f64> = (0..rb)
@@ -194,29 +226,29 @@ pub fn solve_block(
             break;
         }
         work += live;
-        // step = R^-1 direction; product = sqrt_w o (step Y^T)
+        // step = R^-1 direction; product = step Y^T (unweighted).
         step.copy_from(direction.as_ref());
-        for (i, r) in preconditioners.iter().enumerate() {
-            if active[i] {
-                solve_upper(r.as_ref(), step.as_mut().subrows_mut(i, 1));
-            } else {
+        preconditioners.apply_inverse(step.as_mut());
+        for (i, live) in active.iter().enumerate() {
+            if !live {
                 step.as_mut().subrows_mut(i, 1).fill(0.0);
             }
         }
         matmul(
-            product.as_mut(),
+            rows_view_mut(&mut ws.product, rb, m),
             Accum::Replace,
             step.as_ref(),
             data.fixed.transpose(),
             1.0,
             Par::Seq,
         );
-        zip!(product.as_mut(), data.sqrt_weights).for_each(|unzip!(p, w)| *p *= *w);
         for i in 0..rb {
             if !active[i] {
                 continue;
             }
-            let curvature = row_norm_squared(product.as_ref(), i)
+            let span = i * m..(i + 1) * m;
+            let (w, z) = (&weights[span.clone()], &ws.product[span.clone()]);
+            let curvature = w.iter().zip(z).map(|(w, z)| w * z * z).sum::<f64>()
                 + data.ridge * row_norm_squared(step.as_ref(), i);
             if curvature <= 0.0 {
                 active[i] = false;
@@ -226,19 +258,18 @@ pub fn solve_block(
             for d in 0..k {
                 x[(i, d)] += alpha * step[(i, d)];
             }
-            let (mut res_row, prod_row) = (
-                residual.as_mut().subrows_mut(i, 1),
-                product.as_ref().subrows(i, 1),
-            );
-            zip!(res_row.as_mut(), prod_row).for_each(|unzip!(r, p)| *r -= alpha * *p);
+            // One fused pass: residual -= alpha z; scaled = w o residual.
+            let (r, s) = (&mut ws.residual[span.clone()], &mut ws.scaled[span]);
+            for (((r, s), w), z) in r.iter_mut().zip(s.iter_mut()).zip(w).zip(z) {
+                *r -= alpha * z;
+                *s = w * *r;
+            }
         }
         preconditioned_gradient(
             data,
-            residual.as_ref(),
+            rows_view(&ws.scaled, rb, m),
             x.as_ref(),
             preconditioners,
-            active,
-            product.as_mut(),
             gradient.as_mut(),
         );
         for i in 0..rb {

@@ -5,7 +5,7 @@
 //! preconditioner that comes out singular) take the exact minimum-norm
 //! solve instead, so they never produce NaN.
 
-use super::block_cgls::{solve_block, BlockData, CglsWorkspace};
+use super::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
 use super::HalfStep;
 use crate::error::{Error, Result};
 use crate::kernels::spd_solve::SpdSolver;
@@ -22,8 +22,8 @@ pub const MAX_INNER_ITERATIONS: usize = 300;
 /// One row as a preconditioner rule sees it.
 pub struct RowView<'a> {
     pub index: usize,
-    /// sqrt of the row's weights, length m.
-    pub sqrt_weights: &'a [f64],
+    /// The row's weights, length m.
+    pub weights: &'a [f64],
     /// Number of non-zero weights.
     pub nonzeros: usize,
 }
@@ -33,10 +33,12 @@ pub struct RowScratch {
     pub design: Mat<f64>,
     pub rhs: Vec<f64>,
     pub spd: SpdSolver,
+    /// (column, sqrt weight) of the row's non-zero weights.
+    kept: Vec<(usize, f64)>,
 }
 
-/// A rule that builds row i's preconditioner R_i (k x k upper triangular),
-/// or None when the row must take the exact path.
+/// A rule that builds a row block's preconditioners, and says which rows
+/// must take the exact path instead (sets `usable[i] = false`).
 pub trait PreconditionerRule: Sync {
     /// Scratch each task owns for building preconditioners.
     type Scratch;
@@ -44,30 +46,40 @@ pub trait PreconditionerRule: Sync {
     fn build(
         &self,
         step: &HalfStep<'_>,
-        row: &RowView<'_>,
-        rows: &mut RowScratch,
+        rows: &[RowView<'_>],
+        row_scratch: &mut RowScratch,
         scratch: &mut Self::Scratch,
-    ) -> Option<Mat<f64>>;
+        usable: &mut [bool],
+    ) -> Preconditioners;
 }
 
 /// Gather the row's weighted design A = [D_sqrt(w) Y over non-zero
 /// weights; sqrt(ridge) I] and b into `scratch`; returns A's row count.
+/// Memory traffic: one pass over the row and over Y.
 pub fn gather_design(step: &HalfStep<'_>, row: &RowView<'_>, scratch: &mut RowScratch) -> usize {
     let y = step.fixed;
     let (m, k) = y.shape();
     let data = step.problem.data_block(row.index..row.index + 1, 0..m);
-    let mut count = 0;
-    for j in 0..m {
-        let sw = row.sqrt_weights[j];
-        if sw == 0.0 {
-            continue;
+    scratch.kept.clear();
+    scratch.kept.extend(
+        row.weights
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0.0)
+            .map(|(j, w)| (j, w.sqrt())),
+    );
+    let count = scratch.kept.len();
+    for d in 0..k {
+        let column = y.col(d);
+        let mut dst = scratch.design.as_mut().col_mut(d);
+        for (c, &(j, sw)) in scratch.kept.iter().enumerate() {
+            dst[c] = sw * column[j];
         }
-        for d in 0..k {
-            scratch.design[(count, d)] = sw * y[(j, d)];
-        }
-        scratch.rhs[count] = sw * data[(0, j)];
-        count += 1;
     }
+    for (c, &(j, sw)) in scratch.kept.iter().enumerate() {
+        scratch.rhs[c] = sw * data[(0, j)];
+    }
+    let mut count = count;
     if step.ridge > 0.0 {
         let sr = step.ridge.sqrt();
         for i in 0..k {
@@ -122,49 +134,52 @@ pub fn iterative_half_step<R: PreconditionerRule>(
                 design: Mat::zeros(max_rows.max(k), k),
                 rhs: vec![0.0; max_rows.max(k)],
                 spd: SpdSolver::new(k),
+                kept: Vec::with_capacity(m),
             };
             let mut rule_scratch = rule.scratch(m, k);
-            // sqrt(W) for the block, rows contiguous (stored transposed).
-            let mut sqrt_w_t = Mat::<f64>::zeros(m, rb);
-            match step.problem.weights_block(rows.clone(), 0..m) {
-                Some(w) => faer::zip!(sqrt_w_t.as_mut().transpose_mut(), w)
-                    .for_each(|faer::unzip!(s, w)| *s = w.sqrt()),
-                None => sqrt_w_t.fill(1.0),
+            // The block's weights with rows contiguous (a deliberate copy:
+            // every CGLS pass walks rows), and one row's square roots.
+            let mut weights = vec![1.0; rb * m];
+            if let Some(w) = step.problem.weights_block(rows.clone(), 0..m) {
+                MatMut::from_column_major_slice_mut(&mut weights, m, rb)
+                    .transpose_mut()
+                    .copy_from(w);
             }
             let mut x = Mat::<f64>::zeros(rb, k);
             if let Some(warm) = step.warm_start {
                 x.copy_from(warm.subrows(rows.start, rb));
             }
-            let mut active = vec![true; rb];
-            let mut preconditioners = vec![Mat::<f64>::identity(k, k); rb];
-            for r in 0..rb {
-                let col = sqrt_w_t
-                    .col(r)
-                    .try_as_col_major()
-                    .expect("contiguous")
-                    .as_slice();
-                let view = RowView {
-                    index: rows.start + r,
-                    sqrt_weights: col,
-                    nonzeros: col.iter().filter(|v| **v != 0.0).count(),
-                };
-                let full_rank_possible = view.nonzeros >= k || step.ridge > 0.0;
-                let built = if full_rank_possible {
-                    rule.build(step, &view, &mut row_scratch, &mut rule_scratch)
-                } else {
-                    None
-                };
-                match built {
-                    Some(r_factor) => preconditioners[r] = r_factor,
-                    None => {
-                        active[r] = false;
-                        let count = gather_design(step, &view, &mut row_scratch);
-                        solve_row_exactly(&mut row_scratch, count, x.as_mut().subrows_mut(r, 1));
+            let views: Vec<RowView<'_>> = (0..rb)
+                .map(|r| {
+                    let row_weights = &weights[r * m..(r + 1) * m];
+                    RowView {
+                        index: rows.start + r,
+                        weights: row_weights,
+                        nonzeros: row_weights.iter().filter(|v| **v != 0.0).count(),
                     }
+                })
+                .collect();
+            // A row with fewer than k non-zero weights (and no ridge) is
+            // rank deficient: only the exact path gives its minimum-norm fit.
+            let mut active: Vec<bool> = views
+                .iter()
+                .map(|v| v.nonzeros >= k || step.ridge > 0.0)
+                .collect();
+            let preconditioners = rule.build(
+                step,
+                &views,
+                &mut row_scratch,
+                &mut rule_scratch,
+                &mut active,
+            );
+            for (r, view) in views.iter().enumerate() {
+                if !active[r] {
+                    let count = gather_design(step, view, &mut row_scratch);
+                    solve_row_exactly(&mut row_scratch, count, x.as_mut().subrows_mut(r, 1));
                 }
             }
             let data = BlockData {
-                sqrt_weights: sqrt_w_t.as_ref().transpose(),
+                weights: &weights,
                 values: step.problem.data_block(rows.clone(), 0..m),
                 fixed: step.fixed,
                 ridge: step.ridge,

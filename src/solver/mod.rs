@@ -3,6 +3,7 @@
 //!     x_i = argmin_x  sum_j w_ij (m_ij - y_j^T x)^2 + ridge ||x||^2,
 //! the minimum-norm solution when that is not unique.
 
+pub mod auto;
 pub mod block_cgls;
 pub mod exact;
 pub mod iterative;
@@ -49,4 +50,13 @@ pub trait HalfStepSolver {
     /// Relative accuracy of the next half-steps' inner solves; the exact
     /// solver has nothing to tune.
     fn set_accuracy(&mut self, _accuracy: f64) {}
+    /// Whether `set_accuracy` matters (iterative inner solves).
+    fn is_iterative(&self) -> bool {
+        false
+    }
+    /// Inner iterations of the last half-step, summed over its rows (0 for
+    /// a direct solver).
+    fn inner_iterations(&self) -> usize {
+        0
+    }
 }

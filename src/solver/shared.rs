@@ -8,6 +8,7 @@
 //! Cost per row: k^3/3 for R_i (skipped in spirit when Y^T Y = I), then per
 //! iteration 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
+use super::block_cgls::Preconditioners;
 use super::iterative::{full_rank, iterative_half_step, PreconditionerRule, RowScratch, RowView};
 use super::{HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
@@ -30,9 +31,11 @@ impl SharedSolver {
     }
 }
 
-/// R_i = chol(w̄_i C + ridge I)^T with C = Y^T Y formed once per half-step.
+/// R_i = chol(w̄_i C + ridge I) with C = Y^T Y formed once per half-step.
+/// Without a ridge that is sqrt(w̄_i) chol(C): one factor for the block.
 pub struct SharedRule {
     gram: Mat<f64>,
+    gram_factor: Option<Mat<f64>>,
 }
 
 impl PreconditionerRule for SharedRule {
@@ -43,25 +46,70 @@ impl PreconditionerRule for SharedRule {
     fn build(
         &self,
         step: &HalfStep<'_>,
-        row: &RowView<'_>,
-        _rows: &mut RowScratch,
+        rows: &[RowView<'_>],
+        _row_scratch: &mut RowScratch,
         _scratch: &mut (),
-    ) -> Option<Mat<f64>> {
-        let m = row.sqrt_weights.len();
-        let mean = row.sqrt_weights.iter().map(|s| s * s).sum::<f64>() / m as f64;
-        let k = self.gram.nrows();
-        let mut g = Mat::from_fn(k, k, |i, j| mean * self.gram[(i, j)]);
-        for d in 0..k {
-            g[(d, d)] += step.ridge;
+        usable: &mut [bool],
+    ) -> Preconditioners {
+        let means: Vec<f64> = rows
+            .iter()
+            .map(|r| r.weights.iter().sum::<f64>() / r.weights.len() as f64)
+            .collect();
+        if step.ridge == 0.0 {
+            let Some(r) = &self.gram_factor else {
+                usable.iter_mut().for_each(|u| *u = false);
+                return Preconditioners::PerRow(vec![]);
+            };
+            let scale = means
+                .iter()
+                .zip(usable.iter_mut())
+                .map(|(mean, u)| {
+                    *u &= *mean > 0.0;
+                    if *u {
+                        mean.sqrt()
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            return Preconditioners::Shared {
+                r: r.clone(),
+                scale,
+            };
         }
-        let upper = cholesky_upper(g.as_ref())?;
-        full_rank(upper.as_ref()).then_some(upper)
+        let k = self.gram.nrows();
+        let factors = means
+            .iter()
+            .zip(usable.iter_mut())
+            .map(|(mean, u)| {
+                let mut g = Mat::from_fn(k, k, |i, j| mean * self.gram[(i, j)]);
+                for d in 0..k {
+                    g[(d, d)] += step.ridge;
+                }
+                match cholesky_upper(g.as_ref()).filter(|r| full_rank(r.as_ref())) {
+                    Some(r) => r,
+                    None => {
+                        *u = false;
+                        Mat::identity(k, k)
+                    }
+                }
+            })
+            .collect();
+        Preconditioners::PerRow(factors)
     }
 }
 
 impl HalfStepSolver for SharedSolver {
     fn kind(&self) -> SolverKind {
         SolverKind::SharedPcg
+    }
+
+    fn inner_iterations(&self) -> usize {
+        self.last_inner_iterations
+    }
+
+    fn is_iterative(&self) -> bool {
+        true
     }
 
     fn set_accuracy(&mut self, accuracy: f64) {
@@ -79,7 +127,9 @@ impl HalfStepSolver for SharedSolver {
             1.0,
             Par::Seq,
         );
-        let (x, work) = iterative_half_step(step, &SharedRule { gram }, self.tolerance)?;
+        let gram_factor = cholesky_upper(gram.as_ref()).filter(|r| full_rank(r.as_ref()));
+        let rule = SharedRule { gram, gram_factor };
+        let (x, work) = iterative_half_step(step, &rule, self.tolerance)?;
         self.last_inner_iterations = work;
         Ok(x)
     }

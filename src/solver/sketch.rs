@@ -11,6 +11,7 @@
 //! additions (transform), 2 s k^2 (QR of the sketch), then per iteration
 //! 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
+use super::block_cgls::Preconditioners;
 use super::iterative::{
     full_rank, gather_design, iterative_half_step, PreconditionerRule, RowScratch, RowView,
 };
@@ -118,6 +119,37 @@ impl PreconditionerRule for SrhtRule {
     fn build(
         &self,
         step: &HalfStep<'_>,
+        rows: &[RowView<'_>],
+        row_scratch: &mut RowScratch,
+        scratch: &mut SrhtScratch,
+        usable: &mut [bool],
+    ) -> Preconditioners {
+        let k = step.fixed.ncols();
+        let factors = rows
+            .iter()
+            .zip(usable.iter_mut())
+            .map(|(row, u)| {
+                let built = if *u {
+                    self.row_factor(step, row, row_scratch, scratch)
+                } else {
+                    None
+                };
+                built.unwrap_or_else(|| {
+                    *u = false;
+                    Mat::identity(k, k)
+                })
+            })
+            .collect();
+        Preconditioners::PerRow(factors)
+    }
+}
+
+impl SrhtRule {
+    /// R of the QR of an SRHT sketch of the row's weighted design, or None
+    /// when it comes out rank deficient.
+    fn row_factor(
+        &self,
+        step: &HalfStep<'_>,
         row: &RowView<'_>,
         rows: &mut RowScratch,
         scratch: &mut SrhtScratch,
@@ -142,6 +174,9 @@ impl PreconditionerRule for SrhtRule {
         } else {
             a // the design is already small: its own R is the ideal preconditioner
         };
+        if sketch.nrows() < sketch.ncols() {
+            return None;
+        }
         let r = scratch.qr.r_factor(sketch);
         let k = r.ncols();
         let upper = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
@@ -152,6 +187,14 @@ impl PreconditionerRule for SrhtRule {
 impl HalfStepSolver for SketchSolver {
     fn kind(&self) -> SolverKind {
         SolverKind::Sketch
+    }
+
+    fn inner_iterations(&self) -> usize {
+        self.last_inner_iterations
+    }
+
+    fn is_iterative(&self) -> bool {
+        true
     }
 
     fn set_accuracy(&mut self, accuracy: f64) {

@@ -1,0 +1,138 @@
+//! AUTO: per half-step, the solver with the lowest predicted cost among
+//! exact, shared-preconditioner PCG and SRHT-preconditioned PCG.
+//!
+//! The prediction counts work in GEMM-flop equivalents per row, from k,
+//! the row length m and inner iteration counts (never from timings, so the
+//! choice, and with it the result, is the same on every run):
+//!   exact  m k (k + 1) + CHOLESKY_COST k^3
+//!   PCG    (iterations + SETUP_ITERATIONS) (4 m k + ELEMENTWISE_COST m)
+//!   SRHT   the PCG cost + FWHT_COST k p log2 p + QR_COST 2 s k^2
+//! The constants were fitted to `cargo bench --bench solvers` on the
+//! 2-core development machine (docs/solvers.md). Iterations start at a
+//! guess and then follow what the last half-step of the same side took.
+
+use super::exact::ExactSolver;
+use super::shared::SharedSolver;
+use super::sketch::{sketch_rows, SketchSolver};
+use super::{HalfStep, HalfStepSolver, SolverKind};
+use crate::error::Result;
+use faer::Mat;
+
+/// Small dense factorizations run far below GEMM speed.
+const CHOLESKY_COST: f64 = 1.0;
+/// The reference and residual GEMMs of a block, in iterations.
+const SETUP_ITERATIONS: f64 = 1.5;
+/// One CGLS iteration's elementwise passes (7 streams over m), per entry.
+const ELEMENTWISE_COST: f64 = 126.0;
+/// A Walsh-Hadamard butterfly (memory bound), per addition.
+const FWHT_COST: f64 = 2.0;
+/// QR of the s x k sketch, per flop.
+const QR_COST: f64 = 4.0;
+/// Inner iterations assumed before a side has run an iterative solver.
+const FIRST_GUESS: f64 = 5.0;
+/// SRHT-preconditioned CGLS, cond(A R^-1) <= 3: iterations per decade of
+/// accuracy, warm.
+const SRHT_GUESS: f64 = 6.0;
+
+pub struct AutoSolver {
+    exact: ExactSolver,
+    shared: SharedSolver,
+    sketch: SketchSolver,
+    /// Half-steps alternate U, V: per side, the last iterations measured.
+    shared_iterations: [Option<f64>; 2],
+    half_steps: usize,
+    last: SolverKind,
+    /// Which solver each half-step used, for tests and the benchmark.
+    pub history: Vec<SolverKind>,
+}
+
+impl AutoSolver {
+    pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
+        AutoSolver {
+            exact: ExactSolver,
+            shared: SharedSolver::new(tolerance),
+            sketch: SketchSolver::new(sketch_size_factor, tolerance, seed),
+            shared_iterations: [None; 2],
+            half_steps: 0,
+            last: SolverKind::Exact,
+            history: Vec::new(),
+        }
+    }
+
+    /// Predicted cost per row of each solver, in GEMM-flop equivalents.
+    fn predict(&self, m: f64, k: f64, side: usize) -> [(SolverKind, f64); 3] {
+        let exact = m * k * (k + 1.0) + CHOLESKY_COST * k * k * k;
+        let per_iteration = 4.0 * m * k + ELEMENTWISE_COST * m;
+        let shared_iterations = self.shared_iterations[side].unwrap_or(FIRST_GUESS);
+        let shared = (shared_iterations + SETUP_ITERATIONS) * per_iteration;
+        let s = sketch_rows(self.sketch.sketch_size_factor, k as usize) as f64;
+        let p = m.log2().ceil().exp2();
+        let sketch = (SRHT_GUESS + SETUP_ITERATIONS) * per_iteration
+            + FWHT_COST * k * p * p.log2()
+            + QR_COST * 2.0 * s * k * k;
+        [
+            (SolverKind::Exact, exact),
+            (SolverKind::SharedPcg, shared),
+            (SolverKind::Sketch, sketch),
+        ]
+    }
+}
+
+impl HalfStepSolver for AutoSolver {
+    fn kind(&self) -> SolverKind {
+        self.last
+    }
+
+    fn is_iterative(&self) -> bool {
+        true
+    }
+
+    fn set_accuracy(&mut self, accuracy: f64) {
+        self.shared.set_accuracy(accuracy);
+        self.sketch.set_accuracy(accuracy);
+    }
+
+    fn inner_iterations(&self) -> usize {
+        match self.last {
+            SolverKind::Exact => 0,
+            SolverKind::SharedPcg => self.shared.inner_iterations(),
+            SolverKind::Sketch => self.sketch.inner_iterations(),
+        }
+    }
+
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let side = self.half_steps % 2;
+        self.half_steps += 1;
+        let (n, m, k) = (
+            step.problem.n_rows(),
+            step.problem.n_cols(),
+            step.fixed.ncols(),
+        );
+        let costs = self.predict(m as f64, k as f64, side);
+        let choice = costs
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|c| c.0)
+            .unwrap_or(SolverKind::Exact);
+        self.last = choice;
+        self.history.push(choice);
+        match choice {
+            SolverKind::Exact => {
+                // An expensive early count (cold, loose starts) must not lock
+                // a side out of PCG: halve the stale estimate, so PCG is
+                // tried again once warm starts could have made it cheap.
+                if let Some(estimate) = self.shared_iterations[side].as_mut() {
+                    *estimate = (*estimate / 2.0).max(FIRST_GUESS);
+                }
+                self.exact.solve(step)
+            }
+            SolverKind::SharedPcg => {
+                let x = self.shared.solve(step)?;
+                self.shared_iterations[side] =
+                    Some(self.shared.inner_iterations() as f64 / n.max(1) as f64);
+                Ok(x)
+            }
+            SolverKind::Sketch => self.sketch.solve(step),
+        }
+    }
+}
