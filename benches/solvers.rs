@@ -3,6 +3,12 @@
 //!     cargo bench --bench solvers                        # n = m = 2000, k = 8..256
 //!     cargo bench --bench solvers -- 4000 32 64 128      # n (= m), then the ranks
 //!
+//! Knobs (environment): WLRA_BENCH_MAX_ITERATIONS (default 60) caps the
+//! outer iterations, so large problems can be timed per half-step;
+//! WLRA_BENCH_SKETCH_MAX_K (default 64) skips SKETCH above that rank, where
+//! its setup alone costs several exact half-steps; WLRA_BENCH_CSV names the
+//! CSV (default target/bench/solvers.csv).
+//!
 //! For each weight family and rank: a whole fit to tolerance 1e-10 with each
 //! solver (same SVD start), its time, outer iterations, time per half-step
 //! (fit time / 2 iterations) and the objective, plus EXACT / solver ratios
@@ -77,8 +83,21 @@ fn main() {
         "# cargo bench --bench solvers -- {n} {}   ({threads} threads)",
         rank_list.join(" ")
     );
-    std::fs::create_dir_all("target/bench").unwrap();
-    let mut csv = std::fs::File::create("target/bench/solvers.csv").unwrap();
+    let knob = |name: &str, default: f64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let max_iterations = knob("WLRA_BENCH_MAX_ITERATIONS", 60.0);
+    let sketch_max_k = knob("WLRA_BENCH_SKETCH_MAX_K", 64.0) as usize;
+    let csv_path =
+        std::env::var("WLRA_BENCH_CSV").unwrap_or_else(|_| "target/bench/solvers.csv".into());
+    println!("# WLRA_BENCH_MAX_ITERATIONS={max_iterations} WLRA_BENCH_SKETCH_MAX_K={sketch_max_k} WLRA_BENCH_CSV={csv_path}");
+    if let Some(dir) = std::path::Path::new(&csv_path).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let mut csv = std::fs::File::create(&csv_path).unwrap();
     writeln!(csv, "family,k,solver,seconds,iterations,inner_iterations,seconds_per_half_step,objective,solver_used").unwrap();
     let solvers = [
         ("EXACT", WLRA_SOLVER_EXACT),
@@ -98,10 +117,15 @@ fn main() {
             let mut exact_seconds = 0.0;
             let mut exact_objective = 0.0;
             for (name, solver) in solvers {
+                if solver == WLRA_SOLVER_SKETCH && k > sketch_max_k {
+                    continue;
+                }
                 let mut model = Model::new(k).unwrap();
                 model.set_option(WLRA_OPTION_SOLVER, solver as f64).unwrap();
                 model.set_option(WLRA_OPTION_TOLERANCE, 1e-10).unwrap();
-                model.set_option(WLRA_OPTION_MAX_ITERATIONS, 60.0).unwrap();
+                model
+                    .set_option(WLRA_OPTION_MAX_ITERATIONS, max_iterations)
+                    .unwrap();
                 let start = Instant::now();
                 model.fit(&data).unwrap();
                 let seconds = start.elapsed().as_secs_f64();

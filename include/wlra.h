@@ -157,12 +157,6 @@
 #define WLRA_INIT_GIVEN 2
 
 /*
- CGLS stops here even if the tolerance is not met: with cond(A R^-1)
- below 10, 1e-14 takes about 60 iterations.
- */
-#define MAX_INNER_ITERATIONS 300
-
-/*
  Opaque handle: one per fit problem, created by wlra_create and freed by
  wlra_destroy.
  */

@@ -10,7 +10,7 @@
 #     lib/cmake/wlra/wlraConfig.cmake, wlraConfigVersion.cmake  (find_package(wlra))
 #     lib/pkgconfig/wlra.pc                                     (pkg-config wlra)
 # Running it again over the same prefix replaces these files. The version is
-# read from Cargo.toml; the templates live in cmake/. See docs/using-from-c.md.
+# read from Cargo.toml; the templates live in cmake/. See README.md, "Using wlra from C/C++".
 set -euo pipefail
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }

@@ -39,6 +39,8 @@ pub struct FitOutcome {
     pub solver_used: SolverKind,
     /// Inner iterations per row and half-step, averaged over the fit.
     pub mean_inner_iterations: f64,
+    /// The inner accuracy each accepted iteration ran at.
+    pub accuracies: Vec<f64>,
 }
 
 /// The progress callback: (completed iterations, objective) -> keep going?
@@ -176,6 +178,7 @@ pub fn fit(
     let mut converged = false;
     let transposed = problem.transposed();
     let (mut inner_work, mut half_steps) = (0.0, 0usize);
+    let mut accuracies = Vec::new();
     while iterations < options.max_iterations {
         solver.set_accuracy(accuracy);
         let (v_fixed, v_r) = prepare_fixed(&factors.v, options);
@@ -211,8 +214,9 @@ pub fn fit(
         // keep the better factors and stop. With loose inner solves it means
         // the accuracy must tighten: redo the iteration at full accuracy.
         // Clipping may legitimately raise the objective, so it is exempt.
+        let loose = accuracy > final_accuracy && solver.is_iterative();
         if previous.is_some() && value > last && options.clip == 0.0 {
-            if accuracy > final_accuracy {
+            if loose {
                 accuracy = final_accuracy;
                 continue;
             }
@@ -220,13 +224,14 @@ pub fn fit(
             break;
         }
         factors = Factors { u, v };
+        accuracies.push(accuracy);
         objective_now = value;
         iterations += 1;
         previous = Some(value);
         let settled =
             last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
         // Convergence counts only for iterations solved at full accuracy.
-        converged = settled && accuracy <= final_accuracy;
+        converged = settled && !loose;
         if last.is_finite() && !converged {
             let decrease = ((last - value) / last).max(0.0);
             let wanted = if settled {
@@ -245,6 +250,7 @@ pub fn fit(
                 cancelled: true,
                 solver_used: solver.kind(),
                 mean_inner_iterations: inner_work / half_steps.max(1) as f64,
+                accuracies,
             });
         }
         if converged {
@@ -259,5 +265,6 @@ pub fn fit(
         cancelled: false,
         solver_used: solver.kind(),
         mean_inner_iterations: inner_work / half_steps.max(1) as f64,
+        accuracies,
     })
 }

@@ -33,6 +33,8 @@ pub struct Fitted {
     pub elapsed_seconds: f64,
     pub solver_used: SolverKind,
     pub mean_inner_iterations: f64,
+    /// The inner accuracy each iteration ran at (iterative solvers).
+    pub accuracies: Vec<f64>,
 }
 
 pub type ProgressCallback = Box<dyn FnMut(usize, f64) -> bool>;
@@ -238,6 +240,7 @@ impl Model {
             elapsed_seconds: started.elapsed().as_secs_f64(),
             solver_used: outcome.solver_used,
             mean_inner_iterations: outcome.mean_inner_iterations,
+            accuracies: outcome.accuracies,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(

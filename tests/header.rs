@@ -15,6 +15,15 @@ fn checked_in_header_matches_cbindgen_output() {
         .expect("cbindgen failed")
         .write(&mut generated);
     let generated = String::from_utf8(generated).unwrap();
+    // Every name the header defines is in the library's namespace: a
+    // stray `pub const` elsewhere in the crate must not leak into C.
+    for line in generated.lines().filter(|l| l.starts_with("#define ")) {
+        let name = line.split_whitespace().nth(1).unwrap_or("");
+        assert!(
+            name.starts_with("WLRA_"),
+            "the header defines {name}, outside the WLRA_ namespace"
+        );
+    }
     let path = root.join("include/wlra.h");
     if std::env::var_os("WLRA_BLESS").is_some() {
         std::fs::create_dir_all(root.join("include")).unwrap();

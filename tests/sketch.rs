@@ -271,3 +271,29 @@ fn fixed_inner_accuracy_matches_adaptive_objective() {
     println!("inner iterations per row and half-step: adaptive {ia:.2}, fixed {ifx:.2}");
     assert!(ia < ifx, "adaptive {ia} vs fixed {ifx}");
 }
+
+#[test]
+fn sketch_preconditioners_are_reused_and_stay_exact() {
+    // Three half-steps on one problem: sides alternate U, V, so the third
+    // (side U again) re-uses the first one's sketched preconditioners.
+    let (n, m, k) = (60, 300, 6);
+    let mut rng = Rng::new(77);
+    let data = rng.normal_mat(n, m);
+    let w = rng.uniform_mat(n, m, 0.05, 1.0);
+    let y = wlra::kernels::orthonormal::orthonormal_basis(rng.normal_mat(m, k).as_ref());
+    let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
+    let step = HalfStep {
+        problem,
+        fixed: y.as_ref(),
+        ridge: 0.0,
+        warm_start: None,
+    };
+    let exact = ExactSolver.solve(&step).unwrap();
+    let mut solver = SketchSolver::new(4.0, 1e-12, 5);
+    for _ in 0..3 {
+        let x = solver.solve(&step).unwrap();
+        let err = (&x - &exact).norm_l2() / exact.norm_l2();
+        assert!(err <= 1e-9, "sketched half-step off by {err:e}");
+    }
+    assert_eq!(solver.reused_half_steps, 1);
+}

@@ -78,7 +78,6 @@ impl RFactorWorkspace {
         let (rows, k) = a.shape();
         let mut work = self.qr.as_mut().subrows_mut(0, rows);
         work.copy_from(a);
-        let block = self.coeff.nrows();
         factor::qr_in_place(
             work,
             self.coeff.as_mut().subcols_mut(0, k),
@@ -86,7 +85,6 @@ impl RFactorWorkspace {
             MemStack::new(&mut self.buffer),
             Default::default(),
         );
-        let _ = block;
         self.qr.as_ref().submatrix(0, 0, k, k)
     }
 }

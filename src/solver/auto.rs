@@ -83,8 +83,10 @@ impl HalfStepSolver for AutoSolver {
         self.last
     }
 
+    /// Iterative unless the last half-step ran EXACT (then the inner
+    /// accuracy says nothing about how exact the iteration was).
     fn is_iterative(&self) -> bool {
-        true
+        self.history.last() != Some(&SolverKind::Exact)
     }
 
     fn set_accuracy(&mut self, accuracy: f64) {

@@ -1,6 +1,6 @@
-//! The frame shared by the iterative half-steps: per row block, the sqrt of
-//! the weights, one right preconditioner per row (built by the caller's
-//! rule), a warm start, then batched CGLS (`block_cgls`). Rows whose design
+//! The frame shared by the iterative half-steps: per row block, the weights
+//! with rows contiguous, one right preconditioner per row (built by the
+//! caller's rule), a warm start, then batched CGLS (`block_cgls`). Rows whose design
 //! is rank deficient (fewer than k non-zero weights and no ridge, or a
 //! preconditioner that comes out singular) take the exact minimum-norm
 //! solve instead, so they never produce NaN.
@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 /// CGLS stops here even if the tolerance is not met: with cond(A R^-1)
 /// below 10, 1e-14 takes about 60 iterations.
-pub const MAX_INNER_ITERATIONS: usize = 300;
+pub(crate) const MAX_INNER_ITERATIONS: usize = 300;
 
 /// One row as a preconditioner rule sees it.
 pub struct RowView<'a> {
@@ -110,14 +110,26 @@ fn solve_row_exactly(scratch: &mut RowScratch, count: usize, mut x: MatMut<'_, f
     }
 }
 
+/// A row block's preconditioners and which rows used them.
+pub type BlockPreconditioners = (Preconditioners, Vec<bool>);
+
+/// What an iterative half-step produced.
+pub struct IterativeOutcome {
+    pub x: Mat<f64>,
+    /// Row-iterations spent, summed over rows.
+    pub work: usize,
+    /// Per row block (in order): the preconditioners used and which rows
+    /// used them (the others took the exact path).
+    pub preconditioners: Vec<BlockPreconditioners>,
+}
+
 /// Solve a half-step with batched CGLS under `rule`'s preconditioners to
-/// relative tolerance `tol`. Returns the solution and the row-iterations
-/// spent (summed over rows).
+/// relative tolerance `tol`.
 pub fn iterative_half_step<R: PreconditionerRule>(
     step: &HalfStep<'_>,
     rule: &R,
     tol: f64,
-) -> Result<(Mat<f64>, usize)> {
+) -> Result<IterativeOutcome> {
     let (n, m, k) = (
         step.problem.n_rows(),
         step.problem.n_cols(),
@@ -125,7 +137,7 @@ pub fn iterative_half_step<R: PreconditionerRule>(
     );
     let max_rows = m + if step.ridge > 0.0 { k } else { 0 };
     let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
-    let parts: Vec<(Mat<f64>, usize)> = row_blocks
+    let parts: Vec<(Mat<f64>, usize, BlockPreconditioners)> = row_blocks
         .par_iter()
         .map(|rows| {
             let rb = rows.len();
@@ -184,6 +196,7 @@ pub fn iterative_half_step<R: PreconditionerRule>(
                 fixed: step.fixed,
                 ridge: step.ridge,
             };
+            let usable = active.clone();
             let work = solve_block(
                 &data,
                 &preconditioners,
@@ -193,14 +206,23 @@ pub fn iterative_half_step<R: PreconditionerRule>(
                 MAX_INNER_ITERATIONS,
                 &mut cgls,
             );
-            (x, work)
+            (x, work, (preconditioners, usable))
         })
         .collect();
-    let work = parts.iter().map(|(_, w)| w).sum();
-    let mats: Vec<Mat<f64>> = parts.into_iter().map(|(x, _)| x).collect();
+    let work = parts.iter().map(|(_, w, _)| w).sum();
+    let mut mats = Vec::with_capacity(parts.len());
+    let mut preconditioners = Vec::with_capacity(parts.len());
+    for (x, _, p) in parts {
+        mats.push(x);
+        preconditioners.push(p);
+    }
     let x = stack_rows(&mats, n, k);
     if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
-        Ok((x, work))
+        Ok(IterativeOutcome {
+            x,
+            work,
+            preconditioners,
+        })
     } else {
         Err(Error::Numerical(
             "an iterative half-step produced non-finite factors".into(),

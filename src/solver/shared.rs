@@ -129,8 +129,8 @@ impl HalfStepSolver for SharedSolver {
         );
         let gram_factor = cholesky_upper(gram.as_ref()).filter(|r| full_rank(r.as_ref()));
         let rule = SharedRule { gram, gram_factor };
-        let (x, work) = iterative_half_step(step, &rule, self.tolerance)?;
-        self.last_inner_iterations = work;
-        Ok(x)
+        let outcome = iterative_half_step(step, &rule, self.tolerance)?;
+        self.last_inner_iterations = outcome.work;
+        Ok(outcome.x)
     }
 }

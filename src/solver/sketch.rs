@@ -13,13 +13,17 @@
 
 use super::block_cgls::Preconditioners;
 use super::iterative::{
-    full_rank, gather_design, iterative_half_step, PreconditionerRule, RowScratch, RowView,
+    full_rank, gather_design, iterative_half_step, BlockPreconditioners, PreconditionerRule,
+    RowScratch, RowView,
 };
 use super::{HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
 use crate::kernels::fwht::fwht_columns;
 use crate::kernels::orthonormal::RFactorWorkspace;
+use crate::products::ROW_BLOCK;
 use crate::rng::{below, sign, stream, Purpose};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Par};
 use faer::{Mat, MatRef};
 
 pub struct SketchSolver {
@@ -30,7 +34,27 @@ pub struct SketchSolver {
     half_steps: u64,
     /// Inner iterations of the last half-step, summed over rows.
     pub last_inner_iterations: usize,
+    /// Per side (half-steps alternate U, V): the last sketched
+    /// preconditioners, kept while they keep the iterations low.
+    saved: [Option<Saved>; 2],
+    /// Half-steps that re-used saved preconditioners (for tests).
+    pub reused_half_steps: usize,
 }
+
+/// Preconditioners built for the fixed basis `basis`, and the inner
+/// iterations per row they gave when fresh.
+struct Saved {
+    basis: Mat<f64>,
+    blocks: Vec<BlockPreconditioners>,
+    fresh_iterations: f64,
+}
+
+/// Re-sketch when the iterations grow past this multiple of the fresh
+/// ones (plus a small allowance for noise).
+const REBUILD_GROWTH: f64 = 1.5;
+const REBUILD_SLACK: f64 = 2.0;
+/// Inner tolerance factor under re-used preconditioners.
+const REUSE_TIGHTENING: f64 = 0.1;
 
 impl SketchSolver {
     pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
@@ -40,7 +64,71 @@ impl SketchSolver {
             seed,
             half_steps: 0,
             last_inner_iterations: 0,
+            saved: [None, None],
+            reused_half_steps: 0,
         }
+    }
+}
+
+/// Re-use: R_i was built for A_old = D Y_old. With Y_new = Y_old T + (a part
+/// outside the old span, small near convergence), A_new ~ A_old T, so
+/// R_i T, made triangular again by a k x k QR, preconditions A_new as well
+/// as R_i did A_old. Cost per row: 2 k^3 + 4/3 k^3, against the sketch's
+/// k p log p + 2 s k^2.
+struct ReuseRule<'a> {
+    saved: &'a [BlockPreconditioners],
+    change_of_basis: Mat<f64>,
+}
+
+impl PreconditionerRule for ReuseRule<'_> {
+    type Scratch = RFactorWorkspace;
+
+    fn scratch(&self, _m: usize, k: usize) -> RFactorWorkspace {
+        RFactorWorkspace::new(k, k)
+    }
+
+    fn build(
+        &self,
+        step: &HalfStep<'_>,
+        rows: &[RowView<'_>],
+        _row_scratch: &mut RowScratch,
+        qr: &mut RFactorWorkspace,
+        usable: &mut [bool],
+    ) -> Preconditioners {
+        let k = step.fixed.ncols();
+        let (old, old_usable) = &self.saved[rows[0].index / ROW_BLOCK];
+        let Preconditioners::PerRow(old) = old else {
+            unreachable!("the sketch rule builds per-row preconditioners")
+        };
+        let mut product = Mat::<f64>::zeros(k, k);
+        let factors = old
+            .iter()
+            .zip(old_usable)
+            .zip(usable.iter_mut())
+            .map(|((r, was_usable), u)| {
+                *u &= *was_usable;
+                if !*u {
+                    return Mat::identity(k, k);
+                }
+                matmul(
+                    product.as_mut(),
+                    Accum::Replace,
+                    r.as_ref(),
+                    self.change_of_basis.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
+                let rf = qr.r_factor(product.as_ref());
+                let upper = Mat::from_fn(k, k, |i, j| if i <= j { rf[(i, j)] } else { 0.0 });
+                if full_rank(upper.as_ref()) {
+                    upper
+                } else {
+                    *u = false;
+                    Mat::identity(k, k)
+                }
+            })
+            .collect();
+        Preconditioners::PerRow(factors)
     }
 }
 
@@ -202,14 +290,56 @@ impl HalfStepSolver for SketchSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let rule = SrhtRule {
-            sketch_rows: sketch_rows(self.sketch_size_factor, step.fixed.ncols()),
-            seed: self.seed,
-            half_step: self.half_steps,
+        let side = (self.half_steps % 2) as usize;
+        let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
+        let reusable = self.saved[side].as_ref().filter(|s| {
+            s.basis.shape() == step.fixed.shape() && s.blocks.len() == n.div_ceil(ROW_BLOCK)
+        });
+        let (outcome, reused) = match reusable {
+            Some(saved) => {
+                let mut change_of_basis = Mat::<f64>::zeros(k, k);
+                matmul(
+                    change_of_basis.as_mut(),
+                    Accum::Replace,
+                    saved.basis.transpose(),
+                    step.fixed,
+                    1.0,
+                    Par::Seq,
+                );
+                let rule = ReuseRule {
+                    saved: &saved.blocks,
+                    change_of_basis,
+                };
+                // A re-used R conditions A_new less well than a fresh one: ask
+                // for a decade more, so a solve is as accurate in x.
+                let tolerance = REUSE_TIGHTENING * self.tolerance;
+                (iterative_half_step(step, &rule, tolerance)?, true)
+            }
+            None => {
+                let rule = SrhtRule {
+                    sketch_rows: sketch_rows(self.sketch_size_factor, k),
+                    seed: self.seed,
+                    half_step: self.half_steps,
+                };
+                (iterative_half_step(step, &rule, self.tolerance)?, false)
+            }
         };
         self.half_steps += 1;
-        let (x, work) = iterative_half_step(step, &rule, self.tolerance)?;
-        self.last_inner_iterations = work;
-        Ok(x)
+        self.last_inner_iterations = outcome.work;
+        let per_row = outcome.work as f64 / n.max(1) as f64;
+        if reused {
+            self.reused_half_steps += 1;
+            let saved = self.saved[side].as_mut().expect("reused");
+            if per_row > REBUILD_GROWTH * saved.fresh_iterations + REBUILD_SLACK {
+                self.saved[side] = None; // next time: a fresh sketch
+            }
+        } else {
+            self.saved[side] = Some(Saved {
+                basis: step.fixed.to_owned(),
+                blocks: outcome.preconditioners,
+                fresh_iterations: per_row,
+            });
+        }
+        Ok(outcome.x)
     }
 }

@@ -129,7 +129,7 @@ pkgconfig_dynamic() {
 
 pkgconfig_static() {
     note "pkg-config --static --libs wlra: $(pkg-config --static --libs wlra)"
-    # As docs/using-from-c.md shows: -l:libwlra.a makes the linker take the
+    # As the README shows: -l:libwlra.a makes the linker take the
     # archive although libwlra.so sits beside it, then Libs.private follows.
     # shellcheck disable=SC2046 # pkg-config output is a list of flags
     "$cc" -std=c99 -Wall -Wextra -Werror -I tests/c "$here/pkgconfig/main.c" \

@@ -17,8 +17,9 @@ const ROW_MAJOR = Int32(101)
 const COL_MAJOR = Int32(102)
 const OPTIONS = Dict{Symbol,Int32}(
     :max_iterations => 1, :tolerance => 2, :seed => 3, :solver => 4, :init => 5, :ridge => 6,
-    :threads => 7, :sketch_size_factor => 8, :regression_tolerance => 9, :clip => 10)
-const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2)
+    :threads => 7, :sketch_size_factor => 8, :regression_tolerance => 9, :clip => 10,
+    :adaptive_accuracy => 11)
+const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2, :shared_pcg => 3)
 const INITS = Dict{Symbol,Int}(:svd => 0, :random => 1, :given => 2)
 const STATUS_NAMES = (:null_pointer, :invalid_argument, :non_finite_input, :negative_weight,
                       :not_fitted, :cancelled, :out_of_memory, :numerical, :internal)
@@ -151,7 +152,7 @@ function read_result(model, n_rows, n_cols, rank)
     solver = Int(info(INFO_ITEMS.solver_used))
     WlraFit(U, V, info(INFO_ITEMS.objective), Int(info(INFO_ITEMS.iterations)),
             info(INFO_ITEMS.converged) != 0, info(INFO_ITEMS.elapsed_seconds),
-            solver == 1 ? :exact : solver == 2 ? :sketch : :unknown)
+            solver == 1 ? :exact : solver == 2 ? :sketch : solver == 3 ? :shared_pcg : :unknown)
 end
 
 """
@@ -165,9 +166,10 @@ passed to libwlra without a copy; other element types or layouts are
 converted to `Matrix{Float64}` first.
 
 Options by name, the C ABI's defaults when left out: `max_iterations` (100),
-`tolerance` (1e-8), `seed` (0), `solver` (:auto, :exact, :sketch), `init`
+`tolerance` (1e-8), `seed` (0), `solver` (:auto, :exact, :sketch, :shared_pcg), `init`
 (:svd, :random, :given), `ridge` (0), `threads` (0 = all cores),
-`sketch_size_factor` (4), `regression_tolerance` (1e-10), `clip` (0 = off).
+`sketch_size_factor` (4), `regression_tolerance` (1e-10), `clip` (0 = off),
+`adaptive_accuracy` (1 = on).
 
 `progress(iteration, objective)` runs after every iteration; returning `true`
 cancels the fit, which throws `WlraError` with name `:cancelled` and the

@@ -41,8 +41,9 @@ OPTIONS = {
     "sketch_size_factor": 8,
     "regression_tolerance": 9,
     "clip": 10,
+    "adaptive_accuracy": 11,
 }
-SOLVERS = {"auto": 0, "exact": 1, "sketch": 2}
+SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}
 
 INFO_ITERATIONS = 1
@@ -50,6 +51,7 @@ INFO_OBJECTIVE = 2
 INFO_CONVERGED = 3
 INFO_ELAPSED_SECONDS = 4
 INFO_SOLVER_USED = 5
+INFO_INNER_ITERATIONS = 6
 
 ABI_MAJOR = 1
 

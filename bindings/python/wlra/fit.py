@@ -15,7 +15,7 @@ _SOLVER_NAMES = {v: k for k, v in C.SOLVERS.items()}
 class FitResult:
     """Factors and information of one fit: ``U`` (n_rows x rank), ``V``
     (n_cols x rank), ``objective``, ``iterations``, ``converged``,
-    ``elapsed_seconds``, ``solver_used`` ("exact" or "sketch")."""
+    ``elapsed_seconds``, ``solver_used`` ("exact", "sketch" or "shared_pcg")."""
 
     __slots__ = ("U", "V", "objective", "iterations", "converged", "elapsed_seconds", "solver_used")
 
@@ -145,9 +145,9 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
 
     options (lower-case names of the WLRA_OPTION_* of the C ABI, defaults as
     there): max_iterations (100), tolerance (1e-8), seed (0),
-    solver ("auto" | "exact" | "sketch"), init ("svd" | "random" | "given"),
+    solver ("auto" | "exact" | "sketch" | "shared_pcg"), init ("svd" | "random" | "given"),
     ridge (0), threads (0 = all cores), sketch_size_factor (4),
-    regression_tolerance (1e-10), clip (0 = off).
+    regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on).
 
     progress: called as progress(iteration, objective) after every completed
     outer iteration; returning True (or 1) cancels the fit, which raises

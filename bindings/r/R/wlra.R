@@ -6,10 +6,11 @@
 # (C ABI version 1, stable; a test checks them against include/wlra.h).
 .wlra_options <- c(
   max_iterations = 1, tolerance = 2, seed = 3, solver = 4, init = 5, ridge = 6,
-  threads = 7, sketch_size_factor = 8, regression_tolerance = 9, clip = 10
+  threads = 7, sketch_size_factor = 8, regression_tolerance = 9, clip = 10,
+  adaptive_accuracy = 11
 )
 .wlra_choices <- list(
-  solver = c(auto = 0, exact = 1, sketch = 2),
+  solver = c(auto = 0, exact = 1, sketch = 2, shared_pcg = 3),
   init = c(svd = 0, random = 1, given = 2)
 )
 .wlra_status_names <- c(
@@ -47,9 +48,9 @@ as_double_matrix <- function(x, what) {
 #' @param rank number of columns of U and V (>= 1).
 #' @param ... options by name, the C ABI's defaults when left out:
 #'   max_iterations (100), tolerance (1e-8), seed (0),
-#'   solver ("auto", "exact", "sketch"), init ("svd", "random", "given"),
+#'   solver ("auto", "exact", "sketch", "shared_pcg"), init ("svd", "random", "given"),
 #'   ridge (0), threads (0 = all cores), sketch_size_factor (4),
-#'   regression_tolerance (1e-10), clip (0 = off).
+#'   regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on).
 #' @param progress NULL or function(iteration, objective) called after every
 #'   iteration; returning TRUE cancels the fit, which signals a
 #'   wlra_error_cancelled condition whose $result holds the factors of the
