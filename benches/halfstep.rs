@@ -111,7 +111,7 @@ fn main() {
     drop(outer);
 
     let step = HalfStep {
-        problem,
+        problem: problem.into(),
         fixed: y.as_ref(),
         ridge: 0.0,
         warm_start: None,
@@ -150,10 +150,10 @@ fn main() {
             pool.install(|| weighted_data_times(&problem, y.as_ref()));
         });
         measure("objective", &|| {
-            pool.install(|| wlra::driver::objective(&problem, y.as_ref(), y.as_ref(), 0.0));
+            pool.install(|| wlra::driver::objective(&problem.into(), y.as_ref(), y.as_ref(), 0.0));
         });
         measure("svd init", &|| {
-            pool.install(|| wlra::init::svd_factors(&problem, k, 0));
+            pool.install(|| wlra::init::svd_factors(&problem.into(), k, 0));
         });
     }
 
@@ -170,7 +170,7 @@ fn main() {
         let before = LIVE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
         let fit_start = Instant::now();
-        model.fit(&problem).unwrap();
+        model.fit(problem).unwrap();
         fit_seconds = fit_start.elapsed().as_secs_f64();
         peaks.push((PEAK.load(Ordering::Relaxed) - before) as f64);
     }

@@ -127,7 +127,7 @@ fn main() {
                     .set_option(WLRA_OPTION_MAX_ITERATIONS, max_iterations)
                     .unwrap();
                 let start = Instant::now();
-                model.fit(&data).unwrap();
+                model.fit(data).unwrap();
                 let seconds = start.elapsed().as_secs_f64();
                 let iterations = model.info(WLRA_INFO_ITERATIONS).unwrap();
                 let objective = model.info(WLRA_INFO_OBJECTIVE).unwrap();

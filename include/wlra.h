@@ -286,6 +286,20 @@ wlra_status wlra_get_option(const wlra_model *model, int32_t option, double *out
 wlra_status wlra_fit(wlra_model *model, size_t n_rows, size_t n_cols, const double *m, size_t ld_m, const double *w, size_t ld_w, int32_t layout);
 
 /*
+ Fit a sparse problem (C ABI 1.1): inside the CSR pattern M = m_values[p]
+ and W = w_values[p] (w_values NULL: all 1); outside it M = m_default and
+ W = w_default. row_ptr has n_rows + 1 entries (row_ptr[0] = 0,
+ non-decreasing, row_ptr[n_rows] = nnz); col_idx has nnz entries, each
+ < n_cols and strictly increasing within a row. A malformed pattern is
+ WLRA_ERROR_INVALID_ARGUMENT naming the row. Nothing of size
+ n_rows x n_cols is ever allocated.
+
+ # Safety
+ `model` is NULL or a live handle; the arrays hold the sizes above.
+ */
+wlra_status wlra_fit_csr(wlra_model *model, size_t n_rows, size_t n_cols, const int64_t *row_ptr, const int64_t *col_idx, const double *m_values, const double *w_values, double m_default, double w_default);
+
+/*
  Copy the fitted factors out: u is n_rows x rank, v is n_cols x rank;
  either may be NULL (not copied).
 

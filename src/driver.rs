@@ -11,8 +11,7 @@ use crate::error::{Error, Result};
 use crate::init::{random_factors, svd_factors, Factors};
 use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
 use crate::options::{InitChoice, Options, SolverChoice};
-use crate::problem::DenseProblem;
-use crate::products::weighted_residual;
+use crate::problem::Problem;
 use crate::solver::auto::AutoSolver;
 use crate::solver::exact::ExactSolver;
 use crate::solver::shared::SharedSolver;
@@ -47,18 +46,13 @@ pub struct FitOutcome {
 pub type Progress<'a> = &'a mut dyn FnMut(usize, f64) -> bool;
 
 /// f(U, V) = sum W (M - U V^T)^2 + ridge (||U||^2 + ||V||^2).
-pub fn objective(
-    problem: &DenseProblem<'_>,
-    u: MatRef<'_, f64>,
-    v: MatRef<'_, f64>,
-    ridge: f64,
-) -> f64 {
+pub fn objective(problem: &Problem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>, ridge: f64) -> f64 {
     let penalty = if ridge > 0.0 {
         ridge * (u.squared_norm_l2() + v.squared_norm_l2())
     } else {
         0.0
     };
-    weighted_residual(problem, u, v) + penalty
+    problem.weighted_residual(u, v) + penalty
 }
 
 /// Zero the rows of an orthonormal basis whose norm exceeds
@@ -121,7 +115,12 @@ fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Mat<f64> {
     }
 }
 
-fn make_solver(options: &Options) -> Box<dyn HalfStepSolver + Send> {
+fn make_solver(options: &Options, sparse: bool) -> Box<dyn HalfStepSolver + Send> {
+    // The iterative solvers take dense input only so far; sparse problems
+    // run the exact solver (WLRA_INFO_SOLVER_USED says so).
+    if sparse && options.solver != SolverChoice::Auto {
+        return Box::new(ExactSolver);
+    }
     match options.solver {
         SolverChoice::Sketch => Box::new(SketchSolver::new(
             options.sketch_size_factor,
@@ -142,7 +141,7 @@ fn make_solver(options: &Options) -> Box<dyn HalfStepSolver + Send> {
 /// thread, the heavy work on `pool`. `start` is used for
 /// `InitChoice::Given` and must have matching shapes (checked by the caller).
 pub fn fit(
-    problem: &DenseProblem<'_>,
+    problem: &Problem<'_>,
     rank: usize,
     options: &Options,
     start: Option<&Factors>,
@@ -161,7 +160,7 @@ pub fn fit(
             }
         }
     };
-    let mut solver = make_solver(options);
+    let mut solver = make_solver(options, problem.is_sparse());
     let ridge = options.ridge;
     let evaluate = |u: &Mat<f64>, v: &Mat<f64>| {
         pool.install(|| objective(problem, u.as_ref(), v.as_ref(), ridge))

@@ -2,8 +2,7 @@
 //! range finder (no full SVD, no n x m temporary), or seeded Gaussians.
 
 use crate::kernels::orthonormal::orthonormal_basis;
-use crate::problem::DenseProblem;
-use crate::products::weighted_data_times;
+use crate::problem::Problem;
 use crate::rng::{fill_gaussian, stream, Purpose};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
@@ -41,18 +40,18 @@ pub fn random_factors(n: usize, m: usize, k: usize, seed: u64) -> Factors {
 /// U = left singular vectors times singular values, V = right singular
 /// vectors, of the best rank-k approximation of W o M (approximately).
 /// Flops: about 2 (2q + 2) n m (k + 10) for the products, q = 4.
-pub fn svd_factors(problem: &DenseProblem<'_>, k: usize, seed: u64) -> Factors {
+pub fn svd_factors(problem: &Problem<'_>, k: usize, seed: u64) -> Factors {
     let (n, m) = (problem.n_rows(), problem.n_cols());
     let width = (k + OVERSAMPLING).min(n).min(m);
     let transposed = problem.transposed();
     let omega = gaussian(m, width, seed, Purpose::RangeFinder, 0);
-    let mut q = orthonormal_basis(weighted_data_times(problem, omega.as_ref()).as_ref());
+    let mut q = orthonormal_basis(problem.weighted_data_times(omega.as_ref()).as_ref());
     for _ in 0..POWER_ITERATIONS {
-        let z = orthonormal_basis(weighted_data_times(&transposed, q.as_ref()).as_ref());
-        q = orthonormal_basis(weighted_data_times(problem, z.as_ref()).as_ref());
+        let z = orthonormal_basis(transposed.weighted_data_times(q.as_ref()).as_ref());
+        q = orthonormal_basis(problem.weighted_data_times(z.as_ref()).as_ref());
     }
     // B = (Q^T A)^T = A^T Q (m x width); A ~ Q B^T = (Q Vb) S Ub^T.
-    let b = weighted_data_times(&transposed, q.as_ref());
+    let b = transposed.weighted_data_times(q.as_ref());
     let mut s = Mat::<f64>::zeros(width, 1);
     let mut ub = Mat::<f64>::zeros(m, width);
     let mut vb = Mat::<f64>::zeros(width, width);

@@ -5,7 +5,7 @@ use crate::driver::{self, FitOutcome};
 use crate::error::{invalid, Error, Result};
 use crate::init::Factors;
 use crate::options::{InitChoice, Options};
-use crate::problem::DenseProblem;
+use crate::problem::Problem;
 use crate::solver::SolverKind;
 use faer::MatRef;
 use std::time::Instant;
@@ -172,7 +172,7 @@ impl Model {
     }
 
     /// Everything a fit checks before it touches the model.
-    fn validate_fit(&self, problem: &DenseProblem<'_>) -> Result<()> {
+    fn validate_fit(&self, problem: &Problem<'_>) -> Result<()> {
         let (n, m) = (problem.n_rows(), problem.n_cols());
         self.check_rank_fits(n, m)?;
         if self.options.init == InitChoice::Given {
@@ -213,10 +213,12 @@ impl Model {
         Ok(&self.pool.as_ref().expect("just set").1)
     }
 
-    /// Fit the dense problem. Input values are validated first; a fit that
+    /// Fit the problem (dense or sparse). Input values are validated first; a fit that
     /// fails leaves the model as it was, a cancelled one keeps the factors of
     /// its last completed iteration and returns `Error::Cancelled`.
-    pub fn fit(&mut self, problem: &DenseProblem<'_>) -> Result<()> {
+    pub fn fit<'a>(&mut self, problem: impl Into<Problem<'a>>) -> Result<()> {
+        let problem = problem.into();
+        let problem = &problem;
         self.validate_fit(problem)?;
         let started = Instant::now();
         self.pool()?;

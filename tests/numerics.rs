@@ -86,7 +86,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
         let x_star = rng.normal_mat(n, k);
         let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
         let step = HalfStep {
-            problem,
+            problem: problem.into(),
             fixed: y.as_ref(),
             ridge: 0.0,
             warm_start: None,
@@ -100,7 +100,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
         );
         // The V half-step is the same solve on the transposed problem.
         let step = HalfStep {
-            problem: problem.transposed(),
+            problem: problem.transposed().into(),
             fixed: x_star.as_ref(),
             ridge: 0.0,
             warm_start: None,
@@ -134,7 +134,7 @@ fn objective_never_increases_between_iterations() {
             true
         })));
         model
-            .fit(&DenseProblem::new(noisy.as_ref(), Some(w.as_ref())))
+            .fit(DenseProblem::new(noisy.as_ref(), Some(w.as_ref())))
             .unwrap();
         let values = seen.borrow();
         assert!(values.len() >= 5, "only {} iterations ran", values.len());

@@ -115,7 +115,7 @@ fn sketched_regression_matches_the_exact_solve_to_1e_10() {
     let (y, w, data) = hard_regression();
     let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
     let step = HalfStep {
-        problem,
+        problem: problem.into(),
         fixed: y.as_ref(),
         ridge: 0.0,
         warm_start: None,
@@ -283,7 +283,7 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
     let y = wlra::kernels::orthonormal::orthonormal_basis(rng.normal_mat(m, k).as_ref());
     let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
     let step = HalfStep {
-        problem,
+        problem: problem.into(),
         fixed: y.as_ref(),
         ridge: 0.0,
         warm_start: None,

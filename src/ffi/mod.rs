@@ -9,6 +9,7 @@ pub mod views;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::problem::sparse::{self, CsrInput, SparseProblem};
 use crate::problem::DenseProblem;
 use boundary::{guarded, thread_last_error};
 use status::{status_text, wlra_status};
@@ -185,7 +186,59 @@ pub unsafe extern "C" fn wlra_fit(
             Some(unsafe { w_arg.view(w) }?)
         };
         crate::model::validate_values(m_view, w_view)?;
-        target.fit(&DenseProblem::new(m_view, w_view))
+        target.fit(DenseProblem::new(m_view, w_view))
+    })
+}
+
+/// Fit a sparse problem (C ABI 1.1): inside the CSR pattern M = m_values[p]
+/// and W = w_values[p] (w_values NULL: all 1); outside it M = m_default and
+/// W = w_default. row_ptr has n_rows + 1 entries (row_ptr[0] = 0,
+/// non-decreasing, row_ptr[n_rows] = nnz); col_idx has nnz entries, each
+/// < n_cols and strictly increasing within a row. A malformed pattern is
+/// WLRA_ERROR_INVALID_ARGUMENT naming the row. Nothing of size
+/// n_rows x n_cols is ever allocated.
+///
+/// # Safety
+/// `model` is NULL or a live handle; the arrays hold the sizes above.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_fit_csr(
+    model: *mut wlra_model,
+    n_rows: usize,
+    n_cols: usize,
+    row_ptr: *const i64,
+    col_idx: *const i64,
+    m_values: *const f64,
+    w_values: *const f64,
+    m_default: f64,
+    w_default: f64,
+) -> wlra_status {
+    guarded(model, || {
+        let target = unsafe { model_mut(model) }?;
+        check_dims(n_rows, n_cols)?;
+        let ptr_len = n_rows
+            .checked_add(1)
+            .ok_or_else(|| Error::InvalidArgument(format!("n_rows = {n_rows} is too large")))?;
+        non_null(row_ptr, "row_ptr")?;
+        // SAFETY: the caller's contract: row_ptr has n_rows + 1 entries,
+        // and row_ptr[n_rows] = nnz fixes the other arrays' lengths.
+        let row_ptr = unsafe { views::array(row_ptr, ptr_len, "row_ptr") }?;
+        let nnz = sparse::check_row_ptr(row_ptr)?;
+        let input = CsrInput {
+            n_rows,
+            n_cols,
+            row_ptr,
+            col_idx: unsafe { views::array(col_idx, nnz, "col_idx") }?,
+            m_values: unsafe { views::array(m_values, nnz, "m_values") }?,
+            w_values: if w_values.is_null() {
+                None
+            } else {
+                Some(unsafe { views::array(w_values, nnz, "w_values") }?)
+            },
+            m_default,
+            w_default,
+        };
+        let problem = SparseProblem::new(&input)?;
+        target.fit(problem.view())
     })
 }
 

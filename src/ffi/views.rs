@@ -38,6 +38,27 @@ pub fn non_null<T>(ptr: *const T, name: &str) -> Result<()> {
     }
 }
 
+/// A caller's array of `len` elements (NULL allowed only when empty).
+///
+/// # Safety
+/// A non-NULL `ptr` points to `len` readable elements for the lifetime.
+pub unsafe fn array<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    non_null(ptr, name)?;
+    if len
+        .checked_mul(std::mem::size_of::<T>())
+        .is_none_or(|b| b > isize::MAX as usize)
+    {
+        return Err(invalid(format!(
+            "{name} ({len} elements) is too large to address"
+        )));
+    }
+    // SAFETY: non-NULL, and the caller's contract covers `len` elements.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
 impl MatrixArg<'_> {
     /// Elements spanned by the matrix in memory; checks ld and overflow.
     fn span(&self) -> Result<usize> {

@@ -1,9 +1,92 @@
-//! How the driver sees M and W. Dense input today; the half-steps read the
-//! data only through these types, so a sparse form can join them later.
+//! How the driver sees M and W: dense views of the caller's memory, or a
+//! sparse pattern with constant values outside it. The driver and solvers
+//! read the data only through `Problem`.
 
 mod dense;
+pub mod sparse;
 
 pub use dense::DenseProblem;
+pub use sparse::{SparseProblem, SparseView};
+
+use faer::{Mat, MatRef};
+
+/// A problem as the driver and the solvers see it.
+#[derive(Clone, Copy)]
+pub enum Problem<'a> {
+    Dense(DenseProblem<'a>),
+    Sparse(SparseView<'a>),
+}
+
+impl<'a> Problem<'a> {
+    pub fn n_rows(&self) -> usize {
+        match self {
+            Problem::Dense(d) => d.n_rows(),
+            Problem::Sparse(s) => s.n_rows(),
+        }
+    }
+
+    pub fn n_cols(&self) -> usize {
+        match self {
+            Problem::Dense(d) => d.n_cols(),
+            Problem::Sparse(s) => s.n_cols(),
+        }
+    }
+
+    /// The same problem seen from the other side (for the V half-step).
+    pub fn transposed(&self) -> Problem<'a> {
+        match self {
+            Problem::Dense(d) => Problem::Dense(d.transposed()),
+            Problem::Sparse(s) => Problem::Sparse(s.transposed()),
+        }
+    }
+
+    /// The dense form, for the solvers that only take dense input; the
+    /// driver never hands them a sparse problem.
+    pub fn dense(&self) -> &DenseProblem<'a> {
+        match self {
+            Problem::Dense(d) => d,
+            Problem::Sparse(_) => panic!("a dense-only solver was given sparse input"),
+        }
+    }
+
+    pub fn is_sparse(&self) -> bool {
+        matches!(self, Problem::Sparse(_))
+    }
+
+    /// (W o M) x, on the current rayon pool.
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+        match self {
+            Problem::Dense(d) => crate::products::weighted_data_times(d, x),
+            Problem::Sparse(s) => s.weighted_data_times(x),
+        }
+    }
+
+    /// sum_ij W_ij (M_ij - (U V^T)_ij)^2, on the current rayon pool.
+    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+        match self {
+            Problem::Dense(d) => crate::products::weighted_residual(d, u, v),
+            Problem::Sparse(s) => s.weighted_residual(u, v),
+        }
+    }
+}
+
+impl<'a> From<DenseProblem<'a>> for Problem<'a> {
+    fn from(d: DenseProblem<'a>) -> Self {
+        Problem::Dense(d)
+    }
+}
+
+impl<'a> From<&DenseProblem<'a>> for Problem<'a> {
+    fn from(d: &DenseProblem<'a>) -> Self {
+        Problem::Dense(*d)
+    }
+}
+
+impl<'a> From<SparseView<'a>> for Problem<'a> {
+    fn from(s: SparseView<'a>) -> Self {
+        Problem::Sparse(s)
+    }
+}
 
 use std::ops::Range;
 

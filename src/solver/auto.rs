@@ -111,11 +111,16 @@ impl HalfStepSolver for AutoSolver {
             step.fixed.ncols(),
         );
         let costs = self.predict(m as f64, k as f64, side);
-        let choice = costs
-            .iter()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|c| c.0)
-            .unwrap_or(SolverKind::Exact);
+        // Sparse input: only the exact solver handles it so far.
+        let choice = if step.problem.is_sparse() {
+            SolverKind::Exact
+        } else {
+            costs
+                .iter()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|c| c.0)
+                .unwrap_or(SolverKind::Exact)
+        };
         self.last = choice;
         self.history.push(choice);
         match choice {

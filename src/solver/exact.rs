@@ -13,7 +13,7 @@ use crate::kernels::gram::{
     accumulate_packed_grams, packed_len, packed_outer_products, unpack_symmetric,
 };
 use crate::kernels::spd_solve::SpdSolver;
-use crate::problem::blocks;
+use crate::problem::{blocks, DenseProblem, Problem};
 use crate::products::{stack_rows, weighted_data_times, COL_BLOCK, ROW_BLOCK};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -28,11 +28,16 @@ impl HalfStepSolver for ExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let rhs = weighted_data_times(&step.problem, step.fixed);
-        let x = if step.problem.has_unit_weights() {
-            solve_shared_gram(step.fixed, step.ridge, rhs)
-        } else {
-            solve_row_grams(step, rhs)
+        let x = match &step.problem {
+            Problem::Sparse(sparse) => sparse.exact_half_step(step.fixed, step.ridge),
+            Problem::Dense(dense) => {
+                let rhs = weighted_data_times(dense, step.fixed);
+                if dense.has_unit_weights() {
+                    solve_shared_gram(step.fixed, step.ridge, rhs)
+                } else {
+                    solve_row_grams(dense, step, rhs)
+                }
+            }
         };
         if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
             Ok(x)
@@ -82,11 +87,11 @@ struct Workspace {
 /// G dx = Y^T diag(w_i) (m_i - Y x) - ridge x and add dx. Normal equations
 /// lose accuracy as cond(A)^2; this step restores it to about cond(A) eps.
 /// Flops: 4 m k + the solve.
-fn refine_row(step: &HalfStep<'_>, row: usize, ws: &mut Workspace) {
+fn refine_row(problem: &DenseProblem<'_>, step: &HalfStep<'_>, row: usize, ws: &mut Workspace) {
     let y = step.fixed;
     let (m, k) = (y.nrows(), y.ncols());
-    let data = step.problem.data_block(row..row + 1, 0..m);
-    let weights = step.problem.weights_block(row..row + 1, 0..m);
+    let data = problem.data_block(row..row + 1, 0..m);
+    let weights = problem.weights_block(row..row + 1, 0..m);
     ws.correction
         .iter_mut()
         .zip(&ws.x)
@@ -108,8 +113,7 @@ fn refine_row(step: &HalfStep<'_>, row: usize, ws: &mut Workspace) {
         .for_each(|(x, c)| *x += c);
 }
 
-fn solve_row_grams(step: &HalfStep<'_>, rhs: Mat<f64>) -> Mat<f64> {
-    let problem = &step.problem;
+fn solve_row_grams(problem: &DenseProblem<'_>, step: &HalfStep<'_>, rhs: Mat<f64>) -> Mat<f64> {
     let y = step.fixed;
     let (n, m, k) = (problem.n_rows(), problem.n_cols(), y.ncols());
     let t = packed_len(k);
@@ -152,7 +156,7 @@ fn solve_row_grams(step: &HalfStep<'_>, rhs: Mat<f64>) -> Mat<f64> {
                 if ws.spd.factor() {
                     ws.spd.solve(&mut ws.x);
                     if ws.spd.needs_refinement() {
-                        refine_row(step, rows.start + r, &mut ws);
+                        refine_row(problem, step, rows.start + r, &mut ws);
                     }
                 } else {
                     ws.x.iter_mut().for_each(|v| *v = f64::NAN);

@@ -59,7 +59,10 @@ pub trait PreconditionerRule: Sync {
 pub fn gather_design(step: &HalfStep<'_>, row: &RowView<'_>, scratch: &mut RowScratch) -> usize {
     let y = step.fixed;
     let (m, k) = y.shape();
-    let data = step.problem.data_block(row.index..row.index + 1, 0..m);
+    let data = step
+        .problem
+        .dense()
+        .data_block(row.index..row.index + 1, 0..m);
     scratch.kept.clear();
     scratch.kept.extend(
         row.weights
@@ -152,7 +155,7 @@ pub fn iterative_half_step<R: PreconditionerRule>(
             // The block's weights with rows contiguous (a deliberate copy:
             // every CGLS pass walks rows), and one row's square roots.
             let mut weights = vec![1.0; rb * m];
-            if let Some(w) = step.problem.weights_block(rows.clone(), 0..m) {
+            if let Some(w) = step.problem.dense().weights_block(rows.clone(), 0..m) {
                 MatMut::from_column_major_slice_mut(&mut weights, m, rb)
                     .transpose_mut()
                     .copy_from(w);
@@ -192,7 +195,7 @@ pub fn iterative_half_step<R: PreconditionerRule>(
             }
             let data = BlockData {
                 weights: &weights,
-                values: step.problem.data_block(rows.clone(), 0..m),
+                values: step.problem.dense().data_block(rows.clone(), 0..m),
                 fixed: step.fixed,
                 ridge: step.ridge,
             };

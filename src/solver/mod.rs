@@ -11,7 +11,7 @@ pub mod shared;
 pub mod sketch;
 
 use crate::error::Result;
-use crate::problem::DenseProblem;
+use crate::problem::Problem;
 use faer::{Mat, MatRef};
 
 /// Which solver produced a half-step (values as in the C ABI).
@@ -34,7 +34,7 @@ impl SolverKind {
 
 /// One half-step's input: the data seen from the side being solved for.
 pub struct HalfStep<'a> {
-    pub problem: DenseProblem<'a>,
+    pub problem: Problem<'a>,
     pub fixed: MatRef<'a, f64>,
     pub ridge: f64,
     /// A starting guess for the solution (n_rows x k), for iterative solvers.

@@ -326,6 +326,58 @@ static void test_unit_weights_and_threads(const double *truth) {
     wlra_destroy(model);
 }
 
+/* wlra_fit_csr: a 4 x 5 pattern, then every malformed form of it. */
+static void test_sparse(void) {
+    int64_t row_ptr[5] = { 0, 2, 3, 3, 5 };
+    int64_t col_idx[5] = { 0, 3, 1, 2, 4 };
+    double m[5] = { 1.0, 2.0, 3.0, -1.0, 0.5 }, w[5] = { 1.0, 2.0, 0.5, 1.0, 3.0 };
+    double u[4], v[5], objective;
+    wlra_model *model = new_model(1);
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_OK);
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, NULL, 0.25, 0.0), WLRA_OK);
+    EXPECT_STATUS(wlra_get_factors(model, u, 1, v, 1, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_OBJECTIVE, &objective), WLRA_OK);
+    CHECK(objective >= 0.0 && objective == objective, "sparse objective %g", objective);
+
+    EXPECT_STATUS(wlra_fit_csr(NULL, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, NULL, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, NULL, m, w, 0.0, 1.0), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_fit_csr(model, 0, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_INVALID_ARGUMENT);
+    row_ptr[0] = 1;
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_INVALID_ARGUMENT);
+    row_ptr[0] = 0;
+    row_ptr[2] = 1; /* decreasing: row 1 ends before it starts */
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "row 1") != NULL, "message: %s", wlra_last_error(model));
+    row_ptr[2] = 3;
+    col_idx[1] = 0; /* duplicate column in row 0 */
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "row 0") != NULL, "message: %s", wlra_last_error(model));
+    col_idx[1] = 3;
+    col_idx[4] = 1; /* unsorted in row 3 */
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "row 3") != NULL, "message: %s", wlra_last_error(model));
+    col_idx[4] = 5; /* out of range */
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "row 3: col_idx[4] = 5 is out of range") != NULL, "message: %s",
+          wlra_last_error(model));
+    col_idx[4] = 4;
+    m[2] = NAN;
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_NON_FINITE_INPUT);
+    m[2] = 3.0;
+    w[3] = -1.0;
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_ERROR_NEGATIVE_WEIGHT);
+    w[3] = 1.0;
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, 0.0, -1.0), WLRA_ERROR_NEGATIVE_WEIGHT);
+    EXPECT_STATUS(wlra_fit_csr(model, 4, 5, row_ptr, col_idx, m, w, INFINITY, 1.0), WLRA_ERROR_NON_FINITE_INPUT);
+
+    /* None of the failures touched the last good fit. */
+    double u2[4], v2[5];
+    EXPECT_STATUS(wlra_get_factors(model, u2, 1, v2, 1, WLRA_ROW_MAJOR), WLRA_OK);
+    CHECK(memcmp(u, u2, sizeof u) == 0 && memcmp(v, v2, sizeof v) == 0, "a failed sparse fit changed the factors");
+    wlra_destroy(model);
+}
+
 int main(void) {
     double *truth = planted_truth(N, M, K, 7);
     static double weights[N * M];
@@ -339,6 +391,7 @@ int main(void) {
     test_warm_start(truth, weights);
     test_progress_and_cancel(truth, weights);
     test_unit_weights_and_threads(truth);
+    test_sparse();
 
     free(truth);
     printf("c api: %d passed, %d failed\n", passed, failed);

@@ -57,7 +57,7 @@ pub fn fit(m: &Mat<f64>, w: Option<&Mat<f64>>, k: usize, options: &[(i32, f64)])
         model.set_option(id, value).unwrap();
     }
     model
-        .fit(&DenseProblem::new(m.as_ref(), w.map(|w| w.as_ref())))
+        .fit(DenseProblem::new(m.as_ref(), w.map(|w| w.as_ref())))
         .unwrap();
     model
 }

@@ -1,0 +1,333 @@
+//! Sparse input (C ABI 1.1, `wlra_fit_csr`): a CSR pattern with its own M
+//! and W values, and one constant M and W everywhere outside it. Nothing of
+//! size n_rows x n_cols is ever formed: every product and sum below splits
+//! into a constant part, done with k-dimensional sums, and a correction over
+//! the pattern.
+
+use crate::error::{invalid, Error, Result};
+use crate::kernels::spd_solve::SpdSolver;
+use crate::problem::blocks;
+use crate::products::{stack_rows, ROW_BLOCK};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use rayon::prelude::*;
+
+/// One orientation of the pattern: rows, their columns and values.
+pub struct Pattern {
+    ptr: Vec<usize>,
+    idx: Vec<usize>,
+    m: Vec<f64>,
+    w: Vec<f64>,
+}
+
+impl Pattern {
+    fn row(&self, i: usize) -> std::ops::Range<usize> {
+        self.ptr[i]..self.ptr[i + 1]
+    }
+
+    /// The same entries seen by columns (a counting sort, O(nnz + n_cols)).
+    fn transposed(&self, n_cols: usize) -> Pattern {
+        let nnz = self.idx.len();
+        let mut ptr = vec![0usize; n_cols + 1];
+        for &j in &self.idx {
+            ptr[j + 1] += 1;
+        }
+        for j in 0..n_cols {
+            ptr[j + 1] += ptr[j];
+        }
+        let mut next = ptr.clone();
+        let (mut idx, mut m, mut w) = (vec![0; nnz], vec![0.0; nnz], vec![0.0; nnz]);
+        for i in 0..self.ptr.len() - 1 {
+            for p in self.row(i) {
+                let j = self.idx[p];
+                let q = next[j];
+                next[j] += 1;
+                idx[q] = i;
+                m[q] = self.m[p];
+                w[q] = self.w[p];
+            }
+        }
+        Pattern { ptr, idx, m, w }
+    }
+}
+
+/// A validated sparse problem, owning its pattern in both orientations.
+pub struct SparseProblem {
+    rows: Pattern,
+    cols: Pattern,
+    n_rows: usize,
+    n_cols: usize,
+    m_default: f64,
+    w_default: f64,
+}
+
+/// The caller's CSR arrays, checked once by `SparseProblem::new`.
+pub struct CsrInput<'a> {
+    pub n_rows: usize,
+    pub n_cols: usize,
+    pub row_ptr: &'a [i64],
+    pub col_idx: &'a [i64],
+    pub m_values: &'a [f64],
+    pub w_values: Option<&'a [f64]>,
+    pub m_default: f64,
+    pub w_default: f64,
+}
+
+/// Check row_ptr alone (it fixes how much of the other arrays to read):
+/// returns nnz.
+pub fn check_row_ptr(row_ptr: &[i64]) -> Result<usize> {
+    if row_ptr[0] != 0 {
+        return Err(invalid(format!("row_ptr[0] = {} must be 0", row_ptr[0])));
+    }
+    for i in 0..row_ptr.len() - 1 {
+        if row_ptr[i + 1] < row_ptr[i] {
+            return Err(invalid(format!(
+                "row {i}: row_ptr[{}] = {} is less than row_ptr[{i}] = {} (row_ptr must not decrease)",
+                i + 1,
+                row_ptr[i + 1],
+                row_ptr[i]
+            )));
+        }
+    }
+    usize::try_from(row_ptr[row_ptr.len() - 1])
+        .map_err(|_| invalid("row_ptr[n_rows] does not fit in size_t"))
+}
+
+impl SparseProblem {
+    /// Validate and copy the caller's arrays (O(nnz) memory).
+    pub fn new(input: &CsrInput<'_>) -> Result<SparseProblem> {
+        let (n_rows, n_cols) = (input.n_rows, input.n_cols);
+        if !input.m_default.is_finite() || !input.w_default.is_finite() {
+            return Err(Error::NonFiniteInput(format!(
+                "m_default = {} and w_default = {} must be finite",
+                input.m_default, input.w_default
+            )));
+        }
+        if input.w_default < 0.0 {
+            return Err(Error::NegativeWeight(format!(
+                "w_default = {} is negative",
+                input.w_default
+            )));
+        }
+        let nnz = check_row_ptr(input.row_ptr)?;
+        let mut idx = Vec::with_capacity(nnz);
+        for i in 0..n_rows {
+            let (start, end) = (input.row_ptr[i] as usize, input.row_ptr[i + 1] as usize);
+            for p in start..end {
+                let c = input.col_idx[p];
+                if c < 0 || c as u64 >= n_cols as u64 {
+                    return Err(invalid(format!(
+                        "row {i}: col_idx[{p}] = {c} is out of range (n_cols = {n_cols})"
+                    )));
+                }
+                if p > start && c <= input.col_idx[p - 1] {
+                    return Err(invalid(format!(
+                        "row {i}: col_idx[{p}] = {c} is not greater than col_idx[{}] = {} \
+                         (columns must be strictly increasing within a row)",
+                        p - 1,
+                        input.col_idx[p - 1]
+                    )));
+                }
+                let (mv, wv) = (input.m_values[p], input.w_values.map_or(1.0, |w| w[p]));
+                if !mv.is_finite() {
+                    return Err(Error::NonFiniteInput(format!(
+                        "row {i}: m_values[{p}] = {mv} is not finite"
+                    )));
+                }
+                if !wv.is_finite() {
+                    return Err(Error::NonFiniteInput(format!(
+                        "row {i}: w_values[{p}] = {wv} is not finite"
+                    )));
+                }
+                if wv < 0.0 {
+                    return Err(Error::NegativeWeight(format!(
+                        "row {i}: w_values[{p}] = {wv} is negative"
+                    )));
+                }
+                idx.push(c as usize);
+            }
+        }
+        let rows = Pattern {
+            ptr: input.row_ptr.iter().map(|&p| p as usize).collect(),
+            idx,
+            m: input.m_values[..nnz].to_vec(),
+            w: input
+                .w_values
+                .map_or_else(|| vec![1.0; nnz], |w| w[..nnz].to_vec()),
+        };
+        let cols = rows.transposed(n_cols);
+        Ok(SparseProblem {
+            rows,
+            cols,
+            n_rows,
+            n_cols,
+            m_default: input.m_default,
+            w_default: input.w_default,
+        })
+    }
+
+    pub fn view(&self) -> SparseView<'_> {
+        SparseView {
+            pattern: &self.rows,
+            n_rows: self.n_rows,
+            n_cols: self.n_cols,
+            m_default: self.m_default,
+            w_default: self.w_default,
+            other: &self.cols,
+        }
+    }
+}
+
+/// The sparse problem seen from one side (rows of `pattern`).
+#[derive(Clone, Copy)]
+pub struct SparseView<'a> {
+    pattern: &'a Pattern,
+    other: &'a Pattern,
+    n_rows: usize,
+    n_cols: usize,
+    m_default: f64,
+    w_default: f64,
+}
+
+impl<'a> SparseView<'a> {
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    pub fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+
+    pub fn transposed(&self) -> SparseView<'a> {
+        SparseView {
+            pattern: self.other,
+            other: self.pattern,
+            n_rows: self.n_cols,
+            n_cols: self.n_rows,
+            ..*self
+        }
+    }
+
+    /// (W o M) x. Flops: 2 n l (constant part) + 2 nnz l (pattern).
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+        let l = x.ncols();
+        let base = self.w_default * self.m_default;
+        let column_sums: Vec<f64> = (0..l).map(|d| x.col(d).iter().sum()).collect();
+        let mut out = Mat::<f64>::zeros(self.n_rows, l);
+        for i in 0..self.n_rows {
+            for d in 0..l {
+                let mut v = base * column_sums[d];
+                for p in self.pattern.row(i) {
+                    v += (self.pattern.w[p] * self.pattern.m[p] - base)
+                        * x[(self.pattern.idx[p], d)];
+                }
+                out[(i, d)] = v;
+            }
+        }
+        out
+    }
+
+    /// sum_ij W_ij (M_ij - u_i.v_j)^2 as w_default * (the all-entries sum,
+    /// from k x k Grams) + the pattern's corrections. Flops: O((n + m) k^2
+    /// + nnz k).
+    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+        let (wd, md) = (self.w_default, self.m_default);
+        let mut total = 0.0;
+        if wd > 0.0 {
+            let k = u.ncols();
+            let su: Vec<f64> = (0..k).map(|d| u.col(d).iter().sum()).collect();
+            let sv: Vec<f64> = (0..k).map(|d| v.col(d).iter().sum()).collect();
+            let (mut gu, mut gv) = (Mat::<f64>::zeros(k, k), Mat::<f64>::zeros(k, k));
+            matmul(gu.as_mut(), Accum::Replace, u.transpose(), u, 1.0, Par::Seq);
+            matmul(gv.as_mut(), Accum::Replace, v.transpose(), v, 1.0, Par::Seq);
+            let cross: f64 = su.iter().zip(&sv).map(|(a, b)| a * b).sum();
+            let trace: f64 = (0..k)
+                .flat_map(|a| (0..k).map(move |b| (a, b)))
+                .map(|(a, b)| gu[(a, b)] * gv[(b, a)])
+                .sum();
+            let all =
+                (self.n_rows as f64) * (self.n_cols as f64) * md * md - 2.0 * md * cross + trace;
+            total += wd * all.max(0.0);
+        }
+        let row_blocks: Vec<_> = blocks(self.n_rows, ROW_BLOCK).collect();
+        let partial: Vec<f64> = row_blocks
+            .par_iter()
+            .map(|rows| {
+                let mut sum = 0.0;
+                for i in rows.clone() {
+                    for p in self.pattern.row(i) {
+                        let j = self.pattern.idx[p];
+                        let f: f64 = (0..u.ncols()).map(|d| u[(i, d)] * v[(j, d)]).sum();
+                        let (e, e0) = (self.pattern.m[p] - f, md - f);
+                        sum += self.pattern.w[p] * e * e - wd * e0 * e0;
+                    }
+                }
+                sum
+            })
+            .collect();
+        total + partial.iter().sum::<f64>()
+    }
+
+    /// The exact half-step: G_i = w_default Y^T Y + sum over the row's
+    /// pattern of (w_ij - w_default) y_j y_j^T + ridge I, and the matching
+    /// right-hand side, by Cholesky (minimum norm when singular).
+    /// Flops: 2 m k^2 once, then per row 2 nnz_i k^2 + k^3 / 3.
+    pub fn exact_half_step(&self, y: MatRef<'_, f64>, ridge: f64) -> Mat<f64> {
+        let k = y.ncols();
+        let (wd, md) = (self.w_default, self.m_default);
+        let mut shared = Mat::<f64>::zeros(k, k);
+        matmul(
+            shared.as_mut(),
+            Accum::Replace,
+            y.transpose(),
+            y,
+            wd,
+            Par::Seq,
+        );
+        let sums: Vec<f64> = (0..k)
+            .map(|d| wd * md * y.col(d).iter().sum::<f64>())
+            .collect();
+        let row_blocks: Vec<_> = blocks(self.n_rows, ROW_BLOCK).collect();
+        let parts: Vec<Mat<f64>> = row_blocks
+            .par_iter()
+            .map(|rows| {
+                let mut spd = SpdSolver::new(k);
+                let mut x = vec![0.0; k];
+                let mut out = Mat::<f64>::zeros(rows.len(), k);
+                for (r, i) in rows.clone().enumerate() {
+                    let mut g = spd.gram_mut();
+                    g.copy_from(&shared);
+                    x.copy_from_slice(&sums);
+                    for p in self.pattern.row(i) {
+                        let j = self.pattern.idx[p];
+                        let c = self.pattern.w[p] - wd;
+                        let t = self.pattern.w[p] * self.pattern.m[p] - wd * md;
+                        for b in 0..k {
+                            let yb = y[(j, b)];
+                            x[b] += t * yb;
+                            for a in 0..=b {
+                                g[(a, b)] += c * y[(j, a)] * yb;
+                            }
+                        }
+                    }
+                    for b in 0..k {
+                        g[(b, b)] += ridge;
+                        for a in 0..b {
+                            g[(b, a)] = g[(a, b)];
+                        }
+                    }
+                    if spd.factor() {
+                        spd.solve(&mut x);
+                    } else {
+                        x.iter_mut().for_each(|v| *v = f64::NAN);
+                    }
+                    for d in 0..k {
+                        out[(r, d)] = x[d];
+                    }
+                }
+                out
+            })
+            .collect();
+        stack_rows(&parts, self.n_rows, k)
+    }
+}
