@@ -9,8 +9,6 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use wlra::kernels::orthonormal::orthonormal_basis;
 use wlra::options::*;
@@ -19,30 +17,8 @@ use wlra::solver::exact::ExactSolver;
 use wlra::solver::{HalfStep, HalfStepSolver};
 use wlra::{DenseProblem, Model};
 
-/// Counts live heap bytes and their peak, to measure a fit's extra memory.
-struct CountingAllocator;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged to the system allocator.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
 
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
     (0..runs)
@@ -135,12 +111,11 @@ fn main() {
 
     if std::env::var_os("WLRA_BENCH_MEMORY_DETAIL").is_some() {
         let measure = |name: &str, f: &dyn Fn()| {
-            let before = LIVE.load(Ordering::Relaxed);
-            PEAK.store(before, Ordering::Relaxed);
+            let before = counting_alloc::reset_peak();
             f();
             println!(
                 "  peak extra of {name}: {:.1} MiB",
-                (PEAK.load(Ordering::Relaxed) - before) as f64 / 1048576.0
+                counting_alloc::peak_since(before) as f64 / 1048576.0
             );
         };
         measure("half-step", &|| {
@@ -167,12 +142,11 @@ fn main() {
     let mut peaks = Vec::new();
     let mut fit_seconds = 0.0;
     for _ in 0..2 {
-        let before = LIVE.load(Ordering::Relaxed);
-        PEAK.store(before, Ordering::Relaxed);
+        let before = counting_alloc::reset_peak();
         let fit_start = Instant::now();
         model.fit(problem).unwrap();
         fit_seconds = fit_start.elapsed().as_secs_f64();
-        peaks.push((PEAK.load(Ordering::Relaxed) - before) as f64);
+        peaks.push(counting_alloc::peak_since(before) as f64);
     }
     let (first, extra) = (peaks[0], peaks[1]);
     let mib = |bytes: f64| bytes / (1024.0 * 1024.0);

@@ -2,36 +2,13 @@
 //! anything of size n x m: dense W alone would be 160 GB; the peak heap of
 //! the whole fit is measured by a counting allocator (issue 7).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+
 use wlra::model::WLRA_INFO_OBJECTIVE;
 use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
 use wlra::Model;
-
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged to the system allocator.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 #[test]
 fn huge_sparse_problem_fits_in_memory_proportional_to_its_entries() {
@@ -59,8 +36,7 @@ fn huge_sparse_problem_fits_in_memory_proportional_to_its_entries() {
     }
     let nnz = col_idx.len();
     let weights: Vec<f64> = values.iter().map(|c| 1.0 + 10.0 * c).collect();
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = counting_alloc::reset_peak();
     let problem = SparseProblem::new(&CsrInput {
         n_rows: n,
         n_cols: m,
@@ -75,7 +51,7 @@ fn huge_sparse_problem_fits_in_memory_proportional_to_its_entries() {
     let mut model = Model::new(4).unwrap();
     model.set_option(WLRA_OPTION_MAX_ITERATIONS, 2.0).unwrap();
     model.fit(problem.view()).unwrap();
-    let peak = (PEAK.load(Ordering::Relaxed) - before) as f64;
+    let peak = counting_alloc::peak_since(before) as f64;
     let dense = (n * m * 8) as f64;
     println!(
         "nnz {nnz}: peak extra heap {:.0} MiB, against {:.0} GiB for one dense n x m matrix",
