@@ -82,7 +82,7 @@ fn for_each_in_memory_order(
 }
 
 /// M and W finite, W non-negative.
-pub fn validate_values(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()> {
+fn validate_values(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()> {
     first_non_finite("M", m)?;
     if let Some(w) = w {
         first_non_finite("W", w)?;
@@ -220,6 +220,9 @@ impl Model {
         let problem = problem.into();
         let problem = &problem;
         self.validate_fit(problem)?;
+        if let Problem::Dense(dense) = problem {
+            validate_values(dense.data(), dense.weights())?;
+        }
         let started = Instant::now();
         self.pool()?;
         let pool = &self.pool.as_ref().expect("created above").1;

@@ -185,7 +185,6 @@ pub unsafe extern "C" fn wlra_fit(
             // SAFETY: as for `m`.
             Some(unsafe { w_arg.view(w) }?)
         };
-        crate::model::validate_values(m_view, w_view)?;
         target.fit(DenseProblem::new(m_view, w_view))
     })
 }

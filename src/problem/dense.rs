@@ -36,6 +36,14 @@ impl<'a> DenseProblem<'a> {
         }
     }
 
+    pub fn data(&self) -> MatRef<'a, f64> {
+        self.data
+    }
+
+    pub fn weights(&self) -> Option<MatRef<'a, f64>> {
+        self.weights
+    }
+
     /// True when W is all ones: every row then shares one Gram matrix.
     pub fn has_unit_weights(&self) -> bool {
         self.weights.is_none()
