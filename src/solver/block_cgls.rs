@@ -66,15 +66,19 @@ pub enum Preconditioners {
 }
 
 impl Preconditioners {
-    /// Row i of `block` <- R_i^-1 (row i), as a column vector. Flops: k^2 a row.
-    fn apply_inverse(&self, mut block: MatMut<'_, f64>) {
+    /// Row i of `block` <- R_i^-1 (row i), or R_i^-T (row i) when
+    /// `transposed`, each row as a column vector. Flops: k^2 a row.
+    fn apply(&self, mut block: MatMut<'_, f64>, transposed: bool) {
+        let solve = |r: MatRef<'_, f64>, x: MatMut<'_, f64>| {
+            if transposed {
+                solve_lower_triangular_in_place(r.transpose(), x, Par::Seq)
+            } else {
+                solve_upper_triangular_in_place(r, x, Par::Seq)
+            }
+        };
         match self {
             Preconditioners::Shared { r, scale } => {
-                solve_upper_triangular_in_place(
-                    r.as_ref(),
-                    block.as_mut().transpose_mut(),
-                    Par::Seq,
-                );
+                solve(r.as_ref(), block.as_mut().transpose_mut());
                 for (i, s) in scale.iter().enumerate() {
                     let mut row = block.as_mut().subrows_mut(i, 1);
                     row *= faer::Scale(1.0 / s);
@@ -82,31 +86,7 @@ impl Preconditioners {
             }
             Preconditioners::PerRow(rs) => {
                 for (i, r) in rs.iter().enumerate() {
-                    let row = block.as_mut().subrows_mut(i, 1).transpose_mut();
-                    solve_upper_triangular_in_place(r.as_ref(), row, Par::Seq);
-                }
-            }
-        }
-    }
-
-    /// Row i of `block` <- R_i^-T (row i). Flops: k^2 a row.
-    fn apply_inverse_transpose(&self, mut block: MatMut<'_, f64>) {
-        match self {
-            Preconditioners::Shared { r, scale } => {
-                solve_lower_triangular_in_place(
-                    r.transpose(),
-                    block.as_mut().transpose_mut(),
-                    Par::Seq,
-                );
-                for (i, s) in scale.iter().enumerate() {
-                    let mut row = block.as_mut().subrows_mut(i, 1);
-                    row *= faer::Scale(1.0 / s);
-                }
-            }
-            Preconditioners::PerRow(rs) => {
-                for (i, r) in rs.iter().enumerate() {
-                    let row = block.as_mut().subrows_mut(i, 1).transpose_mut();
-                    solve_lower_triangular_in_place(r.transpose(), row, Par::Seq);
+                    solve(r.as_ref(), block.as_mut().subrows_mut(i, 1).transpose_mut());
                 }
             }
         }
@@ -137,7 +117,7 @@ fn preconditioned_gradient(
     if data.ridge > 0.0 {
         gradient -= faer::Scale(data.ridge) * x;
     }
-    preconditioners.apply_inverse_transpose(gradient);
+    preconditioners.apply(gradient, true);
 }
 
 /// Run CGLS on the active rows of the block, from `x` (warm start) in
@@ -228,7 +208,7 @@ pub fn solve_block(
         work += live;
         // step = R^-1 direction; product = step Y^T (unweighted).
         step.copy_from(direction.as_ref());
-        preconditioners.apply_inverse(step.as_mut());
+        preconditioners.apply(step.as_mut(), false);
         for (i, live) in active.iter().enumerate() {
             if !live {
                 step.as_mut().subrows_mut(i, 1).fill(0.0);

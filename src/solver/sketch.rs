@@ -118,14 +118,10 @@ impl PreconditionerRule for ReuseRule<'_> {
                     1.0,
                     Par::Seq,
                 );
-                let rf = qr.r_factor(product.as_ref());
-                let upper = Mat::from_fn(k, k, |i, j| if i <= j { rf[(i, j)] } else { 0.0 });
-                if full_rank(upper.as_ref()) {
-                    upper
-                } else {
+                upper_factor(qr, product.as_ref()).unwrap_or_else(|| {
                     *u = false;
                     Mat::identity(k, k)
-                }
+                })
             })
             .collect();
         Preconditioners::PerRow(factors)
@@ -265,11 +261,17 @@ impl SrhtRule {
         if sketch.nrows() < sketch.ncols() {
             return None;
         }
-        let r = scratch.qr.r_factor(sketch);
-        let k = r.ncols();
-        let upper = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
-        full_rank(upper.as_ref()).then_some(upper)
+        upper_factor(&mut scratch.qr, sketch)
     }
+}
+
+/// The R of a QR of `a` (k columns) as a clean upper triangle, or None when
+/// a pivot is too small for R to serve as a preconditioner.
+fn upper_factor(qr: &mut RFactorWorkspace, a: MatRef<'_, f64>) -> Option<Mat<f64>> {
+    let r = qr.r_factor(a);
+    let k = r.ncols();
+    let upper = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
+    full_rank(upper.as_ref()).then_some(upper)
 }
 
 impl HalfStepSolver for SketchSolver {
