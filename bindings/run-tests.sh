@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Tests of the Python and R bindings (issue 6), from a fresh machine with the
-# packages of scripts/install-deps.sh: builds libwlra, a Python venv under
-# target/py-venv (numpy, pytest from PyPI), installs both bindings and runs
-# their suites. The Julia binding is not run: no Julia toolchain here.
+# Tests of the Python and R bindings (issues 6 and 7), from a fresh machine
+# with the packages of scripts/install-deps.sh (r-cran-matrix for the sparse
+# tests): builds libwlra, a Python venv under target/py-venv (numpy, pytest,
+# scipy from PyPI), installs both bindings and runs their suites. The Julia
+# binding is not run: no Julia toolchain here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -28,7 +29,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet numpy pytest
+"$venv/bin/python" -m pip install --quiet numpy pytest scipy
 # Install from a copy: pip's in-tree build would leave build/ and *.egg-info
 # in the source tree.
 pysrc=$(mktemp -d "${TMPDIR:-/tmp}/wlra-py.XXXXXX")

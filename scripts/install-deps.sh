@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need (Debian; run as root). Idempotent.
 set -euo pipefail
-packages=(build-essential pkg-config cmake r-base-dev r-cran-testthat)
+packages=(build-essential pkg-config cmake r-base-dev r-cran-testthat r-cran-matrix)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -89,3 +89,16 @@ pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Mat<f64> {
     }
     out
 }
+
+/// A copy of `a` with each row contiguous (row i at [i * ncols..]): the
+/// sparse paths gather whole rows of a factor by index.
+pub fn rows_contiguous(a: MatRef<'_, f64>) -> Vec<f64> {
+    let (n, k) = a.shape();
+    let mut out = vec![0.0; n * k];
+    for d in 0..k {
+        for (i, v) in a.col(d).iter().enumerate() {
+            out[i * k + d] = *v;
+        }
+    }
+    out
+}

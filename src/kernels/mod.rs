@@ -2,6 +2,7 @@
 //! parallelism, so results never depend on the thread count.
 
 pub mod fwht;
+pub mod gathered;
 pub mod gram;
 pub mod orthonormal;
 pub mod spd_solve;

@@ -5,12 +5,14 @@
 //! the pattern.
 
 use crate::error::{invalid, Error, Result};
-use crate::kernels::spd_solve::SpdSolver;
-use crate::problem::blocks;
-use crate::products::{stack_rows, ROW_BLOCK};
+use crate::kernels::gathered::{add_rows, dot};
+use crate::products::{rows_contiguous, stack_rows, ROW_BLOCK};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
+
+/// Pattern entries per row block of the parallel loops (see `row_blocks`).
+const BLOCK_ENTRIES: usize = 8192;
 
 /// One orientation of the pattern: rows, their columns and values.
 pub struct Pattern {
@@ -212,19 +214,33 @@ impl<'a> SparseView<'a> {
     pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
         let l = x.ncols();
         let base = self.w_default * self.m_default;
-        let column_sums: Vec<f64> = (0..l).map(|d| x.col(d).iter().sum()).collect();
-        let mut out = Mat::<f64>::zeros(self.n_rows, l);
-        for i in 0..self.n_rows {
-            for d in 0..l {
-                let mut v = base * column_sums[d];
-                for p in self.pattern.row(i) {
-                    v += (self.pattern.w[p] * self.pattern.m[p] - base)
-                        * x[(self.pattern.idx[p], d)];
+        let column_sums: Vec<f64> = (0..l)
+            .map(|d| base * x.col(d).iter().sum::<f64>())
+            .collect();
+        let x_rows = rows_contiguous(x);
+        let row_blocks = self.row_blocks();
+        let parts: Vec<Mat<f64>> = row_blocks
+            .par_iter()
+            .map(|rows| {
+                let (mut out_row, mut coef) = (vec![0.0; l], Vec::new());
+                let mut out = Mat::<f64>::zeros(rows.len(), l);
+                for (r, i) in rows.clone().enumerate() {
+                    let range = self.pattern.row(i);
+                    coef.clear();
+                    coef.extend(
+                        self.pattern.w[range.clone()]
+                            .iter()
+                            .zip(&self.pattern.m[range.clone()])
+                            .map(|(w, m)| w * m - base),
+                    );
+                    out_row.copy_from_slice(&column_sums);
+                    add_rows(&mut out_row, &coef, &self.pattern.idx[range], &x_rows);
+                    (0..l).for_each(|d| out[(r, d)] = out_row[d]);
                 }
-                out[(i, d)] = v;
-            }
-        }
-        out
+                out
+            })
+            .collect();
+        stack_rows(&parts, self.n_rows, l)
     }
 
     /// sum_ij W_ij (M_ij - u_i.v_j)^2 as w_default * (the all-entries sum,
@@ -249,15 +265,18 @@ impl<'a> SparseView<'a> {
                 (self.n_rows as f64) * (self.n_cols as f64) * md * md - 2.0 * md * cross + trace;
             total += wd * all.max(0.0);
         }
-        let row_blocks: Vec<_> = blocks(self.n_rows, ROW_BLOCK).collect();
+        let (ur, vr) = (rows_contiguous(u), rows_contiguous(v));
+        let k = u.ncols();
+        let row_blocks = self.row_blocks();
         let partial: Vec<f64> = row_blocks
             .par_iter()
             .map(|rows| {
                 let mut sum = 0.0;
                 for i in rows.clone() {
+                    let ui = &ur[i * k..(i + 1) * k];
                     for p in self.pattern.row(i) {
                         let j = self.pattern.idx[p];
-                        let f: f64 = (0..u.ncols()).map(|d| u[(i, d)] * v[(j, d)]).sum();
+                        let f = dot(ui, &vr[j * k..(j + 1) * k]);
                         let (e, e0) = (self.pattern.m[p] - f, md - f);
                         sum += self.pattern.w[p] * e * e - wd * e0 * e0;
                     }
@@ -268,66 +287,55 @@ impl<'a> SparseView<'a> {
         total + partial.iter().sum::<f64>()
     }
 
-    /// The exact half-step: G_i = w_default Y^T Y + sum over the row's
-    /// pattern of (w_ij - w_default) y_j y_j^T + ridge I, and the matching
-    /// right-hand side, by Cholesky (minimum norm when singular).
-    /// Flops: 2 m k^2 once, then per row 2 nnz_i k^2 + k^3 / 3.
-    pub fn exact_half_step(&self, y: MatRef<'_, f64>, ridge: f64) -> Mat<f64> {
-        let k = y.ncols();
-        let (wd, md) = (self.w_default, self.m_default);
-        let mut shared = Mat::<f64>::zeros(k, k);
-        matmul(
-            shared.as_mut(),
-            Accum::Replace,
-            y.transpose(),
-            y,
-            wd,
-            Par::Seq,
-        );
-        let sums: Vec<f64> = (0..k)
-            .map(|d| wd * md * y.col(d).iter().sum::<f64>())
-            .collect();
-        let row_blocks: Vec<_> = blocks(self.n_rows, ROW_BLOCK).collect();
-        let parts: Vec<Mat<f64>> = row_blocks
-            .par_iter()
-            .map(|rows| {
-                let mut spd = SpdSolver::new(k);
-                let mut x = vec![0.0; k];
-                let mut out = Mat::<f64>::zeros(rows.len(), k);
-                for (r, i) in rows.clone().enumerate() {
-                    let mut g = spd.gram_mut();
-                    g.copy_from(&shared);
-                    x.copy_from_slice(&sums);
-                    for p in self.pattern.row(i) {
-                        let j = self.pattern.idx[p];
-                        let c = self.pattern.w[p] - wd;
-                        let t = self.pattern.w[p] * self.pattern.m[p] - wd * md;
-                        for b in 0..k {
-                            let yb = y[(j, b)];
-                            x[b] += t * yb;
-                            for a in 0..=b {
-                                g[(a, b)] += c * y[(j, a)] * yb;
-                            }
-                        }
-                    }
-                    for b in 0..k {
-                        g[(b, b)] += ridge;
-                        for a in 0..b {
-                            g[(b, a)] = g[(a, b)];
-                        }
-                    }
-                    if spd.factor() {
-                        spd.solve(&mut x);
-                    } else {
-                        x.iter_mut().for_each(|v| *v = f64::NAN);
-                    }
-                    for d in 0..k {
-                        out[(r, d)] = x[d];
-                    }
-                }
-                out
-            })
-            .collect();
-        stack_rows(&parts, self.n_rows, k)
+    pub fn w_default(&self) -> f64 {
+        self.w_default
     }
+
+    pub fn m_default(&self) -> f64 {
+        self.m_default
+    }
+
+    /// Entries stored in the pattern.
+    pub fn nnz(&self) -> usize {
+        self.pattern.idx.len()
+    }
+
+    /// Consecutive row ranges of at most ROW_BLOCK rows and about
+    /// BLOCK_ENTRIES pattern entries each: popular items hold most of the
+    /// entries, and blocks of equal row counts would leave one thread with
+    /// most of the work. Fixed by the pattern alone, never by the threads.
+    pub fn row_blocks(&self) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < self.n_rows {
+            let mut end = start + 1;
+            while end < self.n_rows
+                && end - start < ROW_BLOCK
+                && self.pattern.ptr[end + 1] - self.pattern.ptr[start] <= BLOCK_ENTRIES
+            {
+                end += 1;
+            }
+            out.push(start..end);
+            start = end;
+        }
+        out
+    }
+
+    /// Row i of the pattern: its columns, values and weights.
+    pub fn row(&self, i: usize) -> SparseRow<'a> {
+        let range = self.pattern.row(i);
+        SparseRow {
+            cols: &self.pattern.idx[range.clone()],
+            values: &self.pattern.m[range.clone()],
+            weights: &self.pattern.w[range],
+        }
+    }
+}
+
+/// One row of the pattern (columns strictly increasing).
+#[derive(Clone, Copy)]
+pub struct SparseRow<'a> {
+    pub cols: &'a [usize],
+    pub values: &'a [f64],
+    pub weights: &'a [f64],
 }

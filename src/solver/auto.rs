@@ -1,5 +1,6 @@
 //! AUTO: per half-step, the solver with the lowest predicted cost among
-//! exact, shared-preconditioner PCG and SRHT-preconditioned PCG.
+//! exact, shared-preconditioner PCG and SRHT-preconditioned PCG (sparse
+//! input: exact or PCG, see `predict_sparse`).
 //!
 //! The prediction counts work in GEMM-flop equivalents per row, from k,
 //! the row length m and inner iteration counts (never from timings, so the
@@ -16,6 +17,7 @@ use super::shared::SharedSolver;
 use super::sketch::{sketch_rows, SketchSolver};
 use super::{HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
+use crate::problem::{Problem, SparseView};
 use faer::Mat;
 
 /// Small dense factorizations run far below GEMM speed.
@@ -28,6 +30,14 @@ const ELEMENTWISE_COST: f64 = 126.0;
 const FWHT_COST: f64 = 2.0;
 /// QR of the s x k sketch, per flop.
 const QR_COST: f64 = 4.0;
+/// Sparse rows: the correction Grams are GEMMs on gathered rows, short
+/// ones, below full GEMM speed.
+const SPARSE_GRAM_COST: f64 = 1.0;
+/// A product with gathered rows of Y (memory bound), per flop.
+const GATHER_COST: f64 = 2.0;
+/// A sparse CG row starts with one fused pass (right-hand side and
+/// residual) costing about this many iterations.
+const SPARSE_SETUP_PASSES: f64 = 1.5;
 /// Inner iterations assumed before a side has run an iterative solver.
 const FIRST_GUESS: f64 = 5.0;
 /// SRHT-preconditioned CGLS, cond(A R^-1) <= 3: iterations per decade of
@@ -76,6 +86,26 @@ impl AutoSolver {
             (SolverKind::Sketch, sketch),
         ]
     }
+
+    /// Predicted cost of a sparse half-step (all rows), same units:
+    ///   exact  SPARSE_GRAM_COST 2 nnz k^2 + CHOLESKY_COST n k^3
+    ///   PCG    (iterations + SPARSE_SETUP_PASSES) GATHER_COST 4 nnz k
+    ///          (+ 2 n k^2 per pass with a ridge: Y is not orthonormal)
+    fn predict_sparse(
+        &self,
+        view: &SparseView<'_>,
+        k: f64,
+        ridge: f64,
+        side: usize,
+    ) -> [(SolverKind, f64); 2] {
+        let (n, nnz) = (view.n_rows() as f64, view.nnz() as f64);
+        let exact = SPARSE_GRAM_COST * 2.0 * nnz * k * k + CHOLESKY_COST * n * k * k * k;
+        let iterations = self.shared_iterations[side].unwrap_or(FIRST_GUESS);
+        let shared_gram = if ridge > 0.0 { 2.0 * n * k * k } else { n * k };
+        let pass = GATHER_COST * 4.0 * nnz * k + shared_gram;
+        let pcg = (iterations + SPARSE_SETUP_PASSES) * pass;
+        [(SolverKind::Exact, exact), (SolverKind::SharedPcg, pcg)]
+    }
 }
 
 impl HalfStepSolver for AutoSolver {
@@ -110,17 +140,17 @@ impl HalfStepSolver for AutoSolver {
             step.problem.n_cols(),
             step.fixed.ncols(),
         );
-        let costs = self.predict(m as f64, k as f64, side);
-        // Sparse input: only the exact solver handles it so far.
-        let choice = if step.problem.is_sparse() {
-            SolverKind::Exact
-        } else {
-            costs
-                .iter()
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|c| c.0)
-                .unwrap_or(SolverKind::Exact)
+        let costs = match &step.problem {
+            Problem::Sparse(view) => self
+                .predict_sparse(view, k as f64, step.ridge, side)
+                .to_vec(),
+            Problem::Dense(_) => self.predict(m as f64, k as f64, side).to_vec(),
         };
+        let choice = costs
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|c| c.0)
+            .unwrap_or(SolverKind::Exact);
         self.last = choice;
         self.history.push(choice);
         match choice {

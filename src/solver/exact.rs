@@ -7,6 +7,8 @@
 //! for the factorizations. Extra memory per task: ROW_BLOCK x k(k+1)/2 packed
 //! Grams and COL_BLOCK x k(k+1)/2 outer products.
 
+use super::sparse::exact::exact_half_step;
+use super::sparse::SharedParts;
 use super::{HalfStep, HalfStepSolver, SolverKind};
 use crate::error::{Error, Result};
 use crate::kernels::gram::{
@@ -29,7 +31,9 @@ impl HalfStepSolver for ExactSolver {
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let x = match &step.problem {
-            Problem::Sparse(sparse) => sparse.exact_half_step(step.fixed, step.ridge),
+            Problem::Sparse(view) => {
+                exact_half_step(view, &SharedParts::new(view, step.fixed, step.ridge))
+            }
             Problem::Dense(dense) => {
                 let rhs = weighted_data_times(dense, step.fixed);
                 if dense.has_unit_weights() {

@@ -9,8 +9,9 @@ pub mod exact;
 pub mod iterative;
 pub mod shared;
 pub mod sketch;
+pub mod sparse;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::problem::Problem;
 use faer::{Mat, MatRef};
 
@@ -58,5 +59,16 @@ pub trait HalfStepSolver {
     /// a direct solver).
     fn inner_iterations(&self) -> usize {
         0
+    }
+}
+
+/// `x` if every entry is finite, else `Error::Numerical` naming `what`.
+pub fn finite(x: Mat<f64>, what: &str) -> Result<Mat<f64>> {
+    if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
+        Ok(x)
+    } else {
+        Err(Error::Numerical(format!(
+            "{what} produced non-finite factors"
+        )))
     }
 }

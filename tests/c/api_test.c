@@ -69,6 +69,7 @@ static void test_create_and_options(void) {
         { WLRA_OPTION_MAX_ITERATIONS, 100 }, { WLRA_OPTION_SEED, 0 },
         { WLRA_OPTION_SOLVER, WLRA_SOLVER_AUTO }, { WLRA_OPTION_INIT, WLRA_INIT_SVD },
         { WLRA_OPTION_RIDGE, 0 }, { WLRA_OPTION_THREADS, 0 }, { WLRA_OPTION_CLIP, 0 },
+        { WLRA_OPTION_ADAPTIVE_ACCURACY, 1 }, { WLRA_OPTION_OVERRELAXATION, 1 },
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         EXPECT_STATUS(wlra_get_option(model, defaults[i].option, &value), WLRA_OK);
@@ -98,6 +99,11 @@ static void test_create_and_options(void) {
     EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_REGRESSION_TOLERANCE, 0), WLRA_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_THREADS, 1.5), WLRA_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_CLIP, -2), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_OVERRELAXATION, 2), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_OVERRELAXATION, 0), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(wlra_last_error(model), "WLRA_OPTION_OVERRELAXATION") != NULL, "message: %s",
+          wlra_last_error(model));
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_OVERRELAXATION, 1.5), WLRA_OK);
     EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_SEED, 42), WLRA_OK);
     EXPECT_STATUS(wlra_get_option(model, WLRA_OPTION_SEED, &value), WLRA_OK);
     CHECK(value == 42, "seed %g", value);

@@ -3,14 +3,16 @@
 
 Weighted low rank approximation: a thin `ccall` binding over the wlra C ABI
 (libwlra, found through `WLRA_LIBRARY` or `WLRA_PREFIX`). Mirrors the R
-binding: `wlra_fit(M, W; rank, options...)`, `fitted`, `predict`, errors as
-`WlraError(status, name, message)`.
+binding: `wlra_fit(M, W; rank, options...)`, `wlra_fit_sparse(M, W; rank,
+m_default, w_default, options...)` for a `SparseMatrixCSC`, `fitted`,
+`predict`, errors as `WlraError(status, name, message)`.
 """
 module Wlra
 
 using Libdl
+using SparseArrays
 
-export wlra_fit, WlraFit, WlraError, fitted, predict, wlra_library_version
+export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, wlra_library_version
 
 # C ABI version 1 (stable); the tests check these against include/wlra.h.
 const ROW_MAJOR = Int32(101)
@@ -18,7 +20,7 @@ const COL_MAJOR = Int32(102)
 const OPTIONS = Dict{Symbol,Int32}(
     :max_iterations => 1, :tolerance => 2, :seed => 3, :solver => 4, :init => 5, :ridge => 6,
     :threads => 7, :sketch_size_factor => 8, :regression_tolerance => 9, :clip => 10,
-    :adaptive_accuracy => 11)
+    :adaptive_accuracy => 11, :overrelaxation => 12)
 const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2, :shared_pcg => 3)
 const INITS = Dict{Symbol,Int}(:svd => 0, :random => 1, :given => 2)
 const STATUS_NAMES = (:null_pointer, :invalid_argument, :non_finite_input, :negative_weight,
@@ -155,30 +157,7 @@ function read_result(model, n_rows, n_cols, rank)
             solver == 1 ? :exact : solver == 2 ? :sketch : solver == 3 ? :shared_pcg : :unknown)
 end
 
-"""
-    wlra_fit(M, W=nothing; rank, progress=nothing, start=nothing, options...)
-
-Fit U (size(M, 1) x rank) and V (size(M, 2) x rank) minimizing
-sum(W .* (M - U V').^2) + ridge (|U|^2 + |V|^2). `W === nothing`: all weights 1.
-
-`Matrix{Float64}` and column-major strided views (stride 1 down columns) are
-passed to libwlra without a copy; other element types or layouts are
-converted to `Matrix{Float64}` first.
-
-Options by name, the C ABI's defaults when left out: `max_iterations` (100),
-`tolerance` (1e-8), `seed` (0), `solver` (:auto, :exact, :sketch, :shared_pcg), `init`
-(:svd, :random, :given), `ridge` (0), `threads` (0 = all cores),
-`sketch_size_factor` (4), `regression_tolerance` (1e-10), `clip` (0 = off),
-`adaptive_accuracy` (1 = on).
-
-`progress(iteration, objective)` runs after every iteration; returning `true`
-cancels the fit, which throws `WlraError` with name `:cancelled` and the
-factors of the completed iterations in `err.result`. An exception thrown by
-`progress` cancels the fit and is rethrown. `start = (U0, V0)` sets starting
-factors (and `init = :given`).
-"""
-function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
-                  rank::Integer, progress = nothing, start = nothing, options...)
+function option_values(rank, start, options)
     rank >= 0 || throw(WlraError(2, "rank = $rank must be a whole number >= 1"))
     values = Pair{Int32,Float64}[]
     for (name, value) in pairs(options)
@@ -188,13 +167,14 @@ function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
     if start !== nothing && !haskey(options, :init)
         push!(values, OPTIONS[:init] => Float64(INITS[:given]))
     end
-    M = as_passable(M)
-    if W !== nothing
-        size(W) == size(M) || throw(WlraError(2, "W is $(size(W)) but M is $(size(M))"))
-        W = as_passable(W)
-    end
-    n_rows, n_cols = size(M)
+    values
+end
 
+# One model's create / set_option / set_factors / set_progress, then
+# `fit_call(model)` (the C fit, returning its status; it keeps its own arrays
+# alive with GC.@preserve), then the result or the error. The model is
+# destroyed in every case. Shared by wlra_fit and wlra_fit_sparse.
+function run_fit(fit_call, n_rows, n_cols, rank, values, start, progress)
     handle = Ref{Ptr{Cvoid}}(C_NULL)
     check(C_NULL, ccall(sym(:wlra_create), Int32, (Csize_t, Ref{Ptr{Cvoid}}), rank, handle))
     model = handle[]
@@ -209,17 +189,13 @@ function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
                                (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t, Int32),
                                model, size(U0, 1), size(V0, 1), U0, leading_dim(U0), V0, leading_dim(V0), COL_MAJOR))
         end
-        status = GC.@preserve M W state begin
+        status = GC.@preserve state begin
             if progress !== nothing
                 callback = @cfunction(progress_trampoline, Int32, (Ptr{Cvoid}, Csize_t, Cdouble))
                 check(model, ccall(sym(:wlra_set_progress), Int32, (Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
                                    model, callback, pointer_from_objref(state)))
             end
-            w_ptr = W === nothing ? Ptr{Float64}(C_NULL) : pointer(W)
-            ld_w = W === nothing ? leading_dim(M) : leading_dim(W)
-            ccall(sym(:wlra_fit), Int32,
-                  (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t, Int32),
-                  model, n_rows, n_cols, pointer(M), leading_dim(M), w_ptr, ld_w, COL_MAJOR)
+            fit_call(model)
         end
         if status == ERROR_CANCELLED
             state.raised === nothing || throw(state.raised)
@@ -230,6 +206,124 @@ function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
         return read_result(model, n_rows, n_cols, rank)
     finally
         ccall(sym(:wlra_destroy), Cvoid, (Ptr{Cvoid},), model)
+    end
+end
+
+"""
+    wlra_fit(M, W=nothing; rank, progress=nothing, start=nothing, options...)
+
+Fit U (size(M, 1) x rank) and V (size(M, 2) x rank) minimizing
+sum(W .* (M - U V').^2) + ridge (|U|^2 + |V|^2). `W === nothing`: all weights 1.
+
+`Matrix{Float64}` and column-major strided views (stride 1 down columns) are
+passed to libwlra without a copy; other element types or layouts are
+converted to `Matrix{Float64}` first. A sparse `M` is refused: see
+`wlra_fit_sparse`.
+
+Options by name, the C ABI's defaults when left out: `max_iterations` (100),
+`tolerance` (1e-8), `seed` (0), `solver` (:auto, :exact, :sketch, :shared_pcg), `init`
+(:svd, :random, :given), `ridge` (0), `threads` (0 = all cores),
+`sketch_size_factor` (4), `regression_tolerance` (1e-10), `clip` (0 = off),
+`adaptive_accuracy` (1 = on), `overrelaxation` (1 = off; in (0, 2)).
+
+`progress(iteration, objective)` runs after every iteration; returning `true`
+cancels the fit, which throws `WlraError` with name `:cancelled` and the
+factors of the completed iterations in `err.result`. An exception thrown by
+`progress` cancels the fit and is rethrown. `start = (U0, V0)` sets starting
+factors (and `init = :given`).
+"""
+function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
+                  rank::Integer, progress = nothing, start = nothing, options...)
+    M isa AbstractSparseMatrix &&
+        throw(WlraError(2, "M is a sparse matrix: use wlra_fit_sparse, which keeps it sparse " *
+                           "(and says what M and W are outside its pattern)"))
+    values = option_values(rank, start, options)
+    M = as_passable(M)
+    if W !== nothing
+        size(W) == size(M) || throw(WlraError(2, "W is $(size(W)) but M is $(size(M))"))
+        W = as_passable(W)
+    end
+    n_rows, n_cols = size(M)
+    run_fit(n_rows, n_cols, rank, values, start, progress) do model
+        GC.@preserve M W begin
+            w_ptr = W === nothing ? Ptr{Float64}(C_NULL) : pointer(W)
+            ld_w = W === nothing ? leading_dim(M) : leading_dim(W)
+            ccall(sym(:wlra_fit), Int32,
+                  (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t, Int32),
+                  model, n_rows, n_cols, pointer(M), leading_dim(M), w_ptr, ld_w, COL_MAJOR)
+        end
+    end
+end
+
+# ---- sparse input (C ABI 1.1, wlra_fit_csr) --------------------------------
+
+# The CSR arrays of A as wlra_fit_csr reads them (0-based Int64 row_ptr and
+# col_idx, Float64 values). The CSC of A's transpose is the CSR of A:
+# permutedims(A, (2, 1)) builds it with one counting sort (SparseArrays'
+# halfperm!), O(nnz + size) time and memory, stored zeros kept and each
+# row's columns increasing.
+function csr_arrays(A::SparseMatrixCSC)
+    At = permutedims(A, (2, 1))
+    row_ptr = Int64.(At.colptr) .- 1
+    col_idx = Int64.(At.rowval) .- 1
+    values = convert(Vector{Float64}, At.nzval)
+    (row_ptr = row_ptr, col_idx = col_idx, values = values)
+end
+
+# Throws WlraError(:invalid_argument) naming (1-based) an entry that one of M
+# and W stores and the other does not. O(nnz).
+function check_same_pattern(M::SparseMatrixCSC, W::SparseMatrixCSC)
+    size(W) == size(M) || throw(WlraError(2, "W is $(size(W)) but M is $(size(M))"))
+    M.colptr == W.colptr && M.rowval == W.rowval && return
+    # The first column whose entry count differs; before it both patterns
+    # line up entry by entry, so the first differing row index (if any) lies
+    # in an earlier column.
+    counts_m, counts_w = diff(M.colptr), diff(W.colptr)
+    col = something(findfirst(counts_m .!= counts_w), size(M, 2) + 1)
+    aligned = col <= size(M, 2) ? M.colptr[col] - 1 : nnz(M)
+    differ = findfirst(k -> M.rowval[k] != W.rowval[k], 1:aligned)
+    if differ !== nothing
+        col = searchsortedlast(M.colptr, differ)
+    end
+    rows_m = M.rowval[M.colptr[col]:M.colptr[col+1]-1]
+    rows_w = W.rowval[W.colptr[col]:W.colptr[col+1]-1]
+    only_m, only_w = setdiff(rows_m, rows_w), setdiff(rows_w, rows_m)
+    has, lacks, row = isempty(only_m) ? ("W", "M", first(only_w)) : ("M", "W", first(only_m))
+    throw(WlraError(2, "W must store exactly the entries M stores: $has stores [$row, $col] but $lacks does not " *
+                       "(M has $(nnz(M)) stored entries, W $(nnz(W)))"))
+end
+
+"""
+    wlra_fit_sparse(M, W=nothing; rank, m_default=0.0, w_default=0.0, progress=nothing, start=nothing, options...)
+
+Weighted low rank approximation of a sparse problem: the entries the
+`SparseMatrixCSC` `M` stores are observed, with the weights `W` stores at the
+same places (`W === nothing`: all 1); every other entry has the value
+`m_default` and the weight `w_default`. `w_default = 0` is matrix completion,
+`w_default > 0` implicit feedback. Stored zeros are observed zeros
+(`dropzeros(M)` drops them). `W` must store exactly the entries `M` stores.
+
+`M` (and `W`) are transposed once to the CSR that `wlra_fit_csr` reads, in
+O(nnz) time and memory: nothing of size `size(M, 1) x size(M, 2)` is ever
+formed. Options, `progress`, `start`, the result and the errors are those of
+`wlra_fit`.
+"""
+function wlra_fit_sparse(M::SparseMatrixCSC, W::Union{Nothing,SparseMatrixCSC} = nothing;
+                         rank::Integer, m_default::Real = 0.0, w_default::Real = 0.0,
+                         progress = nothing, start = nothing, options...)
+    values = option_values(rank, start, options)
+    W === nothing || check_same_pattern(M, W)
+    row_ptr, col_idx, m_values = csr_arrays(M)
+    w_values = W === nothing ? nothing : csr_arrays(W).values
+    n_rows, n_cols = size(M)
+    run_fit(n_rows, n_cols, rank, values, start, progress) do model
+        GC.@preserve row_ptr col_idx m_values w_values begin
+            w_ptr = w_values === nothing ? Ptr{Float64}(C_NULL) : pointer(w_values)
+            ccall(sym(:wlra_fit_csr), Int32,
+                  (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Int64}, Ptr{Int64}, Ptr{Float64}, Ptr{Float64}, Cdouble, Cdouble),
+                  model, n_rows, n_cols, pointer(row_ptr), pointer(col_idx), pointer(m_values), w_ptr,
+                  Float64(m_default), Float64(w_default))
+        end
     end
 end
 

@@ -1,8 +1,8 @@
 # The Julia binding against the C ABI, one to one with
-# bindings/r/tests/testthat/test-wlra.R. Not run in this project's CI (no
+# bindings/r/tests/testthat/test-wlra.R and test-sparse.R. Not run in this project's CI (no
 # Julia toolchain there); run with WLRA_LIBRARY set:
 #   julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
-using Test, LinearAlgebra, Random
+using Test, LinearAlgebra, Random, SparseArrays
 using Wlra
 
 const REPO = normpath(joinpath(@__DIR__, "..", "..", ".."))
@@ -24,9 +24,52 @@ function reference_problem(n = 37, m = 23)
     (M = M, W = W)
 end
 
+# The sparse problem of reference_csr.c, 0-based i, j in the formula: with
+# f = frac(0.618 (i m + j)), (i, 3 i mod m) is a stored zero of weight 2,
+# else (i, j) is stored when f < 0.45 with M_ij = sin(0.3 i + 0.7 j) +
+# cos(0.11 i j) and W_ij = 0.5 + f; outside, M = 0.25 and W = 0.1.
+function reference_csr_problem(n = 37, m = 23)
+    I, J, X, Y = Int[], Int[], Float64[], Float64[]
+    for i in 0:n-1, j in 0:m-1
+        x = 0.618 * (Float64(i) * m + Float64(j))
+        f = x - floor(x)
+        if j == (3 * i) % m
+            value, weight = 0.0, 2.0
+        elseif f < 0.45
+            value, weight = sin(0.3 * i + 0.7 * j) + cos(0.11 * i * j), 0.5 + f
+        else
+            continue
+        end
+        push!(I, i + 1); push!(J, j + 1); push!(X, value); push!(Y, weight)
+    end
+    (M = sparse(I, J, X, n, m), W = sparse(I, J, Y, n, m), m_default = 0.25, w_default = 0.1)
+end
+
+# A seeded planted sparse problem: truth (rank `rank`), noisy (truth + 0.1
+# noise), I, J of the observed entries (a fraction `observed`), weights on
+# them in [0.5, 3].
+function sparse_planted(n, m, rank, observed, seed)
+    rng = MersenneTwister(seed)
+    truth = randn(rng, n, rank) * randn(rng, rank, m)
+    noisy = truth .+ 0.1 .* randn(rng, n, m)
+    at = findall(rand(rng, n, m) .< observed)
+    (truth = truth, noisy = noisy, I = getindex.(at, 1), J = getindex.(at, 2),
+     weights = 0.5 .+ 2.5 .* rand(rng, length(at)))
+end
+
+function densified(I, J, x, dims, default)
+    out = fill(Float64(default), dims)
+    for (k, (i, j)) in enumerate(zip(I, J))
+        out[i, j] = x isa Number ? x : x[k]
+    end
+    out
+end
+
+relative_difference(a, b) = norm(fitted(a) - fitted(b)) / norm(fitted(a))
+
 reference_fit(M, W) = wlra_fit(M, W; rank = 3, max_iterations = 25, tolerance = 0, seed = 7, init = :random, solver = :exact)
 
-function reference_factors()
+function reference_factors(source = "reference.c")
     lib = realpath(Wlra.library_path())
     dir = mktempdir()
     for name in ("libwlra.so", "libwlra.so.1")  # the plain name and the SONAME
@@ -34,7 +77,7 @@ function reference_factors()
     end
     exe = joinpath(dir, "reference")
     run(`$(get(ENV, "CC", "cc")) -std=c99 -Wall -Wextra -Werror -I $(joinpath(REPO, "include"))
-         $(joinpath(REPO, "bindings", "tests", "reference.c")) -o $exe -L$dir -lwlra -Wl,-rpath,$dir -lm`)
+         $(joinpath(REPO, "bindings", "tests", source)) -o $exe -L$dir -lwlra -Wl,-rpath,$dir -lm`)
     out = joinpath(dir, "factors.txt")
     run(`$exe $out`)
     values = parse.(Float64, split(read(out, String)))
@@ -162,5 +205,95 @@ relative_error(fit, truth) = norm(fitted(fit) - truth) / norm(truth)
         @test all(defines["WLRA_INIT_" * uppercase(String(k))] == v for (k, v) in Wlra.INITS)
         @test all(defines["WLRA_ERROR_" * uppercase(String(k))] == i for (i, k) in enumerate(Wlra.STATUS_NAMES))
         @test startswith(wlra_library_version(), "1.")
+    end
+
+    @testset "a SparseMatrixCSC gives the fit of the densified problem" begin
+        p = sparse_planted(70, 50, 3, 0.4, 90)
+        values = [p.noisy[i, j] for (i, j) in zip(p.I, p.J)]
+        values[1:25] .= 0.0  # observed zeros: stored, so they stay in the pattern
+        M = sparse(p.I, p.J, values, 70, 50)
+        W = sparse(p.I, p.J, p.weights, 70, 50)
+        @test nnz(M) == length(p.I)
+        for (m_default, w_default) in ((0.0, 0.0), (0.25, 1.0))
+            got = wlra_fit_sparse(M, W; rank = 3, m_default = m_default, w_default = w_default,
+                                  tolerance = 0, max_iterations = 15)
+            dense = wlra_fit(densified(p.I, p.J, values, (70, 50), m_default),
+                             densified(p.I, p.J, p.weights, (70, 50), w_default);
+                             rank = 3, tolerance = 0, max_iterations = 15)
+            @test got.iterations == dense.iterations == 15
+            @test relative_difference(dense, got) <= 1e-10
+            @test abs(got.objective - dense.objective) <= 1e-10 * dense.objective
+        end
+    end
+
+    @testset "sparse weights default to 1 on the pattern" begin
+        p = sparse_planted(40, 30, 2, 0.5, 94)
+        values = [p.noisy[i, j] for (i, j) in zip(p.I, p.J)]
+        got = wlra_fit_sparse(sparse(p.I, p.J, values, 40, 30); rank = 2, tolerance = 0, max_iterations = 10)
+        dense = wlra_fit(densified(p.I, p.J, values, (40, 30), 0.0), densified(p.I, p.J, 1.0, (40, 30), 0.0);
+                         rank = 2, tolerance = 0, max_iterations = 10)
+        @test relative_difference(dense, got) <= 1e-10
+    end
+
+    @testset "factors equal the C ABI sparse reference program's" begin
+        ref = reference_factors("reference_csr.c")
+        p = reference_csr_problem()
+        @test count(iszero, nonzeros(p.M)) == 37  # the stored zeros survived sparse()
+        fit = wlra_fit_sparse(p.M, p.W; rank = 3, m_default = p.m_default, w_default = p.w_default,
+                              max_iterations = 25, tolerance = 0, seed = 7, init = :random, solver = :exact)
+        @test maximum(abs.(fit.U - ref.U)) <= 1e-12
+        @test maximum(abs.(fit.V - ref.V)) <= 1e-12
+        @test fit.iterations == 25 && !fit.converged && fit.solver_used == :exact
+    end
+
+    @testset "sparse completion recovers the unobserved entries to 1e-6" begin
+        p = sparse_planted(60, 50, 3, 0.4, 97)
+        M = sparse(p.I, p.J, [p.truth[i, j] for (i, j) in zip(p.I, p.J)], 60, 50)
+        fit = wlra_fit_sparse(M; rank = 3, w_default = 0, tolerance = 1e-16, max_iterations = 3000)
+        unobserved = trues(60, 50)
+        for (i, j) in zip(p.I, p.J)
+            unobserved[i, j] = false
+        end
+        @test norm((fitted(fit) - p.truth)[unobserved]) / norm(p.truth[unobserved]) <= 1e-6
+    end
+
+    @testset "W with another pattern is a WlraError naming the entry" begin
+        p = sparse_planted(30, 20, 2, 0.4, 98)
+        M = sparse(p.I, p.J, [p.noisy[i, j] for (i, j) in zip(p.I, p.J)], 30, 20)
+        W = sparse(p.I[1:end-1], p.J[1:end-1], p.weights[1:end-1], 30, 20)
+        catch_error(f) = try f(); nothing catch e; e end
+        e = catch_error(() -> wlra_fit_sparse(M, W; rank = 2))
+        @test e isa WlraError && e.name == :invalid_argument && e.status == 2
+        @test occursin("M stores [$(p.I[end]), $(p.J[end])] but W does not", e.message)
+        e = catch_error(() -> wlra_fit_sparse(M, sparse([1], [1], [1.0], 30, 21); rank = 2))
+        @test e isa WlraError && occursin("W is (30, 21) but M is (30, 20)", e.message)
+    end
+
+    @testset "bad sparse values are WlraErrors with the library's message" begin
+        p = sparse_planted(30, 20, 2, 0.4, 99)
+        M = sparse(p.I, p.J, [p.noisy[i, j] for (i, j) in zip(p.I, p.J)], 30, 20)
+        W = sparse(p.I, p.J, p.weights, 30, 20)
+        nonzeros(W)[4] = -0.5
+        catch_error(f) = try f(); nothing catch e; e end
+        e = catch_error(() -> wlra_fit_sparse(M, W; rank = 2))
+        @test e isa WlraError && e.name == :negative_weight && e.status == 4
+        @test occursin(Regex("row $(rowvals(W)[4] - 1): w_values\\[\\d+\\] = -0.5 is negative"), e.message)
+        e = catch_error(() -> wlra_fit_sparse(M; rank = 2, w_default = -1))
+        @test e isa WlraError && e.name == :negative_weight && occursin("w_default", e.message)
+        e = catch_error(() -> wlra_fit(M; rank = 2))
+        @test e isa WlraError && e.name == :invalid_argument && occursin("wlra_fit_sparse", e.message)
+    end
+
+    @testset "a 20000 x 20000 SparseMatrixCSC is not densified" begin
+        rng = MersenneTwister(101)
+        n = 20000
+        I, J = rand(rng, 1:n, 200_000), rand(rng, 1:n, 200_000)
+        M = sparse(I, J, randn(rng, 200_000), n, n)
+        W = SparseMatrixCSC(n, n, copy(M.colptr), copy(M.rowval), 0.5 .+ 2.5 .* rand(rng, nnz(M)))
+        small = sparse([1, 2], [1, 2], [1.0, 2.0], 2, 2)
+        wlra_fit_sparse(small, small; rank = 1, max_iterations = 1)  # compile first
+        allocated = @allocated wlra_fit_sparse(M, W; rank = 2, w_default = 1, max_iterations = 2, init = :random)
+        println("no-densify: $allocated bytes allocated during the fit of a $n x $n SparseMatrixCSC with $(nnz(M)) entries")
+        @test allocated < 0.01 * n * n * 8
     end
 end

@@ -4,6 +4,9 @@ C ABI (libwlra, found through WLRA_LIBRARY or WLRA_PREFIX).
     import numpy as np, wlra
     fit = wlra.fit(M, W, rank=3, tolerance=1e-12)
     fit.U, fit.V, fit.objective, fit.fitted()
+
+    # scipy.sparse input: stored entries observed, the rest m_default / w_default
+    fit = wlra.fit_sparse(R, rank=3, w_default=0.0)
 """
 
 from ._library import LibraryNotFoundError
@@ -20,8 +23,9 @@ from .errors import (
     WlraError,
 )
 from .fit import FitResult, fit
+from .sparse import fit_sparse
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 
 def library_version():
@@ -33,6 +37,7 @@ def library_version():
 
 __all__ = [
     "fit",
+    "fit_sparse",
     "FitResult",
     "library_version",
     "LibraryNotFoundError",

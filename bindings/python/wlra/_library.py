@@ -42,6 +42,7 @@ OPTIONS = {
     "regression_tolerance": 9,
     "clip": 10,
     "adaptive_accuracy": 11,
+    "overrelaxation": 12,
 }
 SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}
@@ -84,6 +85,15 @@ _PROTOTYPES = {
     "wlra_get_info": (_status, [_model_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_double)]),
     "wlra_set_progress": (_status, [_model_p, PROGRESS_FN, ctypes.c_void_p]),
     "wlra_last_error": (ctypes.c_char_p, [_model_p]),
+}
+
+# Added in C ABI 1.1: declared when the loaded library has them, so that a
+# 1.0 library still serves everything else.
+_PROTOTYPES_SINCE_1_1 = {
+    "wlra_fit_csr": (
+        _status,
+        [_model_p, _size, _size, ctypes.c_void_p, ctypes.c_void_p, _double_p, _double_p, ctypes.c_double, ctypes.c_double],
+    ),
 }
 
 
@@ -136,6 +146,13 @@ def lib():
                 raise LibraryNotFoundError(f"could not load {path}: {e}") from e
             for name, (restype, argtypes) in _PROTOTYPES.items():
                 fn = getattr(loaded, name)
+                fn.restype = restype
+                fn.argtypes = argtypes
+            for name, (restype, argtypes) in _PROTOTYPES_SINCE_1_1.items():
+                try:
+                    fn = getattr(loaded, name)
+                except AttributeError:
+                    continue
                 fn.restype = restype
                 fn.argtypes = argtypes
             version = loaded.wlra_version().decode()

@@ -1,8 +1,10 @@
 """wlra.fit: one call of the C ABI's create / set_option / fit / get_factors
 sequence, with numpy arrays passed in place (any leading dimension, either
-layout) and statuses turned into exceptions."""
+layout) and statuses turned into exceptions. The sequence itself (_run) is
+shared with wlra.fit_sparse (sparse.py)."""
 
 import ctypes
+import sys
 
 import numpy as np
 
@@ -63,6 +65,10 @@ def _layouts(a):
 
 
 def _as_float64(a, name):
+    if _is_sparse(a):
+        raise InvalidArgumentError(
+            f"{name} is a scipy.sparse matrix: use wlra.fit_sparse, which keeps it sparse "
+            "(and says what M and W are outside its pattern)", 2)
     arr = np.asarray(a)
     if arr.ndim != 2:
         raise InvalidArgumentError(f"{name} must be a 2-d array, got {arr.ndim} dimension(s)", 2)
@@ -70,6 +76,13 @@ def _as_float64(a, name):
         # Deliberate copy: the C ABI reads native, aligned float64 only.
         arr = arr.astype(np.float64, order="K")
     return arr
+
+
+def _is_sparse(a):
+    """A scipy.sparse matrix or array (without importing scipy: only a program
+    that has imported it can hold one)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(a)
 
 
 def _common_layout(arrays):
@@ -130,56 +143,23 @@ def _result(lib, model, n_rows, n_cols, rank):
     )
 
 
-def fit(M, W=None, *, rank, progress=None, start=None, **options):
-    """Weighted low rank approximation: U (n x rank), V (m x rank) minimizing
-    sum_ij W_ij (M_ij - (U V^T)_ij)^2 + ridge (||U||^2 + ||V||^2).
-
-    M, W: 2-d arrays of the same shape; W=None means all weights 1.
-    float64 arrays in C or Fortran order, and strided views whose inner
-    stride is 1, are passed to the library as they are (no copy). Other
-    dtypes (integers, float32, ...) are converted to float64 first, and an
-    array with a non-unit inner stride is copied once; if M and W differ in
-    layout, W is copied to M's layout.
-
-    rank: the number of columns of U and V (>= 1).
-
-    options (lower-case names of the WLRA_OPTION_* of the C ABI, defaults as
-    there): max_iterations (100), tolerance (1e-8), seed (0),
-    solver ("auto" | "exact" | "sketch" | "shared_pcg"), init ("svd" | "random" | "given"),
-    ridge (0), threads (0 = all cores), sketch_size_factor (4),
-    regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on).
-
-    progress: called as progress(iteration, objective) after every completed
-    outer iteration; returning True (or 1) cancels the fit, which raises
-    CancelledError with the factors of the completed iterations in
-    ``err.result``. An exception raised by progress cancels the fit and is
-    re-raised.
-
-    start: (U0, V0), starting factors (sets init="given" unless init is given).
-
-    Returns a FitResult; raises a WlraError subclass named after the status
-    (NegativeWeightError, InvalidArgumentError, ...) with the library's message.
-    """
-    lib = C.lib()
+def _option_values(function, rank, options, start):
+    """Checks rank and the option names; returns {WLRA_OPTION_*: value}."""
     if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 0:
         raise InvalidArgumentError(f"rank = {rank!r} must be a whole number >= 1", 2)
-    rank = int(rank)
     for name in options:
         if name not in C.OPTIONS:
-            raise TypeError(f"fit() got an unexpected keyword argument {name!r}; options are {', '.join(C.OPTIONS)}")
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}; options are {', '.join(C.OPTIONS)}")
     values = {C.OPTIONS[name]: _option_value(name, value) for name, value in options.items()}
     if start is not None and "init" not in options:
         values[C.OPTIONS["init"]] = float(C.INITS["given"])
+    return values
 
-    arrays = [_as_float64(M, "M")]
-    if W is not None:
-        arrays.append(_as_float64(W, "W"))
-        if arrays[1].shape != arrays[0].shape:
-            raise InvalidArgumentError(f"W has shape {arrays[1].shape} but M has shape {arrays[0].shape}", 2)
-    layout, arrays, lds = _common_layout(arrays)
-    n_rows, n_cols = arrays[0].shape
-    w_ptr, ld_w = (arrays[1].ctypes.data, lds[1]) if W is not None else (None, max(lds[0], 1))
 
+def _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call):
+    """One model's create / set_option / set_factors / set_progress, then
+    ``fit_call(model)`` (the C fit function, returning its status), then the
+    result or the exception; the model is destroyed in every case."""
     model = ctypes.c_void_p()
     _check(lib, None, lib.wlra_create(rank, ctypes.byref(model)))
     try:
@@ -204,7 +184,7 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
             callback = C.PROGRESS_FN(trampoline)
             _check(lib, model, lib.wlra_set_progress(model, callback, None))
 
-        status = lib.wlra_fit(model, n_rows, n_cols, arrays[0].ctypes.data, lds[0], w_ptr, ld_w, layout)
+        status = fit_call(model)
         if status == C.ERROR_CANCELLED:
             if raised:
                 raise raised[0]
@@ -214,3 +194,53 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
         return _result(lib, model, n_rows, n_cols, rank)
     finally:
         lib.wlra_destroy(model)
+
+
+def fit(M, W=None, *, rank, progress=None, start=None, **options):
+    """Weighted low rank approximation: U (n x rank), V (m x rank) minimizing
+    sum_ij W_ij (M_ij - (U V^T)_ij)^2 + ridge (||U||^2 + ||V||^2).
+
+    M, W: 2-d arrays of the same shape; W=None means all weights 1.
+    float64 arrays in C or Fortran order, and strided views whose inner
+    stride is 1, are passed to the library as they are (no copy). Other
+    dtypes (integers, float32, ...) are converted to float64 first, and an
+    array with a non-unit inner stride is copied once; if M and W differ in
+    layout, W is copied to M's layout.
+
+    rank: the number of columns of U and V (>= 1).
+
+    options (lower-case names of the WLRA_OPTION_* of the C ABI, defaults as
+    there): max_iterations (100), tolerance (1e-8), seed (0),
+    solver ("auto" | "exact" | "sketch" | "shared_pcg"), init ("svd" | "random" | "given"),
+    ridge (0), threads (0 = all cores), sketch_size_factor (4),
+    regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
+    overrelaxation (1 = off; in (0, 2)).
+
+    progress: called as progress(iteration, objective) after every completed
+    outer iteration; returning True (or 1) cancels the fit, which raises
+    CancelledError with the factors of the completed iterations in
+    ``err.result``. An exception raised by progress cancels the fit and is
+    re-raised.
+
+    start: (U0, V0), starting factors (sets init="given" unless init is given).
+
+    Returns a FitResult; raises a WlraError subclass named after the status
+    (NegativeWeightError, InvalidArgumentError, ...) with the library's message.
+    """
+    lib = C.lib()
+    values = _option_values("fit", rank, options, start)
+    rank = int(rank)
+
+    arrays = [_as_float64(M, "M")]
+    if W is not None:
+        arrays.append(_as_float64(W, "W"))
+        if arrays[1].shape != arrays[0].shape:
+            raise InvalidArgumentError(f"W has shape {arrays[1].shape} but M has shape {arrays[0].shape}", 2)
+    layout, arrays, lds = _common_layout(arrays)
+    n_rows, n_cols = arrays[0].shape
+    w_ptr, ld_w = (arrays[1].ctypes.data, lds[1]) if W is not None else (None, max(lds[0], 1))
+
+    def fit_call(model):
+        return lib.wlra_fit(model, n_rows, n_cols, arrays[0].ctypes.data, lds[0], w_ptr, ld_w, layout)
+
+    return _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call)

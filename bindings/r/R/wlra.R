@@ -1,13 +1,14 @@
-# wlra(): the R face of the C ABI's create / set_option / fit / get_factors
-# sequence. Numerics all live in libwlra; this file checks R-level shapes,
-# names options and turns statuses into conditions.
+# wlra() and wlra_sparse(): the R face of the C ABI's create / set_option /
+# fit (wlra_fit, wlra_fit_csr) / get_factors sequence. Numerics all live in
+# libwlra; this file checks R-level shapes, names options and turns statuses
+# into conditions.
 
 # Option names -> WLRA_OPTION_* values, and the named values of solver / init
 # (C ABI version 1, stable; a test checks them against include/wlra.h).
 .wlra_options <- c(
   max_iterations = 1, tolerance = 2, seed = 3, solver = 4, init = 5, ridge = 6,
   threads = 7, sketch_size_factor = 8, regression_tolerance = 9, clip = 10,
-  adaptive_accuracy = 11
+  adaptive_accuracy = 11, overrelaxation = 12
 )
 .wlra_choices <- list(
   solver = c(auto = 0, exact = 1, sketch = 2, shared_pcg = 3),
@@ -28,7 +29,14 @@ wlra_condition <- function(status, message, call = sys.call(-1), ...) {
   )
 }
 
+is_sparse_matrix <- function(x) isS4(x) && methods::is(x, "sparseMatrix")
+
 as_double_matrix <- function(x, what) {
+  if (is_sparse_matrix(x)) {
+    stop(wlra_condition(2L, sprintf(paste(
+      "%s is a sparse matrix (%s): use wlra_sparse(), which keeps it sparse",
+      "(and says what M and W are outside its pattern)"), what, class(x)[1]), NULL))
+  }
   if (is.data.frame(x)) x <- as.matrix(x)
   if (!is.matrix(x)) stop(wlra_condition(2L, sprintf("%s must be a matrix", what), NULL))
   # Only integer or logical matrices are converted; doubles pass as they are.
@@ -36,43 +44,12 @@ as_double_matrix <- function(x, what) {
   x
 }
 
-#' Weighted low rank approximation.
-#'
-#' Fits U (nrow(M) x rank) and V (ncol(M) x rank) minimizing
-#' sum(W * (M - U %*% t(V))^2) + ridge * (sum(U^2) + sum(V^2)).
-#' Double matrices are passed to libwlra without a copy; integer and logical
-#' matrices are converted to double first.
-#'
-#' @param M numeric matrix.
-#' @param W NULL (all weights 1) or non-negative matrix of M's shape.
-#' @param rank number of columns of U and V (>= 1).
-#' @param ... options by name, the C ABI's defaults when left out:
-#'   max_iterations (100), tolerance (1e-8), seed (0),
-#'   solver ("auto", "exact", "sketch", "shared_pcg"), init ("svd", "random", "given"),
-#'   ridge (0), threads (0 = all cores), sketch_size_factor (4),
-#'   regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on).
-#' @param progress NULL or function(iteration, objective) called after every
-#'   iteration; returning TRUE cancels the fit, which signals a
-#'   wlra_error_cancelled condition whose $result holds the factors of the
-#'   completed iterations.
-#' @param start NULL or list(U = , V = ) of starting factors (init = "given").
-#' @return list of class "wlra": U, V, objective, iterations, converged,
-#'   elapsed_seconds, solver_used.
-wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
-  call <- match.call()
-  M <- as_double_matrix(M, "M")
-  if (!is.null(W)) {
-    W <- as_double_matrix(W, "W")
-    if (!identical(dim(W), dim(M))) {
-      stop(wlra_condition(2L, sprintf("W is %d x %d but M is %d x %d", nrow(W), ncol(W), nrow(M), ncol(M)), call))
-    }
-  }
-  if (missing(rank)) stop("argument \"rank\" is missing, with no default")
+# Options, start and progress as the .Call glue takes them, checked; shared
+# by wlra() and wlra_sparse(). `raised` receives an error of `progress`.
+fit_arguments <- function(rank, options, start, progress, raised, call) {
   if (!is.numeric(rank) || length(rank) != 1 || is.na(rank) || rank < 0 || rank != floor(rank)) {
     stop(wlra_condition(2L, sprintf("rank = %s must be a whole number >= 1", format(rank)), call))
   }
-
-  options <- list(...)
   if (!is.null(start) && is.null(options$init)) options$init <- "given"
   names_ <- names(options)
   if (length(options) && (is.null(names_) || any(names_ == ""))) stop("wlra options must be named")
@@ -104,8 +81,7 @@ wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
   }
 
   # The callback wrapper never signals: an error in `progress` cancels the
-  # fit and is re-signalled here, after libwlra has returned.
-  raised <- new.env()
+  # fit and is re-signalled by fit_result(), after libwlra has returned.
   wrapper <- NULL
   if (!is.null(progress)) {
     progress <- match.fun(progress)
@@ -115,9 +91,13 @@ wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
                interrupt = function(e) { raised$error <- e; TRUE })
     }
   }
+  list(rank = as.double(rank), option_ids = unname(as.double(.wlra_options[names_])),
+       option_values = unname(values), progress = wrapper, start_u = start_u, start_v = start_v)
+}
 
-  out <- .Call(C_wlra_r_fit, M, W, as.double(rank), unname(as.double(.wlra_options[names_])),
-               unname(values), wrapper, start_u, start_v)
+# The "wlra" object, or the condition, for what the .Call glue returned:
+# list(status, message, U, V, info).
+fit_result <- function(out, raised, call) {
   status <- out[[1]]
   if (!is.null(raised$error)) stop(raised$error)
   if (status == -1L) stop(wlra_condition(6L, "the progress callback could not be run", call))
@@ -131,6 +111,125 @@ wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
   )
   if (status == 6L) stop(wlra_condition(6L, out[[2]], call, result = result))
   result
+}
+
+#' Weighted low rank approximation.
+#'
+#' Fits U (nrow(M) x rank) and V (ncol(M) x rank) minimizing
+#' sum(W * (M - U %*% t(V))^2) + ridge * (sum(U^2) + sum(V^2)).
+#' Double matrices are passed to libwlra without a copy; integer and logical
+#' matrices are converted to double first. For sparse matrices (package
+#' Matrix) see wlra_sparse().
+#'
+#' @param M numeric matrix.
+#' @param W NULL (all weights 1) or non-negative matrix of M's shape.
+#' @param rank number of columns of U and V (>= 1).
+#' @param ... options by name, the C ABI's defaults when left out:
+#'   max_iterations (100), tolerance (1e-8), seed (0),
+#'   solver ("auto", "exact", "sketch", "shared_pcg"), init ("svd", "random", "given"),
+#'   ridge (0), threads (0 = all cores), sketch_size_factor (4),
+#'   regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
+#'   overrelaxation (1 = off; in (0, 2)).
+#' @param progress NULL or function(iteration, objective) called after every
+#'   iteration; returning TRUE cancels the fit, which signals a
+#'   wlra_error_cancelled condition whose $result holds the factors of the
+#'   completed iterations.
+#' @param start NULL or list(U = , V = ) of starting factors (init = "given").
+#' @return list of class "wlra": U, V, objective, iterations, converged,
+#'   elapsed_seconds, solver_used.
+wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
+  call <- match.call()
+  M <- as_double_matrix(M, "M")
+  if (!is.null(W)) {
+    W <- as_double_matrix(W, "W")
+    if (!identical(dim(W), dim(M))) {
+      stop(wlra_condition(2L, sprintf("W is %d x %d but M is %d x %d", nrow(W), ncol(W), nrow(M), ncol(M)), call))
+    }
+  }
+  if (missing(rank)) stop("argument \"rank\" is missing, with no default")
+  raised <- new.env()
+  a <- fit_arguments(rank, list(...), start, progress, raised, call)
+  out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress, a$start_u, a$start_v)
+  fit_result(out, raised, call)
+}
+
+# A sparseMatrix of package Matrix as a dgCMatrix: a dgCMatrix as it is,
+# another class through Matrix's coercions (a triplet matrix sums its
+# repeated entries there).
+as_dgc_matrix <- function(x, what, call) {
+  if (!is_sparse_matrix(x)) {
+    stop(wlra_condition(2L, sprintf("%s must be a sparse matrix of package Matrix (a dgCMatrix, ...), got %s",
+                                    what, class(x)[1]), call))
+  }
+  if (!methods::is(x, "dgCMatrix")) {
+    x <- methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+  }
+  x
+}
+
+# Signals a wlra_error_invalid_argument naming an entry (1-based) that one of
+# M and W stores and the other does not. O(nnz).
+check_same_pattern <- function(M, W, call) {
+  if (!identical(dim(W), dim(M))) {
+    stop(wlra_condition(2L, sprintf("W is %d x %d but M is %d x %d", nrow(W), ncol(W), nrow(M), ncol(M)), call))
+  }
+  if (identical(M@p, W@p) && identical(M@i, W@i)) return(invisible())
+  counts_m <- diff(M@p)
+  counts_w <- diff(W@p)
+  # The first column whose entry count differs; before it both patterns line
+  # up entry by entry, so the first differing row index (if any) lies in an
+  # earlier column.
+  col <- which(counts_m != counts_w)[1]
+  end <- if (is.na(col)) length(M@i) else M@p[col]
+  differ <- which(M@i[seq_len(end)] != W@i[seq_len(end)])[1]
+  if (!is.na(differ)) col <- findInterval(differ - 1, M@p)
+  rows_m <- M@i[seq.int(M@p[col] + 1L, length.out = counts_m[col])]
+  rows_w <- W@i[seq.int(W@p[col] + 1L, length.out = counts_w[col])]
+  only_m <- setdiff(rows_m, rows_w)
+  only_w <- setdiff(rows_w, rows_m)
+  entry <- if (length(only_m)) c("M", "W", only_m[1]) else c("W", "M", only_w[1])
+  stop(wlra_condition(2L, sprintf(
+    "W must store exactly the entries M stores: %s stores [%d, %d] but %s does not (M has %d stored entries, W %d)",
+    entry[1], as.integer(entry[3]) + 1L, col, entry[2], length(M@i), length(W@i)), call))
+}
+
+#' Weighted low rank approximation of a sparse problem.
+#'
+#' The entries the sparse matrix M stores are observed, with the weights W
+#' stores at the same places; every other entry has the value m_default and
+#' the weight w_default. Fits U and V as wlra() does for that problem,
+#' without ever forming an nrow(M) x ncol(M) matrix: a dgCMatrix is
+#' transposed to the C ABI's CSR in O(nnz) time and memory.
+#'
+#' @param M a sparse matrix of package Matrix: a dgCMatrix, or another
+#'   sparseMatrix (converted to one by Matrix: triplet matrices sum repeated
+#'   entries). Stored zeros are observed zeros (Matrix::drop0() drops them).
+#' @param W NULL (every stored entry weighs 1) or a sparse matrix storing
+#'   exactly the entries M stores, with their weights.
+#' @param rank,...,progress,start as for wlra().
+#' @param m_default,w_default M and W outside the pattern: w_default = 0 is
+#'   matrix completion, w_default > 0 implicit feedback.
+#' @return a "wlra" object, as wlra().
+wlra_sparse <- function(M, W = NULL, rank, ..., m_default = 0, w_default = 0, progress = NULL, start = NULL) {
+  call <- match.call()
+  M <- as_dgc_matrix(M, "M", call)
+  if (!is.null(W)) {
+    W <- as_dgc_matrix(W, "W", call)
+    check_same_pattern(M, W, call)
+  }
+  if (missing(rank)) stop("argument \"rank\" is missing, with no default")
+  defaults <- list(m_default = m_default, w_default = w_default)
+  for (name in names(defaults)) {
+    if (!is.numeric(defaults[[name]]) || length(defaults[[name]]) != 1) {
+      stop(wlra_condition(2L, sprintf("%s must be a single number", name), call))
+    }
+  }
+  raised <- new.env()
+  a <- fit_arguments(rank, list(...), start, progress, raised, call)
+  out <- .Call(C_wlra_r_fit_csc, M@Dim, M@p, M@i, M@x, if (is.null(W)) NULL else W@x,
+               as.double(unlist(defaults)),
+               a$rank, a$option_ids, a$option_values, a$progress, a$start_u, a$start_v)
+  fit_result(out, raised, call)
 }
 
 #' The low rank approximation U %*% t(V).

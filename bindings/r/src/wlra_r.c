@@ -1,11 +1,13 @@
 /* .Call glue between R and the wlra C ABI: one fit per call, R's
- * column-major double matrices passed by pointer (no copy). Nothing here may
+ * column-major double matrices passed by pointer (no copy), a dgCMatrix
+ * transposed to CSR in O(nnz) (wlra_fit_csr). Nothing here may
  * longjmp while the library is on the stack: R objects are allocated before
  * the model exists, and the progress callback runs R code under R_tryEval. */
 #include <R.h>
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,18 +39,41 @@ static const int32_t INFO_ITEMS[5] = {
     WLRA_INFO_ELAPSED_SECONDS, WLRA_INFO_SOLVER_USED,
 };
 
-/* m, w: double matrices of one shape (w may be NULL); rank: double;
- * option_ids, option_values: doubles; progress: NULL or a function of two
- * arguments returning TRUE/FALSE (never signalling: see R/wlra.R);
- * start_u, start_v: NULL or double matrices. Returns list(status, message,
- * U, V, info) where info is c(objective, iterations, converged, elapsed,
- * solver) and U, V, info are meaningful for status 0 or WLRA_ERROR_CANCELLED. */
-SEXP wlra_r_fit(SEXP m, SEXP w, SEXP rank_, SEXP option_ids, SEXP option_values,
-                SEXP progress, SEXP start_u, SEXP start_v) {
-    SEXP dim = getAttrib(m, R_DimSymbol);
-    size_t n_rows = (size_t)INTEGER(dim)[0], n_cols = (size_t)INTEGER(dim)[1];
+/* The problem of one .Call: a dense column-major matrix (w may be NULL),
+ * or, when row_ptr is not NULL, CSR arrays with the values outside them. */
+typedef struct {
+    size_t n_rows, n_cols;
+    const double *m, *w;
+    const int64_t *row_ptr, *col_idx;
+    const double *m_values, *w_values;
+    double m_default, w_default;
+} problem;
+
+static wlra_status fit_problem(wlra_model *model, const problem *p) {
+    if (p->row_ptr != NULL)
+        return wlra_fit_csr(model, p->n_rows, p->n_cols, p->row_ptr, p->col_idx, p->m_values,
+                            p->w_values, p->m_default, p->w_default);
+    size_t ld = p->n_rows > 0 ? p->n_rows : 1;
+    return wlra_fit(model, p->n_rows, p->n_cols, p->m, ld, p->w, ld, WLRA_COL_MAJOR);
+}
+
+/* list(status, message, NULL, NULL, NULL): a failure found before any fit. */
+static SEXP failure(int status, const char *message) {
+    SEXP out = PROTECT(allocVector(VECSXP, 5));
+    SET_VECTOR_ELT(out, 0, ScalarInteger(status));
+    SET_VECTOR_ELT(out, 1, mkString(message));
+    UNPROTECT(1);
+    return out;
+}
+
+/* One fit of `p` with the options, progress callback and start of the R
+ * side. Returns list(status, message, U, V, info) where info is
+ * c(objective, iterations, converged, elapsed, solver) and U, V, info are
+ * meaningful for status 0 or WLRA_ERROR_CANCELLED. */
+static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_values,
+                    SEXP progress, SEXP start_u, SEXP start_v) {
+    size_t n_rows = p->n_rows, n_cols = p->n_cols;
     size_t rank = (size_t)asReal(rank_);
-    size_t ld = n_rows > 0 ? n_rows : 1;
 
     SEXP out = PROTECT(allocVector(VECSXP, 5));
     SEXP u = allocMatrix(REALSXP, (int)n_rows, (int)rank);
@@ -82,13 +107,12 @@ SEXP wlra_r_fit(SEXP m, SEXP w, SEXP rank_, SEXP option_ids, SEXP option_values,
         if (status == WLRA_OK && !isNull(progress))
             status = wlra_set_progress(model, call_progress, &ctx);
         if (status == WLRA_OK)
-            status = wlra_fit(model, n_rows, n_cols, REAL(m), ld,
-                              isNull(w) ? NULL : REAL(w), ld, WLRA_COL_MAJOR);
+            status = fit_problem(model, p);
         if (status == WLRA_OK || status == WLRA_ERROR_CANCELLED) {
             /* The message of the fit (cancellation) must survive these calls. */
             if (status != WLRA_OK) snprintf(message, sizeof message, "%s", wlra_last_error(model));
-            wlra_status got = wlra_get_factors(model, REAL(u), ld, REAL(v), n_cols > 0 ? n_cols : 1,
-                                               WLRA_COL_MAJOR);
+            wlra_status got = wlra_get_factors(model, REAL(u), n_rows > 0 ? n_rows : 1,
+                                               REAL(v), n_cols > 0 ? n_cols : 1, WLRA_COL_MAJOR);
             for (int i = 0; got == WLRA_OK && i < 5; i++)
                 got = wlra_get_info(model, INFO_ITEMS[i], &REAL(info)[i]);
             if (got != WLRA_OK) {
@@ -109,12 +133,102 @@ SEXP wlra_r_fit(SEXP m, SEXP w, SEXP rank_, SEXP option_ids, SEXP option_values,
     return out;
 }
 
+/* m, w: double matrices of one shape (w may be NULL); rank: double;
+ * option_ids, option_values: doubles; progress: NULL or a function of two
+ * arguments returning TRUE/FALSE (never signalling: see R/wlra.R);
+ * start_u, start_v: NULL or double matrices. Returns run_fit's list. */
+SEXP wlra_r_fit(SEXP m, SEXP w, SEXP rank_, SEXP option_ids, SEXP option_values,
+                SEXP progress, SEXP start_u, SEXP start_v) {
+    SEXP dim = getAttrib(m, R_DimSymbol);
+    problem p = {
+        .n_rows = (size_t)INTEGER(dim)[0],
+        .n_cols = (size_t)INTEGER(dim)[1],
+        .m = REAL(m),
+        .w = isNull(w) ? NULL : REAL(w),
+    };
+    return run_fit(&p, rank_, option_ids, option_values, progress, start_u, start_v);
+}
+
+/* The slots of a dgCMatrix M (dim, col_ptr = M@p, row_idx = M@i, m_x = M@x)
+ * and w_x = W@x for a W of the same pattern (or NULL); defaults =
+ * c(m_default, w_default); the rest as for wlra_r_fit. The CSC of M is the
+ * CSR of t(M): a counting sort by row turns it into the CSR of M that
+ * wlra_fit_csr reads, in O(nnz + n_rows) time and memory (R_alloc, freed
+ * when the .Call returns). Within a row, columns come out increasing. */
+SEXP wlra_r_fit_csc(SEXP dim, SEXP col_ptr, SEXP row_idx, SEXP m_x, SEXP w_x, SEXP defaults,
+                    SEXP rank_, SEXP option_ids, SEXP option_values, SEXP progress,
+                    SEXP start_u, SEXP start_v) {
+    size_t n_rows = (size_t)INTEGER(dim)[0], n_cols = (size_t)INTEGER(dim)[1];
+    const int *cp = INTEGER(col_ptr), *ri = INTEGER(row_idx);
+    size_t nnz = (size_t)XLENGTH(row_idx);
+    char message[256];
+
+    /* A valid dgCMatrix has all this; a hand-made one may not, and the
+     * transposition below writes where these say. */
+    if ((size_t)XLENGTH(col_ptr) != n_cols + 1 || (size_t)XLENGTH(m_x) != nnz ||
+        (!isNull(w_x) && (size_t)XLENGTH(w_x) != nnz)) {
+        snprintf(message, sizeof message,
+                 "M@p has %lld entries, M@i %lld, M@x %lld: not a valid %llu x %llu dgCMatrix",
+                 (long long)XLENGTH(col_ptr), (long long)nnz, (long long)XLENGTH(m_x),
+                 (unsigned long long)n_rows, (unsigned long long)n_cols);
+        return failure(WLRA_ERROR_INVALID_ARGUMENT, message);
+    }
+    if (cp[0] != 0 || (size_t)cp[n_cols] != nnz) {
+        snprintf(message, sizeof message, "M@p must start at 0 and end at %llu, the length of M@i",
+                 (unsigned long long)nnz);
+        return failure(WLRA_ERROR_INVALID_ARGUMENT, message);
+    }
+    for (size_t j = 0; j < n_cols; j++)
+        if (cp[j + 1] < cp[j]) {
+            snprintf(message, sizeof message, "M@p decreases at column %llu", (unsigned long long)j + 1);
+            return failure(WLRA_ERROR_INVALID_ARGUMENT, message);
+        }
+    for (size_t k = 0; k < nnz; k++)
+        if (ri[k] < 0 || (size_t)ri[k] >= n_rows) {
+            snprintf(message, sizeof message, "M@i[%llu] = %d is not a row index of a %llu-row matrix",
+                     (unsigned long long)k + 1, ri[k], (unsigned long long)n_rows);
+            return failure(WLRA_ERROR_INVALID_ARGUMENT, message);
+        }
+
+    const double *mx = REAL(m_x), *wx = isNull(w_x) ? NULL : REAL(w_x);
+    int64_t *row_ptr = (int64_t *)R_alloc(n_rows + 1, sizeof(int64_t));
+    int64_t *next = (int64_t *)R_alloc(n_rows + 1, sizeof(int64_t));
+    int64_t *col_idx = (int64_t *)R_alloc(nnz > 0 ? nnz : 1, sizeof(int64_t));
+    double *m_values = (double *)R_alloc(nnz > 0 ? nnz : 1, sizeof(double));
+    double *w_values = wx == NULL ? NULL : (double *)R_alloc(nnz > 0 ? nnz : 1, sizeof(double));
+
+    memset(row_ptr, 0, (n_rows + 1) * sizeof(int64_t));
+    for (size_t k = 0; k < nnz; k++) row_ptr[ri[k] + 1]++;
+    for (size_t i = 0; i < n_rows; i++) row_ptr[i + 1] += row_ptr[i];
+    memcpy(next, row_ptr, (n_rows + 1) * sizeof(int64_t));
+    for (size_t j = 0; j < n_cols; j++)
+        for (int k = cp[j]; k < cp[j + 1]; k++) {
+            int64_t q = next[ri[k]]++;
+            col_idx[q] = (int64_t)j;
+            m_values[q] = mx[k];
+            if (wx != NULL) w_values[q] = wx[k];
+        }
+
+    problem p = {
+        .n_rows = n_rows,
+        .n_cols = n_cols,
+        .row_ptr = row_ptr,
+        .col_idx = col_idx,
+        .m_values = m_values,
+        .w_values = w_values,
+        .m_default = REAL(defaults)[0],
+        .w_default = REAL(defaults)[1],
+    };
+    return run_fit(&p, rank_, option_ids, option_values, progress, start_u, start_v);
+}
+
 SEXP wlra_r_version(void) {
     return mkString(wlra_version());
 }
 
 static const R_CallMethodDef CALLS[] = {
     { "wlra_r_fit", (DL_FUNC)&wlra_r_fit, 8 },
+    { "wlra_r_fit_csc", (DL_FUNC)&wlra_r_fit_csc, 12 },
     { "wlra_r_version", (DL_FUNC)&wlra_r_version, 0 },
     { NULL, NULL, 0 },
 };

@@ -1,0 +1,97 @@
+//! Half-steps on sparse problems (`wlra_fit_csr`). Row i's normal equations
+//! split into a part shared by all rows and a correction over its pattern:
+//!     G_i = w_default Y^T Y + ridge I + sum_p c_p y_j y_j^T,  c_p = w_p - w_default
+//!     b_i = w_default m_default Y^T 1 + sum_p t_p y_j,      t_p = w_p m_p - w_default m_default
+//! so a half-step costs O(nnz k^2) (exact) or O(nnz k) per iteration (PCG),
+//! never anything of size n x m.
+
+pub mod exact;
+pub mod pcg;
+
+use crate::kernels::gathered::add_rows;
+use crate::problem::sparse::{SparseRow, SparseView};
+use crate::products::rows_contiguous;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+/// What every row of a half-step shares, formed once (2 m k^2 flops).
+pub struct SharedParts {
+    /// w_default Y^T Y + ridge I.
+    pub gram: Mat<f64>,
+    /// Whether `gram` is a multiple of I to rounding (Y orthonormal, the
+    /// driver's default): products with it are then a scaling.
+    pub gram_scale: Option<f64>,
+    /// w_default m_default Y^T 1.
+    pub rhs: Vec<f64>,
+    /// Y with rows contiguous, gathered by column index.
+    pub y_rows: Vec<f64>,
+    pub w_default: f64,
+    pub m_default: f64,
+}
+
+impl SharedParts {
+    pub fn new(view: &SparseView<'_>, y: MatRef<'_, f64>, ridge: f64) -> Self {
+        let k = y.ncols();
+        let (wd, md) = (view.w_default(), view.m_default());
+        let mut gram = Mat::<f64>::zeros(k, k);
+        matmul(
+            gram.as_mut(),
+            Accum::Replace,
+            y.transpose(),
+            y,
+            wd,
+            Par::Seq,
+        );
+        for d in 0..k {
+            gram[(d, d)] += ridge;
+        }
+        let scale = if k > 0 { gram[(0, 0)] } else { 0.0 };
+        let tolerance = 1e-12 * scale.abs().max(f64::MIN_POSITIVE);
+        let is_scaled_identity = (0..k).all(|b| {
+            (0..k).all(|a| (gram[(a, b)] - if a == b { scale } else { 0.0 }).abs() <= tolerance)
+        });
+        let rhs = (0..k)
+            .map(|d| wd * md * y.col(d).iter().sum::<f64>())
+            .collect();
+        SharedParts {
+            gram,
+            gram_scale: is_scaled_identity.then_some(scale),
+            rhs,
+            y_rows: rows_contiguous(y),
+            w_default: wd,
+            m_default: md,
+        }
+    }
+
+    pub fn rank(&self) -> usize {
+        self.gram.nrows()
+    }
+
+    /// The row's c_p (into `c`) and t_p (into `t`).
+    pub fn coefficients(&self, row: &SparseRow<'_>, c: &mut Vec<f64>, t: &mut Vec<f64>) {
+        let (wd, base) = (self.w_default, self.w_default * self.m_default);
+        c.clear();
+        c.extend(row.weights.iter().map(|w| w - wd));
+        t.clear();
+        t.extend(
+            row.weights
+                .iter()
+                .zip(row.values)
+                .map(|(w, m)| w * m - base),
+        );
+    }
+
+    /// b_i into `b` from the row's t_p (2 nnz_i k flops).
+    pub fn row_rhs(&self, row: &SparseRow<'_>, t: &[f64], b: &mut [f64]) {
+        b.copy_from_slice(&self.rhs);
+        add_rows(b, t, row.cols, &self.y_rows);
+    }
+
+    /// Whether G_i may be singular: no shared part (w_default = ridge = 0)
+    /// and fewer positive weights than k. Only the exact path gives such a
+    /// row its minimum-norm solution.
+    pub fn maybe_singular(&self, row: &SparseRow<'_>) -> bool {
+        self.gram_scale == Some(0.0)
+            && row.weights.iter().filter(|w| **w > 0.0).count() < self.rank()
+    }
+}
