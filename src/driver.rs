@@ -127,11 +127,15 @@ fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
     })
 }
 
-fn make_solver(options: &Options, sparse: bool) -> Box<dyn HalfStepSolver + Send> {
+fn make_solver(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStepSolver + Send> {
+    // The SRHT sketches a row's design; on sparse input with w_default > 0
+    // that has all m rows, so those rows run EXACT (and SOLVER_USED says so).
+    let sketch_applies = match problem {
+        Problem::Sparse(view) => view.w_default() == 0.0,
+        Problem::Dense(_) => true,
+    };
     match options.solver {
-        // The SRHT needs a row's whole design; sparse rows run EXACT
-        // instead (WLRA_INFO_SOLVER_USED says so).
-        SolverChoice::Sketch if sparse => Box::new(ExactSolver),
+        SolverChoice::Sketch if !sketch_applies => Box::new(ExactSolver),
         SolverChoice::Sketch => Box::new(SketchSolver::new(
             options.sketch_size_factor,
             options.regression_tolerance,
@@ -170,7 +174,7 @@ pub fn fit(
             }
         }
     };
-    let mut solver = make_solver(options, problem.is_sparse());
+    let mut solver = make_solver(options, problem);
     let ridge = options.ridge;
     let evaluate = |u: &Mat<f64>, v: &Mat<f64>| {
         pool.install(|| objective(problem, u.as_ref(), v.as_ref(), ridge))

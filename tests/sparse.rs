@@ -235,9 +235,14 @@ fn iterative_solvers_on_sparse_rows_reach_the_exact_objective() {
             );
             let expected = match solver {
                 WLRA_SOLVER_SHARED_PCG => vec![WLRA_SOLVER_SHARED_PCG as f64],
-                // The SRHT needs a row's whole design: sparse rows run EXACT.
-                WLRA_SOLVER_SKETCH => vec![WLRA_SOLVER_EXACT as f64],
-                _ => vec![WLRA_SOLVER_EXACT as f64, WLRA_SOLVER_SHARED_PCG as f64],
+                // With w_default > 0 a row's design has all m rows: EXACT runs.
+                WLRA_SOLVER_SKETCH if w_default > 0.0 => vec![WLRA_SOLVER_EXACT as f64],
+                WLRA_SOLVER_SKETCH => vec![WLRA_SOLVER_SKETCH as f64],
+                _ => vec![
+                    WLRA_SOLVER_EXACT as f64,
+                    WLRA_SOLVER_SHARED_PCG as f64,
+                    WLRA_SOLVER_SKETCH as f64,
+                ],
             };
             assert!(
                 expected.contains(&used),
@@ -377,4 +382,37 @@ fn overrelaxation_completes_a_planted_matrix_in_fewer_iterations() {
         assert!(error(&relaxed) <= 1e-8 && error(&plain) <= 1e-8);
         assert!(it < 0.75 * plain_it, "{it} iterations vs {plain_it}");
     }
+}
+
+#[test]
+fn sketch_on_long_completion_rows_matches_exact_whatever_the_threads() {
+    // Rows of about 1800 weighted entries (s = 16 sketch rows at k = 4),
+    // weights spanning 1e-2 .. 1e2: the SRHT preconditioner's case.
+    let (n, m, k) = (60, 3000, 4);
+    let p = planted(n, m, k, 101);
+    let mut rng = Rng::new(102);
+    let noisy = &p.truth + rng.normal_mat(n, m) * faer::Scale(0.01);
+    let mask = Mat::from_fn(n, m, |_, _| f64::from(rng.uniform() < 0.6));
+    let weights = Mat::from_fn(n, m, |_, _| 10f64.powf(4.0 * rng.uniform() - 2.0));
+    let problem = sparse(&csr(&mask, &noisy, &weights), (n, m), (0.0, 0.0), true);
+    let (f_exact, it_exact, _, _) = fit_with(&problem, k, WLRA_SOLVER_EXACT, &[]);
+    let runs: Vec<(f64, f64, f64, Mat<f64>)> = [1.0, 2.0]
+        .iter()
+        .map(|&threads| {
+            fit_with(
+                &problem,
+                k,
+                WLRA_SOLVER_SKETCH,
+                &[(WLRA_OPTION_THREADS, threads)],
+            )
+        })
+        .collect();
+    let (f, it, used, ref product) = runs[0];
+    println!("sketch: objective {f:.12e} vs exact {f_exact:.12e}, {it} vs {it_exact} iterations");
+    assert_eq!(used, WLRA_SOLVER_SKETCH as f64);
+    assert!((f - f_exact).abs() <= 1e-8 * f_exact, "{f} vs {f_exact}");
+    assert!(it <= it_exact + 1.0, "{it} iterations vs {it_exact}");
+    let same =
+        (0..n).all(|i| (0..m).all(|j| product[(i, j)].to_bits() == runs[1].3[(i, j)].to_bits()));
+    assert!(same, "1 and 2 threads gave different bits");
 }

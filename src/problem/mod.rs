@@ -49,10 +49,6 @@ impl<'a> Problem<'a> {
         }
     }
 
-    pub fn is_sparse(&self) -> bool {
-        matches!(self, Problem::Sparse(_))
-    }
-
     /// (W o M) x, on the current rayon pool.
     pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
         match self {

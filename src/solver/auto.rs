@@ -1,6 +1,6 @@
 //! AUTO: per half-step, the solver with the lowest predicted cost among
 //! exact, shared-preconditioner PCG and SRHT-preconditioned PCG (sparse
-//! input: exact or PCG, see `predict_sparse`).
+//! input: `predict_sparse`).
 //!
 //! The prediction counts work in GEMM-flop equivalents per row, from k,
 //! the row length m and inner iteration counts (never from timings, so the
@@ -91,20 +91,50 @@ impl AutoSolver {
     ///   exact  SPARSE_GRAM_COST 2 nnz k^2 + CHOLESKY_COST n k^3
     ///   PCG    (iterations + SPARSE_SETUP_PASSES) GATHER_COST 4 nnz k
     ///          (+ 2 n k^2 per pass with a ridge: Y is not orthonormal)
+    ///   SRHT   (w_default = 0 only) per row, p = next_pow2(nnz_i):
+    ///          FWHT_COST k p log2 p + QR_COST 2 min(s, nnz_i) k^2
+    ///          + (SRHT_GUESS + SETUP_ITERATIONS) (4 nnz_i k + 2 k^2)
     fn predict_sparse(
         &self,
         view: &SparseView<'_>,
         k: f64,
         ridge: f64,
         side: usize,
-    ) -> [(SolverKind, f64); 2] {
+    ) -> [(SolverKind, f64); 3] {
         let (n, nnz) = (view.n_rows() as f64, view.nnz() as f64);
-        let exact = SPARSE_GRAM_COST * 2.0 * nnz * k * k + CHOLESKY_COST * n * k * k * k;
+        let exact_row = |len: f64| SPARSE_GRAM_COST * 2.0 * len * k * k + CHOLESKY_COST * k * k * k;
+        let exact = exact_row(nnz) + (n - 1.0) * CHOLESKY_COST * k * k * k;
         let iterations = self.shared_iterations[side].unwrap_or(FIRST_GUESS);
         let shared_gram = if ridge > 0.0 { 2.0 * n * k * k } else { n * k };
         let pass = GATHER_COST * 4.0 * nnz * k + shared_gram;
         let pcg = (iterations + SPARSE_SETUP_PASSES) * pass;
-        [(SolverKind::Exact, exact), (SolverKind::SharedPcg, pcg)]
+        let sketch = if view.w_default() == 0.0 {
+            let s = sketch_rows(self.sketch.sketch_size_factor, k as usize) as f64;
+            (0..view.n_rows())
+                .map(|i| {
+                    let len = view.row(i).cols.len() as f64;
+                    if len < k {
+                        return exact_row(len);
+                    }
+                    let p = len.log2().ceil().exp2();
+                    let transform = if len > s {
+                        FWHT_COST * k * p * p.log2()
+                    } else {
+                        0.0
+                    };
+                    transform
+                        + QR_COST * 2.0 * s.min(len) * k * k
+                        + (SRHT_GUESS + SETUP_ITERATIONS) * (4.0 * len * k + 2.0 * k * k)
+                })
+                .sum()
+        } else {
+            f64::INFINITY // every row would be solved exactly
+        };
+        [
+            (SolverKind::Exact, exact),
+            (SolverKind::SharedPcg, pcg),
+            (SolverKind::Sketch, sketch),
+        ]
     }
 }
 
@@ -171,5 +201,62 @@ impl HalfStepSolver for AutoSolver {
             }
             SolverKind::Sketch => self.sketch.solve(step),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::sparse::{CsrInput, SparseProblem};
+
+    /// n rows of `len` entries each over `m` columns, completion weights.
+    fn long_rows(n: usize, m: usize, len: usize) -> SparseProblem {
+        let row_ptr: Vec<i64> = (0..=n).map(|i| (i * len) as i64).collect();
+        let col_idx: Vec<i64> = (0..n)
+            .flat_map(|_| (0..len).map(|j| (j * m / len) as i64))
+            .collect();
+        let values = vec![1.0; n * len];
+        SparseProblem::new(&CsrInput {
+            n_rows: n,
+            n_cols: m,
+            row_ptr: &row_ptr,
+            col_idx: &col_idx,
+            m_values: &values,
+            w_values: None,
+            m_default: 0.0,
+            w_default: 0.0,
+        })
+        .unwrap()
+    }
+
+    fn cheapest(costs: &[(SolverKind, f64)]) -> SolverKind {
+        costs.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0
+    }
+
+    #[test]
+    fn sparse_cost_model_picks_each_solver_where_it_pays() {
+        let mut auto = AutoSolver::new(4.0, 1e-10, 0);
+        let problem = long_rows(10, 8192, 5000);
+        let view = problem.view();
+        // Small k: the exact Grams are cheap.
+        assert_eq!(
+            cheapest(&auto.predict_sparse(&view, 8.0, 0.0, 0)),
+            SolverKind::Exact
+        );
+        // k = 64, CG measured fast: PCG; measured slow (wide weights): SRHT.
+        auto.shared_iterations[0] = Some(3.0);
+        assert_eq!(
+            cheapest(&auto.predict_sparse(&view, 64.0, 0.0, 0)),
+            SolverKind::SharedPcg
+        );
+        auto.shared_iterations[0] = Some(40.0);
+        assert_eq!(
+            cheapest(&auto.predict_sparse(&view, 64.0, 0.0, 0)),
+            SolverKind::Sketch
+        );
+        // Short rows never sketch.
+        let short = long_rows(1000, 8192, 50);
+        let costs = auto.predict_sparse(&short.view(), 64.0, 0.0, 0);
+        assert_ne!(cheapest(&costs), SolverKind::Sketch);
     }
 }

@@ -16,10 +16,13 @@ use super::iterative::{
     full_rank, gather_design, iterative_half_step, BlockPreconditioners, PreconditionerRule,
     RowScratch, RowView,
 };
-use super::{HalfStep, HalfStepSolver, SolverKind};
+use super::sparse::sketch::{sketch_half_step, SketchSettings};
+use super::sparse::SharedParts;
+use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
 use crate::kernels::fwht::fwht_columns;
 use crate::kernels::orthonormal::RFactorWorkspace;
+use crate::problem::Problem;
 use crate::products::ROW_BLOCK;
 use crate::rng::{below, sign, stream, Purpose};
 use faer::linalg::matmul::matmul;
@@ -272,7 +275,7 @@ impl SrhtRule {
 
 /// The R of a QR of `a` (k columns) as a clean upper triangle, or None when
 /// a pivot is too small for R to serve as a preconditioner.
-fn upper_factor(qr: &mut RFactorWorkspace, a: MatRef<'_, f64>) -> Option<Mat<f64>> {
+pub(crate) fn upper_factor(qr: &mut RFactorWorkspace, a: MatRef<'_, f64>) -> Option<Mat<f64>> {
     let r = qr.r_factor(a);
     let k = r.ncols();
     let upper = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
@@ -297,6 +300,19 @@ impl HalfStepSolver for SketchSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        if let Problem::Sparse(view) = &step.problem {
+            let settings = SketchSettings {
+                sketch_rows: sketch_rows(self.sketch_size_factor, step.fixed.ncols()),
+                tolerance: self.tolerance,
+                seed: self.seed,
+                half_step: self.half_steps,
+            };
+            self.half_steps += 1;
+            let shared = SharedParts::new(view, step.fixed, step.ridge);
+            let (x, work) = sketch_half_step(view, &shared, step.ridge, step.warm_start, &settings);
+            self.last_inner_iterations = work;
+            return finite(x, "a sketched half-step");
+        }
         let side = (self.half_steps % 2) as usize;
         let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
         let reusable = self.saved[side].as_ref().filter(|s| {

@@ -7,6 +7,7 @@
 
 pub mod exact;
 pub mod pcg;
+pub mod sketch;
 
 use crate::kernels::gathered::add_rows;
 use crate::problem::sparse::{SparseRow, SparseView};

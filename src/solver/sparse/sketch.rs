@@ -1,0 +1,224 @@
+//! The paper's half-step on sparse rows with w_default = 0 (completion):
+//! row i's design A = D_sqrt(w) Y_p has only the row's nnz_i pattern rows,
+//! so the SRHT costs k p log2 p with p = next_pow2(nnz_i), not m. R from the
+//! QR of the sketch (of A itself when nnz_i <= s) preconditions CGLS on the
+//! gathered A, warm-started. Cost per row: nnz_i k (gather) + k p log2 p +
+//! 2 s k^2 + iterations (4 nnz_i k + 2 k^2); against 2 nnz_i k^2 + k^3 / 3
+//! for the exact row, so it pays only on long rows (AUTO decides).
+//!
+//! With w_default > 0 the design has all m rows: the driver runs EXACT
+//! instead, and rows reaching here then are solved exactly too.
+
+use super::exact::ExactRowScratch;
+use super::SharedParts;
+use crate::kernels::orthonormal::RFactorWorkspace;
+use crate::problem::sparse::SparseView;
+use crate::products::stack_rows;
+use crate::rng::{stream, Purpose};
+use crate::solver::iterative::MAX_INNER_ITERATIONS;
+use crate::solver::sketch::{srht_sketch, upper_factor};
+use faer::linalg::matmul::matmul;
+use faer::linalg::triangular_solve::{
+    solve_lower_triangular_in_place, solve_upper_triangular_in_place,
+};
+use faer::{Accum, Mat, MatRef, Par};
+use rayon::prelude::*;
+
+/// Per-task buffers of one row's sketch and CGLS.
+struct RowWork {
+    design: Mat<f64>,
+    rhs: Mat<f64>,
+    padded: Mat<f64>,
+    order: Vec<usize>,
+    sketch: Mat<f64>,
+    qr: RFactorWorkspace,
+}
+
+/// How one half-step sketches: sketch rows, CGLS tolerance, and the seed and
+/// half-step count that pick each row's random stream (never the thread).
+pub struct SketchSettings {
+    pub sketch_rows: usize,
+    pub tolerance: f64,
+    pub seed: u64,
+    pub half_step: u64,
+}
+
+/// Sketch and solve every row of `view`; returns the solutions and the
+/// CGLS iterations summed over rows.
+pub fn sketch_half_step(
+    view: &SparseView<'_>,
+    shared: &SharedParts,
+    ridge: f64,
+    warm: Option<MatRef<'_, f64>>,
+    settings: &SketchSettings,
+) -> (Mat<f64>, usize) {
+    let k = shared.rank();
+    let sketch_rows = settings.sketch_rows;
+    let parts: Vec<(Mat<f64>, usize)> = view
+        .row_blocks()
+        .par_iter()
+        .map(|rows| {
+            let mut exact = ExactRowScratch::new(k);
+            let longest = rows
+                .clone()
+                .map(|i| view.row(i).cols.len())
+                .max()
+                .unwrap_or(0)
+                + k;
+            let mut work = RowWork {
+                design: Mat::zeros(longest, k),
+                rhs: Mat::zeros(longest, 1),
+                padded: Mat::zeros(longest.next_power_of_two(), k),
+                order: Vec::new(),
+                sketch: Mat::zeros(sketch_rows, k),
+                qr: RFactorWorkspace::new(sketch_rows.max(k), k),
+            };
+            let mut out = Mat::<f64>::zeros(rows.len(), k);
+            let mut iterations = 0;
+            for (r, i) in rows.clone().enumerate() {
+                let solved = if shared.w_default == 0.0 {
+                    let mut x = Mat::<f64>::zeros(k, 1);
+                    if let Some(w) = warm {
+                        (0..k).for_each(|d| x[(d, 0)] = w[(i, d)]);
+                    }
+                    let stream_index = settings.half_step << 32 ^ i as u64;
+                    let count = gather(view, shared, ridge, i, &mut work);
+                    let rng = &mut stream(settings.seed, Purpose::Sketch, stream_index);
+                    solve_row(
+                        &mut work,
+                        count,
+                        sketch_rows,
+                        rng,
+                        settings.tolerance,
+                        &mut x,
+                    )
+                    .map(|it| (x, it))
+                } else {
+                    None
+                };
+                match solved {
+                    Some((x, it)) => {
+                        iterations += it;
+                        (0..k).for_each(|d| out[(r, d)] = x[(d, 0)]);
+                    }
+                    None => exact.solve(view, shared, i, out.as_mut().subrows_mut(r, 1)),
+                }
+            }
+            (out, iterations)
+        })
+        .collect();
+    let iterations = parts.iter().map(|p| p.1).sum();
+    let mats: Vec<Mat<f64>> = parts.into_iter().map(|p| p.0).collect();
+    (stack_rows(&mats, view.n_rows(), k), iterations)
+}
+
+/// Row i's design rows sqrt(w_p) y_j over positive weights, then
+/// sqrt(ridge) I when ridge > 0, and b likewise; returns the row count.
+fn gather(
+    view: &SparseView<'_>,
+    shared: &SharedParts,
+    ridge: f64,
+    i: usize,
+    work: &mut RowWork,
+) -> usize {
+    let row = view.row(i);
+    let k = shared.rank();
+    let mut count = 0;
+    for ((&j, &w), &m) in row.cols.iter().zip(row.weights).zip(row.values) {
+        if w > 0.0 {
+            let sw = w.sqrt();
+            let y = &shared.y_rows[j * k..(j + 1) * k];
+            for (d, v) in y.iter().enumerate() {
+                work.design[(count, d)] = sw * v;
+            }
+            work.rhs[(count, 0)] = sw * m;
+            count += 1;
+        }
+    }
+    if ridge > 0.0 {
+        for e in 0..k {
+            for d in 0..k {
+                work.design[(count + e, d)] = if d == e { ridge.sqrt() } else { 0.0 };
+            }
+            work.rhs[(count + e, 0)] = 0.0;
+        }
+        count += k;
+    }
+    count
+}
+
+/// CGLS on A R^-1 from `x`; the iterations, or None when the row needs the
+/// exact minimum-norm path (fewer rows than k, or a singular R).
+fn solve_row(
+    work: &mut RowWork,
+    count: usize,
+    sketch_rows: usize,
+    rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
+    tol: f64,
+    x: &mut Mat<f64>,
+) -> Option<usize> {
+    let k = x.nrows();
+    if count < k {
+        return None;
+    }
+    let a = work.design.as_ref().subrows(0, count);
+    let b = work.rhs.as_ref().subrows(0, count);
+    let sketch = if count > sketch_rows {
+        srht_sketch(
+            a,
+            sketch_rows,
+            rng,
+            &mut work.padded,
+            &mut work.order,
+            &mut work.sketch,
+        )
+    } else {
+        a // short rows: their own R is the ideal preconditioner
+    };
+    let r = upper_factor(&mut work.qr, sketch)?;
+    // g = R^-T A^T v.
+    let gradient = |v: MatRef<'_, f64>| {
+        let mut g = Mat::<f64>::zeros(k, 1);
+        matmul(g.as_mut(), Accum::Replace, a.transpose(), v, 1.0, Par::Seq);
+        solve_lower_triangular_in_place(r.transpose(), g.as_mut(), Par::Seq);
+        g
+    };
+    let reference = gradient(b).norm_l2();
+    if reference == 0.0 {
+        x.fill(0.0);
+        return Some(0);
+    }
+    let mut residual = b.to_owned();
+    matmul(residual.as_mut(), Accum::Add, a, x.as_ref(), -1.0, Par::Seq);
+    let mut s = gradient(residual.as_ref());
+    let mut direction = s.clone();
+    let mut gamma = s.squared_norm_l2();
+    let mut step = Mat::<f64>::zeros(k, 1);
+    let mut image = Mat::<f64>::zeros(count, 1);
+    let mut iterations = 0;
+    while iterations < MAX_INNER_ITERATIONS && gamma.sqrt() > tol * reference {
+        step.copy_from(&direction);
+        solve_upper_triangular_in_place(r.as_ref(), step.as_mut(), Par::Seq);
+        matmul(
+            image.as_mut(),
+            Accum::Replace,
+            a,
+            step.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        let curvature = image.squared_norm_l2();
+        if curvature.is_nan() || curvature <= 0.0 {
+            break;
+        }
+        let alpha = gamma / curvature;
+        *x += faer::Scale(alpha) * &step;
+        residual -= faer::Scale(alpha) * &image;
+        s = gradient(residual.as_ref());
+        let next = s.squared_norm_l2();
+        direction = &s + faer::Scale(next / gamma) * &direction;
+        gamma = next;
+        iterations += 1;
+    }
+    Some(iterations)
+}
