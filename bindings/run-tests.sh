@@ -8,17 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-echo "== cargo build --release"
-cargo build --release
-
-# libwlra.so carries the SONAME libwlra.so.1, which cargo's target/release
-# lacks: link and load through a directory holding both names (what
-# scripts/install.sh lays out under PREFIX/lib).
-libdir=$repo/target/bindings-lib
-mkdir -p "$libdir"
-ln -sfn "$repo/target/release/libwlra.so" "$libdir/libwlra.so"
-ln -sfn "$repo/target/release/libwlra.so" "$libdir/libwlra.so.1"
-export WLRA_LIBRARY=$libdir/libwlra.so
+. "$repo/scripts/release-lib.sh"
 export WLRA_INCLUDE=$repo/include
 export WLRA_REPO=$repo
 unset WLRA_PREFIX

@@ -6,13 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
-cargo build --release
-# The SONAME is libwlra.so.1: load through a directory holding both names.
-libdir=$repo/target/bindings-lib
-mkdir -p "$libdir"
-ln -sfn "$repo/target/release/libwlra.so" "$libdir/libwlra.so"
-ln -sfn "$repo/target/release/libwlra.so" "$libdir/libwlra.so.1"
-export WLRA_LIBRARY=$libdir/libwlra.so
+. "$repo/scripts/release-lib.sh"
 venv=$repo/target/implicit-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip

@@ -9,8 +9,8 @@
 
 use super::sparse::exact::exact_half_step;
 use super::sparse::SharedParts;
-use super::{HalfStep, HalfStepSolver, SolverKind};
-use crate::error::{Error, Result};
+use super::{finite, HalfStep, HalfStepSolver, SolverKind};
+use crate::error::Result;
 use crate::kernels::gram::{
     accumulate_packed_grams, packed_len, packed_outer_products, unpack_symmetric,
 };
@@ -43,13 +43,7 @@ impl HalfStepSolver for ExactSolver {
                 }
             }
         };
-        if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
-            Ok(x)
-        } else {
-            Err(Error::Numerical(
-                "the exact half-step produced non-finite factors (data too large for f64?)".into(),
-            ))
-        }
+        finite(x, "the exact half-step (data too large for f64?)")
     }
 }
 

@@ -6,8 +6,8 @@
 //! solve instead, so they never produce NaN.
 
 use super::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
-use super::HalfStep;
-use crate::error::{Error, Result};
+use super::{finite, HalfStep};
+use crate::error::Result;
 use crate::kernels::spd_solve::SpdSolver;
 use crate::problem::blocks;
 use crate::products::{stack_rows, ROW_BLOCK};
@@ -220,17 +220,11 @@ pub fn iterative_half_step<R: PreconditionerRule>(
         preconditioners.push(p);
     }
     let x = stack_rows(&mats, n, k);
-    if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
-        Ok(IterativeOutcome {
-            x,
-            work,
-            preconditioners,
-        })
-    } else {
-        Err(Error::Numerical(
-            "an iterative half-step produced non-finite factors".into(),
-        ))
-    }
+    Ok(IterativeOutcome {
+        x: finite(x, "an iterative half-step")?,
+        work,
+        preconditioners,
+    })
 }
 
 /// Whether R's pivots are all safely non-zero (relative to the largest).

@@ -21,10 +21,10 @@ use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// Per-task buffers of one row's sketch and CGLS.
+/// Per-task buffers of one row's sketch and CGLS, allocated once per block.
 struct RowWork {
     design: Mat<f64>,
     rhs: Mat<f64>,
@@ -32,6 +32,17 @@ struct RowWork {
     order: Vec<usize>,
     sketch: Mat<f64>,
     qr: RFactorWorkspace,
+    cg: CglsVectors,
+}
+
+/// CGLS's vectors: k x 1 except `residual` and `image` (design rows x 1).
+struct CglsVectors {
+    x: Mat<f64>,
+    gradient: Mat<f64>,
+    direction: Mat<f64>,
+    step: Mat<f64>,
+    residual: Mat<f64>,
+    image: Mat<f64>,
 }
 
 /// How one half-step sketches: sketch rows, CGLS tolerance, and the seed and
@@ -72,34 +83,34 @@ pub fn sketch_half_step(
                 order: Vec::new(),
                 sketch: Mat::zeros(sketch_rows, k),
                 qr: RFactorWorkspace::new(sketch_rows.max(k), k),
+                cg: CglsVectors {
+                    x: Mat::zeros(k, 1),
+                    gradient: Mat::zeros(k, 1),
+                    direction: Mat::zeros(k, 1),
+                    step: Mat::zeros(k, 1),
+                    residual: Mat::zeros(longest, 1),
+                    image: Mat::zeros(longest, 1),
+                },
             };
             let mut out = Mat::<f64>::zeros(rows.len(), k);
             let mut iterations = 0;
             for (r, i) in rows.clone().enumerate() {
-                let solved = if shared.w_default == 0.0 {
-                    let mut x = Mat::<f64>::zeros(k, 1);
-                    if let Some(w) = warm {
-                        (0..k).for_each(|d| x[(d, 0)] = w[(i, d)]);
-                    }
-                    let stream_index = settings.half_step << 32 ^ i as u64;
-                    let count = gather(view, shared, ridge, i, &mut work);
-                    let rng = &mut stream(settings.seed, Purpose::Sketch, stream_index);
-                    solve_row(
-                        &mut work,
-                        count,
-                        sketch_rows,
-                        rng,
-                        settings.tolerance,
-                        &mut x,
-                    )
-                    .map(|it| (x, it))
-                } else {
-                    None
-                };
+                let solved = (shared.w_default == 0.0)
+                    .then(|| {
+                        match warm {
+                            Some(w) => (0..k).for_each(|d| work.cg.x[(d, 0)] = w[(i, d)]),
+                            None => work.cg.x.fill(0.0),
+                        }
+                        let stream_index = settings.half_step << 32 ^ i as u64;
+                        let count = gather(view, shared, ridge, i, &mut work);
+                        let rng = &mut stream(settings.seed, Purpose::Sketch, stream_index);
+                        solve_row(&mut work, count, sketch_rows, rng, settings.tolerance)
+                    })
+                    .flatten();
                 match solved {
-                    Some((x, it)) => {
+                    Some(it) => {
                         iterations += it;
-                        (0..k).for_each(|d| out[(r, d)] = x[(d, 0)]);
+                        (0..k).for_each(|d| out[(r, d)] = work.cg.x[(d, 0)]);
                     }
                     None => exact.solve(view, shared, i, out.as_mut().subrows_mut(r, 1)),
                 }
@@ -147,63 +158,77 @@ fn gather(
     count
 }
 
-/// CGLS on A R^-1 from `x`; the iterations, or None when the row needs the
-/// exact minimum-norm path (fewer rows than k, or a singular R).
+/// CGLS on A R^-1 from `work.cg.x`; the iterations, or None when the row
+/// needs the exact minimum-norm path (fewer rows than k, or a singular R).
 fn solve_row(
     work: &mut RowWork,
     count: usize,
     sketch_rows: usize,
     rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
     tol: f64,
-    x: &mut Mat<f64>,
 ) -> Option<usize> {
-    let k = x.nrows();
+    let RowWork {
+        design,
+        rhs,
+        padded,
+        order,
+        sketch,
+        qr,
+        cg,
+    } = work;
+    let k = cg.x.nrows();
     if count < k {
         return None;
     }
-    let a = work.design.as_ref().subrows(0, count);
-    let b = work.rhs.as_ref().subrows(0, count);
-    let sketch = if count > sketch_rows {
-        srht_sketch(
-            a,
-            sketch_rows,
-            rng,
-            &mut work.padded,
-            &mut work.order,
-            &mut work.sketch,
-        )
+    let a = design.as_ref().subrows(0, count);
+    let b = rhs.as_ref().subrows(0, count);
+    let sketched = if count > sketch_rows {
+        srht_sketch(a, sketch_rows, rng, padded, order, sketch)
     } else {
         a // short rows: their own R is the ideal preconditioner
     };
-    let r = upper_factor(&mut work.qr, sketch)?;
-    // g = R^-T A^T v.
-    let gradient = |v: MatRef<'_, f64>| {
-        let mut g = Mat::<f64>::zeros(k, 1);
-        matmul(g.as_mut(), Accum::Replace, a.transpose(), v, 1.0, Par::Seq);
-        solve_lower_triangular_in_place(r.transpose(), g.as_mut(), Par::Seq);
-        g
+    let r = upper_factor(qr, sketched)?;
+    // out = R^-T A^T v.
+    let gradient = |v: MatRef<'_, f64>, mut out: MatMut<'_, f64>| {
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            a.transpose(),
+            v,
+            1.0,
+            Par::Seq,
+        );
+        solve_lower_triangular_in_place(r.transpose(), out, Par::Seq);
     };
-    let reference = gradient(b).norm_l2();
+    gradient(b, cg.gradient.as_mut());
+    let reference = cg.gradient.norm_l2();
     if reference == 0.0 {
-        x.fill(0.0);
+        cg.x.fill(0.0);
         return Some(0);
     }
-    let mut residual = b.to_owned();
-    matmul(residual.as_mut(), Accum::Add, a, x.as_ref(), -1.0, Par::Seq);
-    let mut s = gradient(residual.as_ref());
-    let mut direction = s.clone();
-    let mut gamma = s.squared_norm_l2();
-    let mut step = Mat::<f64>::zeros(k, 1);
-    let mut image = Mat::<f64>::zeros(count, 1);
+    let mut residual = cg.residual.as_mut().subrows_mut(0, count);
+    let mut image = cg.image.as_mut().subrows_mut(0, count);
+    residual.copy_from(b);
+    matmul(
+        residual.as_mut(),
+        Accum::Add,
+        a,
+        cg.x.as_ref(),
+        -1.0,
+        Par::Seq,
+    );
+    gradient(residual.as_ref(), cg.gradient.as_mut());
+    cg.direction.copy_from(&cg.gradient);
+    let mut gamma = cg.gradient.squared_norm_l2();
     let mut iterations = 0;
     while iterations < MAX_INNER_ITERATIONS && gamma.sqrt() > tol * reference {
-        step.copy_from(&direction);
-        solve_upper_triangular_in_place(r.as_ref(), step.as_mut(), Par::Seq);
+        cg.step.copy_from(&cg.direction);
+        solve_upper_triangular_in_place(r.as_ref(), cg.step.as_mut(), Par::Seq);
         matmul(
             image.as_mut(),
             Accum::Replace,
             a,
-            step.as_ref(),
+            cg.step.as_ref(),
             1.0,
             Par::Seq,
         );
@@ -212,11 +237,14 @@ fn solve_row(
             break;
         }
         let alpha = gamma / curvature;
-        *x += faer::Scale(alpha) * &step;
+        cg.x += faer::Scale(alpha) * &cg.step;
         residual -= faer::Scale(alpha) * &image;
-        s = gradient(residual.as_ref());
-        let next = s.squared_norm_l2();
-        direction = &s + faer::Scale(next / gamma) * &direction;
+        gradient(residual.as_ref(), cg.gradient.as_mut());
+        let next = cg.gradient.squared_norm_l2();
+        let beta = next / gamma;
+        for d in 0..k {
+            cg.direction[(d, 0)] = cg.gradient[(d, 0)] + beta * cg.direction[(d, 0)];
+        }
         gamma = next;
         iterations += 1;
     }
