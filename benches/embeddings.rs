@@ -303,7 +303,7 @@ fn subsampled_hadamard_sketch<'w>(
     if scratch.table_size != block {
         scratch.table = (0..block * block)
             .map(|e| {
-                if ((e / block) & (e % block)).count_ones() % 2 == 0 {
+                if ((e / block) & (e % block)).count_ones().is_multiple_of(2) {
                     1.0
                 } else {
                     -1.0
@@ -773,6 +773,7 @@ fn library_exact_per_row(block: &RowBlock) -> f64 {
         fixed: block.y.as_ref(),
         ridge: 0.0,
         warm_start: None,
+        fixed_orthonormal: false,
     };
     let times: Vec<f64> = (0..5)
         .map(|_| seconds(|| ExactSolver.solve(&step).unwrap()).0)

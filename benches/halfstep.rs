@@ -91,6 +91,7 @@ fn main() {
         fixed: y.as_ref(),
         ridge: 0.0,
         warm_start: None,
+        fixed_orthonormal: false,
     };
     let half_seconds = best_of(3, || pool.install(|| ExactSolver.solve(&step).unwrap()));
     let rhs_seconds = best_of(3, || {

@@ -12,13 +12,13 @@ use crate::init::{random_factors, svd_factors, Factors};
 use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
 use crate::options::{InitChoice, Options, SolverChoice};
 use crate::problem::Problem;
+use crate::products::tall_times_small;
 use crate::solver::auto::AutoSolver;
 use crate::solver::exact::ExactSolver;
 use crate::solver::shared::SharedSolver;
 use crate::solver::sketch::SketchSolver;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Mat, MatRef};
 
 /// Inner accuracy of the first iteration when it adapts.
 const LOOSE_ACCURACY: f64 = 1e-4;
@@ -99,18 +99,7 @@ fn prepare_fixed(y: &Mat<f64>, options: &Options) -> (Mat<f64>, Option<Mat<f64>>
 /// there. Flops: 2 rows k^2.
 fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Mat<f64> {
     match r {
-        Some(r) => {
-            let mut out = Mat::<f64>::zeros(x.nrows(), x.ncols());
-            matmul(
-                out.as_mut(),
-                Accum::Replace,
-                x.as_ref(),
-                r.transpose(),
-                1.0,
-                Par::Seq,
-            );
-            out
-        }
+        Some(r) => tall_times_small(x.as_ref(), r.transpose()),
         None => x.clone(),
     }
 }
@@ -122,9 +111,12 @@ fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
     if omega == 1.0 {
         return solved;
     }
-    Mat::from_fn(solved.nrows(), solved.ncols(), |i, j| {
-        old[(i, j)] + omega * (solved[(i, j)] - old[(i, j)])
-    })
+    let mut relaxed = solved;
+    for j in 0..relaxed.ncols() {
+        let pairs = relaxed.col_mut(j).iter_mut().zip(old.col(j).iter());
+        pairs.for_each(|(x, o)| *x = o + omega * (*x - o));
+    }
+    relaxed
 }
 
 fn make_solver(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStepSolver + Send> {
@@ -194,13 +186,14 @@ pub fn fit(
     let mut accuracies = Vec::new();
     while iterations < options.max_iterations {
         solver.set_accuracy(accuracy);
-        let (v_fixed, v_r) = prepare_fixed(&factors.v, options);
-        let u_warm = warm_start(&factors.u, v_r.as_ref());
+        let (v_fixed, v_r) = pool.install(|| prepare_fixed(&factors.v, options));
+        let u_warm = pool.install(|| warm_start(&factors.u, v_r.as_ref()));
         let u_step = HalfStep {
             problem: *problem,
             fixed: v_fixed.as_ref(),
             ridge,
             warm_start: Some(u_warm.as_ref()),
+            fixed_orthonormal: v_r.is_some(),
         };
         // The first iteration corrects the start's scale; relaxing it
         // amplifies the start's error (measured: 100x the objective).
@@ -211,13 +204,14 @@ pub fn fit(
         };
         let u_solved = relax(&u_warm, pool.install(|| solver.solve(&u_step))?, omega);
         inner_work += solver.inner_iterations() as f64 / n as f64;
-        let (u, u_r) = prepare_fixed(&u_solved, options);
-        let v_warm = warm_start(&v_fixed, u_r.as_ref());
+        let (u, u_r) = pool.install(|| prepare_fixed(&u_solved, options));
+        let v_warm = pool.install(|| warm_start(&v_fixed, u_r.as_ref()));
         let v_step = HalfStep {
             problem: transposed,
             fixed: u.as_ref(),
             ridge,
             warm_start: Some(v_warm.as_ref()),
+            fixed_orthonormal: u_r.is_some(),
         };
         let v = relax(&v_warm, pool.install(|| solver.solve(&v_step))?, omega);
         inner_work += solver.inner_iterations() as f64 / m as f64;

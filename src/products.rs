@@ -77,6 +77,22 @@ pub fn weighted_residual(
     partial.iter().sum()
 }
 
+/// a b for tall a (n x k) and small b (k x l), row blocks in parallel on
+/// the current rayon pool. Flops: 2 n k l.
+pub fn tall_times_small(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    const ROWS: usize = 1024;
+    let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());
+    out.as_mut()
+        .par_row_chunks_mut(ROWS)
+        .enumerate()
+        .for_each(|(block, rows)| {
+            let first = block * ROWS;
+            let a_rows = a.subrows(first, rows.nrows());
+            matmul(rows, Accum::Replace, a_rows, b, 1.0, Par::Seq);
+        });
+    out
+}
+
 /// Stack row blocks (in order) into one n x width matrix.
 pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Mat<f64> {
     let mut out = Mat::<f64>::zeros(n, width);
@@ -91,14 +107,72 @@ pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Mat<f64> {
 }
 
 /// A copy of `a` with each row contiguous (row i at [i * ncols..]): the
-/// sparse paths gather whole rows of a factor by index.
+/// sparse paths gather whole rows of a factor by index. Transposed in
+/// blocks of rows, in parallel on the current rayon pool, so each block's
+/// writes stay in cache.
 pub fn rows_contiguous(a: MatRef<'_, f64>) -> Vec<f64> {
+    const ROWS: usize = 64;
     let (n, k) = a.shape();
     let mut out = vec![0.0; n * k];
-    for d in 0..k {
-        for (i, v) in a.col(d).iter().enumerate() {
-            out[i * k + d] = *v;
-        }
+    if k == 0 {
+        return out;
     }
+    out.par_chunks_mut(ROWS * k)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let col_rows = a.subrows(b * ROWS, chunk.len() / k);
+            for d in 0..k {
+                let rows = chunk.chunks_exact_mut(k);
+                rows.zip(col_rows.col(d).iter())
+                    .for_each(|(row, v)| row[d] = *v);
+            }
+        });
     out
+}
+
+/// The n x k matrix whose row i is rows[i * k..(i + 1) * k]: the inverse of
+/// `rows_contiguous`, by the same blocks.
+pub fn from_rows_contiguous(rows: &[f64], n: usize, k: usize) -> Mat<f64> {
+    const ROWS: usize = 64;
+    let mut out = Mat::<f64>::zeros(n, k);
+    if k == 0 {
+        return out;
+    }
+    out.as_mut()
+        .par_row_chunks_mut(ROWS)
+        .enumerate()
+        .for_each(|(b, mut block)| {
+            let block_rows = &rows[b * ROWS * k..(b * ROWS + block.nrows()) * k];
+            for d in 0..k {
+                let column = block.as_mut().col_mut(d);
+                let values = block_rows.chunks_exact(k).map(|row| row[d]);
+                column.iter_mut().zip(values).for_each(|(v, x)| *v = x);
+            }
+        });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_major_copies_and_small_products_are_exact() {
+        let (n, k) = (200, 7);
+        let a = Mat::from_fn(n, k, |i, j| (i * 31 + j * 7) as f64 / 13.0 - 5.0);
+        let rows = rows_contiguous(a.as_ref());
+        assert!((0..n).all(|i| (0..k).all(|j| rows[i * k + j] == a[(i, j)])));
+        assert!(from_rows_contiguous(&rows, n, k) == a);
+        let b = Mat::from_fn(k, 3, |i, j| (i + 2 * j) as f64 - 4.0);
+        let mut expected = Mat::<f64>::zeros(n, 3);
+        matmul(
+            expected.as_mut(),
+            Accum::Replace,
+            a.as_ref(),
+            b.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        assert!(tall_times_small(a.as_ref(), b.as_ref()) == expected);
+    }
 }

@@ -90,6 +90,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             fixed: y.as_ref(),
             ridge: 0.0,
             warm_start: None,
+            fixed_orthonormal: false,
         };
         let x = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(&data, &w, &y);
@@ -104,6 +105,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             fixed: x_star.as_ref(),
             ridge: 0.0,
             warm_start: None,
+            fixed_orthonormal: false,
         };
         let v = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(

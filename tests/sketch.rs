@@ -119,6 +119,7 @@ fn sketched_regression_matches_the_exact_solve_to_1e_10() {
         fixed: y.as_ref(),
         ridge: 0.0,
         warm_start: None,
+        fixed_orthonormal: false,
     };
     let exact = ExactSolver.solve(&step).unwrap();
     let mut solver = SketchSolver::new(4.0, 1e-13, 3);
@@ -287,6 +288,7 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
         fixed: y.as_ref(),
         ridge: 0.0,
         warm_start: None,
+        fixed_orthonormal: false,
     };
     let exact = ExactSolver.solve(&step).unwrap();
     let mut solver = SketchSolver::new(4.0, 1e-12, 5);

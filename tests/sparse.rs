@@ -5,7 +5,9 @@ mod common;
 
 use common::{planted, Rng};
 use faer::Mat;
-use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED};
+use wlra::model::{
+    WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED,
+};
 use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
 use wlra::{DenseProblem, Model};
@@ -219,7 +221,12 @@ fn iterative_solvers_on_sparse_rows_reach_the_exact_objective() {
     ];
     for (name, pattern, m_default, w_default, ridge) in cases {
         let problem = sparse(&pattern, (n, m), (m_default, w_default), true);
-        let extra = [(WLRA_OPTION_RIDGE, ridge)];
+        // Inner solves at full accuracy throughout: every solver follows the
+        // exact alternation, to the same objective in as many iterations.
+        let extra = [
+            (WLRA_OPTION_RIDGE, ridge),
+            (WLRA_OPTION_ADAPTIVE_ACCURACY, 0.0),
+        ];
         let (f_exact, it_exact, used, _) = fit_with(&problem, k, WLRA_SOLVER_EXACT, &extra);
         assert_eq!(used, WLRA_SOLVER_EXACT as f64);
         for solver in [WLRA_SOLVER_SHARED_PCG, WLRA_SOLVER_AUTO, WLRA_SOLVER_SKETCH] {
@@ -247,6 +254,48 @@ fn iterative_solvers_on_sparse_rows_reach_the_exact_objective() {
             assert!(
                 expected.contains(&used),
                 "{name}, solver {solver} reported {used}"
+            );
+        }
+        // With the default loose start, the iterative solvers take another
+        // path (on these non-convex problems possibly to another local
+        // minimum), but must end at a fixed point of exact alternation:
+        // restarted there, EXACT finds nothing more to gain.
+        for solver in [WLRA_SOLVER_SHARED_PCG, WLRA_SOLVER_AUTO] {
+            let extra = [(WLRA_OPTION_RIDGE, ridge)];
+            let mut loose = model(
+                k,
+                &[
+                    (WLRA_OPTION_SOLVER, solver as f64),
+                    (WLRA_OPTION_TOLERANCE, 1e-10),
+                    (WLRA_OPTION_MAX_ITERATIONS, 500.0),
+                    extra[0],
+                ],
+            );
+            loose.fit(problem.view()).unwrap();
+            assert_eq!(
+                loose.info(WLRA_INFO_CONVERGED).unwrap(),
+                1.0,
+                "{name}, solver {solver}"
+            );
+            let f_loose = loose.info(WLRA_INFO_OBJECTIVE).unwrap();
+            let (u, v) = loose.factors().unwrap();
+            let mut restart = model(
+                k,
+                &[
+                    (WLRA_OPTION_SOLVER, WLRA_SOLVER_EXACT as f64),
+                    (WLRA_OPTION_INIT, WLRA_INIT_GIVEN as f64),
+                    (WLRA_OPTION_MAX_ITERATIONS, 3.0),
+                    (WLRA_OPTION_TOLERANCE, 0.0),
+                    extra[0],
+                ],
+            );
+            restart.set_start_factors(u, v).unwrap();
+            restart.fit(problem.view()).unwrap();
+            let f_restart = restart.info(WLRA_INFO_OBJECTIVE).unwrap();
+            println!("{name}, solver {solver}, loose start: objective {f_loose:.12e} (exact {f_exact:.12e}), exact restart {f_restart:.12e}");
+            assert!(
+                f_loose - f_restart <= 1e-8 * f_loose,
+                "{name}, solver {solver}: {f_loose} falls to {f_restart} under exact steps"
             );
         }
     }

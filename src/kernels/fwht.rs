@@ -49,7 +49,7 @@ mod tests {
 
     /// H_p by its definition: H[i][j] = (-1)^popcount(i & j).
     fn hadamard_entry(i: usize, j: usize) -> f64 {
-        if (i & j).count_ones() % 2 == 0 {
+        if (i & j).count_ones().is_multiple_of(2) {
             1.0
         } else {
             -1.0

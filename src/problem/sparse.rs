@@ -5,10 +5,10 @@
 //! the pattern.
 
 use crate::error::{invalid, Error, Result};
-use crate::kernels::gathered::{add_rows, dot};
+use crate::kernels::gathered::{add_rows, row_dots};
+use crate::kernels::orthonormal::gram;
 use crate::products::{rows_contiguous, stack_rows, ROW_BLOCK};
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
 /// Pattern entries per row block of the parallel loops (see `row_blocks`).
@@ -253,9 +253,7 @@ impl<'a> SparseView<'a> {
             let k = u.ncols();
             let su: Vec<f64> = (0..k).map(|d| u.col(d).iter().sum()).collect();
             let sv: Vec<f64> = (0..k).map(|d| v.col(d).iter().sum()).collect();
-            let (mut gu, mut gv) = (Mat::<f64>::zeros(k, k), Mat::<f64>::zeros(k, k));
-            matmul(gu.as_mut(), Accum::Replace, u.transpose(), u, 1.0, Par::Seq);
-            matmul(gv.as_mut(), Accum::Replace, v.transpose(), v, 1.0, Par::Seq);
+            let (gu, gv) = (gram(u), gram(v));
             let cross: f64 = su.iter().zip(&sv).map(|(a, b)| a * b).sum();
             let trace: f64 = (0..k)
                 .flat_map(|a| (0..k).map(move |b| (a, b)))
@@ -271,14 +269,20 @@ impl<'a> SparseView<'a> {
         let partial: Vec<f64> = row_blocks
             .par_iter()
             .map(|rows| {
-                let mut sum = 0.0;
+                let (mut sum, mut fitted) = (0.0, Vec::new());
                 for i in rows.clone() {
-                    let ui = &ur[i * k..(i + 1) * k];
-                    for p in self.pattern.row(i) {
-                        let j = self.pattern.idx[p];
-                        let f = dot(ui, &vr[j * k..(j + 1) * k]);
-                        let (e, e0) = (self.pattern.m[p] - f, md - f);
-                        sum += self.pattern.w[p] * e * e - wd * e0 * e0;
+                    let range = self.pattern.row(i);
+                    fitted.resize(range.len(), 0.0);
+                    row_dots(
+                        &mut fitted,
+                        &self.pattern.idx[range.clone()],
+                        &vr,
+                        &ur[i * k..(i + 1) * k],
+                    );
+                    let (m, w) = (&self.pattern.m[range.clone()], &self.pattern.w[range]);
+                    for ((f, m), w) in fitted.iter().zip(m).zip(w) {
+                        let (e, e0) = (m - f, md - f);
+                        sum += w * e * e - wd * e0 * e0;
                     }
                 }
                 sum

@@ -31,9 +31,7 @@ impl HalfStepSolver for ExactSolver {
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let x = match &step.problem {
-            Problem::Sparse(view) => {
-                exact_half_step(view, &SharedParts::new(view, step.fixed, step.ridge))
-            }
+            Problem::Sparse(view) => exact_half_step(view, &SharedParts::new(view, step)),
             Problem::Dense(dense) => {
                 let rhs = weighted_data_times(dense, step.fixed);
                 if dense.has_unit_weights() {

@@ -40,6 +40,9 @@ pub struct HalfStep<'a> {
     pub ridge: f64,
     /// A starting guess for the solution (n_rows x k), for iterative solvers.
     pub warm_start: Option<MatRef<'a, f64>>,
+    /// Whether `fixed` has orthonormal columns (to rounding), as the driver
+    /// makes it when ridge = 0: Y^T Y = I is then known, not computed.
+    pub fixed_orthonormal: bool,
 }
 
 /// A half-step solver. It runs on the current rayon pool (the model's own)

@@ -10,7 +10,7 @@
 
 use super::block_cgls::Preconditioners;
 use super::iterative::{full_rank, iterative_half_step, PreconditionerRule, RowScratch, RowView};
-use super::sparse::pcg::pcg_half_step;
+use super::sparse::pcg::{pcg_half_step, Stopping};
 use super::sparse::SharedParts;
 use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
@@ -20,7 +20,11 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
 pub struct SharedSolver {
+    /// The accuracy the driver asks for now.
     pub tolerance: f64,
+    /// WLRA_OPTION_REGRESSION_TOLERANCE: while `tolerance` is looser, the
+    /// driver's iterations are inexact anyway.
+    final_tolerance: f64,
     /// Inner iterations of the last half-step, summed over rows.
     pub last_inner_iterations: usize,
 }
@@ -29,6 +33,7 @@ impl SharedSolver {
     pub fn new(tolerance: f64) -> Self {
         SharedSolver {
             tolerance,
+            final_tolerance: tolerance,
             last_inner_iterations: 0,
         }
     }
@@ -121,8 +126,12 @@ impl HalfStepSolver for SharedSolver {
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         if let Problem::Sparse(view) = &step.problem {
-            let shared = SharedParts::new(view, step.fixed, step.ridge);
-            let (x, work) = pcg_half_step(view, &shared, step.warm_start, self.tolerance);
+            let shared = SharedParts::new(view, step);
+            let stop = Stopping {
+                tolerance: self.tolerance,
+                loose: self.tolerance > self.final_tolerance,
+            };
+            let (x, work) = pcg_half_step(view, &shared, step.warm_start, stop);
             self.last_inner_iterations = work;
             return finite(x, "an iterative half-step");
         }

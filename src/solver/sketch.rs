@@ -308,7 +308,7 @@ impl HalfStepSolver for SketchSolver {
                 half_step: self.half_steps,
             };
             self.half_steps += 1;
-            let shared = SharedParts::new(view, step.fixed, step.ridge);
+            let shared = SharedParts::new(view, step);
             let (x, work) = sketch_half_step(view, &shared, step.ridge, step.warm_start, &settings);
             self.last_inner_iterations = work;
             return finite(x, "a sketched half-step");

@@ -10,18 +10,24 @@ pub mod pcg;
 pub mod sketch;
 
 use crate::kernels::gathered::add_rows;
+use crate::kernels::orthonormal::gram;
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::products::rows_contiguous;
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use crate::solver::HalfStep;
+use faer::Mat;
 
-/// What every row of a half-step shares, formed once (2 m k^2 flops).
+/// What every row of a half-step shares, formed once (2 m k^2 flops, on
+/// the current rayon pool, unless Y is known orthonormal).
 pub struct SharedParts {
     /// w_default Y^T Y + ridge I.
     pub gram: Mat<f64>,
     /// Whether `gram` is a multiple of I to rounding (Y orthonormal, the
     /// driver's default): products with it are then a scaling.
     pub gram_scale: Option<f64>,
+    /// `gram`'s diagonal and its inverse (the CG preconditioner when the
+    /// diagonal is positive).
+    pub diagonal: Vec<f64>,
+    pub inverse_diagonal: Vec<f64>,
     /// w_default m_default Y^T 1.
     pub rhs: Vec<f64>,
     /// Y with rows contiguous, gathered by column index.
@@ -31,18 +37,15 @@ pub struct SharedParts {
 }
 
 impl SharedParts {
-    pub fn new(view: &SparseView<'_>, y: MatRef<'_, f64>, ridge: f64) -> Self {
+    pub fn new(view: &SparseView<'_>, step: &HalfStep<'_>) -> Self {
+        let (y, ridge) = (step.fixed, step.ridge);
         let k = y.ncols();
         let (wd, md) = (view.w_default(), view.m_default());
-        let mut gram = Mat::<f64>::zeros(k, k);
-        matmul(
-            gram.as_mut(),
-            Accum::Replace,
-            y.transpose(),
-            y,
-            wd,
-            Par::Seq,
-        );
+        let mut gram = if step.fixed_orthonormal {
+            Mat::<f64>::identity(k, k) * wd
+        } else {
+            gram(y) * wd
+        };
         for d in 0..k {
             gram[(d, d)] += ridge;
         }
@@ -54,7 +57,10 @@ impl SharedParts {
         let rhs = (0..k)
             .map(|d| wd * md * y.col(d).iter().sum::<f64>())
             .collect();
+        let diagonal: Vec<f64> = (0..k).map(|d| gram[(d, d)]).collect();
         SharedParts {
+            inverse_diagonal: diagonal.iter().map(|d| 1.0 / d).collect(),
+            diagonal,
             gram,
             gram_scale: is_scaled_identity.then_some(scale),
             rhs,
