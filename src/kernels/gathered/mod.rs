@@ -6,8 +6,12 @@
 //! Each kernel is written once over `Primitives` (dot products and
 //! axpys on whole rows) and built twice: with plain Rust (`Portable`) and
 //! with AVX2 intrinsics (`avx2::Avx2`), taken when the CPU has AVX2. The
-//! compiler left to itself vectorized these loops two lanes wide with
-//! spills (24 ns per entry at k = 64; 6 with the intrinsics). Both builds
+//! CG kernels and `row_dots` have a third build for k = 8, ..., 64 on
+//! CPUs with AVX-512 (`avx512`), which keeps a row's vectors in registers.
+//! Left to itself the compiler vectorized these loops two lanes wide with
+//! spills: a CG product pass over the implicit benchmark's users took 24.2
+//! ns per entry at k = 64, 18.2 with the AVX2 build, 10.2 with the AVX-512
+//! one (`cargo bench --bench implicit_profile -- kernels`). All builds
 //! use the same lanes and the same order of operations, never a fused
 //! multiply-add, so they give the same bits.
 
@@ -46,7 +50,8 @@ fn row(rows: &[f64], j: usize, k: usize) -> &[f64] {
 }
 
 /// The rows of the `GROUP` entries starting at p. (Software prefetch of the
-/// next group measured no faster: the loops are bound by arithmetic.)
+/// next group measured no faster in these 4-lane loops, which are bound by
+/// their loads and arithmetic; the AVX-512 ones prefetch.)
 #[inline(always)]
 fn group_rows<'a>(rows: &'a [f64], cols: &[usize], p: usize, k: usize) -> [&'a [f64]; GROUP] {
     [
@@ -224,14 +229,13 @@ dispatched!(
 );
 
 /// Whether the register-resident AVX-512 kernels take rank k here.
+#[cfg(target_arch = "x86_64")]
 fn resident(k: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return avx512::covers(k) && avx512::available();
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    avx512::covers(k) && avx512::available()
 }
 
-/// out[p] = y_cols[p] . v (out as long as cols).
+/// out[p] = y_cols[p] . v (out as long as cols). Per entry 2k flops and
+/// one gathered row of k doubles read.
 pub fn row_dots(out: &mut [f64], cols: &[usize], rows: &[f64], v: &[f64]) {
     #[cfg(target_arch = "x86_64")]
     if resident(v.len()) {
@@ -241,7 +245,8 @@ pub fn row_dots(out: &mut [f64], cols: &[usize], rows: &[f64], v: &[f64]) {
     row_dots_lanes(out, cols, rows, v)
 }
 
-/// out += sum_p coef[p] (y_cols[p] . v) y_cols[p] (a Gram times v).
+/// out += sum_p coef[p] (y_cols[p] . v) y_cols[p] (a Gram times v). Per
+/// entry 4k flops and one gathered row of k doubles read.
 pub fn add_projections(out: &mut [f64], coef: &[f64], cols: &[usize], rows: &[f64], v: &[f64]) {
     #[cfg(target_arch = "x86_64")]
     if resident(out.len()) {
@@ -252,7 +257,8 @@ pub fn add_projections(out: &mut [f64], coef: &[f64], cols: &[usize], rows: &[f6
 }
 
 /// rhs += sum_p t_p y and product += sum_p c_p (y . x) y over y =
-/// y_cols[p]: one pass for both.
+/// y_cols[p]: one pass for both. Per entry 6k flops and one gathered row of
+/// k doubles read.
 pub fn add_row_sums(
     sums: RowSums<'_>,
     c: &[f64],
