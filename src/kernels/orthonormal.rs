@@ -6,7 +6,7 @@
 //! deficient included, takes Householder QR (sequential, about 4 n k^2
 //! flops; Q stays orthonormal whatever a is).
 
-use crate::kernels::spd_solve::cholesky_upper;
+use crate::kernels::spd_solve::{cholesky_upper, pivot_ratio};
 use crate::problem::blocks;
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::householder;
@@ -57,11 +57,7 @@ pub fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
 /// not safely positive definite. Flops: 3 n k^2 (Gram, then solve).
 fn cholesky_qr_pass(a: MatRef<'_, f64>) -> Option<(Mat<f64>, Mat<f64>)> {
     let r = cholesky_upper(gram(a).as_ref())?;
-    let pivots = (0..a.ncols()).map(|d| r[(d, d)]);
-    let (lo, hi) = pivots.fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
-        (lo.min(p), hi.max(p))
-    });
-    if !(lo > 0.0 && hi / lo <= MAX_PIVOT_RATIO) {
+    if pivot_ratio(r.as_ref()) > MAX_PIVOT_RATIO {
         return None;
     }
     let mut q = a.to_owned();

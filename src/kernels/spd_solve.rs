@@ -9,7 +9,7 @@
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::cholesky::llt;
 use faer::linalg::evd;
-use faer::{Conj, Mat, MatMut, Par};
+use faer::{Conj, Mat, MatMut, MatRef, Par};
 
 /// A pivot ratio beyond this means cond(G) is too large to trust Cholesky.
 const MAX_CHOLESKY_CONDITION: f64 = 1e10;
@@ -106,19 +106,7 @@ impl SpdSolver {
 
     /// (largest / smallest Cholesky pivot)^2, a cheap lower bound on cond(G).
     fn pivot_ratio_squared(&self) -> f64 {
-        let k = self.factor.nrows();
-        let mut lo = f64::INFINITY;
-        let mut hi = 0.0f64;
-        for i in 0..k {
-            let d = self.factor[(i, i)];
-            lo = lo.min(d);
-            hi = hi.max(d);
-        }
-        if lo > 0.0 {
-            (hi / lo) * (hi / lo)
-        } else {
-            f64::INFINITY
-        }
+        pivot_ratio(self.factor.as_ref()).powi(2)
     }
 
     fn well_conditioned(&self) -> bool {
@@ -163,6 +151,25 @@ impl SpdSolver {
                 .map(|i| self.eigvecs[(r, i)] * self.projected[i])
                 .sum();
         }
+    }
+}
+
+/// Largest over smallest |diagonal entry| of a triangular factor (a lower
+/// bound on its condition number); infinite when a pivot is zero or not
+/// finite.
+pub fn pivot_ratio(r: MatRef<'_, f64>) -> f64 {
+    let pivots = (0..r.nrows()).map(|i| r[(i, i)].abs());
+    let (lo, hi) = pivots.fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
+        if p.is_finite() {
+            (lo.min(p), hi.max(p))
+        } else {
+            (0.0, hi)
+        }
+    });
+    if lo > 0.0 {
+        hi / lo
+    } else {
+        f64::INFINITY
     }
 }
 

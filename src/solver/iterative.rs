@@ -8,7 +8,7 @@
 use super::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
 use super::{finite, HalfStep};
 use crate::error::Result;
-use crate::kernels::spd_solve::SpdSolver;
+use crate::kernels::spd_solve::{pivot_ratio, SpdSolver};
 use crate::problem::blocks;
 use crate::products::{stack_rows, ROW_BLOCK};
 use faer::linalg::matmul::matmul;
@@ -229,7 +229,5 @@ pub fn iterative_half_step<R: PreconditionerRule>(
 
 /// Whether R's pivots are all safely non-zero (relative to the largest).
 pub fn full_rank(r: MatRef<'_, f64>) -> bool {
-    let k = r.nrows();
-    let largest = (0..k).map(|i| r[(i, i)].abs()).fold(0.0, f64::max);
-    largest > 0.0 && (0..k).all(|i| r[(i, i)].abs() > 1e-12 * largest)
+    pivot_ratio(r) < 1e12
 }

@@ -1,7 +1,7 @@
 //! `Primitives` with AVX2 intrinsics: 4-lane multiplies and adds (never
 //! fused), in `portable`'s order.
 
-use super::{Primitives, GROUP};
+use super::{tail, Primitives, GROUP};
 use std::arch::x86_64::*;
 
 pub(crate) struct Avx2;
@@ -13,15 +13,10 @@ pub(crate) fn available() -> bool {
 /// (l0 + l2) + (l1 + l3) of lo + hi.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn reduce(lo: __m256d, hi: __m256d) -> f64 {
+pub(super) fn reduce(lo: __m256d, hi: __m256d) -> f64 {
     let h = _mm256_add_pd(lo, hi);
     let pair = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd::<1>(h));
     _mm_cvtsd_f64(_mm_add_sd(pair, _mm_unpackhi_pd(pair, pair)))
-}
-
-#[inline(always)]
-fn tail(a: &[f64], b: &[f64], from: usize) -> f64 {
-    (from..a.len()).fold(0.0, |s, d| s + a[d] * b[d])
 }
 
 #[target_feature(enable = "avx2")]

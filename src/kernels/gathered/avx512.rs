@@ -10,6 +10,7 @@
 //! the zmm's halves; updates in entry order; no fused multiply-add), so the
 //! same bits.
 
+use super::row;
 use std::arch::x86_64::*;
 
 /// `$kernel::<C>(args)` for C = k / 8, k as `covers` admits.
@@ -38,17 +39,16 @@ pub(crate) fn covers(k: usize) -> bool {
     k > 0 && k.is_multiple_of(8) && k <= 64
 }
 
-/// (l0 + l2) + (l1 + l3) of the sum of acc's two 4-lane halves, plus the
-/// empty tail (+ 0.0, as `portable` adds it).
+/// `avx2::reduce` of acc's two 4-lane halves, plus the empty tail (+ 0.0,
+/// as the other builds add it).
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn reduce(acc: __m512d) -> f64 {
-    let h = _mm256_add_pd(
+    let (lo, hi) = (
         _mm512_castpd512_pd256(acc),
         _mm512_extractf64x4_pd::<1>(acc),
     );
-    let pair = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd::<1>(h));
-    _mm_cvtsd_f64(_mm_add_sd(pair, _mm_unpackhi_pd(pair, pair))) + 0.0
+    super::avx2::reduce(lo, hi) + 0.0
 }
 
 /// y's C zmm chunks, and y . x against x's chunks in registers.
@@ -110,7 +110,7 @@ fn projections<const C: usize>(
     let (vr, mut o) = (load::<C>(v), load::<C>(out));
     for (p, (&a, &j)) in coef.iter().zip(cols).enumerate() {
         prefetch(rows, cols, p + AHEAD, k);
-        let (y, d) = load_and_dot::<C>(&rows[j * k..(j + 1) * k], &vr);
+        let (y, d) = load_and_dot::<C>(row(rows, j, k), &vr);
         update(&mut o, a * d, &y);
     }
     store(&o, out);
@@ -132,7 +132,7 @@ fn row_sums<const C: usize>(
     let (mut r, mut q) = (load::<C>(rhs), load::<C>(product));
     for (p, ((&cp, &tp), &j)) in c.iter().zip(t).zip(cols).enumerate() {
         prefetch(rows, cols, p + AHEAD, k);
-        let (y, d) = load_and_dot::<C>(&rows[j * k..(j + 1) * k], &xr);
+        let (y, d) = load_and_dot::<C>(row(rows, j, k), &xr);
         update(&mut r, tp, &y);
         update(&mut q, cp * d, &y);
     }
@@ -150,7 +150,7 @@ const AHEAD: usize = 4;
 #[inline]
 fn prefetch(rows: &[f64], cols: &[usize], p: usize, k: usize) {
     if let Some(&j) = cols.get(p) {
-        for line in rows[j * k..(j + 1) * k].chunks(8) {
+        for line in row(rows, j, k).chunks(8) {
             _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
         }
     }
@@ -162,7 +162,7 @@ fn dots<const C: usize>(out: &mut [f64], cols: &[usize], rows: &[f64], v: &[f64]
     let vr = load::<C>(v);
     for (p, (o, &j)) in out.iter_mut().zip(cols).enumerate() {
         prefetch(rows, cols, p + AHEAD, k);
-        *o = load_and_dot::<C>(&rows[j * k..(j + 1) * k], &vr).1;
+        *o = load_and_dot::<C>(row(rows, j, k), &vr).1;
     }
 }
 

@@ -44,6 +44,13 @@ pub(crate) trait Primitives {
     fn group_axpy(a: [f64; GROUP], ys: [&[f64]; GROUP], out: &mut [f64]);
 }
 
+/// a . b over a[from..], in order: the part of a dot product after its
+/// chunks of 8 (0.0 when there is none).
+#[inline(always)]
+fn tail(a: &[f64], b: &[f64], from: usize) -> f64 {
+    (from..a.len()).fold(0.0, |s, d| s + a[d] * b[d])
+}
+
 #[inline(always)]
 fn row(rows: &[f64], j: usize, k: usize) -> &[f64] {
     &rows[j * k..(j + 1) * k]

@@ -1,6 +1,6 @@
 //! `Primitives` in plain Rust, lane for lane what `avx2` does.
 
-use super::{Primitives, GROUP};
+use super::{tail, Primitives, GROUP};
 
 const HALF: usize = 4;
 const CHUNK: usize = 2 * HALF;
@@ -11,11 +11,6 @@ pub(crate) struct Portable;
 fn reduce(lo: [f64; HALF], hi: [f64; HALF]) -> f64 {
     let h: [f64; HALF] = std::array::from_fn(|l| lo[l] + hi[l]);
     (h[0] + h[2]) + (h[1] + h[3])
-}
-
-#[inline(always)]
-fn tail(a: &[f64], b: &[f64], from: usize) -> f64 {
-    (from..a.len()).fold(0.0, |s, d| s + a[d] * b[d])
 }
 
 impl Primitives for Portable {

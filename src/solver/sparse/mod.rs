@@ -24,10 +24,9 @@ pub struct SharedParts {
     /// Whether `gram` is a multiple of I to rounding (Y orthonormal, the
     /// driver's default): products with it are then a scaling.
     pub gram_scale: Option<f64>,
-    /// `gram`'s diagonal and its inverse (the CG preconditioner when the
-    /// diagonal is positive).
-    pub diagonal: Vec<f64>,
-    pub inverse_diagonal: Vec<f64>,
+    /// 1 / `gram`'s diagonal, the CG preconditioner, when that diagonal is
+    /// positive (None without a shared part: completion).
+    pub inverse_diagonal: Option<Vec<f64>>,
     /// w_default m_default Y^T 1.
     pub rhs: Vec<f64>,
     /// Y with rows contiguous, gathered by column index.
@@ -57,10 +56,10 @@ impl SharedParts {
         let rhs = (0..k)
             .map(|d| wd * md * y.col(d).iter().sum::<f64>())
             .collect();
-        let diagonal: Vec<f64> = (0..k).map(|d| gram[(d, d)]).collect();
+        let diagonal = (0..k).map(|d| gram[(d, d)]);
+        let usable = diagonal.clone().all(|v| v > 0.0 && v.is_finite());
         SharedParts {
-            inverse_diagonal: diagonal.iter().map(|d| 1.0 / d).collect(),
-            diagonal,
+            inverse_diagonal: usable.then(|| diagonal.map(|d| 1.0 / d).collect()),
             gram,
             gram_scale: is_scaled_identity.then_some(scale),
             rhs,

@@ -204,21 +204,21 @@ fn solve_row(
     };
     add_row_sums(sums, &cg.c, &cg.t, row.cols, &shared.y_rows, &cg.x);
     // The preconditioner's inverse: multiplies in the loop, not divisions.
-    let usable = |d: &[f64]| d.iter().all(|v| *v > 0.0 && v.is_finite());
-    if usable(&shared.diagonal) {
-        cg.inverse.copy_from_slice(&shared.inverse_diagonal);
-    } else {
-        // No shared part (w_default = ridge = 0, completion): G_i's own
-        // diagonal (one more pass).
-        cg.diagonal.copy_from_slice(&shared.diagonal);
-        add_squares(&mut cg.diagonal, &cg.c, row.cols, &shared.y_rows);
-        if !usable(&cg.diagonal) {
-            return None;
+    match &shared.inverse_diagonal {
+        Some(inverse) => cg.inverse.copy_from_slice(inverse),
+        None => {
+            // No shared part (w_default = ridge = 0, completion): G_i's own
+            // diagonal (one more pass).
+            for (d, v) in cg.diagonal.iter_mut().enumerate() {
+                *v = shared.gram[(d, d)];
+            }
+            add_squares(&mut cg.diagonal, &cg.c, row.cols, &shared.y_rows);
+            if !cg.diagonal.iter().all(|v| *v > 0.0 && v.is_finite()) {
+                return None;
+            }
+            let pairs = cg.inverse.iter_mut().zip(&cg.diagonal);
+            pairs.for_each(|(v, d)| *v = 1.0 / d);
         }
-        cg.inverse
-            .iter_mut()
-            .zip(&cg.diagonal)
-            .for_each(|(v, d)| *v = 1.0 / d);
     }
     let reference = weighted_norm(&cg.rhs, &cg.inverse);
     if reference == 0.0 {
