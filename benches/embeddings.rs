@@ -56,6 +56,8 @@ use wlra::solver::exact::ExactSolver;
 use wlra::solver::sketch::{sketch_rows, srht_sketch};
 use wlra::solver::{HalfStep, HalfStepSolver};
 use wlra::DenseProblem;
+#[path = "common/machine.rs"]
+mod machine;
 
 const SEED: u64 = 4;
 /// Relative normal-equations residual at which CGLS stops.
@@ -1015,6 +1017,7 @@ fn baseline(name: &str, mflop: f64, ms: f64, error: f64) -> Line {
 }
 
 fn main() {
+    println!("{}", machine::describe());
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

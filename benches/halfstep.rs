@@ -1,11 +1,12 @@
 //! The exact half-step against faer's GEMM on the same threads, and the
 //! peak extra memory of a whole fit (issue 3, item 8).
 //!
-//!     cargo bench --bench halfstep                 # n = m = 4000, k = 32
-//!     cargo bench --bench halfstep -- 2000 16      # n = m = 2000, k = 16
+//!     cargo bench --bench halfstep                           # n = m = 4000, k = 32
+//!     cargo bench --bench halfstep -- 4000 16 32 64 128 256  # n = m = 4000, several k
 //!
-//! The half-step's Gram work is n m k (k+1) flops (packed symmetric Grams);
-//! the baseline is the GEMM of the same shape, (n x m) * (m x k(k+1)/2).
+//! The half-step's Gram work is n m k (k+1) flops (symmetric Grams); the
+//! baseline is the GEMM of the same shape, (n x m) * (m x k(k+1)/2), on the
+//! same threads in the same run. The memory figures are for the first k.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
@@ -19,6 +20,8 @@ use wlra::{DenseProblem, Model};
 
 #[path = "../tests/common/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "common/machine.rs"]
+mod machine;
 
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
     (0..runs)
@@ -48,21 +51,39 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     let n = args.first().copied().unwrap_or(4000);
-    let k = args.get(1).copied().unwrap_or(32);
+    let ks = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        vec![32]
+    };
     let m = n;
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
-    println!(
-        "# cargo bench --bench halfstep -- {n} {k}   (n = m = {n}, k = {k}, {threads} threads)"
-    );
-
+    let list = ks
+        .iter()
+        .map(|k| k.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    println!("{}", machine::describe());
+    println!("# cargo bench --bench halfstep -- {n} {list}   (n = m = {n}, {threads} threads)");
     let data = pseudo_random(n, m, 1, -1.0, 1.0);
     let weights = pseudo_random(n, m, 2, 0.1, 1.0);
-    let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref());
     let problem = DenseProblem::new(data.as_ref(), Some(weights.as_ref()));
+    for &k in &ks {
+        compare_with_gemm(&pool, &problem, k);
+    }
+    memory(&pool, &problem, ks[0]);
+}
+
+/// One k: the exact half-step's Gram rate against the same-shape GEMM.
+fn compare_with_gemm(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: usize) {
+    let (n, m) = (problem.n_rows(), problem.n_cols());
+    let threads = pool.current_num_threads();
+    let weights = problem.weights().expect("weighted");
+    let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref());
 
     // Baseline: GEMM of the same shape as the Gram work, same pool and threads.
     let t = k * (k + 1) / 2;
@@ -70,12 +91,13 @@ fn main() {
     let mut product = Mat::<f64>::zeros(n, t);
     let gemm_flops = 2.0 * n as f64 * m as f64 * t as f64;
     let par = Par::rayon(threads);
-    let gemm_seconds = best_of(3, || {
+    let runs = if k >= 128 { 1 } else { 3 };
+    let gemm_seconds = best_of(runs, || {
         pool.install(|| {
             matmul(
                 product.as_mut(),
                 Accum::Replace,
-                weights.as_ref(),
+                weights,
                 outer.as_ref(),
                 1.0,
                 par,
@@ -87,29 +109,45 @@ fn main() {
     drop(outer);
 
     let step = HalfStep {
+        problem: (*problem).into(),
+        fixed: y.as_ref(),
+        ridge: 0.0,
+        warm_start: None,
+        fixed_orthonormal: false,
+    };
+    let half_seconds = best_of(runs, || pool.install(|| ExactSolver.solve(&step).unwrap()));
+    let rhs_seconds = best_of(runs, || {
+        pool.install(|| weighted_data_times(problem, y.as_ref()))
+    });
+    let gram_flops = n as f64 * m as f64 * k as f64 * (k + 1) as f64;
+    let half_rate = gram_flops / half_seconds / 1e9;
+    println!("k = {k}:");
+    println!(
+        "  faer GEMM ({n} x {m}) * ({m} x {t}):  {gemm_seconds:8.3} s  {gemm_rate:7.1} GFLOP/s"
+    );
+    println!(
+        "  exact half-step (Gram flops n m k (k+1)): {half_seconds:8.3} s  {half_rate:7.1} GFLOP/s  \
+         = {:.0}% of GEMM",
+        100.0 * half_rate / gemm_rate
+    );
+    println!(
+        "  (a separate pass for the right-hand sides (W o M) Y would take {rhs_seconds:.3} s; \
+         the half-step does them in its Gram pass)"
+    );
+}
+
+/// Peak extra memory of a half-step's parts and of whole fits, at rank k.
+fn memory(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: usize) {
+    let (n, m) = (problem.n_rows(), problem.n_cols());
+    let problem = *problem;
+    let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref());
+    let step = HalfStep {
         problem: problem.into(),
         fixed: y.as_ref(),
         ridge: 0.0,
         warm_start: None,
         fixed_orthonormal: false,
     };
-    let half_seconds = best_of(3, || pool.install(|| ExactSolver.solve(&step).unwrap()));
-    let rhs_seconds = best_of(3, || {
-        pool.install(|| weighted_data_times(&problem, y.as_ref()))
-    });
-    let gram_flops = n as f64 * m as f64 * k as f64 * (k + 1) as f64;
-    let half_rate = gram_flops / half_seconds / 1e9;
-    println!("faer GEMM ({n} x {m}) * ({m} x {t}):  {gemm_seconds:8.3} s  {gemm_rate:7.1} GFLOP/s");
-    println!(
-        "exact half-step (Gram flops n m k (k+1)): {half_seconds:8.3} s  {half_rate:7.1} GFLOP/s  \
-         = {:.0}% of GEMM",
-        100.0 * half_rate / gemm_rate
-    );
-    println!(
-        "  of which right-hand sides (W o M) Y:  {rhs_seconds:8.3} s ({:.0}% of the half-step)",
-        100.0 * rhs_seconds / half_seconds
-    );
-
     if std::env::var_os("WLRA_BENCH_MEMORY_DETAIL").is_some() {
         let measure = |name: &str, f: &dyn Fn()| {
             let before = counting_alloc::reset_peak();

@@ -20,6 +20,8 @@ use wlra::model::WLRA_INFO_INNER_ITERATIONS;
 use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem, SparseView};
 use wlra::Model;
+#[path = "common/machine.rs"]
+mod machine;
 
 const USERS: usize = 20_000;
 const ITEMS: usize = 8_000;
@@ -71,6 +73,7 @@ fn problem() -> (Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>) {
 }
 
 fn main() {
+    println!("{}", machine::describe());
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")

@@ -16,6 +16,8 @@ use std::rc::Rc;
 use wlra::model::WLRA_INFO_OBJECTIVE;
 use wlra::options::*;
 use wlra::{DenseProblem, Model};
+#[path = "common/machine.rs"]
+mod machine;
 
 const MAX_ITERATIONS: f64 = 150.0;
 
@@ -43,6 +45,7 @@ fn fit(data: &DenseProblem<'_>, k: usize, options: &[(i32, f64)]) -> (Model, Vec
 }
 
 fn main() {
+    println!("{}", machine::describe());
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

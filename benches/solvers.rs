@@ -22,6 +22,8 @@ use wlra::model::{
 };
 use wlra::options::*;
 use wlra::{DenseProblem, Model};
+#[path = "common/machine.rs"]
+mod machine;
 
 struct Xorshift(u64);
 
@@ -67,6 +69,7 @@ fn problem(n: usize, k: usize, family: &str) -> (Mat<f64>, Mat<f64>) {
 }
 
 fn main() {
+    println!("{}", machine::describe());
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

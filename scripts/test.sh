@@ -1,22 +1,38 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: system packages, the Rust
-# and C tests, packaging consumers, and the language bindings.
-set -euo pipefail
+# and C tests, packaging consumers, and the language bindings. Each suite runs
+# even when an earlier one failed; the last line says what passed and failed,
+# and the exit status is non-zero if anything failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
-
-echo "== cargo fmt / clippy"
-cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
-
-echo "== Rust and C tests (cargo test)"
-cargo test --no-fail-fast
-
-for suite in tests/consumers/run.sh bindings/run-tests.sh; do
-    if [ -f "$suite" ]; then
-        echo "== $suite"
-        bash "$suite"
+passed=()
+failed=()
+# suite NAME COMMAND...: run one suite, record its verdict, never stop.
+suite() {
+    local name=$1
+    shift
+    echo "== $name"
+    local start=$SECONDS
+    if "$@"; then
+        passed+=("$name")
+        echo "== $name: passed ($((SECONDS - start)) s)"
+    else
+        failed+=("$name")
+        echo "== $name: FAILED ($((SECONDS - start)) s)"
     fi
-done
-echo "== all test suites passed"
+}
+
+suite "system packages" bash scripts/install-deps.sh
+suite "cargo fmt" cargo fmt --all -- --check
+suite "cargo clippy" cargo clippy --all-targets -- -D warnings
+suite "Rust and C tests" cargo test --no-fail-fast
+suite "packaging consumers" bash tests/consumers/run.sh
+suite "bindings" bash bindings/run-tests.sh
+
+echo
+echo "== summary"
+for s in "${passed[@]}"; do echo "passed: $s"; done
+for s in "${failed[@]+"${failed[@]}"}"; do echo "FAILED: $s"; done
+echo "suites: ${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ffi;
 pub mod init;
 pub mod kernels;
+pub mod memory;
 pub mod model;
 pub mod options;
 pub mod problem;

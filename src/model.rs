@@ -4,6 +4,7 @@
 use crate::driver::{self, FitOutcome};
 use crate::error::{invalid, Error, Result};
 use crate::init::Factors;
+use crate::memory;
 use crate::options::{InitChoice, Options};
 use crate::problem::Problem;
 use crate::solver::SolverKind;
@@ -226,6 +227,7 @@ impl Model {
         let started = Instant::now();
         self.pool()?;
         let pool = &self.pool.as_ref().expect("created above").1;
+        memory::reserve_gemm_workspaces(pool)?;
         let mut keep_going = |_: usize, _: f64| true;
         let progress: &mut dyn FnMut(usize, f64) -> bool = match self.progress.as_mut() {
             Some(callback) => callback.as_mut(),

@@ -4,8 +4,9 @@
 
 use crate::problem::{blocks, DenseProblem};
 use faer::linalg::matmul::matmul;
-use faer::{unzip, zip, Accum, Mat, MatRef, Par};
+use faer::{unzip, zip, Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Rows of the data handled by one task.
 pub(crate) const ROW_BLOCK: usize = 128;
@@ -23,27 +24,47 @@ pub fn weighted_data_times(problem: &DenseProblem<'_>, x: MatRef<'_, f64>) -> Ma
         .par_iter()
         .map(|rows| {
             let mut out = Mat::<f64>::zeros(rows.len(), width);
-            let mut wm = Mat::<f64>::zeros(rows.len(), COL_BLOCK.min(m));
+            let mut wm = vec![0.0; rows.len() * COL_BLOCK.min(m)];
             for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
-                let mut block = wm.as_mut().subcols_mut(0, cols.len());
-                let accum = if c == 0 { Accum::Replace } else { Accum::Add };
-                match problem.weights_block(rows.clone(), cols.clone()) {
-                    Some(_) => {
-                        problem.weighted_data_block(rows.clone(), cols.clone(), block.as_mut());
-                        let xc = x.subrows(cols.start, cols.len());
-                        matmul(out.as_mut(), accum, block.as_ref(), xc, 1.0, Par::Seq);
-                    }
-                    None => {
-                        let mc = problem.data_block(rows.clone(), cols.clone());
-                        let xc = x.subrows(cols.start, cols.len());
-                        matmul(out.as_mut(), accum, mc, xc, 1.0, Par::Seq);
-                    }
-                }
+                weighted_data_block_times(problem, rows, cols, x, &mut wm, out.as_mut(), c == 0);
             }
             out
         })
         .collect();
     stack_rows(&parts, n, width)
+}
+
+/// out (= or +=) (W o M)[rows, cols] x[cols, :], one block of
+/// `weighted_data_times`; `wm` (at least rows x cols) is scratch. Flops:
+/// 2 * rows * cols * x.ncols(). Called right after another pass over the same
+/// W block, it reads W from cache instead of memory.
+pub(crate) fn weighted_data_block_times(
+    problem: &DenseProblem<'_>,
+    rows: &Range<usize>,
+    cols: Range<usize>,
+    x: MatRef<'_, f64>,
+    wm: &mut [f64],
+    out: MatMut<'_, f64>,
+    first: bool,
+) {
+    let accum = if first { Accum::Replace } else { Accum::Add };
+    let xc = x.subrows(cols.start, cols.len());
+    let Some(w) = problem.weights() else {
+        let mc = problem.data_block(rows.clone(), cols);
+        matmul(out, accum, mc, xc, 1.0, Par::Seq);
+        return;
+    };
+    // The scratch block takes W's orientation, so forming W o M runs along
+    // contiguous memory in all three.
+    let (r, c) = (rows.len(), cols.len());
+    let buf = &mut wm[..r * c];
+    let mut block = if w.row_stride() == 1 {
+        MatMut::from_column_major_slice_mut(buf, r, c)
+    } else {
+        MatMut::from_row_major_slice_mut(buf, r, c)
+    };
+    problem.weighted_data_block(rows.clone(), cols, block.as_mut());
+    matmul(out, accum, block.as_ref(), xc, 1.0, Par::Seq);
 }
 
 /// sum_ij W_ij (M_ij - (U V^T)_ij)^2. Flops: 2 n m k + 3 n m.

@@ -7,7 +7,7 @@
 //! scalar multiply-adds into a well-shaped matrix product.
 
 use faer::linalg::matmul::matmul;
-use faer::{unzip, zip, Accum, MatMut, MatRef, Par};
+use faer::{unzip, zip, Accum, ColRef, Mat, MatMut, MatRef, Par};
 
 /// Entries of the packed upper triangle of a k x k symmetric matrix.
 pub fn packed_len(k: usize) -> usize {
@@ -51,5 +51,122 @@ pub fn unpack_symmetric(packed: impl Fn(usize) -> f64, mut g: MatMut<'_, f64>) {
             g[(a, b)] = v;
             g[(b, a)] = v;
         }
+    }
+}
+
+/// Copy the lower triangle of a square matrix onto its upper triangle.
+pub fn mirror_lower(mut g: MatMut<'_, f64>) {
+    for j in 0..g.ncols() {
+        for i in j + 1..g.nrows() {
+            g[(j, i)] = g[(i, j)];
+        }
+    }
+}
+
+/// Lower triangle of one row's Gram G = Y^T diag(w) Y (k x k, overwritten;
+/// the strict upper triangle is left as it was). `w` is the row of weights
+/// (length m = Y's rows, any stride). Flops: m k (k+1); traffic: Y read twice
+/// and once written packed with the weights applied, so k/24 flops per byte:
+/// the better form than `accumulate_packed_grams` once k is large, where the
+/// packed outer products (m x k(k+1)/2) no longer stay in cache.
+pub fn weighted_gram_lower(y: MatRef<'_, f64>, w: ColRef<'_, f64>, g: MatMut<'_, f64>) {
+    let (m, k) = y.shape();
+    debug_assert_eq!(w.nrows(), m);
+    debug_assert_eq!(g.shape(), (k, k));
+    #[cfg(target_arch = "x86_64")]
+    if let Some(instr) = x86_gemm_instructions() {
+        // SAFETY: every pointer and stride comes from a live faer view of the
+        // stated shape: dst g (k x k), lhs Y^T (k x m), diag w (m), rhs Y
+        // (m x k); the views do not overlap g, which is the only output.
+        unsafe {
+            private_gemm_x86::gemm(
+                private_gemm_x86::DType::F64,
+                private_gemm_x86::IType::U64,
+                instr,
+                k,
+                k,
+                m,
+                g.as_ptr_mut() as *mut (),
+                g.row_stride(),
+                g.col_stride(),
+                core::ptr::null(),
+                core::ptr::null(),
+                private_gemm_x86::DstKind::Lower,
+                private_gemm_x86::Accum::Replace,
+                y.as_ptr() as *const (),
+                y.col_stride(),
+                y.row_stride(),
+                false,
+                w.as_ptr() as *const (),
+                w.row_stride(),
+                y.as_ptr() as *const (),
+                y.row_stride(),
+                y.col_stride(),
+                false,
+                &raw const ONE as *const (),
+                1,
+            );
+        }
+        return;
+    }
+    // Portable path: G = (D Y)^T Y with the lower triangle only.
+    let mut scaled = Mat::<f64>::zeros(m, k);
+    for (j, wj) in w.iter().enumerate() {
+        for d in 0..k {
+            scaled[(j, d)] = *wj * y[(j, d)];
+        }
+    }
+    faer::linalg::matmul::triangular::matmul(
+        g,
+        faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+        Accum::Replace,
+        scaled.transpose(),
+        faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+        y,
+        faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+static ONE: f64 = 1.0;
+
+/// The instruction set private-gemm-x86 runs with here, as faer picks it.
+#[cfg(target_arch = "x86_64")]
+fn x86_gemm_instructions() -> Option<private_gemm_x86::InstrSet> {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        Some(private_gemm_x86::InstrSet::Avx512)
+    } else if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        Some(private_gemm_x86::InstrSet::Avx256)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weighted_gram_lower_matches_the_sum_of_weighted_outer_products() {
+        let (m, k) = (700, 37);
+        let y = Mat::from_fn(m, k, |i, j| ((i * 31 + j * 17) % 23) as f64 / 23.0 - 0.5);
+        let w = Mat::from_fn(m, 1, |i, _| ((i * 13) % 7) as f64 / 7.0);
+        let mut g = Mat::<f64>::full(k, k, f64::NAN);
+        weighted_gram_lower(y.as_ref(), w.col(0), g.as_mut());
+        for b in 0..k {
+            for a in b..k {
+                let expected: f64 = (0..m).map(|j| w[(j, 0)] * y[(j, a)] * y[(j, b)]).sum();
+                assert!(
+                    (g[(a, b)] - expected).abs() <= 1e-12 * m as f64,
+                    "({a}, {b})"
+                );
+            }
+        }
+        // The strict upper triangle is not written.
+        assert!(g[(0, 1)].is_nan());
     }
 }

@@ -71,9 +71,35 @@ impl<'a> DenseProblem<'a> {
         mut out: MatMut<'_, f64>,
     ) {
         let m = self.data_block(rows.clone(), cols.clone());
-        match self.weights_block(rows, cols) {
-            Some(w) => zip!(out.as_mut(), w, m).for_each(|unzip!(o, w, m)| *o = *w * *m),
-            None => out.copy_from(m),
+        let Some(w) = self.weights_block(rows, cols) else {
+            out.copy_from(m);
+            return;
+        };
+        // Along W's contiguous direction, as slices the compiler vectorizes
+        // (faer's zip! calls its closure per entry here, which cost as much as
+        // the Gram GEMM at k = 16); `out` should share W's orientation.
+        let (mut out, w, m) = if w.row_stride() == 1 {
+            (out, w, m)
+        } else {
+            (out.transpose_mut(), w.transpose(), m.transpose())
+        };
+        for j in 0..out.ncols() {
+            let (w, m) = (w.col(j), m.col(j));
+            let mut o = out.as_mut().col_mut(j);
+            match (
+                o.as_mut().try_as_col_major_mut(),
+                w.try_as_col_major(),
+                m.try_as_col_major(),
+            ) {
+                (Some(o), Some(w), Some(m)) => {
+                    let (o, w, m) = (o.as_slice_mut(), w.as_slice(), m.as_slice());
+                    o.iter_mut()
+                        .zip(w)
+                        .zip(m)
+                        .for_each(|((o, w), m)| *o = w * m);
+                }
+                _ => zip!(o, w, m).for_each(|unzip!(o, w, m)| *o = *w * *m),
+            }
         }
     }
 }

@@ -3,20 +3,26 @@
 //! solved by Cholesky (minimum norm when G_i is singular).
 //!
 //! Cost per half-step: n m k(k+1) flops for the Grams (one GEMM per block
-//! pair, see `kernels::gram`), 2 n m k for the right-hand sides, n k^3 / 3
-//! for the factorizations. Extra memory per task: ROW_BLOCK x k(k+1)/2 packed
-//! Grams and COL_BLOCK x k(k+1)/2 outer products.
+//! pair below PER_ROW_SYRK_MIN_RANK, a weighted SYRK per row from there, see
+//! `kernels::gram`), 2 n m k for the right-hand sides (in the same pass over
+//! W), n k^3 / 3 for the factorizations. Extra memory per task: up to 1 MiB
+//! of packed Grams and COL_BLOCK x k(k+1)/2 outer products, or one k x k
+//! Gram for the per-row form.
 
 use super::sparse::exact::exact_half_step;
 use super::sparse::SharedParts;
 use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
 use crate::kernels::gram::{
-    accumulate_packed_grams, packed_len, packed_outer_products, unpack_symmetric,
+    accumulate_packed_grams, mirror_lower, packed_len, packed_outer_products, unpack_symmetric,
+    weighted_gram_lower,
 };
 use crate::kernels::spd_solve::SpdSolver;
+use crate::memory::{try_filled, try_zeros};
 use crate::problem::{blocks, DenseProblem, Problem};
-use crate::products::{stack_rows, weighted_data_times, COL_BLOCK, ROW_BLOCK};
+use crate::products::{
+    stack_rows, weighted_data_block_times, weighted_data_times, COL_BLOCK, ROW_BLOCK,
+};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
@@ -32,14 +38,12 @@ impl HalfStepSolver for ExactSolver {
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let x = match &step.problem {
             Problem::Sparse(view) => exact_half_step(view, &SharedParts::new(view, step)),
-            Problem::Dense(dense) => {
-                let rhs = weighted_data_times(dense, step.fixed);
-                if dense.has_unit_weights() {
-                    solve_shared_gram(step.fixed, step.ridge, rhs)
-                } else {
-                    solve_row_grams(dense, step, rhs)
-                }
-            }
+            Problem::Dense(dense) if dense.has_unit_weights() => solve_shared_gram(
+                step.fixed,
+                step.ridge,
+                weighted_data_times(dense, step.fixed),
+            ),
+            Problem::Dense(dense) => solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?,
         };
         finite(x, "the exact half-step (data too large for f64?)")
     }
@@ -74,6 +78,10 @@ struct Workspace {
     /// contiguous (k(k+1)/2 x ROW_BLOCK, read transposed).
     grams: Mat<f64>,
     outer: Mat<f64>,
+    /// W o M for one (row block, column block), and the block's right-hand
+    /// sides (W o M) Y.
+    wm: Vec<f64>,
+    rhs: Mat<f64>,
     spd: SpdSolver,
     x: Vec<f64>,
     correction: Vec<f64>,
@@ -109,50 +117,119 @@ fn refine_row(problem: &DenseProblem<'_>, step: &HalfStep<'_>, row: usize, ws: &
         .for_each(|(x, c)| *x += c);
 }
 
-fn solve_row_grams(problem: &DenseProblem<'_>, step: &HalfStep<'_>, rhs: Mat<f64>) -> Mat<f64> {
+/// How a row block's Grams are formed. Packed outer products share one GEMM
+/// across the block's rows but move an m x k(k+1)/2 panel; a weighted SYRK
+/// per row moves only Y (m x k) and wins once that panel outgrows the caches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GramForm {
+    PackedOuterProducts,
+    WeightedSyrkPerRow,
+}
+
+/// Smallest rank at which the per-row weighted SYRK is the faster form
+/// (measured by `cargo bench --bench halfstep`, docs/performance.md).
+const PER_ROW_SYRK_MIN_RANK: usize = 192;
+
+/// Rows per task of the Gram pass: at small k more rows, so each column of a
+/// column-major W block is a longer contiguous run (the hardware prefetcher
+/// streams it) while the block's packed Grams stay within 1 MiB.
+fn gram_row_block(k: usize) -> usize {
+    let by_cache = (1 << 20) / (8 * packed_len(k).max(1));
+    by_cache.clamp(ROW_BLOCK, 4 * ROW_BLOCK) / ROW_BLOCK * ROW_BLOCK
+}
+
+fn gram_form(k: usize) -> GramForm {
+    if k >= PER_ROW_SYRK_MIN_RANK {
+        GramForm::WeightedSyrkPerRow
+    } else {
+        GramForm::PackedOuterProducts
+    }
+}
+
+/// Packed Grams of a row block's rows (`ws.grams`, one column per row) from
+/// one GEMM per column block, and their right-hand sides (`ws.rhs`).
+fn packed_block_grams(
+    problem: &DenseProblem<'_>,
+    y: MatRef<'_, f64>,
+    rows: std::ops::Range<usize>,
+    ws: &mut Workspace,
+) {
+    let m = y.nrows();
+    for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
+        let mut outer = ws.outer.as_mut().subrows_mut(0, cols.len());
+        packed_outer_products(y.subrows(cols.start, cols.len()), outer.as_mut());
+        let w = problem
+            .weights_block(rows.clone(), cols.clone())
+            .expect("row Grams are only formed for non-unit weights");
+        accumulate_packed_grams(ws.grams.as_mut().transpose_mut(), w, outer.as_ref(), c == 0);
+        // The right-hand sides while this W block is still in cache: at
+        // small k a separate pass over W and M costs as much as the Grams.
+        weighted_data_block_times(problem, &rows, cols, y, &mut ws.wm, ws.rhs.as_mut(), c == 0);
+    }
+}
+
+fn solve_row_grams(
+    problem: &DenseProblem<'_>,
+    step: &HalfStep<'_>,
+    form: GramForm,
+) -> Result<Mat<f64>> {
     let y = step.fixed;
     let (n, m, k) = (problem.n_rows(), problem.n_cols(), y.ncols());
     let t = packed_len(k);
-    let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
+    let row_blocks: Vec<_> = blocks(n, gram_row_block(k)).collect();
     let parts: Vec<Mat<f64>> = row_blocks
         .par_iter()
         .map(|rows| {
             let rb = rows.len();
+            let packed = form == GramForm::PackedOuterProducts;
+            // The packed blocks grow as k^2 (67 MiB of outer products per task
+            // at k = 256): reserved fallibly.
+            let (gram_rows, outer_rows) = if packed {
+                (t, COL_BLOCK.min(m))
+            } else {
+                (0, 0)
+            };
             let mut ws = Workspace {
-                grams: Mat::zeros(t, rb),
-                outer: Mat::zeros(COL_BLOCK.min(m), t),
+                grams: try_zeros(gram_rows, rb, "the packed row Grams of a row block")?,
+                outer: try_zeros(outer_rows, t, "the packed outer products of a column block")?,
+                wm: try_filled(rb * COL_BLOCK.min(m), 0.0, "a block of W o M")?,
+                rhs: Mat::zeros(rb, k),
                 spd: SpdSolver::new(k),
                 x: vec![0.0; k],
                 correction: vec![0.0; k],
             };
-            for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
-                let mut outer = ws.outer.as_mut().subrows_mut(0, cols.len());
-                packed_outer_products(y.subrows(cols.start, cols.len()), outer.as_mut());
-                let w = problem
-                    .weights_block(rows.clone(), cols.clone())
-                    .expect("row Grams are only formed for non-unit weights");
-                accumulate_packed_grams(
-                    ws.grams.as_mut().transpose_mut(),
-                    w,
-                    outer.as_ref(),
-                    c == 0,
-                );
+            if packed {
+                packed_block_grams(problem, y, rows.clone(), &mut ws);
+            } else {
+                for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
+                    let out = ws.rhs.as_mut();
+                    weighted_data_block_times(problem, rows, cols, y, &mut ws.wm, out, c == 0);
+                }
             }
             let mut out = Mat::<f64>::zeros(rb, k);
             for r in 0..rb {
-                let packed = ws.grams.col(r);
+                let row = rows.start + r;
                 let mut g = ws.spd.gram_mut();
-                unpack_symmetric(|idx| packed[idx], g.as_mut());
+                if packed {
+                    let packed = ws.grams.col(r);
+                    unpack_symmetric(|idx| packed[idx], g.as_mut());
+                } else {
+                    let w = problem
+                        .weights_block(row..row + 1, 0..m)
+                        .expect("row Grams are only formed for non-unit weights");
+                    weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
+                    mirror_lower(g.as_mut());
+                }
                 for d in 0..k {
                     g[(d, d)] += step.ridge;
                 }
                 for (d, xd) in ws.x.iter_mut().enumerate() {
-                    *xd = rhs[(rows.start + r, d)];
+                    *xd = ws.rhs[(r, d)];
                 }
                 if ws.spd.factor() {
                     ws.spd.solve(&mut ws.x);
                     if ws.spd.needs_refinement() {
-                        refine_row(problem, step, rows.start + r, &mut ws);
+                        refine_row(problem, step, row, &mut ws);
                     }
                 } else {
                     ws.x.iter_mut().for_each(|v| *v = f64::NAN);
@@ -161,8 +238,49 @@ fn solve_row_grams(problem: &DenseProblem<'_>, step: &HalfStep<'_>, rhs: Mat<f64
                     out[(r, d)] = *xd;
                 }
             }
-            out
+            Ok(out)
         })
-        .collect();
-    stack_rows(&parts, n, k)
+        .collect::<Result<_>>()?;
+    Ok(stack_rows(&parts, n, k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::orthonormal::orthonormal_basis;
+
+    /// Both ways of forming the Grams solve the same normal equations; with W
+    /// row-major (the C caller's usual layout) and column-major.
+    #[test]
+    fn packed_and_per_row_grams_give_the_same_half_step() {
+        let (n, m, k) = (150, 300, 20);
+        let value =
+            |i: usize, j: usize, s: usize| ((i * 7919 + j * 104729 + s) % 1000) as f64 / 1000.0;
+        let data = Mat::from_fn(n, m, |i, j| value(i, j, 1) - 0.5);
+        let weights = Mat::from_fn(n, m, |i, j| 0.1 + value(i, j, 2));
+        let (data_t, weights_t) = (data.transpose().to_owned(), weights.transpose().to_owned());
+        let y = orthonormal_basis(Mat::from_fn(m, k, |i, j| value(i, j, 3) - 0.5).as_ref());
+        for row_major in [false, true] {
+            let problem = if row_major {
+                DenseProblem::new(data_t.transpose(), Some(weights_t.transpose()))
+            } else {
+                DenseProblem::new(data.as_ref(), Some(weights.as_ref()))
+            };
+            let step = HalfStep {
+                problem: problem.into(),
+                fixed: y.as_ref(),
+                ridge: 0.1,
+                warm_start: None,
+                fixed_orthonormal: true,
+            };
+            let packed = solve_row_grams(&problem, &step, GramForm::PackedOuterProducts).unwrap();
+            let per_row = solve_row_grams(&problem, &step, GramForm::WeightedSyrkPerRow).unwrap();
+            let scale = packed.norm_max();
+            let gap = (&packed - &per_row).norm_max();
+            assert!(
+                gap <= 1e-12 * scale,
+                "row_major {row_major}: gap {gap}, scale {scale}"
+            );
+        }
+    }
 }
