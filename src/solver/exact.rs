@@ -75,7 +75,7 @@ fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Mat<f
 /// Per-task scratch, allocated once per row block and reused across its rows.
 struct Workspace {
     /// Packed Grams of the block's rows, stored so each row's entries are
-    /// contiguous (k(k+1)/2 x ROW_BLOCK, read transposed).
+    /// contiguous (k(k+1)/2 x the block's rows, read transposed).
     grams: Mat<f64>,
     outer: Mat<f64>,
     /// W o M for one (row block, column block), and the block's right-hand
@@ -182,8 +182,8 @@ fn solve_row_grams(
         .map(|rows| {
             let rb = rows.len();
             let packed = form == GramForm::PackedOuterProducts;
-            // The packed blocks grow as k^2 (67 MiB of outer products per task
-            // at k = 256): reserved fallibly.
+            // The packed blocks grow as k^2 (37 MiB of outer products per task
+            // just below PER_ROW_SYRK_MIN_RANK): reserved fallibly.
             let (gram_rows, outer_rows) = if packed {
                 (t, COL_BLOCK.min(m))
             } else {
