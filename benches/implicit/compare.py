@@ -33,6 +33,9 @@ from implicit.cpu.als import AlternatingLeastSquares
 
 import wlra
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from machine import describe  # noqa: E402
+
 USERS, ITEMS, EVENTS, ALPHA, RANK, THREADS = 20_000, 8_000, 1_000_000, 10.0, 64, 2
 IMPLICIT_ITERATIONS = 15
 
@@ -98,6 +101,7 @@ def run_wlra(values, weights, solver, target, max_iterations=60, **options):
 
 
 def main():
+    print(describe())
     values, weights = problem()
     print(f"# {USERS} users x {ITEMS} items, {EVENTS} events -> {values.nnz} observed entries, "
           f"alpha {ALPHA}, k {RANK}, {THREADS} threads")

@@ -46,6 +46,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import wlra
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from machine import cache_sizes, cpu_model  # noqa: E402
+
 GRAM_BLOCK_BYTES = 512 << 20
 TARGETS = {16: 2.5, 64: 4.0}  # wlra per-iteration speedup wanted at these ranks
 
@@ -67,35 +70,6 @@ def arguments():
         a.m = a.n
     a.ranks = [int(r) for r in a.ranks.split(",") if r]
     return a
-
-
-def cache_sizes():
-    """{'L1d': '48K', ...} from cpu0's sysfs cache directories."""
-    base = "/sys/devices/system/cpu/cpu0/cache"
-    found = {}
-    try:
-        entries = sorted(d for d in os.listdir(base) if d.startswith("index"))
-    except OSError:
-        return found
-    for d in entries:
-        try:
-            level, kind, size = (open(os.path.join(base, d, f)).read().strip() for f in ("level", "type", "size"))
-        except OSError:
-            continue
-        if kind == "Instruction":
-            continue
-        found[f"L{level}d" if kind == "Data" else f"L{level}"] = size
-    return found
-
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def print_machine(a):
