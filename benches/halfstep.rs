@@ -78,6 +78,17 @@ fn main() {
     memory(&pool, &problem, ks[0]);
 }
 
+/// The half-step the benchmark times: Y fixed, no ridge, no warm start.
+fn exact_step<'a>(problem: &DenseProblem<'a>, y: faer::MatRef<'a, f64>) -> HalfStep<'a> {
+    HalfStep {
+        problem: (*problem).into(),
+        fixed: y,
+        ridge: 0.0,
+        warm_start: None,
+        fixed_orthonormal: false,
+    }
+}
+
 /// One k: the exact half-step's Gram rate against the same-shape GEMM.
 fn compare_with_gemm(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: usize) {
     let (n, m) = (problem.n_rows(), problem.n_cols());
@@ -108,13 +119,7 @@ fn compare_with_gemm(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: us
     drop(product);
     drop(outer);
 
-    let step = HalfStep {
-        problem: (*problem).into(),
-        fixed: y.as_ref(),
-        ridge: 0.0,
-        warm_start: None,
-        fixed_orthonormal: false,
-    };
+    let step = exact_step(problem, y.as_ref());
     let half_seconds = best_of(runs, || pool.install(|| ExactSolver.solve(&step).unwrap()));
     let rhs_seconds = best_of(runs, || {
         pool.install(|| weighted_data_times(problem, y.as_ref()))
@@ -141,13 +146,7 @@ fn memory(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: usize) {
     let (n, m) = (problem.n_rows(), problem.n_cols());
     let problem = *problem;
     let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref());
-    let step = HalfStep {
-        problem: problem.into(),
-        fixed: y.as_ref(),
-        ridge: 0.0,
-        warm_start: None,
-        fixed_orthonormal: false,
-    };
+    let step = exact_step(&problem, y.as_ref());
     if std::env::var_os("WLRA_BENCH_MEMORY_DETAIL").is_some() {
         let measure = |name: &str, f: &dyn Fn()| {
             let before = counting_alloc::reset_peak();
