@@ -33,18 +33,29 @@ fn options(threads: usize) -> Vec<(i32, f64)> {
 #[test]
 fn one_and_two_threads_give_bitwise_identical_factors() {
     let (m, w) = problem(1);
+    // Every solver: the iterative ones reuse their block buffers across a
+    // thread's run of row blocks, and the runs differ with the thread count.
+    let solvers = [
+        WLRA_SOLVER_AUTO,
+        WLRA_SOLVER_EXACT,
+        WLRA_SOLVER_SKETCH,
+        WLRA_SOLVER_SHARED_PCG,
+    ];
     for init in [WLRA_INIT_SVD, WLRA_INIT_RANDOM] {
-        let run = |threads| {
-            let mut opts = options(threads);
-            opts.push((WLRA_OPTION_INIT, init as f64));
-            factors(&fit(&m, Some(&w), 4, &opts))
-        };
-        let (u1, v1) = run(1);
-        let (u2, v2) = run(2);
-        assert!(
-            bits(&u1) == bits(&u2) && bits(&v1) == bits(&v2),
-            "init {init}: bits differ"
-        );
+        for solver in solvers {
+            let run = |threads| {
+                let mut opts = options(threads);
+                opts.push((WLRA_OPTION_INIT, init as f64));
+                opts.push((WLRA_OPTION_SOLVER, solver as f64));
+                factors(&fit(&m, Some(&w), 4, &opts))
+            };
+            let (u1, v1) = run(1);
+            let (u2, v2) = run(2);
+            assert!(
+                bits(&u1) == bits(&u2) && bits(&v1) == bits(&v2),
+                "init {init}, solver {solver}: bits differ"
+            );
+        }
     }
 }
 

@@ -6,3 +6,4 @@ pub mod gathered;
 pub mod gram;
 pub mod orthonormal;
 pub mod spd_solve;
+pub mod transpose;

@@ -10,6 +10,7 @@
 //! fused elementwise passes over m entries (7 streams), 4 k^2 flops of
 //! triangular solves. Scratch per block: three rb x m row-major buffers.
 
+use crate::kernels::transpose::copy_to_rows;
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
@@ -141,7 +142,7 @@ pub fn solve_block(
     let step = &mut ws.step.as_mut().submatrix_mut(0, 0, rb, k);
 
     // residual = values; the reference is the preconditioned gradient at 0.
-    rows_view_mut(&mut ws.residual, rb, m).copy_from(data.values);
+    copy_to_rows(data.values, &mut ws.residual);
     for ((s, w), r) in ws.scaled[..rb * m]
         .iter_mut()
         .zip(weights)
