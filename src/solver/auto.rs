@@ -22,9 +22,13 @@ use faer::Mat;
 
 /// Small dense factorizations run far below GEMM speed.
 const CHOLESKY_COST: f64 = 1.0;
-/// The reference and residual GEMMs of a block, in iterations.
+/// The right-hand side and residual GEMMs of a block, in iterations.
 const SETUP_ITERATIONS: f64 = 1.5;
-/// One CGLS iteration's elementwise passes (7 streams over m), per entry.
+/// One CG iteration's work besides its GEMM flops (the weights streamed once,
+/// the chunked products, row bookkeeping), per entry. Set when that work was
+/// seven streams over m; with the chunked operator it still puts AUTO's
+/// choice on the faster solver at every rank `cargo bench --bench solvers`
+/// measured (docs/performance.md).
 const ELEMENTWISE_COST: f64 = 126.0;
 /// A Walsh-Hadamard butterfly (memory bound), per addition.
 const FWHT_COST: f64 = 2.0;

@@ -1,21 +1,31 @@
-//! Batched, preconditioned CGLS for one block of rows: each row's
-//! regression min_x sum_j w_j (y_j^T x - m_j)^2 + ridge ||x||^2, iterated
-//! together so that every product with Y is a matrix-matrix product and the
-//! weights enter elementwise. Each row has its own right preconditioner, an
-//! upper triangular R_i (x = R_i^-1 z).
+//! Batched, preconditioned conjugate gradients for one block of rows: each
+//! row's regression min_x sum_j w_j (y_j^T x - m_j)^2 + ridge ||x||^2, as CG
+//! on its normal equations (Y^T D_w Y + ridge I) x = Y^T D_w m, iterated
+//! together so every product with Y is a matrix-matrix product. Each row has
+//! its own right preconditioner, an upper triangular R_i (x = R_i^-1 z);
+//! in exact arithmetic this is preconditioned CGLS.
 //!
-//! CGLS keeps the residual r = m - Y x in data space, so it reaches about
-//! cond(A) eps accuracy (CG on the normal equations stops near
-//! cond(A)^2 eps). Per iteration and row: 4 m k flops in two GEMMs, two
-//! fused elementwise passes over m entries (7 streams), 4 k^2 flops of
-//! triangular solves. Scratch per block: three rb x m row-major buffers.
+//! The operator v -> Y^T (w o (Y v)) runs over column chunks of CHUNK
+//! columns: Z = V Y_c^T, Z = W_c o Z, Q += Z Y_c, so the rb x CHUNK block Z
+//! stays in L2 and nothing of size rb x m is written (the CGLS this replaces
+//! kept three rb x m residual buffers and streamed them twice an iteration).
+//! Per iteration and row: 4 m k flops in two GEMMs, one elementwise pass over
+//! the row's m weights, 4 k^2 flops of triangular solves. With Y orthonormal
+//! and the preconditioner, cond(A R^-1) stays near the weights' range, so
+//! the normal equations lose nothing at the accuracies the driver asks for
+//! (`cargo bench --bench robustness` runs 1e-14).
 
 use crate::kernels::transpose::copy_to_rows;
+use crate::problem::blocks;
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+/// Columns of W per operator chunk: the rb x CHUNK products (256 KiB at
+/// rb = 128) stay in L2 between the two GEMMs that make and use them.
+const CHUNK: usize = 256;
 
 /// A row block's data: its weights (rb x m, row-major, rows contiguous), its
 /// values (rb x m, any layout), the fixed factor Y (m x k), the ridge.
@@ -28,34 +38,28 @@ pub struct BlockData<'a> {
 
 /// Scratch for `solve_block`, allocated once per task.
 pub struct CglsWorkspace {
-    residual: Vec<f64>,
-    product: Vec<f64>,
-    scaled: Vec<f64>,
+    /// One rb x CHUNK block, row-major: products with Y, or W o M.
+    chunk: Vec<f64>,
+    /// Normal-equation residuals h = b - A x, their preconditioned
+    /// gradients, CG directions, preconditioned steps and A step (rb x k).
+    residual: Mat<f64>,
     gradient: Mat<f64>,
     direction: Mat<f64>,
     step: Mat<f64>,
+    image: Mat<f64>,
 }
 
 impl CglsWorkspace {
     pub fn new(rows: usize, m: usize, k: usize) -> Self {
         CglsWorkspace {
-            residual: vec![0.0; rows * m],
-            product: vec![0.0; rows * m],
-            scaled: vec![0.0; rows * m],
+            chunk: vec![0.0; rows * CHUNK.min(m)],
+            residual: Mat::zeros(rows, k),
             gradient: Mat::zeros(rows, k),
             direction: Mat::zeros(rows, k),
             step: Mat::zeros(rows, k),
+            image: Mat::zeros(rows, k),
         }
     }
-}
-
-/// A row-major rb x m view of a buffer.
-fn rows_view(buffer: &[f64], rb: usize, m: usize) -> MatRef<'_, f64> {
-    MatRef::from_column_major_slice(&buffer[..rb * m], m, rb).transpose()
-}
-
-fn rows_view_mut(buffer: &mut [f64], rb: usize, m: usize) -> MatMut<'_, f64> {
-    MatMut::from_column_major_slice_mut(&mut buffer[..rb * m], m, rb).transpose_mut()
 }
 
 /// The rows' right preconditioners R_i (upper triangular, x = R_i^-1 z).
@@ -98,33 +102,70 @@ fn row_norm_squared(a: MatRef<'_, f64>, i: usize) -> f64 {
     (0..a.ncols()).map(|j| a[(i, j)] * a[(i, j)]).sum()
 }
 
-/// gradient = scaled Y - ridge x, then R_i^-T on every row (inactive rows
-/// are ignored by the caller).
-fn preconditioned_gradient(
-    data: &BlockData<'_>,
-    scaled: MatRef<'_, f64>,
-    x: MatRef<'_, f64>,
-    preconditioners: &Preconditioners,
-    mut gradient: MatMut<'_, f64>,
-) {
-    matmul(
-        gradient.as_mut(),
-        Accum::Replace,
-        scaled,
-        data.fixed,
-        1.0,
-        Par::Seq,
-    );
-    if data.ridge > 0.0 {
-        gradient -= faer::Scale(data.ridge) * x;
-    }
-    preconditioners.apply(gradient, true);
+/// A row-major r x c view of the first r c entries of a buffer.
+fn rows_mut(buffer: &mut [f64], r: usize, c: usize) -> MatMut<'_, f64> {
+    MatMut::from_row_major_slice_mut(&mut buffer[..r * c], r, c)
 }
 
-/// Run CGLS on the active rows of the block, from `x` (warm start) in
-/// place, until each row's preconditioned gradient is below `tol` times
-/// its value at x = 0, or `max_iterations`. Rows with `active[i] == false`
-/// are left untouched. Returns the row-iterations done (summed over rows).
+/// out = the rows' Y^T (w_i o (Y v_i)) + ridge v_i for the rows v_i of `v`,
+/// chunked over columns. Flops: 4 rb m k.
+fn apply_normal_operator(
+    data: &BlockData<'_>,
+    v: MatRef<'_, f64>,
+    chunk: &mut [f64],
+    mut out: MatMut<'_, f64>,
+) {
+    let (rb, m) = data.values.shape();
+    for (c, cols) in blocks(m, CHUNK).enumerate() {
+        let yc = data.fixed.subrows(cols.start, cols.len());
+        let cb = cols.len();
+        let mut z = rows_mut(chunk, rb, cb);
+        matmul(z.as_mut(), Accum::Replace, v, yc.transpose(), 1.0, Par::Seq);
+        scale_by_weights(data, &cols, chunk);
+        let z = MatRef::from_row_major_slice(&chunk[..rb * cb], rb, cb);
+        let accum = if c == 0 { Accum::Replace } else { Accum::Add };
+        matmul(out.as_mut(), accum, z, yc, 1.0, Par::Seq);
+    }
+    if data.ridge > 0.0 {
+        out += faer::Scale(data.ridge) * v;
+    }
+}
+
+/// chunk (row-major rb x cols.len()) *= W[:, cols], entry by entry.
+fn scale_by_weights(data: &BlockData<'_>, cols: &std::ops::Range<usize>, chunk: &mut [f64]) {
+    let (rb, m) = data.values.shape();
+    let cb = cols.len();
+    for (i, z) in chunk[..rb * cb].chunks_exact_mut(cb).enumerate() {
+        let w = &data.weights[i * m + cols.start..i * m + cols.end];
+        z.iter_mut().zip(w).for_each(|(z, w)| *z *= w);
+    }
+}
+
+/// out = the rows' Y^T (w_i o m_i), the normal equations' right-hand sides.
+fn right_hand_sides(data: &BlockData<'_>, chunk: &mut [f64], mut out: MatMut<'_, f64>) {
+    let (rb, m) = data.values.shape();
+    for (c, cols) in blocks(m, CHUNK).enumerate() {
+        let yc = data.fixed.subrows(cols.start, cols.len());
+        let cb = cols.len();
+        copy_to_rows(data.values.subcols(cols.start, cb), chunk);
+        scale_by_weights(data, &cols, chunk);
+        let wm = MatRef::from_row_major_slice(&chunk[..rb * cb], rb, cb);
+        let accum = if c == 0 { Accum::Replace } else { Accum::Add };
+        matmul(out.as_mut(), accum, wm, yc, 1.0, Par::Seq);
+    }
+}
+
+/// Row i of `out` <- R_i^-T (row i of `h`).
+fn precondition(preconditioners: &Preconditioners, h: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+    out.copy_from(h);
+    preconditioners.apply(out, true);
+}
+
+/// Run preconditioned CG on the normal equations of the active rows of the
+/// block, from `x` (warm start) in place, until each row's preconditioned
+/// gradient is below `tol` times its value at x = 0, or `max_iterations`.
+/// Rows with `active[i] == false` are left untouched. Returns the
+/// row-iterations done (summed over rows).
 pub fn solve_block(
     data: &BlockData<'_>,
     preconditioners: &Preconditioners,
@@ -134,30 +175,17 @@ pub fn solve_block(
     max_iterations: usize,
     ws: &mut CglsWorkspace,
 ) -> usize {
-    let (rb, m) = data.values.shape();
+    let rb = data.values.nrows();
     let k = x.ncols();
-    let weights = &data.weights[..rb * m];
-    let gradient = &mut ws.gradient.as_mut().submatrix_mut(0, 0, rb, k);
-    let direction = &mut ws.direction.as_mut().submatrix_mut(0, 0, rb, k);
-    let step = &mut ws.step.as_mut().submatrix_mut(0, 0, rb, k);
+    let mut residual = ws.residual.as_mut().submatrix_mut(0, 0, rb, k);
+    let mut gradient = ws.gradient.as_mut().submatrix_mut(0, 0, rb, k);
+    let mut direction = ws.direction.as_mut().submatrix_mut(0, 0, rb, k);
+    let mut step = ws.step.as_mut().submatrix_mut(0, 0, rb, k);
+    let mut image = ws.image.as_mut().submatrix_mut(0, 0, rb, k);
 
-    // residual = values; the reference is the preconditioned gradient at 0.
-    copy_to_rows(data.values, &mut ws.residual);
-    for ((s, w), r) in ws.scaled[..rb * m]
-        .iter_mut()
-        .zip(weights)
-        .zip(&ws.residual[..rb * m])
-    {
-        *s = w * r;
-    }
-    step.fill(0.0);
-    preconditioned_gradient(
-        data,
-        rows_view(&ws.scaled, rb, m),
-        step.as_ref(),
-        preconditioners,
-        gradient.as_mut(),
-    );
+    // The reference is the preconditioned gradient at x = 0, R^-T b.
+    right_hand_sides(data, &mut ws.chunk, residual.as_mut());
+    precondition(preconditioners, residual.as_ref(), gradient.as_mut());
     let reference: Vec<f64> = (0..rb)
         .map(|i| row_norm_squared(gradient.as_ref(), i).sqrt())
         .collect();
@@ -168,29 +196,10 @@ pub fn solve_block(
         }
     }
 
-    // residual = values - x Y^T, scaled = w o residual.
-    matmul(
-        rows_view_mut(&mut ws.residual, rb, m),
-        Accum::Add,
-        x.as_ref(),
-        data.fixed.transpose(),
-        -1.0,
-        Par::Seq,
-    );
-    for ((s, w), r) in ws.scaled[..rb * m]
-        .iter_mut()
-        .zip(weights)
-        .zip(&ws.residual[..rb * m])
-    {
-        *s = w * r;
-    }
-    preconditioned_gradient(
-        data,
-        rows_view(&ws.scaled, rb, m),
-        x.as_ref(),
-        preconditioners,
-        gradient.as_mut(),
-    );
+    // h = b - A x at the warm start.
+    apply_normal_operator(data, x.as_ref(), &mut ws.chunk, image.as_mut());
+    residual -= image.as_ref();
+    precondition(preconditioners, residual.as_ref(), gradient.as_mut());
     let mut gamma: Vec<f64> = (0..rb)
         .map(|i| row_norm_squared(gradient.as_ref(), i))
         .collect();
@@ -207,7 +216,7 @@ pub fn solve_block(
             break;
         }
         work += live;
-        // step = R^-1 direction; product = step Y^T (unweighted).
+        // step = R^-1 direction (zero on finished rows); image = A step.
         step.copy_from(direction.as_ref());
         preconditioners.apply(step.as_mut(), false);
         for (i, live) in active.iter().enumerate() {
@@ -215,22 +224,12 @@ pub fn solve_block(
                 step.as_mut().subrows_mut(i, 1).fill(0.0);
             }
         }
-        matmul(
-            rows_view_mut(&mut ws.product, rb, m),
-            Accum::Replace,
-            step.as_ref(),
-            data.fixed.transpose(),
-            1.0,
-            Par::Seq,
-        );
+        apply_normal_operator(data, step.as_ref(), &mut ws.chunk, image.as_mut());
         for i in 0..rb {
             if !active[i] {
                 continue;
             }
-            let span = i * m..(i + 1) * m;
-            let (w, z) = (&weights[span.clone()], &ws.product[span.clone()]);
-            let curvature = w.iter().zip(z).map(|(w, z)| w * z * z).sum::<f64>()
-                + data.ridge * row_norm_squared(step.as_ref(), i);
+            let curvature: f64 = (0..k).map(|d| step[(i, d)] * image[(i, d)]).sum();
             if curvature <= 0.0 {
                 active[i] = false;
                 continue;
@@ -238,21 +237,10 @@ pub fn solve_block(
             let alpha = gamma[i] / curvature;
             for d in 0..k {
                 x[(i, d)] += alpha * step[(i, d)];
-            }
-            // One fused pass: residual -= alpha z; scaled = w o residual.
-            let (r, s) = (&mut ws.residual[span.clone()], &mut ws.scaled[span]);
-            for (((r, s), w), z) in r.iter_mut().zip(s.iter_mut()).zip(w).zip(z) {
-                *r -= alpha * z;
-                *s = w * *r;
+                residual[(i, d)] -= alpha * image[(i, d)];
             }
         }
-        preconditioned_gradient(
-            data,
-            rows_view(&ws.scaled, rb, m),
-            x.as_ref(),
-            preconditioners,
-            gradient.as_mut(),
-        );
+        precondition(preconditioners, residual.as_ref(), gradient.as_mut());
         for i in 0..rb {
             if !active[i] {
                 continue;

@@ -1,6 +1,6 @@
 //! The frame shared by the iterative half-steps: per row block, the weights
 //! with rows contiguous, one right preconditioner per row (built by the
-//! caller's rule), a warm start, then batched CGLS (`block_cgls`). Rows whose design
+//! caller's rule), a warm start, then batched preconditioned CG (`block_cgls`). Rows whose design
 //! is rank deficient (fewer than k non-zero weights and no ridge, or a
 //! preconditioner that comes out singular) take the exact minimum-norm
 //! solve instead, so they never produce NaN.
@@ -16,7 +16,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// CGLS stops here even if the tolerance is not met: with cond(A R^-1)
+/// CG stops here even if the tolerance is not met: with cond(A R^-1)
 /// below 10, 1e-14 takes about 60 iterations.
 pub(crate) const MAX_INNER_ITERATIONS: usize = 300;
 
@@ -135,7 +135,7 @@ pub struct IterativeOutcome {
     pub preconditioners: Vec<BlockPreconditioners>,
 }
 
-/// Solve a half-step with batched CGLS under `rule`'s preconditioners to
+/// Solve a half-step with batched CG under `rule`'s preconditioners to
 /// relative tolerance `tol`.
 pub fn iterative_half_step<R: PreconditionerRule>(
     step: &HalfStep<'_>,
@@ -177,7 +177,7 @@ pub fn iterative_half_step<R: PreconditionerRule>(
                     weights,
                 } = scratch;
                 // The block's weights with rows contiguous (a deliberate copy:
-                // every CGLS pass walks rows).
+                // the rules and every CG pass walk rows).
                 let weights = &mut weights[..rb * m];
                 match step.problem.dense().weights_block(rows.clone(), 0..m) {
                     Some(w) => copy_to_rows(w, weights),
