@@ -131,6 +131,34 @@
 #define WLRA_OPTION_OVERRELAXATION 12
 
 /*
+ A WLRA_METHOD_* value: the outer method; default WLRA_METHOD_AUTO.
+ */
+#define WLRA_OPTION_METHOD 13
+
+/*
+ Random restarts: 0 (default) = off; r > 0: up to r further seeded random
+ starts, stopping once the best objective has been reached twice.
+ */
+#define WLRA_OPTION_RESTARTS 14
+
+/*
+ Picks the outer method by problem size: VARPRO where its Gauss-Newton
+ system is small, ALTERNATING beyond.
+ */
+#define WLRA_METHOD_AUTO 0
+
+/*
+ Alternating minimization: one exact half-step per side and iteration.
+ */
+#define WLRA_METHOD_ALTERNATING 1
+
+/*
+ Variable projection: the larger factor eliminated exactly, damped
+ Gauss-Newton (Levenberg-Marquardt) steps on the other.
+ */
+#define WLRA_METHOD_VARPRO 2
+
+/*
  Picks the faster solver for the problem's shape.
  */
 #define WLRA_SOLVER_AUTO 0

@@ -10,14 +10,10 @@
 use crate::error::{Error, Result};
 use crate::init::{random_factors, svd_factors, Factors};
 use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
-use crate::options::{InitChoice, Options, SolverChoice};
+use crate::options::{InitChoice, Options};
 use crate::problem::Problem;
 use crate::products::tall_times_small;
-use crate::solver::auto::AutoSolver;
-use crate::solver::exact::ExactSolver;
-use crate::solver::shared::SharedSolver;
-use crate::solver::sketch::SketchSolver;
-use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::{HalfStep, SolverKind};
 use faer::{Mat, MatRef};
 
 /// Inner accuracy of the first iteration when it adapts.
@@ -119,30 +115,6 @@ fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
     relaxed
 }
 
-fn make_solver(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStepSolver + Send> {
-    // The SRHT sketches a row's design; on sparse input with w_default > 0
-    // that has all m rows, so those rows run EXACT (and SOLVER_USED says so).
-    let sketch_applies = match problem {
-        Problem::Sparse(view) => view.w_default() == 0.0,
-        Problem::Dense(_) => true,
-    };
-    match options.solver {
-        SolverChoice::Sketch if !sketch_applies => Box::new(ExactSolver),
-        SolverChoice::Sketch => Box::new(SketchSolver::new(
-            options.sketch_size_factor,
-            options.regression_tolerance,
-            options.seed,
-        )),
-        SolverChoice::SharedPcg => Box::new(SharedSolver::new(options.regression_tolerance)),
-        SolverChoice::Auto => Box::new(AutoSolver::new(
-            options.sketch_size_factor,
-            options.regression_tolerance,
-            options.seed,
-        )),
-        SolverChoice::Exact => Box::new(ExactSolver),
-    }
-}
-
 /// Run the fit: this loop (and the progress callback) on the calling
 /// thread, the heavy work on `pool`. `start` is used for
 /// `InitChoice::Given` and must have matching shapes (checked by the caller).
@@ -166,7 +138,7 @@ pub fn fit(
             }
         }
     };
-    let mut solver = make_solver(options, problem);
+    let mut solver = crate::solver::for_options(options, problem);
     let ridge = options.ridge;
     let evaluate = |u: &Mat<f64>, v: &Mat<f64>| {
         pool.install(|| objective(problem, u.as_ref(), v.as_ref(), ridge))

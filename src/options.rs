@@ -34,6 +34,20 @@ pub const WLRA_OPTION_ADAPTIVE_ACCURACY: i32 = 11;
 /// alternation converges slowly (1.5 measured half the outer iterations
 /// there) and costs where it converges fast, hence off by default.
 pub const WLRA_OPTION_OVERRELAXATION: i32 = 12;
+/// A WLRA_METHOD_* value: the outer method; default WLRA_METHOD_AUTO.
+pub const WLRA_OPTION_METHOD: i32 = 13;
+/// Random restarts: 0 (default) = off; r > 0: up to r further seeded random
+/// starts, stopping once the best objective has been reached twice.
+pub const WLRA_OPTION_RESTARTS: i32 = 14;
+
+/// Picks the outer method by problem size: VARPRO where its Gauss-Newton
+/// system is small, ALTERNATING beyond.
+pub const WLRA_METHOD_AUTO: i32 = 0;
+/// Alternating minimization: one exact half-step per side and iteration.
+pub const WLRA_METHOD_ALTERNATING: i32 = 1;
+/// Variable projection: the larger factor eliminated exactly, damped
+/// Gauss-Newton (Levenberg-Marquardt) steps on the other.
+pub const WLRA_METHOD_VARPRO: i32 = 2;
 
 /// Picks the faster solver for the problem's shape.
 pub const WLRA_SOLVER_AUTO: i32 = 0;
@@ -61,6 +75,14 @@ pub enum SolverChoice {
     SharedPcg = WLRA_SOLVER_SHARED_PCG as isize,
 }
 
+/// Which outer method runs (values as in the C ABI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodChoice {
+    Auto = WLRA_METHOD_AUTO as isize,
+    Alternating = WLRA_METHOD_ALTERNATING as isize,
+    VarPro = WLRA_METHOD_VARPRO as isize,
+}
+
 /// How the factors start (values as in the C ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitChoice {
@@ -73,6 +95,8 @@ pub enum InitChoice {
 const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 /// A thread count beyond this is a typo, not a machine.
 const MAX_THREADS: f64 = 4096.0;
+/// More restarts than this is a budget nobody waits for.
+const MAX_RESTARTS: f64 = 1_000_000.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -88,6 +112,8 @@ pub struct Options {
     pub clip: f64,
     pub adaptive_accuracy: bool,
     pub overrelaxation: f64,
+    pub method: MethodChoice,
+    pub restarts: usize,
 }
 
 impl Default for Options {
@@ -105,6 +131,8 @@ impl Default for Options {
             clip: 0.0,
             adaptive_accuracy: true,
             overrelaxation: 1.0,
+            method: MethodChoice::Auto,
+            restarts: 0,
         }
     }
 }
@@ -124,6 +152,8 @@ pub fn option_name(option: i32) -> &'static str {
         WLRA_OPTION_CLIP => "WLRA_OPTION_CLIP",
         WLRA_OPTION_ADAPTIVE_ACCURACY => "WLRA_OPTION_ADAPTIVE_ACCURACY",
         WLRA_OPTION_OVERRELAXATION => "WLRA_OPTION_OVERRELAXATION",
+        WLRA_OPTION_METHOD => "WLRA_OPTION_METHOD",
+        WLRA_OPTION_RESTARTS => "WLRA_OPTION_RESTARTS",
         _ => "unknown option",
     }
 }
@@ -210,6 +240,16 @@ impl Options {
                 }
                 self.overrelaxation = value
             }
+            WLRA_OPTION_METHOD => {
+                self.method = match integer_in(option, value, 0.0, 2.0)? as i32 {
+                    WLRA_METHOD_AUTO => MethodChoice::Auto,
+                    WLRA_METHOD_ALTERNATING => MethodChoice::Alternating,
+                    _ => MethodChoice::VarPro,
+                }
+            }
+            WLRA_OPTION_RESTARTS => {
+                self.restarts = integer_in(option, value, 0.0, MAX_RESTARTS)? as usize
+            }
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"
@@ -233,6 +273,8 @@ impl Options {
             WLRA_OPTION_CLIP => self.clip,
             WLRA_OPTION_ADAPTIVE_ACCURACY => f64::from(u8::from(self.adaptive_accuracy)),
             WLRA_OPTION_OVERRELAXATION => self.overrelaxation,
+            WLRA_OPTION_METHOD => self.method as i32 as f64,
+            WLRA_OPTION_RESTARTS => self.restarts as f64,
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"

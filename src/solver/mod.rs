@@ -12,7 +12,12 @@ pub mod sketch;
 pub mod sparse;
 
 use crate::error::{Error, Result};
+use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
+use auto::AutoSolver;
+use exact::ExactSolver;
+use shared::SharedSolver;
+use sketch::SketchSolver;
 use faer::{Mat, MatRef};
 
 /// Which solver produced a half-step (values as in the C ABI).
@@ -73,5 +78,30 @@ pub fn finite(x: Mat<f64>, what: &str) -> Result<Mat<f64>> {
         Err(Error::Numerical(format!(
             "{what} produced non-finite factors"
         )))
+    }
+}
+
+/// The half-step solver the options ask for, on this problem.
+pub fn for_options(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStepSolver + Send> {
+    // The SRHT sketches a row's design; on sparse input with w_default > 0
+    // that has all m rows, so those rows run EXACT (and SOLVER_USED says so).
+    let sketch_applies = match problem {
+        Problem::Sparse(view) => view.w_default() == 0.0,
+        Problem::Dense(_) => true,
+    };
+    match options.solver {
+        SolverChoice::Sketch if !sketch_applies => Box::new(ExactSolver),
+        SolverChoice::Sketch => Box::new(SketchSolver::new(
+            options.sketch_size_factor,
+            options.regression_tolerance,
+            options.seed,
+        )),
+        SolverChoice::SharedPcg => Box::new(SharedSolver::new(options.regression_tolerance)),
+        SolverChoice::Auto => Box::new(AutoSolver::new(
+            options.sketch_size_factor,
+            options.regression_tolerance,
+            options.seed,
+        )),
+        SolverChoice::Exact => Box::new(ExactSolver),
     }
 }
