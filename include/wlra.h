@@ -65,6 +65,23 @@
 #define WLRA_INFO_INNER_ITERATIONS 6
 
 /*
+ WLRA_METHOD_ALTERNATING or WLRA_METHOD_VARPRO: the outer method the
+ last fit ran (added in 1.2).
+ */
+#define WLRA_INFO_METHOD_USED 7
+
+/*
+ Starts the last fit ran: 1, plus the restarts (added in 1.2).
+ */
+#define WLRA_INFO_STARTS 8
+
+/*
+ How many of those starts reached the best objective, within 1e-9
+ relative (added in 1.2).
+ */
+#define WLRA_INFO_STARTS_AT_BEST 9
+
+/*
  Outer alternating iterations; integer >= 0, default 100.
  */
 #define WLRA_OPTION_MAX_ITERATIONS 1
@@ -136,8 +153,10 @@
 #define WLRA_OPTION_METHOD 13
 
 /*
- Random restarts: 0 (default) = off; r > 0: up to r further seeded random
- starts, stopping once the best objective has been reached twice.
+ Random restarts: -1 (default) = AUTO: when the method is VarPro, at
+ least 8 and at most 20 starts, stopping once the best objective has been
+ reached twice; none for alternation. 0 = off; r > 0: up to r further
+ seeded random starts, stopping once the best has been reached twice.
  */
 #define WLRA_OPTION_RESTARTS 14
 

@@ -14,6 +14,7 @@ pub mod kernels;
 pub mod memory;
 pub mod model;
 pub mod options;
+pub mod outer;
 pub mod problem;
 pub mod products;
 pub mod rng;

@@ -7,7 +7,6 @@ use crate::init::Factors;
 use crate::memory;
 use crate::options::{InitChoice, Options};
 use crate::problem::Problem;
-use crate::solver::SolverKind;
 use faer::MatRef;
 use std::time::Instant;
 
@@ -25,17 +24,26 @@ pub const WLRA_INFO_SOLVER_USED: i32 = 5;
 /// for the exact solver). Added in 1.0.
 pub const WLRA_INFO_INNER_ITERATIONS: i32 = 6;
 
+/// WLRA_METHOD_ALTERNATING or WLRA_METHOD_VARPRO: the outer method the
+/// last fit ran (added in 1.2).
+pub const WLRA_INFO_METHOD_USED: i32 = 7;
+/// Starts the last fit ran: 1, plus the restarts (added in 1.2).
+pub const WLRA_INFO_STARTS: i32 = 8;
+/// How many of those starts reached the best objective, within 1e-9
+/// relative (added in 1.2).
+pub const WLRA_INFO_STARTS_AT_BEST: i32 = 9;
+
 /// The result of the last successful (or cancelled) fit.
 pub struct Fitted {
-    pub factors: Factors,
-    pub iterations: usize,
-    pub objective: f64,
-    pub converged: bool,
+    pub outcome: FitOutcome,
     pub elapsed_seconds: f64,
-    pub solver_used: SolverKind,
-    pub mean_inner_iterations: f64,
-    /// The inner accuracy each iteration ran at (iterative solvers).
-    pub accuracies: Vec<f64>,
+}
+
+impl std::ops::Deref for Fitted {
+    type Target = FitOutcome;
+    fn deref(&self) -> &FitOutcome {
+        &self.outcome
+    }
 }
 
 pub type ProgressCallback = Box<dyn FnMut(usize, f64) -> bool>;
@@ -237,17 +245,10 @@ impl Model {
         let start = self.start.as_ref();
         let rank = self.rank;
         let outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
-        let cancelled = outcome.cancelled;
-        let iterations = outcome.iterations;
+        let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
         self.fitted = Some(Fitted {
-            factors: outcome.factors,
-            iterations,
-            objective: outcome.objective,
-            converged: outcome.converged,
+            outcome,
             elapsed_seconds: started.elapsed().as_secs_f64(),
-            solver_used: outcome.solver_used,
-            mean_inner_iterations: outcome.mean_inner_iterations,
-            accuracies: outcome.accuracies,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -269,7 +270,7 @@ impl Model {
     }
 
     pub fn info(&self, item: i32) -> Result<f64> {
-        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_INNER_ITERATIONS).contains(&item);
+        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_STARTS_AT_BEST).contains(&item);
         if !known {
             return Err(invalid(format!("item = {item} is not a WLRA_INFO_* value")));
         }
@@ -280,6 +281,9 @@ impl Model {
             WLRA_INFO_CONVERGED => f64::from(u8::from(f.converged)),
             WLRA_INFO_ELAPSED_SECONDS => f.elapsed_seconds,
             WLRA_INFO_INNER_ITERATIONS => f.mean_inner_iterations,
+            WLRA_INFO_METHOD_USED => f64::from(f.method_used.c_value()),
+            WLRA_INFO_STARTS => f.starts as f64,
+            WLRA_INFO_STARTS_AT_BEST => f.starts_at_best as f64,
             _ => f64::from(f.solver_used.c_value()),
         })
     }

@@ -36,8 +36,10 @@ pub const WLRA_OPTION_ADAPTIVE_ACCURACY: i32 = 11;
 pub const WLRA_OPTION_OVERRELAXATION: i32 = 12;
 /// A WLRA_METHOD_* value: the outer method; default WLRA_METHOD_AUTO.
 pub const WLRA_OPTION_METHOD: i32 = 13;
-/// Random restarts: 0 (default) = off; r > 0: up to r further seeded random
-/// starts, stopping once the best objective has been reached twice.
+/// Random restarts: -1 (default) = AUTO: when the method is VarPro, at
+/// least 8 and at most 20 starts, stopping once the best objective has been
+/// reached twice; none for alternation. 0 = off; r > 0: up to r further
+/// seeded random starts, stopping once the best has been reached twice.
 pub const WLRA_OPTION_RESTARTS: i32 = 14;
 
 /// Picks the outer method by problem size: VARPRO where its Gauss-Newton
@@ -113,7 +115,11 @@ pub struct Options {
     pub adaptive_accuracy: bool,
     pub overrelaxation: f64,
     pub method: MethodChoice,
-    pub restarts: usize,
+    /// None: AUTO (see WLRA_OPTION_RESTARTS).
+    pub restarts: Option<usize>,
+    /// Whether the caller set WLRA_OPTION_MAX_ITERATIONS: VarPro's own
+    /// default budget applies only when not.
+    pub max_iterations_given: bool,
 }
 
 impl Default for Options {
@@ -132,7 +138,8 @@ impl Default for Options {
             adaptive_accuracy: true,
             overrelaxation: 1.0,
             method: MethodChoice::Auto,
-            restarts: 0,
+            restarts: None,
+            max_iterations_given: false,
         }
     }
 }
@@ -191,7 +198,8 @@ impl Options {
     pub fn set(&mut self, option: i32, value: f64) -> Result<()> {
         match option {
             WLRA_OPTION_MAX_ITERATIONS => {
-                self.max_iterations = integer_in(option, value, 0.0, MAX_EXACT_INTEGER)? as usize
+                self.max_iterations = integer_in(option, value, 0.0, MAX_EXACT_INTEGER)? as usize;
+                self.max_iterations_given = true;
             }
             WLRA_OPTION_TOLERANCE => self.tolerance = real_at_least(option, value, 0.0, true)?,
             WLRA_OPTION_SEED => {
@@ -248,7 +256,8 @@ impl Options {
                 }
             }
             WLRA_OPTION_RESTARTS => {
-                self.restarts = integer_in(option, value, 0.0, MAX_RESTARTS)? as usize
+                let r = integer_in(option, value, -1.0, MAX_RESTARTS)?;
+                self.restarts = (r >= 0.0).then_some(r as usize)
             }
             _ => {
                 return Err(invalid(format!(
@@ -274,7 +283,7 @@ impl Options {
             WLRA_OPTION_ADAPTIVE_ACCURACY => f64::from(u8::from(self.adaptive_accuracy)),
             WLRA_OPTION_OVERRELAXATION => self.overrelaxation,
             WLRA_OPTION_METHOD => self.method as i32 as f64,
-            WLRA_OPTION_RESTARTS => self.restarts as f64,
+            WLRA_OPTION_RESTARTS => self.restarts.map_or(-1.0, |r| r as f64),
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"

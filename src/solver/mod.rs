@@ -16,9 +16,9 @@ use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
 use auto::AutoSolver;
 use exact::ExactSolver;
+use faer::{Mat, MatRef};
 use shared::SharedSolver;
 use sketch::SketchSolver;
-use faer::{Mat, MatRef};
 
 /// Which solver produced a half-step (values as in the C ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

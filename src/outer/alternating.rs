@@ -1,0 +1,262 @@
+//! Alternating minimization: U <- argmin, V <- argmin, each half-step one
+//! regression per row through the chosen solver.
+//!
+//! With ridge = 0 the fixed factor is orthonormalized before each half-step
+//! (LLR16's ALT). That leaves the product U V^T of the exact argmin
+//! unchanged while keeping each row's Gram as well conditioned as its
+//! weights allow. With ridge > 0 the penalty is not invariant under that
+//! change of basis, so plain alternation runs.
+
+use super::{objective, Context, FitOutcome, Progress};
+use crate::error::{Error, Result};
+use crate::init::Factors;
+use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
+use crate::options::Options;
+use crate::problem::Problem;
+use crate::products::tall_times_small;
+use crate::solver::{HalfStep, HalfStepSolver};
+use faer::Mat;
+
+/// Inner accuracy of the first iteration when it adapts.
+const LOOSE_ACCURACY: f64 = 1e-4;
+/// Inner accuracy = this * the last relative objective decrease, so the
+/// inner error stays well below the outer progress (measured: looser rules,
+/// such as 0.1 sqrt(decrease), multiplied the outer iterations by 7).
+const ACCURACY_PER_DECREASE: f64 = 1e-2;
+
+/// The inner accuracy of iterative solvers: loose at first, tightened as
+/// the objective settles, never below the final one.
+struct AccuracySchedule {
+    now: f64,
+    target: f64,
+    iterative: bool,
+}
+
+impl AccuracySchedule {
+    fn new(options: &Options, iterative: bool) -> Self {
+        let target = options.regression_tolerance;
+        let now = if options.adaptive_accuracy && iterative {
+            LOOSE_ACCURACY.max(target)
+        } else {
+            target
+        };
+        AccuracySchedule {
+            now,
+            target,
+            iterative,
+        }
+    }
+
+    /// Whether this iteration's inner solves are looser than asked for.
+    fn loose(&self) -> bool {
+        self.now > self.target && self.iterative
+    }
+
+    fn tighten_fully(&mut self) {
+        self.now = self.target;
+    }
+
+    /// After an accepted iteration that lowered the objective from `last` to
+    /// `value` (relative decrease `decrease`), or settled it.
+    fn follow(&mut self, decrease: f64, settled: bool) {
+        let wanted = if settled {
+            0.0
+        } else {
+            ACCURACY_PER_DECREASE * decrease
+        };
+        self.now = wanted.clamp(self.target, self.now);
+    }
+}
+
+/// What one iteration's objective means for the loop.
+#[derive(PartialEq)]
+enum Verdict {
+    /// It rose at full accuracy: rounding at the optimum; keep the old
+    /// factors and stop.
+    RoseAtOptimum,
+    /// It rose with loose inner solves: redo the iteration at full accuracy.
+    RoseRetry,
+    Accept,
+}
+
+fn verdict(previous: Option<f64>, value: f64, loose: bool, clip: f64) -> Verdict {
+    // Clipping may legitimately raise the objective, so it is exempt.
+    match previous {
+        Some(last) if value > last && clip == 0.0 => {
+            if loose {
+                Verdict::RoseRetry
+            } else {
+                Verdict::RoseAtOptimum
+            }
+        }
+        _ => Verdict::Accept,
+    }
+}
+
+/// Zero the rows of an orthonormal basis whose norm exceeds
+/// clip * sqrt(k / rows) (LLR16's incoherence step), then re-orthonormalize.
+fn clip_rows(q: Mat<f64>, clip: f64) -> Mat<f64> {
+    let (rows, k) = q.shape();
+    let limit = clip * (k as f64 / rows as f64).sqrt();
+    let mut clipped = q;
+    let mut any = false;
+    for i in 0..rows {
+        let norm = (0..k)
+            .map(|j| clipped[(i, j)] * clipped[(i, j)])
+            .sum::<f64>()
+            .sqrt();
+        if norm > limit {
+            any = true;
+            (0..k).for_each(|j| clipped[(i, j)] = 0.0);
+        }
+    }
+    if any {
+        orthonormal_basis(clipped.as_ref())
+    } else {
+        clipped
+    }
+}
+
+/// The fixed factor as the half-step will see it, and the R with y = Q R
+/// when it was orthonormalized.
+fn prepare_fixed(y: &Mat<f64>, options: &Options) -> (Mat<f64>, Option<Mat<f64>>) {
+    if options.ridge > 0.0 {
+        return (y.clone(), None);
+    }
+    let (q, r) = thin_qr(y.as_ref());
+    let q = if options.clip > 0.0 {
+        clip_rows(q, options.clip)
+    } else {
+        q
+    };
+    (q, Some(r))
+}
+
+/// The other factor expressed against the new fixed basis: if the product
+/// was X Y^T and Y = Q R, it is (X R^T) Q^T. The iterative solver starts
+/// there. Flops: 2 rows k^2.
+fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Mat<f64> {
+    match r {
+        Some(r) => tall_times_small(x.as_ref(), r.transpose()),
+        None => x.clone(),
+    }
+}
+
+/// old + omega (solved - old): over-relaxation of a half-step. Row i's
+/// objective is a convex quadratic with its minimum at the solved row, so
+/// any omega in (0, 2) still lowers it. Flops: 3 rows k.
+fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
+    if omega == 1.0 {
+        return solved;
+    }
+    let mut relaxed = solved;
+    for j in 0..relaxed.ncols() {
+        let pairs = relaxed.col_mut(j).iter_mut().zip(old.col(j).iter());
+        pairs.for_each(|(x, o)| *x = o + omega * (*x - o));
+    }
+    relaxed
+}
+
+/// One half-step on `side` (rows = the factor solved for): `moving` is
+/// that factor's current value, `fixed` the other's. Returns the fixed
+/// factor as the step saw it (orthonormalized when ridge = 0) and the
+/// solved factor, relaxed by `omega`.
+fn half_step(
+    ctx: &Context<'_>,
+    solver: &mut (dyn HalfStepSolver + Send),
+    side: Problem<'_>,
+    moving: &Mat<f64>,
+    fixed: &Mat<f64>,
+    omega: f64,
+) -> Result<(Mat<f64>, Mat<f64>)> {
+    let pool = ctx.pool;
+    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx.options));
+    let warm = pool.install(|| warm_start(moving, r.as_ref()));
+    let step = HalfStep {
+        problem: side,
+        fixed: fixed.as_ref(),
+        ridge: ctx.options.ridge,
+        warm_start: Some(warm.as_ref()),
+        fixed_orthonormal: r.is_some(),
+    };
+    let solved = pool.install(|| solver.solve(&step))?;
+    Ok((fixed, relax(&warm, solved, omega)))
+}
+
+/// Alternate from `start` until the tolerance, the iteration budget or the
+/// callback stops it.
+pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
+    let (problem, options) = (ctx.problem, ctx.options);
+    let (n, m) = (problem.n_rows(), problem.n_cols());
+    let mut solver = crate::solver::for_options(options, problem);
+    let mut schedule = AccuracySchedule::new(options, solver.is_iterative());
+    let start_objective = ctx.objective(&start);
+    let mut run = FitOutcome::new(start, start_objective);
+    let mut previous: Option<f64> = None;
+    let transposed = problem.transposed();
+    let (mut inner_work, mut half_steps) = (0.0, 0usize);
+    while run.iterations < options.max_iterations {
+        solver.set_accuracy(schedule.now);
+        // The first iteration corrects the start's scale; relaxing it
+        // amplifies the start's error (measured: 100x the objective).
+        let omega = if run.iterations == 0 {
+            1.0
+        } else {
+            options.overrelaxation
+        };
+        let (v_fixed, u_solved) = half_step(
+            ctx,
+            solver.as_mut(),
+            *problem,
+            &run.factors.u,
+            &run.factors.v,
+            omega,
+        )?;
+        inner_work += solver.inner_iterations() as f64 / n as f64;
+        let (u, v) = half_step(ctx, solver.as_mut(), transposed, &v_fixed, &u_solved, omega)?;
+        inner_work += solver.inner_iterations() as f64 / m as f64;
+        half_steps += 2;
+        let value = ctx
+            .pool
+            .install(|| objective(problem, u.as_ref(), v.as_ref(), options.ridge));
+        if !value.is_finite() {
+            return Err(Error::Numerical(format!(
+                "the objective became non-finite at iteration {}",
+                run.iterations + 1
+            )));
+        }
+        let loose = schedule.loose();
+        match verdict(previous, value, loose, options.clip) {
+            Verdict::RoseRetry => {
+                schedule.tighten_fully();
+                continue;
+            }
+            Verdict::RoseAtOptimum => {
+                run.converged = true;
+                break;
+            }
+            Verdict::Accept => {}
+        }
+        let last = previous.unwrap_or(f64::INFINITY);
+        run.accept(Factors { u, v }, value);
+        run.accuracies.push(schedule.now);
+        previous = Some(value);
+        let settled =
+            last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
+        // Convergence counts only for iterations solved at full accuracy.
+        run.converged = settled && !loose;
+        if last.is_finite() && !run.converged {
+            schedule.follow(((last - value) / last).max(0.0), settled);
+        }
+        if !progress(run.iterations, value) {
+            run.cancelled = true;
+            break;
+        }
+        if run.converged {
+            break;
+        }
+    }
+    run.solver_used = solver.kind();
+    run.mean_inner_iterations = inner_work / half_steps.max(1) as f64;
+    Ok(run)
+}

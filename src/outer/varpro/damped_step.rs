@@ -1,0 +1,123 @@
+//! One Levenberg-Marquardt step on the reduced problem: solve
+//!     (H + lambda s I + s P_gauge) delta = -g,
+//! s the mean of diag(H) (so lambda is scale-free), then project delta onto
+//! the complement of the gauge directions {X B} (Hong and Fitzgibbon's
+//! projection constraint). P_gauge = (X X^T) (x) I_k, X orthonormal, makes
+//! the singular gauge directions as stiff as the rest without changing the
+//! step elsewhere; with ridge > 0 there is no gauge and no projection.
+//! Flops: (pk)^3 / 3 for the Cholesky factor, 2 (pk)^2 for the prediction.
+
+use super::gauss_newton::Model;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt;
+use faer::{Conj, Mat, MatMut, Par};
+
+pub struct Step {
+    pub delta: Vec<f64>,
+    /// The model's decrease of phi = f / 2: -g^T delta - delta^T H delta / 2.
+    pub predicted: f64,
+}
+
+fn mean_diagonal(model: &Model, dim: usize) -> f64 {
+    let mean = (0..dim).map(|i| model.entry(i, i)).sum::<f64>() / dim as f64;
+    if mean.is_finite() && mean > 0.0 {
+        mean
+    } else {
+        1.0
+    }
+}
+
+/// x x^T (x) I_k, scaled, added to `a`: the gauge directions' stiffness.
+fn add_gauge(a: &mut Mat<f64>, x: &[f64], p: usize, k: usize, scale: f64) {
+    for f in 0..p {
+        for g in 0..p {
+            let c = scale * (0..k).map(|c| x[f * k + c] * x[g * k + c]).sum::<f64>();
+            (0..k).for_each(|i| a[(g * k + i, f * k + i)] += c);
+        }
+    }
+}
+
+/// delta - X (X^T delta): what is left after removing the gauge part.
+fn project_out_gauge(delta: &mut [f64], x: &[f64], p: usize, k: usize) {
+    let mut xt_delta = vec![0.0; k * k];
+    for f in 0..p {
+        for c in 0..k {
+            for a in 0..k {
+                xt_delta[c * k + a] += x[f * k + c] * delta[f * k + a];
+            }
+        }
+    }
+    for f in 0..p {
+        for a in 0..k {
+            delta[f * k + a] -= (0..k)
+                .map(|c| x[f * k + c] * xt_delta[c * k + a])
+                .sum::<f64>();
+        }
+    }
+}
+
+fn predicted_decrease(model: &Model, delta: &[f64]) -> f64 {
+    let quadratic: f64 = model
+        .times(delta)
+        .iter()
+        .zip(delta)
+        .map(|(h, d)| h * d)
+        .sum();
+    let linear: f64 = model.gradient.iter().zip(delta).map(|(g, d)| g * d).sum();
+    -linear - 0.5 * quadratic
+}
+
+/// The step at damping `lambda`; None when the damped matrix is not
+/// numerically positive definite (the caller raises lambda).
+pub fn damped_step(
+    model: &Model,
+    gauge: Option<&[f64]>,
+    p: usize,
+    k: usize,
+    lambda: f64,
+    par: Par,
+) -> crate::error::Result<Option<Step>> {
+    let dim = p * k;
+    let scale = mean_diagonal(model, dim);
+    let mut a = crate::memory::try_zeros(dim, dim, "VarPro's damped Gauss-Newton matrix")?;
+    for j in 0..dim {
+        for i in 0..dim {
+            a[(i, j)] = model.entry(i, j);
+        }
+        a[(j, j)] += lambda * scale;
+    }
+    if let Some(x) = gauge {
+        add_gauge(&mut a, x, p, k, scale);
+    }
+    let mut buffer = MemBuffer::try_new(faer::dyn_stack::StackReq::any_of(&[
+        llt::factor::cholesky_in_place_scratch::<f64>(dim, par, Default::default()),
+        llt::solve::solve_in_place_scratch::<f64>(dim, 1, par),
+    ]))
+    .map_err(|_| crate::error::Error::OutOfMemory("VarPro's Cholesky workspace".into()))?;
+    let factored = llt::factor::cholesky_in_place(
+        a.as_mut(),
+        Default::default(),
+        par,
+        MemStack::new(&mut buffer),
+        Default::default(),
+    );
+    if factored.is_err() {
+        return Ok(None);
+    }
+    let mut delta: Vec<f64> = model.gradient.iter().map(|g| -g).collect();
+    llt::solve::solve_in_place_with_conj(
+        a.as_ref(),
+        Conj::No,
+        MatMut::from_column_major_slice_mut(&mut delta, dim, 1),
+        par,
+        MemStack::new(&mut buffer),
+    );
+    if let Some(x) = gauge {
+        project_out_gauge(&mut delta, x, p, k);
+    }
+    if !delta.iter().all(|d| d.is_finite()) {
+        return Ok(None);
+    }
+    let predicted = predicted_decrease(model, &delta);
+    Ok(Some(Step { delta, predicted }))
+}

@@ -1,0 +1,249 @@
+//! The reduced problem of variable projection and its Gauss-Newton model.
+//!
+//! With the free factor X (p x k) fixed, each eliminated row e solves its
+//! regression exactly: y_e = G_e^+ sum_f w_ef m_ef x_f, G_e = sum_f w_ef
+//! x_f x_f^T + ridge I. The reduced objective phi(X) = f(X, Y(X)) / 2 has
+//! (by the envelope theorem) the gradient g_f = ridge x_f - sum_e w_ef r_ef
+//! y_e, r_ef = m_ef - y_e^T x_f, and, dropping the second-order term of the
+//! projector's derivative (Kaufman's approximation, Ruhe and Wedin's
+//! "RW2"), the Gauss-Newton matrix with k x k blocks
+//!     H_fg = sum_e (delta_fg w_ef - w_ef w_eg x_f^T G_e^+ x_g) y_e y_e^T
+//!            + delta_fg ridge I.
+//! It is J^T J for the residual of the eliminated rows' projections, so
+//! positive semi-definite, and singular along the gauge X -> X B when
+//! ridge = 0.
+
+use super::observed::Observed;
+use crate::error::{Error, Result};
+use crate::kernels::spd_solve::SpdSolver;
+use rayon::prelude::*;
+
+/// Eliminated rows per parallel task: fixed (never from the thread count),
+/// so sums run in one order whatever the pool.
+const ELIMINATED_BLOCK: usize = 64;
+
+/// The eliminated factor at a given X, and what the model needs of it.
+pub struct Elimination {
+    /// Y, q x k, rows contiguous.
+    pub y: Vec<f64>,
+    /// Per entry (e, f): G_e^+ (w_ef x_f), k numbers each.
+    pub projected: Vec<f64>,
+    /// f(X, Y(X)) = sum w r^2 + ridge (||X||^2 + ||Y||^2).
+    pub objective: f64,
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// out = S v for a symmetric k x k S stored by columns.
+fn times_symmetric(s: &[f64], v: &[f64], out: &mut [f64]) {
+    out.fill(0.0);
+    for (column, &vj) in s.chunks_exact(v.len()).zip(v) {
+        out.iter_mut().zip(column).for_each(|(o, s)| *o += s * vj);
+    }
+}
+
+struct Block {
+    y: Vec<f64>,
+    projected: Vec<f64>,
+    objective: f64,
+}
+
+/// One block of eliminated rows. Flops: about 3 k^2 per entry + k^3 / 3
+/// per row.
+fn eliminate_block(
+    obs: &Observed,
+    x: &[f64],
+    k: usize,
+    ridge: f64,
+    rows: std::ops::Range<usize>,
+    solver: &mut SpdSolver,
+) -> Result<Block> {
+    let entries = obs.ptr[rows.start]..obs.ptr[rows.end];
+    let mut out = Block {
+        y: vec![0.0; rows.len() * k],
+        projected: vec![0.0; entries.len() * k],
+        objective: 0.0,
+    };
+    let mut inverse = vec![0.0; k * k];
+    for (r, e) in rows.clone().enumerate() {
+        let mut g = solver.gram_mut();
+        g.fill(0.0);
+        (0..k).for_each(|a| g[(a, a)] = ridge);
+        let y = &mut out.y[r * k..(r + 1) * k];
+        for pos in obs.row(e) {
+            let (xf, w) = (&x[obs.free[pos] * k..][..k], obs.w[pos]);
+            for b in 0..k {
+                for a in 0..k {
+                    g[(a, b)] += w * xf[a] * xf[b];
+                }
+                y[b] += w * obs.m[pos] * xf[b];
+            }
+        }
+        if !solver.factor() {
+            return Err(Error::Numerical(format!(
+                "VarPro: the Gram matrix of eliminated row {e} is not finite"
+            )));
+        }
+        // G^+ explicitly (k solves), then products with it, rather than one
+        // solve per entry: the entries outnumber k, and each solve is a call.
+        for (a, column) in inverse.chunks_mut(k).enumerate() {
+            column.fill(0.0);
+            column[a] = 1.0;
+            solver.solve(column);
+        }
+        let rhs = y.to_vec();
+        times_symmetric(&inverse, &rhs, y);
+        let mut sum = ridge * dot(y, y);
+        for pos in obs.row(e) {
+            let (xf, w) = (&x[obs.free[pos] * k..][..k], obs.w[pos]);
+            let residual = obs.m[pos] - dot(y, xf);
+            sum += w * residual * residual;
+            let out_pos = (pos - entries.start) * k;
+            times_symmetric(&inverse, xf, &mut out.projected[out_pos..out_pos + k]);
+            out.projected[out_pos..out_pos + k]
+                .iter_mut()
+                .for_each(|p| *p *= w);
+        }
+        out.objective += sum;
+    }
+    Ok(out)
+}
+
+/// Solve every eliminated row at X (p x k, rows contiguous).
+pub fn eliminate(obs: &Observed, x: &[f64], k: usize, ridge: f64) -> Result<Elimination> {
+    let q = obs.n_eliminated;
+    let blocks: Vec<_> = (0..q.div_ceil(ELIMINATED_BLOCK))
+        .map(|b| b * ELIMINATED_BLOCK..((b + 1) * ELIMINATED_BLOCK).min(q))
+        .collect();
+    let parts: Vec<Result<Block>> = blocks
+        .into_par_iter()
+        .map_init(
+            || SpdSolver::new(k),
+            |solver, rows| eliminate_block(obs, x, k, ridge, rows, solver),
+        )
+        .collect();
+    let mut out = Elimination {
+        y: Vec::with_capacity(q * k),
+        projected: Vec::with_capacity(obs.nnz() * k),
+        objective: ridge * dot(x, x),
+    };
+    for part in parts {
+        let part = part?;
+        out.y.extend_from_slice(&part.y);
+        out.projected.extend_from_slice(&part.projected);
+        out.objective += part.objective;
+    }
+    Ok(out)
+}
+
+/// The Gauss-Newton model of phi at X: H (pk x pk, index f k + a) in k x k
+/// blocks, block (g, f) at `(f p + g) k^2` stored by columns (so each free
+/// row's block column is one contiguous run, and each pair update one
+/// contiguous k^2 loop), and the gradient g (p x k, rows contiguous).
+pub struct Model {
+    pub blocks: Vec<f64>,
+    pub gradient: Vec<f64>,
+    pub p: usize,
+    pub k: usize,
+}
+
+impl Model {
+    /// H[(g k + a), (f k + b)].
+    pub fn entry(&self, i: usize, j: usize) -> f64 {
+        let (k, p) = (self.k, self.p);
+        let (g, a, f, b) = (i / k, i % k, j / k, j % k);
+        self.blocks[(f * p + g) * k * k + b * k + a]
+    }
+
+    /// H v. Flops: 2 (pk)^2.
+    pub fn times(&self, v: &[f64]) -> Vec<f64> {
+        let (k, p) = (self.k, self.p);
+        let mut out = vec![0.0; p * k];
+        for f in 0..p {
+            for g in 0..p {
+                let block = &self.blocks[(f * p + g) * k * k..][..k * k];
+                for (column, &vb) in block.chunks_exact(k).zip(&v[f * k..(f + 1) * k]) {
+                    let o = &mut out[g * k..(g + 1) * k];
+                    o.iter_mut().zip(column).for_each(|(o, h)| *o += h * vb);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Free row f's block column of H and its gradient row. Flops: about
+/// k^2 + k per pair of entries sharing an eliminated row.
+fn assemble_free_row(
+    obs: &Observed,
+    x: &[f64],
+    elim: &Elimination,
+    k: usize,
+    f: usize,
+    column: &mut [f64],
+    gradient: &mut [f64],
+) {
+    let xf = &x[f * k..(f + 1) * k];
+    let (mut wx, mut outer) = (vec![0.0; k], vec![0.0; k * k]);
+    for idx in obs.free_row(f) {
+        let (pos, e) = (obs.by_free[idx], obs.owner[idx]);
+        let ye = &elim.y[e * k..(e + 1) * k];
+        let w = obs.w[pos];
+        let residual = obs.m[pos] - dot(ye, xf);
+        gradient
+            .iter_mut()
+            .zip(ye)
+            .for_each(|(g, y)| *g -= w * residual * y);
+        wx.iter_mut().zip(xf).for_each(|(o, x)| *o = w * x);
+        for b in 0..k {
+            for a in 0..k {
+                outer[b * k + a] = ye[a] * ye[b];
+            }
+        }
+        for pos2 in obs.row(e) {
+            let own = if pos2 == pos { w } else { 0.0 };
+            let t = own - dot(&wx, &elim.projected[pos2 * k..(pos2 + 1) * k]);
+            let g = obs.free[pos2];
+            let block = &mut column[g * k * k..(g + 1) * k * k];
+            block.iter_mut().zip(&outer).for_each(|(h, z)| *h += t * z);
+        }
+    }
+}
+
+/// Assemble H and g at X, one task per free row (each owns its block
+/// column, so no reduction and no dependence on the thread count).
+pub fn assemble(
+    obs: &Observed,
+    x: &[f64],
+    elim: &Elimination,
+    k: usize,
+    ridge: f64,
+) -> Result<Model> {
+    let dim = obs.n_free * k;
+    let mut h = Vec::new();
+    h.try_reserve_exact(dim * dim).map_err(|_| {
+        Error::OutOfMemory(format!(
+            "VarPro's Gauss-Newton matrix ({dim} x {dim}) does not fit in memory"
+        ))
+    })?;
+    h.resize(dim * dim, 0.0);
+    let mut gradient = vec![0.0; dim];
+    h.par_chunks_mut(dim * k)
+        .zip(gradient.par_chunks_mut(k))
+        .enumerate()
+        .for_each(|(f, (column, grad))| {
+            assemble_free_row(obs, x, elim, k, f, column, grad);
+            for a in 0..k {
+                column[f * k * k + a * k + a] += ridge;
+                grad[a] += ridge * x[f * k + a];
+            }
+        });
+    Ok(Model {
+        blocks: h,
+        gradient,
+        p: obs.n_free,
+        k,
+    })
+}
