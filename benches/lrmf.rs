@@ -108,16 +108,18 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(20);
-    let knob = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
     let mut defaults = Vec::new();
     let mut knobs = Vec::new();
     for (name, option) in [
         ("WLRA_LRMF_MAX_ITERATIONS", WLRA_OPTION_MAX_ITERATIONS),
         ("WLRA_LRMF_TOLERANCE", WLRA_OPTION_TOLERANCE),
     ] {
-        if let Some(value) = knob(name) {
+        if let Ok(text) = std::env::var(name) {
+            let value: f64 = text
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}={text} is not a number"));
             defaults.push((option, value));
-            knobs.push(format!("{name}={value} "));
+            knobs.push(format!("{name}={text} "));
         }
     }
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
