@@ -380,6 +380,7 @@ fn print_errors(what: &str, errors: &[f64]) {
 #[test]
 fn varpro_converges_quadratically_near_the_optimum() {
     let (n, m, k) = (60, 45, 3);
+    // 40 % observed: alternation converges linearly there (rate 0.17).
     let (noisy, _) = planted_noisy(n, m, k, 1e-3, 30);
     let w = mask(n, m, k, 0.4, 31);
     let problem = DenseProblem::new(noisy.as_ref(), Some(w.as_ref()));
@@ -402,15 +403,15 @@ fn varpro_converges_quadratically_near_the_optimum() {
         print_errors(name, &errors);
         let steps = steps_from_near_to_converged(&errors);
         println!("{name}: {steps} steps from 1e-2 to 1e-12 of f*");
-        sequences.push((name, method, fit, steps));
+        sequences.push((fit, steps));
     }
     // The criterion tells the methods apart: alternation fails it here.
-    let (_, _, _, alternating_steps) = &sequences[0];
+    let (_, alternating_steps) = &sequences[0];
     assert!(
         *alternating_steps > 5,
         "ALTERNATING passes the criterion ({alternating_steps} steps): the problem is too easy"
     );
-    let (_, _, varpro, varpro_steps) = &sequences[1];
+    let (varpro, varpro_steps) = &sequences[1];
     assert!(
         *varpro_steps <= 5,
         "VARPRO needs {varpro_steps} steps from 1e-2 to 1e-12 of f* (at most 5 for superlinear)"
