@@ -2,6 +2,8 @@
 //! every test.
 #![allow(dead_code)]
 
+pub mod lrmf;
+
 use faer::Mat;
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;

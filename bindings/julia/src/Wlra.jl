@@ -20,14 +20,18 @@ const COL_MAJOR = Int32(102)
 const OPTIONS = Dict{Symbol,Int32}(
     :max_iterations => 1, :tolerance => 2, :seed => 3, :solver => 4, :init => 5, :ridge => 6,
     :threads => 7, :sketch_size_factor => 8, :regression_tolerance => 9, :clip => 10,
-    :adaptive_accuracy => 11, :overrelaxation => 12)
+    :adaptive_accuracy => 11, :overrelaxation => 12, :method => 13, :restarts => 14)
 const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2, :shared_pcg => 3)
 const INITS = Dict{Symbol,Int}(:svd => 0, :random => 1, :given => 2)
+const METHODS = Dict{Symbol,Int}(:auto => 0, :alternating => 1, :varpro => 2)
 const STATUS_NAMES = (:null_pointer, :invalid_argument, :non_finite_input, :negative_weight,
                       :not_fitted, :cancelled, :out_of_memory, :numerical, :internal)
+const ERROR_INVALID_ARGUMENT = Int32(2)
 const ERROR_CANCELLED = Int32(6)
 const INFO_ITEMS = (objective = Int32(2), iterations = Int32(1), converged = Int32(3),
                     elapsed_seconds = Int32(4), solver_used = Int32(5))
+# Issue 14's items: a library without them answers invalid_argument, read as `nothing`.
+const OPTIONAL_INFO_ITEMS = (method_used = Int32(7), starts = Int32(8), starts_at_best = Int32(9))
 
 """
     WlraError(status, name, message[, result])
@@ -56,6 +60,12 @@ struct WlraFit
     converged::Bool
     elapsed_seconds::Float64
     solver_used::Symbol
+    "`:alternating` or `:varpro`; `nothing` with a library that does not report it."
+    method_used::Union{Symbol,Nothing}
+    "Starts run (1 without restarts); `nothing` with a library that does not report it."
+    starts::Union{Int,Nothing}
+    "Starts that reached the best objective; `nothing` as `starts`."
+    starts_at_best::Union{Int,Nothing}
 end
 
 """The low rank approximation U V'."""
@@ -114,7 +124,7 @@ as_passable(A::AbstractMatrix) = passable(A) ? A : Matrix{Float64}(A)
 leading_dim(A) = max(stride(A, 2), size(A, 1), 1)
 
 function option_value(name, value::Union{Symbol,AbstractString})
-    choices = name == :solver ? SOLVERS : name == :init ? INITS : Dict{Symbol,Int}()
+    choices = name == :solver ? SOLVERS : name == :init ? INITS : name == :method ? METHODS : Dict{Symbol,Int}()
     key = Symbol(lowercase(String(value)))
     haskey(choices, key) ||
         throw(WlraError(2, "$name = $(repr(value)) is not one of $(join(sort!(collect(keys(choices))), ", "))"))
@@ -151,10 +161,22 @@ function read_result(model, n_rows, n_cols, rank)
         check(model, ccall(sym(:wlra_get_info), Int32, (Ptr{Cvoid}, Int32, Ref{Cdouble}), model, item, value))
         value[]
     end
+    optional(item) = begin
+        value = Ref{Cdouble}(0)
+        status = ccall(sym(:wlra_get_info), Int32, (Ptr{Cvoid}, Int32, Ref{Cdouble}), model, item, value)
+        status == ERROR_INVALID_ARGUMENT && return nothing
+        check(model, status)
+        value[]
+    end
     solver = Int(info(INFO_ITEMS.solver_used))
+    method = optional(OPTIONAL_INFO_ITEMS.method_used)
+    starts = optional(OPTIONAL_INFO_ITEMS.starts)
+    at_best = optional(OPTIONAL_INFO_ITEMS.starts_at_best)
     WlraFit(U, V, info(INFO_ITEMS.objective), Int(info(INFO_ITEMS.iterations)),
             info(INFO_ITEMS.converged) != 0, info(INFO_ITEMS.elapsed_seconds),
-            solver == 1 ? :exact : solver == 2 ? :sketch : solver == 3 ? :shared_pcg : :unknown)
+            solver == 1 ? :exact : solver == 2 ? :sketch : solver == 3 ? :shared_pcg : :unknown,
+            method === nothing ? nothing : method == 1 ? :alternating : method == 2 ? :varpro : :unknown,
+            starts === nothing ? nothing : Int(starts), at_best === nothing ? nothing : Int(at_best))
 end
 
 function option_values(rank, start, options)
@@ -224,7 +246,10 @@ Options by name, the C ABI's defaults when left out: `max_iterations` (100),
 `tolerance` (1e-8), `seed` (0), `solver` (:auto, :exact, :sketch, :shared_pcg), `init`
 (:svd, :random, :given), `ridge` (0), `threads` (0 = all cores),
 `sketch_size_factor` (4), `regression_tolerance` (1e-10), `clip` (0 = off),
-`adaptive_accuracy` (1 = on), `overrelaxation` (1 = off; in (0, 2)).
+`adaptive_accuracy` (1 = on), `overrelaxation` (1 = off; in (0, 2)), `method`
+(:auto, :alternating, :varpro: the outer method), `restarts` (0 = off; r > 0: up
+to r further seeded random starts, until the best objective has been reached
+twice). The result's `method_used`, `starts` and `starts_at_best` say what ran.
 
 `progress(iteration, objective)` runs after every iteration; returning `true`
 cancels the fit, which throws `WlraError` with name `:cancelled` and the

@@ -112,6 +112,21 @@ def test_other_library_errors_map_to_their_classes(planted):
         wlra.fit(truth, W, rank=3, max_iteration=5)
 
 
+def test_method_and_restarts_are_taken_by_name_and_checked(planted):
+    truth, W = planted
+    for method in ("auto", "alternating", "varpro", "VARPRO", 1):
+        fit = wlra.fit(truth, W, rank=3, max_iterations=5, method=method, restarts=2, init="random")
+        assert fit.method_used in (None, "alternating", "varpro")
+        if fit.starts is not None:
+            assert 1 <= fit.starts_at_best <= fit.starts <= 3
+    with pytest.raises(wlra.InvalidArgumentError, match="method"):
+        wlra.fit(truth, W, rank=3, method="newton")
+    with pytest.raises(wlra.InvalidArgumentError, match="WLRA_OPTION_METHOD"):
+        wlra.fit(truth, W, rank=3, method=3)
+    with pytest.raises(wlra.InvalidArgumentError, match="WLRA_OPTION_RESTARTS"):
+        wlra.fit(truth, W, rank=3, restarts=-1)
+
+
 def test_progress_cancel_after_two_iterations_keeps_their_factors(planted):
     truth, W = planted
     seen = []
@@ -171,11 +186,17 @@ def test_constants_match_the_c_header():
         assert defines[f"WLRA_SOLVER_{name.upper()}"] == value
     for name, value in C.INITS.items():
         assert defines[f"WLRA_INIT_{name.upper()}"] == value
+    for name, value in C.METHODS.items():
+        assert defines[f"WLRA_METHOD_{name.upper()}"] == value
     for value, name in C.STATUS_NAMES.items():
         assert defines[f"WLRA_ERROR_{name.upper()}"] == value
     assert defines["WLRA_ROW_MAJOR"] == C.ROW_MAJOR and defines["WLRA_COL_MAJOR"] == C.COL_MAJOR
     for item in ("ITERATIONS", "OBJECTIVE", "CONVERGED", "ELAPSED_SECONDS", "SOLVER_USED"):
         assert defines[f"WLRA_INFO_{item}"] == getattr(C, f"INFO_{item}")
+    # Issue 14's items: checked once the header has them.
+    for item in ("METHOD_USED", "STARTS", "STARTS_AT_BEST"):
+        if f"WLRA_INFO_{item}" in defines:
+            assert defines[f"WLRA_INFO_{item}"] == getattr(C, f"INFO_{item}")
     assert defines["WLRA_VERSION_MAJOR"] == C.ABI_MAJOR
     assert wlra.library_version().startswith("1.")
 

@@ -24,6 +24,7 @@ STATUS_NAMES = {
     8: "numerical",
     9: "internal",
 }
+ERROR_INVALID_ARGUMENT = 2
 ERROR_CANCELLED = 6
 
 ROW_MAJOR = 101
@@ -43,9 +44,12 @@ OPTIONS = {
     "clip": 10,
     "adaptive_accuracy": 11,
     "overrelaxation": 12,
+    "method": 13,
+    "restarts": 14,
 }
 SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}
+METHODS = {"auto": 0, "alternating": 1, "varpro": 2}
 
 INFO_ITERATIONS = 1
 INFO_OBJECTIVE = 2
@@ -53,6 +57,11 @@ INFO_CONVERGED = 3
 INFO_ELAPSED_SECONDS = 4
 INFO_SOLVER_USED = 5
 INFO_INNER_ITERATIONS = 6
+# Added with WLRA_OPTION_METHOD / WLRA_OPTION_RESTARTS (issue 14); a library
+# without them answers invalid_argument, read as None.
+INFO_METHOD_USED = 7
+INFO_STARTS = 8
+INFO_STARTS_AT_BEST = 9
 
 ABI_MAJOR = 1
 

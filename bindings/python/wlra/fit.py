@@ -12,16 +12,23 @@ from . import _library as C
 from .errors import CancelledError, InvalidArgumentError, error_for
 
 _SOLVER_NAMES = {v: k for k, v in C.SOLVERS.items()}
+_METHOD_NAMES = {v: k for k, v in C.METHODS.items()}
 
 
 class FitResult:
     """Factors and information of one fit: ``U`` (n_rows x rank), ``V``
     (n_cols x rank), ``objective``, ``iterations``, ``converged``,
-    ``elapsed_seconds``, ``solver_used`` ("exact", "sketch" or "shared_pcg")."""
+    ``elapsed_seconds``, ``solver_used`` ("exact", "sketch" or "shared_pcg"),
+    ``method_used`` ("alternating" or "varpro"), ``starts`` (starts run, 1
+    without restarts) and ``starts_at_best`` (starts that reached the best
+    objective); the last three are None with a library that does not report
+    them."""
 
-    __slots__ = ("U", "V", "objective", "iterations", "converged", "elapsed_seconds", "solver_used")
+    __slots__ = ("U", "V", "objective", "iterations", "converged", "elapsed_seconds", "solver_used",
+                 "method_used", "starts", "starts_at_best")
 
-    def __init__(self, U, V, objective, iterations, converged, elapsed_seconds, solver_used):
+    def __init__(self, U, V, objective, iterations, converged, elapsed_seconds, solver_used,
+                 method_used=None, starts=None, starts_at_best=None):
         self.U = U
         self.V = V
         self.objective = objective
@@ -29,6 +36,9 @@ class FitResult:
         self.converged = converged
         self.elapsed_seconds = elapsed_seconds
         self.solver_used = solver_used
+        self.method_used = method_used
+        self.starts = starts
+        self.starts_at_best = starts_at_best
 
     @property
     def rank(self):
@@ -107,7 +117,7 @@ def _common_layout(arrays):
 
 
 def _option_value(name, value):
-    choices = {"solver": C.SOLVERS, "init": C.INITS}.get(name)
+    choices = {"solver": C.SOLVERS, "init": C.INITS, "method": C.METHODS}.get(name)
     if choices is not None and isinstance(value, str):
         try:
             return float(choices[value.lower()])
@@ -128,6 +138,17 @@ def _info(lib, model, item):
     return value.value
 
 
+def _optional_info(lib, model, item):
+    """An info item a library before issue 14 does not have: None there
+    (it answers invalid_argument), the value otherwise."""
+    value = ctypes.c_double()
+    status = lib.wlra_get_info(model, item, ctypes.byref(value))
+    if status == C.ERROR_INVALID_ARGUMENT:
+        return None
+    _check(lib, model, status)
+    return value.value
+
+
 def _result(lib, model, n_rows, n_cols, rank):
     U = np.empty((n_rows, rank))
     V = np.empty((n_cols, rank))
@@ -140,6 +161,18 @@ def _result(lib, model, n_rows, n_cols, rank):
         converged=_info(lib, model, C.INFO_CONVERGED) != 0,
         elapsed_seconds=_info(lib, model, C.INFO_ELAPSED_SECONDS),
         solver_used=_SOLVER_NAMES.get(int(_info(lib, model, C.INFO_SOLVER_USED)), "unknown"),
+        **_restart_info(lib, model),
+    )
+
+
+def _restart_info(lib, model):
+    method = _optional_info(lib, model, C.INFO_METHOD_USED)
+    starts = _optional_info(lib, model, C.INFO_STARTS)
+    at_best = _optional_info(lib, model, C.INFO_STARTS_AT_BEST)
+    return dict(
+        method_used=None if method is None else _METHOD_NAMES.get(int(method), "unknown"),
+        starts=None if starts is None else int(starts),
+        starts_at_best=None if at_best is None else int(at_best),
     )
 
 
@@ -214,7 +247,10 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
     solver ("auto" | "exact" | "sketch" | "shared_pcg"), init ("svd" | "random" | "given"),
     ridge (0), threads (0 = all cores), sketch_size_factor (4),
     regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
-    overrelaxation (1 = off; in (0, 2)).
+    overrelaxation (1 = off; in (0, 2)),
+    method ("auto" | "alternating" | "varpro": the outer method),
+    restarts (0 = off; r > 0: up to r further seeded random starts, stopping
+    once the best objective has been reached twice).
 
     progress: called as progress(iteration, objective) after every completed
     outer iteration; returning True (or 1) cancels the fit, which raises
@@ -224,7 +260,8 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
 
     start: (U0, V0), starting factors (sets init="given" unless init is given).
 
-    Returns a FitResult; raises a WlraError subclass named after the status
+    Returns a FitResult (method_used, starts and starts_at_best say what the
+    method and restarts did); raises a WlraError subclass named after the status
     (NegativeWeightError, InvalidArgumentError, ...) with the library's message.
     """
     lib = C.lib()

@@ -8,11 +8,12 @@
 .wlra_options <- c(
   max_iterations = 1, tolerance = 2, seed = 3, solver = 4, init = 5, ridge = 6,
   threads = 7, sketch_size_factor = 8, regression_tolerance = 9, clip = 10,
-  adaptive_accuracy = 11, overrelaxation = 12
+  adaptive_accuracy = 11, overrelaxation = 12, method = 13, restarts = 14
 )
 .wlra_choices <- list(
   solver = c(auto = 0, exact = 1, sketch = 2, shared_pcg = 3),
-  init = c(svd = 0, random = 1, given = 2)
+  init = c(svd = 0, random = 1, given = 2),
+  method = c(auto = 0, alternating = 1, varpro = 2)
 )
 .wlra_status_names <- c(
   "null_pointer", "invalid_argument", "non_finite_input", "negative_weight",
@@ -106,7 +107,9 @@ fit_result <- function(out, raised, call) {
   result <- structure(
     list(U = out[[3]], V = out[[4]], objective = info[[1]], iterations = as.integer(info[[2]]),
          converged = info[[3]] != 0, elapsed_seconds = info[[4]],
-         solver_used = names(.wlra_choices$solver)[info[[5]] + 1], call = call),
+         solver_used = names(.wlra_choices$solver)[info[[5]] + 1],
+         method_used = if (is.na(info[[6]])) NA_character_ else names(.wlra_choices$method)[info[[6]] + 1],
+         starts = as.integer(info[[7]]), starts_at_best = as.integer(info[[8]]), call = call),
     class = "wlra"
   )
   if (status == 6L) stop(wlra_condition(6L, out[[2]], call, result = result))
@@ -129,14 +132,18 @@ fit_result <- function(out, raised, call) {
 #'   solver ("auto", "exact", "sketch", "shared_pcg"), init ("svd", "random", "given"),
 #'   ridge (0), threads (0 = all cores), sketch_size_factor (4),
 #'   regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
-#'   overrelaxation (1 = off; in (0, 2)).
+#'   overrelaxation (1 = off; in (0, 2)),
+#'   method ("auto", "alternating", "varpro": the outer method),
+#'   restarts (0 = off; r > 0: up to r further seeded random starts, until the
+#'   best objective has been reached twice).
 #' @param progress NULL or function(iteration, objective) called after every
 #'   iteration; returning TRUE cancels the fit, which signals a
 #'   wlra_error_cancelled condition whose $result holds the factors of the
 #'   completed iterations.
 #' @param start NULL or list(U = , V = ) of starting factors (init = "given").
 #' @return list of class "wlra": U, V, objective, iterations, converged,
-#'   elapsed_seconds, solver_used.
+#'   elapsed_seconds, solver_used, method_used, starts, starts_at_best (the
+#'   last three NA with a library that does not report them).
 wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
   call <- match.call()
   M <- as_double_matrix(M, "M")

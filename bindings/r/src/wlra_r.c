@@ -34,9 +34,25 @@ static int32_t call_progress(void *user_data, size_t iteration, double objective
     return TYPEOF(stop) == LGLSXP && XLENGTH(stop) == 1 && LOGICAL(stop)[0] == TRUE;
 }
 
-static const int32_t INFO_ITEMS[5] = {
+/* Issue 14's items, by their agreed values until the header has them. */
+#ifndef WLRA_INFO_METHOD_USED
+#define WLRA_INFO_METHOD_USED 7
+#endif
+#ifndef WLRA_INFO_STARTS
+#define WLRA_INFO_STARTS 8
+#endif
+#ifndef WLRA_INFO_STARTS_AT_BEST
+#define WLRA_INFO_STARTS_AT_BEST 9
+#endif
+
+/* Every library has the first N_REQUIRED_INFO items; a library without
+ * the others answers WLRA_ERROR_INVALID_ARGUMENT and they stay NA. */
+#define N_REQUIRED_INFO 5
+#define N_INFO 8
+static const int32_t INFO_ITEMS[N_INFO] = {
     WLRA_INFO_OBJECTIVE, WLRA_INFO_ITERATIONS, WLRA_INFO_CONVERGED,
     WLRA_INFO_ELAPSED_SECONDS, WLRA_INFO_SOLVER_USED,
+    WLRA_INFO_METHOD_USED, WLRA_INFO_STARTS, WLRA_INFO_STARTS_AT_BEST,
 };
 
 /* The problem of one .Call: a dense column-major matrix (w may be NULL),
@@ -68,7 +84,8 @@ static SEXP failure(int status, const char *message) {
 
 /* One fit of `p` with the options, progress callback and start of the R
  * side. Returns list(status, message, U, V, info) where info is
- * c(objective, iterations, converged, elapsed, solver) and U, V, info are
+ * c(objective, iterations, converged, elapsed, solver, method, starts,
+ * starts at best) and U, V, info are
  * meaningful for status 0 or WLRA_ERROR_CANCELLED. */
 static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_values,
                     SEXP progress, SEXP start_u, SEXP start_v) {
@@ -80,9 +97,9 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
     SET_VECTOR_ELT(out, 2, u);
     SEXP v = allocMatrix(REALSXP, (int)n_cols, (int)rank);
     SET_VECTOR_ELT(out, 3, v);
-    SEXP info = allocVector(REALSXP, 5);
+    SEXP info = allocVector(REALSXP, N_INFO);
     SET_VECTOR_ELT(out, 4, info);
-    for (int i = 0; i < 5; i++) REAL(info)[i] = NA_REAL;
+    for (int i = 0; i < N_INFO; i++) REAL(info)[i] = NA_REAL;
 
     progress_ctx ctx = { R_NilValue, R_NilValue, R_NilValue, R_GlobalEnv, 0 };
     if (!isNull(progress)) {
@@ -113,8 +130,16 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
             if (status != WLRA_OK) snprintf(message, sizeof message, "%s", wlra_last_error(model));
             wlra_status got = wlra_get_factors(model, REAL(u), n_rows > 0 ? n_rows : 1,
                                                REAL(v), n_cols > 0 ? n_cols : 1, WLRA_COL_MAJOR);
-            for (int i = 0; got == WLRA_OK && i < 5; i++)
+            for (int i = 0; got == WLRA_OK && i < N_REQUIRED_INFO; i++)
                 got = wlra_get_info(model, INFO_ITEMS[i], &REAL(info)[i]);
+            for (int i = N_REQUIRED_INFO; got == WLRA_OK && i < N_INFO; i++) {
+                double value;
+                wlra_status optional = wlra_get_info(model, INFO_ITEMS[i], &value);
+                if (optional == WLRA_OK)
+                    REAL(info)[i] = value;
+                else if (optional != WLRA_ERROR_INVALID_ARGUMENT)
+                    got = optional;
+            }
             if (got != WLRA_OK) {
                 status = got;
                 snprintf(message, sizeof message, "%s", wlra_last_error(model));

@@ -119,6 +119,19 @@ test_that("a 3000 x 3000 double matrix is passed without a copy", {
   expect_lt(allocated, 0.1 * size)
 })
 
+test_that("method and restarts are taken by name and checked", {
+  p <- planted_problem()
+  for (method in list("auto", "alternating", "varpro", 1)) {
+    fit <- wlra(p$truth, p$W, rank = 3, max_iterations = 5, method = method, restarts = 2, init = "random")
+    expect_true(is.na(fit$method_used) || fit$method_used %in% c("alternating", "varpro"))
+    if (!is.na(fit$starts)) expect_true(1 <= fit$starts_at_best && fit$starts_at_best <= fit$starts && fit$starts <= 3)
+  }
+  expect_error(wlra(p$truth, p$W, rank = 3, method = "newton"), "method", class = "wlra_error_invalid_argument")
+  expect_error(wlra(p$truth, p$W, rank = 3, method = 3), "WLRA_OPTION_METHOD", class = "wlra_error_invalid_argument")
+  expect_error(wlra(p$truth, p$W, rank = 3, restarts = -1), "WLRA_OPTION_RESTARTS",
+               class = "wlra_error_invalid_argument")
+})
+
 test_that("constants match the C header", {
   root <- repo_root()
   if (is.null(root)) skip("needs the wlra source tree")
@@ -132,6 +145,7 @@ test_that("constants match the C header", {
   choices <- get(".wlra_choices", ns)
   expect_equal(unname(value[paste0("WLRA_SOLVER_", toupper(names(choices$solver)))]), unname(choices$solver))
   expect_equal(unname(value[paste0("WLRA_INIT_", toupper(names(choices$init)))]), unname(choices$init))
+  expect_equal(unname(value[paste0("WLRA_METHOD_", toupper(names(choices$method)))]), unname(choices$method))
   statuses <- get(".wlra_status_names", ns)
   expect_equal(unname(value[paste0("WLRA_ERROR_", toupper(statuses))]), seq_along(statuses))
   expect_match(wlra_library_version(), "^1\\.")
