@@ -208,6 +208,10 @@ fn every_accepted_step_lowers_the_objective() {
                 &[
                     (WLRA_OPTION_METHOD, method as f64),
                     (WLRA_OPTION_MAX_ITERATIONS, 500.0),
+                    // One start: with restarts the callback reports the best
+                    // so far, which stays level while a later start climbs
+                    // down (tested in restarts_report_starts_and_best).
+                    (WLRA_OPTION_RESTARTS, 0.0),
                 ],
             );
             let seen = record_objectives(&mut fit);
@@ -478,7 +482,10 @@ fn restarts_report_starts_and_best() {
     let dino = lrmf::dinosaur();
     let problem = lrmf_problem(&dino);
     let restarts = 20;
-    let mut single = model(dino.rank, &[(WLRA_OPTION_SEED, 0.0)]);
+    let mut single = model(
+        dino.rank,
+        &[(WLRA_OPTION_SEED, 0.0), (WLRA_OPTION_RESTARTS, 0.0)],
+    );
     single.fit(problem).unwrap();
     let single_f = single.info(WLRA_INFO_OBJECTIVE).unwrap();
     let mut restarted = model(
@@ -540,7 +547,7 @@ fn invalid_method_and_restart_values_are_refused() {
         (WLRA_OPTION_METHOD, "WLRA_OPTION_METHOD", 3.0, 2.0),
         (WLRA_OPTION_METHOD, "WLRA_OPTION_METHOD", 1.5, 2.0),
         (WLRA_OPTION_METHOD, "WLRA_OPTION_METHOD", f64::NAN, 2.0),
-        (WLRA_OPTION_RESTARTS, "WLRA_OPTION_RESTARTS", -1.0, 3.0),
+        (WLRA_OPTION_RESTARTS, "WLRA_OPTION_RESTARTS", -2.0, 3.0),
         (WLRA_OPTION_RESTARTS, "WLRA_OPTION_RESTARTS", 0.5, 3.0),
         (
             WLRA_OPTION_RESTARTS,

@@ -180,6 +180,8 @@ fn sketch_fits_reach_the_exact_objective_in_as_many_iterations() {
                     (WLRA_OPTION_TOLERANCE, 1e-10),
                     (WLRA_OPTION_MAX_ITERATIONS, 300.0),
                     (WLRA_OPTION_REGRESSION_TOLERANCE, 1e-12),
+                    // Inner solvers compared under one outer method.
+                    (WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING as f64),
                 ],
             )
         };

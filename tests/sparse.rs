@@ -226,6 +226,8 @@ fn iterative_solvers_on_sparse_rows_reach_the_exact_objective() {
         let extra = [
             (WLRA_OPTION_RIDGE, ridge),
             (WLRA_OPTION_ADAPTIVE_ACCURACY, 0.0),
+            // Inner solvers compared under one outer method.
+            (WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING as f64),
         ];
         let (f_exact, it_exact, used, _) = fit_with(&problem, k, WLRA_SOLVER_EXACT, &extra);
         assert_eq!(used, WLRA_SOLVER_EXACT as f64);
