@@ -132,10 +132,11 @@ fn main() {
     std::fs::create_dir_all(std::path::Path::new(csv_path).parent().unwrap()).unwrap();
     let mut csv = std::fs::File::create(csv_path).unwrap();
     writeln!(csv, "problem,best_rms,method,start,seed,rms,success,iterations,seconds,objective,converged,method_used,starts,starts_at_best").unwrap();
+    // (name, method, restarts: None = the default, AUTO restarts around VarPro)
     let methods = [
-        ("ALTERNATING", WLRA_METHOD_ALTERNATING),
-        ("VARPRO", WLRA_METHOD_VARPRO),
-        ("AUTO", WLRA_METHOD_AUTO),
+        ("ALTERNATING", WLRA_METHOD_ALTERNATING, Some(0.0)),
+        ("VARPRO", WLRA_METHOD_VARPRO, Some(0.0)),
+        ("AUTO", WLRA_METHOD_AUTO, None),
     ];
     for p in [lrmf::dinosaur(), lrmf::face()] {
         println!(
@@ -178,9 +179,12 @@ fn main() {
             )
             .unwrap();
         };
-        for (name, method) in methods {
+        for (name, method, restarts) in methods {
             let mut base = defaults.clone();
             base.push((WLRA_OPTION_METHOD, method as f64));
+            if let Some(r) = restarts {
+                base.push((WLRA_OPTION_RESTARTS, r));
+            }
             let random: Vec<Run> = (0..starts)
                 .map(|seed| {
                     let mut options = base.clone();
