@@ -55,9 +55,8 @@ pub struct AutoSolver {
     /// Half-steps alternate U, V: per side, the last iterations measured.
     shared_iterations: [Option<f64>; 2],
     half_steps: usize,
-    last: SolverKind,
-    /// Which solver each half-step used, for tests and the benchmark.
-    pub history: Vec<SolverKind>,
+    /// The solver of the last half-step; None before the first.
+    last: Option<SolverKind>,
 }
 
 impl AutoSolver {
@@ -68,8 +67,7 @@ impl AutoSolver {
             sketch: SketchSolver::new(sketch_size_factor, tolerance, seed),
             shared_iterations: [None; 2],
             half_steps: 0,
-            last: SolverKind::Exact,
-            history: Vec::new(),
+            last: None,
         }
     }
 
@@ -144,13 +142,13 @@ impl AutoSolver {
 
 impl HalfStepSolver for AutoSolver {
     fn kind(&self) -> SolverKind {
-        self.last
+        self.last.unwrap_or(SolverKind::Exact)
     }
 
     /// Iterative unless the last half-step ran EXACT (then the inner
     /// accuracy says nothing about how exact the iteration was).
     fn is_iterative(&self) -> bool {
-        self.history.last() != Some(&SolverKind::Exact)
+        self.last != Some(SolverKind::Exact)
     }
 
     fn set_accuracy(&mut self, accuracy: f64) {
@@ -159,7 +157,7 @@ impl HalfStepSolver for AutoSolver {
     }
 
     fn inner_iterations(&self) -> usize {
-        match self.last {
+        match self.kind() {
             SolverKind::Exact => 0,
             SolverKind::SharedPcg => self.shared.inner_iterations(),
             SolverKind::Sketch => self.sketch.inner_iterations(),
@@ -185,8 +183,7 @@ impl HalfStepSolver for AutoSolver {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|c| c.0)
             .unwrap_or(SolverKind::Exact);
-        self.last = choice;
-        self.history.push(choice);
+        self.last = Some(choice);
         match choice {
             SolverKind::Exact => {
                 // An expensive early count (cold, loose starts) must not lock
