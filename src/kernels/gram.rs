@@ -1,4 +1,5 @@
-//! Per-row weighted Gram matrices as one GEMM.
+//! Gram matrices: a^T a of a tall matrix, and per-row weighted Grams as one
+//! GEMM.
 //!
 //! For a block of rows i and the design Y (m x k), the row Grams
 //! G_i = Y^T diag(w_i) Y are stored packed (upper triangle, k(k+1)/2 entries).
@@ -6,8 +7,42 @@
 //! of P holds the packed outer product y_j y_j^T. That turns n*m*k(k+1)/2
 //! scalar multiply-adds into a well-shaped matrix product.
 
+use crate::problem::blocks;
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, ColRef, Mat, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+/// Rows per task of `gram`: a fixed size, so sums come out bitwise the same
+/// for any thread count.
+const GRAM_ROWS_PER_TASK: usize = 1024;
+
+/// a^T a, from fixed row blocks multiplied in parallel and summed in order.
+/// Flops: 2 n k^2.
+pub fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
+    let k = a.ncols();
+    let ranges: Vec<_> = blocks(a.nrows(), GRAM_ROWS_PER_TASK).collect();
+    let parts: Vec<Mat<f64>> = ranges
+        .par_iter()
+        .map(|rows| {
+            let block = a.subrows(rows.start, rows.len());
+            let mut g = Mat::<f64>::zeros(k, k);
+            matmul(
+                g.as_mut(),
+                Accum::Replace,
+                block.transpose(),
+                block,
+                1.0,
+                Par::Seq,
+            );
+            g
+        })
+        .collect();
+    let mut total = Mat::<f64>::zeros(k, k);
+    for part in &parts {
+        total += part;
+    }
+    total
+}
 
 /// Entries of the packed upper triangle of a k x k symmetric matrix.
 pub fn packed_len(k: usize) -> usize {

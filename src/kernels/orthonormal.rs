@@ -6,8 +6,8 @@
 //! deficient included, takes Householder QR (sequential, about 4 n k^2
 //! flops; Q stays orthonormal whatever a is).
 
+use crate::kernels::gram::gram;
 use crate::kernels::spd_solve::{cholesky_upper, pivot_ratio};
-use crate::problem::blocks;
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::householder;
 use faer::linalg::matmul::matmul;
@@ -16,42 +16,13 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, Conj, Mat, MatRef, Par};
 use rayon::prelude::*;
 
-/// Rows per task of the row-parallel products: a fixed size, so sums come
-/// out bitwise the same for any thread count.
+/// Rows per task of the row-parallel triangular solves.
 const ROWS_PER_TASK: usize = 1024;
 /// CholeskyQR2 only for a with at least this many rows per column.
 const TALL_RATIO: usize = 4;
 /// A Cholesky pivot ratio above this (cond(a) above 1e6) sends a to
 /// Householder: CholeskyQR2's Q is orthonormal to rounding only below it.
 const MAX_PIVOT_RATIO: f64 = 1e6;
-
-/// a^T a, from fixed row blocks multiplied in parallel and summed in order.
-/// Flops: 2 n k^2.
-pub fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
-    let k = a.ncols();
-    let ranges: Vec<_> = blocks(a.nrows(), ROWS_PER_TASK).collect();
-    let parts: Vec<Mat<f64>> = ranges
-        .par_iter()
-        .map(|rows| {
-            let block = a.subrows(rows.start, rows.len());
-            let mut g = Mat::<f64>::zeros(k, k);
-            matmul(
-                g.as_mut(),
-                Accum::Replace,
-                block.transpose(),
-                block,
-                1.0,
-                Par::Seq,
-            );
-            g
-        })
-        .collect();
-    let mut total = Mat::<f64>::zeros(k, k);
-    for part in &parts {
-        total += part;
-    }
-    total
-}
 
 /// One Cholesky QR pass: a = Q R with R^T R = a^T a, or None when a^T a is
 /// not safely positive definite. Flops: 3 n k^2 (Gram, then solve).

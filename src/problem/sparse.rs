@@ -6,7 +6,7 @@
 
 use crate::error::{invalid, Error, Result};
 use crate::kernels::gathered::{add_rows, row_dots};
-use crate::kernels::orthonormal::gram;
+use crate::kernels::gram::gram;
 use crate::products::{rows_contiguous, stack_rows, ROW_BLOCK};
 use faer::{Mat, MatRef};
 use rayon::prelude::*;

@@ -13,7 +13,7 @@
 //! guess and then follow what the last half-step of the same side took.
 
 use super::exact::ExactSolver;
-use super::shared::SharedSolver;
+use super::mean_weight_cgls::MeanWeightCglsSolver;
 use super::sketch::{sketch_rows, SketchSolver};
 use super::{HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
@@ -50,7 +50,7 @@ const SRHT_GUESS: f64 = 6.0;
 
 pub struct AutoSolver {
     exact: ExactSolver,
-    shared: SharedSolver,
+    shared: MeanWeightCglsSolver,
     sketch: SketchSolver,
     /// Half-steps alternate U, V: per side, the last iterations measured.
     shared_iterations: [Option<f64>; 2],
@@ -63,7 +63,7 @@ impl AutoSolver {
     pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
         AutoSolver {
             exact: ExactSolver,
-            shared: SharedSolver::new(tolerance),
+            shared: MeanWeightCglsSolver::new(tolerance),
             sketch: SketchSolver::new(sketch_size_factor, tolerance, seed),
             shared_iterations: [None; 2],
             half_steps: 0,

@@ -10,7 +10,7 @@
 //! Gram for the per-row form.
 
 use super::sparse::exact::exact_half_step;
-use super::sparse::SharedParts;
+use super::sparse::BaseSystem;
 use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
 use crate::kernels::gram::{
@@ -37,7 +37,7 @@ impl HalfStepSolver for ExactSolver {
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let x = match &step.problem {
-            Problem::Sparse(view) => exact_half_step(view, &SharedParts::new(view, step)),
+            Problem::Sparse(view) => exact_half_step(view, &BaseSystem::new(view, step)),
             Problem::Dense(dense) if dense.has_unit_weights() => solve_shared_gram(
                 step.fixed,
                 step.ridge,

@@ -7,7 +7,7 @@ pub mod auto;
 pub mod block_cgls;
 pub mod exact;
 pub mod iterative;
-pub mod shared;
+pub mod mean_weight_cgls;
 pub mod sketch;
 pub mod sparse;
 
@@ -16,9 +16,9 @@ use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
 use auto::AutoSolver;
 use exact::ExactSolver;
-use shared::SharedSolver;
-use sketch::SketchSolver;
 use faer::{Mat, MatRef};
+use mean_weight_cgls::MeanWeightCglsSolver;
+use sketch::SketchSolver;
 
 /// Which solver produced a half-step (values as in the C ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,9 @@ pub fn for_options(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStep
             options.regression_tolerance,
             options.seed,
         )),
-        SolverChoice::SharedPcg => Box::new(SharedSolver::new(options.regression_tolerance)),
+        SolverChoice::SharedPcg => {
+            Box::new(MeanWeightCglsSolver::new(options.regression_tolerance))
+        }
         SolverChoice::Auto => Box::new(AutoSolver::new(
             options.sketch_size_factor,
             options.regression_tolerance,

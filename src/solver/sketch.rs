@@ -17,7 +17,7 @@ use super::iterative::{
     RowScratch, RowView,
 };
 use super::sparse::sketch::{sketch_half_step, SketchSettings};
-use super::sparse::SharedParts;
+use super::sparse::BaseSystem;
 use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
 use crate::kernels::fwht::fwht_columns;
@@ -308,8 +308,8 @@ impl HalfStepSolver for SketchSolver {
                 half_step: self.half_steps,
             };
             self.half_steps += 1;
-            let shared = SharedParts::new(view, step);
-            let (x, work) = sketch_half_step(view, &shared, step.ridge, step.warm_start, &settings);
+            let base = BaseSystem::new(view, step);
+            let (x, work) = sketch_half_step(view, &base, step.ridge, step.warm_start, &settings);
             self.last_inner_iterations = work;
             return finite(x, "a sketched half-step");
         }

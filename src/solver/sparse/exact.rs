@@ -1,9 +1,9 @@
-//! The exact half-step on sparse rows: G_i = shared Gram + Y_p^T diag(c) Y_p
+//! The exact half-step on sparse rows: G_i = base Gram + Y_p^T diag(c) Y_p
 //! with the row's pattern rows Y_p gathered contiguously so the correction
 //! is one GEMM (2 nnz_i k^2 flops), then Cholesky (k^3 / 3), minimum norm
 //! when singular. Per half-step: 2 m k^2 + 2 nnz k^2 + n k^3 / 3 flops.
 
-use super::SharedParts;
+use super::BaseSystem;
 use crate::kernels::spd_solve::SpdSolver;
 use crate::problem::sparse::SparseView;
 use crate::products::stack_rows;
@@ -11,9 +11,9 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// Solve every row of `view` exactly against the fixed factor of `shared`.
-pub fn exact_half_step(view: &SparseView<'_>, shared: &SharedParts) -> Mat<f64> {
-    let k = shared.rank();
+/// Solve every row of `view` exactly against the fixed factor of `base`.
+pub fn exact_half_step(view: &SparseView<'_>, base: &BaseSystem) -> Mat<f64> {
+    let k = base.rank();
     let row_blocks = view.row_blocks();
     let parts: Vec<Mat<f64>> = row_blocks
         .par_iter()
@@ -21,7 +21,7 @@ pub fn exact_half_step(view: &SparseView<'_>, shared: &SharedParts) -> Mat<f64> 
             let mut scratch = ExactRowScratch::new(k);
             let mut out = Mat::<f64>::zeros(rows.len(), k);
             for (r, i) in rows.clone().enumerate() {
-                scratch.solve(view, shared, i, out.as_mut().subrows_mut(r, 1));
+                scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1));
             }
             out
         })
@@ -57,25 +57,25 @@ impl ExactRowScratch {
     pub fn solve(
         &mut self,
         view: &SparseView<'_>,
-        shared: &SharedParts,
+        base: &BaseSystem,
         i: usize,
         mut x: MatMut<'_, f64>,
     ) {
-        let k = shared.rank();
+        let k = base.rank();
         let row = view.row(i);
         let len = row.cols.len();
         self.plain.resize(len * k, 0.0);
         self.scaled.resize(len * k, 0.0);
-        shared.coefficients(&row, &mut self.c, &mut self.t);
+        base.coefficients(&row, &mut self.c, &mut self.t);
         for (p, (&j, &c)) in row.cols.iter().zip(&self.c).enumerate() {
-            let y = &shared.y_rows[j * k..(j + 1) * k];
+            let y = &base.y_rows[j * k..(j + 1) * k];
             self.plain[p * k..(p + 1) * k].copy_from_slice(y);
             for (s, v) in self.scaled[p * k..(p + 1) * k].iter_mut().zip(y) {
                 *s = c * v;
             }
         }
         let mut g = self.spd.gram_mut();
-        g.copy_from(&shared.gram);
+        g.copy_from(&base.gram);
         if len > 0 {
             let plain = MatRef::from_column_major_slice(&self.plain, k, len);
             let scaled = MatRef::from_column_major_slice(&self.scaled, k, len);
@@ -94,7 +94,7 @@ impl ExactRowScratch {
                 g[(b, a)] = g[(a, b)];
             }
         }
-        shared.row_rhs(&row, &self.t, &mut self.rhs);
+        base.row_rhs(&row, &self.t, &mut self.rhs);
         if self.spd.factor() {
             self.spd.solve(&mut self.rhs);
         } else {

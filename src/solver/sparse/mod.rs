@@ -1,31 +1,34 @@
 //! Half-steps on sparse problems (`wlra_fit_csr`). Row i's normal equations
-//! split into a part shared by all rows and a correction over its pattern:
+//! split into a base part shared by all rows (`BaseSystem`) and a correction over its pattern:
 //!     G_i = w_default Y^T Y + ridge I + sum_p c_p y_j y_j^T,  c_p = w_p - w_default
 //!     b_i = w_default m_default Y^T 1 + sum_p t_p y_j,      t_p = w_p m_p - w_default m_default
 //! so a half-step costs O(nnz k^2) (exact) or O(nnz k) per iteration (PCG),
 //! never anything of size n x m.
 
 pub mod exact;
-pub mod pcg;
+pub mod jacobi_cg;
 pub mod sketch;
 
 use crate::kernels::gathered::add_rows;
-use crate::kernels::orthonormal::gram;
+use crate::kernels::gram::gram;
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::products::rows_contiguous;
 use crate::solver::HalfStep;
 use faer::Mat;
 
-/// What every row of a half-step shares, formed once (2 m k^2 flops, on
-/// the current rayon pool, unless Y is known orthonormal).
-pub struct SharedParts {
+/// The base system every row's normal equations start from: what the
+/// constant entries outside the pattern (w_default, m_default) and the ridge
+/// contribute, the same for all rows, with Y's rows for the pattern
+/// corrections. Formed once per half-step (2 m k^2 flops, on the current
+/// rayon pool, unless Y is known orthonormal).
+pub struct BaseSystem {
     /// w_default Y^T Y + ridge I.
     pub gram: Mat<f64>,
     /// Whether `gram` is a multiple of I to rounding (Y orthonormal, the
     /// driver's default): products with it are then a scaling.
     pub gram_scale: Option<f64>,
     /// 1 / `gram`'s diagonal, the CG preconditioner, when that diagonal is
-    /// positive (None without a shared part: completion).
+    /// positive (None without a base part: completion).
     pub inverse_diagonal: Option<Vec<f64>>,
     /// w_default m_default Y^T 1.
     pub rhs: Vec<f64>,
@@ -35,7 +38,7 @@ pub struct SharedParts {
     pub m_default: f64,
 }
 
-impl SharedParts {
+impl BaseSystem {
     pub fn new(view: &SparseView<'_>, step: &HalfStep<'_>) -> Self {
         let (y, ridge) = (step.fixed, step.ridge);
         let k = y.ncols();
@@ -58,7 +61,7 @@ impl SharedParts {
             .collect();
         let diagonal = (0..k).map(|d| gram[(d, d)]);
         let usable = diagonal.clone().all(|v| v > 0.0 && v.is_finite());
-        SharedParts {
+        BaseSystem {
             inverse_diagonal: usable.then(|| diagonal.map(|d| 1.0 / d).collect()),
             gram,
             gram_scale: is_scaled_identity.then_some(scale),
@@ -93,7 +96,7 @@ impl SharedParts {
         add_rows(b, t, row.cols, &self.y_rows);
     }
 
-    /// Whether G_i may be singular: no shared part (w_default = ridge = 0)
+    /// Whether G_i may be singular: no base part (w_default = ridge = 0)
     /// and fewer positive weights than k. Only the exact path gives such a
     /// row its minimum-norm solution.
     pub fn maybe_singular(&self, row: &SparseRow<'_>) -> bool {

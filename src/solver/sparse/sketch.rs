@@ -10,7 +10,7 @@
 //! instead, and rows reaching here then are solved exactly too.
 
 use super::exact::ExactRowScratch;
-use super::SharedParts;
+use super::BaseSystem;
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::problem::sparse::SparseView;
 use crate::products::stack_rows;
@@ -58,12 +58,12 @@ pub struct SketchSettings {
 /// CGLS iterations summed over rows.
 pub fn sketch_half_step(
     view: &SparseView<'_>,
-    shared: &SharedParts,
+    base: &BaseSystem,
     ridge: f64,
     warm: Option<MatRef<'_, f64>>,
     settings: &SketchSettings,
 ) -> (Mat<f64>, usize) {
-    let k = shared.rank();
+    let k = base.rank();
     let sketch_rows = settings.sketch_rows;
     let parts: Vec<(Mat<f64>, usize)> = view
         .row_blocks()
@@ -95,14 +95,14 @@ pub fn sketch_half_step(
             let mut out = Mat::<f64>::zeros(rows.len(), k);
             let mut iterations = 0;
             for (r, i) in rows.clone().enumerate() {
-                let solved = (shared.w_default == 0.0)
+                let solved = (base.w_default == 0.0)
                     .then(|| {
                         match warm {
                             Some(w) => (0..k).for_each(|d| work.cg.x[(d, 0)] = w[(i, d)]),
                             None => work.cg.x.fill(0.0),
                         }
                         let stream_index = settings.half_step << 32 ^ i as u64;
-                        let count = gather(view, shared, ridge, i, &mut work);
+                        let count = gather(view, base, ridge, i, &mut work);
                         let rng = &mut stream(settings.seed, Purpose::Sketch, stream_index);
                         solve_row(&mut work, count, sketch_rows, rng, settings.tolerance)
                     })
@@ -112,7 +112,7 @@ pub fn sketch_half_step(
                         iterations += it;
                         (0..k).for_each(|d| out[(r, d)] = work.cg.x[(d, 0)]);
                     }
-                    None => exact.solve(view, shared, i, out.as_mut().subrows_mut(r, 1)),
+                    None => exact.solve(view, base, i, out.as_mut().subrows_mut(r, 1)),
                 }
             }
             (out, iterations)
@@ -127,18 +127,18 @@ pub fn sketch_half_step(
 /// sqrt(ridge) I when ridge > 0, and b likewise; returns the row count.
 fn gather(
     view: &SparseView<'_>,
-    shared: &SharedParts,
+    base: &BaseSystem,
     ridge: f64,
     i: usize,
     work: &mut RowWork,
 ) -> usize {
     let row = view.row(i);
-    let k = shared.rank();
+    let k = base.rank();
     let mut count = 0;
     for ((&j, &w), &m) in row.cols.iter().zip(row.weights).zip(row.values) {
         if w > 0.0 {
             let sw = w.sqrt();
-            let y = &shared.y_rows[j * k..(j + 1) * k];
+            let y = &base.y_rows[j * k..(j + 1) * k];
             for (d, v) in y.iter().enumerate() {
                 work.design[(count, d)] = sw * v;
             }

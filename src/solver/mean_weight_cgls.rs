@@ -1,4 +1,4 @@
-//! Block PCG with the shared preconditioner: row i's normal matrix
+//! Block CGLS with the mean-weight preconditioner (dense SHARED_PCG): row i's normal matrix
 //! Y^T diag(w_i) Y + ridge I is approximated by w̄_i Y^T Y + ridge I (w̄_i
 //! the row's mean weight). With Y orthonormal (ridge = 0, the driver's
 //! default) that is w̄_i I, so the preconditioner costs nothing to build;
@@ -10,8 +10,8 @@
 
 use super::block_cgls::Preconditioners;
 use super::iterative::{full_rank, iterative_half_step, PreconditionerRule, RowScratch, RowView};
-use super::sparse::pcg::{pcg_half_step, Stopping};
-use super::sparse::SharedParts;
+use super::sparse::jacobi_cg::{jacobi_cg_half_step, Stopping};
+use super::sparse::BaseSystem;
 use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
 use crate::kernels::spd_solve::cholesky_upper;
@@ -19,7 +19,7 @@ use crate::problem::Problem;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
-pub struct SharedSolver {
+pub struct MeanWeightCglsSolver {
     /// The accuracy the driver asks for now.
     pub tolerance: f64,
     /// WLRA_OPTION_REGRESSION_TOLERANCE: while `tolerance` is looser, the
@@ -29,9 +29,9 @@ pub struct SharedSolver {
     pub last_inner_iterations: usize,
 }
 
-impl SharedSolver {
+impl MeanWeightCglsSolver {
     pub fn new(tolerance: f64) -> Self {
-        SharedSolver {
+        MeanWeightCglsSolver {
             tolerance,
             final_tolerance: tolerance,
             last_inner_iterations: 0,
@@ -41,12 +41,12 @@ impl SharedSolver {
 
 /// R_i = chol(w̄_i C + ridge I) with C = Y^T Y formed once per half-step.
 /// Without a ridge that is sqrt(w̄_i) chol(C): one factor for the block.
-pub struct SharedRule {
+pub struct MeanWeightRule {
     gram: Mat<f64>,
     gram_factor: Option<Mat<f64>>,
 }
 
-impl PreconditionerRule for SharedRule {
+impl PreconditionerRule for MeanWeightRule {
     type Scratch = ();
 
     fn scratch(&self, _m: usize, _k: usize) {}
@@ -107,7 +107,7 @@ impl PreconditionerRule for SharedRule {
     }
 }
 
-impl HalfStepSolver for SharedSolver {
+impl HalfStepSolver for MeanWeightCglsSolver {
     fn kind(&self) -> SolverKind {
         SolverKind::SharedPcg
     }
@@ -126,12 +126,12 @@ impl HalfStepSolver for SharedSolver {
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         if let Problem::Sparse(view) = &step.problem {
-            let shared = SharedParts::new(view, step);
+            let base = BaseSystem::new(view, step);
             let stop = Stopping {
                 tolerance: self.tolerance,
                 loose: self.tolerance > self.final_tolerance,
             };
-            let (x, work) = pcg_half_step(view, &shared, step.warm_start, stop);
+            let (x, work) = jacobi_cg_half_step(view, &base, step.warm_start, stop);
             self.last_inner_iterations = work;
             return finite(x, "an iterative half-step");
         }
@@ -146,7 +146,7 @@ impl HalfStepSolver for SharedSolver {
             Par::Seq,
         );
         let gram_factor = cholesky_upper(gram.as_ref()).filter(|r| full_rank(r.as_ref()));
-        let rule = SharedRule { gram, gram_factor };
+        let rule = MeanWeightRule { gram, gram_factor };
         let outcome = iterative_half_step(step, &rule, self.tolerance)?;
         self.last_inner_iterations = outcome.work;
         Ok(outcome.x)
