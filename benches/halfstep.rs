@@ -11,11 +11,11 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use std::time::Instant;
-use wlra::kernels::orthonormal::orthonormal_basis;
+use wlra::internals::orthonormal_basis;
+use wlra::internals::ExactSolver;
+use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::options::*;
 use wlra::products::weighted_data_times;
-use wlra::solver::exact::ExactSolver;
-use wlra::solver::{HalfStep, HalfStepSolver};
 use wlra::{DenseProblem, Model};
 
 #[path = "../tests/common/counting_alloc.rs"]

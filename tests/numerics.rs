@@ -6,10 +6,10 @@ mod common;
 use common::{factors, fit, planted, relative_error, Rng};
 use faer::prelude::SolveLstsq;
 use faer::Mat;
+use wlra::internals::ExactSolver;
+use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::model::{WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE};
 use wlra::options::*;
-use wlra::solver::exact::ExactSolver;
-use wlra::solver::{HalfStep, HalfStepSolver};
 use wlra::DenseProblem;
 
 const TIGHT: [(i32, f64); 2] = [

@@ -7,15 +7,15 @@ mod common;
 use common::{factors, fit, planted, Rng};
 use faer::prelude::SolveLstsq;
 use faer::Mat;
-use wlra::kernels::orthonormal::RFactorWorkspace;
+use wlra::internals::ExactSolver;
+use wlra::internals::RFactorWorkspace;
+use wlra::internals::{srht_sketch, SketchSolver};
+use wlra::internals::{stream, Purpose};
+use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::model::{
     WLRA_INFO_INNER_ITERATIONS, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED,
 };
 use wlra::options::*;
-use wlra::rng::{stream, Purpose};
-use wlra::solver::exact::ExactSolver;
-use wlra::solver::sketch::{srht_sketch, SketchSolver};
-use wlra::solver::{HalfStep, HalfStepSolver};
 use wlra::DenseProblem;
 
 const M: usize = 2000;
@@ -281,7 +281,7 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
     let mut rng = Rng::new(77);
     let data = rng.normal_mat(n, m);
     let w = rng.uniform_mat(n, m, 0.05, 1.0);
-    let y = wlra::kernels::orthonormal::orthonormal_basis(rng.normal_mat(m, k).as_ref());
+    let y = wlra::internals::orthonormal_basis(rng.normal_mat(m, k).as_ref());
     let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
     let step = HalfStep {
         problem: problem.into(),

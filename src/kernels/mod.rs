@@ -6,4 +6,5 @@ pub mod gathered;
 pub mod gram;
 pub mod orthonormal;
 pub mod spd_solve;
+pub mod srht;
 pub mod transpose;

@@ -7,7 +7,7 @@
 //! flops; Q stays orthonormal whatever a is).
 
 use crate::kernels::gram::gram;
-use crate::kernels::spd_solve::{cholesky_upper, pivot_ratio};
+use crate::kernels::spd_solve::{cholesky_upper, full_rank, pivot_ratio};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::householder;
 use faer::linalg::matmul::matmul;
@@ -147,6 +147,15 @@ impl RFactorWorkspace {
             Default::default(),
         );
         self.qr.as_ref().submatrix(0, 0, k, k)
+    }
+
+    /// The R of `a` as a clean upper triangle, or None when it is not full
+    /// rank (`spd_solve::full_rank`) and so cannot serve as a preconditioner.
+    pub fn full_rank_r_factor(&mut self, a: MatRef<'_, f64>) -> Option<Mat<f64>> {
+        let r = self.r_factor(a);
+        let k = r.ncols();
+        let upper = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
+        full_rank(upper.as_ref()).then_some(upper)
     }
 }
 

@@ -154,6 +154,18 @@ impl SpdSolver {
     }
 }
 
+/// A triangular preconditioner R with a pivot ratio (a lower bound on
+/// cond(R)) beyond this is treated as singular: A R^-1 would then be
+/// conditioned no better than A itself to working precision (1e12 leaves
+/// four digits of f64), so the row takes the exact minimum-norm path.
+const MAX_PRECONDITIONER_PIVOT_RATIO: f64 = 1e12;
+
+/// Whether R's pivots are all safely non-zero (relative to the largest),
+/// so R can serve as a right preconditioner.
+pub fn full_rank(r: MatRef<'_, f64>) -> bool {
+    pivot_ratio(r) < MAX_PRECONDITIONER_PIVOT_RATIO
+}
+
 /// Largest over smallest |diagonal entry| of a triangular factor (a lower
 /// bound on its condition number); infinite when a pivot is zero or not
 /// finite.

@@ -41,11 +41,20 @@ impl<'a> Problem<'a> {
     }
 
     /// The dense form, for the solvers that only take dense input; the
-    /// driver never hands them a sparse problem.
+    /// solver table never hands them a sparse problem.
     pub fn dense(&self) -> &DenseProblem<'a> {
         match self {
             Problem::Dense(d) => d,
             Problem::Sparse(_) => panic!("a dense-only solver was given sparse input"),
+        }
+    }
+
+    /// The sparse form, for the solvers that only take sparse input; the
+    /// solver table never hands them a dense problem.
+    pub fn sparse(&self) -> &SparseView<'a> {
+        match self {
+            Problem::Sparse(s) => s,
+            Problem::Dense(_) => panic!("a sparse-only solver was given dense input"),
         }
     }
 

@@ -12,11 +12,9 @@
 //! 2-core development machine (docs/solvers.md). Iterations start at a
 //! guess and then follow what the last half-step of the same side took.
 
-use super::exact::ExactSolver;
-use super::mean_weight_cgls::MeanWeightCglsSolver;
-use super::sketch::{sketch_rows, SketchSolver};
-use super::{HalfStep, HalfStepSolver, SolverKind};
+use super::{applicable, solver_for, HalfStep, HalfStepSolver, SolverKind, SolverSettings};
 use crate::error::Result;
+use crate::kernels::srht::sketch_rows;
 use crate::problem::{Problem, SparseView};
 use faer::Mat;
 
@@ -49,9 +47,11 @@ const FIRST_GUESS: f64 = 5.0;
 const SRHT_GUESS: f64 = 6.0;
 
 pub struct AutoSolver {
-    exact: ExactSolver,
-    shared: MeanWeightCglsSolver,
-    sketch: SketchSolver,
+    /// The three solvers of the input kind (from the solver table).
+    exact: Box<dyn HalfStepSolver + Send>,
+    shared: Box<dyn HalfStepSolver + Send>,
+    sketch: Box<dyn HalfStepSolver + Send>,
+    sketch_size_factor: f64,
     /// Half-steps alternate U, V: per side, the last iterations measured.
     shared_iterations: [Option<f64>; 2],
     half_steps: usize,
@@ -60,11 +60,12 @@ pub struct AutoSolver {
 }
 
 impl AutoSolver {
-    pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
+    pub fn new(problem: &Problem<'_>, settings: SolverSettings) -> Self {
         AutoSolver {
-            exact: ExactSolver,
-            shared: MeanWeightCglsSolver::new(tolerance),
-            sketch: SketchSolver::new(sketch_size_factor, tolerance, seed),
+            exact: solver_for(SolverKind::Exact, problem, settings),
+            shared: solver_for(SolverKind::SharedPcg, problem, settings),
+            sketch: solver_for(SolverKind::Sketch, problem, settings),
+            sketch_size_factor: settings.sketch_size_factor,
             shared_iterations: [None; 2],
             half_steps: 0,
             last: None,
@@ -77,7 +78,7 @@ impl AutoSolver {
         let per_iteration = 4.0 * m * k + ELEMENTWISE_COST * m;
         let shared_iterations = self.shared_iterations[side].unwrap_or(FIRST_GUESS);
         let shared = (shared_iterations + SETUP_ITERATIONS) * per_iteration;
-        let s = sketch_rows(self.sketch.sketch_size_factor, k as usize) as f64;
+        let s = sketch_rows(self.sketch_size_factor, k as usize) as f64;
         let p = m.log2().ceil().exp2();
         let sketch = (SRHT_GUESS + SETUP_ITERATIONS) * per_iteration
             + FWHT_COST * k * p * p.log2()
@@ -110,8 +111,8 @@ impl AutoSolver {
         let shared_gram = if ridge > 0.0 { 2.0 * n * k * k } else { n * k };
         let pass = GATHER_COST * 4.0 * nnz * k + shared_gram;
         let pcg = (iterations + SPARSE_SETUP_PASSES) * pass;
-        let sketch = if view.w_default() == 0.0 {
-            let s = sketch_rows(self.sketch.sketch_size_factor, k as usize) as f64;
+        let sketch = if applicable(SolverKind::Sketch, &Problem::Sparse(*view)) {
+            let s = sketch_rows(self.sketch_size_factor, k as usize) as f64;
             (0..view.n_rows())
                 .map(|i| {
                     let len = view.row(i).cols.len() as f64;
@@ -236,9 +237,14 @@ mod tests {
 
     #[test]
     fn sparse_cost_model_picks_each_solver_where_it_pays() {
-        let mut auto = AutoSolver::new(4.0, 1e-10, 0);
         let problem = long_rows(10, 8192, 5000);
         let view = problem.view();
+        let settings = SolverSettings {
+            sketch_size_factor: 4.0,
+            tolerance: 1e-10,
+            seed: 0,
+        };
+        let mut auto = AutoSolver::new(&view.into(), settings);
         // Small k: the exact Grams are cheap.
         assert_eq!(
             cheapest(&auto.predict_sparse(&view, 8.0, 0.0, 0)),

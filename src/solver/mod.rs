@@ -5,20 +5,14 @@
 
 pub mod auto;
 pub mod block_cgls;
-pub mod exact;
-pub mod iterative;
-pub mod mean_weight_cgls;
-pub mod sketch;
+pub mod dense;
 pub mod sparse;
 
 use crate::error::{Error, Result};
 use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
 use auto::AutoSolver;
-use exact::ExactSolver;
 use faer::{Mat, MatRef};
-use mean_weight_cgls::MeanWeightCglsSolver;
-use sketch::SketchSolver;
 
 /// Which solver produced a half-step (values as in the C ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,29 +75,71 @@ pub fn finite(x: Mat<f64>, what: &str) -> Result<Mat<f64>> {
     }
 }
 
+/// Whether `method` applies to `problem`, the one place that is decided.
+/// The SRHT sketches a row's design; on sparse input with w_default > 0
+/// that design has all m rows, so SKETCH does not apply there (those
+/// half-steps run EXACT, and SOLVER_USED says so).
+pub fn applicable(method: SolverKind, problem: &Problem<'_>) -> bool {
+    match (method, problem) {
+        (SolverKind::Sketch, Problem::Sparse(view)) => view.w_default() == 0.0,
+        _ => true,
+    }
+}
+
+/// What the solvers are built with, from the options.
+#[derive(Clone, Copy)]
+pub struct SolverSettings {
+    pub sketch_size_factor: f64,
+    pub tolerance: f64,
+    pub seed: u64,
+}
+
+/// The solver table: one half-step solver per (input kind, method), each in
+/// its own file. `method` must be applicable (see `applicable`).
+pub fn solver_for(
+    method: SolverKind,
+    problem: &Problem<'_>,
+    settings: SolverSettings,
+) -> Box<dyn HalfStepSolver + Send> {
+    let SolverSettings {
+        sketch_size_factor: factor,
+        tolerance,
+        seed,
+    } = settings;
+    match (problem, method) {
+        (Problem::Dense(_), SolverKind::Exact) => Box::new(dense::exact::ExactSolver),
+        (Problem::Dense(_), SolverKind::Sketch) => {
+            Box::new(dense::sketch::SketchSolver::new(factor, tolerance, seed))
+        }
+        (Problem::Dense(_), SolverKind::SharedPcg) => Box::new(
+            dense::mean_weight_cgls::MeanWeightCglsSolver::new(tolerance),
+        ),
+        (Problem::Sparse(_), SolverKind::Exact) => Box::new(sparse::exact::SparseExactSolver),
+        (Problem::Sparse(_), SolverKind::Sketch) => Box::new(
+            sparse::sketch::SparseSketchSolver::new(factor, tolerance, seed),
+        ),
+        (Problem::Sparse(_), SolverKind::SharedPcg) => {
+            Box::new(sparse::jacobi_cg::JacobiCgSolver::new(tolerance))
+        }
+    }
+}
+
 /// The half-step solver the options ask for, on this problem.
 pub fn for_options(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStepSolver + Send> {
-    // The SRHT sketches a row's design; on sparse input with w_default > 0
-    // that has all m rows, so those rows run EXACT (and SOLVER_USED says so).
-    let sketch_applies = match problem {
-        Problem::Sparse(view) => view.w_default() == 0.0,
-        Problem::Dense(_) => true,
+    let settings = SolverSettings {
+        sketch_size_factor: options.sketch_size_factor,
+        tolerance: options.regression_tolerance,
+        seed: options.seed,
     };
-    match options.solver {
-        SolverChoice::Sketch if !sketch_applies => Box::new(ExactSolver),
-        SolverChoice::Sketch => Box::new(SketchSolver::new(
-            options.sketch_size_factor,
-            options.regression_tolerance,
-            options.seed,
-        )),
-        SolverChoice::SharedPcg => {
-            Box::new(MeanWeightCglsSolver::new(options.regression_tolerance))
-        }
-        SolverChoice::Auto => Box::new(AutoSolver::new(
-            options.sketch_size_factor,
-            options.regression_tolerance,
-            options.seed,
-        )),
-        SolverChoice::Exact => Box::new(ExactSolver),
+    let method = match options.solver {
+        SolverChoice::Auto => return Box::new(AutoSolver::new(problem, settings)),
+        SolverChoice::Exact => SolverKind::Exact,
+        SolverChoice::Sketch => SolverKind::Sketch,
+        SolverChoice::SharedPcg => SolverKind::SharedPcg,
+    };
+    if applicable(method, problem) {
+        solver_for(method, problem, settings)
+    } else {
+        solver_for(SolverKind::Exact, problem, settings)
     }
 }

@@ -4,12 +4,29 @@
 //! when singular. Per half-step: 2 m k^2 + 2 nnz k^2 + n k^3 / 3 flops.
 
 use super::BaseSystem;
+use crate::error::Result;
 use crate::kernels::spd_solve::SpdSolver;
 use crate::problem::sparse::SparseView;
 use crate::products::stack_rows;
+use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
+
+/// EXACT on sparse input.
+pub struct SparseExactSolver;
+
+impl HalfStepSolver for SparseExactSolver {
+    fn kind(&self) -> SolverKind {
+        SolverKind::Exact
+    }
+
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let view = step.problem.sparse();
+        let x = exact_half_step(view, &BaseSystem::new(view, step));
+        finite(x, "the exact half-step (data too large for f64?)")
+    }
+}
 
 /// Solve every row of `view` exactly against the fixed factor of `base`.
 pub fn exact_half_step(view: &SparseView<'_>, base: &BaseSystem) -> Mat<f64> {

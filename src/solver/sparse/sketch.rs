@@ -6,17 +6,19 @@
 //! 2 s k^2 + iterations (4 nnz_i k + 2 k^2); against 2 nnz_i k^2 + k^3 / 3
 //! for the exact row, so it pays only on long rows (AUTO decides).
 //!
-//! With w_default > 0 the design has all m rows: the driver runs EXACT
-//! instead, and rows reaching here then are solved exactly too.
+//! With w_default > 0 the design has all m rows: `solver::applicable` says
+//! SKETCH does not apply, and the half-step is solved exactly.
 
-use super::exact::ExactRowScratch;
+use super::exact::{ExactRowScratch, SparseExactSolver};
 use super::BaseSystem;
+use crate::error::Result;
 use crate::kernels::orthonormal::RFactorWorkspace;
+use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::problem::sparse::SparseView;
 use crate::products::stack_rows;
-use crate::rng::{stream, Purpose};
-use crate::solver::iterative::MAX_INNER_ITERATIONS;
-use crate::solver::sketch::{srht_sketch, upper_factor};
+use crate::rng::sketch_stream;
+use crate::solver::dense::iterative::MAX_INNER_ITERATIONS;
+use crate::solver::{applicable, finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
@@ -24,13 +26,71 @@ use faer::linalg::triangular_solve::{
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
+/// SKETCH on sparse input: the sketch size factor, the accuracy the driver
+/// asks for now, the seed, and a half-step count so each gets fresh sketches.
+pub struct SparseSketchSolver {
+    pub sketch_size_factor: f64,
+    pub tolerance: f64,
+    pub seed: u64,
+    half_steps: u64,
+    last_inner_iterations: usize,
+}
+
+impl SparseSketchSolver {
+    pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
+        SparseSketchSolver {
+            sketch_size_factor,
+            tolerance,
+            seed,
+            half_steps: 0,
+            last_inner_iterations: 0,
+        }
+    }
+}
+
+impl HalfStepSolver for SparseSketchSolver {
+    fn kind(&self) -> SolverKind {
+        SolverKind::Sketch
+    }
+
+    fn inner_iterations(&self) -> usize {
+        self.last_inner_iterations
+    }
+
+    fn is_iterative(&self) -> bool {
+        true
+    }
+
+    fn set_accuracy(&mut self, accuracy: f64) {
+        self.tolerance = accuracy;
+    }
+
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let settings = SketchSettings {
+            sketch_rows: sketch_rows(self.sketch_size_factor, step.fixed.ncols()),
+            tolerance: self.tolerance,
+            seed: self.seed,
+            half_step: self.half_steps,
+        };
+        self.half_steps += 1;
+        if !applicable(SolverKind::Sketch, &step.problem) {
+            // Every row's design would have all m rows: solved exactly.
+            self.last_inner_iterations = 0;
+            return SparseExactSolver.solve(step);
+        }
+        let view = step.problem.sparse();
+        let base = BaseSystem::new(view, step);
+        let (x, work) = sketch_half_step(view, &base, step.ridge, step.warm_start, &settings);
+        self.last_inner_iterations = work;
+        finite(x, "a sketched half-step")
+    }
+}
+
 /// Per-task buffers of one row's sketch and CGLS, allocated once per block.
 struct RowWork {
     design: Mat<f64>,
     rhs: Mat<f64>,
-    padded: Mat<f64>,
-    order: Vec<usize>,
-    sketch: Mat<f64>,
+    srht: SrhtScratch,
     qr: RFactorWorkspace,
     cg: CglsVectors,
 }
@@ -79,9 +139,7 @@ pub fn sketch_half_step(
             let mut work = RowWork {
                 design: Mat::zeros(longest, k),
                 rhs: Mat::zeros(longest, 1),
-                padded: Mat::zeros(longest.next_power_of_two(), k),
-                order: Vec::new(),
-                sketch: Mat::zeros(sketch_rows, k),
+                srht: SrhtScratch::new(longest, k, sketch_rows),
                 qr: RFactorWorkspace::new(sketch_rows.max(k), k),
                 cg: CglsVectors {
                     x: Mat::zeros(k, 1),
@@ -95,18 +153,13 @@ pub fn sketch_half_step(
             let mut out = Mat::<f64>::zeros(rows.len(), k);
             let mut iterations = 0;
             for (r, i) in rows.clone().enumerate() {
-                let solved = (base.w_default == 0.0)
-                    .then(|| {
-                        match warm {
-                            Some(w) => (0..k).for_each(|d| work.cg.x[(d, 0)] = w[(i, d)]),
-                            None => work.cg.x.fill(0.0),
-                        }
-                        let stream_index = settings.half_step << 32 ^ i as u64;
-                        let count = gather(view, base, ridge, i, &mut work);
-                        let rng = &mut stream(settings.seed, Purpose::Sketch, stream_index);
-                        solve_row(&mut work, count, sketch_rows, rng, settings.tolerance)
-                    })
-                    .flatten();
+                match warm {
+                    Some(w) => (0..k).for_each(|d| work.cg.x[(d, 0)] = w[(i, d)]),
+                    None => work.cg.x.fill(0.0),
+                }
+                let count = gather(view, base, ridge, i, &mut work);
+                let rng = &mut sketch_stream(settings.seed, settings.half_step, i);
+                let solved = solve_row(&mut work, count, sketch_rows, rng, settings.tolerance);
                 match solved {
                     Some(it) => {
                         iterations += it;
@@ -170,24 +223,14 @@ fn solve_row(
     let RowWork {
         design,
         rhs,
-        padded,
-        order,
-        sketch,
+        srht,
         qr,
         cg,
     } = work;
     let k = cg.x.nrows();
-    if count < k {
-        return None;
-    }
     let a = design.as_ref().subrows(0, count);
     let b = rhs.as_ref().subrows(0, count);
-    let sketched = if count > sketch_rows {
-        srht_sketch(a, sketch_rows, rng, padded, order, sketch)
-    } else {
-        a // short rows: their own R is the ideal preconditioner
-    };
-    let r = upper_factor(qr, sketched)?;
+    let r = sketched_r_factor(a, sketch_rows, rng, srht, qr)?;
     // out = R^-T A^T v.
     let gradient = |v: MatRef<'_, f64>, mut out: MatMut<'_, f64>| {
         matmul(

@@ -9,9 +9,6 @@
 //! of packed Grams and COL_BLOCK x k(k+1)/2 outer products, or one k x k
 //! Gram for the per-row form.
 
-use super::sparse::exact::exact_half_step;
-use super::sparse::BaseSystem;
-use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
 use crate::kernels::gram::{
     accumulate_packed_grams, mirror_lower, packed_len, packed_outer_products, unpack_symmetric,
@@ -19,10 +16,11 @@ use crate::kernels::gram::{
 };
 use crate::kernels::spd_solve::SpdSolver;
 use crate::memory::{try_filled, try_zeros};
-use crate::problem::{blocks, DenseProblem, Problem};
+use crate::problem::{blocks, DenseProblem};
 use crate::products::{
     stack_rows, weighted_data_block_times, weighted_data_times, COL_BLOCK, ROW_BLOCK,
 };
+use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
@@ -36,14 +34,12 @@ impl HalfStepSolver for ExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let x = match &step.problem {
-            Problem::Sparse(view) => exact_half_step(view, &BaseSystem::new(view, step)),
-            Problem::Dense(dense) if dense.has_unit_weights() => solve_shared_gram(
-                step.fixed,
-                step.ridge,
-                weighted_data_times(dense, step.fixed),
-            ),
-            Problem::Dense(dense) => solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?,
+        let dense = step.problem.dense();
+        let x = if dense.has_unit_weights() {
+            let rhs = weighted_data_times(dense, step.fixed);
+            solve_shared_gram(step.fixed, step.ridge, rhs)
+        } else {
+            solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
         };
         finite(x, "the exact half-step (data too large for f64?)")
     }

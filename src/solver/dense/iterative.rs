@@ -5,15 +5,15 @@
 //! preconditioner that comes out singular) take the exact minimum-norm
 //! solve instead, so they never produce NaN.
 
-use super::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
-use super::{finite, HalfStep};
 use crate::error::Result;
-use crate::kernels::spd_solve::{pivot_ratio, SpdSolver};
+use crate::kernels::spd_solve::SpdSolver;
 use crate::kernels::transpose::copy_to_rows;
 use crate::problem::blocks;
 use crate::products::{stack_rows, ROW_BLOCK};
+use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
+use crate::solver::{finite, HalfStep};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatMut, MatRef, Par};
+use faer::{Accum, Mat, MatMut, Par};
 use rayon::prelude::*;
 
 /// CG stops here even if the tolerance is not met: with cond(A R^-1)
@@ -245,9 +245,4 @@ pub fn iterative_half_step<R: PreconditionerRule>(
         work,
         preconditioners,
     })
-}
-
-/// Whether R's pivots are all safely non-zero (relative to the largest).
-pub fn full_rank(r: MatRef<'_, f64>) -> bool {
-    pivot_ratio(r) < 1e12
 }

@@ -8,23 +8,17 @@
 //! Cost per row: k^3/3 for R_i (skipped in spirit when Y^T Y = I), then per
 //! iteration 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
-use super::block_cgls::Preconditioners;
-use super::iterative::{full_rank, iterative_half_step, PreconditionerRule, RowScratch, RowView};
-use super::sparse::jacobi_cg::{jacobi_cg_half_step, Stopping};
-use super::sparse::BaseSystem;
-use super::{finite, HalfStep, HalfStepSolver, SolverKind};
+use super::iterative::{iterative_half_step, PreconditionerRule, RowScratch, RowView};
 use crate::error::Result;
-use crate::kernels::spd_solve::cholesky_upper;
-use crate::problem::Problem;
+use crate::kernels::spd_solve::{cholesky_upper, full_rank};
+use crate::solver::block_cgls::Preconditioners;
+use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
 pub struct MeanWeightCglsSolver {
     /// The accuracy the driver asks for now.
     pub tolerance: f64,
-    /// WLRA_OPTION_REGRESSION_TOLERANCE: while `tolerance` is looser, the
-    /// driver's iterations are inexact anyway.
-    final_tolerance: f64,
     /// Inner iterations of the last half-step, summed over rows.
     pub last_inner_iterations: usize,
 }
@@ -33,7 +27,6 @@ impl MeanWeightCglsSolver {
     pub fn new(tolerance: f64) -> Self {
         MeanWeightCglsSolver {
             tolerance,
-            final_tolerance: tolerance,
             last_inner_iterations: 0,
         }
     }
@@ -125,16 +118,6 @@ impl HalfStepSolver for MeanWeightCglsSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        if let Problem::Sparse(view) = &step.problem {
-            let base = BaseSystem::new(view, step);
-            let stop = Stopping {
-                tolerance: self.tolerance,
-                loose: self.tolerance > self.final_tolerance,
-            };
-            let (x, work) = jacobi_cg_half_step(view, &base, step.warm_start, stop);
-            self.last_inner_iterations = work;
-            return finite(x, "an iterative half-step");
-        }
         let k = step.fixed.ncols();
         let mut gram = Mat::<f64>::zeros(k, k);
         matmul(
