@@ -89,3 +89,28 @@ fn gaussian_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
     let angle = std::f64::consts::TAU * open_unit(rng);
     (radius * angle.cos(), radius * angle.sin())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_draw(mut rng: Xoshiro256PlusPlus) -> u64 {
+        rng.next_u64()
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn sketch_streams_keep_small_rows_and_separate_large_ones() {
+        for (half_step, row) in [(0u64, 0usize), (3, 17), (9, (1 << 32) - 1)] {
+            let old = stream(5, Purpose::Sketch, half_step << 32 ^ row as u64);
+            assert_eq!(
+                first_draw(sketch_stream(5, half_step, row)),
+                first_draw(old)
+            );
+        }
+        // Row 2^32 + 7 of half-step 2 had the index of row 7 of half-step 3.
+        let large = first_draw(sketch_stream(5, 2, (1 << 32) + 7));
+        assert_ne!(large, first_draw(sketch_stream(5, 3, 7)));
+        assert_ne!(large, first_draw(sketch_stream(5, 2, 7)));
+    }
+}

@@ -100,8 +100,9 @@ impl SrhtScratch {
 }
 
 /// R of the QR of the sketch of row design `a` (see `sketch_or_design`), or
-/// None when it cannot precondition: fewer design rows than columns (the
-/// row is rank deficient), or an R that is not full rank.
+/// None when R is not full rank and so cannot precondition. `a` has at
+/// least as many rows as columns (callers send rows that may be singular,
+/// `solver::rows::may_be_singular`, to their exact path first).
 pub fn sketched_r_factor(
     a: MatRef<'_, f64>,
     s: usize,
@@ -109,8 +110,6 @@ pub fn sketched_r_factor(
     srht: &mut SrhtScratch,
     qr: &mut RFactorWorkspace,
 ) -> Option<Mat<f64>> {
-    if a.nrows() < a.ncols() {
-        return None;
-    }
+    debug_assert!(a.nrows() >= a.ncols(), "a row that may be singular");
     qr.full_rank_r_factor(sketch_or_design(a, s, rng, srht))
 }

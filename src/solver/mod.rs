@@ -6,6 +6,7 @@
 pub mod auto;
 pub mod block_cgls;
 pub mod dense;
+pub(crate) mod rows;
 pub mod sparse;
 
 use crate::error::{Error, Result};
@@ -13,6 +14,10 @@ use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
 use auto::AutoSolver;
 use faer::{Mat, MatRef};
+
+/// Inner iterations stop here even if the tolerance is not met: with
+/// cond(A R^-1) below 10, 1e-14 takes about 60 iterations.
+pub(crate) const MAX_INNER_ITERATIONS: usize = 300;
 
 /// Which solver produced a half-step (values as in the C ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

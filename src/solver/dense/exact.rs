@@ -20,6 +20,7 @@ use crate::problem::{blocks, DenseProblem};
 use crate::products::{
     stack_rows, weighted_data_block_times, weighted_data_times, COL_BLOCK, ROW_BLOCK,
 };
+use crate::solver::rows::solve_normal_equations;
 use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -222,13 +223,8 @@ fn solve_row_grams(
                 for (d, xd) in ws.x.iter_mut().enumerate() {
                     *xd = ws.rhs[(r, d)];
                 }
-                if ws.spd.factor() {
-                    ws.spd.solve(&mut ws.x);
-                    if ws.spd.needs_refinement() {
-                        refine_row(problem, step, row, &mut ws);
-                    }
-                } else {
-                    ws.x.iter_mut().for_each(|v| *v = f64::NAN);
+                if solve_normal_equations(&mut ws.spd, &mut ws.x) && ws.spd.needs_refinement() {
+                    refine_row(problem, step, row, &mut ws);
                 }
                 for (d, xd) in ws.x.iter().enumerate() {
                     out[(r, d)] = *xd;

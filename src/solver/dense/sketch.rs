@@ -191,7 +191,7 @@ impl SrhtRule {
         scratch: &mut SrhtRuleScratch,
     ) -> Option<Mat<f64>> {
         let count = gather_design(step, row, rows);
-        let a = rows.design.as_ref().subrows(0, count);
+        let a = rows.design.a(count);
         let mut rng = sketch_stream(self.seed, self.half_step, row.index);
         sketched_r_factor(
             a,

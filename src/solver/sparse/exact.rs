@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::kernels::spd_solve::SpdSolver;
 use crate::problem::sparse::SparseView;
 use crate::products::stack_rows;
+use crate::solver::rows::solve_normal_equations;
 use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -112,11 +113,7 @@ impl ExactRowScratch {
             }
         }
         base.row_rhs(&row, &self.t, &mut self.rhs);
-        if self.spd.factor() {
-            self.spd.solve(&mut self.rhs);
-        } else {
-            self.rhs.iter_mut().for_each(|v| *v = f64::NAN);
-        }
+        solve_normal_equations(&mut self.spd, &mut self.rhs);
         for (d, v) in self.rhs.iter().enumerate() {
             x[(0, d)] = *v;
         }

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::products::{from_rows_contiguous, rows_contiguous};
-use crate::solver::dense::iterative::MAX_INNER_ITERATIONS;
+use crate::solver::MAX_INNER_ITERATIONS;
 use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::{Mat, MatMut, MatRef};
 use rayon::prelude::*;

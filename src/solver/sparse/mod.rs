@@ -13,6 +13,7 @@ use crate::kernels::gathered::add_rows;
 use crate::kernels::gram::gram;
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::products::rows_contiguous;
+use crate::solver::rows::may_be_singular;
 use crate::solver::HalfStep;
 use faer::Mat;
 
@@ -96,11 +97,10 @@ impl BaseSystem {
         add_rows(b, t, row.cols, &self.y_rows);
     }
 
-    /// Whether G_i may be singular: no base part (w_default = ridge = 0)
-    /// and fewer positive weights than k. Only the exact path gives such a
-    /// row its minimum-norm solution.
+    /// Whether G_i may be singular (`rows::may_be_singular`): the base
+    /// system is definite unless it is zero (w_default = ridge = 0).
     pub fn maybe_singular(&self, row: &SparseRow<'_>) -> bool {
-        self.gram_scale == Some(0.0)
-            && row.weights.iter().filter(|w| **w > 0.0).count() < self.rank()
+        let positive = row.weights.iter().filter(|w| **w > 0.0).count();
+        may_be_singular(positive, self.rank(), self.gram_scale != Some(0.0))
     }
 }

@@ -17,7 +17,8 @@ use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::problem::sparse::SparseView;
 use crate::products::stack_rows;
 use crate::rng::sketch_stream;
-use crate::solver::dense::iterative::MAX_INNER_ITERATIONS;
+use crate::solver::rows::{may_be_singular, WeightedDesign};
+use crate::solver::MAX_INNER_ITERATIONS;
 use crate::solver::{applicable, finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
@@ -88,8 +89,7 @@ impl HalfStepSolver for SparseSketchSolver {
 
 /// Per-task buffers of one row's sketch and CGLS, allocated once per block.
 struct RowWork {
-    design: Mat<f64>,
-    rhs: Mat<f64>,
+    design: WeightedDesign,
     srht: SrhtScratch,
     qr: RFactorWorkspace,
     cg: CglsVectors,
@@ -137,8 +137,7 @@ pub fn sketch_half_step(
                 .unwrap_or(0)
                 + k;
             let mut work = RowWork {
-                design: Mat::zeros(longest, k),
-                rhs: Mat::zeros(longest, 1),
+                design: WeightedDesign::new(longest, k),
                 srht: SrhtScratch::new(longest, k, sketch_rows),
                 qr: RFactorWorkspace::new(sketch_rows.max(k), k),
                 cg: CglsVectors {
@@ -159,7 +158,14 @@ pub fn sketch_half_step(
                 }
                 let count = gather(view, base, ridge, i, &mut work);
                 let rng = &mut sketch_stream(settings.seed, settings.half_step, i);
-                let solved = solve_row(&mut work, count, sketch_rows, rng, settings.tolerance);
+                let solved = solve_row(
+                    &mut work,
+                    count,
+                    sketch_rows,
+                    rng,
+                    settings.tolerance,
+                    ridge,
+                );
                 match solved {
                     Some(it) => {
                         iterations += it;
@@ -176,8 +182,8 @@ pub fn sketch_half_step(
     (stack_rows(&mats, view.n_rows(), k), iterations)
 }
 
-/// Row i's design rows sqrt(w_p) y_j over positive weights, then
-/// sqrt(ridge) I when ridge > 0, and b likewise; returns the row count.
+/// Gather row i's weighted design (`rows::WeightedDesign`) from the rows of
+/// Y its pattern picks; returns A's row count.
 fn gather(
     view: &SparseView<'_>,
     base: &BaseSystem,
@@ -187,49 +193,33 @@ fn gather(
 ) -> usize {
     let row = view.row(i);
     let k = base.rank();
-    let mut count = 0;
-    for ((&j, &w), &m) in row.cols.iter().zip(row.weights).zip(row.values) {
-        if w > 0.0 {
-            let sw = w.sqrt();
-            let y = &base.y_rows[j * k..(j + 1) * k];
-            for (d, v) in y.iter().enumerate() {
-                work.design[(count, d)] = sw * v;
-            }
-            work.rhs[(count, 0)] = sw * m;
-            count += 1;
-        }
-    }
-    if ridge > 0.0 {
-        for e in 0..k {
-            for d in 0..k {
-                work.design[(count + e, d)] = if d == e { ridge.sqrt() } else { 0.0 };
-            }
-            work.rhs[(count + e, 0)] = 0.0;
-        }
-        count += k;
-    }
-    count
+    let y = MatRef::from_row_major_slice(&base.y_rows, base.y_rows.len() / k.max(1), k);
+    let entries = row.cols.iter().zip(row.weights).zip(row.values);
+    let entries = entries.map(|((&j, &w), &m)| (j, w, m));
+    work.design.gather(entries, y, ridge)
 }
 
 /// CGLS on A R^-1 from `work.cg.x`; the iterations, or None when the row
-/// needs the exact minimum-norm path (fewer rows than k, or a singular R).
+/// needs the exact minimum-norm path (`may_be_singular`, or a singular R).
 fn solve_row(
     work: &mut RowWork,
     count: usize,
     sketch_rows: usize,
     rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
     tol: f64,
+    ridge: f64,
 ) -> Option<usize> {
     let RowWork {
         design,
-        rhs,
         srht,
         qr,
         cg,
     } = work;
     let k = cg.x.nrows();
-    let a = design.as_ref().subrows(0, count);
-    let b = rhs.as_ref().subrows(0, count);
+    if may_be_singular(design.positive_weights(), k, ridge > 0.0) {
+        return None;
+    }
+    let (a, b) = (design.a(count), design.b(count));
     let r = sketched_r_factor(a, sketch_rows, rng, srht, qr)?;
     // out = R^-T A^T v.
     let gradient = |v: MatRef<'_, f64>, mut out: MatMut<'_, f64>| {
