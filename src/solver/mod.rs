@@ -6,6 +6,7 @@
 pub mod auto;
 pub mod block_cgls;
 pub mod dense;
+pub(crate) mod krylov;
 pub(crate) mod rows;
 pub mod sparse;
 

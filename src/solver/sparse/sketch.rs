@@ -17,6 +17,7 @@ use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::problem::sparse::SparseView;
 use crate::products::stack_rows;
 use crate::rng::sketch_stream;
+use crate::solver::krylov::{run_cg, CgSystem};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
 use crate::solver::MAX_INNER_ITERATIONS;
 use crate::solver::{applicable, finite, HalfStep, HalfStepSolver, SolverKind};
@@ -221,65 +222,125 @@ fn solve_row(
     }
     let (a, b) = (design.a(count), design.b(count));
     let r = sketched_r_factor(a, sketch_rows, rng, srht, qr)?;
-    // out = R^-T A^T v.
-    let gradient = |v: MatRef<'_, f64>, mut out: MatMut<'_, f64>| {
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            a.transpose(),
-            v,
-            1.0,
-            Par::Seq,
-        );
-        solve_lower_triangular_in_place(r.transpose(), out, Par::Seq);
-    };
-    gradient(b, cg.gradient.as_mut());
-    let reference = cg.gradient.norm_l2();
-    if reference == 0.0 {
-        cg.x.fill(0.0);
-        return Some(0);
-    }
-    let mut residual = cg.residual.as_mut().subrows_mut(0, count);
-    let mut image = cg.image.as_mut().subrows_mut(0, count);
-    residual.copy_from(b);
-    matmul(
-        residual.as_mut(),
-        Accum::Add,
+    let mut system = RowSystem {
         a,
-        cg.x.as_ref(),
-        -1.0,
+        b,
+        r: r.as_ref(),
+        cg,
+        count,
+    };
+    let work = run_cg(&mut system, &mut [true], tol, MAX_INNER_ITERATIONS);
+    Some(work.started - work.curvature_stops)
+}
+
+/// One gathered row as `krylov::CgSystem`: CGLS on A R^-1 with the residual
+/// r = b - A x kept in data space (count x 1).
+struct RowSystem<'a> {
+    a: MatRef<'a, f64>,
+    b: MatRef<'a, f64>,
+    r: MatRef<'a, f64>,
+    cg: &'a mut CglsVectors,
+    count: usize,
+}
+
+/// out <- R^-T A^T v.
+fn gradient_of(
+    a: MatRef<'_, f64>,
+    r: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    mut out: MatMut<'_, f64>,
+) {
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        a.transpose(),
+        v,
+        1.0,
         Par::Seq,
     );
-    gradient(residual.as_ref(), cg.gradient.as_mut());
-    cg.direction.copy_from(&cg.gradient);
-    let mut gamma = cg.gradient.squared_norm_l2();
-    let mut iterations = 0;
-    while iterations < MAX_INNER_ITERATIONS && gamma.sqrt() > tol * reference {
+    solve_lower_triangular_in_place(r.transpose(), out, Par::Seq);
+}
+
+impl RowSystem<'_> {
+    /// gradient <- R^-T A^T residual.
+    fn gradient_of_residual(&mut self) {
+        let cg = &mut *self.cg;
+        let residual = cg.residual.as_ref().subrows(0, self.count);
+        gradient_of(self.a, self.r, residual, cg.gradient.as_mut());
+    }
+}
+
+impl CgSystem for RowSystem<'_> {
+    const STOP_ON_NAN: bool = true;
+
+    fn rows(&self) -> usize {
+        1
+    }
+
+    fn gradient_at_zero(&mut self) {
+        gradient_of(self.a, self.r, self.b, self.cg.gradient.as_mut());
+    }
+
+    fn gradient_norm(&self, _: usize) -> f64 {
+        self.cg.gradient.norm_l2()
+    }
+
+    fn zero_solution(&mut self, _: usize) {
+        self.cg.x.fill(0.0);
+    }
+
+    fn start(&mut self) {
+        let mut residual = self.cg.residual.as_mut().subrows_mut(0, self.count);
+        residual.copy_from(self.b);
+        let (a, x) = (self.a, self.cg.x.as_ref());
+        matmul(residual.as_mut(), Accum::Add, a, x, -1.0, Par::Seq);
+        self.gradient_of_residual();
+        self.cg.direction.copy_from(&self.cg.gradient);
+    }
+
+    fn gradient_squared(&self, _: usize) -> f64 {
+        self.cg.gradient.squared_norm_l2()
+    }
+
+    fn step_and_image(&mut self, _: &[bool]) {
+        let cg = &mut *self.cg;
         cg.step.copy_from(&cg.direction);
-        solve_upper_triangular_in_place(r.as_ref(), cg.step.as_mut(), Par::Seq);
+        solve_upper_triangular_in_place(self.r, cg.step.as_mut(), Par::Seq);
+        let image = cg.image.as_mut().subrows_mut(0, self.count);
         matmul(
-            image.as_mut(),
+            image,
             Accum::Replace,
-            a,
+            self.a,
             cg.step.as_ref(),
             1.0,
             Par::Seq,
         );
-        let curvature = image.squared_norm_l2();
-        if curvature.is_nan() || curvature <= 0.0 {
-            break;
-        }
-        let alpha = gamma / curvature;
+    }
+
+    fn curvature(&self, _: usize) -> f64 {
+        self.cg
+            .image
+            .as_ref()
+            .subrows(0, self.count)
+            .squared_norm_l2()
+    }
+
+    fn advance(&mut self, _: usize, alpha: f64) {
+        let cg = &mut *self.cg;
         cg.x += faer::Scale(alpha) * &cg.step;
-        residual -= faer::Scale(alpha) * &image;
-        gradient(residual.as_ref(), cg.gradient.as_mut());
-        let next = cg.gradient.squared_norm_l2();
-        let beta = next / gamma;
-        for d in 0..k {
+        let image = cg.image.as_ref().subrows(0, self.count);
+        let mut residual = cg.residual.as_mut().subrows_mut(0, self.count);
+        residual -= faer::Scale(alpha) * image;
+    }
+
+    fn update_gradient(&mut self) {
+        self.gradient_of_residual();
+    }
+
+    fn new_direction(&mut self, _: usize, beta: f64) {
+        let cg = &mut *self.cg;
+        for d in 0..cg.direction.nrows() {
             cg.direction[(d, 0)] = cg.gradient[(d, 0)] + beta * cg.direction[(d, 0)];
         }
-        gamma = next;
-        iterations += 1;
     }
-    Some(iterations)
 }
