@@ -15,7 +15,6 @@ use wlra::internals::orthonormal_basis;
 use wlra::internals::ExactSolver;
 use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::options::*;
-use wlra::products::weighted_data_times;
 use wlra::{DenseProblem, Model};
 
 #[path = "../tests/common/counting_alloc.rs"]
@@ -122,7 +121,7 @@ fn compare_with_gemm(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: us
     let step = exact_step(problem, y.as_ref());
     let half_seconds = best_of(runs, || pool.install(|| ExactSolver.solve(&step).unwrap()));
     let rhs_seconds = best_of(runs, || {
-        pool.install(|| weighted_data_times(problem, y.as_ref()))
+        pool.install(|| problem.weighted_data_times(y.as_ref()))
     });
     let gram_flops = n as f64 * m as f64 * k as f64 * (k + 1) as f64;
     let half_rate = gram_flops / half_seconds / 1e9;
@@ -160,7 +159,7 @@ fn memory(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: usize) {
             pool.install(|| ExactSolver.solve(&step).unwrap());
         });
         measure("rhs", &|| {
-            pool.install(|| weighted_data_times(&problem, y.as_ref()));
+            pool.install(|| problem.weighted_data_times(y.as_ref()));
         });
         measure("objective", &|| {
             pool.install(|| wlra::driver::objective(&problem.into(), y.as_ref(), y.as_ref(), 0.0));

@@ -7,20 +7,16 @@
 //! of P holds the packed outer product y_j y_j^T. That turns n*m*k(k+1)/2
 //! scalar multiply-adds into a well-shaped matrix product.
 
-use crate::problem::blocks;
+use crate::kernels::blocking::{blocks, TALL_ROW_BLOCK};
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, ColRef, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
-
-/// Rows per task of `gram`: a fixed size, so sums come out bitwise the same
-/// for any thread count.
-const GRAM_ROWS_PER_TASK: usize = 1024;
 
 /// a^T a, from fixed row blocks multiplied in parallel and summed in order.
 /// Flops: 2 n k^2.
 pub fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
     let k = a.ncols();
-    let ranges: Vec<_> = blocks(a.nrows(), GRAM_ROWS_PER_TASK).collect();
+    let ranges: Vec<_> = blocks(a.nrows(), TALL_ROW_BLOCK).collect();
     let parts: Vec<Mat<f64>> = ranges
         .par_iter()
         .map(|rows| {

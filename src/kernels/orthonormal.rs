@@ -6,6 +6,7 @@
 //! deficient included, takes Householder QR (sequential, about 4 n k^2
 //! flops; Q stays orthonormal whatever a is).
 
+use crate::kernels::blocking::TALL_ROW_BLOCK;
 use crate::kernels::gram::gram;
 use crate::kernels::spd_solve::{cholesky_upper, full_rank, pivot_ratio};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
@@ -16,8 +17,6 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, Conj, Mat, MatRef, Par};
 use rayon::prelude::*;
 
-/// Rows per task of the row-parallel triangular solves.
-const ROWS_PER_TASK: usize = 1024;
 /// CholeskyQR2 only for a with at least this many rows per column.
 const TALL_RATIO: usize = 4;
 /// A Cholesky pivot ratio above this (cond(a) above 1e6) sends a to
@@ -33,7 +32,7 @@ fn cholesky_qr_pass(a: MatRef<'_, f64>) -> Option<(Mat<f64>, Mat<f64>)> {
     }
     let mut q = a.to_owned();
     q.as_mut()
-        .par_row_chunks_mut(ROWS_PER_TASK)
+        .par_row_chunks_mut(TALL_ROW_BLOCK)
         .for_each(|rows| {
             // Q_rows R = a_rows, i.e. R^T Q_rows^T = a_rows^T.
             solve_lower_triangular_in_place(r.transpose(), rows.transpose_mut(), Par::Seq);

@@ -61,7 +61,7 @@ impl<'a> Problem<'a> {
     /// (W o M) x, on the current rayon pool.
     pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
         match self {
-            Problem::Dense(d) => crate::products::weighted_data_times(d, x),
+            Problem::Dense(d) => d.weighted_data_times(x),
             Problem::Sparse(s) => s.weighted_data_times(x),
         }
     }
@@ -69,7 +69,7 @@ impl<'a> Problem<'a> {
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2, on the current rayon pool.
     pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
         match self {
-            Problem::Dense(d) => crate::products::weighted_residual(d, u, v),
+            Problem::Dense(d) => d.weighted_residual(u, v),
             Problem::Sparse(s) => s.weighted_residual(u, v),
         }
     }
@@ -91,14 +91,4 @@ impl<'a> From<SparseView<'a>> for Problem<'a> {
     fn from(s: SparseView<'a>) -> Self {
         Problem::Sparse(s)
     }
-}
-
-use std::ops::Range;
-
-/// Consecutive ranges of at most `size` covering 0..len, in order. Block
-/// sizes are fixed constants (never derived from the thread count), which is
-/// what keeps results bitwise identical across thread counts.
-pub fn blocks(len: usize, size: usize) -> impl Iterator<Item = Range<usize>> + Clone {
-    let size = size.max(1);
-    (0..len.div_ceil(size)).map(move |b| b * size..((b + 1) * size).min(len))
 }

@@ -5,14 +5,12 @@
 //! the pattern.
 
 use crate::error::{invalid, Error, Result};
+use crate::kernels::blocking::{stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
-use crate::products::{rows_contiguous, stack_rows, ROW_BLOCK};
+use crate::kernels::transpose::rows_contiguous;
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
-
-/// Pattern entries per row block of the parallel loops (see `row_blocks`).
-const BLOCK_ENTRIES: usize = 8192;
 
 /// One orientation of the pattern: rows, their columns and values.
 pub struct Pattern {
@@ -305,7 +303,7 @@ impl<'a> SparseView<'a> {
     }
 
     /// Consecutive row ranges of at most ROW_BLOCK rows and about
-    /// BLOCK_ENTRIES pattern entries each: popular items hold most of the
+    /// SPARSE_BLOCK_ENTRIES pattern entries each: popular items hold most of the
     /// entries, and blocks of equal row counts would leave one thread with
     /// most of the work. Fixed by the pattern alone, never by the threads.
     pub fn row_blocks(&self) -> Vec<std::ops::Range<usize>> {
@@ -315,7 +313,7 @@ impl<'a> SparseView<'a> {
             let mut end = start + 1;
             while end < self.n_rows
                 && end - start < ROW_BLOCK
-                && self.pattern.ptr[end + 1] - self.pattern.ptr[start] <= BLOCK_ENTRIES
+                && self.pattern.ptr[end + 1] - self.pattern.ptr[start] <= SPARSE_BLOCK_ENTRIES
             {
                 end += 1;
             }

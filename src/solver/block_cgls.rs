@@ -5,8 +5,8 @@
 //! its own right preconditioner, an upper triangular R_i (x = R_i^-1 z);
 //! in exact arithmetic this is preconditioned CGLS.
 //!
-//! The operator v -> Y^T (w o (Y v)) runs over column chunks of CHUNK
-//! columns: Z = V Y_c^T, Z = W_c o Z, Q += Z Y_c, so the rb x CHUNK block Z
+//! The operator v -> Y^T (w o (Y v)) runs over column chunks of CG_CHUNK
+//! columns: Z = V Y_c^T, Z = W_c o Z, Q += Z Y_c, so the rb x CG_CHUNK block Z
 //! stays in L2 and nothing of size rb x m is written (the CGLS this replaces
 //! kept three rb x m residual buffers and streamed them twice an iteration).
 //! Per iteration and row: 4 m k flops in two GEMMs, one elementwise pass over
@@ -16,17 +16,13 @@
 //! (`cargo bench --bench robustness` runs 1e-14).
 
 use super::krylov::{run_cg, CgSystem};
+use crate::kernels::blocking::{blocks, CG_CHUNK};
 use crate::kernels::transpose::copy_to_rows;
-use crate::problem::blocks;
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-
-/// Columns of W per operator chunk: the rb x CHUNK products (256 KiB at
-/// rb = 128) stay in L2 between the two GEMMs that make and use them.
-const CHUNK: usize = 256;
 
 /// A row block's data: its weights (rb x m, row-major, rows contiguous), its
 /// values (rb x m, any layout), the fixed factor Y (m x k), the ridge.
@@ -39,7 +35,7 @@ pub struct BlockData<'a> {
 
 /// Scratch for `solve_block`, allocated once per task.
 pub struct CglsWorkspace {
-    /// One rb x CHUNK block, row-major: products with Y, or W o M.
+    /// One rb x CG_CHUNK block, row-major: products with Y, or W o M.
     chunk: Vec<f64>,
     /// Normal-equation residuals h = b - A x, their preconditioned
     /// gradients, CG directions, preconditioned steps and A step (rb x k).
@@ -53,7 +49,7 @@ pub struct CglsWorkspace {
 impl CglsWorkspace {
     pub fn new(rows: usize, m: usize, k: usize) -> Self {
         CglsWorkspace {
-            chunk: vec![0.0; rows * CHUNK.min(m)],
+            chunk: vec![0.0; rows * CG_CHUNK.min(m)],
             residual: Mat::zeros(rows, k),
             gradient: Mat::zeros(rows, k),
             direction: Mat::zeros(rows, k),
@@ -117,7 +113,7 @@ fn apply_normal_operator(
     mut out: MatMut<'_, f64>,
 ) {
     let (rb, m) = data.values.shape();
-    for (c, cols) in blocks(m, CHUNK).enumerate() {
+    for (c, cols) in blocks(m, CG_CHUNK).enumerate() {
         let yc = data.fixed.subrows(cols.start, cols.len());
         let cb = cols.len();
         let mut z = rows_mut(chunk, rb, cb);
@@ -145,7 +141,7 @@ fn scale_by_weights(data: &BlockData<'_>, cols: &std::ops::Range<usize>, chunk: 
 /// out = the rows' Y^T (w_i o m_i), the normal equations' right-hand sides.
 fn right_hand_sides(data: &BlockData<'_>, chunk: &mut [f64], mut out: MatMut<'_, f64>) {
     let (rb, m) = data.values.shape();
-    for (c, cols) in blocks(m, CHUNK).enumerate() {
+    for (c, cols) in blocks(m, CG_CHUNK).enumerate() {
         let yc = data.fixed.subrows(cols.start, cols.len());
         let cb = cols.len();
         copy_to_rows(data.values.subcols(cols.start, cb), chunk);

@@ -10,16 +10,14 @@
 //! Gram for the per-row form.
 
 use crate::error::Result;
+use crate::kernels::blocking::{blocks, stack_rows, COL_BLOCK, ROW_BLOCK};
 use crate::kernels::gram::{
     accumulate_packed_grams, mirror_lower, packed_len, packed_outer_products, unpack_symmetric,
     weighted_gram_lower,
 };
 use crate::kernels::spd_solve::SpdSolver;
 use crate::memory::{try_filled, try_zeros};
-use crate::problem::{blocks, DenseProblem};
-use crate::products::{
-    stack_rows, weighted_data_block_times, weighted_data_times, COL_BLOCK, ROW_BLOCK,
-};
+use crate::problem::DenseProblem;
 use crate::solver::rows::solve_normal_equations;
 use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
@@ -37,7 +35,7 @@ impl HalfStepSolver for ExactSolver {
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let dense = step.problem.dense();
         let x = if dense.has_unit_weights() {
-            let rhs = weighted_data_times(dense, step.fixed);
+            let rhs = dense.weighted_data_times(step.fixed);
             solve_shared_gram(step.fixed, step.ridge, rhs)
         } else {
             solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
@@ -161,7 +159,7 @@ fn packed_block_grams(
         accumulate_packed_grams(ws.grams.as_mut().transpose_mut(), w, outer.as_ref(), c == 0);
         // The right-hand sides while this W block is still in cache: at
         // small k a separate pass over W and M costs as much as the Grams.
-        weighted_data_block_times(problem, &rows, cols, y, &mut ws.wm, ws.rhs.as_mut(), c == 0);
+        problem.weighted_data_block_times(&rows, cols, y, &mut ws.wm, ws.rhs.as_mut(), c == 0);
     }
 }
 
@@ -200,7 +198,7 @@ fn solve_row_grams(
             } else {
                 for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
                     let out = ws.rhs.as_mut();
-                    weighted_data_block_times(problem, rows, cols, y, &mut ws.wm, out, c == 0);
+                    problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
                 }
             }
             let mut out = Mat::<f64>::zeros(rb, k);

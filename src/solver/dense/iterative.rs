@@ -6,10 +6,9 @@
 //! solve instead, so they never produce NaN.
 
 use crate::error::Result;
+use crate::kernels::blocking::{blocks, stack_rows, ROW_BLOCK};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::kernels::transpose::copy_to_rows;
-use crate::problem::blocks;
-use crate::products::{stack_rows, ROW_BLOCK};
 use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
 use crate::solver::{finite, HalfStep, MAX_INNER_ITERATIONS};

@@ -16,9 +16,9 @@ use super::iterative::{
     RowView,
 };
 use crate::error::Result;
+use crate::kernels::blocking::ROW_BLOCK;
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
-use crate::products::ROW_BLOCK;
 use crate::rng::sketch_stream;
 use crate::solver::block_cgls::Preconditioners;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind};

@@ -5,9 +5,9 @@
 
 use super::BaseSystem;
 use crate::error::Result;
+use crate::kernels::blocking::stack_rows;
 use crate::kernels::spd_solve::SpdSolver;
 use crate::problem::sparse::SparseView;
-use crate::products::stack_rows;
 use crate::solver::rows::solve_normal_equations;
 use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;

@@ -11,8 +11,8 @@ pub mod sketch;
 
 use crate::kernels::gathered::add_rows;
 use crate::kernels::gram::gram;
+use crate::kernels::transpose::rows_contiguous;
 use crate::problem::sparse::{SparseRow, SparseView};
-use crate::products::rows_contiguous;
 use crate::solver::rows::may_be_singular;
 use crate::solver::HalfStep;
 use faer::Mat;

@@ -12,10 +12,10 @@
 use super::exact::{ExactRowScratch, SparseExactSolver};
 use super::BaseSystem;
 use crate::error::Result;
+use crate::kernels::blocking::stack_rows;
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::problem::sparse::SparseView;
-use crate::products::stack_rows;
 use crate::rng::sketch_stream;
 use crate::solver::krylov::{run_cg, CgSystem};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
