@@ -2,13 +2,16 @@
 //! Tall, well-conditioned matrices take CholeskyQR2: two passes of
 //! (Gram, Cholesky, triangular solve), 6 n k^2 flops of row-parallel
 //! matrix products on the current rayon pool, and Q orthonormal to rounding
-//! while cond(a) stays below ~1e6 (Yamamoto et al. 2015). Anything else, rank
+//! while cond(a) stays below CHOLESKY_QR_MAX_PIVOT_RATIO (1e6, in
+//! `spd_solve` with the library's other conditioning cut-offs). Anything else, rank
 //! deficient included, takes Householder QR (sequential, about 4 n k^2
 //! flops; Q stays orthonormal whatever a is).
 
 use crate::kernels::blocking::TALL_ROW_BLOCK;
 use crate::kernels::gram::gram;
-use crate::kernels::spd_solve::{cholesky_upper, full_rank, pivot_ratio};
+use crate::kernels::spd_solve::{
+    cholesky_upper, full_rank, pivot_ratio, CHOLESKY_QR_MAX_PIVOT_RATIO,
+};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::householder;
 use faer::linalg::matmul::matmul;
@@ -19,15 +22,12 @@ use rayon::prelude::*;
 
 /// CholeskyQR2 only for a with at least this many rows per column.
 const TALL_RATIO: usize = 4;
-/// A Cholesky pivot ratio above this (cond(a) above 1e6) sends a to
-/// Householder: CholeskyQR2's Q is orthonormal to rounding only below it.
-const MAX_PIVOT_RATIO: f64 = 1e6;
 
 /// One Cholesky QR pass: a = Q R with R^T R = a^T a, or None when a^T a is
 /// not safely positive definite. Flops: 3 n k^2 (Gram, then solve).
 fn cholesky_qr_pass(a: MatRef<'_, f64>) -> Option<(Mat<f64>, Mat<f64>)> {
     let r = cholesky_upper(gram(a).as_ref())?;
-    if pivot_ratio(r.as_ref()) > MAX_PIVOT_RATIO {
+    if pivot_ratio(r.as_ref()) > CHOLESKY_QR_MAX_PIVOT_RATIO {
         return None;
     }
     let mut q = a.to_owned();

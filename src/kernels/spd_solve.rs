@@ -11,14 +11,29 @@ use faer::linalg::cholesky::llt;
 use faer::linalg::evd;
 use faer::{Conj, Mat, MatMut, MatRef, Par};
 
-/// A pivot ratio beyond this means cond(G) is too large to trust Cholesky.
+// How ill-conditioned is too ill-conditioned: every such cut-off of the
+// library is here, each on the pivot ratio of a triangular factor (largest
+// over smallest |diagonal entry|, `pivot_ratio`), a cheap lower bound on its
+// condition number. They differ because they guard different things.
+
+/// Row Grams G (normal equations): Cholesky is trusted while the pivot
+/// ratio squared, a lower bound on cond(G), stays below this. Its solution
+/// then keeps about 16 - 10 = 6 digits before refinement; beyond it the
+/// minimum-norm solution through the eigendecomposition takes over, which
+/// stays bounded on nearly singular rows (fewer weights than k).
 const MAX_CHOLESKY_CONDITION: f64 = 1e10;
 /// Beyond this pivot ratio squared (a lower bound on cond(G)), one step of
 /// iterative refinement on the least-squares residual recovers the digits
-/// that forming G lost.
+/// that forming G lost (cond(A)^2 instead of cond(A)).
 const REFINE_CONDITION: f64 = 1e2;
-/// Eigenvalues below this fraction of the largest count as zero.
+/// Eigenvalues below this fraction of the largest count as zero in the
+/// minimum-norm solve: 1e-12 = cond(G) of 1e12, where f64 Grams have four
+/// digits left.
 const EIGEN_CUTOFF: f64 = 1e-12;
+/// CholeskyQR2 (kernels::orthonormal) on a tall a: its Q is orthonormal to
+/// rounding only while cond(a) stays below about eps^(-1/2) = 1e8 (Yamamoto
+/// et al. 2015); above 1e6, a margin of 100, Householder QR runs instead.
+pub(crate) const CHOLESKY_QR_MAX_PIVOT_RATIO: f64 = 1e6;
 
 /// Per-thread scratch for `solve`, allocated once and reused across rows.
 pub struct SpdSolver {
@@ -154,8 +169,8 @@ impl SpdSolver {
     }
 }
 
-/// A triangular preconditioner R with a pivot ratio (a lower bound on
-/// cond(R)) beyond this is treated as singular: A R^-1 would then be
+/// A triangular preconditioner R (the iterative solvers' R_i) with a pivot
+/// ratio (a lower bound on cond(R)) beyond this is treated as singular: A R^-1 would then be
 /// conditioned no better than A itself to working precision (1e12 leaves
 /// four digits of f64), so the row takes the exact minimum-norm path.
 const MAX_PRECONDITIONER_PIVOT_RATIO: f64 = 1e12;

@@ -125,12 +125,19 @@ enum GramForm {
 /// (measured by `cargo bench --bench halfstep`, docs/performance.md).
 const PER_ROW_SYRK_MIN_RANK: usize = 192;
 
+/// A row block's packed Grams stay within this many bytes (in L2).
+const PACKED_GRAMS_BYTES: usize = 1 << 20;
+/// The Gram pass takes at most this many ROW_BLOCKs per task, so that even
+/// at small k a half-step still splits into many tasks for the threads.
+const MAX_GRAM_ROW_BLOCKS: usize = 4;
+
 /// Rows per task of the Gram pass: at small k more rows, so each column of a
 /// column-major W block is a longer contiguous run (the hardware prefetcher
-/// streams it) while the block's packed Grams stay within 1 MiB.
+/// streams it) while the block's packed Grams stay within PACKED_GRAMS_BYTES.
+/// A multiple of ROW_BLOCK fixed by k alone (never by the threads).
 fn gram_row_block(k: usize) -> usize {
-    let by_cache = (1 << 20) / (8 * packed_len(k).max(1));
-    by_cache.clamp(ROW_BLOCK, 4 * ROW_BLOCK) / ROW_BLOCK * ROW_BLOCK
+    let by_cache = PACKED_GRAMS_BYTES / (8 * packed_len(k).max(1));
+    by_cache.clamp(ROW_BLOCK, MAX_GRAM_ROW_BLOCKS * ROW_BLOCK) / ROW_BLOCK * ROW_BLOCK
 }
 
 fn gram_form(k: usize) -> GramForm {

@@ -17,6 +17,11 @@ use crate::solver::rows::may_be_singular;
 use crate::solver::HalfStep;
 use faer::Mat;
 
+/// The base Gram counts as a multiple of I when every entry is within this
+/// fraction of its diagonal of that multiple: Y^T Y of an orthonormalized Y
+/// is I to about 1e-15, and products with a scaling then cost k, not k^2.
+const SCALED_IDENTITY_TOLERANCE: f64 = 1e-12;
+
 /// The base system every row's normal equations start from: what the
 /// constant entries outside the pattern (w_default, m_default) and the ridge
 /// contribute, the same for all rows, with Y's rows for the pattern
@@ -53,7 +58,7 @@ impl BaseSystem {
             gram[(d, d)] += ridge;
         }
         let scale = if k > 0 { gram[(0, 0)] } else { 0.0 };
-        let tolerance = 1e-12 * scale.abs().max(f64::MIN_POSITIVE);
+        let tolerance = SCALED_IDENTITY_TOLERANCE * scale.abs().max(f64::MIN_POSITIVE);
         let is_scaled_identity = (0..k).all(|b| {
             (0..k).all(|a| (gram[(a, b)] - if a == b { scale } else { 0.0 }).abs() <= tolerance)
         });
