@@ -776,6 +776,7 @@ fn library_exact_per_row(block: &RowBlock) -> f64 {
         ridge: 0.0,
         warm_start: None,
         fixed_orthonormal: false,
+        par: faer::Par::rayon(0),
     };
     let times: Vec<f64> = (0..5)
         .map(|_| seconds(|| ExactSolver.solve(&step).unwrap()).0)

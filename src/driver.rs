@@ -166,6 +166,7 @@ pub fn fit(
             ridge,
             warm_start: Some(u_warm.as_ref()),
             fixed_orthonormal: v_r.is_some(),
+            par: faer::Par::rayon(pool.current_num_threads()),
         };
         // The first iteration corrects the start's scale; relaxing it
         // amplifies the start's error (measured: 100x the objective).
@@ -184,6 +185,7 @@ pub fn fit(
             ridge,
             warm_start: Some(v_warm.as_ref()),
             fixed_orthonormal: u_r.is_some(),
+            par: faer::Par::rayon(pool.current_num_threads()),
         };
         let v = relax(&v_warm, pool.install(|| solver.solve(&v_step))?, omega);
         inner_work += solver.inner_iterations() as f64 / m as f64;

@@ -2,23 +2,24 @@
 //! driver's change of basis. Products of the data live with the data
 //! (`problem::DenseProblem`, `problem::SparseView`).
 
-use crate::kernels::blocking::TALL_ROW_BLOCK;
+use crate::kernels::blocking::{current_par, for_each_row_block, TALL_ROW_BLOCK};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
-use rayon::prelude::*;
 
 /// a b for tall a (n x k) and small b (k x l), row blocks in parallel on
-/// the current rayon pool. Flops: 2 n k l.
+/// the current rayon pool (`blocking::current_par`). Flops: 2 n k l.
 pub fn tall_times_small(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());
-    out.as_mut()
-        .par_row_chunks_mut(TALL_ROW_BLOCK)
-        .enumerate()
-        .for_each(|(block, rows)| {
+    for_each_row_block(
+        current_par(),
+        out.as_mut(),
+        TALL_ROW_BLOCK,
+        |block, rows| {
             let first = block * TALL_ROW_BLOCK;
             let a_rows = a.subrows(first, rows.nrows());
             matmul(rows, Accum::Replace, a_rows, b, 1.0, Par::Seq);
-        });
+        },
+    );
     out
 }
 

@@ -91,6 +91,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             ridge: 0.0,
             warm_start: None,
             fixed_orthonormal: false,
+            par: faer::Par::rayon(0),
         };
         let x = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(&data, &w, &y);
@@ -106,6 +107,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             ridge: 0.0,
             warm_start: None,
             fixed_orthonormal: false,
+            par: faer::Par::rayon(0),
         };
         let v = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(

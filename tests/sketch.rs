@@ -120,6 +120,7 @@ fn sketched_regression_matches_the_exact_solve_to_1e_10() {
         ridge: 0.0,
         warm_start: None,
         fixed_orthonormal: false,
+        par: faer::Par::rayon(0),
     };
     let exact = ExactSolver.solve(&step).unwrap();
     let mut solver = SketchSolver::new(4.0, 1e-13, 3);
@@ -289,6 +290,7 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
         ridge: 0.0,
         warm_start: None,
         fixed_orthonormal: false,
+        par: faer::Par::rayon(0),
     };
     let exact = ExactSolver.solve(&step).unwrap();
     let mut solver = SketchSolver::new(4.0, 1e-12, 5);

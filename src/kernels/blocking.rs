@@ -4,7 +4,8 @@
 //! results bitwise identical whatever the number of threads. Parallel loops
 //! hand out whole blocks and collect them in block order.
 
-use faer::Mat;
+use faer::{Mat, MatMut, Par};
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// Rows of the data per task of the dense products and half-steps: enough
@@ -49,4 +50,100 @@ pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Mat<f64> {
         start += part.nrows();
     }
     out
+}
+
+/// The parallelism of the rayon pool installed now, as a faer `Par`: read
+/// once by the entry points that the driver and init call without a `Par`
+/// (`Problem`'s products, `thin_qr`, `tall_times_small`), which pass it
+/// down explicitly from there.
+pub fn current_par() -> Par {
+    match rayon::current_num_threads() {
+        0 | 1 => Par::Seq,
+        n => Par::rayon(n),
+    }
+}
+
+/// `f` over `items`, collected in item order: on the current rayon pool
+/// when `par` is `Par::Rayon`, else on this thread. Each item's work is
+/// sequential, so the results are the same either way.
+pub fn map_blocks<T: Sync, R: Send>(
+    par: Par,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    match par {
+        Par::Seq => items.iter().map(f).collect(),
+        Par::Rayon(_) => items.par_iter().map(f).collect(),
+    }
+}
+
+/// `map_blocks` with one workspace per thread: `init` runs once per
+/// thread's run of consecutive items (at most as many runs as threads), and
+/// `f` reuses it across them. `f` must overwrite whatever of the workspace
+/// it reads, so results do not depend on the grouping.
+pub fn map_blocks_with<T: Sync, W, R: Send>(
+    par: Par,
+    items: &[T],
+    init: impl Fn() -> W + Sync + Send,
+    f: impl Fn(&mut W, &T) -> R + Sync + Send,
+) -> Vec<R> {
+    match par {
+        Par::Seq => {
+            let mut workspace = init();
+            items.iter().map(|item| f(&mut workspace, item)).collect()
+        }
+        Par::Rayon(threads) => items
+            .par_iter()
+            .with_min_len(items.len().div_ceil(threads.get()))
+            .map_init(init, f)
+            .collect(),
+    }
+}
+
+/// `f(block index, rows)` for consecutive blocks of `size` rows of `out`,
+/// in parallel on the current rayon pool when `par` is `Par::Rayon`.
+pub fn for_each_row_block(
+    par: Par,
+    out: MatMut<'_, f64>,
+    size: usize,
+    f: impl Fn(usize, MatMut<'_, f64>) + Sync + Send,
+) {
+    match par {
+        Par::Seq => {
+            let mut out = out;
+            for (b, rows) in blocks(out.nrows(), size).enumerate() {
+                f(b, out.as_mut().subrows_mut(rows.start, rows.len()));
+            }
+        }
+        Par::Rayon(_) => out
+            .par_row_chunks_mut(size)
+            .enumerate()
+            .for_each(|(b, rows)| f(b, rows)),
+    }
+}
+
+/// `map_blocks_with` over owned items (such as disjoint output slices).
+pub fn map_owned_with<T: Send, W, R: Send>(
+    par: Par,
+    items: Vec<T>,
+    init: impl Fn() -> W + Sync + Send,
+    f: impl Fn(&mut W, T) -> R + Sync + Send,
+) -> Vec<R> {
+    match par {
+        Par::Seq => {
+            let mut workspace = init();
+            items
+                .into_iter()
+                .map(|item| f(&mut workspace, item))
+                .collect()
+        }
+        Par::Rayon(threads) => {
+            let min_len = items.len().div_ceil(threads.get());
+            items
+                .into_par_iter()
+                .with_min_len(min_len)
+                .map_init(init, f)
+                .collect()
+        }
+    }
 }

@@ -7,32 +7,28 @@
 //! of P holds the packed outer product y_j y_j^T. That turns n*m*k(k+1)/2
 //! scalar multiply-adds into a well-shaped matrix product.
 
-use crate::kernels::blocking::{blocks, TALL_ROW_BLOCK};
+use crate::kernels::blocking::{blocks, map_blocks, TALL_ROW_BLOCK};
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, ColRef, Mat, MatMut, MatRef, Par};
-use rayon::prelude::*;
 
-/// a^T a, from fixed row blocks multiplied in parallel and summed in order.
-/// Flops: 2 n k^2.
-pub fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
+/// a^T a, from fixed row blocks multiplied (in parallel as `par` says) and
+/// summed in order. Flops: 2 n k^2.
+pub fn gram(a: MatRef<'_, f64>, par: Par) -> Mat<f64> {
     let k = a.ncols();
     let ranges: Vec<_> = blocks(a.nrows(), TALL_ROW_BLOCK).collect();
-    let parts: Vec<Mat<f64>> = ranges
-        .par_iter()
-        .map(|rows| {
-            let block = a.subrows(rows.start, rows.len());
-            let mut g = Mat::<f64>::zeros(k, k);
-            matmul(
-                g.as_mut(),
-                Accum::Replace,
-                block.transpose(),
-                block,
-                1.0,
-                Par::Seq,
-            );
-            g
-        })
-        .collect();
+    let parts: Vec<Mat<f64>> = map_blocks(par, &ranges, |rows| {
+        let block = a.subrows(rows.start, rows.len());
+        let mut g = Mat::<f64>::zeros(k, k);
+        matmul(
+            g.as_mut(),
+            Accum::Replace,
+            block.transpose(),
+            block,
+            1.0,
+            Par::Seq,
+        );
+        g
+    });
     let mut total = Mat::<f64>::zeros(k, k);
     for part in &parts {
         total += part;

@@ -1,14 +1,12 @@
 //! Dense M and W as strided views of the caller's memory (no copy): a
 //! row-major or column-major matrix with any leading dimension is just a
 //! pair of strides. `w = None` means every weight is 1. Its products with
-//! thin factors run block by block (no n x m temporary), parallel over
-//! fixed row blocks on the current rayon pool, each block sequential.
+//! thin factors run block by block (no n x m temporary), over fixed row
+//! blocks in parallel as the caller's `Par` says, each block sequential.
 
-use crate::kernels::blocking::stack_rows;
-use crate::kernels::blocking::{blocks, COL_BLOCK, ROW_BLOCK};
+use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK};
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, Mat, MatMut, MatRef, Par};
-use rayon::prelude::*;
 use std::ops::Range;
 
 #[derive(Clone, Copy)]
@@ -110,23 +108,20 @@ impl<'a> DenseProblem<'a> {
     }
 
     /// (W o M) x, for x with n_cols rows. Flops: 2 * n * m * x.ncols().
-    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per task.
-    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Mat<f64> {
         let (n, m) = (self.n_rows(), self.n_cols());
         let width = x.ncols();
         assert_eq!(x.nrows(), m);
         let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
-        let parts: Vec<Mat<f64>> = row_blocks
-            .par_iter()
-            .map(|rows| {
-                let mut out = Mat::<f64>::zeros(rows.len(), width);
-                let mut wm = vec![0.0; rows.len() * COL_BLOCK.min(m)];
-                for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
-                    self.weighted_data_block_times(rows, cols, x, &mut wm, out.as_mut(), c == 0);
-                }
-                out
-            })
-            .collect();
+        let workspace = || vec![0.0; ROW_BLOCK.min(n) * COL_BLOCK.min(m)];
+        let parts = map_blocks_with(par, &row_blocks, workspace, |wm, rows| {
+            let mut out = Mat::<f64>::zeros(rows.len(), width);
+            for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
+                self.weighted_data_block_times(rows, cols, x, wm, out.as_mut(), c == 0);
+            }
+            out
+        });
         stack_rows(&parts, n, width)
     }
 
@@ -165,28 +160,27 @@ impl<'a> DenseProblem<'a> {
 
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2. Flops: 2 n m k + 3 n m.
     /// Partial sums per row block are added in block order (deterministic).
-    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
+    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par) -> f64 {
         let (n, m) = (self.n_rows(), self.n_cols());
         let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
-        let partial: Vec<f64> = row_blocks
-            .par_iter()
-            .map(|rows| {
-                let mut residual = Mat::<f64>::zeros(rows.len(), COL_BLOCK.min(m));
-                let mut sum = 0.0;
-                for cols in blocks(m, COL_BLOCK) {
-                    let mut r = residual.as_mut().subcols_mut(0, cols.len());
-                    r.copy_from(self.data_block(rows.clone(), cols.clone()));
-                    let ub = u.subrows(rows.start, rows.len());
-                    let vb = v.subrows(cols.start, cols.len());
-                    matmul(r.as_mut(), Accum::Add, ub, vb.transpose(), -1.0, Par::Seq);
-                    match self.weights_block(rows.clone(), cols.clone()) {
-                        Some(w) => zip!(r.as_ref(), w).for_each(|unzip!(e, w)| sum += *w * *e * *e),
-                        None => zip!(r.as_ref()).for_each(|unzip!(e)| sum += *e * *e),
-                    }
+        let workspace = || Mat::<f64>::zeros(ROW_BLOCK.min(n), COL_BLOCK.min(m));
+        let partial = map_blocks_with(par, &row_blocks, workspace, |residual, rows| {
+            let mut residual = residual.as_mut().subrows_mut(0, rows.len());
+            let mut sum = 0.0;
+            for cols in blocks(m, COL_BLOCK) {
+                let mut r = residual.as_mut().subcols_mut(0, cols.len());
+                r.copy_from(self.data_block(rows.clone(), cols.clone()));
+                let ub = u.subrows(rows.start, rows.len());
+                let vb = v.subrows(cols.start, cols.len());
+                matmul(r.as_mut(), Accum::Add, ub, vb.transpose(), -1.0, Par::Seq);
+                match self.weights_block(rows.clone(), cols.clone()) {
+                    Some(w) => zip!(r.as_ref(), w).for_each(|unzip!(e, w)| sum += *w * *e * *e),
+                    None => zip!(r.as_ref()).for_each(|unzip!(e)| sum += *e * *e),
                 }
-                sum
-            })
-            .collect();
+            }
+            sum
+        });
         partial.iter().sum()
     }
 }

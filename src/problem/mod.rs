@@ -8,6 +8,7 @@ pub mod sparse;
 pub use dense::DenseProblem;
 pub use sparse::{SparseProblem, SparseView};
 
+use crate::kernels::blocking::current_par;
 use faer::{Mat, MatRef};
 
 /// A problem as the driver and the solvers see it.
@@ -58,19 +59,21 @@ impl<'a> Problem<'a> {
         }
     }
 
-    /// (W o M) x, on the current rayon pool.
+    /// (W o M) x, on the current rayon pool (`blocking::current_par`).
     pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+        let par = current_par();
         match self {
-            Problem::Dense(d) => d.weighted_data_times(x),
-            Problem::Sparse(s) => s.weighted_data_times(x),
+            Problem::Dense(d) => d.weighted_data_times(x, par),
+            Problem::Sparse(s) => s.weighted_data_times(x, par),
         }
     }
 
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2, on the current rayon pool.
     pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+        let par = current_par();
         match self {
-            Problem::Dense(d) => d.weighted_residual(u, v),
-            Problem::Sparse(s) => s.weighted_residual(u, v),
+            Problem::Dense(d) => d.weighted_residual(u, v, par),
+            Problem::Sparse(s) => s.weighted_residual(u, v, par),
         }
     }
 }

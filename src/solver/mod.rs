@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
 use auto::AutoSolver;
-use faer::{Mat, MatRef};
+use faer::{Mat, MatRef, Par};
 
 /// Inner iterations stop here even if the tolerance is not met: with
 /// cond(A R^-1) below 10, 1e-14 takes about 60 iterations.
@@ -48,10 +48,15 @@ pub struct HalfStep<'a> {
     /// Whether `fixed` has orthonormal columns (to rounding), as the driver
     /// makes it when ridge = 0: Y^T Y = I is then known, not computed.
     pub fixed_orthonormal: bool,
+    /// How the half-step may run in parallel: `Par::Rayon(t)` hands its
+    /// fixed row blocks to the rayon pool installed now (the model's own),
+    /// at most t runs of them; `Par::Seq` runs them on this thread. The bits
+    /// are the same either way.
+    pub par: Par,
 }
 
-/// A half-step solver. It runs on the current rayon pool (the model's own)
-/// and must give the same bits whatever that pool's size.
+/// A half-step solver. It runs as `HalfStep::par` says and must give the
+/// same bits whatever the parallelism.
 pub trait HalfStepSolver {
     fn kind(&self) -> SolverKind;
     /// The n_rows x k solution, or `Error::Numerical` if it is not finite.

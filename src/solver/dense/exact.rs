@@ -10,7 +10,7 @@
 //! Gram for the per-row form.
 
 use crate::error::Result;
-use crate::kernels::blocking::{blocks, stack_rows, COL_BLOCK, ROW_BLOCK};
+use crate::kernels::blocking::{blocks, map_blocks, stack_rows, COL_BLOCK, ROW_BLOCK};
 use crate::kernels::gram::{
     accumulate_packed_grams, mirror_lower, packed_len, packed_outer_products, unpack_symmetric,
     weighted_gram_lower,
@@ -22,7 +22,6 @@ use crate::solver::rows::solve_normal_equations;
 use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
-use rayon::prelude::*;
 
 #[derive(Default)]
 pub struct ExactSolver;
@@ -35,7 +34,7 @@ impl HalfStepSolver for ExactSolver {
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let dense = step.problem.dense();
         let x = if dense.has_unit_weights() {
-            let rhs = dense.weighted_data_times(step.fixed);
+            let rhs = dense.weighted_data_times(step.fixed, step.par);
             solve_shared_gram(step.fixed, step.ridge, rhs)
         } else {
             solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
@@ -179,65 +178,63 @@ fn solve_row_grams(
     let (n, m, k) = (problem.n_rows(), problem.n_cols(), y.ncols());
     let t = packed_len(k);
     let row_blocks: Vec<_> = blocks(n, gram_row_block(k)).collect();
-    let parts: Vec<Mat<f64>> = row_blocks
-        .par_iter()
-        .map(|rows| {
-            let rb = rows.len();
-            let packed = form == GramForm::PackedOuterProducts;
-            // The packed blocks grow as k^2 (37 MiB of outer products per task
-            // just below PER_ROW_SYRK_MIN_RANK): reserved fallibly.
-            let (gram_rows, outer_rows) = if packed {
-                (t, COL_BLOCK.min(m))
-            } else {
-                (0, 0)
-            };
-            let mut ws = Workspace {
-                grams: try_zeros(gram_rows, rb, "the packed row Grams of a row block")?,
-                outer: try_zeros(outer_rows, t, "the packed outer products of a column block")?,
-                wm: try_filled(rb * COL_BLOCK.min(m), 0.0, "a block of W o M")?,
-                rhs: Mat::zeros(rb, k),
-                spd: SpdSolver::new(k),
-                x: vec![0.0; k],
-                correction: vec![0.0; k],
-            };
+    let parts = map_blocks(step.par, &row_blocks, |rows| -> Result<Mat<f64>> {
+        let rb = rows.len();
+        let packed = form == GramForm::PackedOuterProducts;
+        // The packed blocks grow as k^2 (37 MiB of outer products per task
+        // just below PER_ROW_SYRK_MIN_RANK): reserved fallibly.
+        let (gram_rows, outer_rows) = if packed {
+            (t, COL_BLOCK.min(m))
+        } else {
+            (0, 0)
+        };
+        let mut ws = Workspace {
+            grams: try_zeros(gram_rows, rb, "the packed row Grams of a row block")?,
+            outer: try_zeros(outer_rows, t, "the packed outer products of a column block")?,
+            wm: try_filled(rb * COL_BLOCK.min(m), 0.0, "a block of W o M")?,
+            rhs: Mat::zeros(rb, k),
+            spd: SpdSolver::new(k),
+            x: vec![0.0; k],
+            correction: vec![0.0; k],
+        };
+        if packed {
+            packed_block_grams(problem, y, rows.clone(), &mut ws);
+        } else {
+            for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
+                let out = ws.rhs.as_mut();
+                problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
+            }
+        }
+        let mut out = Mat::<f64>::zeros(rb, k);
+        for r in 0..rb {
+            let row = rows.start + r;
+            let mut g = ws.spd.gram_mut();
             if packed {
-                packed_block_grams(problem, y, rows.clone(), &mut ws);
+                let packed = ws.grams.col(r);
+                unpack_symmetric(|idx| packed[idx], g.as_mut());
             } else {
-                for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
-                    let out = ws.rhs.as_mut();
-                    problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
-                }
+                let w = problem
+                    .weights_block(row..row + 1, 0..m)
+                    .expect("row Grams are only formed for non-unit weights");
+                weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
+                mirror_lower(g.as_mut());
             }
-            let mut out = Mat::<f64>::zeros(rb, k);
-            for r in 0..rb {
-                let row = rows.start + r;
-                let mut g = ws.spd.gram_mut();
-                if packed {
-                    let packed = ws.grams.col(r);
-                    unpack_symmetric(|idx| packed[idx], g.as_mut());
-                } else {
-                    let w = problem
-                        .weights_block(row..row + 1, 0..m)
-                        .expect("row Grams are only formed for non-unit weights");
-                    weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
-                    mirror_lower(g.as_mut());
-                }
-                for d in 0..k {
-                    g[(d, d)] += step.ridge;
-                }
-                for (d, xd) in ws.x.iter_mut().enumerate() {
-                    *xd = ws.rhs[(r, d)];
-                }
-                if solve_normal_equations(&mut ws.spd, &mut ws.x) && ws.spd.needs_refinement() {
-                    refine_row(problem, step, row, &mut ws);
-                }
-                for (d, xd) in ws.x.iter().enumerate() {
-                    out[(r, d)] = *xd;
-                }
+            for d in 0..k {
+                g[(d, d)] += step.ridge;
             }
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
+            for (d, xd) in ws.x.iter_mut().enumerate() {
+                *xd = ws.rhs[(r, d)];
+            }
+            if solve_normal_equations(&mut ws.spd, &mut ws.x) && ws.spd.needs_refinement() {
+                refine_row(problem, step, row, &mut ws);
+            }
+            for (d, xd) in ws.x.iter().enumerate() {
+                out[(r, d)] = *xd;
+            }
+        }
+        Ok(out)
+    });
+    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
     Ok(stack_rows(&parts, n, k))
 }
 
@@ -269,6 +266,7 @@ mod tests {
                 ridge: 0.1,
                 warm_start: None,
                 fixed_orthonormal: true,
+                par: Par::rayon(0),
             };
             let packed = solve_row_grams(&problem, &step, GramForm::PackedOuterProducts).unwrap();
             let per_row = solve_row_grams(&problem, &step, GramForm::WeightedSyrkPerRow).unwrap();

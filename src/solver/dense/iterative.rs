@@ -6,14 +6,13 @@
 //! solve instead, so they never produce NaN.
 
 use crate::error::Result;
-use crate::kernels::blocking::{blocks, stack_rows, ROW_BLOCK};
+use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, ROW_BLOCK};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::kernels::transpose::copy_to_rows;
 use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
 use crate::solver::{finite, HalfStep, MAX_INNER_ITERATIONS};
 use faer::Mat;
-use rayon::prelude::*;
 use std::ops::Range;
 
 /// One row as a preconditioner rule sees it.
@@ -108,18 +107,15 @@ pub fn iterative_half_step<R: PreconditionerRule>(
 ) -> Result<IterativeOutcome> {
     let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
     let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
-    let parts: Vec<(Mat<f64>, usize, BlockPreconditioners)> = row_blocks
-        .par_iter()
-        // One workspace per thread's run of row blocks (at most as many runs
-        // as threads), reused across them: fresh rb x m buffers per block cost
-        // page faults (10 % of a fit at k = 16). Every buffer is overwritten
-        // before it is read, so results do not depend on the grouping.
-        .with_min_len(row_blocks.len().div_ceil(rayon::current_num_threads()))
-        .map_init(
-            || BlockScratch::new(step, rule),
-            |scratch, rows| solve_row_block(step, rule, tol, rows, scratch),
-        )
-        .collect();
+    // One workspace per thread's run of row blocks, reused across them:
+    // fresh rb x m buffers per block cost page faults (10 % of a fit at
+    // k = 16). Every buffer is overwritten before it is read.
+    let parts = map_blocks_with(
+        step.par,
+        &row_blocks,
+        || BlockScratch::new(step, rule),
+        |scratch, rows| solve_row_block(step, rule, tol, rows, scratch),
+    );
     let work = parts.iter().map(|(_, w, _)| w).sum();
     let mut mats = Vec::with_capacity(parts.len());
     let mut preconditioners = Vec::with_capacity(parts.len());

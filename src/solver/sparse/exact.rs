@@ -5,14 +5,13 @@
 
 use super::BaseSystem;
 use crate::error::Result;
-use crate::kernels::blocking::stack_rows;
+use crate::kernels::blocking::{map_blocks_with, stack_rows};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::problem::sparse::SparseView;
 use crate::solver::rows::solve_normal_equations;
 use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-use rayon::prelude::*;
 
 /// EXACT on sparse input.
 pub struct SparseExactSolver;
@@ -24,26 +23,24 @@ impl HalfStepSolver for SparseExactSolver {
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let view = step.problem.sparse();
-        let x = exact_half_step(view, &BaseSystem::new(view, step));
+        let x = exact_half_step(view, &BaseSystem::new(view, step), step.par);
         finite(x, "the exact half-step (data too large for f64?)")
     }
 }
 
 /// Solve every row of `view` exactly against the fixed factor of `base`.
-pub fn exact_half_step(view: &SparseView<'_>, base: &BaseSystem) -> Mat<f64> {
+/// One scratch per thread, overwritten row by row.
+pub fn exact_half_step(view: &SparseView<'_>, base: &BaseSystem, par: Par) -> Mat<f64> {
     let k = base.rank();
     let row_blocks = view.row_blocks();
-    let parts: Vec<Mat<f64>> = row_blocks
-        .par_iter()
-        .map(|rows| {
-            let mut scratch = ExactRowScratch::new(k);
-            let mut out = Mat::<f64>::zeros(rows.len(), k);
-            for (r, i) in rows.clone().enumerate() {
-                scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1));
-            }
-            out
-        })
-        .collect();
+    let workspace = || ExactRowScratch::new(k);
+    let parts = map_blocks_with(par, &row_blocks, workspace, |scratch, rows| {
+        let mut out = Mat::<f64>::zeros(rows.len(), k);
+        for (r, i) in rows.clone().enumerate() {
+            scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1));
+        }
+        out
+    });
     stack_rows(&parts, view.n_rows(), k)
 }
 

@@ -13,13 +13,13 @@
 use super::exact::ExactRowScratch;
 use super::BaseSystem;
 use crate::error::Result;
+use crate::kernels::blocking::map_owned_with;
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
 use crate::kernels::transpose::{from_rows_contiguous, rows_contiguous};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::MAX_INNER_ITERATIONS;
 use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
-use faer::{Mat, MatMut, MatRef};
-use rayon::prelude::*;
+use faer::{Mat, MatMut, MatRef, Par};
 
 /// SHARED_PCG on sparse input: Jacobi-preconditioned CG per row.
 pub struct JacobiCgSolver {
@@ -65,7 +65,7 @@ impl HalfStepSolver for JacobiCgSolver {
             tolerance: self.tolerance,
             loose: self.tolerance > self.final_tolerance,
         };
-        let (x, work) = jacobi_cg_half_step(view, &base, step.warm_start, stop);
+        let (x, work) = jacobi_cg_half_step(view, &base, step.warm_start, stop, step.par);
         self.last_inner_iterations = work;
         finite(x, "an iterative half-step")
     }
@@ -158,12 +158,13 @@ pub fn jacobi_cg_half_step(
     base: &BaseSystem,
     warm: Option<MatRef<'_, f64>>,
     stop: Stopping,
+    par: Par,
 ) -> (Mat<f64>, usize) {
     let (n, k) = (view.n_rows(), base.rank());
     let row_blocks = view.row_blocks();
     // Rows of the warm start and of the solutions are read and written
     // whole: contiguous, not k strided accesses each.
-    let warm_rows = warm.map(rows_contiguous);
+    let warm_rows = warm.map(|w| rows_contiguous(w, par));
     let reduction = if stop.loose && warm.is_some() {
         LOOSE_REDUCTION
     } else {
@@ -177,43 +178,42 @@ pub fn jacobi_cg_half_step(
         outputs.push((rows.clone(), block));
         rest = tail;
     }
-    let work: usize = outputs
-        .into_par_iter()
-        .map(|(rows, out)| {
-            let mut cg = CgScratch::new(k);
-            // Few rows take the exact path: its scratch only when one does.
-            let mut exact: Option<ExactRowScratch> = None;
-            let mut exact_solve = |i: usize, x: &mut [f64]| {
-                exact.get_or_insert_with(|| ExactRowScratch::new(k)).solve(
-                    view,
-                    base,
-                    i,
-                    MatMut::from_row_major_slice_mut(x, 1, k),
-                )
-            };
-            let mut work = 0;
-            for (i, x) in rows.zip(out.chunks_exact_mut(k)) {
-                let row = view.row(i);
-                if base.maybe_singular(&row) {
-                    exact_solve(i, x);
-                    continue;
-                }
-                match &warm_rows {
-                    Some(w) => cg.x.copy_from_slice(&w[i * k..(i + 1) * k]),
-                    None => cg.x.fill(0.0),
-                }
-                match solve_row(base, &row, stop.tolerance, reduction, &mut cg) {
-                    Some(iterations) => {
-                        work += iterations;
-                        x.copy_from_slice(&cg.x);
-                    }
-                    None => exact_solve(i, x),
-                }
+    // One CG scratch per thread; few rows take the exact path, so its
+    // scratch is made only when one does. Every buffer is overwritten
+    // before it is read.
+    let workspace = || (CgScratch::new(k), None::<ExactRowScratch>);
+    let work = map_owned_with(par, outputs, workspace, |(cg, exact), (rows, out)| {
+        let mut exact_solve = |i: usize, x: &mut [f64]| {
+            exact.get_or_insert_with(|| ExactRowScratch::new(k)).solve(
+                view,
+                base,
+                i,
+                MatMut::from_row_major_slice_mut(x, 1, k),
+            )
+        };
+        let mut work = 0;
+        for (i, x) in rows.zip(out.chunks_exact_mut(k)) {
+            let row = view.row(i);
+            if base.maybe_singular(&row) {
+                exact_solve(i, x);
+                continue;
             }
-            work
-        })
-        .sum();
-    (from_rows_contiguous(&solutions, n, k), work)
+            match &warm_rows {
+                Some(w) => cg.x.copy_from_slice(&w[i * k..(i + 1) * k]),
+                None => cg.x.fill(0.0),
+            }
+            match solve_row(base, &row, stop.tolerance, reduction, cg) {
+                Some(iterations) => {
+                    work += iterations;
+                    x.copy_from_slice(&cg.x);
+                }
+                None => exact_solve(i, x),
+            }
+        }
+        work
+    });
+    let work = work.iter().sum();
+    (from_rows_contiguous(&solutions, n, k, par), work)
 }
 
 /// sqrt(sum_d b_d^2 w_d).

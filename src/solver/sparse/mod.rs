@@ -52,7 +52,7 @@ impl BaseSystem {
         let mut gram = if step.fixed_orthonormal {
             Mat::<f64>::identity(k, k) * wd
         } else {
-            gram(y) * wd
+            gram(y, step.par) * wd
         };
         for d in 0..k {
             gram[(d, d)] += ridge;
@@ -72,7 +72,7 @@ impl BaseSystem {
             gram,
             gram_scale: is_scaled_identity.then_some(scale),
             rhs,
-            y_rows: rows_contiguous(y),
+            y_rows: rows_contiguous(y, step.par),
             w_default: wd,
             m_default: md,
         }

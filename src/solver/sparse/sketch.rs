@@ -12,7 +12,7 @@
 use super::exact::{ExactRowScratch, SparseExactSolver};
 use super::BaseSystem;
 use crate::error::Result;
-use crate::kernels::blocking::stack_rows;
+use crate::kernels::blocking::{map_blocks, stack_rows};
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::problem::sparse::SparseView;
@@ -26,7 +26,6 @@ use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-use rayon::prelude::*;
 
 /// SKETCH on sparse input: the sketch size factor, the accuracy the driver
 /// asks for now, the seed, and a half-step count so each gets fresh sketches.
@@ -73,6 +72,7 @@ impl HalfStepSolver for SparseSketchSolver {
             tolerance: self.tolerance,
             seed: self.seed,
             half_step: self.half_steps,
+            par: step.par,
         };
         self.half_steps += 1;
         if !applicable(SolverKind::Sketch, &step.problem) {
@@ -113,6 +113,7 @@ pub struct SketchSettings {
     pub tolerance: f64,
     pub seed: u64,
     pub half_step: u64,
+    pub par: Par,
 }
 
 /// Sketch and solve every row of `view`; returns the solutions and the
@@ -126,58 +127,56 @@ pub fn sketch_half_step(
 ) -> (Mat<f64>, usize) {
     let k = base.rank();
     let sketch_rows = settings.sketch_rows;
-    let parts: Vec<(Mat<f64>, usize)> = view
-        .row_blocks()
-        .par_iter()
-        .map(|rows| {
-            let mut exact = ExactRowScratch::new(k);
-            let longest = rows
-                .clone()
-                .map(|i| view.row(i).cols.len())
-                .max()
-                .unwrap_or(0)
-                + k;
-            let mut work = RowWork {
-                design: WeightedDesign::new(longest, k),
-                srht: SrhtScratch::new(longest, k, sketch_rows),
-                qr: RFactorWorkspace::new(sketch_rows.max(k), k),
-                cg: CglsVectors {
-                    x: Mat::zeros(k, 1),
-                    gradient: Mat::zeros(k, 1),
-                    direction: Mat::zeros(k, 1),
-                    step: Mat::zeros(k, 1),
-                    residual: Mat::zeros(longest, 1),
-                    image: Mat::zeros(longest, 1),
-                },
-            };
-            let mut out = Mat::<f64>::zeros(rows.len(), k);
-            let mut iterations = 0;
-            for (r, i) in rows.clone().enumerate() {
-                match warm {
-                    Some(w) => (0..k).for_each(|d| work.cg.x[(d, 0)] = w[(i, d)]),
-                    None => work.cg.x.fill(0.0),
-                }
-                let count = gather(view, base, ridge, i, &mut work);
-                let rng = &mut sketch_stream(settings.seed, settings.half_step, i);
-                let solved = solve_row(
-                    &mut work,
-                    count,
-                    sketch_rows,
-                    rng,
-                    settings.tolerance,
-                    ridge,
-                );
-                match solved {
-                    Some(it) => {
-                        iterations += it;
-                        (0..k).for_each(|d| out[(r, d)] = work.cg.x[(d, 0)]);
-                    }
-                    None => exact.solve(view, base, i, out.as_mut().subrows_mut(r, 1)),
-                }
+    // Buffers per block, sized by the block's longest row: one popular item
+    // must not make every thread's buffers that long.
+    let parts = map_blocks(settings.par, &view.row_blocks(), |rows| {
+        let mut exact = ExactRowScratch::new(k);
+        let longest = rows
+            .clone()
+            .map(|i| view.row(i).cols.len())
+            .max()
+            .unwrap_or(0)
+            + k;
+        let mut work = RowWork {
+            design: WeightedDesign::new(longest, k),
+            srht: SrhtScratch::new(longest, k, sketch_rows),
+            qr: RFactorWorkspace::new(sketch_rows.max(k), k),
+            cg: CglsVectors {
+                x: Mat::zeros(k, 1),
+                gradient: Mat::zeros(k, 1),
+                direction: Mat::zeros(k, 1),
+                step: Mat::zeros(k, 1),
+                residual: Mat::zeros(longest, 1),
+                image: Mat::zeros(longest, 1),
+            },
+        };
+        let mut out = Mat::<f64>::zeros(rows.len(), k);
+        let mut iterations = 0;
+        for (r, i) in rows.clone().enumerate() {
+            match warm {
+                Some(w) => (0..k).for_each(|d| work.cg.x[(d, 0)] = w[(i, d)]),
+                None => work.cg.x.fill(0.0),
             }
-            (out, iterations)
-        })
-        .collect();
+            let count = gather(view, base, ridge, i, &mut work);
+            let rng = &mut sketch_stream(settings.seed, settings.half_step, i);
+            let solved = solve_row(
+                &mut work,
+                count,
+                sketch_rows,
+                rng,
+                settings.tolerance,
+                ridge,
+            );
+            match solved {
+                Some(it) => {
+                    iterations += it;
+                    (0..k).for_each(|d| out[(r, d)] = work.cg.x[(d, 0)]);
+                }
+                None => exact.solve(view, base, i, out.as_mut().subrows_mut(r, 1)),
+            }
+        }
+        (out, iterations)
+    });
     let iterations = parts.iter().map(|p| p.1).sum();
     let mats: Vec<Mat<f64>> = parts.into_iter().map(|p| p.0).collect();
     (stack_rows(&mats, view.n_rows(), k), iterations)
