@@ -10,8 +10,8 @@
 //! and adds whole rows (vectorized; the copy is timed), which pays for
 //! zeta >= 4.
 //!
-//!     cargo bench --bench embeddings                    # m = 4000, k = 16 32 64 128
-//!     cargo bench --bench embeddings -- 2000 32 64      # m, then the ranks
+//!     cargo bench --features experiments --bench embeddings                    # m = 4000, k = 16 32 64 128
+//!     cargo bench --features experiments --bench embeddings -- 2000 32 64      # m, then the ranks
 //!
 //! Knob (environment): WLRA_BENCH_DRAWS (default 9) random embeddings per
 //! (family, k, embedding); medians are over them. CSV: target/bench/embeddings.csv.
@@ -1036,7 +1036,7 @@ fn main() {
         .max(1);
     let rank_list: Vec<String> = ranks.iter().map(|k| k.to_string()).collect();
     println!(
-        "# cargo bench --bench embeddings -- {m} {}   (WLRA_BENCH_DRAWS={draws}, one thread)",
+        "# cargo bench --features experiments --bench embeddings -- {m} {}   (WLRA_BENCH_DRAWS={draws}, one thread)",
         rank_list.join(" ")
     );
     let worst = check_pruned_matches_library();

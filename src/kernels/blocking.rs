@@ -12,26 +12,26 @@ use std::ops::Range;
 /// rows that a task's GEMMs are well shaped, few enough that a block's
 /// buffers (ROW_BLOCK x COL_BLOCK, ROW_BLOCK x m weights) stay small and
 /// that n = 1000 still splits into eight tasks.
-pub const ROW_BLOCK: usize = 128;
+pub(crate) const ROW_BLOCK: usize = 128;
 /// Columns of the data materialized at once within a row block: a
 /// ROW_BLOCK x COL_BLOCK block of W o M is 256 KiB, inside L2 while the GEMM
 /// that consumes it runs.
-pub const COL_BLOCK: usize = 256;
+pub(crate) const COL_BLOCK: usize = 256;
 /// Rows per task of tall-skinny products (a^T a, a b, triangular solves on
 /// n x k factors): these are cheap per row, so tasks must be large for the
 /// scheduling to pay.
-pub const TALL_ROW_BLOCK: usize = 1024;
+pub(crate) const TALL_ROW_BLOCK: usize = 1024;
 /// Rows per task of the layout copies of a factor (`rows_contiguous`): 64
 /// rows of k doubles are written while the k source columns stay in L1.
-pub const COPY_ROW_BLOCK: usize = 64;
+pub(crate) const COPY_ROW_BLOCK: usize = 64;
 /// Columns of W per operator chunk of the batched CG: the rb x CG_CHUNK
 /// products (256 KiB at rb = 128) stay in L2 between the two GEMMs that
 /// make and use them.
-pub const CG_CHUNK: usize = 256;
+pub(crate) const CG_CHUNK: usize = 256;
 /// Pattern entries per row block of the sparse loops (with at most
 /// ROW_BLOCK rows): popular items hold most of the entries, and blocks of
 /// equal row counts would leave one thread with most of the work.
-pub const SPARSE_BLOCK_ENTRIES: usize = 8192;
+pub(crate) const SPARSE_BLOCK_ENTRIES: usize = 8192;
 
 /// Consecutive ranges of at most `size` covering 0..len, in order.
 pub fn blocks(len: usize, size: usize) -> impl Iterator<Item = Range<usize>> + Clone {

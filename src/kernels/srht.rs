@@ -33,7 +33,7 @@ pub fn srht_sketch<'w>(
     work.fill(0.0);
     // Signs drawn in row order, applied column by column: the columns are
     // contiguous, rows are not (measured 1.2-1.6x per row by
-    // `cargo bench --bench embeddings`, SRHT-cols).
+    // `cargo bench --features experiments --bench embeddings`, SRHT-cols).
     // The signs wait in the last column of `work` (no buffer per row), and
     // that column is signed in place once the others have read them.
     if k > 0 {

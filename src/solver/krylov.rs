@@ -111,7 +111,8 @@ pub(crate) fn run_cg<S: CgSystem>(
 /// `stop_on_nan` a NaN counts as reached.
 fn converged(norm: f64, target: f64, stop_on_nan: bool) -> bool {
     if stop_on_nan {
-        !(norm > target)
+        // Not greater, NaN on either side included.
+        norm.partial_cmp(&target) != Some(std::cmp::Ordering::Greater)
     } else {
         norm <= target
     }
