@@ -299,5 +299,5 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
         let err = (&x - &exact).norm_l2() / exact.norm_l2();
         assert!(err <= 1e-9, "sketched half-step off by {err:e}");
     }
-    assert_eq!(solver.reused_half_steps, 1);
+    assert_eq!(solver.method.reused_half_steps, 1);
 }

@@ -75,6 +75,78 @@ pub trait HalfStepSolver {
     }
 }
 
+/// The accuracy an iterative method's inner solves run at.
+#[derive(Clone, Copy)]
+pub struct InnerAccuracy {
+    /// The relative accuracy the driver asks for now.
+    pub tolerance: f64,
+    /// Whether that is looser than WLRA_OPTION_REGRESSION_TOLERANCE: the
+    /// driver's iterations are then inexact anyway.
+    pub loose: bool,
+}
+
+/// What an iterative method's half-step gives: the n_rows x k solution
+/// and the inner iterations summed over rows.
+pub type Solved = Result<(Mat<f64>, usize)>;
+
+/// An iterative half-step method. `Iterative` adds what every iterative
+/// solver shares: the accuracy the driver sets and the inner iterations it
+/// reads back.
+pub trait InnerMethod {
+    const KIND: SolverKind;
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved;
+}
+
+/// An iterative method as a `HalfStepSolver`.
+pub struct Iterative<M> {
+    pub method: M,
+    /// The accuracy the driver asks for now.
+    tolerance: f64,
+    /// WLRA_OPTION_REGRESSION_TOLERANCE, where the accuracy ends.
+    final_tolerance: f64,
+    /// Inner iterations of the last half-step, summed over rows.
+    pub last_inner_iterations: usize,
+}
+
+impl<M> Iterative<M> {
+    pub fn with_method(method: M, tolerance: f64) -> Self {
+        Iterative {
+            method,
+            tolerance,
+            final_tolerance: tolerance,
+            last_inner_iterations: 0,
+        }
+    }
+}
+
+impl<M: InnerMethod> HalfStepSolver for Iterative<M> {
+    fn kind(&self) -> SolverKind {
+        M::KIND
+    }
+
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let accuracy = InnerAccuracy {
+            tolerance: self.tolerance,
+            loose: self.tolerance > self.final_tolerance,
+        };
+        let (x, work) = self.method.solve_at(step, accuracy)?;
+        self.last_inner_iterations = work;
+        Ok(x)
+    }
+
+    fn set_accuracy(&mut self, accuracy: f64) {
+        self.tolerance = accuracy;
+    }
+
+    fn is_iterative(&self) -> bool {
+        true
+    }
+
+    fn inner_iterations(&self) -> usize {
+        self.last_inner_iterations
+    }
+}
+
 /// `x` if every entry is finite, else `Error::Numerical` naming `what`.
 pub fn finite(x: Mat<f64>, what: &str) -> Result<Mat<f64>> {
     if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
@@ -122,16 +194,19 @@ pub fn solver_for(
         (Problem::Dense(_), SolverKind::Sketch) => {
             Box::new(dense::sketch::SketchSolver::new(factor, tolerance, seed))
         }
-        (Problem::Dense(_), SolverKind::SharedPcg) => Box::new(
-            dense::mean_weight_cgls::MeanWeightCglsSolver::new(tolerance),
-        ),
+        (Problem::Dense(_), SolverKind::SharedPcg) => Box::new(Iterative::with_method(
+            dense::mean_weight_cgls::MeanWeightCgls,
+            tolerance,
+        )),
         (Problem::Sparse(_), SolverKind::Exact) => Box::new(sparse::exact::SparseExactSolver),
-        (Problem::Sparse(_), SolverKind::Sketch) => Box::new(
-            sparse::sketch::SparseSketchSolver::new(factor, tolerance, seed),
-        ),
-        (Problem::Sparse(_), SolverKind::SharedPcg) => {
-            Box::new(sparse::jacobi_cg::JacobiCgSolver::new(tolerance))
-        }
+        (Problem::Sparse(_), SolverKind::Sketch) => Box::new(Iterative::with_method(
+            sparse::sketch::SparseSrhtCgls::new(factor, seed),
+            tolerance,
+        )),
+        (Problem::Sparse(_), SolverKind::SharedPcg) => Box::new(Iterative::with_method(
+            sparse::jacobi_cg::JacobiCg,
+            tolerance,
+        )),
     }
 }
 

@@ -9,28 +9,14 @@
 //! iteration 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
 use super::iterative::{iterative_half_step, PreconditionerRule, RowScratch, RowView};
-use crate::error::Result;
 use crate::kernels::spd_solve::{cholesky_upper, full_rank};
 use crate::solver::block_cgls::Preconditioners;
-use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
-pub struct MeanWeightCglsSolver {
-    /// The accuracy the driver asks for now.
-    pub tolerance: f64,
-    /// Inner iterations of the last half-step, summed over rows.
-    pub last_inner_iterations: usize,
-}
-
-impl MeanWeightCglsSolver {
-    pub fn new(tolerance: f64) -> Self {
-        MeanWeightCglsSolver {
-            tolerance,
-            last_inner_iterations: 0,
-        }
-    }
-}
+/// SHARED_PCG on dense input (`solver::Iterative` adds the accuracy).
+pub struct MeanWeightCgls;
 
 /// R_i = chol(w̄_i C + ridge I) with C = Y^T Y formed once per half-step.
 /// Without a ridge that is sqrt(w̄_i) chol(C): one factor for the block.
@@ -100,24 +86,10 @@ impl PreconditionerRule for MeanWeightRule {
     }
 }
 
-impl HalfStepSolver for MeanWeightCglsSolver {
-    fn kind(&self) -> SolverKind {
-        SolverKind::SharedPcg
-    }
+impl InnerMethod for MeanWeightCgls {
+    const KIND: SolverKind = SolverKind::SharedPcg;
 
-    fn inner_iterations(&self) -> usize {
-        self.last_inner_iterations
-    }
-
-    fn is_iterative(&self) -> bool {
-        true
-    }
-
-    fn set_accuracy(&mut self, accuracy: f64) {
-        self.tolerance = accuracy;
-    }
-
-    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
         let k = step.fixed.ncols();
         let mut gram = Mat::<f64>::zeros(k, k);
         matmul(
@@ -130,8 +102,7 @@ impl HalfStepSolver for MeanWeightCglsSolver {
         );
         let gram_factor = cholesky_upper(gram.as_ref()).filter(|r| full_rank(r.as_ref()));
         let rule = MeanWeightRule { gram, gram_factor };
-        let outcome = iterative_half_step(step, &rule, self.tolerance)?;
-        self.last_inner_iterations = outcome.work;
-        Ok(outcome.x)
+        let outcome = iterative_half_step(step, &rule, accuracy.tolerance)?;
+        Ok((outcome.x, outcome.work))
     }
 }

@@ -15,25 +15,22 @@ use super::iterative::{
     gather_design, iterative_half_step, BlockPreconditioners, PreconditionerRule, RowScratch,
     RowView,
 };
-use crate::error::Result;
 use crate::kernels::blocking::ROW_BLOCK;
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::rng::sketch_stream;
 use crate::solver::block_cgls::Preconditioners;
-use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::{HalfStep, InnerAccuracy, InnerMethod, Iterative, Solved, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::Mat;
 use faer::{Accum, Par};
 
-pub struct SketchSolver {
+/// SKETCH on dense input (`solver::Iterative` adds the accuracy).
+pub struct SrhtCgls {
     pub sketch_size_factor: f64,
-    pub tolerance: f64,
     pub seed: u64,
     /// Counts half-steps, so each gets fresh sketches.
     half_steps: u64,
-    /// Inner iterations of the last half-step, summed over rows.
-    pub last_inner_iterations: usize,
     /// Per side (half-steps alternate U, V): the last sketched
     /// preconditioners, kept while they keep the iterations low.
     saved: [Option<Saved>; 2],
@@ -56,17 +53,19 @@ const REBUILD_SLACK: f64 = 2.0;
 /// Inner tolerance factor under re-used preconditioners.
 const REUSE_TIGHTENING: f64 = 0.1;
 
+/// SKETCH on dense input as a half-step solver.
+pub type SketchSolver = Iterative<SrhtCgls>;
+
 impl SketchSolver {
     pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
-        SketchSolver {
+        let method = SrhtCgls {
             sketch_size_factor,
-            tolerance,
             seed,
             half_steps: 0,
-            last_inner_iterations: 0,
             saved: [None, None],
             reused_half_steps: 0,
-        }
+        };
+        Iterative::with_method(method, tolerance)
     }
 }
 
@@ -203,24 +202,10 @@ impl SrhtRule {
     }
 }
 
-impl HalfStepSolver for SketchSolver {
-    fn kind(&self) -> SolverKind {
-        SolverKind::Sketch
-    }
+impl InnerMethod for SrhtCgls {
+    const KIND: SolverKind = SolverKind::Sketch;
 
-    fn inner_iterations(&self) -> usize {
-        self.last_inner_iterations
-    }
-
-    fn is_iterative(&self) -> bool {
-        true
-    }
-
-    fn set_accuracy(&mut self, accuracy: f64) {
-        self.tolerance = accuracy;
-    }
-
-    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
         let side = (self.half_steps % 2) as usize;
         let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
         let reusable = self.saved[side].as_ref().filter(|s| {
@@ -243,7 +228,7 @@ impl HalfStepSolver for SketchSolver {
                 };
                 // A re-used R conditions A_new less well than a fresh one: ask
                 // for a decade more, so a solve is as accurate in x.
-                let tolerance = REUSE_TIGHTENING * self.tolerance;
+                let tolerance = REUSE_TIGHTENING * accuracy.tolerance;
                 (iterative_half_step(step, &rule, tolerance)?, true)
             }
             None => {
@@ -252,11 +237,10 @@ impl HalfStepSolver for SketchSolver {
                     seed: self.seed,
                     half_step: self.half_steps,
                 };
-                (iterative_half_step(step, &rule, self.tolerance)?, false)
+                (iterative_half_step(step, &rule, accuracy.tolerance)?, false)
             }
         };
         self.half_steps += 1;
-        self.last_inner_iterations = outcome.work;
         let per_row = outcome.work as f64 / n.max(1) as f64;
         if reused {
             self.reused_half_steps += 1;
@@ -271,6 +255,6 @@ impl HalfStepSolver for SketchSolver {
                 fresh_iterations: per_row,
             });
         }
-        Ok(outcome.x)
+        Ok((outcome.x, outcome.work))
     }
 }

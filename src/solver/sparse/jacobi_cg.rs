@@ -12,62 +12,30 @@
 
 use super::exact::ExactRowScratch;
 use super::BaseSystem;
-use crate::error::Result;
 use crate::kernels::blocking::map_owned_with;
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
 use crate::kernels::transpose::{from_rows_contiguous, rows_contiguous};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::MAX_INNER_ITERATIONS;
-use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::{finite, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
 use faer::{Mat, MatMut, MatRef, Par};
 
-/// SHARED_PCG on sparse input: Jacobi-preconditioned CG per row.
-pub struct JacobiCgSolver {
-    /// The accuracy the driver asks for now.
-    tolerance: f64,
-    /// WLRA_OPTION_REGRESSION_TOLERANCE: while `tolerance` is looser, the
-    /// driver's iterations are inexact anyway (`Stopping::loose`).
-    final_tolerance: f64,
-    last_inner_iterations: usize,
-}
+/// SHARED_PCG on sparse input: Jacobi-preconditioned CG per row
+/// (`solver::Iterative` adds the accuracy).
+pub struct JacobiCg;
 
-impl JacobiCgSolver {
-    pub fn new(tolerance: f64) -> Self {
-        JacobiCgSolver {
-            tolerance,
-            final_tolerance: tolerance,
-            last_inner_iterations: 0,
-        }
-    }
-}
+impl InnerMethod for JacobiCg {
+    const KIND: SolverKind = SolverKind::SharedPcg;
 
-impl HalfStepSolver for JacobiCgSolver {
-    fn kind(&self) -> SolverKind {
-        SolverKind::SharedPcg
-    }
-
-    fn inner_iterations(&self) -> usize {
-        self.last_inner_iterations
-    }
-
-    fn is_iterative(&self) -> bool {
-        true
-    }
-
-    fn set_accuracy(&mut self, accuracy: f64) {
-        self.tolerance = accuracy;
-    }
-
-    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
         let view = step.problem.sparse();
         let base = BaseSystem::new(view, step);
         let stop = Stopping {
-            tolerance: self.tolerance,
-            loose: self.tolerance > self.final_tolerance,
+            tolerance: accuracy.tolerance,
+            loose: accuracy.loose,
         };
         let (x, work) = jacobi_cg_half_step(view, &base, step.warm_start, stop, step.par);
-        self.last_inner_iterations = work;
-        finite(x, "an iterative half-step")
+        Ok((finite(x, "an iterative half-step")?, work))
     }
 }
 

@@ -11,7 +11,6 @@
 
 use super::exact::{ExactRowScratch, SparseExactSolver};
 use super::BaseSystem;
-use crate::error::Result;
 use crate::kernels::blocking::{map_blocks, stack_rows};
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
@@ -20,56 +19,41 @@ use crate::rng::sketch_stream;
 use crate::solver::krylov::{run_cg, CgSystem};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
 use crate::solver::MAX_INNER_ITERATIONS;
-use crate::solver::{applicable, finite, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::{
+    applicable, finite, HalfStep, HalfStepSolver, InnerAccuracy, InnerMethod, Solved, SolverKind,
+};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
-/// SKETCH on sparse input: the sketch size factor, the accuracy the driver
-/// asks for now, the seed, and a half-step count so each gets fresh sketches.
-pub struct SparseSketchSolver {
-    pub sketch_size_factor: f64,
-    pub tolerance: f64,
-    pub seed: u64,
+/// SKETCH on sparse input (`solver::Iterative` adds the accuracy): the
+/// sketch size factor, the seed, and a half-step count so each gets fresh
+/// sketches.
+pub struct SparseSrhtCgls {
+    sketch_size_factor: f64,
+    seed: u64,
     half_steps: u64,
-    last_inner_iterations: usize,
 }
 
-impl SparseSketchSolver {
-    pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
-        SparseSketchSolver {
+impl SparseSrhtCgls {
+    pub fn new(sketch_size_factor: f64, seed: u64) -> Self {
+        SparseSrhtCgls {
             sketch_size_factor,
-            tolerance,
             seed,
             half_steps: 0,
-            last_inner_iterations: 0,
         }
     }
 }
 
-impl HalfStepSolver for SparseSketchSolver {
-    fn kind(&self) -> SolverKind {
-        SolverKind::Sketch
-    }
+impl InnerMethod for SparseSrhtCgls {
+    const KIND: SolverKind = SolverKind::Sketch;
 
-    fn inner_iterations(&self) -> usize {
-        self.last_inner_iterations
-    }
-
-    fn is_iterative(&self) -> bool {
-        true
-    }
-
-    fn set_accuracy(&mut self, accuracy: f64) {
-        self.tolerance = accuracy;
-    }
-
-    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
         let settings = SketchSettings {
             sketch_rows: sketch_rows(self.sketch_size_factor, step.fixed.ncols()),
-            tolerance: self.tolerance,
+            tolerance: accuracy.tolerance,
             seed: self.seed,
             half_step: self.half_steps,
             par: step.par,
@@ -77,14 +61,12 @@ impl HalfStepSolver for SparseSketchSolver {
         self.half_steps += 1;
         if !applicable(SolverKind::Sketch, &step.problem) {
             // Every row's design would have all m rows: solved exactly.
-            self.last_inner_iterations = 0;
-            return SparseExactSolver.solve(step);
+            return Ok((SparseExactSolver.solve(step)?, 0));
         }
         let view = step.problem.sparse();
         let base = BaseSystem::new(view, step);
         let (x, work) = sketch_half_step(view, &base, step.ridge, step.warm_start, &settings);
-        self.last_inner_iterations = work;
-        finite(x, "a sketched half-step")
+        Ok((finite(x, "a sketched half-step")?, work))
     }
 }
 
