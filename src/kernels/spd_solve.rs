@@ -203,20 +203,48 @@ pub fn pivot_ratio(r: MatRef<'_, f64>) -> f64 {
 /// The upper Cholesky factor R (G = R^T R) of a symmetric positive definite
 /// matrix, sequentially; None when G is not positive definite. k^3/3 flops.
 pub fn cholesky_upper(g: faer::MatRef<'_, f64>) -> Option<Mat<f64>> {
-    let k = g.nrows();
-    let mut l = g.to_owned();
-    let req = llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default());
-    llt::factor::cholesky_in_place(
-        l.as_mut(),
-        Default::default(),
-        Par::Seq,
-        MemStack::new(&mut MemBuffer::new(req)),
-        Default::default(),
-    )
-    .ok()?;
-    Some(Mat::from_fn(
-        k,
-        k,
-        |i, j| if i <= j { l[(j, i)] } else { 0.0 },
-    ))
+    let mut scratch = CholeskyScratch::new(g.nrows());
+    scratch.gram_mut().copy_from(g);
+    scratch.upper_factor()
+}
+
+/// The buffers of repeated k x k Cholesky factorizations, allocated once
+/// per thread: the matrix to factor and faer's scratch.
+pub struct CholeskyScratch {
+    l: Mat<f64>,
+    buffer: MemBuffer,
+}
+
+impl CholeskyScratch {
+    pub fn new(k: usize) -> Self {
+        let req = llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default());
+        CholeskyScratch {
+            l: Mat::zeros(k, k),
+            buffer: MemBuffer::new(req),
+        }
+    }
+
+    /// Where the caller puts G before `upper_factor`.
+    pub fn gram_mut(&mut self) -> MatMut<'_, f64> {
+        self.l.as_mut()
+    }
+
+    /// `cholesky_upper` of the G left by `gram_mut` (overwriting it).
+    pub fn upper_factor(&mut self) -> Option<Mat<f64>> {
+        let k = self.l.nrows();
+        llt::factor::cholesky_in_place(
+            self.l.as_mut(),
+            Default::default(),
+            Par::Seq,
+            MemStack::new(&mut self.buffer),
+            Default::default(),
+        )
+        .ok()?;
+        let l = &self.l;
+        Some(Mat::from_fn(
+            k,
+            k,
+            |i, j| if i <= j { l[(j, i)] } else { 0.0 },
+        ))
+    }
 }

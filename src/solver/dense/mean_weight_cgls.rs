@@ -9,7 +9,7 @@
 //! iteration 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
 use super::iterative::{iterative_half_step, PreconditionerRule, RowScratch, RowView};
-use crate::kernels::spd_solve::{cholesky_upper, full_rank};
+use crate::kernels::spd_solve::{cholesky_upper, full_rank, CholeskyScratch};
 use crate::solver::block_cgls::Preconditioners;
 use crate::solver::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
 use faer::linalg::matmul::matmul;
@@ -26,16 +26,19 @@ pub struct MeanWeightRule {
 }
 
 impl PreconditionerRule for MeanWeightRule {
-    type Scratch = ();
+    /// With a ridge: each row's w̄_i C + ridge I, factored in place.
+    type Scratch = CholeskyScratch;
 
-    fn scratch(&self, _m: usize, _k: usize) {}
+    fn scratch(&self, _m: usize, k: usize) -> CholeskyScratch {
+        CholeskyScratch::new(k)
+    }
 
     fn build(
         &self,
         step: &HalfStep<'_>,
         rows: &[RowView<'_>],
         _row_scratch: &mut RowScratch,
-        _scratch: &mut (),
+        cholesky: &mut CholeskyScratch,
         usable: &mut [bool],
     ) -> Preconditioners {
         let means: Vec<f64> = rows
@@ -69,11 +72,16 @@ impl PreconditionerRule for MeanWeightRule {
             .iter()
             .zip(usable.iter_mut())
             .map(|(mean, u)| {
-                let mut g = Mat::from_fn(k, k, |i, j| mean * self.gram[(i, j)]);
+                let mut g = cholesky.gram_mut();
+                for j in 0..k {
+                    for i in 0..k {
+                        g[(i, j)] = mean * self.gram[(i, j)];
+                    }
+                }
                 for d in 0..k {
                     g[(d, d)] += step.ridge;
                 }
-                match cholesky_upper(g.as_ref()).filter(|r| full_rank(r.as_ref())) {
+                match cholesky.upper_factor().filter(|r| full_rank(r.as_ref())) {
                     Some(r) => r,
                     None => {
                         *u = false;
