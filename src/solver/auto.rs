@@ -1,6 +1,6 @@
 //! AUTO: per half-step, the solver with the lowest predicted cost among
-//! exact, shared-preconditioner PCG and SRHT-preconditioned PCG (sparse
-//! input: `predict_sparse`).
+//! EXACT, SHARED_PCG (mean-weight CGLS; Jacobi CG on sparse input) and
+//! SKETCH (SRHT-preconditioned CG; sparse input: `predict_sparse`).
 //!
 //! The prediction counts work in GEMM-flop equivalents per row, from k,
 //! the row length m and inner iteration counts (never from timings, so the
@@ -49,7 +49,7 @@ const SRHT_GUESS: f64 = 6.0;
 pub struct AutoSolver {
     /// The three solvers of the input kind (from the solver table).
     exact: Box<dyn HalfStepSolver + Send>,
-    shared: Box<dyn HalfStepSolver + Send>,
+    shared_pcg: Box<dyn HalfStepSolver + Send>,
     sketch: Box<dyn HalfStepSolver + Send>,
     sketch_size_factor: f64,
     /// Half-steps alternate U, V: per side, the last iterations measured.
@@ -63,7 +63,7 @@ impl AutoSolver {
     pub fn new(problem: &Problem<'_>, settings: SolverSettings) -> Self {
         AutoSolver {
             exact: solver_for(SolverKind::Exact, problem, settings),
-            shared: solver_for(SolverKind::SharedPcg, problem, settings),
+            shared_pcg: solver_for(SolverKind::SharedPcg, problem, settings),
             sketch: solver_for(SolverKind::Sketch, problem, settings),
             sketch_size_factor: settings.sketch_size_factor,
             shared_iterations: [None; 2],
@@ -153,14 +153,14 @@ impl HalfStepSolver for AutoSolver {
     }
 
     fn set_accuracy(&mut self, accuracy: f64) {
-        self.shared.set_accuracy(accuracy);
+        self.shared_pcg.set_accuracy(accuracy);
         self.sketch.set_accuracy(accuracy);
     }
 
     fn inner_iterations(&self) -> usize {
         match self.kind() {
             SolverKind::Exact => 0,
-            SolverKind::SharedPcg => self.shared.inner_iterations(),
+            SolverKind::SharedPcg => self.shared_pcg.inner_iterations(),
             SolverKind::Sketch => self.sketch.inner_iterations(),
         }
     }
@@ -196,9 +196,9 @@ impl HalfStepSolver for AutoSolver {
                 self.exact.solve(step)
             }
             SolverKind::SharedPcg => {
-                let x = self.shared.solve(step)?;
+                let x = self.shared_pcg.solve(step)?;
                 self.shared_iterations[side] =
-                    Some(self.shared.inner_iterations() as f64 / n.max(1) as f64);
+                    Some(self.shared_pcg.inner_iterations() as f64 / n.max(1) as f64);
                 Ok(x)
             }
             SolverKind::Sketch => self.sketch.solve(step),

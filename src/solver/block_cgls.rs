@@ -62,7 +62,7 @@ impl CglsWorkspace {
 /// The rows' right preconditioners R_i (upper triangular, x = R_i^-1 z).
 pub enum Preconditioners {
     /// R_i = scale_i R for every row: one triangular solve for the block.
-    Shared { r: Mat<f64>, scale: Vec<f64> },
+    Scaled { r: Mat<f64>, scale: Vec<f64> },
     /// One R_i per row (SRHT sketches).
     PerRow(Vec<Mat<f64>>),
 }
@@ -79,7 +79,7 @@ impl Preconditioners {
             }
         };
         match self {
-            Preconditioners::Shared { r, scale } => {
+            Preconditioners::Scaled { r, scale } => {
                 solve(r.as_ref(), block.as_mut().transpose_mut());
                 for (i, s) in scale.iter().enumerate() {
                     let mut row = block.as_mut().subrows_mut(i, 1);

@@ -62,7 +62,7 @@ impl PreconditionerRule for MeanWeightRule {
                     }
                 })
                 .collect();
-            return Preconditioners::Shared {
+            return Preconditioners::Scaled {
                 r: r.clone(),
                 scale,
             };
