@@ -12,10 +12,10 @@
 //! 2-core development machine (docs/solvers.md). Iterations start at a
 //! guess and then follow what the last half-step of the same side took.
 
-use super::{applicable, solver_for, HalfStep, HalfStepSolver, SolverKind, SolverSettings};
 use crate::error::Result;
 use crate::kernels::srht::sketch_rows;
 use crate::problem::{Problem, SparseView};
+use crate::solver::half_step::{applicable, HalfStep, HalfStepSolver, SolverKind};
 use faer::Mat;
 
 /// Small dense factorizations run far below GEMM speed.
@@ -46,6 +46,14 @@ const FIRST_GUESS: f64 = 5.0;
 /// accuracy, warm.
 const SRHT_GUESS: f64 = 6.0;
 
+/// The three solvers AUTO chooses among, for the problem's input kind
+/// (built by the solver table).
+pub struct Candidates {
+    pub exact: Box<dyn HalfStepSolver + Send>,
+    pub shared_pcg: Box<dyn HalfStepSolver + Send>,
+    pub sketch: Box<dyn HalfStepSolver + Send>,
+}
+
 pub struct AutoSolver {
     /// The three solvers of the input kind (from the solver table).
     exact: Box<dyn HalfStepSolver + Send>,
@@ -60,12 +68,12 @@ pub struct AutoSolver {
 }
 
 impl AutoSolver {
-    pub fn new(problem: &Problem<'_>, settings: SolverSettings) -> Self {
+    pub fn new(solvers: Candidates, sketch_size_factor: f64) -> Self {
         AutoSolver {
-            exact: solver_for(SolverKind::Exact, problem, settings),
-            shared_pcg: solver_for(SolverKind::SharedPcg, problem, settings),
-            sketch: solver_for(SolverKind::Sketch, problem, settings),
-            sketch_size_factor: settings.sketch_size_factor,
+            exact: solvers.exact,
+            shared_pcg: solvers.shared_pcg,
+            sketch: solvers.sketch,
+            sketch_size_factor,
             shared_iterations: [None; 2],
             half_steps: 0,
             last: None,
@@ -239,12 +247,18 @@ mod tests {
     fn sparse_cost_model_picks_each_solver_where_it_pays() {
         let problem = long_rows(10, 8192, 5000);
         let view = problem.view();
-        let settings = SolverSettings {
+        let settings = crate::solver::SolverSettings {
             sketch_size_factor: 4.0,
             tolerance: 1e-10,
             seed: 0,
         };
-        let mut auto = AutoSolver::new(&view.into(), settings);
+        let solvers = |method| crate::solver::solver_for(method, &view.into(), settings);
+        let candidates = Candidates {
+            exact: solvers(SolverKind::Exact),
+            shared_pcg: solvers(SolverKind::SharedPcg),
+            sketch: solvers(SolverKind::Sketch),
+        };
+        let mut auto = AutoSolver::new(candidates, 4.0);
         // Small k: the exact Grams are cheap.
         assert_eq!(
             cheapest(&auto.predict_sparse(&view, 8.0, 0.0, 0)),

@@ -18,8 +18,8 @@ use crate::kernels::gram::{
 use crate::kernels::spd_solve::SpdSolver;
 use crate::memory::{try_filled, try_zeros};
 use crate::problem::DenseProblem;
+use crate::solver::half_step::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::solver::rows::solve_normal_equations;
-use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 

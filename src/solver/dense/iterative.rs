@@ -10,8 +10,8 @@ use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, ROW_BLOCK};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::kernels::transpose::copy_to_rows;
 use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
+use crate::solver::half_step::{finite, HalfStep, MAX_INNER_ITERATIONS};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
-use crate::solver::{finite, HalfStep, MAX_INNER_ITERATIONS};
 use faer::Mat;
 use std::ops::Range;
 

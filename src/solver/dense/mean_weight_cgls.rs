@@ -11,7 +11,7 @@
 use super::iterative::{iterative_half_step, PreconditionerRule, RowScratch, RowView};
 use crate::kernels::spd_solve::{cholesky_upper, full_rank, CholeskyScratch};
 use crate::solver::block_cgls::Preconditioners;
-use crate::solver::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
+use crate::solver::half_step::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 

@@ -20,7 +20,9 @@ use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::rng::sketch_stream;
 use crate::solver::block_cgls::Preconditioners;
-use crate::solver::{HalfStep, InnerAccuracy, InnerMethod, Iterative, Solved, SolverKind};
+use crate::solver::half_step::{
+    HalfStep, InnerAccuracy, InnerMethod, Iterative, Solved, SolverKind,
+};
 use faer::linalg::matmul::matmul;
 use faer::Mat;
 use faer::{Accum, Par};

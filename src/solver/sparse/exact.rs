@@ -8,8 +8,8 @@ use crate::error::Result;
 use crate::kernels::blocking::{map_blocks_with, stack_rows};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::problem::sparse::SparseView;
+use crate::solver::half_step::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::solver::rows::solve_normal_equations;
-use crate::solver::{finite, HalfStep, HalfStepSolver, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 

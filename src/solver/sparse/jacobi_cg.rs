@@ -16,8 +16,8 @@ use crate::kernels::blocking::map_owned_with;
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
 use crate::kernels::transpose::{from_rows_contiguous, rows_contiguous};
 use crate::problem::sparse::{SparseRow, SparseView};
-use crate::solver::MAX_INNER_ITERATIONS;
-use crate::solver::{finite, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
+use crate::solver::half_step::MAX_INNER_ITERATIONS;
+use crate::solver::half_step::{finite, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
 use faer::{Mat, MatMut, MatRef, Par};
 
 /// SHARED_PCG on sparse input: Jacobi-preconditioned CG per row

@@ -13,8 +13,8 @@ use crate::kernels::gathered::add_rows;
 use crate::kernels::gram::gram;
 use crate::kernels::transpose::rows_contiguous;
 use crate::problem::sparse::{SparseRow, SparseView};
+use crate::solver::half_step::HalfStep;
 use crate::solver::rows::may_be_singular;
-use crate::solver::HalfStep;
 use faer::Mat;
 
 /// The base Gram counts as a multiple of I when every entry is within this

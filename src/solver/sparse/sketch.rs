@@ -16,12 +16,12 @@ use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::problem::sparse::SparseView;
 use crate::rng::sketch_stream;
-use crate::solver::krylov::{run_cg, CgSystem};
-use crate::solver::rows::{may_be_singular, WeightedDesign};
-use crate::solver::MAX_INNER_ITERATIONS;
-use crate::solver::{
+use crate::solver::half_step::MAX_INNER_ITERATIONS;
+use crate::solver::half_step::{
     applicable, finite, HalfStep, HalfStepSolver, InnerAccuracy, InnerMethod, Solved, SolverKind,
 };
+use crate::solver::krylov::{run_cg, CgSystem};
+use crate::solver::rows::{may_be_singular, WeightedDesign};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
