@@ -10,8 +10,8 @@
 //! and adds whole rows (vectorized; the copy is timed), which pays for
 //! zeta >= 4.
 //!
-//!     cargo bench --bench embeddings                    # m = 4000, k = 16 32 64 128
-//!     cargo bench --bench embeddings -- 2000 32 64      # m, then the ranks
+//!     cargo bench --features experiments --bench embeddings                    # m = 4000, k = 16 32 64 128
+//!     cargo bench --features experiments --bench embeddings -- 2000 32 64      # m, then the ranks
 //!
 //! Knob (environment): WLRA_BENCH_DRAWS (default 9) random embeddings per
 //! (family, k, embedding); medians are over them. CSV: target/bench/embeddings.csv.
@@ -48,13 +48,13 @@ use rand_xoshiro::rand_core::RngCore;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::io::Write;
 use std::time::Instant;
-use wlra::kernels::orthonormal::RFactorWorkspace;
-use wlra::kernels::spd_solve::SpdSolver;
-use wlra::rng::{below, fill_gaussian, sign, stream, Purpose};
-use wlra::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
-use wlra::solver::exact::ExactSolver;
-use wlra::solver::sketch::{sketch_rows, srht_sketch};
-use wlra::solver::{HalfStep, HalfStepSolver};
+use wlra::internals::ExactSolver;
+use wlra::internals::RFactorWorkspace;
+use wlra::internals::SpdSolver;
+use wlra::internals::{below, fill_gaussian, sign, stream, Purpose};
+use wlra::internals::{sketch_rows, srht_sketch};
+use wlra::internals::{solve_block, BlockData, CglsWorkspace, Preconditioners};
+use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::DenseProblem;
 #[path = "common/machine.rs"]
 mod machine;
@@ -776,6 +776,7 @@ fn library_exact_per_row(block: &RowBlock) -> f64 {
         ridge: 0.0,
         warm_start: None,
         fixed_orthonormal: false,
+        par: faer::Par::rayon(0),
     };
     let times: Vec<f64> = (0..5)
         .map(|_| seconds(|| ExactSolver.solve(&step).unwrap()).0)
@@ -1035,7 +1036,7 @@ fn main() {
         .max(1);
     let rank_list: Vec<String> = ranks.iter().map(|k| k.to_string()).collect();
     println!(
-        "# cargo bench --bench embeddings -- {m} {}   (WLRA_BENCH_DRAWS={draws}, one thread)",
+        "# cargo bench --features experiments --bench embeddings -- {m} {}   (WLRA_BENCH_DRAWS={draws}, one thread)",
         rank_list.join(" ")
     );
     let worst = check_pruned_matches_library();

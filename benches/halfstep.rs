@@ -11,11 +11,10 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use std::time::Instant;
-use wlra::kernels::orthonormal::orthonormal_basis;
+use wlra::internals::orthonormal_basis;
+use wlra::internals::ExactSolver;
+use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::options::*;
-use wlra::products::weighted_data_times;
-use wlra::solver::exact::ExactSolver;
-use wlra::solver::{HalfStep, HalfStepSolver};
 use wlra::{DenseProblem, Model};
 
 #[path = "../tests/common/counting_alloc.rs"]
@@ -86,6 +85,7 @@ fn exact_step<'a>(problem: &DenseProblem<'a>, y: faer::MatRef<'a, f64>) -> HalfS
         ridge: 0.0,
         warm_start: None,
         fixed_orthonormal: false,
+        par: faer::Par::rayon(0),
     }
 }
 
@@ -122,7 +122,7 @@ fn compare_with_gemm(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: us
     let step = exact_step(problem, y.as_ref());
     let half_seconds = best_of(runs, || pool.install(|| ExactSolver.solve(&step).unwrap()));
     let rhs_seconds = best_of(runs, || {
-        pool.install(|| weighted_data_times(problem, y.as_ref()))
+        pool.install(|| problem.weighted_data_times(y.as_ref(), faer::Par::rayon(0)))
     });
     let gram_flops = n as f64 * m as f64 * k as f64 * (k + 1) as f64;
     let half_rate = gram_flops / half_seconds / 1e9;
@@ -160,13 +160,15 @@ fn memory(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: usize) {
             pool.install(|| ExactSolver.solve(&step).unwrap());
         });
         measure("rhs", &|| {
-            pool.install(|| weighted_data_times(&problem, y.as_ref()));
+            pool.install(|| problem.weighted_data_times(y.as_ref(), faer::Par::rayon(0)));
         });
         measure("objective", &|| {
-            pool.install(|| wlra::driver::objective(&problem.into(), y.as_ref(), y.as_ref(), 0.0));
+            pool.install(|| {
+                wlra::internals::objective(&problem.into(), y.as_ref(), y.as_ref(), 0.0)
+            });
         });
         measure("svd init", &|| {
-            pool.install(|| wlra::init::svd_factors(&problem.into(), k, 0));
+            pool.install(|| wlra::internals::svd_factors(&problem.into(), k, 0));
         });
     }
 

@@ -15,7 +15,7 @@
 
 use rayon::prelude::*;
 use std::time::Instant;
-use wlra::kernels::gathered::{add_projections, add_row_sums, RowSums};
+use wlra::internals::{add_projections, add_row_sums, RowSums};
 use wlra::model::WLRA_INFO_INNER_ITERATIONS;
 use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem, SparseView};

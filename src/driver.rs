@@ -1,12 +1,12 @@
 //! A fit as the model asks for it: the starting factors, the outer method
 //! (chosen here, once), and random restarts around it.
 
-pub use crate::outer::{objective, FitOutcome, Method, Progress};
+pub use crate::outer::{FitOutcome, Progress};
 
 use crate::error::Result;
 use crate::init::{random_factors, svd_factors, Factors};
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
-use crate::outer::{varpro, Context};
+use crate::outer::{varpro, Context, Method};
 use crate::problem::Problem;
 
 /// Two starts reached "the same" objective when within this relative

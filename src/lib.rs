@@ -6,20 +6,54 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod driver;
+// The public Rust surface: the model and its options, errors, how a problem
+// is described, and the C boundary.
 pub mod error;
 pub mod ffi;
-pub mod init;
-pub mod kernels;
-pub mod memory;
 pub mod model;
 pub mod options;
-pub mod outer;
 pub mod problem;
-pub mod products;
-pub mod rng;
-pub mod solver;
+
+// The fit: start, outer method and restarts (driver), the outer methods.
+pub(crate) mod driver;
+pub(crate) mod init;
+pub(crate) mod outer;
+
+// Everything below the driver: reached from outside only through
+// `internals`, for the benchmarks and the integration tests.
+pub(crate) mod kernels;
+pub(crate) mod memory;
+pub(crate) mod products;
+pub(crate) mod rng;
+pub(crate) mod solver;
 
 pub use error::{Error, Result};
 pub use model::Model;
 pub use problem::DenseProblem;
+/// Which half-step solver ran (`Model`'s fit information).
+pub use solver::SolverKind;
+
+/// What the benchmarks and the integration tests reach below the public
+/// surface: re-exports only, no API promise.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::init::svd_factors;
+    pub use crate::kernels::gathered::{add_projections, add_row_sums, RowSums};
+    pub use crate::kernels::orthonormal::{orthonormal_basis, RFactorWorkspace};
+    pub use crate::kernels::srht::srht_sketch;
+    pub use crate::memory::gemm_workspace_bytes_per_thread;
+    pub use crate::outer::objective;
+    pub use crate::rng::{stream, Purpose};
+    pub use crate::solver::dense::exact::ExactSolver;
+    pub use crate::solver::dense::sketch::SketchSolver;
+    pub use crate::solver::{HalfStep, HalfStepSolver};
+
+    /// What only benches/embeddings.rs (feature `experiments`) reaches.
+    #[cfg(feature = "experiments")]
+    pub use crate::{
+        kernels::spd_solve::SpdSolver,
+        kernels::srht::sketch_rows,
+        rng::{below, fill_gaussian, sign},
+        solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners},
+    };
+}

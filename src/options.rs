@@ -57,8 +57,16 @@ pub const WLRA_SOLVER_AUTO: i32 = 0;
 pub const WLRA_SOLVER_EXACT: i32 = 1;
 /// SRHT-preconditioned iterative regression (Song, Ye, Yin, Zhang 2023).
 pub const WLRA_SOLVER_SKETCH: i32 = 2;
-/// Block PCG with the shared preconditioner mean(w_i) Y^T Y (added in 1.0):
-/// fast when each row's weights have a small dynamic range.
+/// Preconditioned conjugate gradients on each row's regression (added in
+/// 1.0), warm-started, with a preconditioner that costs next to nothing to
+/// build. The algorithm depends on the input kind:
+/// - dense input (`wlra_fit`): block CGLS with the mean-weight
+///   preconditioner mean(w_i) Y^T Y (`solver/mean_weight_cgls.rs`); fast
+///   when each row's weights have a small dynamic range.
+/// - sparse input (`wlra_fit_csr`): CG on each row's normal equations with a
+///   Jacobi (diagonal) preconditioner, the base system's diagonal, or the
+///   row's own when w_default = ridge = 0 (`solver/sparse/jacobi_cg.rs`);
+///   fast when the pattern corrections are small next to the base system.
 pub const WLRA_SOLVER_SHARED_PCG: i32 = 3;
 
 /// Truncated SVD of W o M.

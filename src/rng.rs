@@ -22,8 +22,27 @@ fn splitmix64(mut z: u64) -> u64 {
 }
 
 pub fn stream(seed: u64, purpose: Purpose, index: u64) -> Xoshiro256PlusPlus {
-    let key = splitmix64(splitmix64(seed) ^ splitmix64((purpose as u64) << 56 ^ index));
-    Xoshiro256PlusPlus::seed_from_u64(key)
+    Xoshiro256PlusPlus::seed_from_u64(key(seed, purpose, index))
+}
+
+fn key(seed: u64, purpose: Purpose, index: u64) -> u64 {
+    splitmix64(splitmix64(seed) ^ splitmix64((purpose as u64) << 56 ^ index))
+}
+
+/// The sketch stream of one row in one half-step, the one place that index
+/// is formed. Rows below 2^32 keep the index `half_step << 32 ^ row` they
+/// always had (the same bits as before); for larger rows that index would
+/// collide with another (half-step, row), so their upper 32 bits are mixed
+/// into the key separately instead.
+pub fn sketch_stream(seed: u64, half_step: u64, row: usize) -> Xoshiro256PlusPlus {
+    let row = row as u64;
+    let (high, low) = (row >> 32, row & 0xFFFF_FFFF);
+    let key = key(seed, Purpose::Sketch, half_step << 32 ^ low);
+    if high == 0 {
+        Xoshiro256PlusPlus::seed_from_u64(key)
+    } else {
+        Xoshiro256PlusPlus::seed_from_u64(splitmix64(key ^ splitmix64(high)))
+    }
 }
 
 /// Uniform in (0, 1): 53 random bits, never exactly 0.
@@ -69,4 +88,29 @@ fn gaussian_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
     let radius = (-2.0 * open_unit(rng).ln()).sqrt();
     let angle = std::f64::consts::TAU * open_unit(rng);
     (radius * angle.cos(), radius * angle.sin())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_draw(mut rng: Xoshiro256PlusPlus) -> u64 {
+        rng.next_u64()
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn sketch_streams_keep_small_rows_and_separate_large_ones() {
+        for (half_step, row) in [(0u64, 0usize), (3, 17), (9, (1 << 32) - 1)] {
+            let old = stream(5, Purpose::Sketch, half_step << 32 ^ row as u64);
+            assert_eq!(
+                first_draw(sketch_stream(5, half_step, row)),
+                first_draw(old)
+            );
+        }
+        // Row 2^32 + 7 of half-step 2 had the index of row 7 of half-step 3.
+        let large = first_draw(sketch_stream(5, 2, (1 << 32) + 7));
+        assert_ne!(large, first_draw(sketch_stream(5, 3, 7)));
+        assert_ne!(large, first_draw(sketch_stream(5, 2, 7)));
+    }
 }

@@ -120,7 +120,7 @@ fn first_dense_fit_memory_is_bounded_by_the_problem() {
         r_limit as f64 / MIB as f64,
         address as f64 / MIB as f64,
         a_limit as f64 / MIB as f64,
-        wlra::memory::gemm_workspace_bytes_per_thread() as f64 / MIB as f64
+        wlra::internals::gemm_workspace_bytes_per_thread() as f64 / MIB as f64
     );
     assert!(
         resident <= r_limit,

@@ -6,10 +6,10 @@ mod common;
 use common::{factors, fit, planted, relative_error, Rng};
 use faer::prelude::SolveLstsq;
 use faer::Mat;
+use wlra::internals::ExactSolver;
+use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::model::{WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE};
 use wlra::options::*;
-use wlra::solver::exact::ExactSolver;
-use wlra::solver::{HalfStep, HalfStepSolver};
 use wlra::DenseProblem;
 
 const TIGHT: [(i32, f64); 2] = [
@@ -91,6 +91,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             ridge: 0.0,
             warm_start: None,
             fixed_orthonormal: false,
+            par: faer::Par::rayon(0),
         };
         let x = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(&data, &w, &y);
@@ -106,6 +107,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             ridge: 0.0,
             warm_start: None,
             fixed_orthonormal: false,
+            par: faer::Par::rayon(0),
         };
         let v = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(

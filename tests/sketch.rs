@@ -7,15 +7,15 @@ mod common;
 use common::{factors, fit, planted, Rng};
 use faer::prelude::SolveLstsq;
 use faer::Mat;
-use wlra::kernels::orthonormal::RFactorWorkspace;
+use wlra::internals::ExactSolver;
+use wlra::internals::RFactorWorkspace;
+use wlra::internals::{srht_sketch, SketchSolver};
+use wlra::internals::{stream, Purpose};
+use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::model::{
     WLRA_INFO_INNER_ITERATIONS, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED,
 };
 use wlra::options::*;
-use wlra::rng::{stream, Purpose};
-use wlra::solver::exact::ExactSolver;
-use wlra::solver::sketch::{srht_sketch, SketchSolver};
-use wlra::solver::{HalfStep, HalfStepSolver};
 use wlra::DenseProblem;
 
 const M: usize = 2000;
@@ -120,6 +120,7 @@ fn sketched_regression_matches_the_exact_solve_to_1e_10() {
         ridge: 0.0,
         warm_start: None,
         fixed_orthonormal: false,
+        par: faer::Par::rayon(0),
     };
     let exact = ExactSolver.solve(&step).unwrap();
     let mut solver = SketchSolver::new(4.0, 1e-13, 3);
@@ -283,7 +284,7 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
     let mut rng = Rng::new(77);
     let data = rng.normal_mat(n, m);
     let w = rng.uniform_mat(n, m, 0.05, 1.0);
-    let y = wlra::kernels::orthonormal::orthonormal_basis(rng.normal_mat(m, k).as_ref());
+    let y = wlra::internals::orthonormal_basis(rng.normal_mat(m, k).as_ref());
     let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
     let step = HalfStep {
         problem: problem.into(),
@@ -291,6 +292,7 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
         ridge: 0.0,
         warm_start: None,
         fixed_orthonormal: false,
+        par: faer::Par::rayon(0),
     };
     let exact = ExactSolver.solve(&step).unwrap();
     let mut solver = SketchSolver::new(4.0, 1e-12, 5);
@@ -299,5 +301,5 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
         let err = (&x - &exact).norm_l2() / exact.norm_l2();
         assert!(err <= 1e-9, "sketched half-step off by {err:e}");
     }
-    assert_eq!(solver.reused_half_steps, 1);
+    assert_eq!(solver.method.reused_half_steps, 1);
 }

@@ -78,5 +78,5 @@ fn sparse_fit_heap_limit(nnz: usize, n: usize, m: usize, k: usize) -> usize {
     48 * nnz
         + 8 * (n + m + 2)
         + 5 * 8 * (n + m) * (k + 10)
-        + threads * wlra::memory::gemm_workspace_bytes_per_thread()
+        + threads * wlra::internals::gemm_workspace_bytes_per_thread()
 }

@@ -118,6 +118,8 @@ pub unsafe extern "C" fn wlra_set_option(
     value: f64,
 ) -> wlra_status {
     guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle used by this thread only
+        // (this function's contract); model_mut rejects NULL.
         unsafe { model_mut(model) }?.set_option(option, value)
     })
 }
@@ -133,6 +135,8 @@ pub unsafe extern "C" fn wlra_get_option(
     out_value: *mut f64,
 ) -> wlra_status {
     guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); model_ref rejects NULL.
         let m = unsafe { model_ref(model) }?;
         write_out(out_value, "out_value", m.get_option(option))
     })
@@ -158,6 +162,8 @@ pub unsafe extern "C" fn wlra_fit(
     layout: i32,
 ) -> wlra_status {
     guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle used by this thread only
+        // (this function's contract); model_mut rejects NULL.
         let target = unsafe { model_mut(model) }?;
         check_layout(layout)?;
         check_dims(n_rows, n_cols)?;
@@ -212,6 +218,8 @@ pub unsafe extern "C" fn wlra_fit_csr(
     w_default: f64,
 ) -> wlra_status {
     guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle used by this thread only
+        // (this function's contract); model_mut rejects NULL.
         let target = unsafe { model_mut(model) }?;
         check_dims(n_rows, n_cols)?;
         let ptr_len = n_rows
@@ -222,17 +230,24 @@ pub unsafe extern "C" fn wlra_fit_csr(
         // and row_ptr[n_rows] = nnz fixes the other arrays' lengths.
         let row_ptr = unsafe { views::array(row_ptr, ptr_len, "row_ptr") }?;
         let nnz = sparse::check_row_ptr(row_ptr)?;
+        // SAFETY: the caller's contract gives col_idx nnz = row_ptr[n_rows]
+        // entries, and check_row_ptr has checked that count.
+        let col_idx = unsafe { views::array(col_idx, nnz, "col_idx") }?;
+        // SAFETY: as for col_idx.
+        let m_values = unsafe { views::array(m_values, nnz, "m_values") }?;
+        let w_values = if w_values.is_null() {
+            None
+        } else {
+            // SAFETY: as for col_idx (w_values is not NULL here).
+            Some(unsafe { views::array(w_values, nnz, "w_values") }?)
+        };
         let input = CsrInput {
             n_rows,
             n_cols,
             row_ptr,
-            col_idx: unsafe { views::array(col_idx, nnz, "col_idx") }?,
-            m_values: unsafe { views::array(m_values, nnz, "m_values") }?,
-            w_values: if w_values.is_null() {
-                None
-            } else {
-                Some(unsafe { views::array(w_values, nnz, "w_values") }?)
-            },
+            col_idx,
+            m_values,
+            w_values,
             m_default,
             w_default,
         };
@@ -265,6 +280,8 @@ pub unsafe extern "C" fn wlra_get_factors(
     layout: i32,
 ) -> wlra_status {
     guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); model_ref rejects NULL.
         let source = unsafe { model_ref(model) }?;
         check_layout(layout)?;
         let (fu, fv) = source.factors()?;
@@ -286,15 +303,17 @@ pub unsafe extern "C" fn wlra_get_factors(
             layout,
         };
         // Check both destinations before writing either.
-        // SAFETY: the caller's contract on `u` and `v` as described.
         let u_view = if u.is_null() {
             None
         } else {
+            // SAFETY: the caller's contract: a non-NULL `u` is a writable
+            // n_rows x rank matrix laid out as described; view_mut checks ld.
             Some(unsafe { u_arg.view_mut(u) }?)
         };
         let v_view = if v.is_null() {
             None
         } else {
+            // SAFETY: as for `u`, with n_cols x rank.
             Some(unsafe { v_arg.view_mut(v) }?)
         };
         if let Some(mut dst) = u_view {
@@ -324,6 +343,8 @@ pub unsafe extern "C" fn wlra_set_factors(
     layout: i32,
 ) -> wlra_status {
     guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle used by this thread only
+        // (this function's contract); model_mut rejects NULL.
         let target = unsafe { model_mut(model) }?;
         check_layout(layout)?;
         check_dims(n_rows, n_cols)?;
@@ -361,6 +382,8 @@ pub unsafe extern "C" fn wlra_get_info(
     out_value: *mut f64,
 ) -> wlra_status {
     guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); model_ref rejects NULL.
         let source = unsafe { model_ref(model) }?;
         write_out(out_value, "out_value", source.info(item))
     })
@@ -378,6 +401,8 @@ pub unsafe extern "C" fn wlra_set_progress(
     user_data: *mut c_void,
 ) -> wlra_status {
     guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle used by this thread only
+        // (this function's contract); model_mut rejects NULL.
         let target = unsafe { model_mut(model) }?;
         target.set_progress(callback.map(|f| {
             Box::new(move |iteration: usize, objective: f64| {

@@ -1,4 +1,5 @@
-//! Per-row weighted Gram matrices as one GEMM.
+//! Gram matrices: a^T a of a tall matrix, and per-row weighted Grams as one
+//! GEMM.
 //!
 //! For a block of rows i and the design Y (m x k), the row Grams
 //! G_i = Y^T diag(w_i) Y are stored packed (upper triangle, k(k+1)/2 entries).
@@ -6,8 +7,34 @@
 //! of P holds the packed outer product y_j y_j^T. That turns n*m*k(k+1)/2
 //! scalar multiply-adds into a well-shaped matrix product.
 
+use crate::kernels::blocking::{blocks, map_blocks, TALL_ROW_BLOCK};
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, ColRef, Mat, MatMut, MatRef, Par};
+
+/// a^T a, from fixed row blocks multiplied (in parallel as `par` says) and
+/// summed in order. Flops: 2 n k^2.
+pub fn gram(a: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+    let k = a.ncols();
+    let ranges: Vec<_> = blocks(a.nrows(), TALL_ROW_BLOCK).collect();
+    let parts: Vec<Mat<f64>> = map_blocks(par, &ranges, |rows| {
+        let block = a.subrows(rows.start, rows.len());
+        let mut g = Mat::<f64>::zeros(k, k);
+        matmul(
+            g.as_mut(),
+            Accum::Replace,
+            block.transpose(),
+            block,
+            1.0,
+            Par::Seq,
+        );
+        g
+    });
+    let mut total = Mat::<f64>::zeros(k, k);
+    for part in &parts {
+        total += part;
+    }
+    total
+}
 
 /// Entries of the packed upper triangle of a k x k symmetric matrix.
 pub fn packed_len(k: usize) -> usize {

@@ -1,80 +1,47 @@
 //! Thin QR, keeping Q: an orthonormal basis of a tall matrix's column span.
 //! Tall, well-conditioned matrices take CholeskyQR2: two passes of
 //! (Gram, Cholesky, triangular solve), 6 n k^2 flops of row-parallel
-//! matrix products on the current rayon pool, and Q orthonormal to rounding
-//! while cond(a) stays below ~1e6 (Yamamoto et al. 2015). Anything else, rank
+//! matrix products (in parallel as the caller's `Par` says), and Q orthonormal to rounding
+//! while cond(a) stays below CHOLESKY_QR_MAX_PIVOT_RATIO (1e6, in
+//! `spd_solve` with the library's other conditioning cut-offs). Anything else, rank
 //! deficient included, takes Householder QR (sequential, about 4 n k^2
 //! flops; Q stays orthonormal whatever a is).
 
-use crate::kernels::spd_solve::{cholesky_upper, pivot_ratio};
-use crate::problem::blocks;
+use crate::kernels::blocking::{current_par, for_each_row_block, TALL_ROW_BLOCK};
+use crate::kernels::gram::gram;
+use crate::kernels::spd_solve::{
+    cholesky_upper, full_rank, pivot_ratio, CHOLESKY_QR_MAX_PIVOT_RATIO,
+};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::householder;
 use faer::linalg::matmul::matmul;
 use faer::linalg::qr::no_pivoting::factor;
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, Conj, Mat, MatRef, Par};
-use rayon::prelude::*;
 
-/// Rows per task of the row-parallel products: a fixed size, so sums come
-/// out bitwise the same for any thread count.
-const ROWS_PER_TASK: usize = 1024;
 /// CholeskyQR2 only for a with at least this many rows per column.
 const TALL_RATIO: usize = 4;
-/// A Cholesky pivot ratio above this (cond(a) above 1e6) sends a to
-/// Householder: CholeskyQR2's Q is orthonormal to rounding only below it.
-const MAX_PIVOT_RATIO: f64 = 1e6;
-
-/// a^T a, from fixed row blocks multiplied in parallel and summed in order.
-/// Flops: 2 n k^2.
-pub fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
-    let k = a.ncols();
-    let ranges: Vec<_> = blocks(a.nrows(), ROWS_PER_TASK).collect();
-    let parts: Vec<Mat<f64>> = ranges
-        .par_iter()
-        .map(|rows| {
-            let block = a.subrows(rows.start, rows.len());
-            let mut g = Mat::<f64>::zeros(k, k);
-            matmul(
-                g.as_mut(),
-                Accum::Replace,
-                block.transpose(),
-                block,
-                1.0,
-                Par::Seq,
-            );
-            g
-        })
-        .collect();
-    let mut total = Mat::<f64>::zeros(k, k);
-    for part in &parts {
-        total += part;
-    }
-    total
-}
 
 /// One Cholesky QR pass: a = Q R with R^T R = a^T a, or None when a^T a is
 /// not safely positive definite. Flops: 3 n k^2 (Gram, then solve).
-fn cholesky_qr_pass(a: MatRef<'_, f64>) -> Option<(Mat<f64>, Mat<f64>)> {
-    let r = cholesky_upper(gram(a).as_ref())?;
-    if pivot_ratio(r.as_ref()) > MAX_PIVOT_RATIO {
+fn cholesky_qr_pass(a: MatRef<'_, f64>, par: Par) -> Option<(Mat<f64>, Mat<f64>)> {
+    let r = cholesky_upper(gram(a, par).as_ref())?;
+    if pivot_ratio(r.as_ref()) > CHOLESKY_QR_MAX_PIVOT_RATIO {
         return None;
     }
     let mut q = a.to_owned();
-    q.as_mut()
-        .par_row_chunks_mut(ROWS_PER_TASK)
-        .for_each(|rows| {
-            // Q_rows R = a_rows, i.e. R^T Q_rows^T = a_rows^T.
-            solve_lower_triangular_in_place(r.transpose(), rows.transpose_mut(), Par::Seq);
-        });
+    for_each_row_block(par, q.as_mut(), TALL_ROW_BLOCK, |_, rows| {
+        // Q_rows R = a_rows, i.e. R^T Q_rows^T = a_rows^T.
+        solve_lower_triangular_in_place(r.transpose(), rows.transpose_mut(), Par::Seq);
+    });
     Some((q, r))
 }
 
 /// CholeskyQR2: a = Q1 R1 and Q1 = Q R2, so R = R2 R1. None when either
 /// pass finds its input too ill-conditioned.
-fn cholesky_qr2(a: MatRef<'_, f64>) -> Option<(Mat<f64>, Mat<f64>)> {
-    let (q1, r1) = cholesky_qr_pass(a)?;
-    let (q, r2) = cholesky_qr_pass(q1.as_ref())?;
+fn cholesky_qr2(a: MatRef<'_, f64>, par: Par) -> Option<(Mat<f64>, Mat<f64>)> {
+    let (q1, r1) = cholesky_qr_pass(a, par)?;
+    let (q, r2) = cholesky_qr_pass(q1.as_ref(), par)?;
     let mut r = Mat::<f64>::zeros(r1.nrows(), r1.ncols());
     matmul(
         r.as_mut(),
@@ -93,16 +60,21 @@ pub fn orthonormal_basis(a: MatRef<'_, f64>) -> Mat<f64> {
     thin_qr(a).0
 }
 
-/// a = Q R with Q (n x k) orthonormal and R (k x k) upper triangular.
-/// Requires n >= k.
+/// a = Q R with Q (n x k) orthonormal and R (k x k) upper triangular, on
+/// the current rayon pool (`blocking::current_par`). Requires n >= k.
 pub fn thin_qr(a: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
+    thin_qr_par(a, current_par())
+}
+
+/// `thin_qr` with explicit parallelism.
+pub fn thin_qr_par(a: MatRef<'_, f64>, par: Par) -> (Mat<f64>, Mat<f64>) {
     let (n, k) = a.shape();
     assert!(n >= k, "thin_qr needs a tall matrix");
     if k == 0 {
         return (Mat::zeros(n, 0), Mat::zeros(0, 0));
     }
     if n >= TALL_RATIO * k {
-        if let Some(qr) = cholesky_qr2(a) {
+        if let Some(qr) = cholesky_qr2(a, par) {
             return qr;
         }
     }
@@ -177,6 +149,15 @@ impl RFactorWorkspace {
         );
         self.qr.as_ref().submatrix(0, 0, k, k)
     }
+
+    /// The R of `a` as a clean upper triangle, or None when it is not full
+    /// rank (`spd_solve::full_rank`) and so cannot serve as a preconditioner.
+    pub fn full_rank_r_factor(&mut self, a: MatRef<'_, f64>) -> Option<Mat<f64>> {
+        let r = self.r_factor(a);
+        let k = r.ncols();
+        let upper = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
+        full_rank(upper.as_ref()).then_some(upper)
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +200,7 @@ mod tests {
     #[test]
     fn tall_well_conditioned_matrices_take_cholesky_qr2() {
         let a = pseudo_random(3000, 20, 1);
-        assert!(cholesky_qr2(a.as_ref()).is_some());
+        assert!(cholesky_qr2(a.as_ref(), Par::Seq).is_some());
         let (orthogonality, residual, upper) = check(&a);
         assert!(orthogonality < 1e-14, "{orthogonality}");
         assert!(residual < 1e-14, "{residual}");
@@ -237,7 +218,7 @@ mod tests {
         let mut deficient = pseudo_random(3000, 12, 3);
         deficient.col_mut(5).fill(0.0);
         for a in [graded, deficient] {
-            assert!(cholesky_qr2(a.as_ref()).is_none());
+            assert!(cholesky_qr2(a.as_ref(), Par::Seq).is_none());
             let (orthogonality, residual, upper) = check(&a);
             assert!(orthogonality < 1e-13, "{orthogonality}");
             assert!(residual < 1e-14, "{residual}");

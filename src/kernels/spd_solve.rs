@@ -11,14 +11,29 @@ use faer::linalg::cholesky::llt;
 use faer::linalg::evd;
 use faer::{Conj, Mat, MatMut, MatRef, Par};
 
-/// A pivot ratio beyond this means cond(G) is too large to trust Cholesky.
+// How ill-conditioned is too ill-conditioned: every such cut-off of the
+// library is here, each on the pivot ratio of a triangular factor (largest
+// over smallest |diagonal entry|, `pivot_ratio`), a cheap lower bound on its
+// condition number. They differ because they guard different things.
+
+/// Row Grams G (normal equations): Cholesky is trusted while the pivot
+/// ratio squared, a lower bound on cond(G), stays below this. Its solution
+/// then keeps about 16 - 10 = 6 digits before refinement; beyond it the
+/// minimum-norm solution through the eigendecomposition takes over, which
+/// stays bounded on nearly singular rows (fewer weights than k).
 const MAX_CHOLESKY_CONDITION: f64 = 1e10;
 /// Beyond this pivot ratio squared (a lower bound on cond(G)), one step of
 /// iterative refinement on the least-squares residual recovers the digits
-/// that forming G lost.
+/// that forming G lost (cond(A)^2 instead of cond(A)).
 const REFINE_CONDITION: f64 = 1e2;
-/// Eigenvalues below this fraction of the largest count as zero.
+/// Eigenvalues below this fraction of the largest count as zero in the
+/// minimum-norm solve: 1e-12 = cond(G) of 1e12, where f64 Grams have four
+/// digits left.
 const EIGEN_CUTOFF: f64 = 1e-12;
+/// CholeskyQR2 (kernels::orthonormal) on a tall a: its Q is orthonormal to
+/// rounding only while cond(a) stays below about eps^(-1/2) = 1e8 (Yamamoto
+/// et al. 2015); above 1e6, a margin of 100, Householder QR runs instead.
+pub(crate) const CHOLESKY_QR_MAX_PIVOT_RATIO: f64 = 1e6;
 
 /// Per-thread scratch for `solve`, allocated once and reused across rows.
 pub struct SpdSolver {
@@ -154,6 +169,18 @@ impl SpdSolver {
     }
 }
 
+/// A triangular preconditioner R (the iterative solvers' R_i) with a pivot
+/// ratio (a lower bound on cond(R)) beyond this is treated as singular: A R^-1 would then be
+/// conditioned no better than A itself to working precision (1e12 leaves
+/// four digits of f64), so the row takes the exact minimum-norm path.
+const MAX_PRECONDITIONER_PIVOT_RATIO: f64 = 1e12;
+
+/// Whether R's pivots are all safely non-zero (relative to the largest),
+/// so R can serve as a right preconditioner.
+pub fn full_rank(r: MatRef<'_, f64>) -> bool {
+    pivot_ratio(r) < MAX_PRECONDITIONER_PIVOT_RATIO
+}
+
 /// Largest over smallest |diagonal entry| of a triangular factor (a lower
 /// bound on its condition number); infinite when a pivot is zero or not
 /// finite.
@@ -176,20 +203,48 @@ pub fn pivot_ratio(r: MatRef<'_, f64>) -> f64 {
 /// The upper Cholesky factor R (G = R^T R) of a symmetric positive definite
 /// matrix, sequentially; None when G is not positive definite. k^3/3 flops.
 pub fn cholesky_upper(g: faer::MatRef<'_, f64>) -> Option<Mat<f64>> {
-    let k = g.nrows();
-    let mut l = g.to_owned();
-    let req = llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default());
-    llt::factor::cholesky_in_place(
-        l.as_mut(),
-        Default::default(),
-        Par::Seq,
-        MemStack::new(&mut MemBuffer::new(req)),
-        Default::default(),
-    )
-    .ok()?;
-    Some(Mat::from_fn(
-        k,
-        k,
-        |i, j| if i <= j { l[(j, i)] } else { 0.0 },
-    ))
+    let mut scratch = CholeskyScratch::new(g.nrows());
+    scratch.gram_mut().copy_from(g);
+    scratch.upper_factor()
+}
+
+/// The buffers of repeated k x k Cholesky factorizations, allocated once
+/// per thread: the matrix to factor and faer's scratch.
+pub struct CholeskyScratch {
+    l: Mat<f64>,
+    buffer: MemBuffer,
+}
+
+impl CholeskyScratch {
+    pub fn new(k: usize) -> Self {
+        let req = llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default());
+        CholeskyScratch {
+            l: Mat::zeros(k, k),
+            buffer: MemBuffer::new(req),
+        }
+    }
+
+    /// Where the caller puts G before `upper_factor`.
+    pub fn gram_mut(&mut self) -> MatMut<'_, f64> {
+        self.l.as_mut()
+    }
+
+    /// `cholesky_upper` of the G left by `gram_mut` (overwriting it).
+    pub fn upper_factor(&mut self) -> Option<Mat<f64>> {
+        let k = self.l.nrows();
+        llt::factor::cholesky_in_place(
+            self.l.as_mut(),
+            Default::default(),
+            Par::Seq,
+            MemStack::new(&mut self.buffer),
+            Default::default(),
+        )
+        .ok()?;
+        let l = &self.l;
+        Some(Mat::from_fn(
+            k,
+            k,
+            |i, j| if i <= j { l[(j, i)] } else { 0.0 },
+        ))
+    }
 }

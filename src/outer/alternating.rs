@@ -178,6 +178,7 @@ fn half_step(
         ridge: ctx.options.ridge,
         warm_start: Some(warm.as_ref()),
         fixed_orthonormal: r.is_some(),
+        par: faer::Par::rayon(pool.current_num_threads()),
     };
     let solved = pool.install(|| solver.solve(&step))?;
     Ok((fixed, relax(&warm, solved, omega)))

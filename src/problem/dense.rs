@@ -1,8 +1,12 @@
 //! Dense M and W as strided views of the caller's memory (no copy): a
 //! row-major or column-major matrix with any leading dimension is just a
-//! pair of strides. `w = None` means every weight is 1.
+//! pair of strides. `w = None` means every weight is 1. Its products with
+//! thin factors run block by block (no n x m temporary), over fixed row
+//! blocks in parallel as the caller's `Par` says, each block sequential.
 
-use faer::{unzip, zip, MatMut, MatRef};
+use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK};
+use faer::linalg::matmul::matmul;
+use faer::{unzip, zip, Accum, Mat, MatMut, MatRef, Par};
 use std::ops::Range;
 
 #[derive(Clone, Copy)]
@@ -101,5 +105,82 @@ impl<'a> DenseProblem<'a> {
                 _ => zip!(o, w, m).for_each(|unzip!(o, w, m)| *o = *w * *m),
             }
         }
+    }
+
+    /// (W o M) x, for x with n_cols rows. Flops: 2 * n * m * x.ncols().
+    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+        let (n, m) = (self.n_rows(), self.n_cols());
+        let width = x.ncols();
+        assert_eq!(x.nrows(), m);
+        let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
+        let workspace = || vec![0.0; ROW_BLOCK.min(n) * COL_BLOCK.min(m)];
+        let parts = map_blocks_with(par, &row_blocks, workspace, |wm, rows| {
+            let mut out = Mat::<f64>::zeros(rows.len(), width);
+            for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
+                self.weighted_data_block_times(rows, cols, x, wm, out.as_mut(), c == 0);
+            }
+            out
+        });
+        stack_rows(&parts, n, width)
+    }
+
+    /// out (= or +=) (W o M)[rows, cols] x[cols, :], one block of
+    /// `weighted_data_times`; `wm` (at least rows x cols) is scratch. Flops:
+    /// 2 * rows * cols * x.ncols(). Called right after another pass over the same
+    /// W block, it reads W from cache instead of memory.
+    pub(crate) fn weighted_data_block_times(
+        &self,
+        rows: &Range<usize>,
+        cols: Range<usize>,
+        x: MatRef<'_, f64>,
+        wm: &mut [f64],
+        out: MatMut<'_, f64>,
+        first: bool,
+    ) {
+        let accum = if first { Accum::Replace } else { Accum::Add };
+        let xc = x.subrows(cols.start, cols.len());
+        let Some(w) = self.weights() else {
+            let mc = self.data_block(rows.clone(), cols);
+            matmul(out, accum, mc, xc, 1.0, Par::Seq);
+            return;
+        };
+        // The scratch block takes W's orientation, so forming W o M runs along
+        // contiguous memory in all three.
+        let (r, c) = (rows.len(), cols.len());
+        let buf = &mut wm[..r * c];
+        let mut block = if w.row_stride() == 1 {
+            MatMut::from_column_major_slice_mut(buf, r, c)
+        } else {
+            MatMut::from_row_major_slice_mut(buf, r, c)
+        };
+        self.weighted_data_block(rows.clone(), cols, block.as_mut());
+        matmul(out, accum, block.as_ref(), xc, 1.0, Par::Seq);
+    }
+
+    /// sum_ij W_ij (M_ij - (U V^T)_ij)^2. Flops: 2 n m k + 3 n m.
+    /// Partial sums per row block are added in block order (deterministic).
+    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
+    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par) -> f64 {
+        let (n, m) = (self.n_rows(), self.n_cols());
+        let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
+        let workspace = || Mat::<f64>::zeros(ROW_BLOCK.min(n), COL_BLOCK.min(m));
+        let partial = map_blocks_with(par, &row_blocks, workspace, |residual, rows| {
+            let mut residual = residual.as_mut().subrows_mut(0, rows.len());
+            let mut sum = 0.0;
+            for cols in blocks(m, COL_BLOCK) {
+                let mut r = residual.as_mut().subcols_mut(0, cols.len());
+                r.copy_from(self.data_block(rows.clone(), cols.clone()));
+                let ub = u.subrows(rows.start, rows.len());
+                let vb = v.subrows(cols.start, cols.len());
+                matmul(r.as_mut(), Accum::Add, ub, vb.transpose(), -1.0, Par::Seq);
+                match self.weights_block(rows.clone(), cols.clone()) {
+                    Some(w) => zip!(r.as_ref(), w).for_each(|unzip!(e, w)| sum += *w * *e * *e),
+                    None => zip!(r.as_ref()).for_each(|unzip!(e)| sum += *e * *e),
+                }
+            }
+            sum
+        });
+        partial.iter().sum()
     }
 }

@@ -8,6 +8,7 @@ pub mod sparse;
 pub use dense::DenseProblem;
 pub use sparse::{SparseProblem, SparseView};
 
+use crate::kernels::blocking::current_par;
 use faer::{Mat, MatRef};
 
 /// A problem as the driver and the solvers see it.
@@ -41,7 +42,7 @@ impl<'a> Problem<'a> {
     }
 
     /// The dense form, for the solvers that only take dense input; the
-    /// driver never hands them a sparse problem.
+    /// solver table never hands them a sparse problem.
     pub fn dense(&self) -> &DenseProblem<'a> {
         match self {
             Problem::Dense(d) => d,
@@ -49,19 +50,30 @@ impl<'a> Problem<'a> {
         }
     }
 
-    /// (W o M) x, on the current rayon pool.
-    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+    /// The sparse form, for the solvers that only take sparse input; the
+    /// solver table never hands them a dense problem.
+    pub fn sparse(&self) -> &SparseView<'a> {
         match self {
-            Problem::Dense(d) => crate::products::weighted_data_times(d, x),
-            Problem::Sparse(s) => s.weighted_data_times(x),
+            Problem::Sparse(s) => s,
+            Problem::Dense(_) => panic!("a sparse-only solver was given dense input"),
+        }
+    }
+
+    /// (W o M) x, on the current rayon pool (`blocking::current_par`).
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+        let par = current_par();
+        match self {
+            Problem::Dense(d) => d.weighted_data_times(x, par),
+            Problem::Sparse(s) => s.weighted_data_times(x, par),
         }
     }
 
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2, on the current rayon pool.
     pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+        let par = current_par();
         match self {
-            Problem::Dense(d) => crate::products::weighted_residual(d, u, v),
-            Problem::Sparse(s) => s.weighted_residual(u, v),
+            Problem::Dense(d) => d.weighted_residual(u, v, par),
+            Problem::Sparse(s) => s.weighted_residual(u, v, par),
         }
     }
 }
@@ -82,14 +94,4 @@ impl<'a> From<SparseView<'a>> for Problem<'a> {
     fn from(s: SparseView<'a>) -> Self {
         Problem::Sparse(s)
     }
-}
-
-use std::ops::Range;
-
-/// Consecutive ranges of at most `size` covering 0..len, in order. Block
-/// sizes are fixed constants (never derived from the thread count), which is
-/// what keeps results bitwise identical across thread counts.
-pub fn blocks(len: usize, size: usize) -> impl Iterator<Item = Range<usize>> + Clone {
-    let size = size.max(1);
-    (0..len.div_ceil(size)).map(move |b| b * size..((b + 1) * size).min(len))
 }

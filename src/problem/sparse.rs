@@ -5,14 +5,11 @@
 //! the pattern.
 
 use crate::error::{invalid, Error, Result};
+use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
 use crate::kernels::gathered::{add_rows, row_dots};
-use crate::kernels::orthonormal::gram;
-use crate::products::{rows_contiguous, stack_rows, ROW_BLOCK};
-use faer::{Mat, MatRef};
-use rayon::prelude::*;
-
-/// Pattern entries per row block of the parallel loops (see `row_blocks`).
-const BLOCK_ENTRIES: usize = 8192;
+use crate::kernels::gram::gram;
+use crate::kernels::transpose::rows_contiguous;
+use faer::{Mat, MatRef, Par};
 
 /// One orientation of the pattern: rows, their columns and values.
 pub struct Pattern {
@@ -211,49 +208,46 @@ impl<'a> SparseView<'a> {
     }
 
     /// (W o M) x. Flops: 2 n l (constant part) + 2 nnz l (pattern).
-    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Mat<f64> {
         let l = x.ncols();
         let base = self.w_default * self.m_default;
         let column_sums: Vec<f64> = (0..l)
             .map(|d| base * x.col(d).iter().sum::<f64>())
             .collect();
-        let x_rows = rows_contiguous(x);
+        let x_rows = rows_contiguous(x, par);
         let row_blocks = self.row_blocks();
-        let parts: Vec<Mat<f64>> = row_blocks
-            .par_iter()
-            .map(|rows| {
-                let (mut out_row, mut coef) = (vec![0.0; l], Vec::new());
-                let mut out = Mat::<f64>::zeros(rows.len(), l);
-                for (r, i) in rows.clone().enumerate() {
-                    let range = self.pattern.row(i);
-                    coef.clear();
-                    coef.extend(
-                        self.pattern.w[range.clone()]
-                            .iter()
-                            .zip(&self.pattern.m[range.clone()])
-                            .map(|(w, m)| w * m - base),
-                    );
-                    out_row.copy_from_slice(&column_sums);
-                    add_rows(&mut out_row, &coef, &self.pattern.idx[range], &x_rows);
-                    (0..l).for_each(|d| out[(r, d)] = out_row[d]);
-                }
-                out
-            })
-            .collect();
+        let workspace = || (vec![0.0; l], Vec::new());
+        let parts = map_blocks_with(par, &row_blocks, workspace, |(out_row, coef), rows| {
+            let mut out = Mat::<f64>::zeros(rows.len(), l);
+            for (r, i) in rows.clone().enumerate() {
+                let range = self.pattern.row(i);
+                coef.clear();
+                coef.extend(
+                    self.pattern.w[range.clone()]
+                        .iter()
+                        .zip(&self.pattern.m[range.clone()])
+                        .map(|(w, m)| w * m - base),
+                );
+                out_row.copy_from_slice(&column_sums);
+                add_rows(out_row, coef, &self.pattern.idx[range], &x_rows);
+                (0..l).for_each(|d| out[(r, d)] = out_row[d]);
+            }
+            out
+        });
         stack_rows(&parts, self.n_rows, l)
     }
 
     /// sum_ij W_ij (M_ij - u_i.v_j)^2 as w_default * (the all-entries sum,
     /// from k x k Grams) + the pattern's corrections. Flops: O((n + m) k^2
     /// + nnz k).
-    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par) -> f64 {
         let (wd, md) = (self.w_default, self.m_default);
         let mut total = 0.0;
         if wd > 0.0 {
             let k = u.ncols();
             let su: Vec<f64> = (0..k).map(|d| u.col(d).iter().sum()).collect();
             let sv: Vec<f64> = (0..k).map(|d| v.col(d).iter().sum()).collect();
-            let (gu, gv) = (gram(u), gram(v));
+            let (gu, gv) = (gram(u, par), gram(v, par));
             let cross: f64 = su.iter().zip(&sv).map(|(a, b)| a * b).sum();
             let trace: f64 = (0..k)
                 .flat_map(|a| (0..k).map(move |b| (a, b)))
@@ -263,31 +257,28 @@ impl<'a> SparseView<'a> {
                 (self.n_rows as f64) * (self.n_cols as f64) * md * md - 2.0 * md * cross + trace;
             total += wd * all.max(0.0);
         }
-        let (ur, vr) = (rows_contiguous(u), rows_contiguous(v));
+        let (ur, vr) = (rows_contiguous(u, par), rows_contiguous(v, par));
         let k = u.ncols();
         let row_blocks = self.row_blocks();
-        let partial: Vec<f64> = row_blocks
-            .par_iter()
-            .map(|rows| {
-                let (mut sum, mut fitted) = (0.0, Vec::new());
-                for i in rows.clone() {
-                    let range = self.pattern.row(i);
-                    fitted.resize(range.len(), 0.0);
-                    row_dots(
-                        &mut fitted,
-                        &self.pattern.idx[range.clone()],
-                        &vr,
-                        &ur[i * k..(i + 1) * k],
-                    );
-                    let (m, w) = (&self.pattern.m[range.clone()], &self.pattern.w[range]);
-                    for ((f, m), w) in fitted.iter().zip(m).zip(w) {
-                        let (e, e0) = (m - f, md - f);
-                        sum += w * e * e - wd * e0 * e0;
-                    }
+        let partial = map_blocks_with(par, &row_blocks, Vec::new, |fitted, rows| {
+            let mut sum = 0.0;
+            for i in rows.clone() {
+                let range = self.pattern.row(i);
+                fitted.resize(range.len(), 0.0);
+                row_dots(
+                    fitted,
+                    &self.pattern.idx[range.clone()],
+                    &vr,
+                    &ur[i * k..(i + 1) * k],
+                );
+                let (m, w) = (&self.pattern.m[range.clone()], &self.pattern.w[range]);
+                for ((f, m), w) in fitted.iter().zip(m).zip(w) {
+                    let (e, e0) = (m - f, md - f);
+                    sum += w * e * e - wd * e0 * e0;
                 }
-                sum
-            })
-            .collect();
+            }
+            sum
+        });
         total + partial.iter().sum::<f64>()
     }
 
@@ -305,7 +296,7 @@ impl<'a> SparseView<'a> {
     }
 
     /// Consecutive row ranges of at most ROW_BLOCK rows and about
-    /// BLOCK_ENTRIES pattern entries each: popular items hold most of the
+    /// SPARSE_BLOCK_ENTRIES pattern entries each: popular items hold most of the
     /// entries, and blocks of equal row counts would leave one thread with
     /// most of the work. Fixed by the pattern alone, never by the threads.
     pub fn row_blocks(&self) -> Vec<std::ops::Range<usize>> {
@@ -315,7 +306,7 @@ impl<'a> SparseView<'a> {
             let mut end = start + 1;
             while end < self.n_rows
                 && end - start < ROW_BLOCK
-                && self.pattern.ptr[end + 1] - self.pattern.ptr[start] <= BLOCK_ENTRIES
+                && self.pattern.ptr[end + 1] - self.pattern.ptr[start] <= SPARSE_BLOCK_ENTRIES
             {
                 end += 1;
             }

@@ -1,6 +1,6 @@
 //! AUTO: per half-step, the solver with the lowest predicted cost among
-//! exact, shared-preconditioner PCG and SRHT-preconditioned PCG (sparse
-//! input: `predict_sparse`).
+//! EXACT, SHARED_PCG (mean-weight CGLS; Jacobi CG on sparse input) and
+//! SKETCH (SRHT-preconditioned CG; sparse input: `predict_sparse`).
 //!
 //! The prediction counts work in GEMM-flop equivalents per row, from k,
 //! the row length m and inner iteration counts (never from timings, so the
@@ -12,12 +12,10 @@
 //! 2-core development machine (docs/solvers.md). Iterations start at a
 //! guess and then follow what the last half-step of the same side took.
 
-use super::exact::ExactSolver;
-use super::shared::SharedSolver;
-use super::sketch::{sketch_rows, SketchSolver};
-use super::{HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
+use crate::kernels::srht::sketch_rows;
 use crate::problem::{Problem, SparseView};
+use crate::solver::half_step::{applicable, HalfStep, HalfStepSolver, SolverKind};
 use faer::Mat;
 
 /// Small dense factorizations run far below GEMM speed.
@@ -48,28 +46,37 @@ const FIRST_GUESS: f64 = 5.0;
 /// accuracy, warm.
 const SRHT_GUESS: f64 = 6.0;
 
+/// The three solvers AUTO chooses among, for the problem's input kind
+/// (built by the solver table).
+pub struct Candidates {
+    pub exact: Box<dyn HalfStepSolver + Send>,
+    pub shared_pcg: Box<dyn HalfStepSolver + Send>,
+    pub sketch: Box<dyn HalfStepSolver + Send>,
+}
+
 pub struct AutoSolver {
-    exact: ExactSolver,
-    shared: SharedSolver,
-    sketch: SketchSolver,
+    /// The three solvers of the input kind (from the solver table).
+    exact: Box<dyn HalfStepSolver + Send>,
+    shared_pcg: Box<dyn HalfStepSolver + Send>,
+    sketch: Box<dyn HalfStepSolver + Send>,
+    sketch_size_factor: f64,
     /// Half-steps alternate U, V: per side, the last iterations measured.
     shared_iterations: [Option<f64>; 2],
     half_steps: usize,
-    last: SolverKind,
-    /// Which solver each half-step used, for tests and the benchmark.
-    pub history: Vec<SolverKind>,
+    /// The solver of the last half-step; None before the first.
+    last: Option<SolverKind>,
 }
 
 impl AutoSolver {
-    pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
+    pub fn new(solvers: Candidates, sketch_size_factor: f64) -> Self {
         AutoSolver {
-            exact: ExactSolver,
-            shared: SharedSolver::new(tolerance),
-            sketch: SketchSolver::new(sketch_size_factor, tolerance, seed),
+            exact: solvers.exact,
+            shared_pcg: solvers.shared_pcg,
+            sketch: solvers.sketch,
+            sketch_size_factor,
             shared_iterations: [None; 2],
             half_steps: 0,
-            last: SolverKind::Exact,
-            history: Vec::new(),
+            last: None,
         }
     }
 
@@ -79,7 +86,7 @@ impl AutoSolver {
         let per_iteration = 4.0 * m * k + ELEMENTWISE_COST * m;
         let shared_iterations = self.shared_iterations[side].unwrap_or(FIRST_GUESS);
         let shared = (shared_iterations + SETUP_ITERATIONS) * per_iteration;
-        let s = sketch_rows(self.sketch.sketch_size_factor, k as usize) as f64;
+        let s = sketch_rows(self.sketch_size_factor, k as usize) as f64;
         let p = m.log2().ceil().exp2();
         let sketch = (SRHT_GUESS + SETUP_ITERATIONS) * per_iteration
             + FWHT_COST * k * p * p.log2()
@@ -112,8 +119,8 @@ impl AutoSolver {
         let shared_gram = if ridge > 0.0 { 2.0 * n * k * k } else { n * k };
         let pass = GATHER_COST * 4.0 * nnz * k + shared_gram;
         let pcg = (iterations + SPARSE_SETUP_PASSES) * pass;
-        let sketch = if view.w_default() == 0.0 {
-            let s = sketch_rows(self.sketch.sketch_size_factor, k as usize) as f64;
+        let sketch = if applicable(SolverKind::Sketch, &Problem::Sparse(*view)) {
+            let s = sketch_rows(self.sketch_size_factor, k as usize) as f64;
             (0..view.n_rows())
                 .map(|i| {
                     let len = view.row(i).cols.len() as f64;
@@ -144,24 +151,24 @@ impl AutoSolver {
 
 impl HalfStepSolver for AutoSolver {
     fn kind(&self) -> SolverKind {
-        self.last
+        self.last.unwrap_or(SolverKind::Exact)
     }
 
     /// Iterative unless the last half-step ran EXACT (then the inner
     /// accuracy says nothing about how exact the iteration was).
     fn is_iterative(&self) -> bool {
-        self.history.last() != Some(&SolverKind::Exact)
+        self.last != Some(SolverKind::Exact)
     }
 
     fn set_accuracy(&mut self, accuracy: f64) {
-        self.shared.set_accuracy(accuracy);
+        self.shared_pcg.set_accuracy(accuracy);
         self.sketch.set_accuracy(accuracy);
     }
 
     fn inner_iterations(&self) -> usize {
-        match self.last {
+        match self.kind() {
             SolverKind::Exact => 0,
-            SolverKind::SharedPcg => self.shared.inner_iterations(),
+            SolverKind::SharedPcg => self.shared_pcg.inner_iterations(),
             SolverKind::Sketch => self.sketch.inner_iterations(),
         }
     }
@@ -185,8 +192,7 @@ impl HalfStepSolver for AutoSolver {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|c| c.0)
             .unwrap_or(SolverKind::Exact);
-        self.last = choice;
-        self.history.push(choice);
+        self.last = Some(choice);
         match choice {
             SolverKind::Exact => {
                 // An expensive early count (cold, loose starts) must not lock
@@ -198,9 +204,9 @@ impl HalfStepSolver for AutoSolver {
                 self.exact.solve(step)
             }
             SolverKind::SharedPcg => {
-                let x = self.shared.solve(step)?;
+                let x = self.shared_pcg.solve(step)?;
                 self.shared_iterations[side] =
-                    Some(self.shared.inner_iterations() as f64 / n.max(1) as f64);
+                    Some(self.shared_pcg.inner_iterations() as f64 / n.max(1) as f64);
                 Ok(x)
             }
             SolverKind::Sketch => self.sketch.solve(step),
@@ -239,9 +245,20 @@ mod tests {
 
     #[test]
     fn sparse_cost_model_picks_each_solver_where_it_pays() {
-        let mut auto = AutoSolver::new(4.0, 1e-10, 0);
         let problem = long_rows(10, 8192, 5000);
         let view = problem.view();
+        let settings = crate::solver::SolverSettings {
+            sketch_size_factor: 4.0,
+            tolerance: 1e-10,
+            seed: 0,
+        };
+        let solvers = |method| crate::solver::solver_for(method, &view.into(), settings);
+        let candidates = Candidates {
+            exact: solvers(SolverKind::Exact),
+            shared_pcg: solvers(SolverKind::SharedPcg),
+            sketch: solvers(SolverKind::Sketch),
+        };
+        let mut auto = AutoSolver::new(candidates, 4.0);
         // Small k: the exact Grams are cheap.
         assert_eq!(
             cheapest(&auto.predict_sparse(&view, 8.0, 0.0, 0)),

@@ -5,8 +5,8 @@
 //! its own right preconditioner, an upper triangular R_i (x = R_i^-1 z);
 //! in exact arithmetic this is preconditioned CGLS.
 //!
-//! The operator v -> Y^T (w o (Y v)) runs over column chunks of CHUNK
-//! columns: Z = V Y_c^T, Z = W_c o Z, Q += Z Y_c, so the rb x CHUNK block Z
+//! The operator v -> Y^T (w o (Y v)) runs over column chunks of CG_CHUNK
+//! columns: Z = V Y_c^T, Z = W_c o Z, Q += Z Y_c, so the rb x CG_CHUNK block Z
 //! stays in L2 and nothing of size rb x m is written (the CGLS this replaces
 //! kept three rb x m residual buffers and streamed them twice an iteration).
 //! Per iteration and row: 4 m k flops in two GEMMs, one elementwise pass over
@@ -15,17 +15,14 @@
 //! the normal equations lose nothing at the accuracies the driver asks for
 //! (`cargo bench --bench robustness` runs 1e-14).
 
+use super::krylov::{run_cg, CgSystem};
+use crate::kernels::blocking::{blocks, CG_CHUNK};
 use crate::kernels::transpose::copy_to_rows;
-use crate::problem::blocks;
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-
-/// Columns of W per operator chunk: the rb x CHUNK products (256 KiB at
-/// rb = 128) stay in L2 between the two GEMMs that make and use them.
-const CHUNK: usize = 256;
 
 /// A row block's data: its weights (rb x m, row-major, rows contiguous), its
 /// values (rb x m, any layout), the fixed factor Y (m x k), the ridge.
@@ -38,7 +35,7 @@ pub struct BlockData<'a> {
 
 /// Scratch for `solve_block`, allocated once per task.
 pub struct CglsWorkspace {
-    /// One rb x CHUNK block, row-major: products with Y, or W o M.
+    /// One rb x CG_CHUNK block, row-major: products with Y, or W o M.
     chunk: Vec<f64>,
     /// Normal-equation residuals h = b - A x, their preconditioned
     /// gradients, CG directions, preconditioned steps and A step (rb x k).
@@ -52,7 +49,7 @@ pub struct CglsWorkspace {
 impl CglsWorkspace {
     pub fn new(rows: usize, m: usize, k: usize) -> Self {
         CglsWorkspace {
-            chunk: vec![0.0; rows * CHUNK.min(m)],
+            chunk: vec![0.0; rows * CG_CHUNK.min(m)],
             residual: Mat::zeros(rows, k),
             gradient: Mat::zeros(rows, k),
             direction: Mat::zeros(rows, k),
@@ -65,7 +62,7 @@ impl CglsWorkspace {
 /// The rows' right preconditioners R_i (upper triangular, x = R_i^-1 z).
 pub enum Preconditioners {
     /// R_i = scale_i R for every row: one triangular solve for the block.
-    Shared { r: Mat<f64>, scale: Vec<f64> },
+    Scaled { r: Mat<f64>, scale: Vec<f64> },
     /// One R_i per row (SRHT sketches).
     PerRow(Vec<Mat<f64>>),
 }
@@ -82,7 +79,7 @@ impl Preconditioners {
             }
         };
         match self {
-            Preconditioners::Shared { r, scale } => {
+            Preconditioners::Scaled { r, scale } => {
                 solve(r.as_ref(), block.as_mut().transpose_mut());
                 for (i, s) in scale.iter().enumerate() {
                     let mut row = block.as_mut().subrows_mut(i, 1);
@@ -116,7 +113,7 @@ fn apply_normal_operator(
     mut out: MatMut<'_, f64>,
 ) {
     let (rb, m) = data.values.shape();
-    for (c, cols) in blocks(m, CHUNK).enumerate() {
+    for (c, cols) in blocks(m, CG_CHUNK).enumerate() {
         let yc = data.fixed.subrows(cols.start, cols.len());
         let cb = cols.len();
         let mut z = rows_mut(chunk, rb, cb);
@@ -144,7 +141,7 @@ fn scale_by_weights(data: &BlockData<'_>, cols: &std::ops::Range<usize>, chunk: 
 /// out = the rows' Y^T (w_i o m_i), the normal equations' right-hand sides.
 fn right_hand_sides(data: &BlockData<'_>, chunk: &mut [f64], mut out: MatMut<'_, f64>) {
     let (rb, m) = data.values.shape();
-    for (c, cols) in blocks(m, CHUNK).enumerate() {
+    for (c, cols) in blocks(m, CG_CHUNK).enumerate() {
         let yc = data.fixed.subrows(cols.start, cols.len());
         let cb = cols.len();
         copy_to_rows(data.values.subcols(cols.start, cb), chunk);
@@ -161,97 +158,122 @@ fn precondition(preconditioners: &Preconditioners, h: MatRef<'_, f64>, mut out: 
     preconditioners.apply(out, true);
 }
 
-/// Run preconditioned CG on the normal equations of the active rows of the
-/// block, from `x` (warm start) in place, until each row's preconditioned
-/// gradient is below `tol` times its value at x = 0, or `max_iterations`.
-/// Rows with `active[i] == false` are left untouched. Returns the
-/// row-iterations done (summed over rows).
+/// Run preconditioned CG (`krylov::run_cg`) on the normal equations of the
+/// active rows of the block, from `x` (warm start) in place, until each
+/// row's preconditioned gradient is below `tol` times its value at x = 0,
+/// or `max_iterations`. Rows with `active[i] == false` are left untouched.
+/// Returns the row-iterations done (summed over rows).
 pub fn solve_block(
     data: &BlockData<'_>,
     preconditioners: &Preconditioners,
     active: &mut [bool],
-    mut x: MatMut<'_, f64>,
+    x: MatMut<'_, f64>,
     tol: f64,
     max_iterations: usize,
     ws: &mut CglsWorkspace,
 ) -> usize {
-    let rb = data.values.nrows();
-    let k = x.ncols();
-    let mut residual = ws.residual.as_mut().submatrix_mut(0, 0, rb, k);
-    let mut gradient = ws.gradient.as_mut().submatrix_mut(0, 0, rb, k);
-    let mut direction = ws.direction.as_mut().submatrix_mut(0, 0, rb, k);
-    let mut step = ws.step.as_mut().submatrix_mut(0, 0, rb, k);
-    let mut image = ws.image.as_mut().submatrix_mut(0, 0, rb, k);
+    let (rb, k) = x.shape();
+    let CglsWorkspace {
+        chunk,
+        residual,
+        gradient,
+        direction,
+        step,
+        image,
+    } = ws;
+    let mut system = BlockSystem {
+        data,
+        preconditioners,
+        x,
+        chunk,
+        residual: residual.as_mut().submatrix_mut(0, 0, rb, k),
+        gradient: gradient.as_mut().submatrix_mut(0, 0, rb, k),
+        direction: direction.as_mut().submatrix_mut(0, 0, rb, k),
+        step: step.as_mut().submatrix_mut(0, 0, rb, k),
+        image: image.as_mut().submatrix_mut(0, 0, rb, k),
+    };
+    run_cg(&mut system, active, tol, max_iterations).started
+}
 
-    // The reference is the preconditioned gradient at x = 0, R^-T b.
-    right_hand_sides(data, &mut ws.chunk, residual.as_mut());
-    precondition(preconditioners, residual.as_ref(), gradient.as_mut());
-    let reference: Vec<f64> = (0..rb)
-        .map(|i| row_norm_squared(gradient.as_ref(), i).sqrt())
-        .collect();
-    for i in 0..rb {
-        if active[i] && reference[i] == 0.0 {
-            x.as_mut().subrows_mut(i, 1).fill(0.0);
-            active[i] = false;
-        }
+/// A row block as `krylov::CgSystem`: the residual h = b - A x lives in
+/// normal-equation space (rb x k), so nothing of size rb x m is kept.
+struct BlockSystem<'a, 'w> {
+    data: &'a BlockData<'a>,
+    preconditioners: &'a Preconditioners,
+    x: MatMut<'w, f64>,
+    chunk: &'w mut [f64],
+    residual: MatMut<'w, f64>,
+    gradient: MatMut<'w, f64>,
+    direction: MatMut<'w, f64>,
+    step: MatMut<'w, f64>,
+    image: MatMut<'w, f64>,
+}
+
+impl CgSystem for BlockSystem<'_, '_> {
+    const STOP_ON_NAN: bool = false;
+
+    fn rows(&self) -> usize {
+        self.x.nrows()
     }
 
-    // h = b - A x at the warm start.
-    apply_normal_operator(data, x.as_ref(), &mut ws.chunk, image.as_mut());
-    residual -= image.as_ref();
-    precondition(preconditioners, residual.as_ref(), gradient.as_mut());
-    let mut gamma: Vec<f64> = (0..rb)
-        .map(|i| row_norm_squared(gradient.as_ref(), i))
-        .collect();
-    direction.copy_from(gradient.as_ref());
-    let mut work = 0;
-    for _ in 0..max_iterations {
-        for i in 0..rb {
-            if active[i] && gamma[i].sqrt() <= tol * reference[i] {
-                active[i] = false;
-            }
-        }
-        let live = active.iter().filter(|a| **a).count();
-        if live == 0 {
-            break;
-        }
-        work += live;
-        // step = R^-1 direction (zero on finished rows); image = A step.
-        step.copy_from(direction.as_ref());
-        preconditioners.apply(step.as_mut(), false);
+    fn gradient_at_zero(&mut self) {
+        right_hand_sides(self.data, self.chunk, self.residual.as_mut());
+        let (h, g) = (self.residual.as_ref(), self.gradient.as_mut());
+        precondition(self.preconditioners, h, g);
+    }
+
+    fn gradient_norm(&self, i: usize) -> f64 {
+        row_norm_squared(self.gradient.as_ref(), i).sqrt()
+    }
+
+    fn zero_solution(&mut self, i: usize) {
+        self.x.as_mut().subrows_mut(i, 1).fill(0.0);
+    }
+
+    fn start(&mut self) {
+        let image = self.image.as_mut();
+        apply_normal_operator(self.data, self.x.as_ref(), self.chunk, image);
+        self.residual -= self.image.as_ref();
+        self.update_gradient();
+        self.direction.copy_from(self.gradient.as_ref());
+    }
+
+    fn gradient_squared(&self, i: usize) -> f64 {
+        row_norm_squared(self.gradient.as_ref(), i)
+    }
+
+    fn step_and_image(&mut self, active: &[bool]) {
+        self.step.copy_from(self.direction.as_ref());
+        self.preconditioners.apply(self.step.as_mut(), false);
         for (i, live) in active.iter().enumerate() {
             if !live {
-                step.as_mut().subrows_mut(i, 1).fill(0.0);
+                self.step.as_mut().subrows_mut(i, 1).fill(0.0);
             }
         }
-        apply_normal_operator(data, step.as_ref(), &mut ws.chunk, image.as_mut());
-        for i in 0..rb {
-            if !active[i] {
-                continue;
-            }
-            let curvature: f64 = (0..k).map(|d| step[(i, d)] * image[(i, d)]).sum();
-            if curvature <= 0.0 {
-                active[i] = false;
-                continue;
-            }
-            let alpha = gamma[i] / curvature;
-            for d in 0..k {
-                x[(i, d)] += alpha * step[(i, d)];
-                residual[(i, d)] -= alpha * image[(i, d)];
-            }
-        }
-        precondition(preconditioners, residual.as_ref(), gradient.as_mut());
-        for i in 0..rb {
-            if !active[i] {
-                continue;
-            }
-            let next = row_norm_squared(gradient.as_ref(), i);
-            let beta = next / gamma[i];
-            for d in 0..k {
-                direction[(i, d)] = gradient[(i, d)] + beta * direction[(i, d)];
-            }
-            gamma[i] = next;
+        let image = self.image.as_mut();
+        apply_normal_operator(self.data, self.step.as_ref(), self.chunk, image);
+    }
+
+    fn curvature(&self, i: usize) -> f64 {
+        let k = self.step.ncols();
+        (0..k).map(|d| self.step[(i, d)] * self.image[(i, d)]).sum()
+    }
+
+    fn advance(&mut self, i: usize, alpha: f64) {
+        for d in 0..self.x.ncols() {
+            self.x[(i, d)] += alpha * self.step[(i, d)];
+            self.residual[(i, d)] -= alpha * self.image[(i, d)];
         }
     }
-    work
+
+    fn update_gradient(&mut self) {
+        let (h, g) = (self.residual.as_ref(), self.gradient.as_mut());
+        precondition(self.preconditioners, h, g);
+    }
+
+    fn new_direction(&mut self, i: usize, beta: f64) {
+        for d in 0..self.x.ncols() {
+            self.direction[(i, d)] = self.gradient[(i, d)] + beta * self.direction[(i, d)];
+        }
+    }
 }

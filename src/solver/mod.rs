@@ -5,103 +5,88 @@
 
 pub mod auto;
 pub mod block_cgls;
-pub mod exact;
-pub mod iterative;
-pub mod shared;
-pub mod sketch;
+pub mod dense;
+pub(crate) mod half_step;
+pub(crate) mod krylov;
+pub(crate) mod rows;
 pub mod sparse;
 
-use crate::error::{Error, Result};
+pub use half_step::{applicable, HalfStep, HalfStepSolver, Iterative, SolverKind};
+// Part of the interface the outer methods (the driver's split) build on.
+#[allow(unused_imports)]
+pub use half_step::finite;
+
 use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
 use auto::AutoSolver;
-use exact::ExactSolver;
-use faer::{Mat, MatRef};
-use shared::SharedSolver;
-use sketch::SketchSolver;
 
-/// Which solver produced a half-step (values as in the C ABI).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SolverKind {
-    Exact,
-    Sketch,
-    SharedPcg,
+/// What the solvers are built with, from the options.
+#[derive(Clone, Copy)]
+pub struct SolverSettings {
+    pub sketch_size_factor: f64,
+    pub tolerance: f64,
+    pub seed: u64,
 }
 
-impl SolverKind {
-    pub fn c_value(self) -> i32 {
-        match self {
-            SolverKind::Exact => crate::options::WLRA_SOLVER_EXACT,
-            SolverKind::Sketch => crate::options::WLRA_SOLVER_SKETCH,
-            SolverKind::SharedPcg => crate::options::WLRA_SOLVER_SHARED_PCG,
+/// The solver table: one half-step solver per (input kind, method), each in
+/// its own file. `method` must be applicable (see `applicable`).
+pub fn solver_for(
+    method: SolverKind,
+    problem: &Problem<'_>,
+    settings: SolverSettings,
+) -> Box<dyn HalfStepSolver + Send> {
+    let SolverSettings {
+        sketch_size_factor: factor,
+        tolerance,
+        seed,
+    } = settings;
+    match (problem, method) {
+        (Problem::Dense(_), SolverKind::Exact) => Box::new(dense::exact::ExactSolver),
+        (Problem::Dense(_), SolverKind::Sketch) => {
+            Box::new(dense::sketch::SketchSolver::new(factor, tolerance, seed))
         }
-    }
-}
-
-/// One half-step's input: the data seen from the side being solved for.
-pub struct HalfStep<'a> {
-    pub problem: Problem<'a>,
-    pub fixed: MatRef<'a, f64>,
-    pub ridge: f64,
-    /// A starting guess for the solution (n_rows x k), for iterative solvers.
-    pub warm_start: Option<MatRef<'a, f64>>,
-    /// Whether `fixed` has orthonormal columns (to rounding), as the driver
-    /// makes it when ridge = 0: Y^T Y = I is then known, not computed.
-    pub fixed_orthonormal: bool,
-}
-
-/// A half-step solver. It runs on the current rayon pool (the model's own)
-/// and must give the same bits whatever that pool's size.
-pub trait HalfStepSolver {
-    fn kind(&self) -> SolverKind;
-    /// The n_rows x k solution, or `Error::Numerical` if it is not finite.
-    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>>;
-    /// Relative accuracy of the next half-steps' inner solves; the exact
-    /// solver has nothing to tune.
-    fn set_accuracy(&mut self, _accuracy: f64) {}
-    /// Whether `set_accuracy` matters (iterative inner solves).
-    fn is_iterative(&self) -> bool {
-        false
-    }
-    /// Inner iterations of the last half-step, summed over its rows (0 for
-    /// a direct solver).
-    fn inner_iterations(&self) -> usize {
-        0
-    }
-}
-
-/// `x` if every entry is finite, else `Error::Numerical` naming `what`.
-pub fn finite(x: Mat<f64>, what: &str) -> Result<Mat<f64>> {
-    if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
-        Ok(x)
-    } else {
-        Err(Error::Numerical(format!(
-            "{what} produced non-finite factors"
-        )))
+        (Problem::Dense(_), SolverKind::SharedPcg) => Box::new(Iterative::with_method(
+            dense::mean_weight_cgls::MeanWeightCgls,
+            tolerance,
+        )),
+        (Problem::Sparse(_), SolverKind::Exact) => Box::new(sparse::exact::SparseExactSolver),
+        (Problem::Sparse(_), SolverKind::Sketch) => Box::new(Iterative::with_method(
+            sparse::sketch::SparseSrhtCgls::new(factor, seed),
+            tolerance,
+        )),
+        (Problem::Sparse(_), SolverKind::SharedPcg) => Box::new(Iterative::with_method(
+            sparse::jacobi_cg::JacobiCg,
+            tolerance,
+        )),
     }
 }
 
 /// The half-step solver the options ask for, on this problem.
 pub fn for_options(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStepSolver + Send> {
-    // The SRHT sketches a row's design; on sparse input with w_default > 0
-    // that has all m rows, so those rows run EXACT (and SOLVER_USED says so).
-    let sketch_applies = match problem {
-        Problem::Sparse(view) => view.w_default() == 0.0,
-        Problem::Dense(_) => true,
+    let settings = SolverSettings {
+        sketch_size_factor: options.sketch_size_factor,
+        tolerance: options.regression_tolerance,
+        seed: options.seed,
     };
-    match options.solver {
-        SolverChoice::Sketch if !sketch_applies => Box::new(ExactSolver),
-        SolverChoice::Sketch => Box::new(SketchSolver::new(
-            options.sketch_size_factor,
-            options.regression_tolerance,
-            options.seed,
-        )),
-        SolverChoice::SharedPcg => Box::new(SharedSolver::new(options.regression_tolerance)),
-        SolverChoice::Auto => Box::new(AutoSolver::new(
-            options.sketch_size_factor,
-            options.regression_tolerance,
-            options.seed,
-        )),
-        SolverChoice::Exact => Box::new(ExactSolver),
+    let method = match options.solver {
+        SolverChoice::Auto => {
+            let [exact, shared_pcg, sketch] =
+                [SolverKind::Exact, SolverKind::SharedPcg, SolverKind::Sketch]
+                    .map(|method| solver_for(method, problem, settings));
+            let solvers = auto::Candidates {
+                exact,
+                shared_pcg,
+                sketch,
+            };
+            return Box::new(AutoSolver::new(solvers, settings.sketch_size_factor));
+        }
+        SolverChoice::Exact => SolverKind::Exact,
+        SolverChoice::Sketch => SolverKind::Sketch,
+        SolverChoice::SharedPcg => SolverKind::SharedPcg,
+    };
+    if applicable(method, problem) {
+        solver_for(method, problem, settings)
+    } else {
+        solver_for(SolverKind::Exact, problem, settings)
     }
 }

@@ -1,31 +1,46 @@
-//! The exact half-step on sparse rows: G_i = shared Gram + Y_p^T diag(c) Y_p
+//! The exact half-step on sparse rows: G_i = base Gram + Y_p^T diag(c) Y_p
 //! with the row's pattern rows Y_p gathered contiguously so the correction
 //! is one GEMM (2 nnz_i k^2 flops), then Cholesky (k^3 / 3), minimum norm
 //! when singular. Per half-step: 2 m k^2 + 2 nnz k^2 + n k^3 / 3 flops.
 
-use super::SharedParts;
+use super::BaseSystem;
+use crate::error::Result;
+use crate::kernels::blocking::{map_blocks_with, stack_rows};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::problem::sparse::SparseView;
-use crate::products::stack_rows;
+use crate::solver::half_step::{finite, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::rows::solve_normal_equations;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-use rayon::prelude::*;
 
-/// Solve every row of `view` exactly against the fixed factor of `shared`.
-pub fn exact_half_step(view: &SparseView<'_>, shared: &SharedParts) -> Mat<f64> {
-    let k = shared.rank();
+/// EXACT on sparse input.
+pub struct SparseExactSolver;
+
+impl HalfStepSolver for SparseExactSolver {
+    fn kind(&self) -> SolverKind {
+        SolverKind::Exact
+    }
+
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let view = step.problem.sparse();
+        let x = exact_half_step(view, &BaseSystem::new(view, step), step.par);
+        finite(x, "the exact half-step (data too large for f64?)")
+    }
+}
+
+/// Solve every row of `view` exactly against the fixed factor of `base`.
+/// One scratch per thread, overwritten row by row.
+pub fn exact_half_step(view: &SparseView<'_>, base: &BaseSystem, par: Par) -> Mat<f64> {
+    let k = base.rank();
     let row_blocks = view.row_blocks();
-    let parts: Vec<Mat<f64>> = row_blocks
-        .par_iter()
-        .map(|rows| {
-            let mut scratch = ExactRowScratch::new(k);
-            let mut out = Mat::<f64>::zeros(rows.len(), k);
-            for (r, i) in rows.clone().enumerate() {
-                scratch.solve(view, shared, i, out.as_mut().subrows_mut(r, 1));
-            }
-            out
-        })
-        .collect();
+    let workspace = || ExactRowScratch::new(k);
+    let parts = map_blocks_with(par, &row_blocks, workspace, |scratch, rows| {
+        let mut out = Mat::<f64>::zeros(rows.len(), k);
+        for (r, i) in rows.clone().enumerate() {
+            scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1));
+        }
+        out
+    });
     stack_rows(&parts, view.n_rows(), k)
 }
 
@@ -57,25 +72,25 @@ impl ExactRowScratch {
     pub fn solve(
         &mut self,
         view: &SparseView<'_>,
-        shared: &SharedParts,
+        base: &BaseSystem,
         i: usize,
         mut x: MatMut<'_, f64>,
     ) {
-        let k = shared.rank();
+        let k = base.rank();
         let row = view.row(i);
         let len = row.cols.len();
         self.plain.resize(len * k, 0.0);
         self.scaled.resize(len * k, 0.0);
-        shared.coefficients(&row, &mut self.c, &mut self.t);
+        base.coefficients(&row, &mut self.c, &mut self.t);
         for (p, (&j, &c)) in row.cols.iter().zip(&self.c).enumerate() {
-            let y = &shared.y_rows[j * k..(j + 1) * k];
+            let y = &base.y_rows[j * k..(j + 1) * k];
             self.plain[p * k..(p + 1) * k].copy_from_slice(y);
             for (s, v) in self.scaled[p * k..(p + 1) * k].iter_mut().zip(y) {
                 *s = c * v;
             }
         }
         let mut g = self.spd.gram_mut();
-        g.copy_from(&shared.gram);
+        g.copy_from(&base.gram);
         if len > 0 {
             let plain = MatRef::from_column_major_slice(&self.plain, k, len);
             let scaled = MatRef::from_column_major_slice(&self.scaled, k, len);
@@ -94,12 +109,8 @@ impl ExactRowScratch {
                 g[(b, a)] = g[(a, b)];
             }
         }
-        shared.row_rhs(&row, &self.t, &mut self.rhs);
-        if self.spd.factor() {
-            self.spd.solve(&mut self.rhs);
-        } else {
-            self.rhs.iter_mut().for_each(|v| *v = f64::NAN);
-        }
+        base.row_rhs(&row, &self.t, &mut self.rhs);
+        solve_normal_equations(&mut self.spd, &mut self.rhs);
         for (d, v) in self.rhs.iter().enumerate() {
             x[(0, d)] = *v;
         }

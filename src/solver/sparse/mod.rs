@@ -1,31 +1,40 @@
 //! Half-steps on sparse problems (`wlra_fit_csr`). Row i's normal equations
-//! split into a part shared by all rows and a correction over its pattern:
+//! split into a base part shared by all rows (`BaseSystem`) and a correction over its pattern:
 //!     G_i = w_default Y^T Y + ridge I + sum_p c_p y_j y_j^T,  c_p = w_p - w_default
 //!     b_i = w_default m_default Y^T 1 + sum_p t_p y_j,      t_p = w_p m_p - w_default m_default
 //! so a half-step costs O(nnz k^2) (exact) or O(nnz k) per iteration (PCG),
 //! never anything of size n x m.
 
 pub mod exact;
-pub mod pcg;
+pub mod jacobi_cg;
 pub mod sketch;
 
 use crate::kernels::gathered::add_rows;
-use crate::kernels::orthonormal::gram;
+use crate::kernels::gram::gram;
+use crate::kernels::transpose::rows_contiguous;
 use crate::problem::sparse::{SparseRow, SparseView};
-use crate::products::rows_contiguous;
-use crate::solver::HalfStep;
+use crate::solver::half_step::HalfStep;
+use crate::solver::rows::may_be_singular;
 use faer::Mat;
 
-/// What every row of a half-step shares, formed once (2 m k^2 flops, on
-/// the current rayon pool, unless Y is known orthonormal).
-pub struct SharedParts {
+/// The base Gram counts as a multiple of I when every entry is within this
+/// fraction of its diagonal of that multiple: Y^T Y of an orthonormalized Y
+/// is I to about 1e-15, and products with a scaling then cost k, not k^2.
+const SCALED_IDENTITY_TOLERANCE: f64 = 1e-12;
+
+/// The base system every row's normal equations start from: what the
+/// constant entries outside the pattern (w_default, m_default) and the ridge
+/// contribute, the same for all rows, with Y's rows for the pattern
+/// corrections. Formed once per half-step (2 m k^2 flops, on the current
+/// rayon pool, unless Y is known orthonormal).
+pub struct BaseSystem {
     /// w_default Y^T Y + ridge I.
     pub gram: Mat<f64>,
     /// Whether `gram` is a multiple of I to rounding (Y orthonormal, the
     /// driver's default): products with it are then a scaling.
     pub gram_scale: Option<f64>,
     /// 1 / `gram`'s diagonal, the CG preconditioner, when that diagonal is
-    /// positive (None without a shared part: completion).
+    /// positive (None without a base part: completion).
     pub inverse_diagonal: Option<Vec<f64>>,
     /// w_default m_default Y^T 1.
     pub rhs: Vec<f64>,
@@ -35,7 +44,7 @@ pub struct SharedParts {
     pub m_default: f64,
 }
 
-impl SharedParts {
+impl BaseSystem {
     pub fn new(view: &SparseView<'_>, step: &HalfStep<'_>) -> Self {
         let (y, ridge) = (step.fixed, step.ridge);
         let k = y.ncols();
@@ -43,13 +52,13 @@ impl SharedParts {
         let mut gram = if step.fixed_orthonormal {
             Mat::<f64>::identity(k, k) * wd
         } else {
-            gram(y) * wd
+            gram(y, step.par) * wd
         };
         for d in 0..k {
             gram[(d, d)] += ridge;
         }
         let scale = if k > 0 { gram[(0, 0)] } else { 0.0 };
-        let tolerance = 1e-12 * scale.abs().max(f64::MIN_POSITIVE);
+        let tolerance = SCALED_IDENTITY_TOLERANCE * scale.abs().max(f64::MIN_POSITIVE);
         let is_scaled_identity = (0..k).all(|b| {
             (0..k).all(|a| (gram[(a, b)] - if a == b { scale } else { 0.0 }).abs() <= tolerance)
         });
@@ -58,12 +67,12 @@ impl SharedParts {
             .collect();
         let diagonal = (0..k).map(|d| gram[(d, d)]);
         let usable = diagonal.clone().all(|v| v > 0.0 && v.is_finite());
-        SharedParts {
+        BaseSystem {
             inverse_diagonal: usable.then(|| diagonal.map(|d| 1.0 / d).collect()),
             gram,
             gram_scale: is_scaled_identity.then_some(scale),
             rhs,
-            y_rows: rows_contiguous(y),
+            y_rows: rows_contiguous(y, step.par),
             w_default: wd,
             m_default: md,
         }
@@ -93,11 +102,10 @@ impl SharedParts {
         add_rows(b, t, row.cols, &self.y_rows);
     }
 
-    /// Whether G_i may be singular: no shared part (w_default = ridge = 0)
-    /// and fewer positive weights than k. Only the exact path gives such a
-    /// row its minimum-norm solution.
+    /// Whether G_i may be singular (`rows::may_be_singular`): the base
+    /// system is definite unless it is zero (w_default = ridge = 0).
     pub fn maybe_singular(&self, row: &SparseRow<'_>) -> bool {
-        self.gram_scale == Some(0.0)
-            && row.weights.iter().filter(|w| **w > 0.0).count() < self.rank()
+        let positive = row.weights.iter().filter(|w| **w > 0.0).count();
+        may_be_singular(positive, self.rank(), self.gram_scale != Some(0.0))
     }
 }

@@ -6,31 +6,74 @@
 //! 2 s k^2 + iterations (4 nnz_i k + 2 k^2); against 2 nnz_i k^2 + k^3 / 3
 //! for the exact row, so it pays only on long rows (AUTO decides).
 //!
-//! With w_default > 0 the design has all m rows: the driver runs EXACT
-//! instead, and rows reaching here then are solved exactly too.
+//! With w_default > 0 the design has all m rows: `solver::applicable` says
+//! SKETCH does not apply, and the half-step is solved exactly.
 
-use super::exact::ExactRowScratch;
-use super::SharedParts;
+use super::exact::{ExactRowScratch, SparseExactSolver};
+use super::BaseSystem;
+use crate::kernels::blocking::{map_blocks, stack_rows};
 use crate::kernels::orthonormal::RFactorWorkspace;
+use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
 use crate::problem::sparse::SparseView;
-use crate::products::stack_rows;
-use crate::rng::{stream, Purpose};
-use crate::solver::iterative::MAX_INNER_ITERATIONS;
-use crate::solver::sketch::{srht_sketch, upper_factor};
+use crate::rng::sketch_stream;
+use crate::solver::half_step::MAX_INNER_ITERATIONS;
+use crate::solver::half_step::{
+    applicable, finite, HalfStep, HalfStepSolver, InnerAccuracy, InnerMethod, Solved, SolverKind,
+};
+use crate::solver::krylov::{run_cg, CgSystem};
+use crate::solver::rows::{may_be_singular, WeightedDesign};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-use rayon::prelude::*;
+
+/// SKETCH on sparse input (`solver::Iterative` adds the accuracy): the
+/// sketch size factor, the seed, and a half-step count so each gets fresh
+/// sketches.
+pub struct SparseSrhtCgls {
+    sketch_size_factor: f64,
+    seed: u64,
+    half_steps: u64,
+}
+
+impl SparseSrhtCgls {
+    pub fn new(sketch_size_factor: f64, seed: u64) -> Self {
+        SparseSrhtCgls {
+            sketch_size_factor,
+            seed,
+            half_steps: 0,
+        }
+    }
+}
+
+impl InnerMethod for SparseSrhtCgls {
+    const KIND: SolverKind = SolverKind::Sketch;
+
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
+        let settings = SketchSettings {
+            sketch_rows: sketch_rows(self.sketch_size_factor, step.fixed.ncols()),
+            tolerance: accuracy.tolerance,
+            seed: self.seed,
+            half_step: self.half_steps,
+            par: step.par,
+        };
+        self.half_steps += 1;
+        if !applicable(SolverKind::Sketch, &step.problem) {
+            // Every row's design would have all m rows: solved exactly.
+            return Ok((SparseExactSolver.solve(step)?, 0));
+        }
+        let view = step.problem.sparse();
+        let base = BaseSystem::new(view, step);
+        let (x, work) = sketch_half_step(view, &base, step.ridge, step.warm_start, &settings);
+        Ok((finite(x, "a sketched half-step")?, work))
+    }
+}
 
 /// Per-task buffers of one row's sketch and CGLS, allocated once per block.
 struct RowWork {
-    design: Mat<f64>,
-    rhs: Mat<f64>,
-    padded: Mat<f64>,
-    order: Vec<usize>,
-    sketch: Mat<f64>,
+    design: WeightedDesign,
+    srht: SrhtScratch,
     qr: RFactorWorkspace,
     cg: CglsVectors,
 }
@@ -52,201 +95,233 @@ pub struct SketchSettings {
     pub tolerance: f64,
     pub seed: u64,
     pub half_step: u64,
+    pub par: Par,
 }
 
 /// Sketch and solve every row of `view`; returns the solutions and the
 /// CGLS iterations summed over rows.
 pub fn sketch_half_step(
     view: &SparseView<'_>,
-    shared: &SharedParts,
+    base: &BaseSystem,
     ridge: f64,
     warm: Option<MatRef<'_, f64>>,
     settings: &SketchSettings,
 ) -> (Mat<f64>, usize) {
-    let k = shared.rank();
+    let k = base.rank();
     let sketch_rows = settings.sketch_rows;
-    let parts: Vec<(Mat<f64>, usize)> = view
-        .row_blocks()
-        .par_iter()
-        .map(|rows| {
-            let mut exact = ExactRowScratch::new(k);
-            let longest = rows
-                .clone()
-                .map(|i| view.row(i).cols.len())
-                .max()
-                .unwrap_or(0)
-                + k;
-            let mut work = RowWork {
-                design: Mat::zeros(longest, k),
-                rhs: Mat::zeros(longest, 1),
-                padded: Mat::zeros(longest.next_power_of_two(), k),
-                order: Vec::new(),
-                sketch: Mat::zeros(sketch_rows, k),
-                qr: RFactorWorkspace::new(sketch_rows.max(k), k),
-                cg: CglsVectors {
-                    x: Mat::zeros(k, 1),
-                    gradient: Mat::zeros(k, 1),
-                    direction: Mat::zeros(k, 1),
-                    step: Mat::zeros(k, 1),
-                    residual: Mat::zeros(longest, 1),
-                    image: Mat::zeros(longest, 1),
-                },
-            };
-            let mut out = Mat::<f64>::zeros(rows.len(), k);
-            let mut iterations = 0;
-            for (r, i) in rows.clone().enumerate() {
-                let solved = (shared.w_default == 0.0)
-                    .then(|| {
-                        match warm {
-                            Some(w) => (0..k).for_each(|d| work.cg.x[(d, 0)] = w[(i, d)]),
-                            None => work.cg.x.fill(0.0),
-                        }
-                        let stream_index = settings.half_step << 32 ^ i as u64;
-                        let count = gather(view, shared, ridge, i, &mut work);
-                        let rng = &mut stream(settings.seed, Purpose::Sketch, stream_index);
-                        solve_row(&mut work, count, sketch_rows, rng, settings.tolerance)
-                    })
-                    .flatten();
-                match solved {
-                    Some(it) => {
-                        iterations += it;
-                        (0..k).for_each(|d| out[(r, d)] = work.cg.x[(d, 0)]);
-                    }
-                    None => exact.solve(view, shared, i, out.as_mut().subrows_mut(r, 1)),
-                }
+    // Buffers per block, sized by the block's longest row: one popular item
+    // must not make every thread's buffers that long.
+    let parts = map_blocks(settings.par, &view.row_blocks(), |rows| {
+        let mut exact = ExactRowScratch::new(k);
+        let longest = rows
+            .clone()
+            .map(|i| view.row(i).cols.len())
+            .max()
+            .unwrap_or(0)
+            + k;
+        let mut work = RowWork {
+            design: WeightedDesign::new(longest, k),
+            srht: SrhtScratch::new(longest, k, sketch_rows),
+            qr: RFactorWorkspace::new(sketch_rows.max(k), k),
+            cg: CglsVectors {
+                x: Mat::zeros(k, 1),
+                gradient: Mat::zeros(k, 1),
+                direction: Mat::zeros(k, 1),
+                step: Mat::zeros(k, 1),
+                residual: Mat::zeros(longest, 1),
+                image: Mat::zeros(longest, 1),
+            },
+        };
+        let mut out = Mat::<f64>::zeros(rows.len(), k);
+        let mut iterations = 0;
+        for (r, i) in rows.clone().enumerate() {
+            match warm {
+                Some(w) => (0..k).for_each(|d| work.cg.x[(d, 0)] = w[(i, d)]),
+                None => work.cg.x.fill(0.0),
             }
-            (out, iterations)
-        })
-        .collect();
+            let count = gather(view, base, ridge, i, &mut work);
+            let rng = &mut sketch_stream(settings.seed, settings.half_step, i);
+            let solved = solve_row(
+                &mut work,
+                count,
+                sketch_rows,
+                rng,
+                settings.tolerance,
+                ridge,
+            );
+            match solved {
+                Some(it) => {
+                    iterations += it;
+                    (0..k).for_each(|d| out[(r, d)] = work.cg.x[(d, 0)]);
+                }
+                None => exact.solve(view, base, i, out.as_mut().subrows_mut(r, 1)),
+            }
+        }
+        (out, iterations)
+    });
     let iterations = parts.iter().map(|p| p.1).sum();
     let mats: Vec<Mat<f64>> = parts.into_iter().map(|p| p.0).collect();
     (stack_rows(&mats, view.n_rows(), k), iterations)
 }
 
-/// Row i's design rows sqrt(w_p) y_j over positive weights, then
-/// sqrt(ridge) I when ridge > 0, and b likewise; returns the row count.
+/// Gather row i's weighted design (`rows::WeightedDesign`) from the rows of
+/// Y its pattern picks; returns A's row count.
 fn gather(
     view: &SparseView<'_>,
-    shared: &SharedParts,
+    base: &BaseSystem,
     ridge: f64,
     i: usize,
     work: &mut RowWork,
 ) -> usize {
     let row = view.row(i);
-    let k = shared.rank();
-    let mut count = 0;
-    for ((&j, &w), &m) in row.cols.iter().zip(row.weights).zip(row.values) {
-        if w > 0.0 {
-            let sw = w.sqrt();
-            let y = &shared.y_rows[j * k..(j + 1) * k];
-            for (d, v) in y.iter().enumerate() {
-                work.design[(count, d)] = sw * v;
-            }
-            work.rhs[(count, 0)] = sw * m;
-            count += 1;
-        }
-    }
-    if ridge > 0.0 {
-        for e in 0..k {
-            for d in 0..k {
-                work.design[(count + e, d)] = if d == e { ridge.sqrt() } else { 0.0 };
-            }
-            work.rhs[(count + e, 0)] = 0.0;
-        }
-        count += k;
-    }
-    count
+    let k = base.rank();
+    let y = MatRef::from_row_major_slice(&base.y_rows, base.y_rows.len() / k.max(1), k);
+    let entries = row.cols.iter().zip(row.weights).zip(row.values);
+    let entries = entries.map(|((&j, &w), &m)| (j, w, m));
+    work.design.gather(entries, y, ridge)
 }
 
 /// CGLS on A R^-1 from `work.cg.x`; the iterations, or None when the row
-/// needs the exact minimum-norm path (fewer rows than k, or a singular R).
+/// needs the exact minimum-norm path (`may_be_singular`, or a singular R).
 fn solve_row(
     work: &mut RowWork,
     count: usize,
     sketch_rows: usize,
     rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
     tol: f64,
+    ridge: f64,
 ) -> Option<usize> {
     let RowWork {
         design,
-        rhs,
-        padded,
-        order,
-        sketch,
+        srht,
         qr,
         cg,
     } = work;
     let k = cg.x.nrows();
-    if count < k {
+    if may_be_singular(design.positive_weights(), k, ridge > 0.0) {
         return None;
     }
-    let a = design.as_ref().subrows(0, count);
-    let b = rhs.as_ref().subrows(0, count);
-    let sketched = if count > sketch_rows {
-        srht_sketch(a, sketch_rows, rng, padded, order, sketch)
-    } else {
-        a // short rows: their own R is the ideal preconditioner
-    };
-    let r = upper_factor(qr, sketched)?;
-    // out = R^-T A^T v.
-    let gradient = |v: MatRef<'_, f64>, mut out: MatMut<'_, f64>| {
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            a.transpose(),
-            v,
-            1.0,
-            Par::Seq,
-        );
-        solve_lower_triangular_in_place(r.transpose(), out, Par::Seq);
-    };
-    gradient(b, cg.gradient.as_mut());
-    let reference = cg.gradient.norm_l2();
-    if reference == 0.0 {
-        cg.x.fill(0.0);
-        return Some(0);
-    }
-    let mut residual = cg.residual.as_mut().subrows_mut(0, count);
-    let mut image = cg.image.as_mut().subrows_mut(0, count);
-    residual.copy_from(b);
-    matmul(
-        residual.as_mut(),
-        Accum::Add,
+    let (a, b) = (design.a(count), design.b(count));
+    let r = sketched_r_factor(a, sketch_rows, rng, srht, qr)?;
+    let mut system = RowSystem {
         a,
-        cg.x.as_ref(),
-        -1.0,
+        b,
+        r: r.as_ref(),
+        cg,
+        count,
+    };
+    let work = run_cg(&mut system, &mut [true], tol, MAX_INNER_ITERATIONS);
+    Some(work.started - work.curvature_stops)
+}
+
+/// One gathered row as `krylov::CgSystem`: CGLS on A R^-1 with the residual
+/// r = b - A x kept in data space (count x 1).
+struct RowSystem<'a> {
+    a: MatRef<'a, f64>,
+    b: MatRef<'a, f64>,
+    r: MatRef<'a, f64>,
+    cg: &'a mut CglsVectors,
+    count: usize,
+}
+
+/// out <- R^-T A^T v.
+fn gradient_of(
+    a: MatRef<'_, f64>,
+    r: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    mut out: MatMut<'_, f64>,
+) {
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        a.transpose(),
+        v,
+        1.0,
         Par::Seq,
     );
-    gradient(residual.as_ref(), cg.gradient.as_mut());
-    cg.direction.copy_from(&cg.gradient);
-    let mut gamma = cg.gradient.squared_norm_l2();
-    let mut iterations = 0;
-    while iterations < MAX_INNER_ITERATIONS && gamma.sqrt() > tol * reference {
+    solve_lower_triangular_in_place(r.transpose(), out, Par::Seq);
+}
+
+impl RowSystem<'_> {
+    /// gradient <- R^-T A^T residual.
+    fn gradient_of_residual(&mut self) {
+        let cg = &mut *self.cg;
+        let residual = cg.residual.as_ref().subrows(0, self.count);
+        gradient_of(self.a, self.r, residual, cg.gradient.as_mut());
+    }
+}
+
+impl CgSystem for RowSystem<'_> {
+    const STOP_ON_NAN: bool = true;
+
+    fn rows(&self) -> usize {
+        1
+    }
+
+    fn gradient_at_zero(&mut self) {
+        gradient_of(self.a, self.r, self.b, self.cg.gradient.as_mut());
+    }
+
+    fn gradient_norm(&self, _: usize) -> f64 {
+        self.cg.gradient.norm_l2()
+    }
+
+    fn zero_solution(&mut self, _: usize) {
+        self.cg.x.fill(0.0);
+    }
+
+    fn start(&mut self) {
+        let mut residual = self.cg.residual.as_mut().subrows_mut(0, self.count);
+        residual.copy_from(self.b);
+        let (a, x) = (self.a, self.cg.x.as_ref());
+        matmul(residual.as_mut(), Accum::Add, a, x, -1.0, Par::Seq);
+        self.gradient_of_residual();
+        self.cg.direction.copy_from(&self.cg.gradient);
+    }
+
+    fn gradient_squared(&self, _: usize) -> f64 {
+        self.cg.gradient.squared_norm_l2()
+    }
+
+    fn step_and_image(&mut self, _: &[bool]) {
+        let cg = &mut *self.cg;
         cg.step.copy_from(&cg.direction);
-        solve_upper_triangular_in_place(r.as_ref(), cg.step.as_mut(), Par::Seq);
+        solve_upper_triangular_in_place(self.r, cg.step.as_mut(), Par::Seq);
+        let image = cg.image.as_mut().subrows_mut(0, self.count);
         matmul(
-            image.as_mut(),
+            image,
             Accum::Replace,
-            a,
+            self.a,
             cg.step.as_ref(),
             1.0,
             Par::Seq,
         );
-        let curvature = image.squared_norm_l2();
-        if curvature.is_nan() || curvature <= 0.0 {
-            break;
-        }
-        let alpha = gamma / curvature;
+    }
+
+    fn curvature(&self, _: usize) -> f64 {
+        self.cg
+            .image
+            .as_ref()
+            .subrows(0, self.count)
+            .squared_norm_l2()
+    }
+
+    fn advance(&mut self, _: usize, alpha: f64) {
+        let cg = &mut *self.cg;
         cg.x += faer::Scale(alpha) * &cg.step;
-        residual -= faer::Scale(alpha) * &image;
-        gradient(residual.as_ref(), cg.gradient.as_mut());
-        let next = cg.gradient.squared_norm_l2();
-        let beta = next / gamma;
-        for d in 0..k {
+        let image = cg.image.as_ref().subrows(0, self.count);
+        let mut residual = cg.residual.as_mut().subrows_mut(0, self.count);
+        residual -= faer::Scale(alpha) * image;
+    }
+
+    fn update_gradient(&mut self) {
+        self.gradient_of_residual();
+    }
+
+    fn new_direction(&mut self, _: usize, beta: f64) {
+        let cg = &mut *self.cg;
+        for d in 0..cg.direction.nrows() {
             cg.direction[(d, 0)] = cg.gradient[(d, 0)] + beta * cg.direction[(d, 0)];
         }
-        gamma = next;
-        iterations += 1;
     }
-    Some(iterations)
 }

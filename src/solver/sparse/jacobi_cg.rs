@@ -1,9 +1,9 @@
 //! Preconditioned CG on each sparse row's normal equations G_i x = b_i,
-//! never forming G_i: a product G_i v is the shared Gram times v (a scaling
+//! never forming G_i: a product G_i v is the base Gram times v (a scaling
 //! when Y is orthonormal) plus sum_p c_p (y_j . v) y_j, 4 nnz_i k flops over
-//! gathered rows of Y. The preconditioner is the shared part's diagonal, or
-//! G_i's own diagonal when there is no shared part (completion).
-//! With Y orthonormal (ridge = 0, the driver's default) the shared part is
+//! gathered rows of Y. The preconditioner is the base part's diagonal, or
+//! G_i's own diagonal when there is no base part (completion).
+//! With Y orthonormal (ridge = 0, the driver's default) the base part is
 //! a multiple of I, G_i is I plus the pattern's corrections, and warm starts
 //! from the previous iteration leave CG little to do. (Jacobi on all of
 //! G_i costs a third more per setup pass and measured slower overall on the
@@ -11,13 +11,33 @@
 //! for 10 outer iterations.)
 
 use super::exact::ExactRowScratch;
-use super::SharedParts;
+use super::BaseSystem;
+use crate::kernels::blocking::map_owned_with;
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
+use crate::kernels::transpose::{from_rows_contiguous, rows_contiguous};
 use crate::problem::sparse::{SparseRow, SparseView};
-use crate::products::{from_rows_contiguous, rows_contiguous};
-use crate::solver::iterative::MAX_INNER_ITERATIONS;
-use faer::{Mat, MatMut, MatRef};
-use rayon::prelude::*;
+use crate::solver::half_step::MAX_INNER_ITERATIONS;
+use crate::solver::half_step::{finite, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
+use faer::{Mat, MatMut, MatRef, Par};
+
+/// SHARED_PCG on sparse input: Jacobi-preconditioned CG per row
+/// (`solver::Iterative` adds the accuracy).
+pub struct JacobiCg;
+
+impl InnerMethod for JacobiCg {
+    const KIND: SolverKind = SolverKind::SharedPcg;
+
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
+        let view = step.problem.sparse();
+        let base = BaseSystem::new(view, step);
+        let stop = Stopping {
+            tolerance: accuracy.tolerance,
+            loose: accuracy.loose,
+        };
+        let (x, work) = jacobi_cg_half_step(view, &base, step.warm_start, stop, step.par);
+        Ok((finite(x, "an iterative half-step")?, work))
+    }
+}
 
 /// Per-task buffers of one row's CG.
 struct CgScratch {
@@ -54,24 +74,24 @@ impl CgScratch {
 
 /// `out` = G_i v, with `c` the row's c_p.
 fn apply_normal_matrix(
-    shared: &SharedParts,
+    base: &BaseSystem,
     row: &SparseRow<'_>,
     c: &[f64],
     v: &[f64],
     out: &mut [f64],
 ) {
-    apply_shared_gram(shared, v, out);
-    add_projections(out, c, row.cols, &shared.y_rows, v);
+    apply_base_gram(base, v, out);
+    add_projections(out, c, row.cols, &base.y_rows, v);
 }
 
 /// `out` = (w_default Y^T Y + ridge I) v.
-fn apply_shared_gram(shared: &SharedParts, v: &[f64], out: &mut [f64]) {
-    match shared.gram_scale {
+fn apply_base_gram(base: &BaseSystem, v: &[f64], out: &mut [f64]) {
+    match base.gram_scale {
         Some(s) => out.iter_mut().zip(v).for_each(|(o, x)| *o = s * x),
         None => {
             for (a, o) in out.iter_mut().enumerate() {
                 // The Gram is symmetric: column a dotted with v is entry a.
-                *o = shared.gram.col(a).iter().zip(v).map(|(g, x)| g * x).sum();
+                *o = base.gram.col(a).iter().zip(v).map(|(g, x)| g * x).sum();
             }
         }
     }
@@ -101,17 +121,18 @@ pub struct Stopping {
 
 /// Solve every row of `view` as `stop` says, starting from `warm` when
 /// given. Returns the solutions and the iterations summed over rows.
-pub fn pcg_half_step(
+pub fn jacobi_cg_half_step(
     view: &SparseView<'_>,
-    shared: &SharedParts,
+    base: &BaseSystem,
     warm: Option<MatRef<'_, f64>>,
     stop: Stopping,
+    par: Par,
 ) -> (Mat<f64>, usize) {
-    let (n, k) = (view.n_rows(), shared.rank());
+    let (n, k) = (view.n_rows(), base.rank());
     let row_blocks = view.row_blocks();
     // Rows of the warm start and of the solutions are read and written
     // whole: contiguous, not k strided accesses each.
-    let warm_rows = warm.map(rows_contiguous);
+    let warm_rows = warm.map(|w| rows_contiguous(w, par));
     let reduction = if stop.loose && warm.is_some() {
         LOOSE_REDUCTION
     } else {
@@ -125,43 +146,42 @@ pub fn pcg_half_step(
         outputs.push((rows.clone(), block));
         rest = tail;
     }
-    let work: usize = outputs
-        .into_par_iter()
-        .map(|(rows, out)| {
-            let mut cg = CgScratch::new(k);
-            // Few rows take the exact path: its scratch only when one does.
-            let mut exact: Option<ExactRowScratch> = None;
-            let mut exact_solve = |i: usize, x: &mut [f64]| {
-                exact.get_or_insert_with(|| ExactRowScratch::new(k)).solve(
-                    view,
-                    shared,
-                    i,
-                    MatMut::from_row_major_slice_mut(x, 1, k),
-                )
-            };
-            let mut work = 0;
-            for (i, x) in rows.zip(out.chunks_exact_mut(k)) {
-                let row = view.row(i);
-                if shared.maybe_singular(&row) {
-                    exact_solve(i, x);
-                    continue;
-                }
-                match &warm_rows {
-                    Some(w) => cg.x.copy_from_slice(&w[i * k..(i + 1) * k]),
-                    None => cg.x.fill(0.0),
-                }
-                match solve_row(shared, &row, stop.tolerance, reduction, &mut cg) {
-                    Some(iterations) => {
-                        work += iterations;
-                        x.copy_from_slice(&cg.x);
-                    }
-                    None => exact_solve(i, x),
-                }
+    // One CG scratch per thread; few rows take the exact path, so its
+    // scratch is made only when one does. Every buffer is overwritten
+    // before it is read.
+    let workspace = || (CgScratch::new(k), None::<ExactRowScratch>);
+    let work = map_owned_with(par, outputs, workspace, |(cg, exact), (rows, out)| {
+        let mut exact_solve = |i: usize, x: &mut [f64]| {
+            exact.get_or_insert_with(|| ExactRowScratch::new(k)).solve(
+                view,
+                base,
+                i,
+                MatMut::from_row_major_slice_mut(x, 1, k),
+            )
+        };
+        let mut work = 0;
+        for (i, x) in rows.zip(out.chunks_exact_mut(k)) {
+            let row = view.row(i);
+            if base.maybe_singular(&row) {
+                exact_solve(i, x);
+                continue;
             }
-            work
-        })
-        .sum();
-    (from_rows_contiguous(&solutions, n, k), work)
+            match &warm_rows {
+                Some(w) => cg.x.copy_from_slice(&w[i * k..(i + 1) * k]),
+                None => cg.x.fill(0.0),
+            }
+            match solve_row(base, &row, stop.tolerance, reduction, cg) {
+                Some(iterations) => {
+                    work += iterations;
+                    x.copy_from_slice(&cg.x);
+                }
+                None => exact_solve(i, x),
+            }
+        }
+        work
+    });
+    let work = work.iter().sum();
+    (from_rows_contiguous(&solutions, n, k, par), work)
 }
 
 /// sqrt(sum_d b_d^2 w_d).
@@ -189,30 +209,30 @@ fn rescale_start(cg: &mut CgScratch) {
 /// the iterations taken, or None if G_i's diagonal is not positive (the row
 /// then takes the exact path).
 fn solve_row(
-    shared: &SharedParts,
+    base: &BaseSystem,
     row: &SparseRow<'_>,
     tol: f64,
     reduction: f64,
     cg: &mut CgScratch,
 ) -> Option<usize> {
-    shared.coefficients(row, &mut cg.c, &mut cg.t);
-    cg.rhs.copy_from_slice(&shared.rhs);
-    apply_shared_gram(shared, &cg.x, &mut cg.product);
+    base.coefficients(row, &mut cg.c, &mut cg.t);
+    cg.rhs.copy_from_slice(&base.rhs);
+    apply_base_gram(base, &cg.x, &mut cg.product);
     let sums = RowSums {
         rhs: &mut cg.rhs,
         product: &mut cg.product,
     };
-    add_row_sums(sums, &cg.c, &cg.t, row.cols, &shared.y_rows, &cg.x);
+    add_row_sums(sums, &cg.c, &cg.t, row.cols, &base.y_rows, &cg.x);
     // The preconditioner's inverse: multiplies in the loop, not divisions.
-    match &shared.inverse_diagonal {
+    match &base.inverse_diagonal {
         Some(inverse) => cg.inverse.copy_from_slice(inverse),
         None => {
-            // No shared part (w_default = ridge = 0, completion): G_i's own
+            // No base part (w_default = ridge = 0, completion): G_i's own
             // diagonal (one more pass).
             for (d, v) in cg.diagonal.iter_mut().enumerate() {
-                *v = shared.gram[(d, d)];
+                *v = base.gram[(d, d)];
             }
-            add_squares(&mut cg.diagonal, &cg.c, row.cols, &shared.y_rows);
+            add_squares(&mut cg.diagonal, &cg.c, row.cols, &base.y_rows);
             if !cg.diagonal.iter().all(|v| *v > 0.0 && v.is_finite()) {
                 return None;
             }
@@ -236,7 +256,7 @@ fn solve_row(
     let target = (tol * reference).max(reduction * gamma.sqrt());
     let mut iterations = 0;
     while iterations < MAX_INNER_ITERATIONS && gamma.sqrt() > target {
-        apply_normal_matrix(shared, row, &cg.c, &cg.direction, &mut cg.product);
+        apply_normal_matrix(base, row, &cg.c, &cg.direction, &mut cg.product);
         let curvature = dot(&cg.direction, &cg.product);
         // Exact arithmetic keeps this positive; rounding at convergence may not.
         if curvature.is_nan() || curvature <= 0.0 {

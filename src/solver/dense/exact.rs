@@ -9,23 +9,19 @@
 //! of packed Grams and COL_BLOCK x k(k+1)/2 outer products, or one k x k
 //! Gram for the per-row form.
 
-use super::sparse::exact::exact_half_step;
-use super::sparse::SharedParts;
-use super::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::error::Result;
+use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK};
 use crate::kernels::gram::{
     accumulate_packed_grams, mirror_lower, packed_len, packed_outer_products, unpack_symmetric,
     weighted_gram_lower,
 };
 use crate::kernels::spd_solve::SpdSolver;
 use crate::memory::{try_filled, try_zeros};
-use crate::problem::{blocks, DenseProblem, Problem};
-use crate::products::{
-    stack_rows, weighted_data_block_times, weighted_data_times, COL_BLOCK, ROW_BLOCK,
-};
+use crate::problem::DenseProblem;
+use crate::solver::half_step::{finite, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::rows::solve_normal_equations;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
-use rayon::prelude::*;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 #[derive(Default)]
 pub struct ExactSolver;
@@ -36,14 +32,12 @@ impl HalfStepSolver for ExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let x = match &step.problem {
-            Problem::Sparse(view) => exact_half_step(view, &SharedParts::new(view, step)),
-            Problem::Dense(dense) if dense.has_unit_weights() => solve_shared_gram(
-                step.fixed,
-                step.ridge,
-                weighted_data_times(dense, step.fixed),
-            ),
-            Problem::Dense(dense) => solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?,
+        let dense = step.problem.dense();
+        let x = if dense.has_unit_weights() {
+            let rhs = dense.weighted_data_times(step.fixed, step.par);
+            solve_shared_gram(step.fixed, step.ridge, rhs)
+        } else {
+            solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
         };
         finite(x, "the exact half-step (data too large for f64?)")
     }
@@ -72,16 +66,16 @@ fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Mat<f
     rhs
 }
 
-/// Per-task scratch, allocated once per row block and reused across its rows.
+/// Per-thread scratch of the row-Gram half-step, allocated once per
+/// thread's run of row blocks and reused across them (every buffer is
+/// overwritten before it is read).
 struct Workspace {
-    /// Packed Grams of the block's rows, stored so each row's entries are
+    /// Packed Grams of a block's rows, stored so each row's entries are
     /// contiguous (k(k+1)/2 x the block's rows, read transposed).
     grams: Mat<f64>,
     outer: Mat<f64>,
-    /// W o M for one (row block, column block), and the block's right-hand
-    /// sides (W o M) Y.
+    /// W o M for one (row block, column block).
     wm: Vec<f64>,
-    rhs: Mat<f64>,
     spd: SpdSolver,
     x: Vec<f64>,
     correction: Vec<f64>,
@@ -130,12 +124,19 @@ enum GramForm {
 /// (measured by `cargo bench --bench halfstep`, docs/performance.md).
 const PER_ROW_SYRK_MIN_RANK: usize = 192;
 
+/// A row block's packed Grams stay within this many bytes (in L2).
+const PACKED_GRAMS_BYTES: usize = 1 << 20;
+/// The Gram pass takes at most this many ROW_BLOCKs per task, so that even
+/// at small k a half-step still splits into many tasks for the threads.
+const MAX_GRAM_ROW_BLOCKS: usize = 4;
+
 /// Rows per task of the Gram pass: at small k more rows, so each column of a
 /// column-major W block is a longer contiguous run (the hardware prefetcher
-/// streams it) while the block's packed Grams stay within 1 MiB.
+/// streams it) while the block's packed Grams stay within PACKED_GRAMS_BYTES.
+/// A multiple of ROW_BLOCK fixed by k alone (never by the threads).
 fn gram_row_block(k: usize) -> usize {
-    let by_cache = (1 << 20) / (8 * packed_len(k).max(1));
-    by_cache.clamp(ROW_BLOCK, 4 * ROW_BLOCK) / ROW_BLOCK * ROW_BLOCK
+    let by_cache = PACKED_GRAMS_BYTES / (8 * packed_len(k).max(1));
+    by_cache.clamp(ROW_BLOCK, MAX_GRAM_ROW_BLOCKS * ROW_BLOCK) / ROW_BLOCK * ROW_BLOCK
 }
 
 fn gram_form(k: usize) -> GramForm {
@@ -146,25 +147,48 @@ fn gram_form(k: usize) -> GramForm {
     }
 }
 
+impl Workspace {
+    /// For row blocks of at most `rows` rows. The packed blocks grow as k^2
+    /// (37 MiB of outer products per thread just below
+    /// PER_ROW_SYRK_MIN_RANK): reserved fallibly.
+    fn new(rows: usize, m: usize, k: usize, form: GramForm) -> Result<Self> {
+        let t = packed_len(k);
+        let (gram_rows, outer_rows) = match form {
+            GramForm::PackedOuterProducts => (t, COL_BLOCK.min(m)),
+            GramForm::WeightedSyrkPerRow => (0, 0),
+        };
+        Ok(Workspace {
+            grams: try_zeros(gram_rows, rows, "the packed row Grams of a row block")?,
+            outer: try_zeros(outer_rows, t, "the packed outer products of a column block")?,
+            wm: try_filled(rows * COL_BLOCK.min(m), 0.0, "a block of W o M")?,
+            spd: SpdSolver::new(k),
+            x: vec![0.0; k],
+            correction: vec![0.0; k],
+        })
+    }
+}
+
 /// Packed Grams of a row block's rows (`ws.grams`, one column per row) from
-/// one GEMM per column block, and their right-hand sides (`ws.rhs`).
+/// one GEMM per column block, and their right-hand sides (`rhs`).
 fn packed_block_grams(
     problem: &DenseProblem<'_>,
     y: MatRef<'_, f64>,
     rows: std::ops::Range<usize>,
     ws: &mut Workspace,
+    mut rhs: MatMut<'_, f64>,
 ) {
     let m = y.nrows();
+    let mut grams = ws.grams.as_mut().subcols_mut(0, rows.len());
     for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
         let mut outer = ws.outer.as_mut().subrows_mut(0, cols.len());
         packed_outer_products(y.subrows(cols.start, cols.len()), outer.as_mut());
         let w = problem
             .weights_block(rows.clone(), cols.clone())
             .expect("row Grams are only formed for non-unit weights");
-        accumulate_packed_grams(ws.grams.as_mut().transpose_mut(), w, outer.as_ref(), c == 0);
+        accumulate_packed_grams(grams.as_mut().transpose_mut(), w, outer.as_ref(), c == 0);
         // The right-hand sides while this W block is still in cache: at
         // small k a separate pass over W and M costs as much as the Grams.
-        weighted_data_block_times(problem, &rows, cols, y, &mut ws.wm, ws.rhs.as_mut(), c == 0);
+        problem.weighted_data_block_times(&rows, cols, y, &mut ws.wm, rhs.as_mut(), c == 0);
     }
 }
 
@@ -173,75 +197,67 @@ fn solve_row_grams(
     step: &HalfStep<'_>,
     form: GramForm,
 ) -> Result<Mat<f64>> {
-    let y = step.fixed;
-    let (n, m, k) = (problem.n_rows(), problem.n_cols(), y.ncols());
-    let t = packed_len(k);
-    let row_blocks: Vec<_> = blocks(n, gram_row_block(k)).collect();
-    let parts: Vec<Mat<f64>> = row_blocks
-        .par_iter()
-        .map(|rows| {
-            let rb = rows.len();
-            let packed = form == GramForm::PackedOuterProducts;
-            // The packed blocks grow as k^2 (37 MiB of outer products per task
-            // just below PER_ROW_SYRK_MIN_RANK): reserved fallibly.
-            let (gram_rows, outer_rows) = if packed {
-                (t, COL_BLOCK.min(m))
-            } else {
-                (0, 0)
-            };
-            let mut ws = Workspace {
-                grams: try_zeros(gram_rows, rb, "the packed row Grams of a row block")?,
-                outer: try_zeros(outer_rows, t, "the packed outer products of a column block")?,
-                wm: try_filled(rb * COL_BLOCK.min(m), 0.0, "a block of W o M")?,
-                rhs: Mat::zeros(rb, k),
-                spd: SpdSolver::new(k),
-                x: vec![0.0; k],
-                correction: vec![0.0; k],
-            };
-            if packed {
-                packed_block_grams(problem, y, rows.clone(), &mut ws);
-            } else {
-                for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
-                    let out = ws.rhs.as_mut();
-                    weighted_data_block_times(problem, rows, cols, y, &mut ws.wm, out, c == 0);
-                }
-            }
-            let mut out = Mat::<f64>::zeros(rb, k);
-            for r in 0..rb {
-                let row = rows.start + r;
-                let mut g = ws.spd.gram_mut();
-                if packed {
-                    let packed = ws.grams.col(r);
-                    unpack_symmetric(|idx| packed[idx], g.as_mut());
-                } else {
-                    let w = problem
-                        .weights_block(row..row + 1, 0..m)
-                        .expect("row Grams are only formed for non-unit weights");
-                    weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
-                    mirror_lower(g.as_mut());
-                }
-                for d in 0..k {
-                    g[(d, d)] += step.ridge;
-                }
-                for (d, xd) in ws.x.iter_mut().enumerate() {
-                    *xd = ws.rhs[(r, d)];
-                }
-                if ws.spd.factor() {
-                    ws.spd.solve(&mut ws.x);
-                    if ws.spd.needs_refinement() {
-                        refine_row(problem, step, row, &mut ws);
-                    }
-                } else {
-                    ws.x.iter_mut().for_each(|v| *v = f64::NAN);
-                }
-                for (d, xd) in ws.x.iter().enumerate() {
-                    out[(r, d)] = *xd;
-                }
-            }
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
+    let (n, m, k) = (problem.n_rows(), problem.n_cols(), step.fixed.ncols());
+    let block = gram_row_block(k);
+    let row_blocks: Vec<_> = blocks(n, block).collect();
+    let workspace = || Workspace::new(block.min(n), m, k, form);
+    let parts = map_blocks_with(step.par, &row_blocks, workspace, |ws, rows| match ws {
+        Ok(ws) => solve_row_block(problem, step, form, rows, ws),
+        Err(error) => Err(error.clone()),
+    });
+    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
     Ok(stack_rows(&parts, n, k))
+}
+
+/// The rows of one row block: their Grams and right-hand sides, then one
+/// exact solve each (refined when ill-conditioned).
+fn solve_row_block(
+    problem: &DenseProblem<'_>,
+    step: &HalfStep<'_>,
+    form: GramForm,
+    rows: &std::ops::Range<usize>,
+    ws: &mut Workspace,
+) -> Result<Mat<f64>> {
+    let y = step.fixed;
+    let (rb, m, k) = (rows.len(), y.nrows(), y.ncols());
+    let packed = form == GramForm::PackedOuterProducts;
+    let mut rhs = Mat::<f64>::zeros(rb, k);
+    if packed {
+        packed_block_grams(problem, y, rows.clone(), ws, rhs.as_mut());
+    } else {
+        for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
+            let out = rhs.as_mut();
+            problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
+        }
+    }
+    let mut out = Mat::<f64>::zeros(rb, k);
+    for r in 0..rb {
+        let row = rows.start + r;
+        let mut g = ws.spd.gram_mut();
+        if packed {
+            let packed = ws.grams.col(r);
+            unpack_symmetric(|idx| packed[idx], g.as_mut());
+        } else {
+            let w = problem
+                .weights_block(row..row + 1, 0..m)
+                .expect("row Grams are only formed for non-unit weights");
+            weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
+            mirror_lower(g.as_mut());
+        }
+        for d in 0..k {
+            g[(d, d)] += step.ridge;
+        }
+        for (d, xd) in ws.x.iter_mut().enumerate() {
+            *xd = rhs[(r, d)];
+        }
+        if solve_normal_equations(&mut ws.spd, &mut ws.x) && ws.spd.needs_refinement() {
+            refine_row(problem, step, row, ws);
+        }
+        for (d, xd) in ws.x.iter().enumerate() {
+            out[(r, d)] = *xd;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -272,6 +288,7 @@ mod tests {
                 ridge: 0.1,
                 warm_start: None,
                 fixed_orthonormal: true,
+                par: Par::rayon(0),
             };
             let packed = solve_row_grams(&problem, &step, GramForm::PackedOuterProducts).unwrap();
             let per_row = solve_row_grams(&problem, &step, GramForm::WeightedSyrkPerRow).unwrap();

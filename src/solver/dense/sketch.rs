@@ -11,32 +11,28 @@
 //! additions (transform), 2 s k^2 (QR of the sketch), then per iteration
 //! 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
-use super::block_cgls::Preconditioners;
 use super::iterative::{
-    full_rank, gather_design, iterative_half_step, BlockPreconditioners, PreconditionerRule,
-    RowScratch, RowView,
+    gather_design, iterative_half_step, BlockPreconditioners, PreconditionerRule, RowScratch,
+    RowView,
 };
-use super::sparse::sketch::{sketch_half_step, SketchSettings};
-use super::sparse::SharedParts;
-use super::{finite, HalfStep, HalfStepSolver, SolverKind};
-use crate::error::Result;
-use crate::kernels::fwht::fwht_columns;
+use crate::kernels::blocking::ROW_BLOCK;
 use crate::kernels::orthonormal::RFactorWorkspace;
-use crate::problem::Problem;
-use crate::products::ROW_BLOCK;
-use crate::rng::{below, sign, stream, Purpose};
+use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
+use crate::rng::sketch_stream;
+use crate::solver::block_cgls::Preconditioners;
+use crate::solver::half_step::{
+    HalfStep, InnerAccuracy, InnerMethod, Iterative, Solved, SolverKind,
+};
 use faer::linalg::matmul::matmul;
+use faer::Mat;
 use faer::{Accum, Par};
-use faer::{Mat, MatRef};
 
-pub struct SketchSolver {
+/// SKETCH on dense input (`solver::Iterative` adds the accuracy).
+pub struct SrhtCgls {
     pub sketch_size_factor: f64,
-    pub tolerance: f64,
     pub seed: u64,
     /// Counts half-steps, so each gets fresh sketches.
     half_steps: u64,
-    /// Inner iterations of the last half-step, summed over rows.
-    pub last_inner_iterations: usize,
     /// Per side (half-steps alternate U, V): the last sketched
     /// preconditioners, kept while they keep the iterations low.
     saved: [Option<Saved>; 2],
@@ -59,17 +55,19 @@ const REBUILD_SLACK: f64 = 2.0;
 /// Inner tolerance factor under re-used preconditioners.
 const REUSE_TIGHTENING: f64 = 0.1;
 
+/// SKETCH on dense input as a half-step solver.
+pub type SketchSolver = Iterative<SrhtCgls>;
+
 impl SketchSolver {
     pub fn new(sketch_size_factor: f64, tolerance: f64, seed: u64) -> Self {
-        SketchSolver {
+        let method = SrhtCgls {
             sketch_size_factor,
-            tolerance,
             seed,
             half_steps: 0,
-            last_inner_iterations: 0,
             saved: [None, None],
             reused_half_steps: 0,
-        }
+        };
+        Iterative::with_method(method, tolerance)
     }
 }
 
@@ -121,7 +119,7 @@ impl PreconditionerRule for ReuseRule<'_> {
                     1.0,
                     Par::Seq,
                 );
-                upper_factor(qr, product.as_ref()).unwrap_or_else(|| {
+                qr.full_rank_r_factor(product.as_ref()).unwrap_or_else(|| {
                     *u = false;
                     Mat::identity(k, k)
                 })
@@ -131,56 +129,6 @@ impl PreconditionerRule for ReuseRule<'_> {
     }
 }
 
-/// Sketch rows for rank k: ceil(factor k), at least k.
-pub fn sketch_rows(factor: f64, k: usize) -> usize {
-    ((factor * k as f64).ceil() as usize).max(k)
-}
-
-/// S a for an SRHT S with `s` rows: random signs, the Walsh-Hadamard
-/// transform of the zero-padded columns, `s` rows sampled uniformly without
-/// replacement, scaled by 1/sqrt(s). Returns the s x k sketch (a view into
-/// `out`). Requires s <= next_pow2(rows of a).
-pub fn srht_sketch<'w>(
-    a: MatRef<'_, f64>,
-    s: usize,
-    rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
-    padded: &mut Mat<f64>,
-    order: &mut Vec<usize>,
-    out: &'w mut Mat<f64>,
-) -> MatRef<'w, f64> {
-    let (rows, k) = a.shape();
-    let p = rows.next_power_of_two();
-    let mut work = padded.as_mut().submatrix_mut(0, 0, p, k);
-    work.fill(0.0);
-    // Signs drawn in row order, applied column by column: the columns are
-    // contiguous, rows are not (measured 1.2-1.6x per row by
-    // `cargo bench --bench embeddings`, SRHT-cols).
-    let signs: Vec<f64> = (0..rows).map(|_| sign(rng)).collect();
-    for d in 0..k {
-        let (src, mut dst) = (a.col(d), work.as_mut().col_mut(d));
-        for i in 0..rows {
-            dst[i] = signs[i] * src[i];
-        }
-    }
-    fwht_columns(work.as_mut());
-    // Partial Fisher-Yates: the first s entries of `order` are the sample.
-    order.clear();
-    order.extend(0..p);
-    for r in 0..s {
-        let pick = r + below(rng, p - r);
-        order.swap(r, pick);
-    }
-    let scale = 1.0 / (s as f64).sqrt();
-    let mut sk = out.as_mut().submatrix_mut(0, 0, s, k);
-    for d in 0..k {
-        let (src, mut dst) = (work.as_ref().col(d), sk.as_mut().col_mut(d));
-        for (r, &from) in order[..s].iter().enumerate() {
-            dst[r] = scale * src[from];
-        }
-    }
-    out.as_ref().submatrix(0, 0, s, k)
-}
-
 /// R_i from the QR of an SRHT sketch of row i's weighted design.
 pub struct SrhtRule {
     pub sketch_rows: usize,
@@ -188,22 +136,19 @@ pub struct SrhtRule {
     pub half_step: u64,
 }
 
-pub struct SrhtScratch {
-    padded: Mat<f64>,
-    order: Vec<usize>,
-    sketch: Mat<f64>,
+/// A thread's buffers for the rule: the SRHT's and the sketch's QR.
+pub struct SrhtRuleScratch {
+    srht: SrhtScratch,
     qr: RFactorWorkspace,
 }
 
 impl PreconditionerRule for SrhtRule {
-    type Scratch = SrhtScratch;
+    type Scratch = SrhtRuleScratch;
 
-    fn scratch(&self, m: usize, k: usize) -> SrhtScratch {
+    fn scratch(&self, m: usize, k: usize) -> SrhtRuleScratch {
         let rows = m + k;
-        SrhtScratch {
-            padded: Mat::zeros(rows.next_power_of_two(), k),
-            order: Vec::with_capacity(rows.next_power_of_two()),
-            sketch: Mat::zeros(self.sketch_rows, k),
+        SrhtRuleScratch {
+            srht: SrhtScratch::new(rows, k, self.sketch_rows),
             qr: RFactorWorkspace::new(self.sketch_rows.max(rows), k),
         }
     }
@@ -213,7 +158,7 @@ impl PreconditionerRule for SrhtRule {
         step: &HalfStep<'_>,
         rows: &[RowView<'_>],
         row_scratch: &mut RowScratch,
-        scratch: &mut SrhtScratch,
+        scratch: &mut SrhtRuleScratch,
         usable: &mut [bool],
     ) -> Preconditioners {
         let k = step.fixed.ncols();
@@ -244,75 +189,25 @@ impl SrhtRule {
         step: &HalfStep<'_>,
         row: &RowView<'_>,
         rows: &mut RowScratch,
-        scratch: &mut SrhtScratch,
+        scratch: &mut SrhtRuleScratch,
     ) -> Option<Mat<f64>> {
         let count = gather_design(step, row, rows);
-        let a = rows.design.as_ref().subrows(0, count);
-        // One stream per (seed, half-step, row): independent of threads.
-        let mut rng = stream(
-            self.seed,
-            Purpose::Sketch,
-            self.half_step << 32 ^ row.index as u64,
-        );
-        let sketch = if count > self.sketch_rows {
-            srht_sketch(
-                a,
-                self.sketch_rows,
-                &mut rng,
-                &mut scratch.padded,
-                &mut scratch.order,
-                &mut scratch.sketch,
-            )
-        } else {
-            a // the design is already small: its own R is the ideal preconditioner
-        };
-        if sketch.nrows() < sketch.ncols() {
-            return None;
-        }
-        upper_factor(&mut scratch.qr, sketch)
+        let a = rows.design.a(count);
+        let mut rng = sketch_stream(self.seed, self.half_step, row.index);
+        sketched_r_factor(
+            a,
+            self.sketch_rows,
+            &mut rng,
+            &mut scratch.srht,
+            &mut scratch.qr,
+        )
     }
 }
 
-/// The R of a QR of `a` (k columns) as a clean upper triangle, or None when
-/// a pivot is too small for R to serve as a preconditioner.
-pub(crate) fn upper_factor(qr: &mut RFactorWorkspace, a: MatRef<'_, f64>) -> Option<Mat<f64>> {
-    let r = qr.r_factor(a);
-    let k = r.ncols();
-    let upper = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
-    full_rank(upper.as_ref()).then_some(upper)
-}
+impl InnerMethod for SrhtCgls {
+    const KIND: SolverKind = SolverKind::Sketch;
 
-impl HalfStepSolver for SketchSolver {
-    fn kind(&self) -> SolverKind {
-        SolverKind::Sketch
-    }
-
-    fn inner_iterations(&self) -> usize {
-        self.last_inner_iterations
-    }
-
-    fn is_iterative(&self) -> bool {
-        true
-    }
-
-    fn set_accuracy(&mut self, accuracy: f64) {
-        self.tolerance = accuracy;
-    }
-
-    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        if let Problem::Sparse(view) = &step.problem {
-            let settings = SketchSettings {
-                sketch_rows: sketch_rows(self.sketch_size_factor, step.fixed.ncols()),
-                tolerance: self.tolerance,
-                seed: self.seed,
-                half_step: self.half_steps,
-            };
-            self.half_steps += 1;
-            let shared = SharedParts::new(view, step);
-            let (x, work) = sketch_half_step(view, &shared, step.ridge, step.warm_start, &settings);
-            self.last_inner_iterations = work;
-            return finite(x, "a sketched half-step");
-        }
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
         let side = (self.half_steps % 2) as usize;
         let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
         let reusable = self.saved[side].as_ref().filter(|s| {
@@ -335,7 +230,7 @@ impl HalfStepSolver for SketchSolver {
                 };
                 // A re-used R conditions A_new less well than a fresh one: ask
                 // for a decade more, so a solve is as accurate in x.
-                let tolerance = REUSE_TIGHTENING * self.tolerance;
+                let tolerance = REUSE_TIGHTENING * accuracy.tolerance;
                 (iterative_half_step(step, &rule, tolerance)?, true)
             }
             None => {
@@ -344,11 +239,10 @@ impl HalfStepSolver for SketchSolver {
                     seed: self.seed,
                     half_step: self.half_steps,
                 };
-                (iterative_half_step(step, &rule, self.tolerance)?, false)
+                (iterative_half_step(step, &rule, accuracy.tolerance)?, false)
             }
         };
         self.half_steps += 1;
-        self.last_inner_iterations = outcome.work;
         let per_row = outcome.work as f64 / n.max(1) as f64;
         if reused {
             self.reused_half_steps += 1;
@@ -363,6 +257,6 @@ impl HalfStepSolver for SketchSolver {
                 fresh_iterations: per_row,
             });
         }
-        Ok(outcome.x)
+        Ok((outcome.x, outcome.work))
     }
 }

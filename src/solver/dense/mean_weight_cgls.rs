@@ -1,4 +1,4 @@
-//! Block PCG with the shared preconditioner: row i's normal matrix
+//! Block CGLS with the mean-weight preconditioner (dense SHARED_PCG): row i's normal matrix
 //! Y^T diag(w_i) Y + ridge I is approximated by w̄_i Y^T Y + ridge I (w̄_i
 //! the row's mean weight). With Y orthonormal (ridge = 0, the driver's
 //! default) that is w̄_i I, so the preconditioner costs nothing to build;
@@ -8,55 +8,37 @@
 //! Cost per row: k^3/3 for R_i (skipped in spirit when Y^T Y = I), then per
 //! iteration 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
-use super::block_cgls::Preconditioners;
-use super::iterative::{full_rank, iterative_half_step, PreconditionerRule, RowScratch, RowView};
-use super::sparse::pcg::{pcg_half_step, Stopping};
-use super::sparse::SharedParts;
-use super::{finite, HalfStep, HalfStepSolver, SolverKind};
-use crate::error::Result;
-use crate::kernels::spd_solve::cholesky_upper;
-use crate::problem::Problem;
+use super::iterative::{iterative_half_step, PreconditionerRule, RowScratch, RowView};
+use crate::kernels::spd_solve::{cholesky_upper, full_rank, CholeskyScratch};
+use crate::solver::block_cgls::Preconditioners;
+use crate::solver::half_step::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
-pub struct SharedSolver {
-    /// The accuracy the driver asks for now.
-    pub tolerance: f64,
-    /// WLRA_OPTION_REGRESSION_TOLERANCE: while `tolerance` is looser, the
-    /// driver's iterations are inexact anyway.
-    final_tolerance: f64,
-    /// Inner iterations of the last half-step, summed over rows.
-    pub last_inner_iterations: usize,
-}
-
-impl SharedSolver {
-    pub fn new(tolerance: f64) -> Self {
-        SharedSolver {
-            tolerance,
-            final_tolerance: tolerance,
-            last_inner_iterations: 0,
-        }
-    }
-}
+/// SHARED_PCG on dense input (`solver::Iterative` adds the accuracy).
+pub struct MeanWeightCgls;
 
 /// R_i = chol(w̄_i C + ridge I) with C = Y^T Y formed once per half-step.
 /// Without a ridge that is sqrt(w̄_i) chol(C): one factor for the block.
-pub struct SharedRule {
+pub struct MeanWeightRule {
     gram: Mat<f64>,
     gram_factor: Option<Mat<f64>>,
 }
 
-impl PreconditionerRule for SharedRule {
-    type Scratch = ();
+impl PreconditionerRule for MeanWeightRule {
+    /// With a ridge: each row's w̄_i C + ridge I, factored in place.
+    type Scratch = CholeskyScratch;
 
-    fn scratch(&self, _m: usize, _k: usize) {}
+    fn scratch(&self, _m: usize, k: usize) -> CholeskyScratch {
+        CholeskyScratch::new(k)
+    }
 
     fn build(
         &self,
         step: &HalfStep<'_>,
         rows: &[RowView<'_>],
         _row_scratch: &mut RowScratch,
-        _scratch: &mut (),
+        cholesky: &mut CholeskyScratch,
         usable: &mut [bool],
     ) -> Preconditioners {
         let means: Vec<f64> = rows
@@ -80,7 +62,7 @@ impl PreconditionerRule for SharedRule {
                     }
                 })
                 .collect();
-            return Preconditioners::Shared {
+            return Preconditioners::Scaled {
                 r: r.clone(),
                 scale,
             };
@@ -90,11 +72,16 @@ impl PreconditionerRule for SharedRule {
             .iter()
             .zip(usable.iter_mut())
             .map(|(mean, u)| {
-                let mut g = Mat::from_fn(k, k, |i, j| mean * self.gram[(i, j)]);
+                let mut g = cholesky.gram_mut();
+                for j in 0..k {
+                    for i in 0..k {
+                        g[(i, j)] = mean * self.gram[(i, j)];
+                    }
+                }
                 for d in 0..k {
                     g[(d, d)] += step.ridge;
                 }
-                match cholesky_upper(g.as_ref()).filter(|r| full_rank(r.as_ref())) {
+                match cholesky.upper_factor().filter(|r| full_rank(r.as_ref())) {
                     Some(r) => r,
                     None => {
                         *u = false;
@@ -107,34 +94,10 @@ impl PreconditionerRule for SharedRule {
     }
 }
 
-impl HalfStepSolver for SharedSolver {
-    fn kind(&self) -> SolverKind {
-        SolverKind::SharedPcg
-    }
+impl InnerMethod for MeanWeightCgls {
+    const KIND: SolverKind = SolverKind::SharedPcg;
 
-    fn inner_iterations(&self) -> usize {
-        self.last_inner_iterations
-    }
-
-    fn is_iterative(&self) -> bool {
-        true
-    }
-
-    fn set_accuracy(&mut self, accuracy: f64) {
-        self.tolerance = accuracy;
-    }
-
-    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        if let Problem::Sparse(view) = &step.problem {
-            let shared = SharedParts::new(view, step);
-            let stop = Stopping {
-                tolerance: self.tolerance,
-                loose: self.tolerance > self.final_tolerance,
-            };
-            let (x, work) = pcg_half_step(view, &shared, step.warm_start, stop);
-            self.last_inner_iterations = work;
-            return finite(x, "an iterative half-step");
-        }
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
         let k = step.fixed.ncols();
         let mut gram = Mat::<f64>::zeros(k, k);
         matmul(
@@ -146,9 +109,8 @@ impl HalfStepSolver for SharedSolver {
             Par::Seq,
         );
         let gram_factor = cholesky_upper(gram.as_ref()).filter(|r| full_rank(r.as_ref()));
-        let rule = SharedRule { gram, gram_factor };
-        let outcome = iterative_half_step(step, &rule, self.tolerance)?;
-        self.last_inner_iterations = outcome.work;
-        Ok(outcome.x)
+        let rule = MeanWeightRule { gram, gram_factor };
+        let outcome = iterative_half_step(step, &rule, accuracy.tolerance)?;
+        Ok((outcome.x, outcome.work))
     }
 }

@@ -1,0 +1,149 @@
+//! How work is cut into blocks, and every block size with its reason. The
+//! sizes are constants, never derived from the thread count or the machine:
+//! each block's sums then run in one fixed order, which is what keeps the
+//! results bitwise identical whatever the number of threads. Parallel loops
+//! hand out whole blocks and collect them in block order.
+
+use faer::{Mat, MatMut, Par};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Rows of the data per task of the dense products and half-steps: enough
+/// rows that a task's GEMMs are well shaped, few enough that a block's
+/// buffers (ROW_BLOCK x COL_BLOCK, ROW_BLOCK x m weights) stay small and
+/// that n = 1000 still splits into eight tasks.
+pub(crate) const ROW_BLOCK: usize = 128;
+/// Columns of the data materialized at once within a row block: a
+/// ROW_BLOCK x COL_BLOCK block of W o M is 256 KiB, inside L2 while the GEMM
+/// that consumes it runs.
+pub(crate) const COL_BLOCK: usize = 256;
+/// Rows per task of tall-skinny products (a^T a, a b, triangular solves on
+/// n x k factors): these are cheap per row, so tasks must be large for the
+/// scheduling to pay.
+pub(crate) const TALL_ROW_BLOCK: usize = 1024;
+/// Rows per task of the layout copies of a factor (`rows_contiguous`): 64
+/// rows of k doubles are written while the k source columns stay in L1.
+pub(crate) const COPY_ROW_BLOCK: usize = 64;
+/// Columns of W per operator chunk of the batched CG: the rb x CG_CHUNK
+/// products (256 KiB at rb = 128) stay in L2 between the two GEMMs that
+/// make and use them.
+pub(crate) const CG_CHUNK: usize = 256;
+/// Pattern entries per row block of the sparse loops (with at most
+/// ROW_BLOCK rows): popular items hold most of the entries, and blocks of
+/// equal row counts would leave one thread with most of the work.
+pub(crate) const SPARSE_BLOCK_ENTRIES: usize = 8192;
+
+/// Consecutive ranges of at most `size` covering 0..len, in order.
+pub fn blocks(len: usize, size: usize) -> impl Iterator<Item = Range<usize>> + Clone {
+    let size = size.max(1);
+    (0..len.div_ceil(size)).map(move |b| b * size..((b + 1) * size).min(len))
+}
+
+/// Stack row blocks (in order) into one n x width matrix.
+pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(n, width);
+    let mut start = 0;
+    for part in parts {
+        out.as_mut()
+            .subrows_mut(start, part.nrows())
+            .copy_from(part);
+        start += part.nrows();
+    }
+    out
+}
+
+/// The parallelism of the rayon pool installed now, as a faer `Par`: read
+/// once by the entry points that the driver and init call without a `Par`
+/// (`Problem`'s products, `thin_qr`, `tall_times_small`), which pass it
+/// down explicitly from there.
+pub fn current_par() -> Par {
+    match rayon::current_num_threads() {
+        0 | 1 => Par::Seq,
+        n => Par::rayon(n),
+    }
+}
+
+/// `f` over `items`, collected in item order: on the current rayon pool
+/// when `par` is `Par::Rayon`, else on this thread. Each item's work is
+/// sequential, so the results are the same either way.
+pub fn map_blocks<T: Sync, R: Send>(
+    par: Par,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    match par {
+        Par::Seq => items.iter().map(f).collect(),
+        Par::Rayon(_) => items.par_iter().map(f).collect(),
+    }
+}
+
+/// `map_blocks` with one workspace per thread: `init` runs once per
+/// thread's run of consecutive items (at most as many runs as threads), and
+/// `f` reuses it across them. `f` must overwrite whatever of the workspace
+/// it reads, so results do not depend on the grouping.
+pub fn map_blocks_with<T: Sync, W, R: Send>(
+    par: Par,
+    items: &[T],
+    init: impl Fn() -> W + Sync + Send,
+    f: impl Fn(&mut W, &T) -> R + Sync + Send,
+) -> Vec<R> {
+    match par {
+        Par::Seq => {
+            let mut workspace = init();
+            items.iter().map(|item| f(&mut workspace, item)).collect()
+        }
+        Par::Rayon(threads) => items
+            .par_iter()
+            .with_min_len(items.len().div_ceil(threads.get()))
+            .map_init(init, f)
+            .collect(),
+    }
+}
+
+/// `f(block index, rows)` for consecutive blocks of `size` rows of `out`,
+/// in parallel on the current rayon pool when `par` is `Par::Rayon`.
+pub fn for_each_row_block(
+    par: Par,
+    out: MatMut<'_, f64>,
+    size: usize,
+    f: impl Fn(usize, MatMut<'_, f64>) + Sync + Send,
+) {
+    match par {
+        Par::Seq => {
+            let mut out = out;
+            for (b, rows) in blocks(out.nrows(), size).enumerate() {
+                f(b, out.as_mut().subrows_mut(rows.start, rows.len()));
+            }
+        }
+        Par::Rayon(_) => out
+            .par_row_chunks_mut(size)
+            .enumerate()
+            .for_each(|(b, rows)| f(b, rows)),
+    }
+}
+
+/// `map_blocks_with` over owned items (such as disjoint output slices).
+pub fn map_owned_with<T: Send, W, R: Send>(
+    par: Par,
+    items: Vec<T>,
+    init: impl Fn() -> W + Sync + Send,
+    f: impl Fn(&mut W, T) -> R + Sync + Send,
+) -> Vec<R> {
+    match par {
+        Par::Seq => {
+            let mut workspace = init();
+            items
+                .into_iter()
+                .map(|item| f(&mut workspace, item))
+                .collect()
+        }
+        Par::Rayon(threads) => {
+            let min_len = items.len().div_ceil(threads.get());
+            items
+                .into_par_iter()
+                .with_min_len(min_len)
+                .map_init(init, f)
+                .collect()
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The frame shared by the dense iterative half-steps: per row block, the
+//! weights with rows contiguous, one right preconditioner per row (built by
+//! the caller's rule), a warm start, then batched preconditioned CG
+//! (`block_cgls`). Rows whose design may be singular (`rows::may_be_singular`,
+//! or a preconditioner that comes out singular) take the exact minimum-norm
+//! solve instead, so they never produce NaN.
+
+use crate::error::Result;
+use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, ROW_BLOCK};
+use crate::kernels::spd_solve::SpdSolver;
+use crate::kernels::transpose::copy_to_rows;
+use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
+use crate::solver::half_step::{finite, HalfStep, MAX_INNER_ITERATIONS};
+use crate::solver::rows::{may_be_singular, WeightedDesign};
+use faer::Mat;
+use std::ops::Range;
+
+/// One row as a preconditioner rule sees it.
+pub struct RowView<'a> {
+    pub index: usize,
+    /// The row's weights, length m.
+    pub weights: &'a [f64],
+    /// Number of non-zero weights.
+    pub nonzeros: usize,
+}
+
+/// Per-task scratch for one row's weighted design and exact solve.
+pub struct RowScratch {
+    pub design: WeightedDesign,
+    pub spd: SpdSolver,
+}
+
+/// A rule that builds a row block's preconditioners, and says which rows
+/// must take the exact path instead (sets `usable[i] = false`).
+pub trait PreconditionerRule: Sync {
+    /// Scratch each task owns for building preconditioners.
+    type Scratch;
+    fn scratch(&self, m: usize, k: usize) -> Self::Scratch;
+    fn build(
+        &self,
+        step: &HalfStep<'_>,
+        rows: &[RowView<'_>],
+        row_scratch: &mut RowScratch,
+        scratch: &mut Self::Scratch,
+        usable: &mut [bool],
+    ) -> Preconditioners;
+}
+
+/// Gather the row's weighted design (`rows::WeightedDesign`) into
+/// `scratch`; returns A's row count.
+pub fn gather_design(step: &HalfStep<'_>, row: &RowView<'_>, scratch: &mut RowScratch) -> usize {
+    let m = step.fixed.nrows();
+    let data = step
+        .problem
+        .dense()
+        .data_block(row.index..row.index + 1, 0..m);
+    let entries = row.weights.iter().enumerate();
+    let entries = entries
+        .filter(|(_, w)| **w > 0.0)
+        .map(|(j, w)| (j, *w, data[(0, j)]));
+    scratch.design.gather(entries, step.fixed, step.ridge)
+}
+
+/// The per-task buffers of `iterative_half_step`, one set per thread.
+struct BlockScratch<S> {
+    cgls: CglsWorkspace,
+    row: RowScratch,
+    rule: S,
+    weights: Vec<f64>,
+}
+
+impl<S> BlockScratch<S> {
+    fn new<R: PreconditionerRule<Scratch = S>>(step: &HalfStep<'_>, rule: &R) -> Self {
+        let (n, (m, k)) = (step.problem.n_rows(), step.fixed.shape());
+        let max_rows = m + if step.ridge > 0.0 { k } else { 0 };
+        BlockScratch {
+            cgls: CglsWorkspace::new(ROW_BLOCK.min(n), m, k),
+            row: RowScratch {
+                design: WeightedDesign::new(max_rows, k),
+                spd: SpdSolver::new(k),
+            },
+            rule: rule.scratch(m, k),
+            weights: vec![0.0; ROW_BLOCK.min(n) * m],
+        }
+    }
+}
+
+/// A row block's preconditioners and which rows used them.
+pub type BlockPreconditioners = (Preconditioners, Vec<bool>);
+
+/// What an iterative half-step produced.
+pub struct IterativeOutcome {
+    pub x: Mat<f64>,
+    /// Row-iterations spent, summed over rows.
+    pub work: usize,
+    /// Per row block (in order): the preconditioners used and which rows
+    /// used them (the others took the exact path).
+    pub preconditioners: Vec<BlockPreconditioners>,
+}
+
+/// Solve a half-step with batched CG under `rule`'s preconditioners to
+/// relative tolerance `tol`.
+pub fn iterative_half_step<R: PreconditionerRule>(
+    step: &HalfStep<'_>,
+    rule: &R,
+    tol: f64,
+) -> Result<IterativeOutcome> {
+    let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
+    let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
+    // One workspace per thread's run of row blocks, reused across them:
+    // fresh rb x m buffers per block cost page faults (10 % of a fit at
+    // k = 16). Every buffer is overwritten before it is read.
+    let parts = map_blocks_with(
+        step.par,
+        &row_blocks,
+        || BlockScratch::new(step, rule),
+        |scratch, rows| solve_row_block(step, rule, tol, rows, scratch),
+    );
+    let work = parts.iter().map(|(_, w, _)| w).sum();
+    let mut mats = Vec::with_capacity(parts.len());
+    let mut preconditioners = Vec::with_capacity(parts.len());
+    for (x, _, p) in parts {
+        mats.push(x);
+        preconditioners.push(p);
+    }
+    let x = stack_rows(&mats, n, k);
+    Ok(IterativeOutcome {
+        x: finite(x, "an iterative half-step")?,
+        work,
+        preconditioners,
+    })
+}
+
+/// One row block of `iterative_half_step`: its solutions, the
+/// row-iterations spent and the preconditioners it used.
+fn solve_row_block<R: PreconditionerRule>(
+    step: &HalfStep<'_>,
+    rule: &R,
+    tol: f64,
+    rows: &Range<usize>,
+    scratch: &mut BlockScratch<R::Scratch>,
+) -> (Mat<f64>, usize, BlockPreconditioners) {
+    let (rb, (m, k)) = (rows.len(), step.fixed.shape());
+    let BlockScratch {
+        cgls,
+        row: row_scratch,
+        rule: rule_scratch,
+        weights,
+    } = scratch;
+    // The block's weights with rows contiguous (a deliberate copy: the rules
+    // and every CG pass walk rows).
+    let weights = &mut weights[..rb * m];
+    match step.problem.dense().weights_block(rows.clone(), 0..m) {
+        Some(w) => copy_to_rows(w, weights),
+        None => weights.fill(1.0),
+    }
+    let weights = &*weights;
+    let mut x = Mat::<f64>::zeros(rb, k);
+    if let Some(warm) = step.warm_start {
+        x.copy_from(warm.subrows(rows.start, rb));
+    }
+    let views: Vec<RowView<'_>> = (0..rb)
+        .map(|r| {
+            let row_weights = &weights[r * m..(r + 1) * m];
+            RowView {
+                index: rows.start + r,
+                weights: row_weights,
+                nonzeros: row_weights.iter().filter(|v| **v != 0.0).count(),
+            }
+        })
+        .collect();
+    let mut active: Vec<bool> = views
+        .iter()
+        .map(|v| !may_be_singular(v.nonzeros, k, step.ridge > 0.0))
+        .collect();
+    let preconditioners = rule.build(step, &views, row_scratch, rule_scratch, &mut active);
+    let mut solution = vec![0.0; k];
+    for (r, view) in views.iter().enumerate() {
+        if !active[r] {
+            let count = gather_design(step, view, row_scratch);
+            let RowScratch { design, spd } = row_scratch;
+            design.solve_exactly(count, spd, &mut solution);
+            (0..k).for_each(|d| x[(r, d)] = solution[d]);
+        }
+    }
+    let data = BlockData {
+        weights,
+        values: step.problem.dense().data_block(rows.clone(), 0..m),
+        fixed: step.fixed,
+        ridge: step.ridge,
+    };
+    let usable = active.clone();
+    let work = solve_block(
+        &data,
+        &preconditioners,
+        &mut active,
+        x.as_mut(),
+        tol,
+        MAX_INNER_ITERATIONS,
+        cgls,
+    );
+    (x, work, (preconditioners, usable))
+}

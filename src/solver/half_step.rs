@@ -1,0 +1,161 @@
+//! What a half-step is and what a solver of one does: the input every
+//! solver gets (`HalfStep`), the trait they implement, what the iterative
+//! ones share (`Iterative`), and the one applicability rule. Every solver
+//! file imports this; only the table (`solver/mod.rs`) imports the solvers.
+
+use crate::error::{Error, Result};
+use crate::problem::Problem;
+use faer::{Mat, MatRef, Par};
+
+/// Inner iterations stop here even if the tolerance is not met: with
+/// cond(A R^-1) below 10, 1e-14 takes about 60 iterations.
+pub(crate) const MAX_INNER_ITERATIONS: usize = 300;
+
+/// Which solver produced a half-step (values as in the C ABI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolverKind {
+    Exact,
+    Sketch,
+    SharedPcg,
+}
+
+impl SolverKind {
+    pub fn c_value(self) -> i32 {
+        match self {
+            SolverKind::Exact => crate::options::WLRA_SOLVER_EXACT,
+            SolverKind::Sketch => crate::options::WLRA_SOLVER_SKETCH,
+            SolverKind::SharedPcg => crate::options::WLRA_SOLVER_SHARED_PCG,
+        }
+    }
+}
+
+/// One half-step's input: the data seen from the side being solved for.
+pub struct HalfStep<'a> {
+    pub problem: Problem<'a>,
+    pub fixed: MatRef<'a, f64>,
+    pub ridge: f64,
+    /// A starting guess for the solution (n_rows x k), for iterative solvers.
+    pub warm_start: Option<MatRef<'a, f64>>,
+    /// Whether `fixed` has orthonormal columns (to rounding), as the driver
+    /// makes it when ridge = 0: Y^T Y = I is then known, not computed.
+    pub fixed_orthonormal: bool,
+    /// How the half-step may run in parallel: `Par::Rayon(t)` hands its
+    /// fixed row blocks to the rayon pool installed now (the model's own),
+    /// at most t runs of them; `Par::Seq` runs them on this thread. The bits
+    /// are the same either way.
+    pub par: Par,
+}
+
+/// A half-step solver. It runs as `HalfStep::par` says and must give the
+/// same bits whatever the parallelism.
+pub trait HalfStepSolver {
+    fn kind(&self) -> SolverKind;
+    /// The n_rows x k solution, or `Error::Numerical` if it is not finite.
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>>;
+    /// Relative accuracy of the next half-steps' inner solves; the exact
+    /// solver has nothing to tune.
+    fn set_accuracy(&mut self, _accuracy: f64) {}
+    /// Whether `set_accuracy` matters (iterative inner solves).
+    fn is_iterative(&self) -> bool {
+        false
+    }
+    /// Inner iterations of the last half-step, summed over its rows (0 for
+    /// a direct solver).
+    fn inner_iterations(&self) -> usize {
+        0
+    }
+}
+
+/// The accuracy an iterative method's inner solves run at.
+#[derive(Clone, Copy)]
+pub struct InnerAccuracy {
+    /// The relative accuracy the driver asks for now.
+    pub tolerance: f64,
+    /// Whether that is looser than WLRA_OPTION_REGRESSION_TOLERANCE: the
+    /// driver's iterations are then inexact anyway.
+    pub loose: bool,
+}
+
+/// What an iterative method's half-step gives: the n_rows x k solution
+/// and the inner iterations summed over rows.
+pub type Solved = Result<(Mat<f64>, usize)>;
+
+/// An iterative half-step method. `Iterative` adds what every iterative
+/// solver shares: the accuracy the driver sets and the inner iterations it
+/// reads back.
+pub trait InnerMethod {
+    const KIND: SolverKind;
+    fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved;
+}
+
+/// An iterative method as a `HalfStepSolver`.
+pub struct Iterative<M> {
+    pub method: M,
+    /// The accuracy the driver asks for now.
+    tolerance: f64,
+    /// WLRA_OPTION_REGRESSION_TOLERANCE, where the accuracy ends.
+    final_tolerance: f64,
+    /// Inner iterations of the last half-step, summed over rows.
+    pub last_inner_iterations: usize,
+}
+
+impl<M> Iterative<M> {
+    pub fn with_method(method: M, tolerance: f64) -> Self {
+        Iterative {
+            method,
+            tolerance,
+            final_tolerance: tolerance,
+            last_inner_iterations: 0,
+        }
+    }
+}
+
+impl<M: InnerMethod> HalfStepSolver for Iterative<M> {
+    fn kind(&self) -> SolverKind {
+        M::KIND
+    }
+
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let accuracy = InnerAccuracy {
+            tolerance: self.tolerance,
+            loose: self.tolerance > self.final_tolerance,
+        };
+        let (x, work) = self.method.solve_at(step, accuracy)?;
+        self.last_inner_iterations = work;
+        Ok(x)
+    }
+
+    fn set_accuracy(&mut self, accuracy: f64) {
+        self.tolerance = accuracy;
+    }
+
+    fn is_iterative(&self) -> bool {
+        true
+    }
+
+    fn inner_iterations(&self) -> usize {
+        self.last_inner_iterations
+    }
+}
+
+/// `x` if every entry is finite, else `Error::Numerical` naming `what`.
+pub fn finite(x: Mat<f64>, what: &str) -> Result<Mat<f64>> {
+    if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
+        Ok(x)
+    } else {
+        Err(Error::Numerical(format!(
+            "{what} produced non-finite factors"
+        )))
+    }
+}
+
+/// Whether `method` applies to `problem`, the one place that is decided.
+/// The SRHT sketches a row's design; on sparse input with w_default > 0
+/// that design has all m rows, so SKETCH does not apply there (those
+/// half-steps run EXACT, and SOLVER_USED says so).
+pub fn applicable(method: SolverKind, problem: &Problem<'_>) -> bool {
+    match (method, problem) {
+        (SolverKind::Sketch, Problem::Sparse(view)) => view.w_default() == 0.0,
+        _ => true,
+    }
+}
