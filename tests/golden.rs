@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{planted, Rng};
+use common::{csr, planted, Csr, Rng};
 use faer::Mat;
 use std::fmt::Write as _;
 use wlra::options::*;
@@ -117,33 +117,6 @@ fn dense_data() -> (Mat<f64>, Mat<f64>, Mat<f64>) {
     (m, w, mask)
 }
 
-struct Csr {
-    row_ptr: Vec<i64>,
-    col_idx: Vec<i64>,
-    m: Vec<f64>,
-    w: Vec<f64>,
-}
-
-fn csr_of(m: &Mat<f64>, w: &Mat<f64>, mask: &Mat<f64>) -> Csr {
-    let mut out = Csr {
-        row_ptr: vec![0],
-        col_idx: vec![],
-        m: vec![],
-        w: vec![],
-    };
-    for i in 0..m.nrows() {
-        for j in 0..m.ncols() {
-            if mask[(i, j)] != 0.0 {
-                out.col_idx.push(j as i64);
-                out.m.push(m[(i, j)]);
-                out.w.push(w[(i, j)]);
-            }
-        }
-        out.row_ptr.push(out.col_idx.len() as i64);
-    }
-    out
-}
-
 fn sparse(csr: &Csr, shape: (usize, usize), w_default: f64) -> SparseProblem {
     SparseProblem::new(&CsrInput {
         n_rows: shape.0,
@@ -168,7 +141,7 @@ const SOLVERS: [(i32, &str); 4] = [
 fn all_cases() -> Vec<(String, Record)> {
     let (m, w, mask) = dense_data();
     let shape = (m.nrows(), m.ncols());
-    let csr = csr_of(&m, &w, &mask);
+    let csr = csr(&mask, &m, &w);
     let (without_default, with_default) = (sparse(&csr, shape, 0.0), sparse(&csr, shape, 0.1));
     let mut cases = Vec::new();
     for (solver, name) in SOLVERS {

@@ -3,42 +3,14 @@
 
 mod common;
 
-use common::{planted, Rng};
+use common::{csr, Csr};
+use common::{csr, planted, Csr, Rng};
 use faer::Mat;
 use wlra::model::{
     WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED,
-};
 use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
 use wlra::{DenseProblem, Model};
-
-/// A CSR pattern over `mask`, with the values of `m` and `w` inside it.
-struct Csr {
-    row_ptr: Vec<i64>,
-    col_idx: Vec<i64>,
-    m: Vec<f64>,
-    w: Vec<f64>,
-}
-
-fn csr(mask: &Mat<f64>, m: &Mat<f64>, w: &Mat<f64>) -> Csr {
-    let mut out = Csr {
-        row_ptr: vec![0],
-        col_idx: vec![],
-        m: vec![],
-        w: vec![],
-    };
-    for i in 0..mask.nrows() {
-        for j in 0..mask.ncols() {
-            if mask[(i, j)] != 0.0 {
-                out.col_idx.push(j as i64);
-                out.m.push(m[(i, j)]);
-                out.w.push(w[(i, j)]);
-            }
-        }
-        out.row_ptr.push(out.col_idx.len() as i64);
-    }
-    out
-}
 
 /// The sparse problem of `pattern` (shape n x m) with M = m_default and
 /// W = w_default outside it; `weighted = false` passes no weights (all 1).

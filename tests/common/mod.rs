@@ -68,3 +68,31 @@ pub fn factors(model: &Model) -> (Mat<f64>, Mat<f64>) {
     let (u, v) = model.factors().unwrap();
     (u.to_owned(), v.to_owned())
 }
+
+/// A CSR pattern over `mask`, with the values of `m` and `w` inside it.
+pub struct Csr {
+    pub row_ptr: Vec<i64>,
+    pub col_idx: Vec<i64>,
+    pub m: Vec<f64>,
+    pub w: Vec<f64>,
+}
+
+pub fn csr(mask: &Mat<f64>, m: &Mat<f64>, w: &Mat<f64>) -> Csr {
+    let mut out = Csr {
+        row_ptr: vec![0],
+        col_idx: vec![],
+        m: vec![],
+        w: vec![],
+    };
+    for i in 0..mask.nrows() {
+        for j in 0..mask.ncols() {
+            if mask[(i, j)] != 0.0 {
+                out.col_idx.push(j as i64);
+                out.m.push(m[(i, j)]);
+                out.w.push(w[(i, j)]);
+            }
+        }
+        out.row_ptr.push(out.col_idx.len() as i64);
+    }
+    out
+}
