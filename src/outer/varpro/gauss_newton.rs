@@ -174,8 +174,6 @@ impl Model {
     }
 }
 
-/// Free row f's block column of H and its gradient row. Flops: about
-/// k^2 + k per pair of entries sharing an eliminated row.
 fn assemble_free_row(
     obs: &Observed,
     x: &[f64],
@@ -202,12 +200,30 @@ fn assemble_free_row(
                 outer[b * k + a] = ye[a] * ye[b];
             }
         }
-        for pos2 in obs.row(e) {
+        // Only blocks (g, f) with g >= f: H is symmetric, `mirror` fills
+        // the rest. Entries of a row are in increasing free row.
+        let row = obs.row(e);
+        let from = row.start + obs.free[row.clone()].partition_point(|&g| g < f);
+        for pos2 in from..row.end {
             let own = if pos2 == pos { w } else { 0.0 };
             let t = own - dot(&wx, &elim.projected[pos2 * k..(pos2 + 1) * k]);
             let g = obs.free[pos2];
             let block = &mut column[g * k * k..(g + 1) * k * k];
             block.iter_mut().zip(&outer).for_each(|(h, z)| *h += t * z);
+        }
+    }
+}
+
+/// Blocks (f, g), g > f, from their transposes (g, f). Copies: (p k)^2 / 2.
+fn mirror(blocks: &mut [f64], p: usize, k: usize) {
+    for f in 0..p {
+        for g in f + 1..p {
+            for b in 0..k {
+                for a in 0..k {
+                    blocks[(g * p + f) * k * k + b * k + a] =
+                        blocks[(f * p + g) * k * k + a * k + b];
+                }
+            }
         }
     }
 }
@@ -240,6 +256,7 @@ pub fn assemble(
                 grad[a] += ridge * x[f * k + a];
             }
         });
+    mirror(&mut h, obs.n_free, k);
     Ok(Model {
         blocks: h,
         gradient,
