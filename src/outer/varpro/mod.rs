@@ -87,6 +87,14 @@ pub struct Cost {
 pub fn cost(problem: &Problem<'_>, k: usize) -> Cost {
     let (_, side) = orient(problem);
     let unknowns = side.n_cols().saturating_mul(k);
+    if unknowns > MAX_UNKNOWNS {
+        // Too large either way: no need to count the entries.
+        return Cost {
+            unknowns,
+            entries: 0,
+            flops: f64::INFINITY,
+        };
+    }
     let counts = entries_per_row(&side);
     let kf = k as f64;
     let assembly: f64 = counts.iter().map(|&c| (c as f64 * kf).powi(2)).sum();

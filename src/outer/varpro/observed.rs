@@ -72,9 +72,13 @@ fn for_each_weighted(side: &Problem<'_>, mut visit: impl FnMut(usize, usize, f64
 pub fn entries_per_row(side: &Problem<'_>) -> Vec<usize> {
     let mut counts = vec![0usize; side.n_rows()];
     match side {
-        Problem::Sparse(s) if s.w_default() == 0.0 => {
+        Problem::Sparse(s) => {
+            // Outside the pattern every entry has w_default: all or none.
+            let outside = if s.w_default() > 0.0 { s.n_cols() } else { 0 };
             for (e, c) in counts.iter_mut().enumerate() {
-                *c = s.row(e).weights.iter().filter(|&&w| w > 0.0).count();
+                let row = s.row(e);
+                let stored = row.weights.iter().filter(|&&w| w > 0.0).count();
+                *c = outside - outside.min(row.cols.len()) + stored;
             }
         }
         _ => for_each_weighted(side, |e, _, _, _| counts[e] += 1),
