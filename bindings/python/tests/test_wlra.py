@@ -124,7 +124,7 @@ def test_method_and_restarts_are_taken_by_name_and_checked(planted):
     with pytest.raises(wlra.InvalidArgumentError, match="WLRA_OPTION_METHOD"):
         wlra.fit(truth, W, rank=3, method=3)
     with pytest.raises(wlra.InvalidArgumentError, match="WLRA_OPTION_RESTARTS"):
-        wlra.fit(truth, W, rank=3, restarts=-1)
+        wlra.fit(truth, W, rank=3, restarts=-2)
 
 
 def test_progress_cancel_after_two_iterations_keeps_their_factors(planted):

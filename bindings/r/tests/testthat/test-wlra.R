@@ -128,7 +128,7 @@ test_that("method and restarts are taken by name and checked", {
   }
   expect_error(wlra(p$truth, p$W, rank = 3, method = "newton"), "method", class = "wlra_error_invalid_argument")
   expect_error(wlra(p$truth, p$W, rank = 3, method = 3), "WLRA_OPTION_METHOD", class = "wlra_error_invalid_argument")
-  expect_error(wlra(p$truth, p$W, rank = 3, restarts = -1), "WLRA_OPTION_RESTARTS",
+  expect_error(wlra(p$truth, p$W, rank = 3, restarts = -2), "WLRA_OPTION_RESTARTS",
                class = "wlra_error_invalid_argument")
 })
 
