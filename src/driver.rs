@@ -41,6 +41,12 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Meth
         MethodChoice::Alternating => Method::Alternating,
         MethodChoice::VarPro if varpro::cost(problem, k).fits(false) => Method::VarPro,
         MethodChoice::VarPro => Method::Alternating,
+        // Clipping and over-relaxation change alternation's step itself,
+        // which the extrapolation does not model: plain alternation runs.
+        MethodChoice::Accelerated if options.clip > 0.0 || options.overrelaxation != 1.0 => {
+            Method::Alternating
+        }
+        MethodChoice::Accelerated => Method::Accelerated,
         MethodChoice::Auto => {
             // Options that only mean something to alternation keep it (an
             // explicit inner solver is one).
