@@ -43,7 +43,9 @@ pub const WLRA_OPTION_METHOD: i32 = 13;
 pub const WLRA_OPTION_RESTARTS: i32 = 14;
 
 /// Picks the outer method by problem size: VARPRO where its Gauss-Newton
-/// system is small, ALTERNATING beyond.
+/// system is small, ACCELERATED beyond; ALTERNATING when an option only
+/// alternation understands is set (an explicit WLRA_OPTION_SOLVER,
+/// WLRA_OPTION_CLIP, WLRA_OPTION_OVERRELAXATION != 1).
 pub const WLRA_METHOD_AUTO: i32 = 0;
 /// Alternating minimization: one exact half-step per side and iteration.
 pub const WLRA_METHOD_ALTERNATING: i32 = 1;
