@@ -215,6 +215,28 @@ fn compare(data: &Data) {
             ratio(b6, r6)
         );
     }
+    defaults(data);
+}
+
+/// ALTERNATING and AUTO with every option at its default (tolerance 1e-8,
+/// 100 iterations): what a user who sets nothing gets.
+fn defaults(data: &Data) {
+    for method in [WLRA_METHOD_ALTERNATING, WLRA_METHOD_AUTO] {
+        let mut model = Model::new(data.k).unwrap();
+        model.set_option(WLRA_OPTION_METHOD, method as f64).unwrap();
+        let started = Instant::now();
+        model
+            .fit(DenseProblem::new(data.m.as_ref(), Some(data.w.as_ref())))
+            .unwrap();
+        println!(
+            "defaults {:<12} ran {:<12} {:6.2} s {:5} it  f = {:.15e}",
+            method_name(method as f64),
+            method_name(model.info(WLRA_INFO_METHOD_USED).unwrap()),
+            started.elapsed().as_secs_f64(),
+            model.info(WLRA_INFO_ITERATIONS).unwrap(),
+            model.info(WLRA_INFO_OBJECTIVE).unwrap()
+        );
+    }
 }
 
 fn main() {
