@@ -97,6 +97,7 @@ fn method_name(value: f64) -> &'static str {
     match value {
         v if v == WLRA_METHOD_ALTERNATING as f64 => "ALTERNATING",
         v if v == WLRA_METHOD_VARPRO as f64 => "VARPRO",
+        v if v == WLRA_METHOD_ACCELERATED as f64 => "ACCELERATED",
         v if v.is_nan() => "n/a",
         _ => "?",
     }

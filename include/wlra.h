@@ -65,8 +65,8 @@
 #define WLRA_INFO_INNER_ITERATIONS 6
 
 /*
- WLRA_METHOD_ALTERNATING or WLRA_METHOD_VARPRO: the outer method the
- last fit ran (added in 1.2).
+ WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO or WLRA_METHOD_ACCELERATED:
+ the outer method the last fit ran (added in 1.2).
  */
 #define WLRA_INFO_METHOD_USED 7
 
@@ -162,7 +162,9 @@
 
 /*
  Picks the outer method by problem size: VARPRO where its Gauss-Newton
- system is small, ALTERNATING beyond.
+ system is small, ACCELERATED beyond; ALTERNATING when an option only
+ alternation understands is set (an explicit WLRA_OPTION_SOLVER,
+ WLRA_OPTION_CLIP, WLRA_OPTION_OVERRELAXATION != 1).
  */
 #define WLRA_METHOD_AUTO 0
 
@@ -176,6 +178,15 @@
  Gauss-Newton (Levenberg-Marquardt) steps on the other.
  */
 #define WLRA_METHOD_VARPRO 2
+
+/*
+ Alternation with safeguarded Anderson acceleration (added in 1.2): each
+ iteration extrapolates V from the last few iterates and keeps the
+ extrapolation only when its objective is below the plain alternating
+ step's. With WLRA_OPTION_CLIP > 0 or WLRA_OPTION_OVERRELAXATION != 1
+ plain alternation runs instead, and WLRA_INFO_METHOD_USED says so.
+ */
+#define WLRA_METHOD_ACCELERATED 3
 
 /*
  Picks the faster solver for the problem's shape.

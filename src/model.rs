@@ -24,8 +24,8 @@ pub const WLRA_INFO_SOLVER_USED: i32 = 5;
 /// for the exact solver). Added in 1.0.
 pub const WLRA_INFO_INNER_ITERATIONS: i32 = 6;
 
-/// WLRA_METHOD_ALTERNATING or WLRA_METHOD_VARPRO: the outer method the
-/// last fit ran (added in 1.2).
+/// WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO or WLRA_METHOD_ACCELERATED:
+/// the outer method the last fit ran (added in 1.2).
 pub const WLRA_INFO_METHOD_USED: i32 = 7;
 /// Starts the last fit ran: 1, plus the restarts (added in 1.2).
 pub const WLRA_INFO_STARTS: i32 = 8;

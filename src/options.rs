@@ -43,13 +43,21 @@ pub const WLRA_OPTION_METHOD: i32 = 13;
 pub const WLRA_OPTION_RESTARTS: i32 = 14;
 
 /// Picks the outer method by problem size: VARPRO where its Gauss-Newton
-/// system is small, ALTERNATING beyond.
+/// system is small, ACCELERATED beyond; ALTERNATING when an option only
+/// alternation understands is set (an explicit WLRA_OPTION_SOLVER,
+/// WLRA_OPTION_CLIP, WLRA_OPTION_OVERRELAXATION != 1).
 pub const WLRA_METHOD_AUTO: i32 = 0;
 /// Alternating minimization: one exact half-step per side and iteration.
 pub const WLRA_METHOD_ALTERNATING: i32 = 1;
 /// Variable projection: the larger factor eliminated exactly, damped
 /// Gauss-Newton (Levenberg-Marquardt) steps on the other.
 pub const WLRA_METHOD_VARPRO: i32 = 2;
+/// Alternation with safeguarded Anderson acceleration (added in 1.2): each
+/// iteration extrapolates V from the last few iterates and keeps the
+/// extrapolation only when its objective is below the plain alternating
+/// step's. With WLRA_OPTION_CLIP > 0 or WLRA_OPTION_OVERRELAXATION != 1
+/// plain alternation runs instead, and WLRA_INFO_METHOD_USED says so.
+pub const WLRA_METHOD_ACCELERATED: i32 = 3;
 
 /// Picks the faster solver for the problem's shape.
 pub const WLRA_SOLVER_AUTO: i32 = 0;
@@ -91,6 +99,7 @@ pub enum MethodChoice {
     Auto = WLRA_METHOD_AUTO as isize,
     Alternating = WLRA_METHOD_ALTERNATING as isize,
     VarPro = WLRA_METHOD_VARPRO as isize,
+    Accelerated = WLRA_METHOD_ACCELERATED as isize,
 }
 
 /// How the factors start (values as in the C ABI).
@@ -257,10 +266,11 @@ impl Options {
                 self.overrelaxation = value
             }
             WLRA_OPTION_METHOD => {
-                self.method = match integer_in(option, value, 0.0, 2.0)? as i32 {
+                self.method = match integer_in(option, value, 0.0, 3.0)? as i32 {
                     WLRA_METHOD_AUTO => MethodChoice::Auto,
                     WLRA_METHOD_ALTERNATING => MethodChoice::Alternating,
-                    _ => MethodChoice::VarPro,
+                    WLRA_METHOD_VARPRO => MethodChoice::VarPro,
+                    _ => MethodChoice::Accelerated,
                 }
             }
             WLRA_OPTION_RESTARTS => {

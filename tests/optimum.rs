@@ -538,7 +538,7 @@ fn invalid_method_and_restart_values_are_refused() {
     let mut fit = model(2, &[(WLRA_OPTION_METHOD, 2.0), (WLRA_OPTION_RESTARTS, 3.0)]);
     let cases = [
         (WLRA_OPTION_METHOD, "WLRA_OPTION_METHOD", -1.0, 2.0),
-        (WLRA_OPTION_METHOD, "WLRA_OPTION_METHOD", 3.0, 2.0),
+        (WLRA_OPTION_METHOD, "WLRA_OPTION_METHOD", 4.0, 2.0),
         (WLRA_OPTION_METHOD, "WLRA_OPTION_METHOD", 1.5, 2.0),
         (WLRA_OPTION_METHOD, "WLRA_OPTION_METHOD", f64::NAN, 2.0),
         (WLRA_OPTION_RESTARTS, "WLRA_OPTION_RESTARTS", -2.0, 3.0),

@@ -26,14 +26,14 @@ const ACCURACY_PER_DECREASE: f64 = 1e-2;
 
 /// The inner accuracy of iterative solvers: loose at first, tightened as
 /// the objective settles, never below the final one.
-struct AccuracySchedule {
-    now: f64,
+pub(super) struct AccuracySchedule {
+    pub(super) now: f64,
     target: f64,
     iterative: bool,
 }
 
 impl AccuracySchedule {
-    fn new(options: &Options, iterative: bool) -> Self {
+    pub(super) fn new(options: &Options, iterative: bool) -> Self {
         let target = options.regression_tolerance;
         let now = if options.adaptive_accuracy && iterative {
             LOOSE_ACCURACY.max(target)
@@ -48,17 +48,17 @@ impl AccuracySchedule {
     }
 
     /// Whether this iteration's inner solves are looser than asked for.
-    fn loose(&self) -> bool {
+    pub(super) fn loose(&self) -> bool {
         self.now > self.target && self.iterative
     }
 
-    fn tighten_fully(&mut self) {
+    pub(super) fn tighten_fully(&mut self) {
         self.now = self.target;
     }
 
     /// After an accepted iteration that lowered the objective from `last` to
     /// `value` (relative decrease `decrease`), or settled it.
-    fn follow(&mut self, decrease: f64, settled: bool) {
+    pub(super) fn follow(&mut self, decrease: f64, settled: bool) {
         let wanted = if settled {
             0.0
         } else {
@@ -161,7 +161,7 @@ fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
 /// that factor's current value, `fixed` the other's. Returns the fixed
 /// factor as the step saw it (orthonormalized when ridge = 0) and the
 /// solved factor, relaxed by `omega`.
-fn half_step(
+pub(super) fn half_step(
     ctx: &Context<'_>,
     solver: &mut (dyn HalfStepSolver + Send),
     side: Problem<'_>,

@@ -1,14 +1,18 @@
 //! Outer methods: how a fit moves both factors toward the optimum. Peers
 //! behind one signature, `run(ctx, start, progress) -> FitOutcome`:
-//! alternation (one exact or inexact half-step per side and iteration) and
+//! alternation (one exact or inexact half-step per side and iteration),
+//! accelerated alternation (the same half-steps, Anderson-extrapolated) and
 //! variable projection (one factor eliminated, Levenberg-Marquardt steps on
 //! the other). The driver picks one and may restart it.
 
+pub mod accelerated;
 pub mod alternating;
 pub mod varpro;
 
 use crate::init::Factors;
-use crate::options::{Options, WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO};
+use crate::options::{
+    Options, WLRA_METHOD_ACCELERATED, WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO,
+};
 use crate::problem::Problem;
 use crate::solver::SolverKind;
 use faer::MatRef;
@@ -21,6 +25,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(usize, f64) -> bool;
 pub enum Method {
     Alternating,
     VarPro,
+    Accelerated,
 }
 
 impl Method {
@@ -28,6 +33,7 @@ impl Method {
         match self {
             Method::Alternating => WLRA_METHOD_ALTERNATING,
             Method::VarPro => WLRA_METHOD_VARPRO,
+            Method::Accelerated => WLRA_METHOD_ACCELERATED,
         }
     }
 
@@ -40,6 +46,7 @@ impl Method {
         let mut outcome = match self {
             Method::Alternating => alternating::run(ctx, start, progress)?,
             Method::VarPro => varpro::run(ctx, start, progress)?,
+            Method::Accelerated => accelerated::run(ctx, start, progress)?,
         };
         outcome.method_used = self;
         Ok(outcome)

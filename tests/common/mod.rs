@@ -96,3 +96,22 @@ pub fn csr(mask: &Mat<f64>, m: &Mat<f64>, w: &Mat<f64>) -> Csr {
     }
     out
 }
+
+/// Issue 14's heteroscedastic problem: U*, V* standard normal, s_ij = 0.01
+/// exp(N(0, 1)), M = U* V*^T + s o N(0, 1), W = s^-2 / max(s^-2) (weights
+/// over about eight decades): alternation crawls on it. Returns (M, W).
+pub fn heteroscedastic(n: usize, m: usize, k: usize, seed: u64) -> (Mat<f64>, Mat<f64>) {
+    let p = planted(n, m, k, seed);
+    let mut rng = Rng::new(seed + 1000);
+    let s = Mat::from_fn(n, m, |_, _| 0.01 * rng.normal().exp());
+    let data = Mat::from_fn(n, m, |i, j| p.truth[(i, j)] + s[(i, j)] * rng.normal());
+    let precision = |i: usize, j: usize| s[(i, j)].powi(-2);
+    let mut max_precision = 0.0f64;
+    for j in 0..m {
+        for i in 0..n {
+            max_precision = max_precision.max(precision(i, j));
+        }
+    }
+    let w = Mat::from_fn(n, m, |i, j| precision(i, j) / max_precision);
+    (data, w)
+}

@@ -1,0 +1,367 @@
+//! Accelerated alternation: alternation's own half-steps, with Anderson
+//! acceleration (type II, Walker and Ni 2011) of the map V -> V' that one
+//! alternating iteration is, over a window of the last few iterates,
+//! restarted whenever an extrapolation fails (as WLRMA does, Tuzhilina and
+//! Hastie 2021).
+//!
+//! Each iteration ends, as alternation's does, at a plain point P = (U, G)
+//! after a V half-step, objective f_plain. The next one extrapolates V_c
+//! from the history and runs the U half-step from it (objective f_c); V_c
+//! is kept only when f_c < f_plain, otherwise the U half-step runs from G
+//! (alternation's own next half-step) and the history restarts. Then the V
+//! half-step gives the next P. Both branches lower the objective; an
+//! accepted extrapolation costs the two half-steps of a plain iteration
+//! and one more objective, a rejected one a half-step more.
+
+use super::alternating::{half_step, AccuracySchedule};
+use super::{Context, FitOutcome, Progress};
+use crate::error::{Error, Result};
+use crate::init::Factors;
+use crate::kernels::spd_solve::cholesky_upper;
+use crate::memory::try_zeros;
+use crate::products::tall_times_small;
+use crate::solver::HalfStepSolver;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+/// Differences kept in the history. Iterations to 1e-6 of f* on the
+/// heteroscedastic benchmark at 1000 x 1000, k = 16 (plain: 144), by
+/// window: 2: 52, 3: 38, 5: 35, 8: 28, 12: 29, 16: 29.
+const WINDOW: usize = 8;
+/// Tikhonov term of the least-squares problem for the mixing weights,
+/// relative to its (unit) diagonal: bounds the weights where the residual
+/// differences are nearly dependent.
+const REGULARIZATION: f64 = 1e-10;
+/// Extrapolate only while alternation converges slowly: the last decrease
+/// of the objective at least this fraction of the one before. Where it
+/// falls faster, plain alternation finishes in a few iterations and an
+/// extrapolation would only add its objective (and, rejected, a
+/// half-step): measured on the easy problem of benches/accelerated.rs,
+/// 14 % more time with the defaults without this test.
+const SLOW_RATE: f64 = 0.1;
+/// The gauge basis B is replaced (and the history restarted) once
+/// sum sin^2 of the principal angles between span(U) and span(B) exceeds
+/// this: below it every angle is under 45 degrees, so B^T U stays
+/// invertible with condition at most sqrt(2) times U's.
+const GAUGE_DRIFT: f64 = 0.5;
+
+/// a^T b for tall a, b (rows x k): a k x k reduction, sequential so its
+/// bits do not depend on the thread count. Flops: 2 rows k^2.
+fn cross(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(a.ncols(), b.ncols());
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        a.transpose(),
+        b,
+        1.0,
+        Par::Seq,
+    );
+    out
+}
+
+/// sum a o b, column by column in a fixed order.
+fn inner(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+    let cols = a.col_iter().zip(b.col_iter());
+    cols.map(|(x, y)| x.iter().zip(y.iter()).map(|(p, q)| p * q).sum::<f64>())
+        .sum()
+}
+
+/// x = S^-1 b for S = R^T R (R upper triangular, `cholesky_upper`), in
+/// place, sequentially.
+fn cholesky_solve(r: &Mat<f64>, b: &mut [f64]) {
+    let k = b.len();
+    for i in 0..k {
+        let s: f64 = (0..i).map(|p| r[(p, i)] * b[p]).sum();
+        b[i] = (b[i] - s) / r[(i, i)];
+    }
+    for i in (0..k).rev() {
+        let s: f64 = (i + 1..k).map(|p| r[(i, p)] * b[p]).sum();
+        b[i] = (b[i] - s) / r[(i, i)];
+    }
+}
+
+/// Anderson's history in the gauge-free coordinates (see `Gauge`): the
+/// last map value g and residual r = g - x, and up to WINDOW differences
+/// of consecutive ones. Memory: 2 (WINDOW + 1) rows k doubles, reserved
+/// once.
+struct History {
+    dg: Vec<Mat<f64>>,
+    dr: Vec<Mat<f64>>,
+    last_g: Mat<f64>,
+    last_r: Mat<f64>,
+    has_last: bool,
+    len: usize,
+    next: usize,
+}
+
+impl History {
+    fn new(rows: usize, k: usize) -> Result<History> {
+        let what = "the acceleration history";
+        let slots = |_| try_zeros(rows, k, what);
+        Ok(History {
+            dg: (0..WINDOW).map(slots).collect::<Result<_>>()?,
+            dr: (0..WINDOW).map(slots).collect::<Result<_>>()?,
+            last_g: try_zeros(rows, k, what)?,
+            last_r: try_zeros(rows, k, what)?,
+            has_last: false,
+            len: 0,
+            next: 0,
+        })
+    }
+
+    /// Forget the differences; with `keep_last`, the last point stays (it
+    /// is in the current gauge and starts the new history).
+    fn restart(&mut self, keep_last: bool) {
+        self.len = 0;
+        self.next = 0;
+        self.has_last &= keep_last;
+    }
+
+    fn push(&mut self, g: &Mat<f64>, r: &Mat<f64>) {
+        if self.has_last {
+            let slot = self.next;
+            self.dg[slot].copy_from(g - &self.last_g);
+            self.dr[slot].copy_from(r - &self.last_r);
+            self.next = (slot + 1) % WINDOW;
+            self.len = (self.len + 1).min(WINDOW);
+        }
+        self.last_g.copy_from(g);
+        self.last_r.copy_from(r);
+        self.has_last = true;
+    }
+
+    /// x_c = g - sum_j gamma_j dg_j, gamma = argmin ||r - sum_j gamma_j dr_j||
+    /// (regularized, columns scaled to unit norm); None without differences
+    /// or when the weights are not finite. Flops: about (len^2 + 4 len) rows k.
+    fn extrapolate(&self) -> Option<Mat<f64>> {
+        let used: Vec<usize> = (0..self.len)
+            .filter(|&j| inner(&self.dr[j], &self.dr[j]) > 0.0)
+            .collect();
+        if used.is_empty() {
+            return None;
+        }
+        let p = used.len();
+        let scale: Vec<f64> = used
+            .iter()
+            .map(|&j| inner(&self.dr[j], &self.dr[j]).sqrt())
+            .collect();
+        let gram = Mat::from_fn(p, p, |a, b| {
+            let value = inner(&self.dr[used[a]], &self.dr[used[b]]) / (scale[a] * scale[b]);
+            if a == b {
+                value + REGULARIZATION
+            } else {
+                value
+            }
+        });
+        let mut gamma: Vec<f64> = (0..p)
+            .map(|a| inner(&self.dr[used[a]], &self.last_r) / scale[a])
+            .collect();
+        let r = cholesky_upper(gram.as_ref())?;
+        cholesky_solve(&r, &mut gamma);
+        if !gamma.iter().all(|g| g.is_finite()) {
+            return None;
+        }
+        let mut x = self.last_g.clone();
+        for (a, &j) in used.iter().enumerate() {
+            let c = gamma[a] / scale[a];
+            let cols = x.col_iter_mut().zip(self.dg[j].col_iter());
+            cols.for_each(|(xc, dc)| xc.iter_mut().zip(dc.iter()).for_each(|(v, d)| *v -= c * d));
+        }
+        Some(x)
+    }
+}
+
+/// The coordinates Anderson works in. With ridge = 0 alternation's
+/// half-step orthonormalizes the fixed factor, so the V it returns is
+/// expressed against whatever basis the QR of U picked: consecutive V's
+/// sit in unrelated gauges and their differences mean nothing. Anderson
+/// works instead on x = X^T B, the product X = U V^T (the same whatever
+/// factorization gives it) times a fixed orthonormal n x k basis B. x is
+/// linear in X, so differences and affine combinations of iterates are
+/// well defined; span(x) = span(V) while B^T U is invertible, which the
+/// drift test keeps so. With ridge > 0 no half-step rotates anything and V
+/// itself is the coordinate.
+struct Gauge {
+    basis: Option<Mat<f64>>,
+}
+
+impl Gauge {
+    /// Whether `q_u` (orthonormal) has drifted too far from the basis;
+    /// true without a basis.
+    fn drifted(&self, q_u: &Mat<f64>) -> bool {
+        let Some(b) = &self.basis else {
+            return true;
+        };
+        let t = cross(q_u.as_ref(), b.as_ref());
+        let k = t.ncols() as f64;
+        // ||Q_U^T B||^2 = sum cos^2 of the principal angles.
+        k - t.squared_norm_l2() > GAUGE_DRIFT
+    }
+
+    /// X^T B for the product X = u v^T (n x k, m x k): v (u^T B).
+    fn coordinates(&self, u: &Mat<f64>, v: &Mat<f64>) -> Mat<f64> {
+        match &self.basis {
+            Some(b) => tall_times_small(v.as_ref(), cross(u.as_ref(), b.as_ref()).as_ref()),
+            None => v.clone(),
+        }
+    }
+}
+
+/// A starting U for the half-step from v_c: the least-squares U with
+/// U v_c^T closest to the plain step's product u g^T, i.e.
+/// u (g^T v_c) (v_c^T v_c)^-1 (iterative solvers start there; the exact
+/// one ignores it). Falls back to u when v_c^T v_c is singular.
+fn warm_for(u: &Mat<f64>, g: &Mat<f64>, v_c: &Mat<f64>) -> Mat<f64> {
+    let Some(r) = cholesky_upper(cross(v_c.as_ref(), v_c.as_ref()).as_ref()) else {
+        return u.clone();
+    };
+    // C = (v_c^T v_c)^-1 (v_c^T g), so u (g^T v_c) (v_c^T v_c)^-1 = u C^T.
+    let mut c = cross(v_c.as_ref(), g.as_ref());
+    for j in 0..c.ncols() {
+        let mut col: Vec<f64> = c.col(j).iter().copied().collect();
+        cholesky_solve(&r, &mut col);
+        col.iter().enumerate().for_each(|(i, &x)| c[(i, j)] = x);
+    }
+    tall_times_small(u.as_ref(), c.transpose())
+}
+
+/// Half-step work in inner iterations per row, for the FitOutcome's mean.
+struct InnerWork {
+    total: f64,
+    half_steps: usize,
+}
+
+impl InnerWork {
+    fn add(&mut self, solver: &(dyn HalfStepSolver + Send), rows: usize) {
+        self.total += solver.inner_iterations() as f64 / rows as f64;
+        self.half_steps += 1;
+    }
+}
+
+/// The U half-step from the extrapolated `v_c`, kept when its objective is
+/// below `f_plain`, the plain point's; None otherwise (a solve broken by a
+/// wild extrapolation included).
+fn try_extrapolation(
+    ctx: &Context<'_>,
+    solver: &mut (dyn HalfStepSolver + Send),
+    plain: &Factors,
+    f_plain: f64,
+    v_c: &Mat<f64>,
+) -> Result<Option<Factors>> {
+    let warm = ctx.pool.install(|| warm_for(&plain.u, &plain.v, v_c));
+    let (v, u) = match half_step(ctx, solver, *ctx.problem, &warm, v_c, 1.0) {
+        Ok(step) => step,
+        Err(Error::Numerical(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let point = Factors { u, v };
+    let f_c = ctx.objective(&point);
+    Ok((f_c < f_plain).then_some(point))
+}
+
+/// Accelerated alternation from `start` until the tolerance, the iteration
+/// budget or the callback stops it. The factors and objective after each
+/// iteration are those of its V half-step, as alternation's are; without
+/// an extrapolation (the first two iterations, after a restart) the
+/// iteration is alternation's.
+pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
+    let (problem, options) = (ctx.problem, ctx.options);
+    let (n, m, k) = (problem.n_rows(), problem.n_cols(), ctx.rank);
+    let transposed = problem.transposed();
+    // One solver per side: AUTO's solver keeps per-side estimates by the
+    // parity of its half-steps, which a rejected extrapolation would break.
+    let mut solver_u = crate::solver::for_options(options, problem);
+    let mut solver_v = crate::solver::for_options(options, &transposed);
+    let mut schedule = AccuracySchedule::new(options, solver_u.is_iterative());
+    let start_objective = ctx.objective(&start);
+    let mut run = FitOutcome::new(start, start_objective);
+    let mut work = InnerWork {
+        total: 0.0,
+        half_steps: 0,
+    };
+    let mut history = History::new(m, k)?;
+    let mut gauge = Gauge { basis: None };
+    let mut candidate: Option<Mat<f64>> = None;
+    let mut previous: Option<f64> = None;
+    let mut last_decrease = f64::INFINITY;
+    while run.iterations < options.max_iterations {
+        solver_u.set_accuracy(schedule.now);
+        solver_v.set_accuracy(schedule.now);
+        let loose = schedule.loose();
+        let mut extrapolated = None;
+        if let Some(v_c) = candidate.take() {
+            let plain = &run.factors;
+            extrapolated = try_extrapolation(ctx, solver_u.as_mut(), plain, run.objective, &v_c)?;
+            work.add(solver_u.as_ref(), n);
+            if extrapolated.is_none() {
+                history.restart(true);
+            }
+        }
+        let point = match extrapolated {
+            Some(point) => point,
+            None => {
+                let now = &run.factors;
+                let (v, u) = half_step(ctx, solver_u.as_mut(), *problem, &now.u, &now.v, 1.0)?;
+                work.add(solver_u.as_ref(), n);
+                Factors { u, v }
+            }
+        };
+        // The V half-step: the next plain point, (q_u, g).
+        let (q_u, g) = half_step(ctx, solver_v.as_mut(), transposed, &point.v, &point.u, 1.0)?;
+        work.add(solver_v.as_ref(), m);
+        let plain = Factors { u: q_u, v: g };
+        let value = ctx.objective(&plain);
+        if !value.is_finite() {
+            return Err(Error::Numerical(format!(
+                "the objective became non-finite at iteration {}",
+                run.iterations + 1
+            )));
+        }
+        if previous.is_some_and(|last| value > last) {
+            // Only rounding (at full accuracy) or loose inner solves raise
+            // it: stop with the old factors, or redo at full accuracy.
+            if loose {
+                schedule.tighten_fully();
+                history.restart(false);
+                continue;
+            }
+            run.converged = true;
+            break;
+        }
+        if options.ridge == 0.0 && gauge.drifted(&plain.u) {
+            gauge.basis = Some(plain.u.clone());
+            history.restart(false);
+        }
+        let (x, gx) = ctx.pool.install(|| {
+            let x = gauge.coordinates(&point.u, &point.v);
+            (x, gauge.coordinates(&plain.u, &plain.v))
+        });
+        history.push(&gx, &(&gx - &x));
+        let last = previous.unwrap_or(f64::INFINITY);
+        run.accept(plain, value);
+        run.accuracies.push(schedule.now);
+        previous = Some(value);
+        let settled =
+            last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
+        run.converged = settled && !loose;
+        if last.is_finite() && !run.converged {
+            schedule.follow(((last - value) / last).max(0.0), settled);
+        }
+        if !progress(run.iterations, value) {
+            run.cancelled = true;
+            break;
+        }
+        if run.converged {
+            break;
+        }
+        let decrease = last - value;
+        if decrease >= SLOW_RATE * last_decrease {
+            candidate = history.extrapolate();
+        }
+        last_decrease = decrease;
+    }
+    run.solver_used = solver_u.kind();
+    run.mean_inner_iterations = work.total / work.half_steps.max(1) as f64;
+    Ok(run)
+}
