@@ -23,7 +23,7 @@ const OPTIONS = Dict{Symbol,Int32}(
     :adaptive_accuracy => 11, :overrelaxation => 12, :method => 13, :restarts => 14)
 const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2, :shared_pcg => 3)
 const INITS = Dict{Symbol,Int}(:svd => 0, :random => 1, :given => 2)
-const METHODS = Dict{Symbol,Int}(:auto => 0, :alternating => 1, :varpro => 2)
+const METHODS = Dict{Symbol,Int}(:auto => 0, :alternating => 1, :varpro => 2, :accelerated => 3)
 const STATUS_NAMES = (:null_pointer, :invalid_argument, :non_finite_input, :negative_weight,
                       :not_fitted, :cancelled, :out_of_memory, :numerical, :internal)
 const ERROR_INVALID_ARGUMENT = Int32(2)
@@ -60,7 +60,7 @@ struct WlraFit
     converged::Bool
     elapsed_seconds::Float64
     solver_used::Symbol
-    "`:alternating` or `:varpro`; `nothing` with a library that does not report it."
+    "`:alternating`, `:varpro` or `:accelerated`; `nothing` with a library that does not report it."
     method_used::Union{Symbol,Nothing}
     "Starts run (1 without restarts); `nothing` with a library that does not report it."
     starts::Union{Int,Nothing}
@@ -175,7 +175,7 @@ function read_result(model, n_rows, n_cols, rank)
     WlraFit(U, V, info(INFO_ITEMS.objective), Int(info(INFO_ITEMS.iterations)),
             info(INFO_ITEMS.converged) != 0, info(INFO_ITEMS.elapsed_seconds),
             solver == 1 ? :exact : solver == 2 ? :sketch : solver == 3 ? :shared_pcg : :unknown,
-            method === nothing ? nothing : method == 1 ? :alternating : method == 2 ? :varpro : :unknown,
+            method === nothing ? nothing : method == 1 ? :alternating : method == 2 ? :varpro : method == 3 ? :accelerated : :unknown,
             starts === nothing ? nothing : Int(starts), at_best === nothing ? nothing : Int(at_best))
 end
 
@@ -247,7 +247,7 @@ Options by name, the C ABI's defaults when left out: `max_iterations` (100),
 (:svd, :random, :given), `ridge` (0), `threads` (0 = all cores),
 `sketch_size_factor` (4), `regression_tolerance` (1e-10), `clip` (0 = off),
 `adaptive_accuracy` (1 = on), `overrelaxation` (1 = off; in (0, 2)), `method`
-(:auto, :alternating, :varpro: the outer method), `restarts` (0 = off; r > 0: up
+(:auto, :alternating, :varpro, :accelerated: the outer method), `restarts` (-1 = auto, 0 = off; r > 0: up
 to r further seeded random starts, until the best objective has been reached
 twice). The result's `method_used`, `starts` and `starts_at_best` say what ran.
 

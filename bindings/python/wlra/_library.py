@@ -49,7 +49,7 @@ OPTIONS = {
 }
 SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}
-METHODS = {"auto": 0, "alternating": 1, "varpro": 2}
+METHODS = {"auto": 0, "alternating": 1, "varpro": 2, "accelerated": 3}
 
 INFO_ITERATIONS = 1
 INFO_OBJECTIVE = 2

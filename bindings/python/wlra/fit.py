@@ -19,7 +19,7 @@ class FitResult:
     """Factors and information of one fit: ``U`` (n_rows x rank), ``V``
     (n_cols x rank), ``objective``, ``iterations``, ``converged``,
     ``elapsed_seconds``, ``solver_used`` ("exact", "sketch" or "shared_pcg"),
-    ``method_used`` ("alternating" or "varpro"), ``starts`` (starts run, 1
+    ``method_used`` ("alternating", "varpro" or "accelerated"), ``starts`` (starts run, 1
     without restarts) and ``starts_at_best`` (starts that reached the best
     objective); the last three are None with a library that does not report
     them."""
@@ -248,8 +248,8 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
     ridge (0), threads (0 = all cores), sketch_size_factor (4),
     regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
     overrelaxation (1 = off; in (0, 2)),
-    method ("auto" | "alternating" | "varpro": the outer method),
-    restarts (0 = off; r > 0: up to r further seeded random starts, stopping
+    method ("auto" | "alternating" | "varpro" | "accelerated": the outer method),
+    restarts (-1 = auto, the default: restarts around VarPro; 0 = off; r > 0: up to r further seeded random starts, stopping
     once the best objective has been reached twice).
 
     progress: called as progress(iteration, objective) after every completed

@@ -13,7 +13,7 @@
 .wlra_choices <- list(
   solver = c(auto = 0, exact = 1, sketch = 2, shared_pcg = 3),
   init = c(svd = 0, random = 1, given = 2),
-  method = c(auto = 0, alternating = 1, varpro = 2)
+  method = c(auto = 0, alternating = 1, varpro = 2, accelerated = 3)
 )
 .wlra_status_names <- c(
   "null_pointer", "invalid_argument", "non_finite_input", "negative_weight",
@@ -133,8 +133,8 @@ fit_result <- function(out, raised, call) {
 #'   ridge (0), threads (0 = all cores), sketch_size_factor (4),
 #'   regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
 #'   overrelaxation (1 = off; in (0, 2)),
-#'   method ("auto", "alternating", "varpro": the outer method),
-#'   restarts (0 = off; r > 0: up to r further seeded random starts, until the
+#'   method ("auto", "alternating", "varpro", "accelerated": the outer method),
+#'   restarts (-1 = auto, the default: restarts around VarPro; 0 = off; r > 0: up to r further seeded random starts, until the
 #'   best objective has been reached twice).
 #' @param progress NULL or function(iteration, objective) called after every
 #'   iteration; returning TRUE cancels the fit, which signals a
