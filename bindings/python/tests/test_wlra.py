@@ -114,7 +114,7 @@ def test_other_library_errors_map_to_their_classes(planted):
 
 def test_method_and_restarts_are_taken_by_name_and_checked(planted):
     truth, W = planted
-    for method in ("auto", "alternating", "varpro", "VARPRO", 1):
+    for method in ("auto", "alternating", "varpro", "VARPRO", "accelerated", 1):
         fit = wlra.fit(truth, W, rank=3, max_iterations=5, method=method, restarts=2, init="random")
         assert fit.method_used in (None, "alternating", "varpro", "accelerated")
         if fit.starts is not None:
@@ -122,7 +122,7 @@ def test_method_and_restarts_are_taken_by_name_and_checked(planted):
     with pytest.raises(wlra.InvalidArgumentError, match="method"):
         wlra.fit(truth, W, rank=3, method="newton")
     with pytest.raises(wlra.InvalidArgumentError, match="WLRA_OPTION_METHOD"):
-        wlra.fit(truth, W, rank=3, method=3)
+        wlra.fit(truth, W, rank=3, method=4)
     with pytest.raises(wlra.InvalidArgumentError, match="WLRA_OPTION_RESTARTS"):
         wlra.fit(truth, W, rank=3, restarts=-2)
 

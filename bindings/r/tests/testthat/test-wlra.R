@@ -121,13 +121,13 @@ test_that("a 3000 x 3000 double matrix is passed without a copy", {
 
 test_that("method and restarts are taken by name and checked", {
   p <- planted_problem()
-  for (method in list("auto", "alternating", "varpro", 1)) {
+  for (method in list("auto", "alternating", "varpro", "accelerated", 1)) {
     fit <- wlra(p$truth, p$W, rank = 3, max_iterations = 5, method = method, restarts = 2, init = "random")
     expect_true(is.na(fit$method_used) || fit$method_used %in% c("alternating", "varpro", "accelerated"))
     if (!is.na(fit$starts)) expect_true(1 <= fit$starts_at_best && fit$starts_at_best <= fit$starts && fit$starts <= 3)
   }
   expect_error(wlra(p$truth, p$W, rank = 3, method = "newton"), "method", class = "wlra_error_invalid_argument")
-  expect_error(wlra(p$truth, p$W, rank = 3, method = 3), "WLRA_OPTION_METHOD", class = "wlra_error_invalid_argument")
+  expect_error(wlra(p$truth, p$W, rank = 3, method = 4), "WLRA_OPTION_METHOD", class = "wlra_error_invalid_argument")
   expect_error(wlra(p$truth, p$W, rank = 3, restarts = -2), "WLRA_OPTION_RESTARTS",
                class = "wlra_error_invalid_argument")
 })
