@@ -260,6 +260,65 @@ fn try_extrapolation(
     Ok((f_c < f_plain).then_some(point))
 }
 
+/// One iteration's half-steps: the U half-step from the extrapolated
+/// `candidate` when that beats the plain point (else the history restarts
+/// and it runs from the plain point), then the V half-step. Returns the U
+/// step's point and the next plain point.
+fn half_steps(
+    ctx: &Context<'_>,
+    solver_u: &mut (dyn HalfStepSolver + Send),
+    solver_v: &mut (dyn HalfStepSolver + Send),
+    run: &FitOutcome,
+    candidate: Option<Mat<f64>>,
+    history: &mut History,
+    work: &mut InnerWork,
+) -> Result<(Factors, Factors)> {
+    let (n, m) = (ctx.problem.n_rows(), ctx.problem.n_cols());
+    let mut extrapolated = None;
+    if let Some(v_c) = candidate {
+        let plain = &run.factors;
+        extrapolated = try_extrapolation(ctx, solver_u, plain, run.objective, &v_c)?;
+        work.add(solver_u, n);
+        if extrapolated.is_none() {
+            history.restart(true);
+        }
+    }
+    let point = match extrapolated {
+        Some(point) => point,
+        None => {
+            let now = &run.factors;
+            let (v, u) = half_step(ctx, solver_u, *ctx.problem, &now.u, &now.v, 1.0)?;
+            work.add(solver_u, n);
+            Factors { u, v }
+        }
+    };
+    // The V half-step: the next plain point, (q_u, g).
+    let transposed = ctx.problem.transposed();
+    let (q_u, g) = half_step(ctx, solver_v, transposed, &point.v, &point.u, 1.0)?;
+    work.add(solver_v, m);
+    Ok((point, Factors { u: q_u, v: g }))
+}
+
+/// The iteration's move into the history, in gauge-free coordinates (the
+/// basis replaced first, and the history restarted, when U drifted from it).
+fn record(
+    ctx: &Context<'_>,
+    gauge: &mut Gauge,
+    history: &mut History,
+    point: &Factors,
+    plain: &Factors,
+) {
+    if ctx.options.ridge == 0.0 && gauge.drifted(&plain.u) {
+        gauge.basis = Some(plain.u.clone());
+        history.restart(false);
+    }
+    let (x, gx) = ctx.pool.install(|| {
+        let x = gauge.coordinates(&point.u, &point.v);
+        (x, gauge.coordinates(&plain.u, &plain.v))
+    });
+    history.push(&gx, &(&gx - &x));
+}
+
 /// Accelerated alternation from `start` until the tolerance, the iteration
 /// budget or the callback stops it. The factors and objective after each
 /// iteration are those of its V half-step, as alternation's are; without
@@ -267,7 +326,7 @@ fn try_extrapolation(
 /// iteration is alternation's.
 pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
     let (problem, options) = (ctx.problem, ctx.options);
-    let (n, m, k) = (problem.n_rows(), problem.n_cols(), ctx.rank);
+    let (m, k) = (problem.n_cols(), ctx.rank);
     let transposed = problem.transposed();
     // One solver per side: AUTO's solver keeps per-side estimates by the
     // parity of its half-steps, which a rejected extrapolation would break.
@@ -289,28 +348,15 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
         solver_u.set_accuracy(schedule.now);
         solver_v.set_accuracy(schedule.now);
         let loose = schedule.loose();
-        let mut extrapolated = None;
-        if let Some(v_c) = candidate.take() {
-            let plain = &run.factors;
-            extrapolated = try_extrapolation(ctx, solver_u.as_mut(), plain, run.objective, &v_c)?;
-            work.add(solver_u.as_ref(), n);
-            if extrapolated.is_none() {
-                history.restart(true);
-            }
-        }
-        let point = match extrapolated {
-            Some(point) => point,
-            None => {
-                let now = &run.factors;
-                let (v, u) = half_step(ctx, solver_u.as_mut(), *problem, &now.u, &now.v, 1.0)?;
-                work.add(solver_u.as_ref(), n);
-                Factors { u, v }
-            }
-        };
-        // The V half-step: the next plain point, (q_u, g).
-        let (q_u, g) = half_step(ctx, solver_v.as_mut(), transposed, &point.v, &point.u, 1.0)?;
-        work.add(solver_v.as_ref(), m);
-        let plain = Factors { u: q_u, v: g };
+        let (point, plain) = half_steps(
+            ctx,
+            solver_u.as_mut(),
+            solver_v.as_mut(),
+            &run,
+            candidate.take(),
+            &mut history,
+            &mut work,
+        )?;
         let value = ctx.objective(&plain);
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
@@ -329,15 +375,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             run.converged = true;
             break;
         }
-        if options.ridge == 0.0 && gauge.drifted(&plain.u) {
-            gauge.basis = Some(plain.u.clone());
-            history.restart(false);
-        }
-        let (x, gx) = ctx.pool.install(|| {
-            let x = gauge.coordinates(&point.u, &point.v);
-            (x, gauge.coordinates(&plain.u, &plain.v))
-        });
-        history.push(&gx, &(&gx - &x));
+        record(ctx, &mut gauge, &mut history, &point, &plain);
         let last = previous.unwrap_or(f64::INFINITY);
         run.accept(plain, value);
         run.accuracies.push(schedule.now);
