@@ -13,7 +13,7 @@
 //! accepted extrapolation costs the two half-steps of a plain iteration
 //! and one more objective, a rejected one a half-step more.
 
-use super::alternating::{half_step, AccuracySchedule};
+use super::alternating::{accept_iteration, half_step, verdict, AccuracySchedule, Verdict};
 use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
@@ -364,33 +364,30 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
                 run.iterations + 1
             )));
         }
-        if previous.is_some_and(|last| value > last) {
-            // Only rounding (at full accuracy) or loose inner solves raise
-            // it: stop with the old factors, or redo at full accuracy.
-            if loose {
+        // Clipping never runs here (it falls back to alternation).
+        match verdict(previous, value, loose, 0.0) {
+            Verdict::RoseRetry => {
                 schedule.tighten_fully();
                 history.restart(false);
                 continue;
             }
-            run.converged = true;
-            break;
+            Verdict::RoseAtOptimum => {
+                run.converged = true;
+                break;
+            }
+            Verdict::Accept => {}
         }
         record(ctx, &mut gauge, &mut history, &point, &plain);
-        let last = previous.unwrap_or(f64::INFINITY);
-        run.accept(plain, value);
-        run.accuracies.push(schedule.now);
-        previous = Some(value);
-        let settled =
-            last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
-        run.converged = settled && !loose;
-        if last.is_finite() && !run.converged {
-            schedule.follow(((last - value) / last).max(0.0), settled);
-        }
-        if !progress(run.iterations, value) {
-            run.cancelled = true;
-            break;
-        }
-        if run.converged {
+        let last = previous.replace(value).unwrap_or(f64::INFINITY);
+        let objectives = (last, value);
+        if accept_iteration(
+            &mut run,
+            &mut schedule,
+            options.tolerance,
+            objectives,
+            plain,
+            progress,
+        ) {
             break;
         }
         let decrease = last - value;

@@ -70,7 +70,7 @@ impl AccuracySchedule {
 
 /// What one iteration's objective means for the loop.
 #[derive(PartialEq)]
-enum Verdict {
+pub(super) enum Verdict {
     /// It rose at full accuracy: rounding at the optimum; keep the old
     /// factors and stop.
     RoseAtOptimum,
@@ -79,7 +79,7 @@ enum Verdict {
     Accept,
 }
 
-fn verdict(previous: Option<f64>, value: f64, loose: bool, clip: f64) -> Verdict {
+pub(super) fn verdict(previous: Option<f64>, value: f64, loose: bool, clip: f64) -> Verdict {
     // Clipping may legitimately raise the objective, so it is exempt.
     match previous {
         Some(last) if value > last && clip == 0.0 => {
@@ -184,6 +184,34 @@ pub(super) fn half_step(
     Ok((fixed, relax(&warm, solved, omega)))
 }
 
+/// An accepted iteration at `factors` (objective lowered from `last` to
+/// `value`):
+/// record it, follow its progress with the inner accuracy, report it.
+/// True when the fit stops there (converged or cancelled). Shared by the
+/// alternating and accelerated loops.
+pub(super) fn accept_iteration(
+    run: &mut FitOutcome,
+    schedule: &mut AccuracySchedule,
+    tolerance: f64,
+    (last, value): (f64, f64),
+    factors: Factors,
+    progress: Progress<'_>,
+) -> bool {
+    let loose = schedule.loose();
+    run.accept(factors, value);
+    run.accuracies.push(schedule.now);
+    let settled = last.is_finite() && (last - value) <= tolerance * last || value == 0.0;
+    // Convergence counts only for iterations solved at full accuracy.
+    run.converged = settled && !loose;
+    if last.is_finite() && !run.converged {
+        schedule.follow(((last - value) / last).max(0.0), settled);
+    }
+    if !progress(run.iterations, value) {
+        run.cancelled = true;
+    }
+    run.cancelled || run.converged
+}
+
 /// Alternate from `start` until the tolerance, the iteration budget or the
 /// callback stops it.
 pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
@@ -238,22 +266,17 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             }
             Verdict::Accept => {}
         }
-        let last = previous.unwrap_or(f64::INFINITY);
-        run.accept(Factors { u, v }, value);
-        run.accuracies.push(schedule.now);
-        previous = Some(value);
-        let settled =
-            last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
-        // Convergence counts only for iterations solved at full accuracy.
-        run.converged = settled && !loose;
-        if last.is_finite() && !run.converged {
-            schedule.follow(((last - value) / last).max(0.0), settled);
-        }
-        if !progress(run.iterations, value) {
-            run.cancelled = true;
-            break;
-        }
-        if run.converged {
+        let last = previous.replace(value).unwrap_or(f64::INFINITY);
+        let accepted = Factors { u, v };
+        let objectives = (last, value);
+        if accept_iteration(
+            &mut run,
+            &mut schedule,
+            options.tolerance,
+            objectives,
+            accepted,
+            progress,
+        ) {
             break;
         }
     }

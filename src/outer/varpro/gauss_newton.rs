@@ -66,7 +66,7 @@ fn eliminate_block(
         projected: vec![0.0; entries.len() * k],
         objective: 0.0,
     };
-    let mut inverse = vec![0.0; k * k];
+    let (mut inverse, mut rhs) = (vec![0.0; k * k], vec![0.0; k]);
     for (r, e) in rows.clone().enumerate() {
         let mut g = solver.gram_mut();
         g.fill(0.0);
@@ -93,7 +93,7 @@ fn eliminate_block(
             column[a] = 1.0;
             solver.solve(column);
         }
-        let rhs = y.to_vec();
+        rhs.copy_from_slice(y);
         times_symmetric(&inverse, &rhs, y);
         let mut sum = ridge * dot(y, y);
         for pos in obs.row(e) {

@@ -272,8 +272,8 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     }
     if run.iterations == 0 && run.converged {
         // Stationary at the start: the eliminated factor is still Y*(X).
-        run.accept(now.factors(free_is_u, p, q, k), now.elim.objective);
-        run.iterations = 0;
+        run.factors = now.factors(free_is_u, p, q, k);
+        run.objective = now.elim.objective;
     }
     Ok(run)
 }
