@@ -420,6 +420,21 @@ wlra_status wlra_set_progress(wlra_model *model, wlra_progress_fn callback, void
  */
 const char *wlra_last_error(const wlra_model *model);
 
+/*
+ Fold-in: the factor of `n_new` rows the fit has not seen, solved against
+ its fitted column factor V with the model's ridge (the fit's U half-step
+ for those rows; V does not change). `m_rows` and `w_rows` are
+ n_new x n_cols (n_cols of the fit), `w_rows` NULL meaning every weight 1;
+ `u_out` (n_new x rank) receives the rows' factors, so that
+ `u_out V^T` predicts them. A row with no positive weight gets 0.
+ `u_out` is written only on success.
+
+ # Safety
+ `model` is NULL or a live handle; the matrices readable (`u_out`
+ writable) as described.
+ */
+wlra_status wlra_transform(const wlra_model *model, size_t n_new, const double *m_rows, size_t ld_m, const double *w_rows, size_t ld_w, double *u_out, size_t ld_u, int32_t layout);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

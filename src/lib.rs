@@ -16,6 +16,7 @@ pub mod problem;
 
 // The fit: start, outer method and restarts (driver), the outer methods.
 pub(crate) mod driver;
+pub(crate) mod fold_in;
 pub(crate) mod init;
 pub(crate) mod outer;
 

@@ -3,11 +3,12 @@
 
 use crate::driver::{self, FitOutcome};
 use crate::error::{invalid, Error, Result};
+use crate::fold_in::fold_in_rows;
 use crate::init::Factors;
 use crate::memory;
 use crate::options::{InitChoice, Options};
 use crate::problem::Problem;
-use faer::MatRef;
+use faer::{Mat, MatRef, Par};
 use std::time::Instant;
 
 /// Outer iterations completed.
@@ -92,15 +93,21 @@ fn for_each_in_memory_order(
 
 /// M and W finite, W non-negative.
 fn validate_values(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()> {
-    first_non_finite("M", m)?;
+    validate_named(["M", "W"], m, w)
+}
+
+/// `validate_values` for matrices the messages call by `names`.
+fn validate_named(names: [&str; 2], m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()> {
+    first_non_finite(names[0], m)?;
     if let Some(w) = w {
-        first_non_finite("W", w)?;
+        first_non_finite(names[1], w)?;
         for_each_in_memory_order(w, |i, j, v| {
             if v >= 0.0 {
                 Ok(())
             } else {
                 Err(Error::NegativeWeight(format!(
-                    "W[{i}, {j}] = {v} is negative"
+                    "{}[{i}, {j}] = {v} is negative",
+                    names[1]
                 )))
             }
         })?;
@@ -267,6 +274,45 @@ impl Model {
     pub fn factors(&self) -> Result<(MatRef<'_, f64>, MatRef<'_, f64>)> {
         let f = self.fitted()?;
         Ok((f.factors.u.as_ref(), f.factors.v.as_ref()))
+    }
+
+    /// Fold-in (`crate::fold_in`): the factor (n_new x rank) of new rows
+    /// `m_rows` (n_new x n_cols of the fit) with weights `w_rows` (None:
+    /// every weight 1), solved against the fitted column factor with the
+    /// model's ridge. The model does not change.
+    pub fn transform(
+        &self,
+        m_rows: MatRef<'_, f64>,
+        w_rows: Option<MatRef<'_, f64>>,
+    ) -> Result<Mat<f64>> {
+        let (_, v) = self.factors()?;
+        if m_rows.ncols() != v.nrows() {
+            return Err(invalid(format!(
+                "the new rows have {} columns, the fitted model has {}",
+                m_rows.ncols(),
+                v.nrows()
+            )));
+        }
+        if let Some(w) = w_rows {
+            if (w.nrows(), w.ncols()) != (m_rows.nrows(), m_rows.ncols()) {
+                return Err(invalid(format!(
+                    "W_rows is {} x {}, M_rows is {} x {}",
+                    w.nrows(),
+                    w.ncols(),
+                    m_rows.nrows(),
+                    m_rows.ncols()
+                )));
+            }
+        }
+        validate_named(["M_rows", "W_rows"], m_rows, w_rows)?;
+        let ridge = self.options.ridge;
+        match &self.pool {
+            Some((_, pool)) => pool.install(|| {
+                let par = Par::rayon(pool.current_num_threads());
+                fold_in_rows(v, ridge, m_rows, w_rows, par)
+            }),
+            None => fold_in_rows(v, ridge, m_rows, w_rows, Par::Seq),
+        }
     }
 
     pub fn info(&self, item: i32) -> Result<f64> {

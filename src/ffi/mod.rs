@@ -4,6 +4,7 @@
 
 pub mod boundary;
 pub mod status;
+pub mod transform;
 pub mod version;
 pub mod views;
 
