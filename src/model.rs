@@ -115,6 +115,34 @@ fn validate_named(names: [&str; 2], m: MatRef<'_, f64>, w: Option<MatRef<'_, f64
     Ok(())
 }
 
+/// WLRA_INIT_WARM for a problem of `shape`: options that start from the
+/// last fit's factors (`Given`) when their shape matches, else from the SVD;
+/// (None, None) when the init is not Warm.
+fn resolve_warm<'f>(
+    options: &Options,
+    fitted: Option<&'f Fitted>,
+    shape: (usize, usize),
+) -> (Option<Options>, Option<&'f Factors>) {
+    if options.init != InitChoice::Warm {
+        return (None, None);
+    }
+    let last = fitted
+        .map(|f| &f.outcome.factors)
+        .filter(|f| (f.u.nrows(), f.v.nrows()) == shape);
+    let init = if last.is_some() {
+        InitChoice::Given
+    } else {
+        InitChoice::Svd
+    };
+    (
+        Some(Options {
+            init,
+            ..options.clone()
+        }),
+        last,
+    )
+}
+
 impl Model {
     pub fn new(rank: usize) -> Result<Model> {
         if rank == 0 {
@@ -248,8 +276,10 @@ impl Model {
             Some(callback) => callback.as_mut(),
             None => &mut keep_going,
         };
-        let options = &self.options;
-        let start = self.start.as_ref();
+        let shape = (problem.n_rows(), problem.n_cols());
+        let (warm_options, last_fit) = resolve_warm(&self.options, self.fitted.as_ref(), shape);
+        let options = warm_options.as_ref().unwrap_or(&self.options);
+        let start = last_fit.or(self.start.as_ref());
         let rank = self.rank;
         let outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);

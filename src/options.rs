@@ -83,6 +83,10 @@ pub const WLRA_INIT_SVD: i32 = 0;
 pub const WLRA_INIT_RANDOM: i32 = 1;
 /// Factors set with wlra_set_factors.
 pub const WLRA_INIT_GIVEN: i32 = 2;
+/// The model's last fit when its shape matches the problem, else the SVD
+/// start: each fit of a regularization path starts where the last ended
+/// (added in 1.2).
+pub const WLRA_INIT_WARM: i32 = 3;
 
 /// Which half-step solver runs (values as in the C ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +112,9 @@ pub enum InitChoice {
     Svd = WLRA_INIT_SVD as isize,
     Random = WLRA_INIT_RANDOM as isize,
     Given = WLRA_INIT_GIVEN as isize,
+    /// Resolved by the model before a fit: into `Given` with the last fit's
+    /// factors, or into `Svd` when there is none of this shape.
+    Warm = WLRA_INIT_WARM as isize,
 }
 
 /// Largest integer a double holds exactly; integer options stop there.
@@ -231,10 +238,11 @@ impl Options {
                 }
             }
             WLRA_OPTION_INIT => {
-                self.init = match integer_in(option, value, 0.0, 2.0)? as i32 {
+                self.init = match integer_in(option, value, 0.0, 3.0)? as i32 {
                     WLRA_INIT_SVD => InitChoice::Svd,
                     WLRA_INIT_RANDOM => InitChoice::Random,
-                    _ => InitChoice::Given,
+                    WLRA_INIT_GIVEN => InitChoice::Given,
+                    _ => InitChoice::Warm,
                 }
             }
             WLRA_OPTION_RIDGE => self.ridge = real_at_least(option, value, 0.0, true)?,

@@ -215,3 +215,35 @@ fn clipping_or_overrelaxation_runs_plain_alternation() {
         );
     }
 }
+
+#[test]
+fn auto_with_a_ridge_runs_accelerated_alternation_not_varpro() {
+    // A problem AUTO hands to VarPro at ridge 0; with a ridge VarPro's
+    // Gauss-Newton model converges only linearly, so AUTO accelerates
+    // alternation instead, and both reach alternation's optimum.
+    let (m, w) = noisy(2);
+    for ridge in [0.0, 0.2] {
+        let common = [
+            (WLRA_OPTION_RIDGE, ridge),
+            (WLRA_OPTION_TOLERANCE, 1e-14),
+            (WLRA_OPTION_MAX_ITERATIONS, 5000.0),
+            (WLRA_OPTION_RESTARTS, 0.0),
+        ];
+        let (auto, _) = traced(&m, &w, 3, &common);
+        let mut with_method = common.to_vec();
+        with_method.push(method(WLRA_METHOD_ALTERNATING));
+        let (alternating, _) = traced(&m, &w, 3, &with_method);
+        let used = auto.info(WLRA_INFO_METHOD_USED).unwrap() as i32;
+        let expected = if ridge == 0.0 {
+            WLRA_METHOD_VARPRO
+        } else {
+            WLRA_METHOD_ACCELERATED
+        };
+        assert_eq!(used, expected, "ridge {ridge}");
+        let (a, b) = (
+            auto.info(WLRA_INFO_OBJECTIVE).unwrap(),
+            alternating.info(WLRA_INFO_OBJECTIVE).unwrap(),
+        );
+        assert!((a - b).abs() <= 1e-9 * b, "ridge {ridge}: {a} against {b}");
+    }
+}
