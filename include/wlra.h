@@ -233,6 +233,13 @@
 #define WLRA_INIT_GIVEN 2
 
 /*
+ The model's last fit when its shape matches the problem, else the SVD
+ start: each fit of a regularization path starts where the last ended
+ (added in 1.2).
+ */
+#define WLRA_INIT_WARM 3
+
+/*
  Opaque handle: one per fit problem, created by wlra_create and freed by
  wlra_destroy.
  */
