@@ -774,6 +774,7 @@ fn library_exact_per_row(block: &RowBlock) -> f64 {
         problem: problem.into(),
         fixed: block.y.as_ref(),
         ridge: 0.0,
+        ridge_scale: None,
         warm_start: None,
         fixed_orthonormal: false,
         par: faer::Par::rayon(0),

@@ -83,6 +83,7 @@ fn exact_step<'a>(problem: &DenseProblem<'a>, y: faer::MatRef<'a, f64>) -> HalfS
         problem: (*problem).into(),
         fixed: y,
         ridge: 0.0,
+        ridge_scale: None,
         warm_start: None,
         fixed_orthonormal: false,
         par: faer::Par::rayon(0),

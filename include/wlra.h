@@ -161,6 +161,24 @@
 #define WLRA_OPTION_RESTARTS 14
 
 /*
+ How the ridge weighs each row and column (added in 1.2):
+ WLRA_RIDGE_UNIFORM (0, default) or WLRA_RIDGE_WEIGHT_SUMS (1).
+ */
+#define WLRA_OPTION_RIDGE_SCALING 15
+
+/*
+ ridge (|U|^2 + |V|^2): every row and column alike.
+ */
+#define WLRA_RIDGE_UNIFORM 0
+
+/*
+ ridge (sum_i w_i. |u_i|^2 + sum_j w_.j |v_j|^2): each row's and column's
+ penalty times its weight sum, as ALS-WR (Zhou et al. 2008) does with its
+ rating counts. The exact solver runs every half-step.
+ */
+#define WLRA_RIDGE_WEIGHT_SUMS 1
+
+/*
  Picks the outer method by problem size: VARPRO where its Gauss-Newton
  system is small, ACCELERATED beyond; ALTERNATING when an option only
  alternation understands is set (an explicit WLRA_OPTION_SOLVER,

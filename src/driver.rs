@@ -6,7 +6,7 @@ pub use crate::outer::{FitOutcome, Progress};
 use crate::error::Result;
 use crate::init::{random_factors, svd_factors, Factors};
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
-use crate::outer::{varpro, Context, Method};
+use crate::outer::{varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
 
 /// Two starts reached "the same" objective when within this relative
@@ -41,6 +41,10 @@ fn cost_ratio(cost: &varpro::Cost, k: usize) -> f64 {
 pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Method {
     match options.method {
         MethodChoice::Alternating => Method::Alternating,
+        // VarPro's penalty is the uniform ridge only.
+        MethodChoice::VarPro if options.ridge_by_weight_sums && options.ridge > 0.0 => {
+            Method::Alternating
+        }
         MethodChoice::VarPro if varpro::cost(problem, k).fits(false) => Method::VarPro,
         MethodChoice::VarPro => Method::Alternating,
         // Clipping and over-relaxation change alternation's step itself,
@@ -209,11 +213,13 @@ pub fn fit(
     progress: Progress<'_>,
     pool: &rayon::ThreadPool,
 ) -> Result<FitOutcome> {
+    let sums = pool.install(|| WeightSums::for_options(problem, options))?;
     let ctx = Context {
         problem,
         rank,
         options,
         pool,
+        weight_sums: sums.as_ref(),
     };
     let method = choose_method(options, problem, rank);
     let first = method.run(&ctx, initial_factors(&ctx, start), progress)?;

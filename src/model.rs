@@ -335,7 +335,7 @@ impl Model {
             }
         }
         validate_named(["M_rows", "W_rows"], m_rows, w_rows)?;
-        let ridge = self.options.ridge;
+        let ridge = (self.options.ridge, self.options.ridge_by_weight_sums);
         match &self.pool {
             Some((_, pool)) => pool.install(|| {
                 let par = Par::rayon(pool.current_num_threads());

@@ -41,6 +41,16 @@ pub const WLRA_OPTION_METHOD: i32 = 13;
 /// reached twice; none for alternation. 0 = off; r > 0: up to r further
 /// seeded random starts, stopping once the best has been reached twice.
 pub const WLRA_OPTION_RESTARTS: i32 = 14;
+/// How the ridge weighs each row and column (added in 1.2):
+/// WLRA_RIDGE_UNIFORM (0, default) or WLRA_RIDGE_WEIGHT_SUMS (1).
+pub const WLRA_OPTION_RIDGE_SCALING: i32 = 15;
+
+/// ridge (|U|^2 + |V|^2): every row and column alike.
+pub const WLRA_RIDGE_UNIFORM: i32 = 0;
+/// ridge (sum_i w_i. |u_i|^2 + sum_j w_.j |v_j|^2): each row's and column's
+/// penalty times its weight sum, as ALS-WR (Zhou et al. 2008) does with its
+/// rating counts. The exact solver runs every half-step.
+pub const WLRA_RIDGE_WEIGHT_SUMS: i32 = 1;
 
 /// Picks the outer method by problem size: VARPRO where its Gauss-Newton
 /// system is small, ACCELERATED beyond; ALTERNATING when an option only
@@ -144,6 +154,9 @@ pub struct Options {
     /// Whether the caller set WLRA_OPTION_MAX_ITERATIONS: VarPro's own
     /// default budget applies only when not.
     pub max_iterations_given: bool,
+    /// WLRA_RIDGE_WEIGHT_SUMS: each row's and column's ridge times its
+    /// weight sum.
+    pub ridge_by_weight_sums: bool,
 }
 
 impl Default for Options {
@@ -164,6 +177,7 @@ impl Default for Options {
             method: MethodChoice::Auto,
             restarts: None,
             max_iterations_given: false,
+            ridge_by_weight_sums: false,
         }
     }
 }
@@ -185,6 +199,7 @@ pub fn option_name(option: i32) -> &'static str {
         WLRA_OPTION_OVERRELAXATION => "WLRA_OPTION_OVERRELAXATION",
         WLRA_OPTION_METHOD => "WLRA_OPTION_METHOD",
         WLRA_OPTION_RESTARTS => "WLRA_OPTION_RESTARTS",
+        WLRA_OPTION_RIDGE_SCALING => "WLRA_OPTION_RIDGE_SCALING",
         _ => "unknown option",
     }
 }
@@ -285,6 +300,10 @@ impl Options {
                 let r = integer_in(option, value, -1.0, MAX_RESTARTS)?;
                 self.restarts = (r >= 0.0).then_some(r as usize)
             }
+            WLRA_OPTION_RIDGE_SCALING => {
+                let scaling = integer_in(option, value, 0.0, 1.0)? as i32;
+                self.ridge_by_weight_sums = scaling == WLRA_RIDGE_WEIGHT_SUMS
+            }
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"
@@ -310,6 +329,7 @@ impl Options {
             WLRA_OPTION_OVERRELAXATION => self.overrelaxation,
             WLRA_OPTION_METHOD => self.method as i32 as f64,
             WLRA_OPTION_RESTARTS => self.restarts.map_or(-1.0, |r| r as f64),
+            WLRA_OPTION_RIDGE_SCALING => f64::from(u8::from(self.ridge_by_weight_sums)),
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"

@@ -7,7 +7,7 @@
 //! weights allow. With ridge > 0 the penalty is not invariant under that
 //! change of basis, so plain alternation runs.
 
-use super::{objective, Context, FitOutcome, Progress};
+use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
@@ -168,6 +168,7 @@ pub(super) fn half_step(
     moving: &Mat<f64>,
     fixed: &Mat<f64>,
     omega: f64,
+    ridge_scale: Option<&[f64]>,
 ) -> Result<(Mat<f64>, Mat<f64>)> {
     let pool = ctx.pool;
     let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx.options));
@@ -176,6 +177,7 @@ pub(super) fn half_step(
         problem: side,
         fixed: fixed.as_ref(),
         ridge: ctx.options.ridge,
+        ridge_scale,
         warm_start: Some(warm.as_ref()),
         fixed_orthonormal: r.is_some(),
         par: faer::Par::rayon(pool.current_num_threads()),
@@ -240,14 +242,22 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             &run.factors.u,
             &run.factors.v,
             omega,
+            ctx.ridge_scale(true),
         )?;
         inner_work += solver.inner_iterations() as f64 / n as f64;
-        let (u, v) = half_step(ctx, solver.as_mut(), transposed, &v_fixed, &u_solved, omega)?;
+        let (u, v) = half_step(
+            ctx,
+            solver.as_mut(),
+            transposed,
+            &v_fixed,
+            &u_solved,
+            omega,
+            ctx.ridge_scale(false),
+        )?;
         inner_work += solver.inner_iterations() as f64 / m as f64;
         half_steps += 2;
-        let value = ctx
-            .pool
-            .install(|| objective(problem, u.as_ref(), v.as_ref(), options.ridge));
+        let accepted = Factors { u, v };
+        let value = ctx.objective(&accepted);
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
                 "the objective became non-finite at iteration {}",
@@ -267,7 +277,6 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             Verdict::Accept => {}
         }
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
-        let accepted = Factors { u, v };
         let objectives = (last, value);
         if accept_iteration(
             &mut run,

@@ -13,6 +13,7 @@ use crate::init::Factors;
 use crate::options::{
     Options, WLRA_METHOD_ACCELERATED, WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO,
 };
+use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
 use crate::solver::SolverKind;
 use faer::MatRef;
@@ -60,23 +61,69 @@ pub struct Context<'a> {
     pub rank: usize,
     pub options: &'a Options,
     pub pool: &'a rayon::ThreadPool,
+    /// The rows' and columns' weight sums when they scale the ridge
+    /// (WLRA_RIDGE_WEIGHT_SUMS with ridge > 0).
+    pub weight_sums: Option<&'a WeightSums>,
+}
+
+/// w_i. for every row and w_.j for every column: ALS-WR's ridge scales.
+pub struct WeightSums {
+    pub rows: Vec<f64>,
+    pub cols: Vec<f64>,
+}
+
+impl WeightSums {
+    /// The sums when `options` scale the ridge by them, else None.
+    pub fn for_options(problem: &Problem<'_>, options: &Options) -> crate::Result<Option<Self>> {
+        if !(options.ridge_by_weight_sums && options.ridge > 0.0) {
+            return Ok(None);
+        }
+        Ok(Some(WeightSums {
+            rows: row_weight_sums(problem)?,
+            cols: row_weight_sums(&problem.transposed())?,
+        }))
+    }
 }
 
 impl Context<'_> {
     /// f at `factors`, on the pool.
     pub fn objective(&self, factors: &Factors) -> f64 {
         let (u, v) = (factors.u.as_ref(), factors.v.as_ref());
+        let (ridge, sums) = (self.options.ridge, self.weight_sums);
         self.pool
-            .install(|| objective(self.problem, u, v, self.options.ridge))
+            .install(|| objective_with(self.problem, u, v, ridge, sums))
+    }
+
+    /// The ridge scale of the U half-step's rows (`rows`) or the V
+    /// half-step's (the columns).
+    pub fn ridge_scale(&self, rows: bool) -> Option<&[f64]> {
+        self.weight_sums
+            .map(|s| if rows { &s.rows[..] } else { &s.cols[..] })
     }
 }
 
 /// f(U, V) = sum W (M - U V^T)^2 + ridge (||U||^2 + ||V||^2).
 pub fn objective(problem: &Problem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>, ridge: f64) -> f64 {
-    let penalty = if ridge > 0.0 {
-        ridge * (u.squared_norm_l2() + v.squared_norm_l2())
-    } else {
-        0.0
+    objective_with(problem, u, v, ridge, None)
+}
+
+/// f with the ridge of each row and column scaled by `sums` when given:
+/// sum W (M - U V^T)^2 + ridge (sum_i w_i. |u_i|^2 + sum_j w_.j |v_j|^2).
+pub fn objective_with(
+    problem: &Problem<'_>,
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    ridge: f64,
+    sums: Option<&WeightSums>,
+) -> f64 {
+    let scaled = |x: MatRef<'_, f64>, scale: &[f64]| -> f64 {
+        let rows = x.row_iter().zip(scale);
+        rows.map(|(row, s)| s * row.squared_norm_l2()).sum()
+    };
+    let penalty = match (ridge > 0.0, sums) {
+        (false, _) => 0.0,
+        (true, None) => ridge * (u.squared_norm_l2() + v.squared_norm_l2()),
+        (true, Some(s)) => ridge * (scaled(u, &s.rows) + scaled(v, &s.cols)),
     };
     problem.weighted_residual(u, v) + penalty
 }

@@ -4,6 +4,7 @@
 
 mod dense;
 pub mod sparse;
+pub mod weight_sums;
 
 pub use dense::DenseProblem;
 pub use sparse::{SparseProblem, SparseView};

@@ -34,6 +34,10 @@ pub struct HalfStep<'a> {
     pub problem: Problem<'a>,
     pub fixed: MatRef<'a, f64>,
     pub ridge: f64,
+    /// WLRA_RIDGE_WEIGHT_SUMS: each row's weight sum, which multiplies its
+    /// ridge (None: the ridge is the same for every row). Only the exact
+    /// solvers read it (`solver::for_options` picks them then).
+    pub ridge_scale: Option<&'a [f64]>,
     /// A starting guess for the solution (n_rows x k), for iterative solvers.
     pub warm_start: Option<MatRef<'a, f64>>,
     /// Whether `fixed` has orthonormal columns (to rounding), as the driver
@@ -44,6 +48,13 @@ pub struct HalfStep<'a> {
     /// at most t runs of them; `Par::Seq` runs them on this thread. The bits
     /// are the same either way.
     pub par: Par,
+}
+
+impl HalfStep<'_> {
+    /// Row i's ridge: `ridge`, times the row's weight sum when scaled.
+    pub fn row_ridge(&self, i: usize) -> f64 {
+        self.ridge * self.ridge_scale.map_or(1.0, |scale| scale[i])
+    }
 }
 
 /// A half-step solver. It runs as `HalfStep::par` says and must give the

@@ -35,7 +35,9 @@ impl HalfStepSolver for ExactSolver {
         let dense = step.problem.dense();
         let x = if dense.has_unit_weights() {
             let rhs = dense.weighted_data_times(step.fixed, step.par);
-            solve_shared_gram(step.fixed, step.ridge, rhs)
+            // Unit weights give every row the same weight sum, so the
+            // same ridge even when it is scaled by them.
+            solve_shared_gram(step.fixed, step.row_ridge(0), rhs)
         } else {
             solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
         };
@@ -93,7 +95,7 @@ fn refine_row(problem: &DenseProblem<'_>, step: &HalfStep<'_>, row: usize, ws: &
     ws.correction
         .iter_mut()
         .zip(&ws.x)
-        .for_each(|(c, x)| *c = -step.ridge * x);
+        .for_each(|(c, x)| *c = -step.row_ridge(row) * x);
     for j in 0..m {
         let w = weights.map_or(1.0, |w| w[(0, j)]);
         if w == 0.0 {
@@ -244,8 +246,9 @@ fn solve_row_block(
             weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
             mirror_lower(g.as_mut());
         }
+        let ridge = step.row_ridge(row);
         for d in 0..k {
-            g[(d, d)] += step.ridge;
+            g[(d, d)] += ridge;
         }
         for (d, xd) in ws.x.iter_mut().enumerate() {
             *xd = rhs[(r, d)];
@@ -286,6 +289,7 @@ mod tests {
                 problem: problem.into(),
                 fixed: y.as_ref(),
                 ridge: 0.1,
+                ridge_scale: None,
                 warm_start: None,
                 fixed_orthonormal: true,
                 par: Par::rayon(0),

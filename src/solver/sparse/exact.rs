@@ -109,6 +109,11 @@ impl ExactRowScratch {
                 g[(b, a)] = g[(a, b)];
             }
         }
+        if let Some(ridges) = &base.row_ridges {
+            for d in 0..k {
+                g[(d, d)] += ridges[i];
+            }
+        }
         base.row_rhs(&row, &self.t, &mut self.rhs);
         solve_normal_equations(&mut self.spd, &mut self.rhs);
         for (d, v) in self.rhs.iter().enumerate() {

@@ -40,13 +40,21 @@ pub struct BaseSystem {
     pub rhs: Vec<f64>,
     /// Y with rows contiguous, gathered by column index.
     pub y_rows: Vec<f64>,
+    /// Each row's ridge when it is scaled per row (then not in `gram`).
+    pub row_ridges: Option<Vec<f64>>,
     pub w_default: f64,
     pub m_default: f64,
 }
 
 impl BaseSystem {
     pub fn new(view: &SparseView<'_>, step: &HalfStep<'_>) -> Self {
-        let (y, ridge) = (step.fixed, step.ridge);
+        let y = step.fixed;
+        // A ridge scaled per row is each row's own (`row_ridges`).
+        let ridge = if step.ridge_scale.is_some() {
+            0.0
+        } else {
+            step.ridge
+        };
         let k = y.ncols();
         let (wd, md) = (view.w_default(), view.m_default());
         let mut gram = if step.fixed_orthonormal {
@@ -73,6 +81,9 @@ impl BaseSystem {
             gram_scale: is_scaled_identity.then_some(scale),
             rhs,
             y_rows: rows_contiguous(y, step.par),
+            row_ridges: step
+                .ridge_scale
+                .map(|scale| scale.iter().map(|s| step.ridge * s).collect()),
             w_default: wd,
             m_default: md,
         }

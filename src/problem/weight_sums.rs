@@ -1,0 +1,43 @@
+//! Each row's weight sum, w_i. = sum_j W_ij, for ALS-WR's ridge scaling
+//! (WLRA_RIDGE_WEIGHT_SUMS); the columns' come from the transposed problem.
+//! One pass over W: n m reads dense, nnz plus the w_default entries outside
+//! the pattern (counted, not visited) sparse.
+
+use super::Problem;
+use crate::error::Result;
+use crate::memory::try_filled;
+
+pub fn row_weight_sums(problem: &Problem<'_>) -> Result<Vec<f64>> {
+    let (n, m) = (problem.n_rows(), problem.n_cols());
+    match problem {
+        Problem::Dense(dense) => {
+            let Some(w) = dense.weights() else {
+                return try_filled(n, m as f64, "the rows' weight sums");
+            };
+            let mut sums = try_filled(n, 0.0, "the rows' weight sums")?;
+            // Walk W in memory order: down columns when they are contiguous.
+            if w.row_stride() == 1 {
+                for j in 0..m {
+                    for (s, x) in sums.iter_mut().zip(w.col(j).iter()) {
+                        *s += x;
+                    }
+                }
+            } else {
+                for (i, s) in sums.iter_mut().enumerate() {
+                    *s = w.row(i).iter().sum();
+                }
+            }
+            Ok(sums)
+        }
+        Problem::Sparse(view) => {
+            let mut sums = try_filled(n, 0.0, "the rows' weight sums")?;
+            let w_default = view.w_default();
+            for (i, s) in sums.iter_mut().enumerate() {
+                let row = view.row(i);
+                let outside = (m - row.cols.len()) as f64;
+                *s = row.weights.iter().sum::<f64>() + w_default * outside;
+            }
+            Ok(sums)
+        }
+    }
+}
