@@ -325,6 +325,12 @@ typedef int32_t (*wlra_progress_fn)(void *user_data, size_t iteration, double ob
  */
 #define WLRA_ERROR_INTERNAL 9
 
+/*
+ The model is in use by a fit (a call from its progress callback, or from
+ another thread while it runs); nothing was changed (added in 1.2).
+ */
+#define WLRA_ERROR_BUSY 10
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -349,7 +355,9 @@ const char *wlra_status_message(wlra_status status);
 wlra_status wlra_create(size_t rank, wlra_model **out_model);
 
 /*
- Free a model and everything it owns. NULL is a no-op.
+ Free a model and everything it owns. NULL is a no-op. While a fit runs
+ on the model (from its progress callback or another thread) nothing is
+ freed, and wlra_last_error(NULL) says so.
 
  # Safety
  `model` is NULL or a handle from wlra_create not yet destroyed.
@@ -428,7 +436,9 @@ wlra_status wlra_get_info(const wlra_model *model, int32_t item, double *out_val
 
 /*
  Install (or, with callback NULL, remove) the progress callback. It runs
- on the thread that called wlra_fit.
+ on the thread that called wlra_fit. While it runs the model is busy:
+ every call on this model except wlra_last_error returns
+ WLRA_ERROR_BUSY (calls on other models work).
 
  # Safety
  `model` is NULL or a live handle; `user_data` is passed back untouched.
@@ -438,7 +448,7 @@ wlra_status wlra_set_progress(wlra_model *model, wlra_progress_fn callback, void
 /*
  Detail of the last failed call on this model (NULL model: the calling
  thread's last failure). Never NULL; valid until the next call on the
- same model or thread.
+ same model or thread. Allowed while a fit runs on the model.
 
  # Safety
  `model` is NULL or a live handle.

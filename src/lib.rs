@@ -24,6 +24,7 @@ pub(crate) mod outer;
 // `internals`, for the benchmarks and the integration tests.
 pub(crate) mod kernels;
 pub(crate) mod memory;
+pub(crate) mod panics;
 pub(crate) mod products;
 pub(crate) mod rng;
 pub(crate) mod solver;
@@ -38,6 +39,8 @@ pub use solver::SolverKind;
 /// surface: re-exports only, no API promise.
 #[doc(hidden)]
 pub mod internals {
+    /// Testing only: a panic inside the C boundary (tests/reliability.rs).
+    pub use crate::ffi::panic_probe as boundary_panic_probe;
     pub use crate::init::svd_factors;
     pub use crate::kernels::gathered::{add_projections, add_row_sums, RowSums};
     pub use crate::kernels::orthonormal::{orthonormal_basis, RFactorWorkspace};

@@ -2,7 +2,7 @@
 //! pool. The safe Rust API under the C boundary.
 
 use crate::driver::{self, FitOutcome};
-use crate::error::{invalid, Error, Result};
+use crate::error::{fmt_g, invalid, Error, Result};
 use crate::fold_in::fold_in_rows;
 use crate::init::Factors;
 use crate::memory;
@@ -64,7 +64,8 @@ fn first_non_finite(name: &str, a: MatRef<'_, f64>) -> Result<()> {
             Ok(())
         } else {
             Err(Error::NonFiniteInput(format!(
-                "{name}[{i}, {j}] = {v} is not finite"
+                "{name}[{i}, {j}] = {} is not finite",
+                fmt_g(v)
             )))
         }
     })
@@ -106,8 +107,9 @@ fn validate_named(names: [&str; 2], m: MatRef<'_, f64>, w: Option<MatRef<'_, f64
                 Ok(())
             } else {
                 Err(Error::NegativeWeight(format!(
-                    "{}[{i}, {j}] = {v} is negative",
-                    names[1]
+                    "{}[{i}, {j}] = {} is negative",
+                    names[1],
+                    fmt_g(v)
                 )))
             }
         })?;
@@ -239,7 +241,9 @@ impl Model {
         Ok(())
     }
 
-    fn pool(&mut self) -> Result<&rayon::ThreadPool> {
+    /// The model's own pool for the thread count set. Its threads run only
+    /// library code, so a panic on them prints nothing (`crate::panics`).
+    pub(crate) fn pool(&mut self) -> Result<&rayon::ThreadPool> {
         let threads = match self.options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             t => t,
@@ -248,6 +252,7 @@ impl Model {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .thread_name(|i| format!("wlra-{i}"))
+                .start_handler(|_| crate::panics::mark_library_thread())
                 .build()
                 .map_err(|e| {
                     Error::OutOfMemory(format!("could not start {threads} threads: {e}"))

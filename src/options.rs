@@ -1,7 +1,7 @@
 //! Fit options, keyed by the C ABI's integer ids (like zstd's parameters), so
 //! new options never change a struct layout. Every value travels as f64.
 
-use crate::error::{invalid, Result};
+use crate::error::{fmt_g, invalid, Result};
 
 /// Outer alternating iterations; integer >= 0, default 100.
 pub const WLRA_OPTION_MAX_ITERATIONS: i32 = 1;
@@ -209,9 +209,10 @@ fn integer_in(option: i32, value: f64, min: f64, max: f64) -> Result<f64> {
         return Err(invalid(format!(
             "{} = {} must be an integer in [{}, {}]",
             option_name(option),
-            value,
-            min,
-            max
+            fmt_g(value),
+            // The bounds are integers (up to 2^53): exact, not %g.
+            min as i64,
+            max as i64
         )));
     }
     Ok(value)
@@ -224,9 +225,9 @@ fn real_at_least(option: i32, value: f64, min: f64, inclusive: bool) -> Result<f
         return Err(invalid(format!(
             "{} = {} must be finite and {} {}",
             option_name(option),
-            value,
+            fmt_g(value),
             relation,
-            min
+            fmt_g(min)
         )));
     }
     Ok(value)
@@ -271,7 +272,8 @@ impl Options {
                 let tol = real_at_least(option, value, 0.0, false)?;
                 if tol >= 1.0 {
                     return Err(invalid(format!(
-                        "WLRA_OPTION_REGRESSION_TOLERANCE = {tol} must be below 1"
+                        "WLRA_OPTION_REGRESSION_TOLERANCE = {} must be below 1",
+                        fmt_g(tol)
                     )));
                 }
                 self.regression_tolerance = tol
@@ -283,7 +285,8 @@ impl Options {
             WLRA_OPTION_OVERRELAXATION => {
                 if !(value > 0.0 && value < 2.0) {
                     return Err(invalid(format!(
-                        "WLRA_OPTION_OVERRELAXATION = {value} must be in (0, 2)"
+                        "WLRA_OPTION_OVERRELAXATION = {} must be in (0, 2)",
+                        fmt_g(value)
                     )));
                 }
                 self.overrelaxation = value

@@ -1,10 +1,12 @@
 //! The boundary helper every exported function runs its body in: panics
-//! become WLRA_ERROR_INTERNAL, errors become status codes, and the message
-//! is kept for `wlra_last_error` (on the model and on the calling thread).
+//! become WLRA_ERROR_INTERNAL (printing nothing, `crate::panics`), errors
+//! become status codes, and the message is kept for `wlra_last_error` (on
+//! the model and on the calling thread).
 
 use super::status::{status_of, wlra_status, WLRA_OK};
 use super::wlra_model;
 use crate::error::{Error, Result};
+use crate::panics;
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -30,8 +32,10 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// and on this thread. `model` is only read after `body` has returned, so
 /// `body` may hold the model mutably.
 pub(crate) fn guarded(model: *const wlra_model, body: impl FnOnce() -> Result<()>) -> wlra_status {
+    let inside = panics::enter();
     let result = catch_unwind(AssertUnwindSafe(body))
         .unwrap_or_else(|payload| Err(Error::Internal(panic_message(payload))));
+    drop(inside);
     match result {
         Ok(()) => WLRA_OK,
         Err(error) => {
@@ -43,7 +47,7 @@ pub(crate) fn guarded(model: *const wlra_model, body: impl FnOnce() -> Result<()
                     *slot = text.clone();
                 }
             }
-            THREAD_LAST_ERROR.with(|slot| *slot.borrow_mut() = text);
+            set_thread_last_error(text);
             status_of(&error)
         }
     }
@@ -52,4 +56,8 @@ pub(crate) fn guarded(model: *const wlra_model, body: impl FnOnce() -> Result<()
 /// The calling thread's last failure message; valid until its next call.
 pub fn thread_last_error() -> *const c_char {
     THREAD_LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+fn set_thread_last_error(text: CString) {
+    let _ = THREAD_LAST_ERROR.try_with(|slot| *slot.borrow_mut() = text);
 }

@@ -3,6 +3,7 @@
 //! into C, and every pointer is checked in `views` before it is used.
 
 pub mod boundary;
+pub mod handle;
 pub mod status;
 pub mod transform;
 pub mod version;
@@ -13,18 +14,10 @@ use crate::model::Model;
 use crate::problem::sparse::{self, CsrInput, SparseProblem};
 use crate::problem::DenseProblem;
 use boundary::{guarded, thread_last_error};
+pub use handle::wlra_model;
 use status::{status_text, wlra_status};
-use std::ffi::{c_char, c_void, CString};
-use std::sync::Mutex;
+use std::ffi::{c_char, c_void};
 use views::{check_layout, non_null, MatrixArg};
-
-/// Opaque handle: one per fit problem, created by wlra_create and freed by
-/// wlra_destroy.
-#[allow(non_camel_case_types)]
-pub struct wlra_model {
-    model: Model,
-    last_error: Mutex<CString>,
-}
 
 /// Called after every completed outer iteration with the number of completed
 /// iterations (1 on the first call) and the objective at their factors.
@@ -35,20 +28,18 @@ pub type wlra_progress_fn =
 
 static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
-/// # Safety
-/// `ptr` is NULL or a live handle from wlra_create, not used elsewhere now.
-unsafe fn model_mut<'a>(ptr: *mut wlra_model) -> Result<&'a mut Model> {
-    non_null(ptr, "model")?;
-    // SAFETY: non-NULL and, by the contract, a live handle used by one thread.
-    Ok(unsafe { &mut (*ptr).model })
-}
-
+/// The handle behind `ptr`; the model in it is reached only through a
+/// lease (`handle::wlra_model::exclusive`, `shared`), which is refused with
+/// WLRA_ERROR_BUSY while a fit runs.
+///
 /// # Safety
 /// `ptr` is NULL or a live handle from wlra_create.
-unsafe fn model_ref<'a>(ptr: *const wlra_model) -> Result<&'a Model> {
+unsafe fn handle<'a>(ptr: *const wlra_model) -> Result<&'a wlra_model> {
     non_null(ptr, "model")?;
-    // SAFETY: non-NULL and, by the contract, a live handle.
-    Ok(unsafe { &(*ptr).model })
+    // SAFETY: non-NULL and, by the contract, a live handle. Every field a
+    // call may touch while another runs is atomic, a Mutex or behind the
+    // lease, so shared references to the handle may overlap.
+    Ok(unsafe { &*ptr })
 }
 
 fn write_out(out: *mut f64, name: &str, value: Result<f64>) -> Result<()> {
@@ -81,17 +72,16 @@ pub unsafe extern "C" fn wlra_create(rank: usize, out_model: *mut *mut wlra_mode
     guarded(std::ptr::null(), || {
         non_null(out_model, "out_model")?;
         let model = Model::new(rank)?;
-        let handle = Box::new(wlra_model {
-            model,
-            last_error: Mutex::new(CString::default()),
-        });
+        let handle = Box::new(wlra_model::new(model));
         // SAFETY: checked non-NULL above; the caller provides the storage.
         unsafe { *out_model = Box::into_raw(handle) };
         Ok(())
     })
 }
 
-/// Free a model and everything it owns. NULL is a no-op.
+/// Free a model and everything it owns. NULL is a no-op. While a fit runs
+/// on the model (from its progress callback or another thread) nothing is
+/// freed, and wlra_last_error(NULL) says so.
 ///
 /// # Safety
 /// `model` is NULL or a handle from wlra_create not yet destroyed.
@@ -100,10 +90,14 @@ pub unsafe extern "C" fn wlra_destroy(model: *mut wlra_model) {
     if model.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: created by Box::into_raw in wlra_create, destroyed once.
+    let _ = guarded(std::ptr::null(), || {
+        // SAFETY: a live handle (the contract); `handle` rejects NULL.
+        unsafe { handle(model) }?.try_retire()?;
+        // SAFETY: created by Box::into_raw in wlra_create, destroyed once,
+        // and no lease is out (try_retire took the last one for good).
         drop(unsafe { Box::from_raw(model) });
-    }));
+        Ok(())
+    });
 }
 
 /// Set one WLRA_OPTION_*. An unknown option, NaN, a value out of range or a
@@ -119,9 +113,10 @@ pub unsafe extern "C" fn wlra_set_option(
     value: f64,
 ) -> wlra_status {
     guarded(model, || {
-        // SAFETY: `model` is NULL or a live handle used by this thread only
-        // (this function's contract); model_mut rejects NULL.
-        unsafe { model_mut(model) }?.set_option(option, value)
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); `handle` rejects NULL.
+        let mut target = unsafe { handle(model) }?.exclusive("wlra_set_option")?;
+        target.set_option(option, value)
     })
 }
 
@@ -137,8 +132,8 @@ pub unsafe extern "C" fn wlra_get_option(
 ) -> wlra_status {
     guarded(model, || {
         // SAFETY: `model` is NULL or a live handle (this function's
-        // contract); model_ref rejects NULL.
-        let m = unsafe { model_ref(model) }?;
+        // contract); `handle` rejects NULL.
+        let m = unsafe { handle(model) }?.shared("wlra_get_option")?;
         write_out(out_value, "out_value", m.get_option(option))
     })
 }
@@ -163,9 +158,9 @@ pub unsafe extern "C" fn wlra_fit(
     layout: i32,
 ) -> wlra_status {
     guarded(model, || {
-        // SAFETY: `model` is NULL or a live handle used by this thread only
-        // (this function's contract); model_mut rejects NULL.
-        let target = unsafe { model_mut(model) }?;
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); `handle` rejects NULL. The lease lasts the whole fit.
+        let mut target = unsafe { handle(model) }?.exclusive("wlra_fit")?;
         check_layout(layout)?;
         check_dims(n_rows, n_cols)?;
         let m_arg = MatrixArg {
@@ -219,13 +214,12 @@ pub unsafe extern "C" fn wlra_fit_csr(
     w_default: f64,
 ) -> wlra_status {
     guarded(model, || {
-        // SAFETY: `model` is NULL or a live handle used by this thread only
-        // (this function's contract); model_mut rejects NULL.
-        let target = unsafe { model_mut(model) }?;
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); `handle` rejects NULL. The lease lasts the whole fit.
+        let mut target = unsafe { handle(model) }?.exclusive("wlra_fit_csr")?;
         check_dims(n_rows, n_cols)?;
-        let ptr_len = n_rows
-            .checked_add(1)
-            .ok_or_else(|| Error::InvalidArgument(format!("n_rows = {n_rows} is too large")))?;
+        sparse::check_pattern_dims(n_rows, n_cols)?;
+        let ptr_len = n_rows + 1; // no overflow: check_pattern_dims
         non_null(row_ptr, "row_ptr")?;
         // SAFETY: the caller's contract: row_ptr has n_rows + 1 entries,
         // and row_ptr[n_rows] = nnz fixes the other arrays' lengths.
@@ -282,8 +276,8 @@ pub unsafe extern "C" fn wlra_get_factors(
 ) -> wlra_status {
     guarded(model, || {
         // SAFETY: `model` is NULL or a live handle (this function's
-        // contract); model_ref rejects NULL.
-        let source = unsafe { model_ref(model) }?;
+        // contract); `handle` rejects NULL.
+        let source = unsafe { handle(model) }?.shared("wlra_get_factors")?;
         check_layout(layout)?;
         let (fu, fv) = source.factors()?;
         let k = source.rank();
@@ -344,9 +338,9 @@ pub unsafe extern "C" fn wlra_set_factors(
     layout: i32,
 ) -> wlra_status {
     guarded(model, || {
-        // SAFETY: `model` is NULL or a live handle used by this thread only
-        // (this function's contract); model_mut rejects NULL.
-        let target = unsafe { model_mut(model) }?;
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); `handle` rejects NULL.
+        let mut target = unsafe { handle(model) }?.exclusive("wlra_set_factors")?;
         check_layout(layout)?;
         check_dims(n_rows, n_cols)?;
         let k = target.rank();
@@ -384,14 +378,16 @@ pub unsafe extern "C" fn wlra_get_info(
 ) -> wlra_status {
     guarded(model, || {
         // SAFETY: `model` is NULL or a live handle (this function's
-        // contract); model_ref rejects NULL.
-        let source = unsafe { model_ref(model) }?;
+        // contract); `handle` rejects NULL.
+        let source = unsafe { handle(model) }?.shared("wlra_get_info")?;
         write_out(out_value, "out_value", source.info(item))
     })
 }
 
 /// Install (or, with callback NULL, remove) the progress callback. It runs
-/// on the thread that called wlra_fit.
+/// on the thread that called wlra_fit. While it runs the model is busy:
+/// every call on this model except wlra_last_error returns
+/// WLRA_ERROR_BUSY (calls on other models work).
 ///
 /// # Safety
 /// `model` is NULL or a live handle; `user_data` is passed back untouched.
@@ -402,13 +398,17 @@ pub unsafe extern "C" fn wlra_set_progress(
     user_data: *mut c_void,
 ) -> wlra_status {
     guarded(model, || {
-        // SAFETY: `model` is NULL or a live handle used by this thread only
-        // (this function's contract); model_mut rejects NULL.
-        let target = unsafe { model_mut(model) }?;
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); `handle` rejects NULL.
+        let mut target = unsafe { handle(model) }?.exclusive("wlra_set_progress")?;
         target.set_progress(callback.map(|f| {
             Box::new(move |iteration: usize, objective: f64| {
-                // SAFETY: the caller promised a valid callback for user_data.
-                unsafe { f(user_data, iteration, objective) == 0 }
+                // The callback is the host's code: a panic in it (a Rust
+                // host's) is the host's to report.
+                crate::panics::as_host(|| {
+                    // SAFETY: the caller promised a valid callback for user_data.
+                    unsafe { f(user_data, iteration, objective) == 0 }
+                })
             }) as crate::model::ProgressCallback
         }));
         Ok(())
@@ -417,13 +417,14 @@ pub unsafe extern "C" fn wlra_set_progress(
 
 /// Detail of the last failed call on this model (NULL model: the calling
 /// thread's last failure). Never NULL; valid until the next call on the
-/// same model or thread.
+/// same model or thread. Allowed while a fit runs on the model.
 ///
 /// # Safety
 /// `model` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn wlra_last_error(model: *const wlra_model) -> *const c_char {
-    // SAFETY: NULL or a live handle, by the contract.
+    // SAFETY: NULL or a live handle, by the contract; last_error sits
+    // outside the lease, behind its own Mutex.
     match unsafe { model.as_ref() } {
         Some(handle) => match handle.last_error.lock() {
             // The CString lives in the model until the next failure there.
@@ -432,4 +433,28 @@ pub unsafe extern "C" fn wlra_last_error(model: *const wlra_model) -> *const c_c
         },
         None => thread_last_error(),
     }
+}
+
+/// Testing only (reached as `wlra::internals::boundary_panic_probe`; not
+/// exported to C, not in the header): a panic inside a call on `model`,
+/// on the calling thread or on a worker of the model's own pool, so tests
+/// can check that it becomes WLRA_ERROR_INTERNAL with its text in
+/// wlra_last_error, prints nothing, and releases the model's busy lease.
+///
+/// # Safety
+/// `model` is NULL or a live handle.
+#[doc(hidden)]
+pub unsafe fn panic_probe(model: *mut wlra_model, on_pool_worker: bool) -> wlra_status {
+    guarded(model, || {
+        // SAFETY: `model` is NULL or a live handle (this function's
+        // contract); `handle` rejects NULL.
+        let mut target = unsafe { handle(model) }?.exclusive("panic_probe")?;
+        if on_pool_worker {
+            target
+                .pool()?
+                .install(|| panic!("wlra panic probe on a pool worker"))
+        } else {
+            panic!("wlra panic probe on the calling thread")
+        }
+    })
 }

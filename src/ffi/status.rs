@@ -26,6 +26,9 @@ pub const WLRA_ERROR_OUT_OF_MEMORY: wlra_status = 7;
 pub const WLRA_ERROR_NUMERICAL: wlra_status = 8;
 /// A bug: an internal panic caught at the boundary.
 pub const WLRA_ERROR_INTERNAL: wlra_status = 9;
+/// The model is in use by a fit (a call from its progress callback, or from
+/// another thread while it runs); nothing was changed (added in 1.2).
+pub const WLRA_ERROR_BUSY: wlra_status = 10;
 
 pub fn status_of(error: &Error) -> wlra_status {
     match error {
@@ -38,6 +41,7 @@ pub fn status_of(error: &Error) -> wlra_status {
         Error::OutOfMemory(_) => WLRA_ERROR_OUT_OF_MEMORY,
         Error::Numerical(_) => WLRA_ERROR_NUMERICAL,
         Error::Internal(_) => WLRA_ERROR_INTERNAL,
+        Error::Busy(_) => WLRA_ERROR_BUSY,
     }
 }
 
@@ -54,6 +58,7 @@ pub fn status_text(status: wlra_status) -> &'static [u8] {
         WLRA_ERROR_OUT_OF_MEMORY => b"out of memory\0",
         WLRA_ERROR_NUMERICAL => b"numerical breakdown\0",
         WLRA_ERROR_INTERNAL => b"internal error (a bug in wlra)\0",
+        WLRA_ERROR_BUSY => b"the model is busy: a fit is running on it\0",
         _ => b"unknown status code\0",
     }
 }

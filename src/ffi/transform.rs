@@ -3,7 +3,7 @@
 use super::boundary::guarded;
 use super::status::wlra_status;
 use super::views::{check_layout, MatrixArg};
-use super::{model_ref, wlra_model};
+use super::{handle, wlra_model};
 use crate::error::invalid;
 
 /// Fold-in: the factor of `n_new` rows the fit has not seen, solved against
@@ -31,8 +31,8 @@ pub unsafe extern "C" fn wlra_transform(
 ) -> wlra_status {
     guarded(model, || {
         // SAFETY: `model` is NULL or a live handle (this function's
-        // contract); model_ref rejects NULL.
-        let source = unsafe { model_ref(model) }?;
+        // contract); `handle` rejects NULL. A shared lease: BUSY during a fit.
+        let source = unsafe { handle(model) }?.shared("wlra_transform")?;
         check_layout(layout)?;
         if n_new == 0 {
             return Err(invalid("n_new = 0: there are no rows to fold in"));

@@ -4,7 +4,7 @@
 //! into a constant part, done with k-dimensional sums, and a correction over
 //! the pattern.
 
-use crate::error::{invalid, Error, Result};
+use crate::error::{fmt_g, invalid, Error, Result};
 use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
@@ -72,45 +72,91 @@ pub struct CsrInput<'a> {
     pub w_default: f64,
 }
 
-/// Check row_ptr alone (it fixes how much of the other arrays to read):
-/// returns nnz.
-pub fn check_row_ptr(row_ptr: &[i64]) -> Result<usize> {
-    if row_ptr[0] != 0 {
-        return Err(invalid(format!("row_ptr[0] = {} must be 0", row_ptr[0])));
+/// Both orientations keep n + 1 offsets: n_rows + 1 and n_cols + 1 must
+/// not wrap and their offsets must be addressable.
+pub fn check_pattern_dims(n_rows: usize, n_cols: usize) -> Result<()> {
+    if n_rows == 0 || n_cols == 0 {
+        return Err(invalid(format!(
+            "n_rows = {n_rows} and n_cols = {n_cols} must both be at least 1"
+        )));
     }
-    for i in 0..row_ptr.len() - 1 {
-        if row_ptr[i + 1] < row_ptr[i] {
+    for (name, n) in [("n_rows", n_rows), ("n_cols", n_cols)] {
+        let addressable = n
+            .checked_add(1)
+            .and_then(|len| len.checked_mul(std::mem::size_of::<usize>()))
+            .is_some_and(|bytes| bytes <= isize::MAX as usize);
+        if !addressable {
             return Err(invalid(format!(
-                "row {i}: row_ptr[{}] = {} is less than row_ptr[{i}] = {} (row_ptr must not decrease)",
-                i + 1,
-                row_ptr[i + 1],
-                row_ptr[i]
+                "{name} = {n} is too large: the pattern's {name} + 1 offsets cannot be addressed"
             )));
         }
     }
-    usize::try_from(row_ptr[row_ptr.len() - 1])
-        .map_err(|_| invalid("row_ptr[n_rows] does not fit in size_t"))
+    Ok(())
+}
+
+/// Check row_ptr alone (it fixes how much of the other arrays to read):
+/// returns nnz.
+pub fn check_row_ptr(row_ptr: &[i64]) -> Result<usize> {
+    let (Some(&first), Some(&last)) = (row_ptr.first(), row_ptr.last()) else {
+        return Err(invalid("row_ptr is empty: it needs n_rows + 1 entries"));
+    };
+    if first != 0 {
+        return Err(invalid(format!("row_ptr[0] = {first} must be 0")));
+    }
+    for (i, pair) in row_ptr.windows(2).enumerate() {
+        if pair[1] < pair[0] {
+            return Err(invalid(format!(
+                "row {i}: row_ptr[{}] = {} is less than row_ptr[{i}] = {} (row_ptr must not decrease)",
+                i + 1,
+                pair[1],
+                pair[0]
+            )));
+        }
+    }
+    usize::try_from(last).map_err(|_| invalid("row_ptr[n_rows] does not fit in size_t"))
+}
+
+/// An array of the input must have exactly the length the pattern gives it.
+fn check_len(name: &str, len: usize, needed: usize, because: &str) -> Result<()> {
+    if len == needed {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{name} has {len} entries, {because} = {needed}"
+        )))
+    }
 }
 
 impl SparseProblem {
-    /// Validate and copy the caller's arrays (O(nnz) memory).
+    /// Validate and copy the caller's arrays (O(nnz) memory). Any malformed
+    /// input (shapes, lengths, pattern, values) is an `Err`, never a panic.
     pub fn new(input: &CsrInput<'_>) -> Result<SparseProblem> {
         let (n_rows, n_cols) = (input.n_rows, input.n_cols);
+        check_pattern_dims(n_rows, n_cols)?;
         if !input.m_default.is_finite() || !input.w_default.is_finite() {
             return Err(Error::NonFiniteInput(format!(
                 "m_default = {} and w_default = {} must be finite",
-                input.m_default, input.w_default
+                fmt_g(input.m_default),
+                fmt_g(input.w_default)
             )));
         }
         if input.w_default < 0.0 {
             return Err(Error::NegativeWeight(format!(
                 "w_default = {} is negative",
-                input.w_default
+                fmt_g(input.w_default)
             )));
         }
+        // n_rows + 1 does not wrap: check_pattern_dims.
+        check_len("row_ptr", input.row_ptr.len(), n_rows + 1, "n_rows + 1")?;
         let nnz = check_row_ptr(input.row_ptr)?;
+        check_len("col_idx", input.col_idx.len(), nnz, "row_ptr[n_rows]")?;
+        check_len("m_values", input.m_values.len(), nnz, "row_ptr[n_rows]")?;
+        if let Some(w) = input.w_values {
+            check_len("w_values", w.len(), nnz, "row_ptr[n_rows]")?;
+        }
         let mut idx = Vec::with_capacity(nnz);
         for i in 0..n_rows {
+            // Non-negative and at most nnz: check_row_ptr.
             let (start, end) = (input.row_ptr[i] as usize, input.row_ptr[i + 1] as usize);
             for p in start..end {
                 let c = input.col_idx[p];
@@ -130,17 +176,20 @@ impl SparseProblem {
                 let (mv, wv) = (input.m_values[p], input.w_values.map_or(1.0, |w| w[p]));
                 if !mv.is_finite() {
                     return Err(Error::NonFiniteInput(format!(
-                        "row {i}: m_values[{p}] = {mv} is not finite"
+                        "row {i}: m_values[{p}] = {} is not finite",
+                        fmt_g(mv)
                     )));
                 }
                 if !wv.is_finite() {
                     return Err(Error::NonFiniteInput(format!(
-                        "row {i}: w_values[{p}] = {wv} is not finite"
+                        "row {i}: w_values[{p}] = {} is not finite",
+                        fmt_g(wv)
                     )));
                 }
                 if wv < 0.0 {
                     return Err(Error::NegativeWeight(format!(
-                        "row {i}: w_values[{p}] = {wv} is negative"
+                        "row {i}: w_values[{p}] = {} is negative",
+                        fmt_g(wv)
                     )));
                 }
                 idx.push(c as usize);

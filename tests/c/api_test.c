@@ -47,7 +47,7 @@ static void fill_weights(double *w, size_t count) {
 static void test_version_and_messages(void) {
     const char *v = wlra_version();
     CHECK(v != NULL && v[0] == '1' && v[1] == '.', "version %s", v ? v : "(null)");
-    for (int code = WLRA_OK; code <= WLRA_ERROR_INTERNAL; code++) {
+    for (int code = WLRA_OK; code <= WLRA_ERROR_BUSY; code++) {
         const char *text = wlra_status_message(code);
         CHECK(text != NULL && text[0] != '\0', "no text for status %d", code);
     }

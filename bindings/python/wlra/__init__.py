@@ -11,6 +11,7 @@ C ABI (libwlra, found through WLRA_LIBRARY or WLRA_PREFIX).
 
 from ._library import LibraryNotFoundError
 from .errors import (
+    BusyError,
     CancelledError,
     InternalError,
     InvalidArgumentError,
@@ -51,4 +52,5 @@ __all__ = [
     "OutOfMemoryError",
     "NumericalError",
     "InternalError",
+    "BusyError",
 ]

@@ -23,6 +23,7 @@ STATUS_NAMES = {
     7: "out_of_memory",
     8: "numerical",
     9: "internal",
+    10: "busy",
 }
 ERROR_INVALID_ARGUMENT = 2
 ERROR_CANCELLED = 6

@@ -60,6 +60,13 @@ class InternalError(WlraError):
     status = 9
 
 
+class BusyError(WlraError):
+    """A call on a model while a fit runs on it (from the progress callback or
+    another thread); nothing was changed."""
+
+    status = 10
+
+
 _BY_STATUS = {
     cls.status: cls
     for cls in (
@@ -72,6 +79,7 @@ _BY_STATUS = {
         OutOfMemoryError,
         NumericalError,
         InternalError,
+        BusyError,
     )
 }
 assert set(_BY_STATUS) == set(STATUS_NAMES)

@@ -17,7 +17,7 @@
 )
 .wlra_status_names <- c(
   "null_pointer", "invalid_argument", "non_finite_input", "negative_weight",
-  "not_fitted", "cancelled", "out_of_memory", "numerical", "internal"
+  "not_fitted", "cancelled", "out_of_memory", "numerical", "internal", "busy"
 )
 
 # An R condition for a wlra status: classes
