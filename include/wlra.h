@@ -82,6 +82,17 @@
 #define WLRA_INFO_STARTS_AT_BEST 9
 
 /*
+ sqrt(sum w (m - fitted)^2 / sum w) over the held-out fold's entries
+ (WLRA_OPTION_FOLDS; added in 1.2).
+ */
+#define WLRA_INFO_HELD_OUT_RMSE 10
+
+/*
+ How many observed entries the held-out fold holds (added in 1.2).
+ */
+#define WLRA_INFO_HELD_OUT_ENTRIES 11
+
+/*
  Outer alternating iterations; integer >= 0, default 100.
  */
 #define WLRA_OPTION_MAX_ITERATIONS 1
@@ -165,6 +176,18 @@
  WLRA_RIDGE_UNIFORM (0, default) or WLRA_RIDGE_WEIGHT_SUMS (1).
  */
 #define WLRA_OPTION_RIDGE_SCALING 15
+
+/*
+ Cross-validation folds of the observed entries: 0 (default) = none, or
+ f >= 2 folds by a hash of (seed, row, column) (added in 1.2).
+ */
+#define WLRA_OPTION_FOLDS 16
+
+/*
+ The fold a fit holds out (weight 0) and reports the error of
+ (WLRA_INFO_HELD_OUT_RMSE), in [0, WLRA_OPTION_FOLDS); default 0.
+ */
+#define WLRA_OPTION_HELD_OUT_FOLD 17
 
 /*
  ridge (|U|^2 + |V|^2): every row and column alike.

@@ -28,6 +28,7 @@ pub(crate) mod panics;
 pub(crate) mod products;
 pub(crate) mod rng;
 pub(crate) mod solver;
+pub(crate) mod validation;
 
 pub use error::{Error, Result};
 pub use model::Model;
@@ -51,6 +52,7 @@ pub mod internals {
     pub use crate::solver::dense::exact::ExactSolver;
     pub use crate::solver::dense::sketch::SketchSolver;
     pub use crate::solver::{HalfStep, HalfStepSolver};
+    pub use crate::validation::Folds;
 
     /// What only benches/embeddings.rs (feature `experiments`) reaches.
     #[cfg(feature = "experiments")]

@@ -7,7 +7,12 @@ use crate::fold_in::fold_in_rows;
 use crate::init::Factors;
 use crate::memory;
 use crate::options::{InitChoice, Options};
-use crate::problem::Problem;
+use crate::problem::sparse::{CsrInput, SparseProblem};
+use crate::problem::{DenseProblem, Problem};
+use crate::validation::{
+    csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
+    HeldOutError,
+};
 use faer::{Mat, MatRef, Par};
 use std::time::Instant;
 
@@ -33,11 +38,18 @@ pub const WLRA_INFO_STARTS: i32 = 8;
 /// How many of those starts reached the best objective, within 1e-9
 /// relative (added in 1.2).
 pub const WLRA_INFO_STARTS_AT_BEST: i32 = 9;
+/// sqrt(sum w (m - fitted)^2 / sum w) over the held-out fold's entries
+/// (WLRA_OPTION_FOLDS; added in 1.2).
+pub const WLRA_INFO_HELD_OUT_RMSE: i32 = 10;
+/// How many observed entries the held-out fold holds (added in 1.2).
+pub const WLRA_INFO_HELD_OUT_ENTRIES: i32 = 11;
 
 /// The result of the last successful (or cancelled) fit.
 pub struct Fitted {
     pub outcome: FitOutcome,
     pub elapsed_seconds: f64,
+    /// The held-out fold's error, when the fit held one out.
+    pub held_out: Option<HeldOutError>,
 }
 
 impl std::ops::Deref for Fitted {
@@ -265,13 +277,60 @@ impl Model {
     /// Fit the problem (dense or sparse). Input values are validated first; a fit that
     /// fails leaves the model as it was, a cancelled one keeps the factors of
     /// its last completed iteration and returns `Error::Cancelled`.
+    ///
+    /// With a held-out fold (WLRA_OPTION_FOLDS, `crate::validation`) the
+    /// fold's entries get weight 0 and their error is kept for `info`;
+    /// CSR input with folds goes through `fit_csr`.
     pub fn fit<'a>(&mut self, problem: impl Into<Problem<'a>>) -> Result<()> {
         let problem = problem.into();
-        let problem = &problem;
-        self.validate_fit(problem)?;
-        if let Problem::Dense(dense) = problem {
+        self.validate_fit(&problem)?;
+        if let Problem::Dense(dense) = &problem {
             validate_values(dense.data(), dense.weights())?;
         }
+        let folds = self.options.folds()?;
+        match (folds, &problem) {
+            (None, _) => self.fit_checked(&problem, |_| None),
+            (Some(folds), &Problem::Dense(ref dense)) => {
+                let masked = masked_dense_weights(dense, &folds)?;
+                let training = DenseProblem::new(dense.data(), Some(masked.as_ref()));
+                self.fit_checked(&training.into(), |f| {
+                    Some(dense_held_out_error(
+                        dense,
+                        &folds,
+                        f.u.as_ref(),
+                        f.v.as_ref(),
+                    ))
+                })
+            }
+            (Some(_), Problem::Sparse(_)) => Err(invalid(
+                "held-out folds on sparse input need its CSR arrays: Model::fit_csr",
+            )),
+        }
+    }
+
+    /// Fit CSR input (`wlra_fit_csr`): validated and copied into the
+    /// library's own pattern, where a held-out fold is zeroed.
+    pub fn fit_csr(&mut self, input: &CsrInput<'_>) -> Result<()> {
+        let mut problem = SparseProblem::new(input)?;
+        self.validate_fit(&problem.view().into())?;
+        let folds = self.options.folds()?;
+        if let Some(folds) = &folds {
+            csr_holds_out_some(input, folds)?;
+            problem.zero_weights_where(|i, j| folds.is_held_out(i, j));
+        }
+        let view = problem.view().into();
+        self.fit_checked(&view, |f| {
+            folds.map(|folds| csr_held_out_error(input, &folds, f.u.as_ref(), f.v.as_ref()))
+        })
+    }
+
+    /// The fit of a validated problem; `held_out` evaluates the held-out
+    /// entries (if any) at the factors.
+    fn fit_checked(
+        &mut self,
+        problem: &Problem<'_>,
+        held_out: impl FnOnce(&Factors) -> Option<HeldOutError>,
+    ) -> Result<()> {
         let started = Instant::now();
         self.pool()?;
         let pool = &self.pool.as_ref().expect("created above").1;
@@ -288,9 +347,11 @@ impl Model {
         let rank = self.rank;
         let outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
+        let held_out = held_out(&outcome.factors);
         self.fitted = Some(Fitted {
             outcome,
             elapsed_seconds: started.elapsed().as_secs_f64(),
+            held_out,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -351,11 +412,21 @@ impl Model {
     }
 
     pub fn info(&self, item: i32) -> Result<f64> {
-        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_STARTS_AT_BEST).contains(&item);
+        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_HELD_OUT_ENTRIES).contains(&item);
         if !known {
             return Err(invalid(format!("item = {item} is not a WLRA_INFO_* value")));
         }
         let f = self.fitted()?;
+        if matches!(item, WLRA_INFO_HELD_OUT_RMSE | WLRA_INFO_HELD_OUT_ENTRIES) {
+            let held_out = f.held_out.ok_or_else(|| {
+                invalid("the last fit held nothing out: set WLRA_OPTION_FOLDS and _HELD_OUT_FOLD")
+            })?;
+            return Ok(if item == WLRA_INFO_HELD_OUT_RMSE {
+                held_out.rmse
+            } else {
+                held_out.entries as f64
+            });
+        }
         Ok(match item {
             WLRA_INFO_ITERATIONS => f.iterations as f64,
             WLRA_INFO_OBJECTIVE => f.objective,

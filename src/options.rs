@@ -2,6 +2,7 @@
 //! new options never change a struct layout. Every value travels as f64.
 
 use crate::error::{fmt_g, invalid, Result};
+use crate::validation::Folds;
 
 /// Outer alternating iterations; integer >= 0, default 100.
 pub const WLRA_OPTION_MAX_ITERATIONS: i32 = 1;
@@ -44,6 +45,12 @@ pub const WLRA_OPTION_RESTARTS: i32 = 14;
 /// How the ridge weighs each row and column (added in 1.2):
 /// WLRA_RIDGE_UNIFORM (0, default) or WLRA_RIDGE_WEIGHT_SUMS (1).
 pub const WLRA_OPTION_RIDGE_SCALING: i32 = 15;
+/// Cross-validation folds of the observed entries: 0 (default) = none, or
+/// f >= 2 folds by a hash of (seed, row, column) (added in 1.2).
+pub const WLRA_OPTION_FOLDS: i32 = 16;
+/// The fold a fit holds out (weight 0) and reports the error of
+/// (WLRA_INFO_HELD_OUT_RMSE), in [0, WLRA_OPTION_FOLDS); default 0.
+pub const WLRA_OPTION_HELD_OUT_FOLD: i32 = 17;
 
 /// ridge (|U|^2 + |V|^2): every row and column alike.
 pub const WLRA_RIDGE_UNIFORM: i32 = 0;
@@ -131,6 +138,8 @@ pub enum InitChoice {
 const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 /// A thread count beyond this is a typo, not a machine.
 const MAX_THREADS: f64 = 4096.0;
+/// More folds than this leaves nothing to hold out.
+const MAX_FOLDS: f64 = 1_000_000.0;
 /// More restarts than this is a budget nobody waits for.
 const MAX_RESTARTS: f64 = 1_000_000.0;
 
@@ -157,6 +166,9 @@ pub struct Options {
     /// WLRA_RIDGE_WEIGHT_SUMS: each row's and column's ridge times its
     /// weight sum.
     pub ridge_by_weight_sums: bool,
+    /// WLRA_OPTION_FOLDS (0: none).
+    pub folds: usize,
+    pub held_out_fold: usize,
 }
 
 impl Default for Options {
@@ -178,6 +190,8 @@ impl Default for Options {
             restarts: None,
             max_iterations_given: false,
             ridge_by_weight_sums: false,
+            folds: 0,
+            held_out_fold: 0,
         }
     }
 }
@@ -200,6 +214,8 @@ pub fn option_name(option: i32) -> &'static str {
         WLRA_OPTION_METHOD => "WLRA_OPTION_METHOD",
         WLRA_OPTION_RESTARTS => "WLRA_OPTION_RESTARTS",
         WLRA_OPTION_RIDGE_SCALING => "WLRA_OPTION_RIDGE_SCALING",
+        WLRA_OPTION_FOLDS => "WLRA_OPTION_FOLDS",
+        WLRA_OPTION_HELD_OUT_FOLD => "WLRA_OPTION_HELD_OUT_FOLD",
         _ => "unknown option",
     }
 }
@@ -307,6 +323,18 @@ impl Options {
                 let scaling = integer_in(option, value, 0.0, 1.0)? as i32;
                 self.ridge_by_weight_sums = scaling == WLRA_RIDGE_WEIGHT_SUMS
             }
+            WLRA_OPTION_FOLDS => {
+                let folds = integer_in(option, value, 0.0, MAX_FOLDS)?;
+                if folds == 1.0 {
+                    return Err(invalid(
+                        "WLRA_OPTION_FOLDS = 1 would hold out every entry: use 0 (none) or at least 2",
+                    ));
+                }
+                self.folds = folds as usize
+            }
+            WLRA_OPTION_HELD_OUT_FOLD => {
+                self.held_out_fold = integer_in(option, value, 0.0, MAX_FOLDS - 1.0)? as usize
+            }
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"
@@ -314,6 +342,24 @@ impl Options {
             }
         }
         Ok(())
+    }
+
+    /// The fold a fit holds out, if any; the fold must exist.
+    pub fn folds(&self) -> Result<Option<Folds>> {
+        if self.folds == 0 {
+            return Ok(None);
+        }
+        if self.held_out_fold >= self.folds {
+            return Err(invalid(format!(
+                "WLRA_OPTION_HELD_OUT_FOLD = {} must be below WLRA_OPTION_FOLDS = {}",
+                self.held_out_fold, self.folds
+            )));
+        }
+        Ok(Some(Folds {
+            count: self.folds,
+            held_out: self.held_out_fold,
+            seed: self.seed,
+        }))
     }
 
     pub fn get(&self, option: i32) -> Result<f64> {
@@ -333,6 +379,8 @@ impl Options {
             WLRA_OPTION_METHOD => self.method as i32 as f64,
             WLRA_OPTION_RESTARTS => self.restarts.map_or(-1.0, |r| r as f64),
             WLRA_OPTION_RIDGE_SCALING => f64::from(u8::from(self.ridge_by_weight_sums)),
+            WLRA_OPTION_FOLDS => self.folds as f64,
+            WLRA_OPTION_HELD_OUT_FOLD => self.held_out_fold as f64,
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"

@@ -11,6 +11,7 @@ pub enum Purpose {
     RandomInit = 1,
     RangeFinder = 2,
     Sketch = 3,
+    Folds = 4,
 }
 
 /// SplitMix64 step: the standard way to spread a small key over 64 bits.
@@ -19,6 +20,12 @@ fn splitmix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// 64 random bits for entry (i, j) under `seed` and `purpose`: a pure
+/// function of them (the folds of cross-validation).
+pub fn entry_bits(seed: u64, purpose: Purpose, i: usize, j: usize) -> u64 {
+    splitmix64(key(seed, purpose, i as u64) ^ splitmix64(j as u64))
 }
 
 pub fn stream(seed: u64, purpose: Purpose, index: u64) -> Xoshiro256PlusPlus {

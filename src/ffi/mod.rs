@@ -11,7 +11,7 @@ pub mod views;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::problem::sparse::{self, CsrInput, SparseProblem};
+use crate::problem::sparse::{self, CsrInput};
 use crate::problem::DenseProblem;
 use boundary::{guarded, thread_last_error};
 pub use handle::wlra_model;
@@ -246,8 +246,7 @@ pub unsafe extern "C" fn wlra_fit_csr(
             m_default,
             w_default,
         };
-        let problem = SparseProblem::new(&input)?;
-        target.fit(problem.view())
+        target.fit_csr(&input)
     })
 }
 

@@ -214,6 +214,25 @@ impl SparseProblem {
         })
     }
 
+    /// Give weight 0 to every pattern entry (i, j) with `drop(i, j)`, in
+    /// both orientations (held-out folds). Values stay.
+    pub fn zero_weights_where(&mut self, drop: impl Fn(usize, usize) -> bool) {
+        for i in 0..self.n_rows {
+            for p in self.rows.row(i) {
+                if drop(i, self.rows.idx[p]) {
+                    self.rows.w[p] = 0.0;
+                }
+            }
+        }
+        for j in 0..self.n_cols {
+            for p in self.cols.row(j) {
+                if drop(self.cols.idx[p], j) {
+                    self.cols.w[p] = 0.0;
+                }
+            }
+        }
+    }
+
     pub fn view(&self) -> SparseView<'_> {
         SparseView {
             pattern: &self.rows,

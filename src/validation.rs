@@ -1,0 +1,160 @@
+//! Held-out validation without copying M: the observed entries (W > 0 for
+//! dense input, the pattern for CSR input) fall into `count` folds by a hash
+//! of (seed, i, j), the same for every rank, ridge and thread count. A fit
+//! with a held-out fold gives that fold's entries weight 0 and afterwards
+//! reports their weighted RMSE, sqrt(sum w (m - u_i . v_j)^2 / sum w).
+//!
+//! Memory: dense input with held-out entries is fitted against a copy of W
+//! with them zeroed (n m doubles, reserved fallibly); CSR input zeroes them
+//! in the library's own copy of the pattern. Neither copies M.
+
+use crate::error::{invalid, Result};
+use crate::memory::try_zeros;
+use crate::problem::sparse::CsrInput;
+use crate::problem::DenseProblem;
+use crate::rng::{entry_bits, Purpose};
+use faer::{Mat, MatRef};
+
+/// Which fold is held out of a fit (WLRA_OPTION_FOLDS, _HELD_OUT_FOLD).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Folds {
+    pub count: usize,
+    pub held_out: usize,
+    pub seed: u64,
+}
+
+impl Folds {
+    /// The fold of entry (i, j): uniform over 0..count, by multiply-shift
+    /// of 64 hash bits (bias below count / 2^64).
+    pub fn of(&self, i: usize, j: usize) -> usize {
+        let bits = entry_bits(self.seed, Purpose::Folds, i, j);
+        ((u128::from(bits) * self.count as u128) >> 64) as usize
+    }
+
+    pub fn is_held_out(&self, i: usize, j: usize) -> bool {
+        self.of(i, j) == self.held_out
+    }
+}
+
+/// The held-out entries' error after a fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeldOutError {
+    /// sqrt(sum w r^2 / sum w) over the held-out entries.
+    pub rmse: f64,
+    pub entries: usize,
+}
+
+/// Running sums of the held-out error.
+#[derive(Default)]
+struct Sums {
+    weighted_squares: f64,
+    weights: f64,
+    entries: usize,
+}
+
+impl Sums {
+    fn add(&mut self, w: f64, m: f64, u: MatRef<'_, f64>, v: MatRef<'_, f64>, i: usize, j: usize) {
+        let fitted: f64 = (0..u.ncols()).map(|d| u[(i, d)] * v[(j, d)]).sum();
+        let r = m - fitted;
+        self.weighted_squares += w * r * r;
+        self.weights += w;
+        self.entries += 1;
+    }
+
+    fn error(&self) -> HeldOutError {
+        HeldOutError {
+            rmse: (self.weighted_squares / self.weights).sqrt(),
+            entries: self.entries,
+        }
+    }
+}
+
+fn no_entry(folds: &Folds) -> crate::Error {
+    invalid(format!(
+        "fold {} of WLRA_OPTION_FOLDS = {} holds no observed entry: nothing to validate on",
+        folds.held_out, folds.count
+    ))
+}
+
+/// W with the held-out entries zeroed (W = None: ones), or an error when
+/// no observed entry is held out.
+pub fn masked_dense_weights(problem: &DenseProblem<'_>, folds: &Folds) -> Result<Mat<f64>> {
+    let (data, weights) = (problem.data(), problem.weights());
+    let (n, m) = (data.nrows(), data.ncols());
+    let mut masked = try_zeros(n, m, "W with the held-out entries zeroed")?;
+    let mut held_out = 0usize;
+    for j in 0..m {
+        for i in 0..n {
+            let w = weights.map_or(1.0, |w| w[(i, j)]);
+            if w > 0.0 && folds.is_held_out(i, j) {
+                held_out += 1;
+            } else {
+                masked[(i, j)] = w;
+            }
+        }
+    }
+    if held_out == 0 {
+        return Err(no_entry(folds));
+    }
+    Ok(masked)
+}
+
+/// Whether some observed pattern entry is held out.
+pub fn csr_holds_out_some(input: &CsrInput<'_>, folds: &Folds) -> Result<()> {
+    let mut found = false;
+    each_csr_entry(input, |i, j, _, w| {
+        found |= w > 0.0 && folds.is_held_out(i, j)
+    });
+    if found {
+        Ok(())
+    } else {
+        Err(no_entry(folds))
+    }
+}
+
+/// Visit the pattern's (i, j, m, w); the input is validated already.
+fn each_csr_entry(input: &CsrInput<'_>, mut visit: impl FnMut(usize, usize, f64, f64)) {
+    for i in 0..input.n_rows {
+        let (start, end) = (input.row_ptr[i] as usize, input.row_ptr[i + 1] as usize);
+        for p in start..end {
+            let w = input.w_values.map_or(1.0, |w| w[p]);
+            visit(i, input.col_idx[p] as usize, input.m_values[p], w);
+        }
+    }
+}
+
+/// The held-out error of factors (u, v) on dense input.
+pub fn dense_held_out_error(
+    problem: &DenseProblem<'_>,
+    folds: &Folds,
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+) -> HeldOutError {
+    let (data, weights) = (problem.data(), problem.weights());
+    let mut sums = Sums::default();
+    for j in 0..data.ncols() {
+        for i in 0..data.nrows() {
+            let w = weights.map_or(1.0, |w| w[(i, j)]);
+            if w > 0.0 && folds.is_held_out(i, j) {
+                sums.add(w, data[(i, j)], u, v, i, j);
+            }
+        }
+    }
+    sums.error()
+}
+
+/// The held-out error of factors (u, v) on CSR input.
+pub fn csr_held_out_error(
+    input: &CsrInput<'_>,
+    folds: &Folds,
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+) -> HeldOutError {
+    let mut sums = Sums::default();
+    each_csr_entry(input, |i, j, m, w| {
+        if w > 0.0 && folds.is_held_out(i, j) {
+            sums.add(w, m, u, v, i, j);
+        }
+    });
+    sums.error()
+}
