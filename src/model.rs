@@ -290,7 +290,7 @@ impl Model {
         let folds = self.options.folds()?;
         match (folds, &problem) {
             (None, _) => self.fit_checked(&problem, |_| None),
-            (Some(folds), &Problem::Dense(ref dense)) => {
+            (Some(folds), Problem::Dense(dense)) => {
                 let masked = masked_dense_weights(dense, &folds)?;
                 let training = DenseProblem::new(dense.data(), Some(masked.as_ref()));
                 self.fit_checked(&training.into(), |f| {

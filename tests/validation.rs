@@ -206,7 +206,7 @@ fn bad_fold_settings_are_refused_and_change_nothing() {
     let m_small = Mat::from_fn(4, 3, |i, j| (i + j) as f64);
     let mut counts = [0usize; 2];
     let mut last_error = String::new();
-    for h in 0..2 {
+    for (h, count) in counts.iter_mut().enumerate() {
         let mut tiny = model(
             1,
             &[
@@ -215,7 +215,7 @@ fn bad_fold_settings_are_refused_and_change_nothing() {
             ],
         );
         match tiny.fit(DenseProblem::new(m_small.as_ref(), Some(w.as_ref()))) {
-            Ok(()) => counts[h] = tiny.info(WLRA_INFO_HELD_OUT_ENTRIES).unwrap() as usize,
+            Ok(()) => *count = tiny.info(WLRA_INFO_HELD_OUT_ENTRIES).unwrap() as usize,
             Err(e) => {
                 assert_eq!(status_of(&e), WLRA_ERROR_INVALID_ARGUMENT);
                 last_error = e.message().to_string();
