@@ -60,6 +60,13 @@ class InternalError(WlraError):
     status = 9
 
 
+class BusyError(WlraError):
+    """A call reached a model while it was fitting (from its progress
+    callback or another thread)."""
+
+    status = 10
+
+
 _BY_STATUS = {
     cls.status: cls
     for cls in (
@@ -72,6 +79,7 @@ _BY_STATUS = {
         OutOfMemoryError,
         NumericalError,
         InternalError,
+        BusyError,
     )
 }
 assert set(_BY_STATUS) == set(STATUS_NAMES)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from . import _library as C
-from .errors import CancelledError, InvalidArgumentError, error_for
+from .errors import CancelledError, InvalidArgumentError, NonFiniteInputError, error_for
 
 _SOLVER_NAMES = {v: k for k, v in C.SOLVERS.items()}
 _METHOD_NAMES = {v: k for k, v in C.METHODS.items()}
@@ -75,6 +75,8 @@ def _layouts(a):
 
 
 def _as_float64(a, name):
+    """(array, owned): `a` as a 2-d float64 array, and whether that array is
+    a copy made here (which may then be changed in place)."""
     if _is_sparse(a):
         raise InvalidArgumentError(
             f"{name} is a scipy.sparse matrix: use wlra.fit_sparse, which keeps it sparse "
@@ -82,10 +84,80 @@ def _as_float64(a, name):
     arr = np.asarray(a)
     if arr.ndim != 2:
         raise InvalidArgumentError(f"{name} must be a 2-d array, got {arr.ndim} dimension(s)", 2)
+    if arr.dtype == object:
+        return _object_as_float64(arr, name), True
     if arr.dtype != np.float64 or not arr.flags.aligned:
         # Deliberate copy: the C ABI reads native, aligned float64 only.
-        arr = arr.astype(np.float64, order="K")
-    return arr
+        try:
+            return arr.astype(np.float64, order="K"), True
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError(f"{name} has dtype {arr.dtype}, which is not numeric: {e}", 2) from None
+    return arr, False
+
+
+def _is_na(x):
+    """None, pandas.NA or pandas.NaT (without importing pandas)."""
+    return x is None or type(x).__name__ in ("NAType", "NaTType")
+
+
+def _object_as_float64(arr, name):
+    """An object array (pandas' nullable columns give one) as float64, with
+    None / pd.NA as NaN; anything else that is not a number is an error that
+    names the entry."""
+    try:
+        return arr.astype(np.float64, order="K")
+    except (TypeError, ValueError):
+        pass
+    out = np.empty(arr.shape, order="F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C")
+    for (i, j), x in np.ndenumerate(arr):
+        if _is_na(x):
+            out[i, j] = np.nan
+            continue
+        try:
+            out[i, j] = float(x)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"{name}[{i}, {j}] = {x!r} is not a number", 2) from None
+    return out
+
+
+def _has_nan(a):
+    """Whether `a` holds a NaN. The sum is NaN or infinite only if `a` holds a
+    NaN or an infinity (or overflows); only then is each entry looked at,
+    so an array without NaN costs one pass and no n x m temporary."""
+    return not np.isfinite(a.sum()) and bool(np.isnan(a).any())
+
+
+def _first_nan(a):
+    i, j = np.argwhere(np.isnan(a))[0]
+    return int(i), int(j)
+
+
+def _with_missing_as_zero_weight(M, M_owned, W, W_owned):
+    """NaN in M means missing: M = 0 and W = 0 there (W = None: W = 1 where
+    M is observed). Arrays made here are changed in place; the caller's are
+    copied once, in M's layout (so no later copy is needed). A NaN in W is
+    an error, naming its entry. Returns (M, W), unchanged without NaN in M."""
+    if not _has_nan(M):
+        return M, W
+    if W is not None and _has_nan(W):
+        i, j = _first_nan(W)
+        raise NonFiniteInputError(
+            f"W[{i}, {j}] = NaN is not finite (NaN means missing in M only; give weight 0 instead)", 3)
+    missing = np.isnan(M)
+    if not M_owned:
+        # Deliberate copy: the library has no missing values, and the
+        # caller's M must stay as it was.
+        M = np.copy(M, order="K")
+    M[missing] = 0.0
+    if W is None:
+        W = np.empty_like(M)
+        np.logical_not(missing, out=W, casting="unsafe")
+    else:
+        if not W_owned:
+            # Deliberate copy, in M's layout: weight 0 at the missing entries.
+            W = np.copy(W, order="F" if M.flags.f_contiguous and not M.flags.c_contiguous else "C")
+        W[missing] = 0.0
+    return M, W
 
 
 def _is_sparse(a):
@@ -199,7 +271,7 @@ def _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call):
         for option, value in values.items():
             _check(lib, model, lib.wlra_set_option(model, option, value))
         if start is not None:
-            U0, V0 = (_as_float64(x, name) for x, name in zip(start, ("start U", "start V")))
+            U0, V0 = (_as_float64(x, name)[0] for x, name in zip(start, ("start U", "start V")))
             start_layout, (U0, V0), (ld_u, ld_v) = _common_layout([U0, V0])
             _check(lib, model, lib.wlra_set_factors(model, U0.shape[0], V0.shape[0], U0.ctypes.data, ld_u, V0.ctypes.data, ld_v, start_layout))
 
@@ -234,6 +306,12 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
     sum_ij W_ij (M_ij - (U V^T)_ij)^2 + ridge (||U||^2 + ||V||^2).
 
     M, W: 2-d arrays of the same shape; W=None means all weights 1.
+    NaN in M means missing: the entry gets weight 0 (and W=None becomes 1
+    where M is observed, 0 where it is NaN); None and pandas.NA in an object
+    array (as pandas' nullable columns give) are NaN. A NaN in W is an error
+    (NonFiniteInputError naming the entry): give weight 0 instead. Without
+    NaN in M nothing more is copied; with them, M (and W) are copied once,
+    unless they already are copies made by the conversion below.
     float64 arrays in C or Fortran order, and strided views whose inner
     stride is 1, are passed to the library as they are (no copy). Other
     dtypes (integers, float32, ...) are converted to float64 first, and an
@@ -268,11 +346,15 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
     values = _option_values("fit", rank, options, start)
     rank = int(rank)
 
-    arrays = [_as_float64(M, "M")]
+    M, M_owned = _as_float64(M, "M")
     if W is not None:
-        arrays.append(_as_float64(W, "W"))
-        if arrays[1].shape != arrays[0].shape:
-            raise InvalidArgumentError(f"W has shape {arrays[1].shape} but M has shape {arrays[0].shape}", 2)
+        W, W_owned = _as_float64(W, "W")
+        if W.shape != M.shape:
+            raise InvalidArgumentError(f"W has shape {W.shape} but M has shape {M.shape}", 2)
+    else:
+        W_owned = False
+    M, W = _with_missing_as_zero_weight(M, M_owned, W, W_owned)
+    arrays = [M] if W is None else [M, W]
     layout, arrays, lds = _common_layout(arrays)
     n_rows, n_cols = arrays[0].shape
     w_ptr, ld_w = (arrays[1].ctypes.data, lds[1]) if W is not None else (None, max(lds[0], 1))
