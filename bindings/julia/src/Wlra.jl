@@ -25,7 +25,7 @@ const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2, :shared_
 const INITS = Dict{Symbol,Int}(:svd => 0, :random => 1, :given => 2)
 const METHODS = Dict{Symbol,Int}(:auto => 0, :alternating => 1, :varpro => 2, :accelerated => 3)
 const STATUS_NAMES = (:null_pointer, :invalid_argument, :non_finite_input, :negative_weight,
-                      :not_fitted, :cancelled, :out_of_memory, :numerical, :internal)
+                      :not_fitted, :cancelled, :out_of_memory, :numerical, :internal, :busy)
 const ERROR_INVALID_ARGUMENT = Int32(2)
 const ERROR_CANCELLED = Int32(6)
 const INFO_ITEMS = (objective = Int32(2), iterations = Int32(1), converged = Int32(3),
