@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_py import build_py
 
@@ -83,16 +83,25 @@ class build_py_with_library(build_py):
         os.chmod(destination, 0o755)
 
 
-class bdist_wheel_platform(bdist_wheel):
-    """A platform wheel (it holds a native library) for every Python 3."""
+class DistributionWithLibrary(Distribution):
+    """The package holds a native library: installed to platlib, in a
+    platform wheel."""
 
-    def finalize_options(self):
-        super().finalize_options()
-        self.root_is_pure = False
+    def has_ext_modules(self):
+        return True
+
+
+class bdist_wheel_platform(bdist_wheel):
+    """A platform wheel for every Python 3: the library does not depend on
+    the Python version or ABI."""
 
     def get_tag(self):
         _, _, platform = super().get_tag()
         return "py3", "none", platform
 
 
-setup(version=crate_version(), cmdclass={"build_py": build_py_with_library, "bdist_wheel": bdist_wheel_platform})
+setup(
+    version=crate_version(),
+    distclass=DistributionWithLibrary,
+    cmdclass={"build_py": build_py_with_library, "bdist_wheel": bdist_wheel_platform},
+)

@@ -4,7 +4,9 @@ layout) and statuses turned into exceptions. The sequence itself (_run) is
 shared with wlra.fit_sparse (sparse.py)."""
 
 import ctypes
+import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -261,7 +263,35 @@ def _option_values(function, rank, options, start):
     return values
 
 
-def _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call):
+class _Interrupt:
+    """Ctrl-C during a fit: while the fit runs on the main thread with
+    Python's default SIGINT handler, a handler that only notes the signal
+    takes its place; the progress trampoline, which runs Python code after
+    every outer iteration, sees the note and cancels the fit, and _run
+    raises KeyboardInterrupt once the library has returned (never from
+    inside the C call stack). Elsewhere (other threads, a handler of the
+    program's own) nothing changes."""
+
+    def __init__(self):
+        self.caught = False
+        self._previous = None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, _signum, _frame):
+        self.caught = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call):
     """One model's create / set_option / set_factors / set_progress, then
     ``fit_call(model)`` (the C fit function, returning its status), then the
     result or the exception; the model is destroyed in every case."""
@@ -276,20 +306,28 @@ def _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call):
             _check(lib, model, lib.wlra_set_factors(model, U0.shape[0], V0.shape[0], U0.ctypes.data, ld_u, V0.ctypes.data, ld_v, start_layout))
 
         raised = []
-        callback = None
-        if progress is not None:
+        with _Interrupt() as interrupt:
 
+            # Always installed: it prints (verbose), calls `progress`, and
+            # is where Ctrl-C is noticed, after every outer iteration.
             def trampoline(_user_data, iteration, objective):
                 try:
-                    return 1 if progress(int(iteration), float(objective)) else 0
+                    if verbose:
+                        print(f"wlra: iteration {int(iteration)}: objective {float(objective):.10g}", flush=True)
+                    if interrupt.caught:
+                        return 1
+                    if progress is not None and progress(int(iteration), float(objective)):
+                        return 1
+                    return 0
                 except BaseException as e:  # noqa: BLE001 - re-raised after the fit
                     raised.append(e)
                     return 1
 
             callback = C.PROGRESS_FN(trampoline)
             _check(lib, model, lib.wlra_set_progress(model, callback, None))
-
-        status = fit_call(model)
+            status = fit_call(model)
+        if interrupt.caught:
+            raise KeyboardInterrupt
         if status == C.ERROR_CANCELLED:
             if raised:
                 raise raised[0]
@@ -301,7 +339,7 @@ def _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call):
         lib.wlra_destroy(model)
 
 
-def fit(M, W=None, *, rank, progress=None, start=None, **options):
+def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options):
     """Weighted low rank approximation: U (n x rank), V (m x rank) minimizing
     sum_ij W_ij (M_ij - (U V^T)_ij)^2 + ridge (||U||^2 + ||V||^2).
 
@@ -338,6 +376,13 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
 
     start: (U0, V0), starting factors (sets init="given" unless init is given).
 
+    verbose: True prints one line per outer iteration ("wlra: iteration 3:
+    objective 12.5").
+
+    Ctrl-C (SIGINT, with Python's default handler, on the main thread)
+    cancels the fit at the end of the outer iteration it is in and raises
+    KeyboardInterrupt.
+
     Returns a FitResult (method_used, starts and starts_at_best say what the
     method and restarts did); raises a WlraError subclass named after the status
     (NegativeWeightError, InvalidArgumentError, ...) with the library's message.
@@ -362,4 +407,4 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
     def fit_call(model):
         return lib.wlra_fit(model, n_rows, n_cols, arrays[0].ctypes.data, lds[0], w_ptr, ld_w, layout)
 
-    return _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call)
+    return _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call)

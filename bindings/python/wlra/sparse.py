@@ -65,7 +65,8 @@ def _check_same_pattern(m, w):
         f"(0-based row, column; M has {m.col_idx.size} stored entries, W {w.col_idx.size})", 2)
 
 
-def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, start=None, **options):
+def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, start=None, verbose=False,
+               **options):
     """Weighted low rank approximation of a sparse problem: the entries M
     stores are observed, with their own weights; every other entry has the
     value m_default and the weight w_default. Minimizes
@@ -92,7 +93,8 @@ def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, 
     exactly the entries M stores (after summing repeats) with their weights;
     any other pattern raises InvalidArgumentError.
 
-    rank, options, progress, start: as for wlra.fit. Returns a FitResult.
+    rank, options, progress, start, verbose: as for wlra.fit (Ctrl-C too).
+    Returns a FitResult.
     """
     lib = C.lib()
     values = _option_values("fit_sparse", rank, options, start)
@@ -129,4 +131,4 @@ def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, 
         return fit_csr(model, n_rows, n_cols, m.row_ptr.ctypes.data, m.col_idx.ctypes.data,
                        m_values.ctypes.data, w_ptr, float(m_default), float(w_default))
 
-    return _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call)
+    return _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call)
