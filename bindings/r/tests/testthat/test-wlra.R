@@ -152,4 +152,9 @@ test_that("constants match the C header", {
   if (!("WLRA_ERROR_BUSY" %in% names(value))) statuses <- setdiff(statuses, "busy")
   expect_equal(unname(value[paste0("WLRA_ERROR_", toupper(statuses))]), seq_along(statuses))
   expect_match(wlra_library_version(), "^1\\.")
+  # One version: DESCRIPTION's is Cargo.toml's, and the library's.
+  cargo <- readLines(file.path(root, "Cargo.toml"))
+  version <- sub('^version = "([^"]+)"$', "\\1", grep("^version = ", cargo, value = TRUE)[1])
+  expect_equal(as.character(packageVersion("wlra")), version)
+  expect_equal(wlra_library_version(), version)
 })
