@@ -2,6 +2,7 @@
 # System packages the tests need (Debian; run as root). Idempotent.
 set -euo pipefail
 packages=(build-essential pkg-config cmake r-base-dev r-cran-testthat r-cran-matrix)
+packages+=(python3-venv unzip)  # issue 16, bindings/run-tests.sh: the fresh venv for pip install, unzip -l of the wheel
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -110,6 +110,9 @@ install -m 755 "$built/libwlra.so" "$lib/libwlra.so.$version"
 ln -sfn "libwlra.so.$version" "$lib/libwlra.so.$major"
 ln -sfn "libwlra.so.$major" "$lib/libwlra.so"
 install -m 644 "$built/libwlra.a" "$lib/libwlra.a"
+# The release profile strips libwlra.so (Cargo.toml); cargo does not strip
+# static libraries, whose standard-library members carry debug info.
+"${STRIP:-strip}" --strip-debug "$lib/libwlra.a"
 render wlraConfig.cmake.in "$lib/cmake/wlra/wlraConfig.cmake" \
     WLRA_VERSION "$version" WLRA_VERSION_MAJOR "$major" \
     WLRA_STATIC_LINK_LIBRARIES "$cmake_libs"
@@ -119,5 +122,12 @@ render wlraConfigVersion.cmake.in "$lib/cmake/wlra/wlraConfigVersion.cmake" \
 render wlra.pc.in "$lib/pkgconfig/wlra.pc" \
     WLRA_PREFIX "$prefix" WLRA_VERSION "$version" \
     WLRA_NATIVE_STATIC_LIBS "$native_libs"
+
+# Under a prefix whose lib/ the system loader searches (/usr/local, /usr),
+# refresh its cache so that programs and the bindings find libwlra.so.1
+# without LD_LIBRARY_PATH.
+if [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null && ldconfig -v -N 2>/dev/null | grep -q "^$lib:"; then
+    ldconfig
+fi
 
 echo "install.sh: installed wlra $version under $prefix"

@@ -4,7 +4,7 @@
 #   - a C++ program found by CMake, linked with wlra::wlra and wlra::wlra_static (ctest),
 #   - a C program built from pkg-config flags alone, dynamically and statically,
 # and check what the ELF files and the header promise (SONAME resolution, exported
-# symbols, a strict C99 / C++11 compile of wlra.h). One PASS or FAIL line per check,
+# symbols, no debug sections, a strict C99 / C++11 compile of wlra.h). One PASS or FAIL line per check,
 # and last "packaging: N passed, M failed"; exits non-zero on any failure.
 # WLRA_KEEP_TMP=1 keeps the temporary directory for a look afterwards.
 set -euo pipefail
@@ -181,6 +181,18 @@ $stray"
     note "$(tr '\n' ' ' <"$work/exported")"
 }
 
+# (d) The installed libraries carry no debug info (Cargo.toml's release
+# profile strips libwlra.so; install.sh strips libwlra.a): no .debug_*
+# section in the shared library or in any member of the archive.
+no_debug_info() {
+    local lib sections
+    for lib in "$so" "$prefix/lib/libwlra.a"; do
+        sections=$(readelf -S -W "$lib" | sed -n 's/.*\(\.debug_[a-z_]*\).*/\1/p' | sort -u | tr '\n' ' ')
+        [ -z "$sections" ] || die "$lib has debug sections: $sections"
+        note "$(basename "$lib"): $(stat -c %s "$lib") bytes, no .debug_* sections"
+    done
+}
+
 # (c) wlra.h compiles cleanly as strict C99 and C++11, and its version macros
 # agree with wlra_version() of the installed library.
 header_program() {
@@ -238,6 +250,7 @@ check "pkg-config C consumer, dynamic" pkgconfig_dynamic
 check "pkg-config C consumer, static (libwlra.a + Libs.private)" pkgconfig_static
 check "(a) ldd: shared consumers load libwlra.so.$major by SONAME, static ones need no libwlra" dynamic_linking
 check "(b) exported symbols: only the wlra_* functions of wlra.h" exported_symbols
+check "(d) installed libwlra.so and libwlra.a have no debug sections" no_debug_info
 check "(c) strict header compile, C99" header_c99
 check "(c) strict header compile, C++11 (extern \"C\")" header_cxx11
 check "CMake version file takes $major.x up to $version, refuses other majors" version_file

@@ -1,5 +1,7 @@
 """wlra: weighted low rank approximation, a thin ctypes binding over the wlra
-C ABI (libwlra, found through WLRA_LIBRARY or WLRA_PREFIX).
+C ABI. libwlra is inside the package (pip builds it with cargo); WLRA_LIBRARY
+(full path) or WLRA_PREFIX (install prefix) override it, and without either
+the system loader's paths are searched (libwlra.so.1).
 
     import numpy as np, wlra
     fit = wlra.fit(M, W, rank=3, tolerance=1e-12)
@@ -26,7 +28,19 @@ from .errors import (
 from .fit import FitResult, fit
 from .sparse import fit_sparse
 
-__version__ = "1.1.0"
+
+def _package_version():
+    """The installed distribution's version (setup.py takes it from the
+    crate's Cargo.toml); None when run from an uninstalled source tree."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("wlra")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+__version__ = _package_version()
 
 
 def library_version():

@@ -1,7 +1,12 @@
 """Finding libwlra and declaring its C functions for ctypes.
 
-The library is not bundled: it is found through WLRA_LIBRARY (full path) or
-WLRA_PREFIX (an install prefix holding lib/libwlra.so), loaded on first use.
+The library is looked for, on first use, in this order:
+1. WLRA_LIBRARY, the full path of a libwlra (an override);
+2. WLRA_PREFIX, an install prefix holding lib/libwlra.so;
+3. the library inside this package (wlra/libwlra.so, built into the wheel
+   by setup.py);
+4. the system's loader paths (libwlra.so.1, then libwlra.so: for example
+   after scripts/install.sh --prefix /usr/local).
 The constants mirror include/wlra.h (C ABI version 1, stable); a test checks
 them against the header.
 """
@@ -119,8 +124,24 @@ def _library_name():
     return "libwlra.so"
 
 
+def _bundled_path():
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), _library_name())
+
+
+def _loader_names():
+    """Names for the system loader: the SONAME of C ABI 1.x first."""
+    name = _library_name()
+    if sys.platform == "darwin":
+        return [f"libwlra.{ABI_MAJOR}.dylib", name]
+    if sys.platform == "win32":
+        return [name]
+    return [f"{name}.{ABI_MAJOR}", name]
+
+
 def library_path():
-    """The path of libwlra that WLRA_LIBRARY or WLRA_PREFIX names."""
+    """Where libwlra is loaded from: the path that WLRA_LIBRARY or WLRA_PREFIX
+    names, else the library inside this package, else a name for the system
+    loader (libwlra.so.1), which ctypes looks up in the loader's paths."""
     path = os.environ.get("WLRA_LIBRARY")
     if path:
         if not os.path.isfile(path):
@@ -133,9 +154,31 @@ def library_path():
         if not os.path.isfile(path):
             raise LibraryNotFoundError(f"WLRA_PREFIX={prefix!r} has no {subdir}/{_library_name()}; install wlra there (scripts/install.sh --prefix DIR) or set WLRA_LIBRARY")
         return path
+    bundled = _bundled_path()
+    if os.path.isfile(bundled):
+        return bundled
+    return _loader_names()[0]
+
+
+def _load(path):
+    """ctypes.CDLL of the library library_path() chose; for the system loader,
+    each of its names in turn."""
+    if os.path.isabs(path):
+        try:
+            return path, ctypes.CDLL(path)
+        except OSError as e:
+            raise LibraryNotFoundError(f"could not load {path}: {e}") from e
+    errors = []
+    for name in _loader_names():
+        try:
+            return name, ctypes.CDLL(name)
+        except OSError as e:
+            errors.append(str(e))
     raise LibraryNotFoundError(
-        "libwlra not found: set WLRA_LIBRARY to the full path of "
-        f"{_library_name()}, or WLRA_PREFIX to the prefix wlra was installed under "
+        "libwlra not found: this package holds no library (installed without one?), and the system "
+        f"loader has none ({'; '.join(errors)}). Reinstall with pip (which builds it with cargo), install "
+        "wlra system-wide (scripts/install.sh --prefix /usr/local, then ldconfig), or set WLRA_LIBRARY "
+        f"to the full path of {_library_name()} or WLRA_PREFIX to the prefix wlra was installed under "
         f"(the one holding lib/{_library_name()})"
     )
 
@@ -149,11 +192,7 @@ def lib():
     global _lib
     with _lock:
         if _lib is None:
-            path = library_path()
-            try:
-                loaded = ctypes.CDLL(path)
-            except OSError as e:
-                raise LibraryNotFoundError(f"could not load {path}: {e}") from e
+            path, loaded = _load(library_path())
             for name, (restype, argtypes) in _PROTOTYPES.items():
                 fn = getattr(loaded, name)
                 fn.restype = restype

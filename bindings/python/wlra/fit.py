@@ -4,12 +4,14 @@ layout) and statuses turned into exceptions. The sequence itself (_run) is
 shared with wlra.fit_sparse (sparse.py)."""
 
 import ctypes
+import signal
 import sys
+import threading
 
 import numpy as np
 
 from . import _library as C
-from .errors import CancelledError, InvalidArgumentError, error_for
+from .errors import CancelledError, InvalidArgumentError, NonFiniteInputError, error_for
 
 _SOLVER_NAMES = {v: k for k, v in C.SOLVERS.items()}
 _METHOD_NAMES = {v: k for k, v in C.METHODS.items()}
@@ -75,6 +77,8 @@ def _layouts(a):
 
 
 def _as_float64(a, name):
+    """(array, owned): `a` as a 2-d float64 array, and whether that array is
+    a copy made here (which may then be changed in place)."""
     if _is_sparse(a):
         raise InvalidArgumentError(
             f"{name} is a scipy.sparse matrix: use wlra.fit_sparse, which keeps it sparse "
@@ -82,10 +86,80 @@ def _as_float64(a, name):
     arr = np.asarray(a)
     if arr.ndim != 2:
         raise InvalidArgumentError(f"{name} must be a 2-d array, got {arr.ndim} dimension(s)", 2)
+    if arr.dtype == object:
+        return _object_as_float64(arr, name), True
     if arr.dtype != np.float64 or not arr.flags.aligned:
         # Deliberate copy: the C ABI reads native, aligned float64 only.
-        arr = arr.astype(np.float64, order="K")
-    return arr
+        try:
+            return arr.astype(np.float64, order="K"), True
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError(f"{name} has dtype {arr.dtype}, which is not numeric: {e}", 2) from None
+    return arr, False
+
+
+def _is_na(x):
+    """None, pandas.NA or pandas.NaT (without importing pandas)."""
+    return x is None or type(x).__name__ in ("NAType", "NaTType")
+
+
+def _object_as_float64(arr, name):
+    """An object array (pandas' nullable columns give one) as float64, with
+    None / pd.NA as NaN; anything else that is not a number is an error that
+    names the entry."""
+    try:
+        return arr.astype(np.float64, order="K")
+    except (TypeError, ValueError):
+        pass
+    out = np.empty(arr.shape, order="F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C")
+    for (i, j), x in np.ndenumerate(arr):
+        if _is_na(x):
+            out[i, j] = np.nan
+            continue
+        try:
+            out[i, j] = float(x)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"{name}[{i}, {j}] = {x!r} is not a number", 2) from None
+    return out
+
+
+def _has_nan(a):
+    """Whether `a` holds a NaN. The sum is NaN or infinite only if `a` holds a
+    NaN or an infinity (or overflows); only then is each entry looked at,
+    so an array without NaN costs one pass and no n x m temporary."""
+    return not np.isfinite(a.sum()) and bool(np.isnan(a).any())
+
+
+def _first_nan(a):
+    i, j = np.argwhere(np.isnan(a))[0]
+    return int(i), int(j)
+
+
+def _with_missing_as_zero_weight(M, M_owned, W, W_owned):
+    """NaN in M means missing: M = 0 and W = 0 there (W = None: W = 1 where
+    M is observed). Arrays made here are changed in place; the caller's are
+    copied once, in M's layout (so no later copy is needed). A NaN in W is
+    an error, naming its entry. Returns (M, W), unchanged without NaN in M."""
+    if not _has_nan(M):
+        return M, W
+    if W is not None and _has_nan(W):
+        i, j = _first_nan(W)
+        raise NonFiniteInputError(
+            f"W[{i}, {j}] = NaN is not finite (NaN means missing in M only; give weight 0 instead)", 3)
+    missing = np.isnan(M)
+    if not M_owned:
+        # Deliberate copy: the library has no missing values, and the
+        # caller's M must stay as it was.
+        M = np.copy(M, order="K")
+    M[missing] = 0.0
+    if W is None:
+        W = np.empty_like(M)
+        np.logical_not(missing, out=W, casting="unsafe")
+    else:
+        if not W_owned:
+            # Deliberate copy, in M's layout: weight 0 at the missing entries.
+            W = np.copy(W, order="F" if M.flags.f_contiguous and not M.flags.c_contiguous else "C")
+        W[missing] = 0.0
+    return M, W
 
 
 def _is_sparse(a):
@@ -189,7 +263,35 @@ def _option_values(function, rank, options, start):
     return values
 
 
-def _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call):
+class _Interrupt:
+    """Ctrl-C during a fit: while the fit runs on the main thread with
+    Python's default SIGINT handler, a handler that only notes the signal
+    takes its place; the progress trampoline, which runs Python code after
+    every outer iteration, sees the note and cancels the fit, and _run
+    raises KeyboardInterrupt once the library has returned (never from
+    inside the C call stack). Elsewhere (other threads, a handler of the
+    program's own) nothing changes."""
+
+    def __init__(self):
+        self.caught = False
+        self._previous = None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, _signum, _frame):
+        self.caught = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call):
     """One model's create / set_option / set_factors / set_progress, then
     ``fit_call(model)`` (the C fit function, returning its status), then the
     result or the exception; the model is destroyed in every case."""
@@ -199,25 +301,33 @@ def _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call):
         for option, value in values.items():
             _check(lib, model, lib.wlra_set_option(model, option, value))
         if start is not None:
-            U0, V0 = (_as_float64(x, name) for x, name in zip(start, ("start U", "start V")))
+            U0, V0 = (_as_float64(x, name)[0] for x, name in zip(start, ("start U", "start V")))
             start_layout, (U0, V0), (ld_u, ld_v) = _common_layout([U0, V0])
             _check(lib, model, lib.wlra_set_factors(model, U0.shape[0], V0.shape[0], U0.ctypes.data, ld_u, V0.ctypes.data, ld_v, start_layout))
 
         raised = []
-        callback = None
-        if progress is not None:
+        with _Interrupt() as interrupt:
 
+            # Always installed: it prints (verbose), calls `progress`, and
+            # is where Ctrl-C is noticed, after every outer iteration.
             def trampoline(_user_data, iteration, objective):
                 try:
-                    return 1 if progress(int(iteration), float(objective)) else 0
+                    if verbose:
+                        print(f"wlra: iteration {int(iteration)}: objective {float(objective):.10g}", flush=True)
+                    if interrupt.caught:
+                        return 1
+                    if progress is not None and progress(int(iteration), float(objective)):
+                        return 1
+                    return 0
                 except BaseException as e:  # noqa: BLE001 - re-raised after the fit
                     raised.append(e)
                     return 1
 
             callback = C.PROGRESS_FN(trampoline)
             _check(lib, model, lib.wlra_set_progress(model, callback, None))
-
-        status = fit_call(model)
+            status = fit_call(model)
+        if interrupt.caught:
+            raise KeyboardInterrupt
         if status == C.ERROR_CANCELLED:
             if raised:
                 raise raised[0]
@@ -229,11 +339,17 @@ def _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call):
         lib.wlra_destroy(model)
 
 
-def fit(M, W=None, *, rank, progress=None, start=None, **options):
+def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options):
     """Weighted low rank approximation: U (n x rank), V (m x rank) minimizing
     sum_ij W_ij (M_ij - (U V^T)_ij)^2 + ridge (||U||^2 + ||V||^2).
 
     M, W: 2-d arrays of the same shape; W=None means all weights 1.
+    NaN in M means missing: the entry gets weight 0 (and W=None becomes 1
+    where M is observed, 0 where it is NaN); None and pandas.NA in an object
+    array (as pandas' nullable columns give) are NaN. A NaN in W is an error
+    (NonFiniteInputError naming the entry): give weight 0 instead. Without
+    NaN in M nothing more is copied; with them, M (and W) are copied once,
+    unless they already are copies made by the conversion below.
     float64 arrays in C or Fortran order, and strided views whose inner
     stride is 1, are passed to the library as they are (no copy). Other
     dtypes (integers, float32, ...) are converted to float64 first, and an
@@ -260,6 +376,13 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
 
     start: (U0, V0), starting factors (sets init="given" unless init is given).
 
+    verbose: True prints one line per outer iteration ("wlra: iteration 3:
+    objective 12.5").
+
+    Ctrl-C (SIGINT, with Python's default handler, on the main thread)
+    cancels the fit at the end of the outer iteration it is in and raises
+    KeyboardInterrupt.
+
     Returns a FitResult (method_used, starts and starts_at_best say what the
     method and restarts did); raises a WlraError subclass named after the status
     (NegativeWeightError, InvalidArgumentError, ...) with the library's message.
@@ -268,11 +391,15 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
     values = _option_values("fit", rank, options, start)
     rank = int(rank)
 
-    arrays = [_as_float64(M, "M")]
+    M, M_owned = _as_float64(M, "M")
     if W is not None:
-        arrays.append(_as_float64(W, "W"))
-        if arrays[1].shape != arrays[0].shape:
-            raise InvalidArgumentError(f"W has shape {arrays[1].shape} but M has shape {arrays[0].shape}", 2)
+        W, W_owned = _as_float64(W, "W")
+        if W.shape != M.shape:
+            raise InvalidArgumentError(f"W has shape {W.shape} but M has shape {M.shape}", 2)
+    else:
+        W_owned = False
+    M, W = _with_missing_as_zero_weight(M, M_owned, W, W_owned)
+    arrays = [M] if W is None else [M, W]
     layout, arrays, lds = _common_layout(arrays)
     n_rows, n_cols = arrays[0].shape
     w_ptr, ld_w = (arrays[1].ctypes.data, lds[1]) if W is not None else (None, max(lds[0], 1))
@@ -280,4 +407,4 @@ def fit(M, W=None, *, rank, progress=None, start=None, **options):
     def fit_call(model):
         return lib.wlra_fit(model, n_rows, n_cols, arrays[0].ctypes.data, lds[0], w_ptr, ld_w, layout)
 
-    return _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call)
+    return _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call)

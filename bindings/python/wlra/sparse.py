@@ -6,8 +6,8 @@ never anything of size n_rows x n_cols."""
 import numpy as np
 
 from . import _library as C
-from .errors import InvalidArgumentError
-from .fit import _is_sparse, _option_values, _run
+from .errors import InvalidArgumentError, NonFiniteInputError
+from .fit import _has_nan, _is_sparse, _option_values, _run
 
 
 class _Csr:
@@ -65,7 +65,8 @@ def _check_same_pattern(m, w):
         f"(0-based row, column; M has {m.col_idx.size} stored entries, W {w.col_idx.size})", 2)
 
 
-def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, start=None, **options):
+def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, start=None, verbose=False,
+               **options):
     """Weighted low rank approximation of a sparse problem: the entries M
     stores are observed, with their own weights; every other entry has the
     value m_default and the weight w_default. Minimizes
@@ -85,11 +86,15 @@ def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, 
     float64 values is passed as it is; anything else is converted, in
     O(nnz) memory: nothing of size n_rows x n_cols is ever formed.
 
+    A stored NaN in M is missing: weight 0 at that entry (a NaN in W is an
+    error).
+
     W: None (every stored entry weighs 1), or a scipy.sparse matrix storing
     exactly the entries M stores (after summing repeats) with their weights;
     any other pattern raises InvalidArgumentError.
 
-    rank, options, progress, start: as for wlra.fit. Returns a FitResult.
+    rank, options, progress, start, verbose: as for wlra.fit (Ctrl-C too).
+    Returns a FitResult.
     """
     lib = C.lib()
     values = _option_values("fit_sparse", rank, options, start)
@@ -106,10 +111,24 @@ def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, 
         w = _Csr(W, "W")
         _check_same_pattern(m, w)
     n_rows, n_cols = m.shape
-    w_ptr = w.values.ctypes.data if w is not None else None
+    m_values = m.values
+    w_values = None if w is None else w.values
+    if _has_nan(m_values):
+        # A stored NaN in M is missing, as in wlra.fit: weight 0 there. New
+        # O(nnz) arrays; the caller's matrices stay as they were.
+        if w_values is not None and _has_nan(w_values):
+            p = int(np.flatnonzero(np.isnan(w_values))[0])
+            row = int(np.searchsorted(w.row_ptr, p, side="right")) - 1
+            raise NonFiniteInputError(
+                f"W[{row}, {int(w.col_idx[p])}] = NaN is not finite (NaN means missing in M only; "
+                "give weight 0 instead)", 3)
+        missing = np.isnan(m_values)
+        m_values = np.where(missing, 0.0, m_values)
+        w_values = np.where(missing, 0.0, 1.0 if w_values is None else w_values)
+    w_ptr = w_values.ctypes.data if w_values is not None else None
 
     def fit_call(model):
         return fit_csr(model, n_rows, n_cols, m.row_ptr.ctypes.data, m.col_idx.ctypes.data,
-                       m.values.ctypes.data, w_ptr, float(m_default), float(w_default))
+                       m_values.ctypes.data, w_ptr, float(m_default), float(w_default))
 
-    return _run(lib, rank, values, start, progress, n_rows, n_cols, fit_call)
+    return _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call)

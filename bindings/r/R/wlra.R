@@ -45,6 +45,40 @@ as_double_matrix <- function(x, what) {
   x
 }
 
+# The first NA (or NaN) of W, 1-based, as a wlra_error_non_finite_input:
+# NA means missing in M only. O(n m) only when W holds an NA.
+stop_if_na_weight <- function(W, call) {
+  if (!anyNA(W)) return(invisible())
+  at <- which(is.na(W), arr.ind = TRUE)[1, ]
+  stop(wlra_condition(3L, sprintf(
+    "W[%d, %d] = %s is not finite (NA means missing in M only; give weight 0 instead)",
+    at[[1]], at[[2]], if (is.nan(W[at[[1]], at[[2]]])) "NaN" else "NA"), call))
+}
+
+# NA (or NaN) in M means missing: M = 0 and W = 0 there; W = NULL becomes 1
+# where M is observed. R copies M and W only here, when M holds an NA (and
+# not at all where they already are copies of the caller's matrices, made
+# by as_double_matrix()). Returns list(M, W).
+missing_as_zero_weight <- function(M, W, call) {
+  if (!is.null(W)) stop_if_na_weight(W, call)
+  if (!anyNA(M)) return(list(M = M, W = W))
+  missing <- is.na(M)
+  if (is.null(W)) {
+    W <- array(as.double(!missing), dim(M))
+  } else {
+    W[missing] <- 0
+  }
+  M[missing] <- 0
+  list(M = M, W = W)
+}
+
+# The library names entries 0-based (M[2, 1] = Inf): R's 1-based [3, 2].
+one_based_message <- function(message) {
+  at <- regmatches(message, regexec("^([MW])\\[([0-9]+), ([0-9]+)\\](.*)$", message))[[1]]
+  if (length(at) != 5) return(message)
+  sprintf("%s[%.0f, %.0f]%s", at[[2]], as.numeric(at[[3]]) + 1, as.numeric(at[[4]]) + 1, at[[5]])
+}
+
 # Options, start and progress as the .Call glue takes them, checked; shared
 # by wlra() and wlra_sparse(). `raised` receives an error of `progress`.
 fit_arguments <- function(rank, options, start, progress, raised, call) {
@@ -102,7 +136,7 @@ fit_result <- function(out, raised, call) {
   status <- out[[1]]
   if (!is.null(raised$error)) stop(raised$error)
   if (status == -1L) stop(wlra_condition(6L, "the progress callback could not be run", call))
-  if (status != 0L && status != 6L) stop(wlra_condition(status, out[[2]], call))
+  if (status != 0L && status != 6L) stop(wlra_condition(status, one_based_message(out[[2]]), call))
   info <- out[[5]]
   result <- structure(
     list(U = out[[3]], V = out[[4]], objective = info[[1]], iterations = as.integer(info[[2]]),
@@ -116,34 +150,34 @@ fit_result <- function(out, raised, call) {
   result
 }
 
-#' Weighted low rank approximation.
-#'
-#' Fits U (nrow(M) x rank) and V (ncol(M) x rank) minimizing
-#' sum(W * (M - U %*% t(V))^2) + ridge * (sum(U^2) + sum(V^2)).
-#' Double matrices are passed to libwlra without a copy; integer and logical
-#' matrices are converted to double first. For sparse matrices (package
-#' Matrix) see wlra_sparse().
-#'
-#' @param M numeric matrix.
-#' @param W NULL (all weights 1) or non-negative matrix of M's shape.
-#' @param rank number of columns of U and V (>= 1).
-#' @param ... options by name, the C ABI's defaults when left out:
-#'   max_iterations (100), tolerance (1e-8), seed (0),
-#'   solver ("auto", "exact", "sketch", "shared_pcg"), init ("svd", "random", "given"),
-#'   ridge (0), threads (0 = all cores), sketch_size_factor (4),
-#'   regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
-#'   overrelaxation (1 = off; in (0, 2)),
-#'   method ("auto", "alternating", "varpro", "accelerated": the outer method),
-#'   restarts (-1 = auto, the default: restarts around VarPro; 0 = off; r > 0: up to r further seeded random starts, until the
-#'   best objective has been reached twice).
-#' @param progress NULL or function(iteration, objective) called after every
-#'   iteration; returning TRUE cancels the fit, which signals a
-#'   wlra_error_cancelled condition whose $result holds the factors of the
-#'   completed iterations.
-#' @param start NULL or list(U = , V = ) of starting factors (init = "given").
-#' @return list of class "wlra": U, V, objective, iterations, converged,
-#'   elapsed_seconds, solver_used, method_used, starts, starts_at_best (the
-#'   last three NA with a library that does not report them).
+# Weighted low rank approximation.
+#
+# Fits U (nrow(M) x rank) and V (ncol(M) x rank) minimizing
+# sum(W * (M - U %*% t(V))^2) + ridge * (sum(U^2) + sum(V^2)).
+# Double matrices are passed to libwlra without a copy; integer and logical
+# matrices are converted to double first. For sparse matrices (package
+# Matrix) see wlra_sparse().
+#
+# @param M numeric matrix.
+# @param W NULL (all weights 1) or non-negative matrix of M's shape.
+# @param rank number of columns of U and V (>= 1).
+# @param ... options by name, the C ABI's defaults when left out:
+#   max_iterations (100), tolerance (1e-8), seed (0),
+#   solver ("auto", "exact", "sketch", "shared_pcg"), init ("svd", "random", "given"),
+#   ridge (0), threads (0 = all cores), sketch_size_factor (4),
+#   regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
+#   overrelaxation (1 = off; in (0, 2)),
+#   method ("auto", "alternating", "varpro", "accelerated": the outer method),
+#   restarts (-1 = auto, the default: restarts around VarPro; 0 = off; r > 0: up to r further seeded random starts, until the
+#   best objective has been reached twice).
+# @param progress NULL or function(iteration, objective) called after every
+#   iteration; returning TRUE cancels the fit, which signals a
+#   wlra_error_cancelled condition whose $result holds the factors of the
+#   completed iterations.
+# @param start NULL or list(U = , V = ) of starting factors (init = "given").
+# @return list of class "wlra": U, V, objective, iterations, converged,
+#   elapsed_seconds, solver_used, method_used, starts, starts_at_best (the
+#   last three NA with a library that does not report them).
 wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
   call <- match.call()
   M <- as_double_matrix(M, "M")
@@ -154,6 +188,9 @@ wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
     }
   }
   if (missing(rank)) stop("argument \"rank\" is missing, with no default")
+  observed <- missing_as_zero_weight(M, W, call)
+  M <- observed$M
+  W <- observed$W
   raised <- new.env()
   a <- fit_arguments(rank, list(...), start, progress, raised, call)
   out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress, a$start_u, a$start_v)
@@ -200,23 +237,23 @@ check_same_pattern <- function(M, W, call) {
     entry[1], as.integer(entry[3]) + 1L, col, entry[2], length(M@i), length(W@i)), call))
 }
 
-#' Weighted low rank approximation of a sparse problem.
-#'
-#' The entries the sparse matrix M stores are observed, with the weights W
-#' stores at the same places; every other entry has the value m_default and
-#' the weight w_default. Fits U and V as wlra() does for that problem,
-#' without ever forming an nrow(M) x ncol(M) matrix: a dgCMatrix is
-#' transposed to the C ABI's CSR in O(nnz) time and memory.
-#'
-#' @param M a sparse matrix of package Matrix: a dgCMatrix, or another
-#'   sparseMatrix (converted to one by Matrix: triplet matrices sum repeated
-#'   entries). Stored zeros are observed zeros (Matrix::drop0() drops them).
-#' @param W NULL (every stored entry weighs 1) or a sparse matrix storing
-#'   exactly the entries M stores, with their weights.
-#' @param rank,...,progress,start as for wlra().
-#' @param m_default,w_default M and W outside the pattern: w_default = 0 is
-#'   matrix completion, w_default > 0 implicit feedback.
-#' @return a "wlra" object, as wlra().
+# Weighted low rank approximation of a sparse problem.
+#
+# The entries the sparse matrix M stores are observed, with the weights W
+# stores at the same places; every other entry has the value m_default and
+# the weight w_default. Fits U and V as wlra() does for that problem,
+# without ever forming an nrow(M) x ncol(M) matrix: a dgCMatrix is
+# transposed to the C ABI's CSR in O(nnz) time and memory.
+#
+# @param M a sparse matrix of package Matrix: a dgCMatrix, or another
+#   sparseMatrix (converted to one by Matrix: triplet matrices sum repeated
+#   entries). Stored zeros are observed zeros (Matrix::drop0() drops them).
+# @param W NULL (every stored entry weighs 1) or a sparse matrix storing
+#   exactly the entries M stores, with their weights.
+# @param rank,...,progress,start as for wlra().
+# @param m_default,w_default M and W outside the pattern: w_default = 0 is
+#   matrix completion, w_default > 0 implicit feedback.
+# @return a "wlra" object, as wlra().
 wlra_sparse <- function(M, W = NULL, rank, ..., m_default = 0, w_default = 0, progress = NULL, start = NULL) {
   call <- match.call()
   M <- as_dgc_matrix(M, "M", call)
@@ -225,6 +262,23 @@ wlra_sparse <- function(M, W = NULL, rank, ..., m_default = 0, w_default = 0, pr
     check_same_pattern(M, W, call)
   }
   if (missing(rank)) stop("argument \"rank\" is missing, with no default")
+  # NA stored in M means missing, as in wlra(): weight 0 at that entry.
+  if (!is.null(W) && anyNA(W@x)) {
+    at <- which(is.na(W@x))[1]
+    stop(wlra_condition(3L, sprintf(
+      "W[%d, %d] = %s is not finite (NA means missing in M only; give weight 0 instead)",
+      W@i[at] + 1L, findInterval(at - 1, W@p, left.open = FALSE), format(W@x[at])), call))
+  }
+  if (anyNA(M@x)) {
+    missing <- is.na(M@x)
+    if (is.null(W)) {
+      W <- M
+      W@x <- as.double(!missing)
+    } else {
+      W@x[missing] <- 0
+    }
+    M@x[missing] <- 0
+  }
   defaults <- list(m_default = m_default, w_default = w_default)
   for (name in names(defaults)) {
     if (!is.numeric(defaults[[name]]) || length(defaults[[name]]) != 1) {
@@ -239,12 +293,12 @@ wlra_sparse <- function(M, W = NULL, rank, ..., m_default = 0, w_default = 0, pr
   fit_result(out, raised, call)
 }
 
-#' The low rank approximation U %*% t(V).
+# The low rank approximation U %*% t(V).
 fitted.wlra <- function(object, ...) tcrossprod(object$U, object$V)
 
-#' Entries of U %*% t(V): the whole matrix when i and j are missing, else the
-#' entries at rows i and columns j (vectors of one length, or a two-column
-#' index matrix as i).
+# Entries of U %*% t(V): the whole matrix when i and j are missing, else the
+# entries at rows i and columns j (vectors of one length, or a two-column
+# index matrix as i).
 predict.wlra <- function(object, i, j, ...) {
   if (missing(i) && missing(j)) return(fitted(object))
   if (missing(j)) {
@@ -263,5 +317,5 @@ print.wlra <- function(x, ...) {
   invisible(x)
 }
 
-#' The version of the linked libwlra, e.g. "1.0.0".
+# The version of the linked libwlra, e.g. "1.0.0".
 wlra_library_version <- function() .Call(C_wlra_r_version)

@@ -132,8 +132,8 @@ test_that("bad values are wlra_error conditions with the library's message", {
   expect_error(wlra_sparse(M, rank = 2, w_default = -1), "w_default = -1 is negative",
                class = "wlra_error_negative_weight")
   bad <- M
-  bad@x[1] <- NaN
-  expect_error(wlra_sparse(bad, rank = 2), "m_values\\[\\d+\\] = NaN is not finite",
+  bad@x[1] <- Inf # (a stored NA is missing: test-missing.R)
+  expect_error(wlra_sparse(bad, rank = 2), "m_values\\[\\d+\\] = inf is not finite",
                class = "wlra_error_non_finite_input")
   # A hand-made dgCMatrix with a row index past nrow: caught before the transposition.
   broken <- M
