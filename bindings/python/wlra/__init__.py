@@ -26,6 +26,7 @@ from .errors import (
     WlraError,
 )
 from .fit import FitResult, fit
+from .model_selection import CrossValidation, cross_validate, fit_path
 from .sparse import fit_sparse
 
 
@@ -53,6 +54,9 @@ def library_version():
 __all__ = [
     "fit",
     "fit_sparse",
+    "cross_validate",
+    "CrossValidation",
+    "fit_path",
     "FitResult",
     "library_version",
     "LibraryNotFoundError",

@@ -52,10 +52,14 @@ OPTIONS = {
     "overrelaxation": 12,
     "method": 13,
     "restarts": 14,
+    "ridge_scaling": 15,
+    "folds": 16,
+    "held_out_fold": 17,
 }
 SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}
 METHODS = {"auto": 0, "alternating": 1, "varpro": 2, "accelerated": 3}
+RIDGE_SCALINGS = {"uniform": 0, "weight_sums": 1}
 
 INFO_ITERATIONS = 1
 INFO_OBJECTIVE = 2
@@ -68,6 +72,10 @@ INFO_INNER_ITERATIONS = 6
 INFO_METHOD_USED = 7
 INFO_STARTS = 8
 INFO_STARTS_AT_BEST = 9
+# Added with WLRA_OPTION_FOLDS (issue 17); invalid_argument (read as None)
+# after a fit that held nothing out.
+INFO_HELD_OUT_RMSE = 10
+INFO_HELD_OUT_ENTRIES = 11
 
 ABI_MAJOR = 1
 

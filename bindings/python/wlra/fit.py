@@ -24,13 +24,16 @@ class FitResult:
     ``method_used`` ("alternating", "varpro" or "accelerated"), ``starts`` (starts run, 1
     without restarts) and ``starts_at_best`` (starts that reached the best
     objective); the last three are None with a library that does not report
-    them."""
+    them. With ``folds`` and ``held_out_fold`` set, ``held_out_rmse`` and
+    ``held_out_entries`` are the held-out fold's weighted RMSE and entry
+    count (None otherwise)."""
 
     __slots__ = ("U", "V", "objective", "iterations", "converged", "elapsed_seconds", "solver_used",
-                 "method_used", "starts", "starts_at_best")
+                 "method_used", "starts", "starts_at_best", "held_out_rmse", "held_out_entries")
 
     def __init__(self, U, V, objective, iterations, converged, elapsed_seconds, solver_used,
-                 method_used=None, starts=None, starts_at_best=None):
+                 method_used=None, starts=None, starts_at_best=None, held_out_rmse=None,
+                 held_out_entries=None):
         self.U = U
         self.V = V
         self.objective = objective
@@ -41,6 +44,8 @@ class FitResult:
         self.method_used = method_used
         self.starts = starts
         self.starts_at_best = starts_at_best
+        self.held_out_rmse = held_out_rmse
+        self.held_out_entries = held_out_entries
 
     @property
     def rank(self):
@@ -191,7 +196,8 @@ def _common_layout(arrays):
 
 
 def _option_value(name, value):
-    choices = {"solver": C.SOLVERS, "init": C.INITS, "method": C.METHODS}.get(name)
+    choices = {"solver": C.SOLVERS, "init": C.INITS, "method": C.METHODS,
+               "ridge_scaling": C.RIDGE_SCALINGS}.get(name)
     if choices is not None and isinstance(value, str):
         try:
             return float(choices[value.lower()])
@@ -243,7 +249,11 @@ def _restart_info(lib, model):
     method = _optional_info(lib, model, C.INFO_METHOD_USED)
     starts = _optional_info(lib, model, C.INFO_STARTS)
     at_best = _optional_info(lib, model, C.INFO_STARTS_AT_BEST)
+    held_out_rmse = _optional_info(lib, model, C.INFO_HELD_OUT_RMSE)
+    held_out_entries = _optional_info(lib, model, C.INFO_HELD_OUT_ENTRIES)
     return dict(
+        held_out_rmse=held_out_rmse,
+        held_out_entries=None if held_out_entries is None else int(held_out_entries),
         method_used=None if method is None else _METHOD_NAMES.get(int(method), "unknown"),
         starts=None if starts is None else int(starts),
         starts_at_best=None if at_best is None else int(at_best),

@@ -1,0 +1,104 @@
+"""Choosing rank and ridge on held-out entries, and a regularization path.
+
+Both run on the C library's own machinery: the folds are the library's
+(WLRA_OPTION_FOLDS: a hash of (seed, row, column) over the observed entries,
+so M is never copied or split here), and each fold's held-out RMSE is what
+the library reports after the fit (WLRA_INFO_HELD_OUT_RMSE).
+"""
+
+import numpy as np
+
+from .errors import InvalidArgumentError
+from .fit import fit
+from .sparse import fit_sparse
+
+
+class CrossValidation:
+    """What ``cross_validate`` measured: ``ranks`` and ``ridges`` as given,
+    ``rmse`` (len(ranks) x len(ridges)), the held-out RMSE averaged over the
+    folds, ``fold_rmse`` (len(ranks) x len(ridges) x folds), and the best
+    setting ``best_rank``, ``best_ridge`` with its ``best_rmse``."""
+
+    def __init__(self, ranks, ridges, fold_rmse):
+        self.ranks = list(ranks)
+        self.ridges = list(ridges)
+        self.fold_rmse = fold_rmse
+        self.rmse = fold_rmse.mean(axis=2)
+        r, p = np.unravel_index(np.argmin(self.rmse), self.rmse.shape)
+        self.best_rank, self.best_ridge = self.ranks[r], self.ridges[p]
+        self.best_rmse = float(self.rmse[r, p])
+
+    def table(self):
+        """{(rank, ridge): mean held-out RMSE}."""
+        return {(k, lam): float(self.rmse[i, j])
+                for i, k in enumerate(self.ranks) for j, lam in enumerate(self.ridges)}
+
+    def __repr__(self):
+        return (f"<wlra.CrossValidation {len(self.ranks)} ranks x {len(self.ridges)} ridges x "
+                f"{self.fold_rmse.shape[2]} folds: best rank {self.best_rank}, ridge {self.best_ridge:g}, "
+                f"RMSE {self.best_rmse:.6g}>")
+
+
+def _settings(name, values, check):
+    values = list(values) if np.ndim(values) else [values]
+    if not values:
+        raise InvalidArgumentError(f"{name} is empty: give at least one value", 2)
+    for v in values:
+        if not check(v):
+            raise InvalidArgumentError(f"{name} holds {v!r}", 2)
+    return values
+
+
+def _fitter(M):
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # dense input needs no scipy
+        return fit
+    return fit_sparse if sp.issparse(M) else fit
+
+
+def cross_validate(M, W=None, *, ranks, ridges, folds=5, seed=0, **options):
+    """Held-out RMSE of every (rank, ridge) over ``folds`` folds of the
+    observed entries (W > 0, NaN in M missing; or the stored entries of a
+    scipy.sparse M), and the best setting.
+
+    Each fit holds one fold out (its entries weigh 0) and the library
+    reports the fold's weighted RMSE; the folds depend only on ``seed`` and
+    the entries, so every setting sees the same split. ``options`` go to
+    every fit (``fit`` or, for sparse M, ``fit_sparse`` with its m_default /
+    w_default). Returns a ``CrossValidation``.
+    """
+    is_count = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    ranks = _settings("ranks", ranks, lambda k: is_count(k) and k >= 1)
+    ridges = _settings("ridges", ridges, lambda r: np.isfinite(r) and r >= 0)
+    if not is_count(folds) or folds < 2:
+        raise InvalidArgumentError(f"folds = {folds!r} must be a whole number >= 2", 2)
+    for name in ("rank", "ridge", "folds", "held_out_fold", "seed"):
+        if name in options:
+            raise TypeError(f"cross_validate() sets {name} itself")
+    run = _fitter(M)
+    fold_rmse = np.empty((len(ranks), len(ridges), folds))
+    for i, rank in enumerate(ranks):
+        for j, ridge in enumerate(ridges):
+            for h in range(folds):
+                result = run(M, W, rank=rank, ridge=ridge, folds=folds, held_out_fold=h,
+                             seed=seed, **options)
+                fold_rmse[i, j, h] = result.held_out_rmse
+    return CrossValidation(ranks, ridges, fold_rmse)
+
+
+def fit_path(M, W=None, *, rank, ridges, **options):
+    """Fits at each ridge of ``ridges`` (largest first is best), each
+    started from the previous fit's factors: a regularization path, cheaper
+    than independent fits. Returns the list of ``FitResult``, one per ridge,
+    in the order given."""
+    ridges = _settings("ridges", ridges, lambda r: np.isfinite(r) and r >= 0)
+    if "start" in options or "ridge" in options:
+        raise TypeError("fit_path() sets start and ridge itself")
+    run = _fitter(M)
+    results, start = [], None
+    for ridge in ridges:
+        result = run(M, W, rank=rank, ridge=ridge, start=start, **options)
+        results.append(result)
+        start = (result.U, result.V)
+    return results
