@@ -25,6 +25,7 @@ pub(crate) mod kernels;
 pub(crate) mod memory;
 pub(crate) mod products;
 pub(crate) mod rng;
+pub(crate) mod scaling;
 pub(crate) mod solver;
 
 pub use error::{Error, Result};
@@ -54,6 +55,7 @@ pub mod internals {
         kernels::spd_solve::SpdSolver,
         kernels::srht::sketch_rows,
         rng::{below, fill_gaussian, sign},
+        scaling::Multiplier,
         solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners},
     };
 }
