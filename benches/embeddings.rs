@@ -795,7 +795,7 @@ fn library_cgls_per_row_iteration(block: &RowBlock) -> f64 {
     let data = BlockData {
         weights: &weights,
         values: block.data.as_ref(),
-        values_multiplier: Multiplier::ONE,
+        values_multiplier: Multiplier::one(),
         fixed: block.y.as_ref(),
         ridge: 0.0,
     };

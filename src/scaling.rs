@@ -41,10 +41,14 @@ pub struct Multiplier {
 }
 
 impl Multiplier {
-    pub const ONE: Multiplier = Multiplier {
-        first: 1.0,
-        second: 1.0,
-    };
+    /// The identity (a function, not an associated const: cbindgen would
+    /// put a public const and its type in the C header).
+    pub fn one() -> Multiplier {
+        Multiplier {
+            first: 1.0,
+            second: 1.0,
+        }
+    }
 
     pub fn pow2(e: i32) -> Multiplier {
         let e = e.clamp(-2100, 2100);
@@ -123,10 +127,12 @@ pub struct Scale {
 
 impl Scale {
     /// The caller's units.
-    pub const UNIT: Scale = Scale {
-        weight: 0,
-        value: 0,
-    };
+    pub fn unit() -> Scale {
+        Scale {
+            weight: 0,
+            value: 0,
+        }
+    }
 
     /// The scale for the largest weight and the largest |M| among the
     /// entries with positive weight.
@@ -138,7 +144,7 @@ impl Scale {
     }
 
     pub fn is_unit(&self) -> bool {
-        *self == Scale::UNIT
+        *self == Scale::unit()
     }
 
     /// Caller's W -> solver's W.

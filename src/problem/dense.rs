@@ -32,7 +32,7 @@ impl<'a> DenseProblem<'a> {
         DenseProblem {
             data,
             weights,
-            scale: Scale::UNIT,
+            scale: Scale::unit(),
         }
     }
 
