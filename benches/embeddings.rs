@@ -53,7 +53,7 @@ use wlra::internals::RFactorWorkspace;
 use wlra::internals::SpdSolver;
 use wlra::internals::{below, fill_gaussian, sign, stream, Purpose};
 use wlra::internals::{sketch_rows, srht_sketch};
-use wlra::internals::{solve_block, BlockData, CglsWorkspace, Preconditioners};
+use wlra::internals::{solve_block, BlockData, CglsWorkspace, Multiplier, Preconditioners};
 use wlra::internals::{HalfStep, HalfStepSolver};
 use wlra::DenseProblem;
 #[path = "common/machine.rs"]
@@ -796,6 +796,7 @@ fn library_cgls_per_row_iteration(block: &RowBlock) -> f64 {
     let data = BlockData {
         weights: &weights,
         values: block.data.as_ref(),
+        values_multiplier: Multiplier::one(),
         fixed: block.y.as_ref(),
         ridge: 0.0,
     };

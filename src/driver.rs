@@ -1,5 +1,8 @@
 //! A fit as the model asks for it: the starting factors, the outer method
-//! (chosen here, once), and random restarts around it.
+//! (chosen here, once), and random restarts around it. The fit runs on the
+//! problem in the solvers' units (`crate::scaling`): the given start and
+//! the ridge go in scaled, the factors and every objective come out in the
+//! caller's units.
 
 pub use crate::outer::{FitOutcome, Progress};
 
@@ -8,6 +11,8 @@ use crate::init::{random_factors, svd_factors, Factors};
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
 use crate::outer::{varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
+use crate::scaling::{Multiplier, Scale};
+use faer::Mat;
 
 /// Two starts reached "the same" objective when within this relative
 /// distance, or ten times the tolerance when that is looser (two fits
@@ -202,10 +207,61 @@ fn remaining_budget(options: &Options, used: usize) -> Option<Options> {
     Some(next)
 }
 
+fn times(a: &Mat<f64>, multiplier: Multiplier) -> Mat<f64> {
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| multiplier.apply(a[(i, j)]))
+}
+
+/// Factors (U, V) in other units: both sides times `multiplier`.
+fn rescaled(factors: &Factors, multiplier: Multiplier) -> Factors {
+    Factors {
+        u: times(&factors.u, multiplier),
+        v: times(&factors.v, multiplier),
+    }
+}
+
 /// Run the fit: the outer loop (and the progress callback) on the calling
 /// thread, the heavy work on `pool`. `start` is used for
 /// `InitChoice::Given` and must have matching shapes (checked by the caller).
+/// The problem is read in the units its magnitudes call for
+/// (`Problem::normalized`); `start`, the ridge, the factors and the
+/// objectives (returned and reported) are the caller's.
 pub fn fit(
+    problem: &Problem<'_>,
+    rank: usize,
+    options: &Options,
+    start: Option<&Factors>,
+    progress: Progress<'_>,
+    pool: &rayon::ThreadPool,
+) -> Result<FitOutcome> {
+    let problem = &problem.normalized();
+    let scale = problem.scale();
+    if scale.is_unit() {
+        return fit_scaled(problem, rank, options, start, progress, pool);
+    }
+    let ridge = if options.ridge_by_weight_sums {
+        scale.weight_sum_ridge(options.ridge)
+    } else {
+        scale.ridge(options.ridge)
+    };
+    let options = &Options {
+        ridge,
+        ..options.clone()
+    };
+    let start = start.map(|f| rescaled(f, scale.factors_in()));
+    let mut report = |i: usize, f: f64| progress(i, scale.objective_out(f));
+    let outcome = fit_scaled(problem, rank, options, start.as_ref(), &mut report, pool)?;
+    Ok(in_callers_units(outcome, scale))
+}
+
+fn in_callers_units(mut outcome: FitOutcome, scale: Scale) -> FitOutcome {
+    outcome.factors = rescaled(&outcome.factors, scale.factors_out());
+    outcome.objective = scale.objective_out(outcome.objective);
+    outcome
+}
+
+/// `fit` on a problem already in the solvers' units, with `options` and
+/// `start` in them too.
+fn fit_scaled(
     problem: &Problem<'_>,
     rank: usize,
     options: &Options,

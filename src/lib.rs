@@ -27,6 +27,7 @@ pub(crate) mod memory;
 pub(crate) mod panics;
 pub(crate) mod products;
 pub(crate) mod rng;
+pub(crate) mod scaling;
 pub(crate) mod solver;
 pub(crate) mod validation;
 
@@ -60,6 +61,7 @@ pub mod internals {
         kernels::spd_solve::SpdSolver,
         kernels::srht::sketch_rows,
         rng::{below, fill_gaussian, sign},
+        scaling::Multiplier,
         solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners},
     };
 }

@@ -429,6 +429,15 @@ impl Model {
         }
         Ok(match item {
             WLRA_INFO_ITERATIONS => f.iterations as f64,
+            // The scaled objective times its power of two can exceed the
+            // largest double (W and M both near it): no number is right.
+            WLRA_INFO_OBJECTIVE if !f.objective.is_finite() => {
+                return Err(Error::Numerical(
+                    "the objective exceeds the largest double (about 1.8e308); \
+                     the factors are valid"
+                        .into(),
+                ))
+            }
             WLRA_INFO_OBJECTIVE => f.objective,
             WLRA_INFO_CONVERGED => f64::from(u8::from(f.converged)),
             WLRA_INFO_ELAPSED_SECONDS => f.elapsed_seconds,

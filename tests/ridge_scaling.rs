@@ -203,3 +203,47 @@ fn ridge_scaling_values_are_checked() {
     m.set_option(WLRA_OPTION_RIDGE_SCALING, 1.0).unwrap();
     assert_eq!(m.get_option(WLRA_OPTION_RIDGE_SCALING).unwrap(), 1.0);
 }
+
+#[test]
+fn weight_sum_ridges_are_scale_invariant() {
+    // The penalty scales with W as the data term does, so W x c keeps the
+    // minimizer; M x c keeps it with the ridge x c (U V^T x c). Weights in
+    // [0.5, 2], so that the fit itself is well conditioned.
+    let mut rng = Rng::new(40);
+    let data = planted(40, 30, 3, 40).truth + rng.normal_mat(40, 30) * faer::Scale(0.1);
+    let w = rng.uniform_mat(40, 30, 0.5, 2.0);
+    let ridge = 0.05;
+    let fit = |m: &Mat<f64>, w: &Mat<f64>, ridge: f64| {
+        // Converged (tolerance 1e-15); U V^T still moves by the fit's own
+        // rounding sensitivity, 3e-10 for W x 3 where no scaling runs, so
+        // the products are compared to 1e-8 and the objectives to 1e-10.
+        let mut fitted = model(3, &weight_sums(ridge));
+        fitted
+            .fit(DenseProblem::new(m.as_ref(), Some(w.as_ref())))
+            .unwrap();
+        let (u, v) = factors(&fitted);
+        // An objective past the largest double is an error, not a number.
+        let objective = fitted.info(WLRA_INFO_OBJECTIVE).unwrap_or(f64::INFINITY);
+        (&u * v.transpose(), objective)
+    };
+    let (product, objective) = fit(&data, &w, ridge);
+    for c in [3.0, 1e-300, 1e-150, 1e150, 1e300] {
+        let (p, f) = fit(&data, &(&w * faer::Scale(c)), ridge);
+        let gap = (&p - &product).norm_max() / product.norm_max();
+        println!("W x {c:e}: U V^T moved {gap:.1e}");
+        assert!(gap < 1e-8, "W x {c:e}: {gap:e}");
+        assert!(
+            (f / c - objective).abs() <= 1e-10 * objective,
+            "W x {c:e}: {f:e}"
+        );
+        let (p, f) = fit(&(&data * faer::Scale(c)), &w, ridge * c);
+        let gap = (&p * faer::Scale(1.0 / c) - &product).norm_max() / product.norm_max();
+        assert!(gap < 1e-8, "M x {c:e}: {gap:e}");
+        let expected = objective * c * c;
+        if expected.is_finite() {
+            assert!((f - expected).abs() <= 1e-10 * expected, "M x {c:e}: {f:e}");
+        } else {
+            assert_eq!(f, f64::INFINITY, "M x {c:e}: the objective overflows");
+        }
+    }
+}

@@ -3,8 +3,15 @@
 //! pair of strides. `w = None` means every weight is 1. Its products with
 //! thin factors run block by block (no n x m temporary), over fixed row
 //! blocks in parallel as the caller's `Par` says, each block sequential.
+//!
+//! The solvers see W and M times the powers of two of `scale`
+//! (`crate::scaling`): every accessor below but `data` and `weights` (the
+//! caller's values, for validation) applies them, and with the unit scale
+//! (data already of moderate magnitude) reads the caller's memory as it is.
 
 use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK};
+use crate::kernels::transpose::copy_to_rows;
+use crate::scaling::{Multiplier, Scale};
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, Mat, MatMut, MatRef, Par};
 use std::ops::Range;
@@ -13,6 +20,7 @@ use std::ops::Range;
 pub struct DenseProblem<'a> {
     data: MatRef<'a, f64>,
     weights: Option<MatRef<'a, f64>>,
+    scale: Scale,
 }
 
 impl<'a> DenseProblem<'a> {
@@ -21,7 +29,41 @@ impl<'a> DenseProblem<'a> {
         if let Some(w) = weights {
             assert_eq!(w.shape(), data.shape(), "M and W must have one shape");
         }
-        DenseProblem { data, weights }
+        DenseProblem {
+            data,
+            weights,
+            scale: Scale::unit(),
+        }
+    }
+
+    /// The same problem read through the scale its largest weight and its
+    /// largest |M| where W > 0 call for. One pass over W and M.
+    pub fn normalized(&self) -> DenseProblem<'a> {
+        let (mut weight, mut value) = (0.0f64, 0.0f64);
+        let (n, m) = (self.n_rows(), self.n_cols());
+        // Along W's (or M's) contiguous direction.
+        let by_rows = self.weights.unwrap_or(self.data).row_stride() != 1;
+        let mut visit = |i: usize, j: usize| {
+            let w = self.weights.map_or(1.0, |w| w[(i, j)]);
+            if w > 0.0 {
+                weight = weight.max(w);
+                value = value.max(self.data[(i, j)].abs());
+            }
+        };
+        if by_rows {
+            (0..n).for_each(|i| (0..m).for_each(|j| visit(i, j)));
+        } else {
+            (0..m).for_each(|j| (0..n).for_each(|i| visit(i, j)));
+        }
+        DenseProblem {
+            scale: Scale::for_largest(weight, value),
+            ..*self
+        }
+    }
+
+    /// How the values the solvers see relate to the caller's.
+    pub fn scale(&self) -> Scale {
+        self.scale
     }
 
     pub fn n_rows(&self) -> usize {
@@ -37,15 +79,88 @@ impl<'a> DenseProblem<'a> {
         DenseProblem {
             data: self.data.transpose(),
             weights: self.weights.map(|w| w.transpose()),
+            scale: self.scale,
         }
     }
 
+    /// M as the caller gave it (unscaled): for validation only.
     pub fn data(&self) -> MatRef<'a, f64> {
         self.data
     }
 
+    /// W as the caller gave it (unscaled): for validation only.
     pub fn weights(&self) -> Option<MatRef<'a, f64>> {
         self.weights
+    }
+
+    /// The solver's W[i, j] (1 for unit weights).
+    #[inline]
+    pub fn weight(&self, i: usize, j: usize) -> f64 {
+        self.weights
+            .map_or(1.0, |w| self.scale.weights().apply(w[(i, j)]))
+    }
+
+    /// The solver's M[i, j].
+    #[inline]
+    pub fn value(&self, i: usize, j: usize) -> f64 {
+        self.scale.values().apply_saturating(self.data[(i, j)])
+    }
+
+    /// M[rows, cols] in the caller's units and the multiplier that takes
+    /// them to the solver's (`Multiplier::apply_to` after a copy).
+    pub fn values_block(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) -> (MatRef<'a, f64>, Multiplier) {
+        (self.data_block(rows, cols), self.scale.values())
+    }
+
+    /// The solver's W[rows, cols] with rows contiguous in `out` (all 1 for
+    /// unit weights).
+    pub fn weights_rows_into(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) {
+        let len = rows.len() * cols.len();
+        match self.weights_block(rows, cols) {
+            Some(w) => {
+                copy_to_rows(w, out);
+                self.scale.weights().apply_to(&mut out[..len]);
+            }
+            None => out[..len].fill(1.0),
+        }
+    }
+
+    /// The solver's W[rows, cols], or None for unit weights: a view of the
+    /// caller's memory at the unit scale, else a scaled copy in `scratch`
+    /// (at least rows x cols), in W's orientation.
+    pub fn scaled_weights_block<'s>(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        scratch: &'s mut [f64],
+    ) -> Option<MatRef<'s, f64>>
+    where
+        'a: 's,
+    {
+        let w = self.weights_block(rows, cols)?;
+        let multiplier = self.scale.weights();
+        if multiplier.is_one() {
+            return Some(w);
+        }
+        let (r, c) = w.shape();
+        let col_major = w.row_stride() == 1;
+        let buf = &mut scratch[..r * c];
+        let copy = if col_major {
+            MatMut::from_column_major_slice_mut(buf, r, c)
+        } else {
+            MatMut::from_row_major_slice_mut(buf, r, c)
+        };
+        zip!(copy, w).for_each(|unzip!(o, w)| *o = multiplier.apply(*w));
+        let buf = &scratch[..r * c];
+        Some(if col_major {
+            MatRef::from_column_major_slice(buf, r, c)
+        } else {
+            MatRef::from_row_major_slice(buf, r, c)
+        })
     }
 
     /// True when W is all ones: every row then shares one Gram matrix.
@@ -53,14 +168,15 @@ impl<'a> DenseProblem<'a> {
         self.weights.is_none()
     }
 
-    pub fn data_block(&self, rows: Range<usize>, cols: Range<usize>) -> MatRef<'a, f64> {
+    /// The caller's M block (unscaled).
+    fn data_block(&self, rows: Range<usize>, cols: Range<usize>) -> MatRef<'a, f64> {
         self.data
             .subrows(rows.start, rows.len())
             .subcols(cols.start, cols.len())
     }
 
-    /// The W block, or None for unit weights.
-    pub fn weights_block(&self, rows: Range<usize>, cols: Range<usize>) -> Option<MatRef<'a, f64>> {
+    /// The caller's W block (unscaled), or None for unit weights.
+    fn weights_block(&self, rows: Range<usize>, cols: Range<usize>) -> Option<MatRef<'a, f64>> {
         self.weights.map(|w| {
             w.subrows(rows.start, rows.len())
                 .subcols(cols.start, cols.len())
@@ -75,10 +191,18 @@ impl<'a> DenseProblem<'a> {
         mut out: MatMut<'_, f64>,
     ) {
         let m = self.data_block(rows.clone(), cols.clone());
+        let (sw, sm) = (self.scale.weights(), self.scale.values());
         let Some(w) = self.weights_block(rows, cols) else {
             out.copy_from(m);
+            if !sm.is_one() {
+                zip!(out).for_each(|unzip!(o)| *o = sm.apply_saturating(*o));
+            }
             return;
         };
+        if !self.scale.is_unit() {
+            zip!(out, w, m).for_each(|unzip!(o, w, m)| *o = sw.apply(*w) * sm.apply_saturating(*m));
+            return;
+        }
         // Along W's contiguous direction, as slices the compiler vectorizes
         // (faer's zip! calls its closure per entry here, which cost as much as
         // the Gram GEMM at k = 16); `out` should share W's orientation.
@@ -141,8 +265,15 @@ impl<'a> DenseProblem<'a> {
         let accum = if first { Accum::Replace } else { Accum::Add };
         let xc = x.subrows(cols.start, cols.len());
         let Some(w) = self.weights() else {
-            let mc = self.data_block(rows.clone(), cols);
-            matmul(out, accum, mc, xc, 1.0, Par::Seq);
+            let mc = self.data_block(rows.clone(), cols.clone());
+            if self.scale.is_unit() {
+                matmul(out, accum, mc, xc, 1.0, Par::Seq);
+            } else {
+                let (r, c) = mc.shape();
+                let mut block = MatMut::from_column_major_slice_mut(&mut wm[..r * c], r, c);
+                self.weighted_data_block(rows.clone(), cols, block.as_mut());
+                matmul(out, accum, block.as_ref(), xc, 1.0, Par::Seq);
+            }
             return;
         };
         // The scratch block takes W's orientation, so forming W o M runs along
@@ -163,6 +294,7 @@ impl<'a> DenseProblem<'a> {
     /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
     pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par) -> f64 {
         let (n, m) = (self.n_rows(), self.n_cols());
+        let (sw, sm) = (self.scale.weights(), self.scale.values());
         let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
         let workspace = || Mat::<f64>::zeros(ROW_BLOCK.min(n), COL_BLOCK.min(m));
         let partial = map_blocks_with(par, &row_blocks, workspace, |residual, rows| {
@@ -171,11 +303,16 @@ impl<'a> DenseProblem<'a> {
             for cols in blocks(m, COL_BLOCK) {
                 let mut r = residual.as_mut().subcols_mut(0, cols.len());
                 r.copy_from(self.data_block(rows.clone(), cols.clone()));
+                if !sm.is_one() {
+                    zip!(r.as_mut()).for_each(|unzip!(e)| *e = sm.apply_saturating(*e));
+                }
                 let ub = u.subrows(rows.start, rows.len());
                 let vb = v.subrows(cols.start, cols.len());
                 matmul(r.as_mut(), Accum::Add, ub, vb.transpose(), -1.0, Par::Seq);
                 match self.weights_block(rows.clone(), cols.clone()) {
-                    Some(w) => zip!(r.as_ref(), w).for_each(|unzip!(e, w)| sum += *w * *e * *e),
+                    Some(w) => {
+                        zip!(r.as_ref(), w).for_each(|unzip!(e, w)| sum += sw.apply(*w) * *e * *e)
+                    }
                     None => zip!(r.as_ref()).for_each(|unzip!(e)| sum += *e * *e),
                 }
             }

@@ -10,6 +10,7 @@ pub use dense::DenseProblem;
 pub use sparse::{SparseProblem, SparseView};
 
 use crate::kernels::blocking::current_par;
+use crate::scaling::Scale;
 use faer::{Mat, MatRef};
 
 /// A problem as the driver and the solvers see it.
@@ -31,6 +32,25 @@ impl<'a> Problem<'a> {
         match self {
             Problem::Dense(d) => d.n_cols(),
             Problem::Sparse(s) => s.n_cols(),
+        }
+    }
+
+    /// How the values the solvers see relate to the caller's
+    /// (`crate::scaling`).
+    pub fn scale(&self) -> Scale {
+        match self {
+            Problem::Dense(d) => d.scale(),
+            Problem::Sparse(s) => s.scale(),
+        }
+    }
+
+    /// The problem as the fit reads it: dense input gets the scale its
+    /// largest magnitudes call for (one pass over W and M); sparse input
+    /// was scaled when it was built.
+    pub fn normalized(&self) -> Problem<'a> {
+        match self {
+            Problem::Dense(d) => Problem::Dense(d.normalized()),
+            Problem::Sparse(s) => Problem::Sparse(*s),
         }
     }
 
@@ -60,7 +80,7 @@ impl<'a> Problem<'a> {
         }
     }
 
-    /// (W o M) x, on the current rayon pool (`blocking::current_par`).
+    /// (W o M) x in the solvers' units, on the current rayon pool (`blocking::current_par`).
     pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
         let par = current_par();
         match self {
@@ -69,7 +89,8 @@ impl<'a> Problem<'a> {
         }
     }
 
-    /// sum_ij W_ij (M_ij - (U V^T)_ij)^2, on the current rayon pool.
+    /// sum_ij W_ij (M_ij - (U V^T)_ij)^2 in the solvers' units (times
+    /// 2^-(weight + 2 value) of `scale`), on the current rayon pool.
     pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
         let par = current_par();
         match self {

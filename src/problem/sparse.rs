@@ -3,12 +3,17 @@
 //! size n_rows x n_cols is ever formed: every product and sum below splits
 //! into a constant part, done with k-dimensional sums, and a correction over
 //! the pattern.
+//!
+//! The pattern's values and the constants are stored as the solvers see
+//! them, times the powers of two of `scale` (`crate::scaling`), fixed when
+//! the problem is built: the copy of the caller's arrays is scaled in place.
 
 use crate::error::{fmt_g, invalid, Error, Result};
 use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
 use crate::kernels::transpose::rows_contiguous;
+use crate::scaling::Scale;
 use faer::{Mat, MatRef, Par};
 
 /// One orientation of the pattern: rows, their columns and values.
@@ -58,6 +63,7 @@ pub struct SparseProblem {
     n_cols: usize,
     m_default: f64,
     w_default: f64,
+    scale: Scale,
 }
 
 /// The caller's CSR arrays, checked once by `SparseProblem::new`.
@@ -203,15 +209,51 @@ impl SparseProblem {
                 .w_values
                 .map_or_else(|| vec![1.0; nnz], |w| w[..nnz].to_vec()),
         };
+        Ok(SparseProblem::scaled(
+            rows,
+            n_rows,
+            n_cols,
+            input.m_default,
+            input.w_default,
+        ))
+    }
+
+    /// From the validated pattern (rows): its scale from the largest weight
+    /// (w_default included) and the largest |M| where W > 0 (m_default when
+    /// w_default > 0), the values scaled in place, then the columns'
+    /// orientation.
+    fn scaled(
+        mut rows: Pattern,
+        n_rows: usize,
+        n_cols: usize,
+        m_default: f64,
+        w_default: f64,
+    ) -> SparseProblem {
+        let (mut weight, mut value) = (w_default, 0.0f64);
+        let outside = (n_rows as u128) * (n_cols as u128) > rows.idx.len() as u128;
+        if w_default > 0.0 && outside {
+            value = m_default.abs();
+        }
+        for (w, m) in rows.w.iter().zip(&rows.m) {
+            if *w > 0.0 {
+                weight = weight.max(*w);
+                value = value.max(m.abs());
+            }
+        }
+        let scale = Scale::for_largest(weight, value);
+        let (sw, sm) = (scale.weights(), scale.values());
+        sw.apply_to(&mut rows.w);
+        sm.apply_to(&mut rows.m);
         let cols = rows.transposed(n_cols);
-        Ok(SparseProblem {
+        SparseProblem {
             rows,
             cols,
             n_rows,
             n_cols,
-            m_default: input.m_default,
-            w_default: input.w_default,
-        })
+            m_default: sm.apply_saturating(m_default),
+            w_default: sw.apply(w_default),
+            scale,
+        }
     }
 
     /// Give weight 0 to every pattern entry (i, j) with `drop(i, j)`, in
@@ -241,6 +283,7 @@ impl SparseProblem {
             m_default: self.m_default,
             w_default: self.w_default,
             other: &self.cols,
+            scale: self.scale,
         }
     }
 }
@@ -254,9 +297,15 @@ pub struct SparseView<'a> {
     n_cols: usize,
     m_default: f64,
     w_default: f64,
+    scale: Scale,
 }
 
 impl<'a> SparseView<'a> {
+    /// How the values the solvers see relate to the caller's.
+    pub fn scale(&self) -> Scale {
+        self.scale
+    }
+
     pub fn n_rows(&self) -> usize {
         self.n_rows
     }
@@ -350,6 +399,7 @@ impl<'a> SparseView<'a> {
         total + partial.iter().sum::<f64>()
     }
 
+    /// The solver's w_default (scaled, as every value here).
     pub fn w_default(&self) -> f64 {
         self.w_default
     }

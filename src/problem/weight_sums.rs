@@ -15,16 +15,17 @@ pub fn row_weight_sums(problem: &Problem<'_>) -> Result<Vec<f64>> {
                 return try_filled(n, m as f64, "the rows' weight sums");
             };
             let mut sums = try_filled(n, 0.0, "the rows' weight sums")?;
-            // Walk W in memory order: down columns when they are contiguous.
+            // The solver's weights (`DenseProblem::weight`: scaled), walked
+            // in memory order: down columns when they are contiguous.
             if w.row_stride() == 1 {
                 for j in 0..m {
-                    for (s, x) in sums.iter_mut().zip(w.col(j).iter()) {
-                        *s += x;
+                    for (i, s) in sums.iter_mut().enumerate() {
+                        *s += dense.weight(i, j);
                     }
                 }
             } else {
                 for (i, s) in sums.iter_mut().enumerate() {
-                    *s = w.row(i).iter().sum();
+                    *s = (0..m).map(|j| dense.weight(i, j)).sum();
                 }
             }
             Ok(sums)

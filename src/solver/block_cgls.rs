@@ -18,6 +18,7 @@
 use super::krylov::{run_cg, CgSystem};
 use crate::kernels::blocking::{blocks, CG_CHUNK};
 use crate::kernels::transpose::copy_to_rows;
+use crate::scaling::Multiplier;
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
@@ -25,10 +26,12 @@ use faer::linalg::triangular_solve::{
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 /// A row block's data: its weights (rb x m, row-major, rows contiguous), its
-/// values (rb x m, any layout), the fixed factor Y (m x k), the ridge.
+/// values (rb x m, any layout) and what takes them to the solver's units
+/// (`crate::scaling`), the fixed factor Y (m x k), the ridge.
 pub struct BlockData<'a> {
     pub weights: &'a [f64],
     pub values: MatRef<'a, f64>,
+    pub values_multiplier: Multiplier,
     pub fixed: MatRef<'a, f64>,
     pub ridge: f64,
 }
@@ -145,6 +148,7 @@ fn right_hand_sides(data: &BlockData<'_>, chunk: &mut [f64], mut out: MatMut<'_,
         let yc = data.fixed.subrows(cols.start, cols.len());
         let cb = cols.len();
         copy_to_rows(data.values.subcols(cols.start, cb), chunk);
+        data.values_multiplier.apply_to(&mut chunk[..rb * cb]);
         scale_by_weights(data, &cols, chunk);
         let wm = MatRef::from_row_major_slice(&chunk[..rb * cb], rb, cb);
         let accum = if c == 0 { Accum::Replace } else { Accum::Add };

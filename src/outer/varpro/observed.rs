@@ -34,12 +34,12 @@ fn reserve<T>(what: &str, len: usize) -> Result<Vec<T>> {
 fn for_each_weighted(side: &Problem<'_>, mut visit: impl FnMut(usize, usize, f64, f64)) {
     match side {
         Problem::Dense(d) => {
-            let (data, weights) = (d.data(), d.weights());
+            // Through the scale (`crate::scaling`), as every solver reads.
             for e in 0..d.n_rows() {
                 for f in 0..d.n_cols() {
-                    let w = weights.map_or(1.0, |w| w[(e, f)]);
+                    let w = d.weight(e, f);
                     if w > 0.0 {
-                        visit(e, f, w, data[(e, f)]);
+                        visit(e, f, w, d.value(e, f));
                     }
                 }
             }

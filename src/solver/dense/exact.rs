@@ -78,6 +78,9 @@ struct Workspace {
     outer: Mat<f64>,
     /// W o M for one (row block, column block).
     wm: Vec<f64>,
+    /// W for one (row block, column block), or one row, in the solver's
+    /// units; empty when those are the caller's (`crate::scaling`).
+    scaled_w: Vec<f64>,
     spd: SpdSolver,
     x: Vec<f64>,
     correction: Vec<f64>,
@@ -90,19 +93,17 @@ struct Workspace {
 fn refine_row(problem: &DenseProblem<'_>, step: &HalfStep<'_>, row: usize, ws: &mut Workspace) {
     let y = step.fixed;
     let (m, k) = (y.nrows(), y.ncols());
-    let data = problem.data_block(row..row + 1, 0..m);
-    let weights = problem.weights_block(row..row + 1, 0..m);
     ws.correction
         .iter_mut()
         .zip(&ws.x)
         .for_each(|(c, x)| *c = -step.row_ridge(row) * x);
     for j in 0..m {
-        let w = weights.map_or(1.0, |w| w[(0, j)]);
+        let w = problem.weight(row, j);
         if w == 0.0 {
             continue;
         }
         let fitted: f64 = (0..k).map(|d| y[(j, d)] * ws.x[d]).sum();
-        let r = w * (data[(0, j)] - fitted);
+        let r = w * (problem.value(row, j) - fitted);
         for (d, c) in ws.correction.iter_mut().enumerate() {
             *c += r * y[(j, d)];
         }
@@ -153,7 +154,7 @@ impl Workspace {
     /// For row blocks of at most `rows` rows. The packed blocks grow as k^2
     /// (37 MiB of outer products per thread just below
     /// PER_ROW_SYRK_MIN_RANK): reserved fallibly.
-    fn new(rows: usize, m: usize, k: usize, form: GramForm) -> Result<Self> {
+    fn new(rows: usize, m: usize, k: usize, form: GramForm, unit: bool) -> Result<Self> {
         let t = packed_len(k);
         let (gram_rows, outer_rows) = match form {
             GramForm::PackedOuterProducts => (t, COL_BLOCK.min(m)),
@@ -163,6 +164,13 @@ impl Workspace {
             grams: try_zeros(gram_rows, rows, "the packed row Grams of a row block")?,
             outer: try_zeros(outer_rows, t, "the packed outer products of a column block")?,
             wm: try_filled(rows * COL_BLOCK.min(m), 0.0, "a block of W o M")?,
+            scaled_w: match (unit, form) {
+                (true, _) => Vec::new(),
+                (false, GramForm::PackedOuterProducts) => {
+                    try_filled(rows * COL_BLOCK.min(m), 0.0, "a block of scaled W")?
+                }
+                (false, GramForm::WeightedSyrkPerRow) => try_filled(m, 0.0, "a row of scaled W")?,
+            },
             spd: SpdSolver::new(k),
             x: vec![0.0; k],
             correction: vec![0.0; k],
@@ -185,7 +193,7 @@ fn packed_block_grams(
         let mut outer = ws.outer.as_mut().subrows_mut(0, cols.len());
         packed_outer_products(y.subrows(cols.start, cols.len()), outer.as_mut());
         let w = problem
-            .weights_block(rows.clone(), cols.clone())
+            .scaled_weights_block(rows.clone(), cols.clone(), &mut ws.scaled_w)
             .expect("row Grams are only formed for non-unit weights");
         accumulate_packed_grams(grams.as_mut().transpose_mut(), w, outer.as_ref(), c == 0);
         // The right-hand sides while this W block is still in cache: at
@@ -202,7 +210,8 @@ fn solve_row_grams(
     let (n, m, k) = (problem.n_rows(), problem.n_cols(), step.fixed.ncols());
     let block = gram_row_block(k);
     let row_blocks: Vec<_> = blocks(n, block).collect();
-    let workspace = || Workspace::new(block.min(n), m, k, form);
+    let unit = problem.scale().weights().is_one();
+    let workspace = || Workspace::new(block.min(n), m, k, form, unit);
     let parts = map_blocks_with(step.par, &row_blocks, workspace, |ws, rows| match ws {
         Ok(ws) => solve_row_block(problem, step, form, rows, ws),
         Err(error) => Err(error.clone()),
@@ -241,7 +250,7 @@ fn solve_row_block(
             unpack_symmetric(|idx| packed[idx], g.as_mut());
         } else {
             let w = problem
-                .weights_block(row..row + 1, 0..m)
+                .scaled_weights_block(row..row + 1, 0..m, &mut ws.scaled_w)
                 .expect("row Grams are only formed for non-unit weights");
             weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
             mirror_lower(g.as_mut());

@@ -8,7 +8,6 @@
 use crate::error::Result;
 use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, ROW_BLOCK};
 use crate::kernels::spd_solve::SpdSolver;
-use crate::kernels::transpose::copy_to_rows;
 use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
 use crate::solver::half_step::{finite, HalfStep, MAX_INNER_ITERATIONS};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
@@ -49,15 +48,11 @@ pub trait PreconditionerRule: Sync {
 /// Gather the row's weighted design (`rows::WeightedDesign`) into
 /// `scratch`; returns A's row count.
 pub fn gather_design(step: &HalfStep<'_>, row: &RowView<'_>, scratch: &mut RowScratch) -> usize {
-    let m = step.fixed.nrows();
-    let data = step
-        .problem
-        .dense()
-        .data_block(row.index..row.index + 1, 0..m);
+    let dense = step.problem.dense();
     let entries = row.weights.iter().enumerate();
     let entries = entries
         .filter(|(_, w)| **w > 0.0)
-        .map(|(j, w)| (j, *w, data[(0, j)]));
+        .map(|(j, w)| (j, *w, dense.value(row.index, j)));
     scratch.design.gather(entries, step.fixed, step.ridge)
 }
 
@@ -150,10 +145,9 @@ fn solve_row_block<R: PreconditionerRule>(
     // The block's weights with rows contiguous (a deliberate copy: the rules
     // and every CG pass walk rows).
     let weights = &mut weights[..rb * m];
-    match step.problem.dense().weights_block(rows.clone(), 0..m) {
-        Some(w) => copy_to_rows(w, weights),
-        None => weights.fill(1.0),
-    }
+    step.problem
+        .dense()
+        .weights_rows_into(rows.clone(), 0..m, weights);
     let weights = &*weights;
     let mut x = Mat::<f64>::zeros(rb, k);
     if let Some(warm) = step.warm_start {
@@ -183,9 +177,11 @@ fn solve_row_block<R: PreconditionerRule>(
             (0..k).for_each(|d| x[(r, d)] = solution[d]);
         }
     }
+    let (values, values_multiplier) = step.problem.dense().values_block(rows.clone(), 0..m);
     let data = BlockData {
         weights,
-        values: step.problem.dense().data_block(rows.clone(), 0..m),
+        values,
+        values_multiplier,
         fixed: step.fixed,
         ridge: step.ridge,
     };

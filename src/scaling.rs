@@ -1,0 +1,234 @@
+//! Scale invariance: the minimizer of sum W (M - U V^T)^2 does not depend on
+//! the scale of W, and scales with M. The solvers see W and M multiplied by
+//! powers of two that bring their largest magnitudes near 1, so no Gram,
+//! residual or CG recurrence overflows or underflows at either end of the
+//! double range; the driver maps the start, the ridge, the factors and the
+//! objective between the caller's units and these (`Scale`).
+//!
+//! Powers of two keep every scaled value exact (away from the subnormal
+//! range), and data whose largest magnitudes already lie within
+//! 2^+-UNSCALED_EXPONENTS is read as it is: the common case runs the same
+//! arithmetic, bit for bit, as without scaling, and pays no extra pass.
+
+/// Largest magnitudes (of W, and of M where W > 0) in [2^-E, 2^(E+2))
+/// stay unscaled, E = this. Within it no recurrence of the solvers comes
+/// near overflow (the objective stays below n m 2^(3 E + 6)) and every
+/// threshold is relative; outside it the failures of issue 15 start
+/// (SHARED_PCG at W x 1e30 = 2^100).
+const UNSCALED_EXPONENTS: i32 = 32;
+/// The ridge in scaled units is capped here: far beyond any data of
+/// magnitude 1, the fit is the zero factors either way, and products of
+/// the ridge with factors of magnitude 1 stay finite.
+const MAX_SCALED_RIDGE: f64 = 1.157920892373162e77; // 2^256
+
+/// x 2^e, exactly unless the result is subnormal or overflows (two
+/// multiplications, so any e in the double range works, 2^1074 included).
+pub fn times_pow2(x: f64, e: i32) -> f64 {
+    Multiplier::pow2(e).apply(x)
+}
+
+/// 2^e for e in [-1022, 1023].
+fn pow2_normal(e: i32) -> f64 {
+    debug_assert!((-1022..=1023).contains(&e));
+    f64::from_bits(((e + 1023) as u64) << 52)
+}
+
+/// Multiplication by 2^e as two factors, each a normal double.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Multiplier {
+    first: f64,
+    second: f64,
+}
+
+impl Multiplier {
+    /// The identity (a function, not an associated const: cbindgen would
+    /// put a public const and its type in the C header).
+    pub fn one() -> Multiplier {
+        Multiplier {
+            first: 1.0,
+            second: 1.0,
+        }
+    }
+
+    pub fn pow2(e: i32) -> Multiplier {
+        let e = e.clamp(-2100, 2100);
+        let half = e / 2;
+        Multiplier {
+            first: pow2_normal(half.clamp(-1022, 1023)),
+            second: pow2_normal((e - half).clamp(-1022, 1023)),
+        }
+    }
+
+    pub fn is_one(&self) -> bool {
+        self.first == 1.0 && self.second == 1.0
+    }
+
+    #[inline]
+    pub fn apply(&self, x: f64) -> f64 {
+        x * self.first * self.second
+    }
+
+    /// `apply`, saturated at +-f64::MAX: for values that carry no weight
+    /// (M where W = 0), which may lie far above the weighted ones; a finite
+    /// value keeps 0 x value = 0.
+    #[inline]
+    pub fn apply_saturating(&self, x: f64) -> f64 {
+        self.apply(x).clamp(-f64::MAX, f64::MAX)
+    }
+
+    /// `apply` on every entry of a buffer.
+    pub fn apply_to(&self, values: &mut [f64]) {
+        if !self.is_one() {
+            values
+                .iter_mut()
+                .for_each(|x| *x = self.apply_saturating(*x));
+        }
+    }
+}
+
+/// The binary exponent e of x > 0 (x in [2^e, 2^(e+1))), subnormals included.
+fn exponent(x: f64) -> i32 {
+    debug_assert!(x > 0.0 && x.is_finite());
+    let biased = ((x.to_bits() >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        // Subnormal: 2^64 x is normal.
+        exponent(x * 18446744073709551616.0) - 64
+    } else {
+        biased - 1023
+    }
+}
+
+/// The even power of two that brings `largest` into [1, 4), or 0 when it
+/// is 0 or already within the unscaled band. Even, so half of it moves to
+/// each factor and the balance of ||U||^2 and ||V||^2 (the ridge's gauge)
+/// is kept.
+fn even_exponent(largest: f64) -> i32 {
+    if largest <= 0.0 || !largest.is_finite() {
+        return 0;
+    }
+    let e = exponent(largest);
+    if (-UNSCALED_EXPONENTS..=UNSCALED_EXPONENTS + 1).contains(&e) {
+        0
+    } else {
+        e - e.rem_euclid(2)
+    }
+}
+
+/// How the solvers' W and M relate to the caller's: W = 2^weight W_s and
+/// M = 2^value M_s, `value` even. Then with U = 2^(value/2) U_s and
+/// V = 2^(value/2) V_s,
+///     f(U, V; ridge) = 2^(weight + 2 value) f_s(U_s, V_s; ridge 2^-(weight + value)),
+/// so the scaled problem has the caller's minimizer, factor for factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scale {
+    weight: i32,
+    value: i32,
+}
+
+impl Scale {
+    /// The caller's units.
+    pub fn unit() -> Scale {
+        Scale {
+            weight: 0,
+            value: 0,
+        }
+    }
+
+    /// The scale for the largest weight and the largest |M| among the
+    /// entries with positive weight.
+    pub fn for_largest(weight: f64, value: f64) -> Scale {
+        Scale {
+            weight: even_exponent(weight),
+            value: even_exponent(value),
+        }
+    }
+
+    pub fn is_unit(&self) -> bool {
+        *self == Scale::unit()
+    }
+
+    /// Caller's W -> solver's W.
+    pub fn weights(&self) -> Multiplier {
+        Multiplier::pow2(-self.weight)
+    }
+
+    /// Caller's M -> solver's M.
+    pub fn values(&self) -> Multiplier {
+        Multiplier::pow2(-self.value)
+    }
+
+    /// The caller's ridge in the solver's units.
+    pub fn ridge(&self, ridge: f64) -> f64 {
+        if ridge == 0.0 {
+            return 0.0;
+        }
+        times_pow2(ridge, -(self.weight + self.value)).min(MAX_SCALED_RIDGE)
+    }
+
+    /// A ridge that multiplies each row's weight sum
+    /// (WLRA_RIDGE_WEIGHT_SUMS) in the solver's units: the sums scale with
+    /// W, so only M's scale enters.
+    pub fn weight_sum_ridge(&self, ridge: f64) -> f64 {
+        if ridge == 0.0 {
+            return 0.0;
+        }
+        times_pow2(ridge, -self.value).min(MAX_SCALED_RIDGE)
+    }
+
+    /// Caller's factor entry -> solver's.
+    pub fn factors_in(&self) -> Multiplier {
+        Multiplier::pow2(-self.value / 2)
+    }
+
+    /// Solver's factor entry -> caller's.
+    pub fn factors_out(&self) -> Multiplier {
+        Multiplier::pow2(self.value / 2)
+    }
+
+    /// The solver's objective in the caller's units: +inf when it exceeds
+    /// the largest double (the model then reports WLRA_ERROR_NUMERICAL for
+    /// WLRA_INFO_OBJECTIVE rather than a wrong number).
+    pub fn objective_out(&self, f: f64) -> f64 {
+        times_pow2(f, self.weight + 2 * self.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponents_cover_the_double_range() {
+        assert_eq!(exponent(1.0), 0);
+        assert_eq!(exponent(3.9), 1);
+        assert_eq!(exponent(f64::MAX), 1023);
+        assert_eq!(exponent(f64::MIN_POSITIVE), -1022);
+        assert_eq!(exponent(4.9e-324), -1074);
+        assert_eq!(even_exponent(4.9e-324), -1074);
+        assert_eq!(even_exponent(1e300), 996);
+        assert_eq!(even_exponent(0.75), 0);
+        for x in [4.9e-324, 1e-310, 1e-200, 1e-20, 1e40, 1e300, f64::MAX] {
+            let scaled = times_pow2(x, -even_exponent(x));
+            assert!((1.0..4.0).contains(&scaled), "{x:e} -> {scaled}");
+        }
+    }
+
+    #[test]
+    fn multipliers_are_exact_and_reach_beyond_one_double() {
+        assert_eq!(times_pow2(4.9e-324, 1074), 1.0);
+        assert_eq!(times_pow2(1.0, -1074), 4.9e-324);
+        assert_eq!(times_pow2(3.0, 1000), 3.0 * 2f64.powi(1000));
+        assert!(Multiplier::pow2(0).is_one());
+        assert_eq!(Multiplier::pow2(2000).apply_saturating(1.0), f64::MAX);
+    }
+
+    #[test]
+    fn the_scaled_objective_maps_back() {
+        let s = Scale::for_largest(1e300, 1e-200);
+        let f = 2.5;
+        let back = s.objective_out(f);
+        let expected = times_pow2(f, 996 - 2 * 666);
+        assert_eq!(back, expected);
+        assert_eq!(s.factors_in().apply(s.factors_out().apply(0.3)), 0.3);
+    }
+}
