@@ -64,7 +64,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// f at `factors`, on the pool.
-    pub fn objective(&self, factors: &Factors) -> f64 {
+    pub fn objective(&self, factors: &Factors) -> crate::Result<f64> {
         let (u, v) = (factors.u.as_ref(), factors.v.as_ref());
         self.pool
             .install(|| objective(self.problem, u, v, self.options.ridge))
@@ -72,13 +72,18 @@ impl Context<'_> {
 }
 
 /// f(U, V) = sum W (M - U V^T)^2 + ridge (||U||^2 + ||V||^2).
-pub fn objective(problem: &Problem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>, ridge: f64) -> f64 {
+pub fn objective(
+    problem: &Problem<'_>,
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    ridge: f64,
+) -> crate::Result<f64> {
     let penalty = if ridge > 0.0 {
         ridge * (u.squared_norm_l2() + v.squared_norm_l2())
     } else {
         0.0
     };
-    problem.weighted_residual(u, v) + penalty
+    Ok(problem.weighted_residual(u, v)? + penalty)
 }
 
 /// What a fit produced; one type from the outer methods to the model.

@@ -8,6 +8,7 @@ pub mod sparse;
 pub use dense::DenseProblem;
 pub use sparse::{SparseProblem, SparseView};
 
+use crate::error::Result;
 use crate::kernels::blocking::current_par;
 use faer::{Mat, MatRef};
 
@@ -60,7 +61,7 @@ impl<'a> Problem<'a> {
     }
 
     /// (W o M) x, on the current rayon pool (`blocking::current_par`).
-    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let par = current_par();
         match self {
             Problem::Dense(d) => d.weighted_data_times(x, par),
@@ -69,7 +70,7 @@ impl<'a> Problem<'a> {
     }
 
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2, on the current rayon pool.
-    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<f64> {
         let par = current_par();
         match self {
             Problem::Dense(d) => d.weighted_residual(u, v, par),

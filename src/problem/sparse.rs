@@ -6,6 +6,7 @@
 
 use crate::error::{invalid, Error, Result};
 use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
+use crate::memory::{try_collect, try_filled, try_reserve};
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
 use crate::kernels::transpose::rows_contiguous;
@@ -25,17 +26,19 @@ impl Pattern {
     }
 
     /// The same entries seen by columns (a counting sort, O(nnz + n_cols)).
-    fn transposed(&self, n_cols: usize) -> Pattern {
+    fn transposed(&self, n_cols: usize) -> Result<Pattern> {
         let nnz = self.idx.len();
-        let mut ptr = vec![0usize; n_cols + 1];
+        let what = "the pattern by columns";
+        let mut ptr = try_filled(n_cols.saturating_add(1), 0usize, what)?;
         for &j in &self.idx {
             ptr[j + 1] += 1;
         }
         for j in 0..n_cols {
             ptr[j + 1] += ptr[j];
         }
-        let mut next = ptr.clone();
-        let (mut idx, mut m, mut w) = (vec![0; nnz], vec![0.0; nnz], vec![0.0; nnz]);
+        let mut next = try_collect(ptr.iter().copied(), what)?;
+        let mut idx = try_filled(nnz, 0, what)?;
+        let (mut m, mut w) = (try_filled(nnz, 0.0, what)?, try_filled(nnz, 0.0, what)?);
         for i in 0..self.ptr.len() - 1 {
             for p in self.row(i) {
                 let j = self.idx[p];
@@ -46,7 +49,7 @@ impl Pattern {
                 w[q] = self.w[p];
             }
         }
-        Pattern { ptr, idx, m, w }
+        Ok(Pattern { ptr, idx, m, w })
     }
 }
 
@@ -109,7 +112,9 @@ impl SparseProblem {
             )));
         }
         let nnz = check_row_ptr(input.row_ptr)?;
-        let mut idx = Vec::with_capacity(nnz);
+        let what = "a copy of the pattern";
+        let mut idx = Vec::new();
+        try_reserve(&mut idx, nnz, what)?;
         for i in 0..n_rows {
             let (start, end) = (input.row_ptr[i] as usize, input.row_ptr[i + 1] as usize);
             for p in start..end {
@@ -146,15 +151,17 @@ impl SparseProblem {
                 idx.push(c as usize);
             }
         }
+        let copy = |values: &[f64]| try_collect(values.iter().copied(), what);
         let rows = Pattern {
-            ptr: input.row_ptr.iter().map(|&p| p as usize).collect(),
+            ptr: try_collect(input.row_ptr.iter().map(|&p| p as usize), what)?,
             idx,
-            m: input.m_values[..nnz].to_vec(),
-            w: input
-                .w_values
-                .map_or_else(|| vec![1.0; nnz], |w| w[..nnz].to_vec()),
+            m: copy(&input.m_values[..nnz])?,
+            w: match input.w_values {
+                Some(w) => copy(&w[..nnz])?,
+                None => try_filled(nnz, 1.0, what)?,
+            },
         };
-        let cols = rows.transposed(n_cols);
+        let cols = rows.transposed(n_cols)?;
         Ok(SparseProblem {
             rows,
             cols,
@@ -208,20 +215,20 @@ impl<'a> SparseView<'a> {
     }
 
     /// (W o M) x. Flops: 2 n l (constant part) + 2 nnz l (pattern).
-    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
         let l = x.ncols();
         let base = self.w_default * self.m_default;
-        let column_sums: Vec<f64> = (0..l)
-            .map(|d| base * x.col(d).iter().sum::<f64>())
-            .collect();
-        let x_rows = rows_contiguous(x, par);
-        let row_blocks = self.row_blocks();
-        let workspace = || (vec![0.0; l], Vec::new());
+        let column_sums = (0..l).map(|d| base * x.col(d).iter().sum::<f64>());
+        let column_sums = try_collect(column_sums, "column sums")?;
+        let x_rows = rows_contiguous(x, par)?;
+        let row_blocks = self.row_blocks()?;
+        let workspace = || Ok((try_filled(l, 0.0, "a row of a product")?, Vec::new()));
         let parts = map_blocks_with(par, &row_blocks, workspace, |(out_row, coef), rows| {
-            let mut out = Mat::<f64>::zeros(rows.len(), l);
+            let mut out = crate::memory::try_zeros(rows.len(), l, "a block of a product")?;
             for (r, i) in rows.clone().enumerate() {
                 let range = self.pattern.row(i);
                 coef.clear();
+                try_reserve(coef, range.len(), "a row's coefficients")?;
                 coef.extend(
                     self.pattern.w[range.clone()]
                         .iter()
@@ -232,22 +239,27 @@ impl<'a> SparseView<'a> {
                 add_rows(out_row, coef, &self.pattern.idx[range], &x_rows);
                 (0..l).for_each(|d| out[(r, d)] = out_row[d]);
             }
-            out
-        });
+            Ok(out)
+        })?;
         stack_rows(&parts, self.n_rows, l)
     }
 
     /// sum_ij W_ij (M_ij - u_i.v_j)^2 as w_default * (the all-entries sum,
     /// from k x k Grams) + the pattern's corrections. Flops: O((n + m) k^2
     /// + nnz k).
-    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par) -> f64 {
+    pub fn weighted_residual(
+        &self,
+        u: MatRef<'_, f64>,
+        v: MatRef<'_, f64>,
+        par: Par,
+    ) -> Result<f64> {
         let (wd, md) = (self.w_default, self.m_default);
         let mut total = 0.0;
         if wd > 0.0 {
             let k = u.ncols();
-            let su: Vec<f64> = (0..k).map(|d| u.col(d).iter().sum()).collect();
-            let sv: Vec<f64> = (0..k).map(|d| v.col(d).iter().sum()).collect();
-            let (gu, gv) = (gram(u, par), gram(v, par));
+            let su = try_collect((0..k).map(|d| u.col(d).iter().sum::<f64>()), "sums")?;
+            let sv = try_collect((0..k).map(|d| v.col(d).iter().sum::<f64>()), "sums")?;
+            let (gu, gv) = (gram(u, par)?, gram(v, par)?);
             let cross: f64 = su.iter().zip(&sv).map(|(a, b)| a * b).sum();
             let trace: f64 = (0..k)
                 .flat_map(|a| (0..k).map(move |b| (a, b)))
@@ -257,13 +269,15 @@ impl<'a> SparseView<'a> {
                 (self.n_rows as f64) * (self.n_cols as f64) * md * md - 2.0 * md * cross + trace;
             total += wd * all.max(0.0);
         }
-        let (ur, vr) = (rows_contiguous(u, par), rows_contiguous(v, par));
+        let (ur, vr) = (rows_contiguous(u, par)?, rows_contiguous(v, par)?);
         let k = u.ncols();
-        let row_blocks = self.row_blocks();
-        let partial = map_blocks_with(par, &row_blocks, Vec::new, |fitted, rows| {
+        let row_blocks = self.row_blocks()?;
+        let partial = map_blocks_with(par, &row_blocks, || Ok(Vec::new()), |fitted, rows| {
             let mut sum = 0.0;
             for i in rows.clone() {
                 let range = self.pattern.row(i);
+                let more = range.len().saturating_sub(fitted.len());
+                try_reserve(fitted, more, "a row's fitted values")?;
                 fitted.resize(range.len(), 0.0);
                 row_dots(
                     fitted,
@@ -277,9 +291,9 @@ impl<'a> SparseView<'a> {
                     sum += w * e * e - wd * e0 * e0;
                 }
             }
-            sum
-        });
-        total + partial.iter().sum::<f64>()
+            Ok(sum)
+        })?;
+        Ok(total + partial.iter().sum::<f64>())
     }
 
     pub fn w_default(&self) -> f64 {
@@ -299,8 +313,10 @@ impl<'a> SparseView<'a> {
     /// SPARSE_BLOCK_ENTRIES pattern entries each: popular items hold most of the
     /// entries, and blocks of equal row counts would leave one thread with
     /// most of the work. Fixed by the pattern alone, never by the threads.
-    pub fn row_blocks(&self) -> Vec<std::ops::Range<usize>> {
+    pub fn row_blocks(&self) -> Result<Vec<std::ops::Range<usize>>> {
         let mut out = Vec::new();
+        // At most one block per row, usually one per ROW_BLOCK rows.
+        try_reserve(&mut out, self.n_rows.div_ceil(ROW_BLOCK), "the list of row blocks")?;
         let mut start = 0;
         while start < self.n_rows {
             let mut end = start + 1;
@@ -310,10 +326,14 @@ impl<'a> SparseView<'a> {
             {
                 end += 1;
             }
+            if out.len() == out.capacity() {
+                let more = out.len().max(1);
+                try_reserve(&mut out, more, "the list of row blocks")?;
+            }
             out.push(start..end);
             start = end;
         }
-        out
+        Ok(out)
     }
 
     /// Row i of the pattern: its columns, values and weights.

@@ -10,7 +10,9 @@
 //! Gram for the per-row form.
 
 use crate::error::Result;
-use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK};
+use crate::kernels::blocking::{
+    block_list, blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK,
+};
 use crate::kernels::gram::{
     accumulate_packed_grams, mirror_lower, packed_len, packed_outer_products, unpack_symmetric,
     weighted_gram_lower,
@@ -34,8 +36,8 @@ impl HalfStepSolver for ExactSolver {
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let dense = step.problem.dense();
         let x = if dense.has_unit_weights() {
-            let rhs = dense.weighted_data_times(step.fixed, step.par);
-            solve_shared_gram(step.fixed, step.ridge, rhs)
+            let rhs = dense.weighted_data_times(step.fixed, step.par)?;
+            solve_shared_gram(step.fixed, step.ridge, rhs)?
         } else {
             solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
         };
@@ -44,16 +46,16 @@ impl HalfStepSolver for ExactSolver {
 }
 
 /// Unit weights: every row shares G = Y^T Y + ridge I; one factorization.
-fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Mat<f64> {
+fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Result<Mat<f64>> {
     let k = y.ncols();
-    let mut spd = SpdSolver::new(k);
+    let mut spd = SpdSolver::new(k)?;
     let mut g = spd.gram_mut();
     matmul(g.as_mut(), Accum::Replace, y.transpose(), y, 1.0, Par::Seq);
     for d in 0..k {
         g[(d, d)] += ridge;
     }
     spd.factor();
-    let mut x = vec![0.0; k];
+    let mut x = try_filled(k, 0.0, "a row's solution")?;
     for i in 0..rhs.nrows() {
         for (d, xd) in x.iter_mut().enumerate() {
             *xd = rhs[(i, d)];
@@ -63,7 +65,7 @@ fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Mat<f
             rhs[(i, d)] = *xd;
         }
     }
-    rhs
+    Ok(rhs)
 }
 
 /// Per-thread scratch of the row-Gram half-step, allocated once per
@@ -161,9 +163,9 @@ impl Workspace {
             grams: try_zeros(gram_rows, rows, "the packed row Grams of a row block")?,
             outer: try_zeros(outer_rows, t, "the packed outer products of a column block")?,
             wm: try_filled(rows * COL_BLOCK.min(m), 0.0, "a block of W o M")?,
-            spd: SpdSolver::new(k),
-            x: vec![0.0; k],
-            correction: vec![0.0; k],
+            spd: SpdSolver::new(k)?,
+            x: try_filled(k, 0.0, "a row's solution")?,
+            correction: try_filled(k, 0.0, "a row's correction")?,
         })
     }
 }
@@ -199,14 +201,12 @@ fn solve_row_grams(
 ) -> Result<Mat<f64>> {
     let (n, m, k) = (problem.n_rows(), problem.n_cols(), step.fixed.ncols());
     let block = gram_row_block(k);
-    let row_blocks: Vec<_> = blocks(n, block).collect();
+    let row_blocks = block_list(n, block)?;
     let workspace = || Workspace::new(block.min(n), m, k, form);
-    let parts = map_blocks_with(step.par, &row_blocks, workspace, |ws, rows| match ws {
-        Ok(ws) => solve_row_block(problem, step, form, rows, ws),
-        Err(error) => Err(error.clone()),
-    });
-    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-    Ok(stack_rows(&parts, n, k))
+    let parts = map_blocks_with(step.par, &row_blocks, workspace, |ws, rows| {
+        solve_row_block(problem, step, form, rows, ws)
+    })?;
+    stack_rows(&parts, n, k)
 }
 
 /// The rows of one row block: their Grams and right-hand sides, then one
@@ -221,7 +221,7 @@ fn solve_row_block(
     let y = step.fixed;
     let (rb, m, k) = (rows.len(), y.nrows(), y.ncols());
     let packed = form == GramForm::PackedOuterProducts;
-    let mut rhs = Mat::<f64>::zeros(rb, k);
+    let mut rhs = try_zeros(rb, k, "a row block's right-hand sides")?;
     if packed {
         packed_block_grams(problem, y, rows.clone(), ws, rhs.as_mut());
     } else {
@@ -230,7 +230,7 @@ fn solve_row_block(
             problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
         }
     }
-    let mut out = Mat::<f64>::zeros(rb, k);
+    let mut out = try_zeros(rb, k, "a row block's solution")?;
     for r in 0..rb {
         let row = rows.start + r;
         let mut g = ws.spd.gram_mut();
