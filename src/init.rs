@@ -103,7 +103,12 @@ pub fn svd_factors(problem: &Problem<'_>, k: usize, seed: u64) -> Result<Factors
         1.0,
         Par::Seq,
     );
-    let u = try_from_fn(n, k, |i, j| left[(i, order[j])] * s[(order[j], 0)], "the start")?;
+    let u = try_from_fn(
+        n,
+        k,
+        |i, j| left[(i, order[j])] * s[(order[j], 0)],
+        "the start",
+    )?;
     let v = try_from_fn(m, k, |i, j| ub[(i, order[j])], "the start")?;
     Ok(Factors { u, v })
 }

@@ -9,11 +9,11 @@
 
 use crate::error::Result;
 use crate::kernels::blocking::{current_par, for_each_row_block, TALL_ROW_BLOCK};
-use crate::memory::{try_buffer, try_copy, try_from_fn, try_identity, try_zeros};
 use crate::kernels::gram::gram;
 use crate::kernels::spd_solve::{
     cholesky_upper, full_rank, pivot_ratio, CHOLESKY_QR_MAX_PIVOT_RATIO,
 };
+use crate::memory::{try_buffer, try_copy, try_from_fn, try_identity, try_zeros};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::householder;
 use faer::linalg::matmul::matmul;

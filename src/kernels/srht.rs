@@ -7,8 +7,8 @@
 
 use crate::error::Result;
 use crate::kernels::fwht::fwht_columns;
-use crate::memory::{try_reserve, try_zeros};
 use crate::kernels::orthonormal::RFactorWorkspace;
+use crate::memory::{try_reserve, try_zeros};
 use crate::rng::{below, sign};
 use faer::{Mat, MatRef};
 

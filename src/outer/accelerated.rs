@@ -227,7 +227,9 @@ fn warm_for(u: &Mat<f64>, g: &Mat<f64>, v_c: &Mat<f64>) -> Result<Mat<f64>> {
     let mut c = cross(v_c.as_ref(), g.as_ref())?;
     let mut col = try_filled(c.nrows(), 0.0, "a column of a k x k solve")?;
     for j in 0..c.ncols() {
-        col.iter_mut().zip(c.col(j).iter()).for_each(|(x, v)| *x = *v);
+        col.iter_mut()
+            .zip(c.col(j).iter())
+            .for_each(|(x, v)| *x = *v);
         cholesky_solve(&r, &mut col);
         col.iter().enumerate().for_each(|(i, &x)| c[(i, j)] = x);
     }

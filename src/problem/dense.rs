@@ -5,7 +5,9 @@
 //! blocks in parallel as the caller's `Par` says, each block sequential.
 
 use crate::error::Result;
-use crate::kernels::blocking::{block_list, blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK};
+use crate::kernels::blocking::{
+    block_list, blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK,
+};
 use crate::memory::{try_filled, try_zeros};
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, Mat, MatMut, MatRef, Par};

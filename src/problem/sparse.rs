@@ -6,10 +6,10 @@
 
 use crate::error::{invalid, Error, Result};
 use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
-use crate::memory::{try_collect, try_filled, try_reserve};
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
 use crate::kernels::transpose::rows_contiguous;
+use crate::memory::{try_collect, try_filled, try_reserve};
 use faer::{Mat, MatRef, Par};
 
 /// One orientation of the pattern: rows, their columns and values.
@@ -272,27 +272,32 @@ impl<'a> SparseView<'a> {
         let (ur, vr) = (rows_contiguous(u, par)?, rows_contiguous(v, par)?);
         let k = u.ncols();
         let row_blocks = self.row_blocks()?;
-        let partial = map_blocks_with(par, &row_blocks, || Ok(Vec::new()), |fitted, rows| {
-            let mut sum = 0.0;
-            for i in rows.clone() {
-                let range = self.pattern.row(i);
-                let more = range.len().saturating_sub(fitted.len());
-                try_reserve(fitted, more, "a row's fitted values")?;
-                fitted.resize(range.len(), 0.0);
-                row_dots(
-                    fitted,
-                    &self.pattern.idx[range.clone()],
-                    &vr,
-                    &ur[i * k..(i + 1) * k],
-                );
-                let (m, w) = (&self.pattern.m[range.clone()], &self.pattern.w[range]);
-                for ((f, m), w) in fitted.iter().zip(m).zip(w) {
-                    let (e, e0) = (m - f, md - f);
-                    sum += w * e * e - wd * e0 * e0;
+        let partial = map_blocks_with(
+            par,
+            &row_blocks,
+            || Ok(Vec::new()),
+            |fitted, rows| {
+                let mut sum = 0.0;
+                for i in rows.clone() {
+                    let range = self.pattern.row(i);
+                    let more = range.len().saturating_sub(fitted.len());
+                    try_reserve(fitted, more, "a row's fitted values")?;
+                    fitted.resize(range.len(), 0.0);
+                    row_dots(
+                        fitted,
+                        &self.pattern.idx[range.clone()],
+                        &vr,
+                        &ur[i * k..(i + 1) * k],
+                    );
+                    let (m, w) = (&self.pattern.m[range.clone()], &self.pattern.w[range]);
+                    for ((f, m), w) in fitted.iter().zip(m).zip(w) {
+                        let (e, e0) = (m - f, md - f);
+                        sum += w * e * e - wd * e0 * e0;
+                    }
                 }
-            }
-            Ok(sum)
-        })?;
+                Ok(sum)
+            },
+        )?;
         Ok(total + partial.iter().sum::<f64>())
     }
 
@@ -316,7 +321,11 @@ impl<'a> SparseView<'a> {
     pub fn row_blocks(&self) -> Result<Vec<std::ops::Range<usize>>> {
         let mut out = Vec::new();
         // At most one block per row, usually one per ROW_BLOCK rows.
-        try_reserve(&mut out, self.n_rows.div_ceil(ROW_BLOCK), "the list of row blocks")?;
+        try_reserve(
+            &mut out,
+            self.n_rows.div_ceil(ROW_BLOCK),
+            "the list of row blocks",
+        )?;
         let mut start = 0;
         while start < self.n_rows {
             let mut end = start + 1;

@@ -17,9 +17,9 @@
 
 use super::krylov::{run_cg, CgSystem};
 use crate::error::Result;
-use crate::memory::{try_filled, try_zeros};
 use crate::kernels::blocking::{blocks, CG_CHUNK};
 use crate::kernels::transpose::copy_to_rows;
+use crate::memory::{try_filled, try_zeros};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,

@@ -275,7 +275,8 @@ mod tests {
         let data = Mat::from_fn(n, m, |i, j| value(i, j, 1) - 0.5);
         let weights = Mat::from_fn(n, m, |i, j| 0.1 + value(i, j, 2));
         let (data_t, weights_t) = (data.transpose().to_owned(), weights.transpose().to_owned());
-        let y = orthonormal_basis(Mat::from_fn(m, k, |i, j| value(i, j, 3) - 0.5).as_ref());
+        let y =
+            orthonormal_basis(Mat::from_fn(m, k, |i, j| value(i, j, 3) - 0.5).as_ref()).unwrap();
         for row_major in [false, true] {
             let problem = if row_major {
                 DenseProblem::new(data_t.transpose(), Some(weights_t.transpose()))

@@ -123,7 +123,11 @@ pub fn iterative_half_step<R: PreconditionerRule>(
     let work = parts.iter().map(|(_, w, _)| w).sum();
     let (mut mats, mut preconditioners) = (Vec::new(), Vec::new());
     try_reserve(&mut mats, parts.len(), "the row blocks' solutions")?;
-    try_reserve(&mut preconditioners, parts.len(), "the row blocks' preconditioners")?;
+    try_reserve(
+        &mut preconditioners,
+        parts.len(),
+        "the row blocks' preconditioners",
+    )?;
     for (x, _, p) in parts {
         mats.push(x);
         preconditioners.push(p);

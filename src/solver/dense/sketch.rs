@@ -17,9 +17,9 @@ use super::iterative::{
 };
 use crate::error::Result;
 use crate::kernels::blocking::ROW_BLOCK;
-use crate::memory::{try_copy, try_identity, try_zeros};
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
+use crate::memory::{try_copy, try_identity, try_zeros};
 use crate::rng::sketch_stream;
 use crate::solver::block_cgls::Preconditioners;
 use crate::solver::half_step::{

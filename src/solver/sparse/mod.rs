@@ -11,9 +11,9 @@ pub mod sketch;
 
 use crate::error::Result;
 use crate::kernels::gathered::add_rows;
-use crate::memory::{try_collect, try_identity, try_reserve};
 use crate::kernels::gram::gram;
 use crate::kernels::transpose::rows_contiguous;
+use crate::memory::{try_collect, try_identity, try_reserve};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::half_step::HalfStep;
 use crate::solver::rows::may_be_singular;
