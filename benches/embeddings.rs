@@ -485,7 +485,7 @@ impl Builder {
             sketch_rows: Vec::new(),
             dense: Vec::new(),
             sketch: Mat::zeros(s, k),
-            qr: RFactorWorkspace::new(s, k),
+            qr: RFactorWorkspace::new(s, k).unwrap(),
             r: Mat::zeros(k, k),
         }
     }
@@ -803,7 +803,7 @@ fn library_cgls_per_row_iteration(block: &RowBlock) -> f64 {
     // Triangular solves cost the same whatever R is; the identity keeps
     // every row iterating.
     let preconditioners = Preconditioners::PerRow(vec![Mat::identity(k, k); BLOCK_ROWS]);
-    let mut ws = CglsWorkspace::new(BLOCK_ROWS, m, k);
+    let mut ws = CglsWorkspace::new(BLOCK_ROWS, m, k).unwrap();
     let mut run = |iterations: usize| {
         let times_work: Vec<(f64, usize)> = (0..3)
             .map(|_| {
@@ -849,7 +849,7 @@ impl Regression {
         let (rows, k) = a.shape();
         let solution = a.qr().solve_lstsq(Mat::from_fn(rows, 1, |i, _| b[i]));
         let reference = (0..k).map(|d| solution[(d, 0)]).collect();
-        let mut ws = RFactorWorkspace::new(rows, k);
+        let mut ws = RFactorWorkspace::new(rows, k).unwrap();
         let r = ws.r_factor(a.as_ref());
         // Below the diagonal is the QR's scratch.
         let r_a = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
@@ -1071,7 +1071,7 @@ fn main() {
                 let cond_a = preconditioned_condition(problem.r_a.as_ref(), identity.as_ref());
                 let per_iteration = library_cgls_per_row_iteration(&block);
                 let exact_ms = library_exact_per_row(&block) * 1e3;
-                let mut spd = SpdSolver::new(k);
+                let mut spd = SpdSolver::new(k).unwrap();
                 let (mut x, mut r) = (vec![0.0; k], vec![0.0; rows]);
                 let row_exact_ms = median(
                     (0..draws * BUILD_REPS)

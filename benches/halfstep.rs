@@ -95,7 +95,7 @@ fn compare_with_gemm(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: us
     let (n, m) = (problem.n_rows(), problem.n_cols());
     let threads = pool.current_num_threads();
     let weights = problem.weights().expect("weighted");
-    let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref());
+    let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref()).unwrap();
 
     // Baseline: GEMM of the same shape as the Gram work, same pool and threads.
     let t = k * (k + 1) / 2;
@@ -146,7 +146,7 @@ fn compare_with_gemm(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: us
 fn memory(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: usize) {
     let (n, m) = (problem.n_rows(), problem.n_cols());
     let problem = *problem;
-    let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref());
+    let y = orthonormal_basis(pseudo_random(m, k, 3, -1.0, 1.0).as_ref()).unwrap();
     let step = exact_step(&problem, y.as_ref());
     if std::env::var_os("WLRA_BENCH_MEMORY_DETAIL").is_some() {
         let measure = |name: &str, f: &dyn Fn()| {
@@ -161,15 +161,19 @@ fn memory(pool: &rayon::ThreadPool, problem: &DenseProblem<'_>, k: usize) {
             pool.install(|| ExactSolver.solve(&step).unwrap());
         });
         measure("rhs", &|| {
-            pool.install(|| problem.weighted_data_times(y.as_ref(), faer::Par::rayon(0)));
+            pool.install(|| {
+                problem
+                    .weighted_data_times(y.as_ref(), faer::Par::rayon(0))
+                    .unwrap()
+            });
         });
         measure("objective", &|| {
             pool.install(|| {
-                wlra::internals::objective(&problem.into(), y.as_ref(), y.as_ref(), 0.0)
+                wlra::internals::objective(&problem.into(), y.as_ref(), y.as_ref(), 0.0).unwrap()
             });
         });
         measure("svd init", &|| {
-            pool.install(|| wlra::internals::svd_factors(&problem.into(), k, 0));
+            pool.install(|| wlra::internals::svd_factors(&problem.into(), k, 0).unwrap());
         });
     }
 

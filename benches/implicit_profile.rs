@@ -136,7 +136,7 @@ fn best_pass(view: &SparseView<'_>, threads: usize, kernel: impl Fn(usize) + Syn
         .num_threads(threads)
         .build()
         .unwrap();
-    let blocks = view.row_blocks();
+    let blocks = view.row_blocks().unwrap();
     (0..5)
         .map(|_| {
             let start = Instant::now();

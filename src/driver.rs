@@ -7,7 +7,7 @@
 pub use crate::outer::{FitOutcome, Progress};
 
 use crate::error::Result;
-use crate::init::{random_factors, svd_factors, Factors};
+use crate::init::{copy_factors, random_factors, svd_factors, Factors};
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
 use crate::outer::{varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
@@ -43,14 +43,14 @@ fn cost_ratio(cost: &varpro::Cost, k: usize) -> f64 {
 /// The outer method for these options on this problem. An explicit VarPro
 /// that does not fit (memory) falls back to alternation, and
 /// WLRA_INFO_METHOD_USED says so.
-pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Method {
-    match options.method {
+pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Result<Method> {
+    Ok(match options.method {
         MethodChoice::Alternating => Method::Alternating,
         // VarPro's penalty is the uniform ridge only.
         MethodChoice::VarPro if options.ridge_by_weight_sums && options.ridge > 0.0 => {
             Method::Alternating
         }
-        MethodChoice::VarPro if varpro::cost(problem, k).fits(false) => Method::VarPro,
+        MethodChoice::VarPro if varpro::cost(problem, k)?.fits(false) => Method::VarPro,
         MethodChoice::VarPro => Method::Alternating,
         // Clipping and over-relaxation change alternation's step itself,
         // which the extrapolation does not model: plain alternation runs.
@@ -64,9 +64,9 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Meth
             let alternation_asked = options.solver != SolverChoice::Auto
                 || options.clip > 0.0
                 || options.overrelaxation != 1.0;
-            let cheap = || {
-                let cost = varpro::cost(problem, k);
-                cost.fits(true) && cost_ratio(&cost, k) <= AUTO_MAX_COST_RATIO
+            let cheap = || -> Result<bool> {
+                let cost = varpro::cost(problem, k)?;
+                Ok(cost.fits(true) && cost_ratio(&cost, k) <= AUTO_MAX_COST_RATIO)
             };
             // Beyond VarPro, accelerated alternation: its first two
             // iterations are alternation's and each later one costs an
@@ -78,16 +78,16 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Meth
             // 21 s, against accelerated alternation's 28 and 0.01 s).
             if alternation_asked {
                 Method::Alternating
-            } else if options.ridge == 0.0 && cheap() {
+            } else if options.ridge == 0.0 && cheap()? {
                 Method::VarPro
             } else {
                 Method::Accelerated
             }
         }
-    }
+    })
 }
 
-fn initial_factors(ctx: &Context<'_>, start: Option<&Factors>) -> Factors {
+fn initial_factors(ctx: &Context<'_>, start: Option<&Factors>) -> Result<Factors> {
     let (problem, options) = (ctx.problem, ctx.options);
     let (n, m) = (problem.n_rows(), problem.n_cols());
     match options.init {
@@ -96,13 +96,7 @@ fn initial_factors(ctx: &Context<'_>, start: Option<&Factors>) -> Factors {
             .pool
             .install(|| svd_factors(problem, ctx.rank, options.seed)),
         InitChoice::Random => random_factors(n, m, ctx.rank, options.seed),
-        InitChoice::Given => {
-            let given = start.expect("validated: WLRA_INIT_GIVEN has factors");
-            Factors {
-                u: given.u.clone(),
-                v: given.v.clone(),
-            }
-        }
+        InitChoice::Given => copy_factors(start.expect("validated: WLRA_INIT_GIVEN has factors")),
     }
 }
 
@@ -159,7 +153,7 @@ fn restart(
         if done || best.cancelled {
             break;
         }
-        let start = random_factors(n, m, ctx.rank, restart_seed(ctx.options.seed, r));
+        let start = random_factors(n, m, ctx.rank, restart_seed(ctx.options.seed, r))?;
         // The callback sees the objective of what a cancel would return:
         // the best so far, so its sequence never rises across starts.
         let best_so_far = best.objective;
@@ -277,8 +271,8 @@ fn fit_scaled(
         pool,
         weight_sums: sums.as_ref(),
     };
-    let method = choose_method(options, problem, rank);
-    let first = method.run(&ctx, initial_factors(&ctx, start), progress)?;
+    let method = choose_method(options, problem, rank)?;
+    let first = method.run(&ctx, initial_factors(&ctx, start)?, progress)?;
     let plan = restart_plan(options, method);
     if plan.restarts == 0 {
         return Ok(first);

@@ -1,10 +1,12 @@
 //! Starting factors: the top-k singular subspace of W o M by a randomized
 //! range finder (no full SVD, no n x m temporary), or seeded Gaussians.
 
+use crate::error::Result;
 use crate::kernels::orthonormal::orthonormal_basis;
+use crate::memory::{checked_len, try_buffer, try_collect, try_filled, try_from_fn, try_zeros};
 use crate::problem::Problem;
 use crate::rng::{fill_gaussian, stream, Purpose};
-use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::dyn_stack::MemStack;
 use faer::linalg::matmul::matmul;
 use faer::linalg::svd::{self, ComputeSvdVectors};
 use faer::{Accum, Mat, Par};
@@ -21,40 +23,52 @@ pub struct Factors {
     pub v: Mat<f64>,
 }
 
-fn gaussian(rows: usize, cols: usize, seed: u64, purpose: Purpose, index: u64) -> Mat<f64> {
-    let mut data = vec![0.0; rows * cols];
+fn gaussian(rows: usize, cols: usize, seed: u64, purpose: Purpose, index: u64) -> Result<Mat<f64>> {
+    let what = "a Gaussian start";
+    let mut data = try_filled(checked_len(rows, cols, what)?, 0.0, what)?;
     fill_gaussian(&mut stream(seed, purpose, index), &mut data);
-    Mat::from_fn(rows, cols, |i, j| data[j * rows + i])
+    try_from_fn(rows, cols, |i, j| data[j * rows + i], what)
 }
 
 /// Gaussian U and V with entries of variance 1/rows, so U V^T starts at the
 /// scale of a unit matrix whatever the shape.
-pub fn random_factors(n: usize, m: usize, k: usize, seed: u64) -> Factors {
-    let mut u = gaussian(n, k, seed, Purpose::RandomInit, 0);
-    let mut v = gaussian(m, k, seed, Purpose::RandomInit, 1);
+pub fn random_factors(n: usize, m: usize, k: usize, seed: u64) -> Result<Factors> {
+    let mut u = gaussian(n, k, seed, Purpose::RandomInit, 0)?;
+    let mut v = gaussian(m, k, seed, Purpose::RandomInit, 1)?;
     u *= faer::Scale(1.0 / (n as f64).sqrt());
     v *= faer::Scale(1.0 / (m as f64).sqrt());
-    Factors { u, v }
+    Ok(Factors { u, v })
+}
+
+/// An owned copy of given factors, reserved fallibly.
+pub fn copy_factors(f: &Factors) -> Result<Factors> {
+    Ok(Factors {
+        u: crate::memory::try_copy(f.u.as_ref(), "a copy of the factors")?,
+        v: crate::memory::try_copy(f.v.as_ref(), "a copy of the factors")?,
+    })
 }
 
 /// U = left singular vectors times singular values, V = right singular
 /// vectors, of the best rank-k approximation of W o M (approximately).
 /// Flops: about 2 (2q + 2) n m (k + 10) for the products, q = 4.
-pub fn svd_factors(problem: &Problem<'_>, k: usize, seed: u64) -> Factors {
+/// Memory: the range finder's m x l and n x l blocks (l = k + 10), the thin
+/// SVD's factors and faer's scratch for it, all reserved fallibly.
+pub fn svd_factors(problem: &Problem<'_>, k: usize, seed: u64) -> Result<Factors> {
     let (n, m) = (problem.n_rows(), problem.n_cols());
-    let width = (k + OVERSAMPLING).min(n).min(m);
+    let width = k.saturating_add(OVERSAMPLING).min(n).min(m);
     let transposed = problem.transposed();
-    let omega = gaussian(m, width, seed, Purpose::RangeFinder, 0);
-    let mut q = orthonormal_basis(problem.weighted_data_times(omega.as_ref()).as_ref());
+    let omega = gaussian(m, width, seed, Purpose::RangeFinder, 0)?;
+    let mut q = orthonormal_basis(problem.weighted_data_times(omega.as_ref())?.as_ref())?;
     for _ in 0..POWER_ITERATIONS {
-        let z = orthonormal_basis(transposed.weighted_data_times(q.as_ref()).as_ref());
-        q = orthonormal_basis(problem.weighted_data_times(z.as_ref()).as_ref());
+        let z = orthonormal_basis(transposed.weighted_data_times(q.as_ref())?.as_ref())?;
+        q = orthonormal_basis(problem.weighted_data_times(z.as_ref())?.as_ref())?;
     }
     // B = (Q^T A)^T = A^T Q (m x width); A ~ Q B^T = (Q Vb) S Ub^T.
-    let b = transposed.weighted_data_times(q.as_ref());
-    let mut s = Mat::<f64>::zeros(width, 1);
-    let mut ub = Mat::<f64>::zeros(m, width);
-    let mut vb = Mat::<f64>::zeros(width, width);
+    let b = transposed.weighted_data_times(q.as_ref())?;
+    let what = "the SVD of the start";
+    let mut s = try_zeros(width, 1, what)?;
+    let mut ub = try_zeros(m, width, what)?;
+    let mut vb = try_zeros(width, width, what)?;
     let req = svd::svd_scratch::<f64>(
         m,
         width,
@@ -69,7 +83,7 @@ pub fn svd_factors(problem: &Problem<'_>, k: usize, seed: u64) -> Factors {
         Some(ub.as_mut()),
         Some(vb.as_mut()),
         Par::Seq,
-        MemStack::new(&mut MemBuffer::new(req)),
+        MemStack::new(&mut try_buffer(req, "the scratch of the start's SVD")?),
         Default::default(),
     );
     if ok.is_err() {
@@ -77,9 +91,10 @@ pub fn svd_factors(problem: &Problem<'_>, k: usize, seed: u64) -> Factors {
         // out; a random start is still a correct (if slower) start.
         return random_factors(n, m, k, seed);
     }
-    let mut order: Vec<usize> = (0..width).collect();
-    order.sort_by(|&a, &b| s[(b, 0)].total_cmp(&s[(a, 0)]).then(a.cmp(&b)));
-    let mut left = Mat::<f64>::zeros(n, width);
+    let mut order = try_collect(0..width, what)?;
+    // Unstable sort: the index breaks ties, and it needs no buffer.
+    order.sort_unstable_by(|&a, &b| s[(b, 0)].total_cmp(&s[(a, 0)]).then(a.cmp(&b)));
+    let mut left = try_zeros(n, width, what)?;
     matmul(
         left.as_mut(),
         Accum::Replace,
@@ -88,7 +103,12 @@ pub fn svd_factors(problem: &Problem<'_>, k: usize, seed: u64) -> Factors {
         1.0,
         Par::Seq,
     );
-    let u = Mat::from_fn(n, k, |i, j| left[(i, order[j])] * s[(order[j], 0)]);
-    let v = Mat::from_fn(m, k, |i, j| ub[(i, order[j])]);
-    Factors { u, v }
+    let u = try_from_fn(
+        n,
+        k,
+        |i, j| left[(i, order[j])] * s[(order[j], 0)],
+        "the start",
+    )?;
+    let v = try_from_fn(m, k, |i, j| ub[(i, order[j])], "the start")?;
+    Ok(Factors { u, v })
 }

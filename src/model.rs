@@ -207,8 +207,8 @@ impl Model {
         first_non_finite("U", u)?;
         first_non_finite("V", v)?;
         self.start = Some(Factors {
-            u: u.to_owned(),
-            v: v.to_owned(),
+            u: memory::try_copy(u, "the given factors")?,
+            v: memory::try_copy(v, "the given factors")?,
         });
         Ok(())
     }

@@ -2,14 +2,16 @@
 //! driver's change of basis. Products of the data live with the data
 //! (`problem::DenseProblem`, `problem::SparseView`).
 
+use crate::error::Result;
 use crate::kernels::blocking::{current_par, for_each_row_block, TALL_ROW_BLOCK};
+use crate::memory::try_zeros;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
 /// a b for tall a (n x k) and small b (k x l), row blocks in parallel on
 /// the current rayon pool (`blocking::current_par`). Flops: 2 n k l.
-pub fn tall_times_small(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());
+pub fn tall_times_small(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<Mat<f64>> {
+    let mut out = try_zeros(a.nrows(), b.ncols(), "a factor in a new basis")?;
     for_each_row_block(
         current_par(),
         out.as_mut(),
@@ -20,7 +22,7 @@ pub fn tall_times_small(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
             matmul(rows, Accum::Replace, a_rows, b, 1.0, Par::Seq);
         },
     );
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -41,6 +43,6 @@ mod tests {
             1.0,
             Par::Seq,
         );
-        assert!(tall_times_small(a.as_ref(), b.as_ref()) == expected);
+        assert!(tall_times_small(a.as_ref(), b.as_ref()).unwrap() == expected);
     }
 }

@@ -66,7 +66,7 @@ fn preconditioned_condition(a: &Mat<f64>, s: usize, draw: u64) -> f64 {
     let mut out = Mat::zeros(s, K);
     let mut order = Vec::new();
     let sketch = srht_sketch(a.as_ref(), s, &mut rng, &mut padded, &mut order, &mut out).to_owned();
-    let mut qr = RFactorWorkspace::new(s, K);
+    let mut qr = RFactorWorkspace::new(s, K).unwrap();
     let r = qr.r_factor(sketch.as_ref()).to_owned();
     // Row i of A R^-1 solves x R = a_i: forward substitution along the row.
     let mut preconditioned = a.clone();
@@ -285,7 +285,7 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
     let mut rng = Rng::new(77);
     let data = rng.normal_mat(n, m);
     let w = rng.uniform_mat(n, m, 0.05, 1.0);
-    let y = wlra::internals::orthonormal_basis(rng.normal_mat(m, k).as_ref());
+    let y = wlra::internals::orthonormal_basis(rng.normal_mat(m, k).as_ref()).unwrap();
     let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
     let step = HalfStep {
         problem: problem.into(),

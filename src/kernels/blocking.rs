@@ -4,6 +4,8 @@
 //! results bitwise identical whatever the number of threads. Parallel loops
 //! hand out whole blocks and collect them in block order.
 
+use crate::error::Result;
+use crate::memory::{try_collect, try_reserve, try_zeros};
 use faer::{Mat, MatMut, Par};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -34,14 +36,19 @@ pub(crate) const CG_CHUNK: usize = 256;
 pub(crate) const SPARSE_BLOCK_ENTRIES: usize = 8192;
 
 /// Consecutive ranges of at most `size` covering 0..len, in order.
-pub fn blocks(len: usize, size: usize) -> impl Iterator<Item = Range<usize>> + Clone {
+pub fn blocks(len: usize, size: usize) -> impl ExactSizeIterator<Item = Range<usize>> + Clone {
     let size = size.max(1);
     (0..len.div_ceil(size)).map(move |b| b * size..((b + 1) * size).min(len))
 }
 
+/// `blocks(len, size)` as a list, reserved fallibly.
+pub fn block_list(len: usize, size: usize) -> Result<Vec<Range<usize>>> {
+    try_collect(blocks(len, size), "the list of row blocks")
+}
+
 /// Stack row blocks (in order) into one n x width matrix.
-pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Mat<f64> {
-    let mut out = Mat::<f64>::zeros(n, width);
+pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Result<Mat<f64>> {
+    let mut out = try_zeros(n, width, "a half-step's solution")?;
     let mut start = 0;
     for part in parts {
         out.as_mut()
@@ -49,7 +56,7 @@ pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Mat<f64> {
             .copy_from(part);
         start += part.nrows();
     }
-    out
+    Ok(out)
 }
 
 /// The parallelism of the rayon pool installed now, as a faer `Par`: read
@@ -63,41 +70,68 @@ pub fn current_par() -> Par {
     }
 }
 
+/// Storage for one result per item, reserved fallibly, so collecting a
+/// parallel loop's results never allocates.
+fn results_for<R>(len: usize) -> Result<Vec<R>> {
+    let mut v = Vec::new();
+    try_reserve(&mut v, len, "the results of a parallel loop")?;
+    Ok(v)
+}
+
+/// The results in item order, or the first item's error.
+fn first_error<R>(results: Vec<Result<R>>) -> Result<Vec<R>> {
+    let mut out = results_for(results.len())?;
+    for r in results {
+        out.push(r?);
+    }
+    Ok(out)
+}
+
 /// `f` over `items`, collected in item order: on the current rayon pool
 /// when `par` is `Par::Rayon`, else on this thread. Each item's work is
-/// sequential, so the results are the same either way.
+/// sequential, so the results are the same either way. The first error (in
+/// item order) is returned instead.
 pub fn map_blocks<T: Sync, R: Send>(
     par: Par,
     items: &[T],
-    f: impl Fn(&T) -> R + Sync + Send,
-) -> Vec<R> {
+    f: impl Fn(&T) -> Result<R> + Sync + Send,
+) -> Result<Vec<R>> {
+    let mut results = results_for(items.len())?;
     match par {
-        Par::Seq => items.iter().map(f).collect(),
-        Par::Rayon(_) => items.par_iter().map(f).collect(),
+        Par::Seq => results.extend(items.iter().map(f)),
+        Par::Rayon(_) => items.par_iter().map(f).collect_into_vec(&mut results),
     }
+    first_error(results)
 }
 
 /// `map_blocks` with one workspace per thread: `init` runs once per
 /// thread's run of consecutive items (at most as many runs as threads), and
 /// `f` reuses it across them. `f` must overwrite whatever of the workspace
-/// it reads, so results do not depend on the grouping.
+/// it reads, so results do not depend on the grouping. A workspace that
+/// could not be had fails each item it would have served.
 pub fn map_blocks_with<T: Sync, W, R: Send>(
     par: Par,
     items: &[T],
-    init: impl Fn() -> W + Sync + Send,
-    f: impl Fn(&mut W, &T) -> R + Sync + Send,
-) -> Vec<R> {
+    init: impl Fn() -> Result<W> + Sync + Send,
+    f: impl Fn(&mut W, &T) -> Result<R> + Sync + Send,
+) -> Result<Vec<R>> {
+    let mut results = results_for(items.len())?;
+    let f = |ws: &mut Result<W>, item: &T| match ws {
+        Ok(ws) => f(ws, item),
+        Err(error) => Err(error.clone()),
+    };
     match par {
         Par::Seq => {
             let mut workspace = init();
-            items.iter().map(|item| f(&mut workspace, item)).collect()
+            results.extend(items.iter().map(|item| f(&mut workspace, item)));
         }
         Par::Rayon(threads) => items
             .par_iter()
             .with_min_len(items.len().div_ceil(threads.get()))
             .map_init(init, f)
-            .collect(),
+            .collect_into_vec(&mut results),
     }
+    first_error(results)
 }
 
 /// `f(block index, rows)` for consecutive blocks of `size` rows of `out`,
@@ -126,16 +160,18 @@ pub fn for_each_row_block(
 pub fn map_owned_with<T: Send, W, R: Send>(
     par: Par,
     items: Vec<T>,
-    init: impl Fn() -> W + Sync + Send,
-    f: impl Fn(&mut W, T) -> R + Sync + Send,
-) -> Vec<R> {
+    init: impl Fn() -> Result<W> + Sync + Send,
+    f: impl Fn(&mut W, T) -> Result<R> + Sync + Send,
+) -> Result<Vec<R>> {
+    let mut results = results_for(items.len())?;
+    let f = |ws: &mut Result<W>, item: T| match ws {
+        Ok(ws) => f(ws, item),
+        Err(error) => Err(error.clone()),
+    };
     match par {
         Par::Seq => {
             let mut workspace = init();
-            items
-                .into_iter()
-                .map(|item| f(&mut workspace, item))
-                .collect()
+            results.extend(items.into_iter().map(|item| f(&mut workspace, item)));
         }
         Par::Rayon(threads) => {
             let min_len = items.len().div_ceil(threads.get());
@@ -143,7 +179,8 @@ pub fn map_owned_with<T: Send, W, R: Send>(
                 .into_par_iter()
                 .with_min_len(min_len)
                 .map_init(init, f)
-                .collect()
+                .collect_into_vec(&mut results)
         }
     }
+    first_error(results)
 }

@@ -7,18 +7,21 @@
 //! of P holds the packed outer product y_j y_j^T. That turns n*m*k(k+1)/2
 //! scalar multiply-adds into a well-shaped matrix product.
 
-use crate::kernels::blocking::{blocks, map_blocks, TALL_ROW_BLOCK};
+use crate::error::Result;
+use crate::kernels::blocking::{block_list, map_blocks, TALL_ROW_BLOCK};
+use crate::memory::try_zeros;
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, ColRef, Mat, MatMut, MatRef, Par};
 
 /// a^T a, from fixed row blocks multiplied (in parallel as `par` says) and
-/// summed in order. Flops: 2 n k^2.
-pub fn gram(a: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+/// summed in order. Flops: 2 n k^2. Memory: one k x k Gram per row block
+/// (reserved fallibly).
+pub fn gram(a: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
     let k = a.ncols();
-    let ranges: Vec<_> = blocks(a.nrows(), TALL_ROW_BLOCK).collect();
+    let ranges = block_list(a.nrows(), TALL_ROW_BLOCK)?;
     let parts: Vec<Mat<f64>> = map_blocks(par, &ranges, |rows| {
         let block = a.subrows(rows.start, rows.len());
-        let mut g = Mat::<f64>::zeros(k, k);
+        let mut g = try_zeros(k, k, "a row block's Gram")?;
         matmul(
             g.as_mut(),
             Accum::Replace,
@@ -27,13 +30,13 @@ pub fn gram(a: MatRef<'_, f64>, par: Par) -> Mat<f64> {
             1.0,
             Par::Seq,
         );
-        g
-    });
-    let mut total = Mat::<f64>::zeros(k, k);
+        Ok(g)
+    })?;
+    let mut total = try_zeros(k, k, "a Gram")?;
     for part in &parts {
         total += part;
     }
-    total
+    Ok(total)
 }
 
 /// Entries of the packed upper triangle of a k x k symmetric matrix.

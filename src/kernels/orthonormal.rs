@@ -7,11 +7,13 @@
 //! deficient included, takes Householder QR (sequential, about 4 n k^2
 //! flops; Q stays orthonormal whatever a is).
 
+use crate::error::Result;
 use crate::kernels::blocking::{current_par, for_each_row_block, TALL_ROW_BLOCK};
 use crate::kernels::gram::gram;
 use crate::kernels::spd_solve::{
     cholesky_upper, full_rank, pivot_ratio, CHOLESKY_QR_MAX_PIVOT_RATIO,
 };
+use crate::memory::{try_buffer, try_copy, try_from_fn, try_identity, try_zeros};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::householder;
 use faer::linalg::matmul::matmul;
@@ -24,25 +26,31 @@ const TALL_RATIO: usize = 4;
 
 /// One Cholesky QR pass: a = Q R with R^T R = a^T a, or None when a^T a is
 /// not safely positive definite. Flops: 3 n k^2 (Gram, then solve).
-fn cholesky_qr_pass(a: MatRef<'_, f64>, par: Par) -> Option<(Mat<f64>, Mat<f64>)> {
-    let r = cholesky_upper(gram(a, par).as_ref())?;
+fn cholesky_qr_pass(a: MatRef<'_, f64>, par: Par) -> Result<Option<(Mat<f64>, Mat<f64>)>> {
+    let Some(r) = cholesky_upper(gram(a, par)?.as_ref())? else {
+        return Ok(None);
+    };
     if pivot_ratio(r.as_ref()) > CHOLESKY_QR_MAX_PIVOT_RATIO {
-        return None;
+        return Ok(None);
     }
-    let mut q = a.to_owned();
+    let mut q = try_copy(a, "a thin QR's Q")?;
     for_each_row_block(par, q.as_mut(), TALL_ROW_BLOCK, |_, rows| {
         // Q_rows R = a_rows, i.e. R^T Q_rows^T = a_rows^T.
         solve_lower_triangular_in_place(r.transpose(), rows.transpose_mut(), Par::Seq);
     });
-    Some((q, r))
+    Ok(Some((q, r)))
 }
 
 /// CholeskyQR2: a = Q1 R1 and Q1 = Q R2, so R = R2 R1. None when either
 /// pass finds its input too ill-conditioned.
-fn cholesky_qr2(a: MatRef<'_, f64>, par: Par) -> Option<(Mat<f64>, Mat<f64>)> {
-    let (q1, r1) = cholesky_qr_pass(a, par)?;
-    let (q, r2) = cholesky_qr_pass(q1.as_ref(), par)?;
-    let mut r = Mat::<f64>::zeros(r1.nrows(), r1.ncols());
+fn cholesky_qr2(a: MatRef<'_, f64>, par: Par) -> Result<Option<(Mat<f64>, Mat<f64>)>> {
+    let Some((q1, r1)) = cholesky_qr_pass(a, par)? else {
+        return Ok(None);
+    };
+    let Some((q, r2)) = cholesky_qr_pass(q1.as_ref(), par)? else {
+        return Ok(None);
+    };
+    let mut r = try_zeros(r1.nrows(), r1.ncols(), "a thin QR's R")?;
     matmul(
         r.as_mut(),
         Accum::Replace,
@@ -51,48 +59,48 @@ fn cholesky_qr2(a: MatRef<'_, f64>, par: Par) -> Option<(Mat<f64>, Mat<f64>)> {
         1.0,
         Par::Seq,
     );
-    Some((q, r))
+    Ok(Some((q, r)))
 }
 
 /// Q (n x k) with orthonormal columns spanning at least the columns of `a`.
 /// Requires n >= k.
-pub fn orthonormal_basis(a: MatRef<'_, f64>) -> Mat<f64> {
-    thin_qr(a).0
+pub fn orthonormal_basis(a: MatRef<'_, f64>) -> Result<Mat<f64>> {
+    Ok(thin_qr(a)?.0)
 }
 
 /// a = Q R with Q (n x k) orthonormal and R (k x k) upper triangular, on
 /// the current rayon pool (`blocking::current_par`). Requires n >= k.
-pub fn thin_qr(a: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
+pub fn thin_qr(a: MatRef<'_, f64>) -> Result<(Mat<f64>, Mat<f64>)> {
     thin_qr_par(a, current_par())
 }
 
 /// `thin_qr` with explicit parallelism.
-pub fn thin_qr_par(a: MatRef<'_, f64>, par: Par) -> (Mat<f64>, Mat<f64>) {
+pub fn thin_qr_par(a: MatRef<'_, f64>, par: Par) -> Result<(Mat<f64>, Mat<f64>)> {
     let (n, k) = a.shape();
     assert!(n >= k, "thin_qr needs a tall matrix");
     if k == 0 {
-        return (Mat::zeros(n, 0), Mat::zeros(0, 0));
+        return Ok((Mat::zeros(n, 0), Mat::zeros(0, 0)));
     }
     if n >= TALL_RATIO * k {
-        if let Some(qr) = cholesky_qr2(a, par) {
-            return qr;
+        if let Some(qr) = cholesky_qr2(a, par)? {
+            return Ok(qr);
         }
     }
     householder_qr(a)
 }
 
-fn householder_qr(a: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
+fn householder_qr(a: MatRef<'_, f64>) -> Result<(Mat<f64>, Mat<f64>)> {
     let (n, k) = a.shape();
-    let mut qr = a.to_owned();
+    let mut qr = try_copy(a, "a Householder QR's factors")?;
     let block = factor::recommended_block_size::<f64>(n, k);
-    let mut coeff = Mat::<f64>::zeros(block, k);
+    let mut coeff = try_zeros(block, k, "a Householder QR's block coefficients")?;
     let req = StackReq::any_of(&[
         factor::qr_in_place_scratch::<f64>(n, k, block, Par::Seq, Default::default()),
         householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
             n, block, k,
         ),
     ]);
-    let mut buffer = MemBuffer::new(req);
+    let mut buffer = try_buffer(req, "a Householder QR's scratch")?;
     factor::qr_in_place(
         qr.as_mut(),
         coeff.as_mut(),
@@ -100,7 +108,7 @@ fn householder_qr(a: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
         MemStack::new(&mut buffer),
         Default::default(),
     );
-    let mut q = Mat::<f64>::identity(n, k);
+    let mut q = try_identity(n, k, "a thin QR's Q")?;
     householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
         qr.as_ref(),
         coeff.as_ref(),
@@ -109,8 +117,9 @@ fn householder_qr(a: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
         Par::Seq,
         MemStack::new(&mut buffer),
     );
-    let r = Mat::from_fn(k, k, |i, j| if i <= j { qr[(i, j)] } else { 0.0 });
-    (q, r)
+    let upper = |i: usize, j: usize| if i <= j { qr[(i, j)] } else { 0.0 };
+    let r = try_from_fn(k, k, upper, "a thin QR's R")?;
+    Ok((q, r))
 }
 
 /// Scratch for repeated R factors of matrices of at most `rows` x `k`:
@@ -122,15 +131,15 @@ pub struct RFactorWorkspace {
 }
 
 impl RFactorWorkspace {
-    pub fn new(rows: usize, k: usize) -> Self {
+    pub fn new(rows: usize, k: usize) -> Result<Self> {
         let rows = rows.max(k).max(1);
         let block = factor::recommended_block_size::<f64>(rows, k.max(1));
         let req = factor::qr_in_place_scratch::<f64>(rows, k, block, Par::Seq, Default::default());
-        RFactorWorkspace {
-            qr: Mat::zeros(rows, k),
-            coeff: Mat::zeros(block, k),
-            buffer: MemBuffer::new(req),
-        }
+        Ok(RFactorWorkspace {
+            qr: try_zeros(rows, k, "a row's QR")?,
+            coeff: try_zeros(block, k, "a row's QR coefficients")?,
+            buffer: try_buffer(req, "a row's QR scratch")?,
+        })
     }
 
     /// Copy `a` (rows <= capacity, rows >= k) in and return its R factor
@@ -152,11 +161,12 @@ impl RFactorWorkspace {
 
     /// The R of `a` as a clean upper triangle, or None when it is not full
     /// rank (`spd_solve::full_rank`) and so cannot serve as a preconditioner.
-    pub fn full_rank_r_factor(&mut self, a: MatRef<'_, f64>) -> Option<Mat<f64>> {
+    pub fn full_rank_r_factor(&mut self, a: MatRef<'_, f64>) -> Result<Option<Mat<f64>>> {
         let r = self.r_factor(a);
         let k = r.ncols();
-        let upper = Mat::from_fn(k, k, |i, j| if i <= j { r[(i, j)] } else { 0.0 });
-        full_rank(upper.as_ref()).then_some(upper)
+        let clean = |i: usize, j: usize| if i <= j { r[(i, j)] } else { 0.0 };
+        let upper = try_from_fn(k, k, clean, "a row's preconditioner R")?;
+        Ok(full_rank(upper.as_ref()).then_some(upper))
     }
 }
 
@@ -177,7 +187,7 @@ mod tests {
     /// max |Q^T Q - I|, max |Q R - a| / max |a|, and whether R is upper
     /// triangular.
     fn check(a: &Mat<f64>) -> (f64, f64, bool) {
-        let (q, r) = thin_qr(a.as_ref());
+        let (q, r) = thin_qr(a.as_ref()).unwrap();
         let k = a.ncols();
         let qtq = q.transpose() * &q;
         let orthogonality = (0..k)
@@ -200,7 +210,7 @@ mod tests {
     #[test]
     fn tall_well_conditioned_matrices_take_cholesky_qr2() {
         let a = pseudo_random(3000, 20, 1);
-        assert!(cholesky_qr2(a.as_ref(), Par::Seq).is_some());
+        assert!(cholesky_qr2(a.as_ref(), Par::Seq).unwrap().is_some());
         let (orthogonality, residual, upper) = check(&a);
         assert!(orthogonality < 1e-14, "{orthogonality}");
         assert!(residual < 1e-14, "{residual}");
@@ -218,7 +228,7 @@ mod tests {
         let mut deficient = pseudo_random(3000, 12, 3);
         deficient.col_mut(5).fill(0.0);
         for a in [graded, deficient] {
-            assert!(cholesky_qr2(a.as_ref(), Par::Seq).is_none());
+            assert!(cholesky_qr2(a.as_ref(), Par::Seq).unwrap().is_none());
             let (orthogonality, residual, upper) = check(&a);
             assert!(orthogonality < 1e-13, "{orthogonality}");
             assert!(residual < 1e-14, "{residual}");
@@ -234,7 +244,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            pool.install(|| thin_qr(a.as_ref()))
+            pool.install(|| thin_qr(a.as_ref()).unwrap())
         };
         let ((q1, r1), (q3, r3)) = (on(1), on(3));
         assert!(q1 == q3 && r1 == r3);

@@ -6,6 +6,8 @@
 //! (about 9 k^3 flops), so singular rows (all-zero weights, fewer than k
 //! non-zero weights) still get finite factors.
 
+use crate::error::Result;
+use crate::memory::{try_buffer, try_filled, try_from_fn, try_zeros};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::cholesky::llt;
 use faer::linalg::evd;
@@ -47,7 +49,8 @@ pub struct SpdSolver {
 }
 
 impl SpdSolver {
-    pub fn new(k: usize) -> Self {
+    /// Reserved fallibly: at large k these are 3 k^2 doubles per thread.
+    pub fn new(k: usize) -> Result<Self> {
         let req = StackReq::any_of(&[
             llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default()),
             llt::solve::solve_in_place_scratch::<f64>(k, 1, Par::Seq),
@@ -58,15 +61,16 @@ impl SpdSolver {
                 Default::default(),
             ),
         ]);
-        SpdSolver {
-            factor: Mat::zeros(k, k),
-            gram_copy: Mat::zeros(k, k),
+        let what = "a row solve's k x k scratch";
+        Ok(SpdSolver {
+            factor: try_zeros(k, k, what)?,
+            gram_copy: try_zeros(k, k, what)?,
             use_eigen: false,
-            eigvecs: Mat::zeros(k, k),
-            eigvals: Mat::zeros(k, 1),
-            projected: vec![0.0; k],
-            buffer: MemBuffer::new(req),
-        }
+            eigvecs: try_zeros(k, k, what)?,
+            eigvals: try_zeros(k, 1, what)?,
+            projected: try_filled(k, 0.0, what)?,
+            buffer: try_buffer(req, "the scratch of a row's Cholesky and eigensolver")?,
+        })
     }
 
     /// Workspace matrix for the caller to fill with G before `factor`.
@@ -202,8 +206,8 @@ pub fn pivot_ratio(r: MatRef<'_, f64>) -> f64 {
 
 /// The upper Cholesky factor R (G = R^T R) of a symmetric positive definite
 /// matrix, sequentially; None when G is not positive definite. k^3/3 flops.
-pub fn cholesky_upper(g: faer::MatRef<'_, f64>) -> Option<Mat<f64>> {
-    let mut scratch = CholeskyScratch::new(g.nrows());
+pub fn cholesky_upper(g: faer::MatRef<'_, f64>) -> Result<Option<Mat<f64>>> {
+    let mut scratch = CholeskyScratch::new(g.nrows())?;
     scratch.gram_mut().copy_from(g);
     scratch.upper_factor()
 }
@@ -216,12 +220,12 @@ pub struct CholeskyScratch {
 }
 
 impl CholeskyScratch {
-    pub fn new(k: usize) -> Self {
+    pub fn new(k: usize) -> Result<Self> {
         let req = llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default());
-        CholeskyScratch {
-            l: Mat::zeros(k, k),
-            buffer: MemBuffer::new(req),
-        }
+        Ok(CholeskyScratch {
+            l: try_zeros(k, k, "a k x k Cholesky factor")?,
+            buffer: try_buffer(req, "the scratch of a k x k Cholesky factorization")?,
+        })
     }
 
     /// Where the caller puts G before `upper_factor`.
@@ -230,21 +234,20 @@ impl CholeskyScratch {
     }
 
     /// `cholesky_upper` of the G left by `gram_mut` (overwriting it).
-    pub fn upper_factor(&mut self) -> Option<Mat<f64>> {
+    pub fn upper_factor(&mut self) -> Result<Option<Mat<f64>>> {
         let k = self.l.nrows();
-        llt::factor::cholesky_in_place(
+        let factored = llt::factor::cholesky_in_place(
             self.l.as_mut(),
             Default::default(),
             Par::Seq,
             MemStack::new(&mut self.buffer),
             Default::default(),
-        )
-        .ok()?;
+        );
+        if factored.is_err() {
+            return Ok(None);
+        }
         let l = &self.l;
-        Some(Mat::from_fn(
-            k,
-            k,
-            |i, j| if i <= j { l[(j, i)] } else { 0.0 },
-        ))
+        let upper = |i: usize, j: usize| if i <= j { l[(j, i)] } else { 0.0 };
+        try_from_fn(k, k, upper, "a k x k Cholesky factor").map(Some)
     }
 }

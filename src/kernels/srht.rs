@@ -5,8 +5,10 @@
 //! Flops per sketch of a rows x k matrix, p = next_pow2(rows): k p log2(p)
 //! additions; memory: one p x k padded copy.
 
+use crate::error::Result;
 use crate::kernels::fwht::fwht_columns;
 use crate::kernels::orthonormal::RFactorWorkspace;
+use crate::memory::{try_reserve, try_zeros};
 use crate::rng::{below, sign};
 use faer::{Mat, MatRef};
 
@@ -102,12 +104,15 @@ pub struct SrhtScratch {
 }
 
 impl SrhtScratch {
-    pub fn new(rows: usize, k: usize, s: usize) -> Self {
-        SrhtScratch {
-            padded: Mat::zeros(rows.next_power_of_two(), k),
-            order: Vec::with_capacity(rows.next_power_of_two()),
-            sketch: Mat::zeros(s, k),
-        }
+    pub fn new(rows: usize, k: usize, s: usize) -> Result<Self> {
+        let p = rows.checked_next_power_of_two().unwrap_or(usize::MAX);
+        let mut order = Vec::new();
+        try_reserve(&mut order, p, "the SRHT's row sample")?;
+        Ok(SrhtScratch {
+            padded: try_zeros(p, k, "the SRHT's padded design")?,
+            order,
+            sketch: try_zeros(s, k, "a row's sketch")?,
+        })
     }
 }
 
@@ -121,7 +126,7 @@ pub fn sketched_r_factor(
     rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
     srht: &mut SrhtScratch,
     qr: &mut RFactorWorkspace,
-) -> Option<Mat<f64>> {
+) -> Result<Option<Mat<f64>>> {
     debug_assert!(a.nrows() >= a.ncols(), "a row that may be singular");
     qr.full_rank_r_factor(sketch_or_design(a, s, rng, srht))
 }

@@ -5,7 +5,9 @@
 //! fit at k = 16). Tiles of TILE columns keep the source lines in L1 while
 //! the rows advance, so both sides stream.
 
+use crate::error::Result;
 use crate::kernels::blocking::{for_each_row_block, COPY_ROW_BLOCK};
+use crate::memory::{checked_len, try_filled, try_zeros};
 use faer::{Mat, MatRef, Par};
 use rayon::prelude::*;
 
@@ -58,11 +60,12 @@ pub fn copy_to_rows(src: MatRef<'_, f64>, dst: &mut [f64]) {
 /// sparse paths gather whole rows of a factor by index. Transposed in
 /// blocks of rows (in parallel as `par` says), so each block's writes stay
 /// in cache.
-pub fn rows_contiguous(a: MatRef<'_, f64>, par: Par) -> Vec<f64> {
+pub fn rows_contiguous(a: MatRef<'_, f64>, par: Par) -> Result<Vec<f64>> {
     let (n, k) = a.shape();
-    let mut out = vec![0.0; n * k];
+    let what = "a factor with contiguous rows";
+    let mut out = try_filled(checked_len(n, k, what)?, 0.0, what)?;
     if k == 0 {
-        return out;
+        return Ok(out);
     }
     let copy = |(b, chunk): (usize, &mut [f64])| {
         let col_rows = a.subrows(b * COPY_ROW_BLOCK, chunk.len() / k);
@@ -82,15 +85,15 @@ pub fn rows_contiguous(a: MatRef<'_, f64>, par: Par) -> Vec<f64> {
             .enumerate()
             .for_each(copy),
     }
-    out
+    Ok(out)
 }
 
 /// The n x k matrix whose row i is rows[i * k..(i + 1) * k]: the inverse of
 /// `rows_contiguous`, by the same blocks.
-pub fn from_rows_contiguous(rows: &[f64], n: usize, k: usize, par: Par) -> Mat<f64> {
-    let mut out = Mat::<f64>::zeros(n, k);
+pub fn from_rows_contiguous(rows: &[f64], n: usize, k: usize, par: Par) -> Result<Mat<f64>> {
+    let mut out = try_zeros(n, k, "a half-step's solution")?;
     if k == 0 {
-        return out;
+        return Ok(out);
     }
     for_each_row_block(par, out.as_mut(), COPY_ROW_BLOCK, |b, mut block| {
         let block_rows = &rows[b * COPY_ROW_BLOCK * k..(b * COPY_ROW_BLOCK + block.nrows()) * k];
@@ -100,7 +103,7 @@ pub fn from_rows_contiguous(rows: &[f64], n: usize, k: usize, par: Par) -> Mat<f
             column.iter_mut().zip(values).for_each(|(v, x)| *v = x);
         }
     });
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -112,9 +115,9 @@ mod tests {
         let (n, k) = (200, 7);
         let a = Mat::from_fn(n, k, |i, j| (i * 31 + j * 7) as f64 / 13.0 - 5.0);
         for par in [Par::Seq, Par::rayon(2)] {
-            let rows = rows_contiguous(a.as_ref(), par);
+            let rows = rows_contiguous(a.as_ref(), par).unwrap();
             assert!((0..n).all(|i| (0..k).all(|j| rows[i * k + j] == a[(i, j)])));
-            assert!(from_rows_contiguous(&rows, n, k, par) == a);
+            assert!(from_rows_contiguous(&rows, n, k, par).unwrap() == a);
         }
     }
 

@@ -18,7 +18,7 @@ use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::spd_solve::cholesky_upper;
-use crate::memory::try_zeros;
+use crate::memory::{try_copy, try_filled, try_zeros};
 use crate::products::tall_times_small;
 use crate::solver::HalfStepSolver;
 use faer::linalg::matmul::matmul;
@@ -47,8 +47,8 @@ const GAUGE_DRIFT: f64 = 0.5;
 
 /// a^T b for tall a, b (rows x k): a k x k reduction, sequential so its
 /// bits do not depend on the thread count. Flops: 2 rows k^2.
-fn cross(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = Mat::<f64>::zeros(a.ncols(), b.ncols());
+fn cross(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<Mat<f64>> {
+    let mut out = try_zeros(a.ncols(), b.ncols(), "a k x k cross product")?;
     matmul(
         out.as_mut(),
         Accum::Replace,
@@ -57,7 +57,7 @@ fn cross(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
         1.0,
         Par::Seq,
     );
-    out
+    Ok(out)
 }
 
 /// sum a o b, column by column in a fixed order.
@@ -121,8 +121,11 @@ impl History {
     fn push(&mut self, g: &Mat<f64>, r: &Mat<f64>) {
         if self.has_last {
             let slot = self.next;
-            self.dg[slot].copy_from(g - &self.last_g);
-            self.dr[slot].copy_from(r - &self.last_r);
+            // In place: no temporary of the factor's size.
+            self.dg[slot].copy_from(g);
+            self.dg[slot] -= &self.last_g;
+            self.dr[slot].copy_from(r);
+            self.dr[slot] -= &self.last_r;
             self.next = (slot + 1) % WINDOW;
             self.len = (self.len + 1).min(WINDOW);
         }
@@ -134,12 +137,14 @@ impl History {
     /// x_c = g - sum_j gamma_j dg_j, gamma = argmin ||r - sum_j gamma_j dr_j||
     /// (regularized, columns scaled to unit norm); None without differences
     /// or when the weights are not finite. Flops: about (len^2 + 4 len) rows k.
-    fn extrapolate(&self) -> Option<Mat<f64>> {
+    /// Memory: the extrapolated point (reserved fallibly); the rest is
+    /// bounded by WINDOW.
+    fn extrapolate(&self) -> Result<Option<Mat<f64>>> {
         let used: Vec<usize> = (0..self.len)
             .filter(|&j| inner(&self.dr[j], &self.dr[j]) > 0.0)
             .collect();
         if used.is_empty() {
-            return None;
+            return Ok(None);
         }
         let p = used.len();
         let scale: Vec<f64> = used
@@ -157,18 +162,20 @@ impl History {
         let mut gamma: Vec<f64> = (0..p)
             .map(|a| inner(&self.dr[used[a]], &self.last_r) / scale[a])
             .collect();
-        let r = cholesky_upper(gram.as_ref())?;
+        let Some(r) = cholesky_upper(gram.as_ref())? else {
+            return Ok(None);
+        };
         cholesky_solve(&r, &mut gamma);
         if !gamma.iter().all(|g| g.is_finite()) {
-            return None;
+            return Ok(None);
         }
-        let mut x = self.last_g.clone();
+        let mut x = try_copy(self.last_g.as_ref(), "an extrapolated factor")?;
         for (a, &j) in used.iter().enumerate() {
             let c = gamma[a] / scale[a];
             let cols = x.col_iter_mut().zip(self.dg[j].col_iter());
             cols.for_each(|(xc, dc)| xc.iter_mut().zip(dc.iter()).for_each(|(v, d)| *v -= c * d));
         }
-        Some(x)
+        Ok(Some(x))
     }
 }
 
@@ -189,21 +196,21 @@ struct Gauge {
 impl Gauge {
     /// Whether `q_u` (orthonormal) has drifted too far from the basis;
     /// true without a basis.
-    fn drifted(&self, q_u: &Mat<f64>) -> bool {
+    fn drifted(&self, q_u: &Mat<f64>) -> Result<bool> {
         let Some(b) = &self.basis else {
-            return true;
+            return Ok(true);
         };
-        let t = cross(q_u.as_ref(), b.as_ref());
+        let t = cross(q_u.as_ref(), b.as_ref())?;
         let k = t.ncols() as f64;
         // ||Q_U^T B||^2 = sum cos^2 of the principal angles.
-        k - t.squared_norm_l2() > GAUGE_DRIFT
+        Ok(k - t.squared_norm_l2() > GAUGE_DRIFT)
     }
 
     /// X^T B for the product X = u v^T (n x k, m x k): v (u^T B).
-    fn coordinates(&self, u: &Mat<f64>, v: &Mat<f64>) -> Mat<f64> {
+    fn coordinates(&self, u: &Mat<f64>, v: &Mat<f64>) -> Result<Mat<f64>> {
         match &self.basis {
-            Some(b) => tall_times_small(v.as_ref(), cross(u.as_ref(), b.as_ref()).as_ref()),
-            None => v.clone(),
+            Some(b) => tall_times_small(v.as_ref(), cross(u.as_ref(), b.as_ref())?.as_ref()),
+            None => try_copy(v.as_ref(), "the acceleration's coordinates"),
         }
     }
 }
@@ -212,14 +219,17 @@ impl Gauge {
 /// U v_c^T closest to the plain step's product u g^T, i.e.
 /// u (g^T v_c) (v_c^T v_c)^-1 (iterative solvers start there; the exact
 /// one ignores it). Falls back to u when v_c^T v_c is singular.
-fn warm_for(u: &Mat<f64>, g: &Mat<f64>, v_c: &Mat<f64>) -> Mat<f64> {
-    let Some(r) = cholesky_upper(cross(v_c.as_ref(), v_c.as_ref()).as_ref()) else {
-        return u.clone();
+fn warm_for(u: &Mat<f64>, g: &Mat<f64>, v_c: &Mat<f64>) -> Result<Mat<f64>> {
+    let Some(r) = cholesky_upper(cross(v_c.as_ref(), v_c.as_ref())?.as_ref())? else {
+        return try_copy(u.as_ref(), "a warm start");
     };
     // C = (v_c^T v_c)^-1 (v_c^T g), so u (g^T v_c) (v_c^T v_c)^-1 = u C^T.
-    let mut c = cross(v_c.as_ref(), g.as_ref());
+    let mut c = cross(v_c.as_ref(), g.as_ref())?;
+    let mut col = try_filled(c.nrows(), 0.0, "a column of a k x k solve")?;
     for j in 0..c.ncols() {
-        let mut col: Vec<f64> = c.col(j).iter().copied().collect();
+        col.iter_mut()
+            .zip(c.col(j).iter())
+            .for_each(|(x, v)| *x = *v);
         cholesky_solve(&r, &mut col);
         col.iter().enumerate().for_each(|(i, &x)| c[(i, j)] = x);
     }
@@ -249,7 +259,7 @@ fn try_extrapolation(
     f_plain: f64,
     v_c: &Mat<f64>,
 ) -> Result<Option<Factors>> {
-    let warm = ctx.pool.install(|| warm_for(&plain.u, &plain.v, v_c));
+    let warm = ctx.pool.install(|| warm_for(&plain.u, &plain.v, v_c))?;
     let (v, u) = match half_step(
         ctx,
         solver,
@@ -264,7 +274,7 @@ fn try_extrapolation(
         Err(e) => return Err(e),
     };
     let point = Factors { u, v };
-    let f_c = ctx.objective(&point);
+    let f_c = ctx.objective(&point)?;
     Ok((f_c < f_plain).then_some(point))
 }
 
@@ -331,16 +341,23 @@ fn record(
     history: &mut History,
     point: &Factors,
     plain: &Factors,
-) {
-    if ctx.options.ridge == 0.0 && gauge.drifted(&plain.u) {
-        gauge.basis = Some(plain.u.clone());
+) -> Result<()> {
+    if ctx.options.ridge == 0.0 && gauge.drifted(&plain.u)? {
+        gauge.basis = Some(try_copy(plain.u.as_ref(), "the acceleration's basis")?);
         history.restart(false);
     }
-    let (x, gx) = ctx.pool.install(|| {
-        let x = gauge.coordinates(&point.u, &point.v);
-        (x, gauge.coordinates(&plain.u, &plain.v))
-    });
-    history.push(&gx, &(&gx - &x));
+    let (mut x, gx) = ctx.pool.install(|| -> Result<_> {
+        let x = gauge.coordinates(&point.u, &point.v)?;
+        Ok((x, gauge.coordinates(&plain.u, &plain.v)?))
+    })?;
+    // x becomes the residual gx - x in place (no temporary): the same
+    // entries, each one subtraction.
+    x.as_mut()
+        .col_iter_mut()
+        .zip(gx.col_iter())
+        .for_each(|(xc, gc)| xc.iter_mut().zip(gc.iter()).for_each(|(v, g)| *v = g - *v));
+    history.push(&gx, &x);
+    Ok(())
 }
 
 /// Accelerated alternation from `start` until the tolerance, the iteration
@@ -357,7 +374,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     let mut solver_u = crate::solver::for_options(options, problem);
     let mut solver_v = crate::solver::for_options(options, &transposed);
     let mut schedule = AccuracySchedule::new(options, solver_u.is_iterative());
-    let start_objective = ctx.objective(&start);
+    let start_objective = ctx.objective(&start)?;
     let mut run = FitOutcome::new(start, start_objective);
     let mut work = InnerWork {
         total: 0.0,
@@ -381,7 +398,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             &mut history,
             &mut work,
         )?;
-        let value = ctx.objective(&plain);
+        let value = ctx.objective(&plain)?;
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
                 "the objective became non-finite at iteration {}",
@@ -401,7 +418,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             }
             Verdict::Accept => {}
         }
-        record(ctx, &mut gauge, &mut history, &point, &plain);
+        record(ctx, &mut gauge, &mut history, &point, &plain)?;
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
         let objectives = (last, value);
         if accept_iteration(
@@ -416,7 +433,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
         }
         let decrease = last - value;
         if decrease >= SLOW_RATE * last_decrease {
-            candidate = history.extrapolate();
+            candidate = history.extrapolate()?;
         }
         last_decrease = decrease;
     }

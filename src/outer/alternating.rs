@@ -11,6 +11,7 @@ use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
+use crate::memory::try_copy;
 use crate::options::Options;
 use crate::problem::Problem;
 use crate::products::tall_times_small;
@@ -95,7 +96,7 @@ pub(super) fn verdict(previous: Option<f64>, value: f64, loose: bool, clip: f64)
 
 /// Zero the rows of an orthonormal basis whose norm exceeds
 /// clip * sqrt(k / rows) (LLR16's incoherence step), then re-orthonormalize.
-fn clip_rows(q: Mat<f64>, clip: f64) -> Mat<f64> {
+fn clip_rows(q: Mat<f64>, clip: f64) -> Result<Mat<f64>> {
     let (rows, k) = q.shape();
     let limit = clip * (k as f64 / rows as f64).sqrt();
     let mut clipped = q;
@@ -113,32 +114,32 @@ fn clip_rows(q: Mat<f64>, clip: f64) -> Mat<f64> {
     if any {
         orthonormal_basis(clipped.as_ref())
     } else {
-        clipped
+        Ok(clipped)
     }
 }
 
 /// The fixed factor as the half-step will see it, and the R with y = Q R
 /// when it was orthonormalized.
-fn prepare_fixed(y: &Mat<f64>, options: &Options) -> (Mat<f64>, Option<Mat<f64>>) {
+fn prepare_fixed(y: &Mat<f64>, options: &Options) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
     if options.ridge > 0.0 {
-        return (y.clone(), None);
+        return Ok((try_copy(y.as_ref(), "the fixed factor")?, None));
     }
-    let (q, r) = thin_qr(y.as_ref());
+    let (q, r) = thin_qr(y.as_ref())?;
     let q = if options.clip > 0.0 {
-        clip_rows(q, options.clip)
+        clip_rows(q, options.clip)?
     } else {
         q
     };
-    (q, Some(r))
+    Ok((q, Some(r)))
 }
 
 /// The other factor expressed against the new fixed basis: if the product
 /// was X Y^T and Y = Q R, it is (X R^T) Q^T. The iterative solver starts
 /// there. Flops: 2 rows k^2.
-fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Mat<f64> {
+fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Result<Mat<f64>> {
     match r {
         Some(r) => tall_times_small(x.as_ref(), r.transpose()),
-        None => x.clone(),
+        None => try_copy(x.as_ref(), "the warm start"),
     }
 }
 
@@ -171,8 +172,8 @@ pub(super) fn half_step(
     ridge_scale: Option<&[f64]>,
 ) -> Result<(Mat<f64>, Mat<f64>)> {
     let pool = ctx.pool;
-    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx.options));
-    let warm = pool.install(|| warm_start(moving, r.as_ref()));
+    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx.options))?;
+    let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
     let step = HalfStep {
         problem: side,
         fixed: fixed.as_ref(),
@@ -221,7 +222,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     let (n, m) = (problem.n_rows(), problem.n_cols());
     let mut solver = crate::solver::for_options(options, problem);
     let mut schedule = AccuracySchedule::new(options, solver.is_iterative());
-    let start_objective = ctx.objective(&start);
+    let start_objective = ctx.objective(&start)?;
     let mut run = FitOutcome::new(start, start_objective);
     let mut previous: Option<f64> = None;
     let transposed = problem.transposed();
@@ -257,7 +258,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
         inner_work += solver.inner_iterations() as f64 / m as f64;
         half_steps += 2;
         let accepted = Factors { u, v };
-        let value = ctx.objective(&accepted);
+        let value = ctx.objective(&accepted)?;
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
                 "the objective became non-finite at iteration {}",

@@ -87,7 +87,7 @@ impl WeightSums {
 
 impl Context<'_> {
     /// f at `factors`, on the pool.
-    pub fn objective(&self, factors: &Factors) -> f64 {
+    pub fn objective(&self, factors: &Factors) -> crate::Result<f64> {
         let (u, v) = (factors.u.as_ref(), factors.v.as_ref());
         let (ridge, sums) = (self.options.ridge, self.weight_sums);
         self.pool
@@ -103,7 +103,12 @@ impl Context<'_> {
 }
 
 /// f(U, V) = sum W (M - U V^T)^2 + ridge (||U||^2 + ||V||^2).
-pub fn objective(problem: &Problem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>, ridge: f64) -> f64 {
+pub fn objective(
+    problem: &Problem<'_>,
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    ridge: f64,
+) -> crate::Result<f64> {
     objective_with(problem, u, v, ridge, None)
 }
 
@@ -115,7 +120,7 @@ pub fn objective_with(
     v: MatRef<'_, f64>,
     ridge: f64,
     sums: Option<&WeightSums>,
-) -> f64 {
+) -> crate::Result<f64> {
     let scaled = |x: MatRef<'_, f64>, scale: &[f64]| -> f64 {
         let rows = x.row_iter().zip(scale);
         rows.map(|(row, s)| s * row.squared_norm_l2()).sum()
@@ -125,7 +130,7 @@ pub fn objective_with(
         (true, None) => ridge * (u.squared_norm_l2() + v.squared_norm_l2()),
         (true, Some(s)) => ridge * (scaled(u, &s.rows) + scaled(v, &s.cols)),
     };
-    problem.weighted_residual(u, v) + penalty
+    Ok(problem.weighted_residual(u, v)? + penalty)
 }
 
 /// What a fit produced; one type from the outer methods to the model.

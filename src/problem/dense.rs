@@ -9,8 +9,12 @@
 //! caller's values, for validation) applies them, and with the unit scale
 //! (data already of moderate magnitude) reads the caller's memory as it is.
 
-use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK};
+use crate::error::Result;
+use crate::kernels::blocking::{
+    block_list, blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK,
+};
 use crate::kernels::transpose::copy_to_rows;
+use crate::memory::{try_filled, try_zeros};
 use crate::scaling::{Multiplier, Scale};
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, Mat, MatMut, MatRef, Par};
@@ -233,19 +237,20 @@ impl<'a> DenseProblem<'a> {
 
     /// (W o M) x, for x with n_cols rows. Flops: 2 * n * m * x.ncols().
     /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
-    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
         let (n, m) = (self.n_rows(), self.n_cols());
         let width = x.ncols();
         assert_eq!(x.nrows(), m);
-        let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
-        let workspace = || vec![0.0; ROW_BLOCK.min(n) * COL_BLOCK.min(m)];
+        let row_blocks = block_list(n, ROW_BLOCK)?;
+        let block = ROW_BLOCK.min(n) * COL_BLOCK.min(m);
+        let workspace = || try_filled(block, 0.0, "a block of W o M");
         let parts = map_blocks_with(par, &row_blocks, workspace, |wm, rows| {
-            let mut out = Mat::<f64>::zeros(rows.len(), width);
+            let mut out = try_zeros(rows.len(), width, "a block of a product")?;
             for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
                 self.weighted_data_block_times(rows, cols, x, wm, out.as_mut(), c == 0);
             }
-            out
-        });
+            Ok(out)
+        })?;
         stack_rows(&parts, n, width)
     }
 
@@ -292,11 +297,17 @@ impl<'a> DenseProblem<'a> {
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2. Flops: 2 n m k + 3 n m.
     /// Partial sums per row block are added in block order (deterministic).
     /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
-    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par) -> f64 {
+    pub fn weighted_residual(
+        &self,
+        u: MatRef<'_, f64>,
+        v: MatRef<'_, f64>,
+        par: Par,
+    ) -> Result<f64> {
         let (n, m) = (self.n_rows(), self.n_cols());
         let (sw, sm) = (self.scale.weights(), self.scale.values());
-        let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
-        let workspace = || Mat::<f64>::zeros(ROW_BLOCK.min(n), COL_BLOCK.min(m));
+        let row_blocks = block_list(n, ROW_BLOCK)?;
+        let (rb, cb) = (ROW_BLOCK.min(n), COL_BLOCK.min(m));
+        let workspace = || try_zeros(rb, cb, "a block of the residual");
         let partial = map_blocks_with(par, &row_blocks, workspace, |residual, rows| {
             let mut residual = residual.as_mut().subrows_mut(0, rows.len());
             let mut sum = 0.0;
@@ -316,8 +327,8 @@ impl<'a> DenseProblem<'a> {
                     None => zip!(r.as_ref()).for_each(|unzip!(e)| sum += *e * *e),
                 }
             }
-            sum
-        });
-        partial.iter().sum()
+            Ok(sum)
+        })?;
+        Ok(partial.iter().sum())
     }
 }

@@ -9,6 +9,7 @@ pub mod weight_sums;
 pub use dense::DenseProblem;
 pub use sparse::{SparseProblem, SparseView};
 
+use crate::error::Result;
 use crate::kernels::blocking::current_par;
 use crate::scaling::Scale;
 use faer::{Mat, MatRef};
@@ -81,7 +82,7 @@ impl<'a> Problem<'a> {
     }
 
     /// (W o M) x in the solvers' units, on the current rayon pool (`blocking::current_par`).
-    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let par = current_par();
         match self {
             Problem::Dense(d) => d.weighted_data_times(x, par),
@@ -91,7 +92,7 @@ impl<'a> Problem<'a> {
 
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2 in the solvers' units (times
     /// 2^-(weight + 2 value) of `scale`), on the current rayon pool.
-    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<f64> {
         let par = current_par();
         match self {
             Problem::Dense(d) => d.weighted_residual(u, v, par),

@@ -13,6 +13,7 @@ use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BL
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
 use crate::kernels::transpose::rows_contiguous;
+use crate::memory::{try_collect, try_filled, try_reserve};
 use crate::scaling::Scale;
 use faer::{Mat, MatRef, Par};
 
@@ -30,17 +31,19 @@ impl Pattern {
     }
 
     /// The same entries seen by columns (a counting sort, O(nnz + n_cols)).
-    fn transposed(&self, n_cols: usize) -> Pattern {
+    fn transposed(&self, n_cols: usize) -> Result<Pattern> {
         let nnz = self.idx.len();
-        let mut ptr = vec![0usize; n_cols + 1];
+        let what = "the pattern by columns";
+        let mut ptr = try_filled(n_cols.saturating_add(1), 0usize, what)?;
         for &j in &self.idx {
             ptr[j + 1] += 1;
         }
         for j in 0..n_cols {
             ptr[j + 1] += ptr[j];
         }
-        let mut next = ptr.clone();
-        let (mut idx, mut m, mut w) = (vec![0; nnz], vec![0.0; nnz], vec![0.0; nnz]);
+        let mut next = try_collect(ptr.iter().copied(), what)?;
+        let mut idx = try_filled(nnz, 0, what)?;
+        let (mut m, mut w) = (try_filled(nnz, 0.0, what)?, try_filled(nnz, 0.0, what)?);
         for i in 0..self.ptr.len() - 1 {
             for p in self.row(i) {
                 let j = self.idx[p];
@@ -51,7 +54,7 @@ impl Pattern {
                 w[q] = self.w[p];
             }
         }
-        Pattern { ptr, idx, m, w }
+        Ok(Pattern { ptr, idx, m, w })
     }
 }
 
@@ -160,7 +163,9 @@ impl SparseProblem {
         if let Some(w) = input.w_values {
             check_len("w_values", w.len(), nnz, "row_ptr[n_rows]")?;
         }
-        let mut idx = Vec::with_capacity(nnz);
+        let what = "a copy of the pattern";
+        let mut idx = Vec::new();
+        try_reserve(&mut idx, nnz, what)?;
         for i in 0..n_rows {
             // Non-negative and at most nnz: check_row_ptr.
             let (start, end) = (input.row_ptr[i] as usize, input.row_ptr[i + 1] as usize);
@@ -201,21 +206,17 @@ impl SparseProblem {
                 idx.push(c as usize);
             }
         }
+        let copy = |values: &[f64]| try_collect(values.iter().copied(), what);
         let rows = Pattern {
-            ptr: input.row_ptr.iter().map(|&p| p as usize).collect(),
+            ptr: try_collect(input.row_ptr.iter().map(|&p| p as usize), what)?,
             idx,
-            m: input.m_values[..nnz].to_vec(),
-            w: input
-                .w_values
-                .map_or_else(|| vec![1.0; nnz], |w| w[..nnz].to_vec()),
+            m: copy(&input.m_values[..nnz])?,
+            w: match input.w_values {
+                Some(w) => copy(&w[..nnz])?,
+                None => try_filled(nnz, 1.0, what)?,
+            },
         };
-        Ok(SparseProblem::scaled(
-            rows,
-            n_rows,
-            n_cols,
-            input.m_default,
-            input.w_default,
-        ))
+        SparseProblem::scaled(rows, n_rows, n_cols, input.m_default, input.w_default)
     }
 
     /// From the validated pattern (rows): its scale from the largest weight
@@ -228,7 +229,7 @@ impl SparseProblem {
         n_cols: usize,
         m_default: f64,
         w_default: f64,
-    ) -> SparseProblem {
+    ) -> Result<SparseProblem> {
         let (mut weight, mut value) = (w_default, 0.0f64);
         let outside = (n_rows as u128) * (n_cols as u128) > rows.idx.len() as u128;
         if w_default > 0.0 && outside {
@@ -244,8 +245,8 @@ impl SparseProblem {
         let (sw, sm) = (scale.weights(), scale.values());
         sw.apply_to(&mut rows.w);
         sm.apply_to(&mut rows.m);
-        let cols = rows.transposed(n_cols);
-        SparseProblem {
+        let cols = rows.transposed(n_cols)?;
+        Ok(SparseProblem {
             rows,
             cols,
             n_rows,
@@ -253,7 +254,7 @@ impl SparseProblem {
             m_default: sm.apply_saturating(m_default),
             w_default: sw.apply(w_default),
             scale,
-        }
+        })
     }
 
     /// Give weight 0 to every pattern entry (i, j) with `drop(i, j)`, in
@@ -325,20 +326,20 @@ impl<'a> SparseView<'a> {
     }
 
     /// (W o M) x. Flops: 2 n l (constant part) + 2 nnz l (pattern).
-    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+    pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
         let l = x.ncols();
         let base = self.w_default * self.m_default;
-        let column_sums: Vec<f64> = (0..l)
-            .map(|d| base * x.col(d).iter().sum::<f64>())
-            .collect();
-        let x_rows = rows_contiguous(x, par);
-        let row_blocks = self.row_blocks();
-        let workspace = || (vec![0.0; l], Vec::new());
+        let column_sums = (0..l).map(|d| base * x.col(d).iter().sum::<f64>());
+        let column_sums = try_collect(column_sums, "column sums")?;
+        let x_rows = rows_contiguous(x, par)?;
+        let row_blocks = self.row_blocks()?;
+        let workspace = || Ok((try_filled(l, 0.0, "a row of a product")?, Vec::new()));
         let parts = map_blocks_with(par, &row_blocks, workspace, |(out_row, coef), rows| {
-            let mut out = Mat::<f64>::zeros(rows.len(), l);
+            let mut out = crate::memory::try_zeros(rows.len(), l, "a block of a product")?;
             for (r, i) in rows.clone().enumerate() {
                 let range = self.pattern.row(i);
                 coef.clear();
+                try_reserve(coef, range.len(), "a row's coefficients")?;
                 coef.extend(
                     self.pattern.w[range.clone()]
                         .iter()
@@ -349,22 +350,27 @@ impl<'a> SparseView<'a> {
                 add_rows(out_row, coef, &self.pattern.idx[range], &x_rows);
                 (0..l).for_each(|d| out[(r, d)] = out_row[d]);
             }
-            out
-        });
+            Ok(out)
+        })?;
         stack_rows(&parts, self.n_rows, l)
     }
 
     /// sum_ij W_ij (M_ij - u_i.v_j)^2 as w_default * (the all-entries sum,
     /// from k x k Grams) + the pattern's corrections. Flops: O((n + m) k^2
     /// + nnz k).
-    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par) -> f64 {
+    pub fn weighted_residual(
+        &self,
+        u: MatRef<'_, f64>,
+        v: MatRef<'_, f64>,
+        par: Par,
+    ) -> Result<f64> {
         let (wd, md) = (self.w_default, self.m_default);
         let mut total = 0.0;
         if wd > 0.0 {
             let k = u.ncols();
-            let su: Vec<f64> = (0..k).map(|d| u.col(d).iter().sum()).collect();
-            let sv: Vec<f64> = (0..k).map(|d| v.col(d).iter().sum()).collect();
-            let (gu, gv) = (gram(u, par), gram(v, par));
+            let su = try_collect((0..k).map(|d| u.col(d).iter().sum::<f64>()), "sums")?;
+            let sv = try_collect((0..k).map(|d| v.col(d).iter().sum::<f64>()), "sums")?;
+            let (gu, gv) = (gram(u, par)?, gram(v, par)?);
             let cross: f64 = su.iter().zip(&sv).map(|(a, b)| a * b).sum();
             let trace: f64 = (0..k)
                 .flat_map(|a| (0..k).map(move |b| (a, b)))
@@ -374,29 +380,36 @@ impl<'a> SparseView<'a> {
                 (self.n_rows as f64) * (self.n_cols as f64) * md * md - 2.0 * md * cross + trace;
             total += wd * all.max(0.0);
         }
-        let (ur, vr) = (rows_contiguous(u, par), rows_contiguous(v, par));
+        let (ur, vr) = (rows_contiguous(u, par)?, rows_contiguous(v, par)?);
         let k = u.ncols();
-        let row_blocks = self.row_blocks();
-        let partial = map_blocks_with(par, &row_blocks, Vec::new, |fitted, rows| {
-            let mut sum = 0.0;
-            for i in rows.clone() {
-                let range = self.pattern.row(i);
-                fitted.resize(range.len(), 0.0);
-                row_dots(
-                    fitted,
-                    &self.pattern.idx[range.clone()],
-                    &vr,
-                    &ur[i * k..(i + 1) * k],
-                );
-                let (m, w) = (&self.pattern.m[range.clone()], &self.pattern.w[range]);
-                for ((f, m), w) in fitted.iter().zip(m).zip(w) {
-                    let (e, e0) = (m - f, md - f);
-                    sum += w * e * e - wd * e0 * e0;
+        let row_blocks = self.row_blocks()?;
+        let partial = map_blocks_with(
+            par,
+            &row_blocks,
+            || Ok(Vec::new()),
+            |fitted, rows| {
+                let mut sum = 0.0;
+                for i in rows.clone() {
+                    let range = self.pattern.row(i);
+                    let more = range.len().saturating_sub(fitted.len());
+                    try_reserve(fitted, more, "a row's fitted values")?;
+                    fitted.resize(range.len(), 0.0);
+                    row_dots(
+                        fitted,
+                        &self.pattern.idx[range.clone()],
+                        &vr,
+                        &ur[i * k..(i + 1) * k],
+                    );
+                    let (m, w) = (&self.pattern.m[range.clone()], &self.pattern.w[range]);
+                    for ((f, m), w) in fitted.iter().zip(m).zip(w) {
+                        let (e, e0) = (m - f, md - f);
+                        sum += w * e * e - wd * e0 * e0;
+                    }
                 }
-            }
-            sum
-        });
-        total + partial.iter().sum::<f64>()
+                Ok(sum)
+            },
+        )?;
+        Ok(total + partial.iter().sum::<f64>())
     }
 
     /// The solver's w_default (scaled, as every value here).
@@ -417,8 +430,14 @@ impl<'a> SparseView<'a> {
     /// SPARSE_BLOCK_ENTRIES pattern entries each: popular items hold most of the
     /// entries, and blocks of equal row counts would leave one thread with
     /// most of the work. Fixed by the pattern alone, never by the threads.
-    pub fn row_blocks(&self) -> Vec<std::ops::Range<usize>> {
+    pub fn row_blocks(&self) -> Result<Vec<std::ops::Range<usize>>> {
         let mut out = Vec::new();
+        // At most one block per row, usually one per ROW_BLOCK rows.
+        try_reserve(
+            &mut out,
+            self.n_rows.div_ceil(ROW_BLOCK),
+            "the list of row blocks",
+        )?;
         let mut start = 0;
         while start < self.n_rows {
             let mut end = start + 1;
@@ -428,10 +447,14 @@ impl<'a> SparseView<'a> {
             {
                 end += 1;
             }
+            if out.len() == out.capacity() {
+                let more = out.len().max(1);
+                try_reserve(&mut out, more, "the list of row blocks")?;
+            }
             out.push(start..end);
             start = end;
         }
-        out
+        Ok(out)
     }
 
     /// Row i of the pattern: its columns, values and weights.

@@ -16,8 +16,10 @@
 //! (`cargo bench --bench robustness` runs 1e-14).
 
 use super::krylov::{run_cg, CgSystem};
+use crate::error::Result;
 use crate::kernels::blocking::{blocks, CG_CHUNK};
 use crate::kernels::transpose::copy_to_rows;
+use crate::memory::{try_filled, try_zeros};
 use crate::scaling::Multiplier;
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{
@@ -50,15 +52,16 @@ pub struct CglsWorkspace {
 }
 
 impl CglsWorkspace {
-    pub fn new(rows: usize, m: usize, k: usize) -> Self {
-        CglsWorkspace {
-            chunk: vec![0.0; rows * CG_CHUNK.min(m)],
-            residual: Mat::zeros(rows, k),
-            gradient: Mat::zeros(rows, k),
-            direction: Mat::zeros(rows, k),
-            step: Mat::zeros(rows, k),
-            image: Mat::zeros(rows, k),
-        }
+    pub fn new(rows: usize, m: usize, k: usize) -> Result<Self> {
+        let what = "the batched CG's blocks";
+        Ok(CglsWorkspace {
+            chunk: try_filled(rows * CG_CHUNK.min(m), 0.0, what)?,
+            residual: try_zeros(rows, k, what)?,
+            gradient: try_zeros(rows, k, what)?,
+            direction: try_zeros(rows, k, what)?,
+            step: try_zeros(rows, k, what)?,
+            image: try_zeros(rows, k, what)?,
+        })
     }
 }
 

@@ -3,7 +3,9 @@
 //! solve them exactly (minimum norm when singular). The dense and sparse
 //! solvers form a row's Gram in their own ways; from there on it is this.
 
+use crate::error::Result;
 use crate::kernels::spd_solve::SpdSolver;
+use crate::memory::{try_filled, try_reserve, try_zeros};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
@@ -40,12 +42,17 @@ pub struct WeightedDesign {
 }
 
 impl WeightedDesign {
-    pub fn new(rows: usize, k: usize) -> Self {
-        WeightedDesign {
-            design: Mat::zeros(rows.max(k), k),
-            rhs: vec![0.0; rows.max(k)],
-            kept: Vec::new(),
-        }
+    /// Reserved fallibly: the design is rows x k doubles.
+    pub fn new(rows: usize, k: usize) -> Result<Self> {
+        let what = "a row's weighted design";
+        let mut kept = Vec::new();
+        // Room for every positive weight of a row, so `gather` never grows it.
+        try_reserve(&mut kept, rows, what)?;
+        Ok(WeightedDesign {
+            design: try_zeros(rows.max(k), k, what)?,
+            rhs: try_filled(rows.max(k), 0.0, what)?,
+            kept,
+        })
     }
 
     /// Gather the design of the row whose entries are (column j, weight,

@@ -16,6 +16,7 @@
 use super::observed::Observed;
 use crate::error::{Error, Result};
 use crate::kernels::spd_solve::SpdSolver;
+use crate::memory::{checked_len, try_collect, try_filled, try_reserve};
 use rayon::prelude::*;
 
 /// Eliminated rows per parallel task: fixed (never from the thread count),
@@ -61,11 +62,13 @@ fn eliminate_block(
     solver: &mut SpdSolver,
 ) -> Result<Block> {
     let entries = obs.ptr[rows.start]..obs.ptr[rows.end];
+    let what = "a block of VarPro's eliminated rows";
     let mut out = Block {
-        y: vec![0.0; rows.len() * k],
-        projected: vec![0.0; entries.len() * k],
+        y: try_filled(checked_len(rows.len(), k, what)?, 0.0, what)?,
+        projected: try_filled(checked_len(entries.len(), k, what)?, 0.0, what)?,
         objective: 0.0,
     };
+    // k <= 64 here (p k <= MAX_UNKNOWNS and p >= k).
     let (mut inverse, mut rhs) = (vec![0.0; k * k], vec![0.0; k]);
     for (r, e) in rows.clone().enumerate() {
         let mut g = solver.gram_mut();
@@ -114,21 +117,30 @@ fn eliminate_block(
 /// Solve every eliminated row at X (p x k, rows contiguous).
 pub fn eliminate(obs: &Observed, x: &[f64], k: usize, ridge: f64) -> Result<Elimination> {
     let q = obs.n_eliminated;
-    let blocks: Vec<_> = (0..q.div_ceil(ELIMINATED_BLOCK))
-        .map(|b| b * ELIMINATED_BLOCK..((b + 1) * ELIMINATED_BLOCK).min(q))
-        .collect();
-    let parts: Vec<Result<Block>> = blocks
+    let what = "VarPro's eliminated factor";
+    let blocks = (0..q.div_ceil(ELIMINATED_BLOCK))
+        .map(|b| b * ELIMINATED_BLOCK..((b + 1) * ELIMINATED_BLOCK).min(q));
+    let blocks = try_collect(blocks, what)?;
+    let mut parts: Vec<Result<Block>> = Vec::new();
+    try_reserve(&mut parts, blocks.len(), what)?;
+    blocks
         .into_par_iter()
         .map_init(
             || SpdSolver::new(k),
-            |solver, rows| eliminate_block(obs, x, k, ridge, rows, solver),
+            |solver, rows| match solver {
+                Ok(solver) => eliminate_block(obs, x, k, ridge, rows, solver),
+                Err(error) => Err(error.clone()),
+            },
         )
-        .collect();
+        .collect_into_vec(&mut parts);
     let mut out = Elimination {
-        y: Vec::with_capacity(q * k),
-        projected: Vec::with_capacity(obs.nnz() * k),
+        y: Vec::new(),
+        projected: Vec::new(),
         objective: ridge * dot(x, x),
     };
+    try_reserve(&mut out.y, checked_len(q, k, what)?, what)?;
+    let projected = checked_len(obs.nnz(), k, what)?;
+    try_reserve(&mut out.projected, projected, "VarPro's projected entries")?;
     for part in parts {
         let part = part?;
         out.y.extend_from_slice(&part.y);
@@ -245,7 +257,7 @@ pub fn assemble(
         ))
     })?;
     h.resize(dim * dim, 0.0);
-    let mut gradient = vec![0.0; dim];
+    let mut gradient = try_filled(dim, 0.0, "VarPro's gradient")?;
     h.par_chunks_mut(dim * k)
         .zip(gradient.par_chunks_mut(k))
         .enumerate()

@@ -18,6 +18,7 @@ use super::{Context, FitOutcome, Progress};
 use crate::error::Result;
 use crate::init::Factors;
 use crate::kernels::orthonormal::thin_qr;
+use crate::memory::{checked_len, try_collect, try_copy, try_from_fn};
 use crate::problem::Problem;
 use damped_step::damped_step;
 use faer::{Mat, Par};
@@ -84,27 +85,27 @@ pub struct Cost {
     pub flops: f64,
 }
 
-pub fn cost(problem: &Problem<'_>, k: usize) -> Cost {
+pub fn cost(problem: &Problem<'_>, k: usize) -> Result<Cost> {
     let (_, side) = orient(problem);
     let unknowns = side.n_cols().saturating_mul(k);
     if unknowns > MAX_UNKNOWNS {
         // Too large either way: no need to count the entries.
-        return Cost {
+        return Ok(Cost {
             unknowns,
             entries: 0,
             flops: f64::INFINITY,
-        };
+        });
     }
-    let counts = entries_per_row(&side);
+    let counts = entries_per_row(&side)?;
     let kf = k as f64;
     let assembly: f64 = counts.iter().map(|&c| (c as f64 * kf).powi(2)).sum();
     let entries: usize = counts.iter().sum();
     let flops = assembly + 3.0 * entries as f64 * kf * kf + (unknowns as f64).powi(3) / 3.0;
-    Cost {
+    Ok(Cost {
         unknowns,
         entries,
         flops,
-    }
+    })
 }
 
 impl Cost {
@@ -119,22 +120,24 @@ impl Cost {
     }
 }
 
-fn rows_contiguous(a: &Mat<f64>) -> Vec<f64> {
+fn rows_contiguous(a: &Mat<f64>) -> Result<Vec<f64>> {
     let (rows, k) = a.shape();
-    (0..rows * k).map(|t| a[(t / k, t % k)]).collect()
+    let what = "VarPro's free factor";
+    let len = checked_len(rows, k, what)?;
+    try_collect((0..len).map(|t| a[(t / k, t % k)]), what)
 }
 
-fn matrix(rows_major: &[f64], rows: usize, k: usize) -> Mat<f64> {
-    Mat::from_fn(rows, k, |i, j| rows_major[i * k + j])
+fn matrix(rows_major: &[f64], rows: usize, k: usize) -> Result<Mat<f64>> {
+    try_from_fn(rows, k, |i, j| rows_major[i * k + j], "VarPro's factors")
 }
 
 /// The free factor as VarPro keeps it: orthonormal when ridge = 0 (only its
 /// span matters then), else as given.
-fn normalized(x: Mat<f64>, ridge: f64) -> Mat<f64> {
+fn normalized(x: Mat<f64>, ridge: f64) -> Result<Mat<f64>> {
     if ridge > 0.0 {
-        x
+        Ok(x)
     } else {
-        thin_qr(x.as_ref()).0
+        Ok(thin_qr(x.as_ref())?.0)
     }
 }
 
@@ -146,18 +149,18 @@ struct Point {
 
 impl Point {
     fn new(obs: &Observed, x: Mat<f64>, k: usize, ridge: f64) -> Result<Point> {
-        let x = rows_contiguous(&normalized(x, ridge));
+        let x = rows_contiguous(&normalized(x, ridge)?)?;
         let elim = eliminate(obs, &x, k, ridge)?;
         Ok(Point { x, elim })
     }
 
-    fn factors(&self, free_is_u: bool, p: usize, q: usize, k: usize) -> Factors {
-        let (x, y) = (matrix(&self.x, p, k), matrix(&self.elim.y, q, k));
-        if free_is_u {
+    fn factors(&self, free_is_u: bool, p: usize, q: usize, k: usize) -> Result<Factors> {
+        let (x, y) = (matrix(&self.x, p, k)?, matrix(&self.elim.y, q, k)?);
+        Ok(if free_is_u {
             Factors { u: x, v: y }
         } else {
             Factors { u: y, v: x }
-        }
+        })
     }
 }
 
@@ -207,9 +210,8 @@ fn next_point(
         if 2.0 * step.predicted <= f64::EPSILON * f {
             return Ok(None);
         }
-        let x = Mat::from_fn(obs.n_free, k, |i, j| {
-            now.x[i * k + j] + step.delta[i * k + j]
-        });
+        let moved = |i: usize, j: usize| now.x[i * k + j] + step.delta[i * k + j];
+        let x = try_from_fn(obs.n_free, k, moved, "VarPro's trial point")?;
         let trial = ctx.pool.install(|| Point::new(obs, x, k, ridge))?;
         let decrease = f - trial.elim.objective;
         if decrease > 0.0 {
@@ -229,12 +231,11 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     let (free_is_u, side) = orient(problem);
     let (p, q) = (side.n_cols(), side.n_rows());
     let obs = Observed::new(&side)?;
-    let start_objective = ctx.objective(&start);
-    let x0 = if free_is_u {
-        start.u.clone()
-    } else {
-        start.v.clone()
-    };
+    let start_objective = ctx.objective(&start)?;
+    let x0 = try_copy(
+        if free_is_u { &start.u } else { &start.v }.as_ref(),
+        "VarPro's start",
+    )?;
     let mut run = FitOutcome::new(start, start_objective);
     let mut now = ctx
         .pool
@@ -259,7 +260,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
         };
         let (last, value) = (now.elim.objective, next.elim.objective);
         now = next;
-        run.accept(now.factors(free_is_u, p, q, k), value);
+        run.accept(now.factors(free_is_u, p, q, k)?, value);
         let settled = last - value <= options.tolerance * last;
         run.converged = settled && lambda <= CONVERGED_DAMPING || value <= exact_fit;
         if !progress(run.iterations, value) {
@@ -272,7 +273,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     }
     if run.iterations == 0 && run.converged {
         // Stationary at the start: the eliminated factor is still Y*(X).
-        run.factors = now.factors(free_is_u, p, q, k);
+        run.factors = now.factors(free_is_u, p, q, k)?;
         run.objective = now.elim.objective;
     }
     Ok(run)

@@ -69,8 +69,8 @@ fn for_each_weighted(side: &Problem<'_>, mut visit: impl FnMut(usize, usize, f64
 }
 
 /// Entries with w > 0 per row of `side`: what VarPro's cost depends on.
-pub fn entries_per_row(side: &Problem<'_>) -> Vec<usize> {
-    let mut counts = vec![0usize; side.n_rows()];
+pub fn entries_per_row(side: &Problem<'_>) -> Result<Vec<usize>> {
+    let mut counts = crate::memory::try_filled(side.n_rows(), 0usize, "entries per row")?;
     match side {
         Problem::Sparse(s) => {
             // Outside the pattern every entry has w_default: all or none.
@@ -83,23 +83,23 @@ pub fn entries_per_row(side: &Problem<'_>) -> Vec<usize> {
         }
         _ => for_each_weighted(side, |e, _, _, _| counts[e] += 1),
     }
-    counts
+    Ok(counts)
 }
 
 impl Observed {
     /// The entries of `side` (rows = the eliminated factor's rows).
     pub fn new(side: &Problem<'_>) -> Result<Observed> {
-        let counts = entries_per_row(side);
+        let counts = entries_per_row(side)?;
         let nnz: usize = counts.iter().sum();
         let (q, p) = (side.n_rows(), side.n_cols());
         let mut o = Observed {
             n_eliminated: q,
             n_free: p,
-            ptr: reserve("row starts", q + 1)?,
+            ptr: reserve("row starts", q.saturating_add(1))?,
             free: reserve("columns", nnz)?,
             w: reserve("weights", nnz)?,
             m: reserve("values", nnz)?,
-            by_free_ptr: reserve("free row starts", p + 1)?,
+            by_free_ptr: reserve("free row starts", p.saturating_add(1))?,
             by_free: reserve("positions", nnz)?,
             owner: reserve("owners", nnz)?,
         };

@@ -10,7 +10,9 @@
 //! Gram for the per-row form.
 
 use crate::error::Result;
-use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK};
+use crate::kernels::blocking::{
+    block_list, blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK,
+};
 use crate::kernels::gram::{
     accumulate_packed_grams, mirror_lower, packed_len, packed_outer_products, unpack_symmetric,
     weighted_gram_lower,
@@ -34,10 +36,10 @@ impl HalfStepSolver for ExactSolver {
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let dense = step.problem.dense();
         let x = if dense.has_unit_weights() {
-            let rhs = dense.weighted_data_times(step.fixed, step.par);
+            let rhs = dense.weighted_data_times(step.fixed, step.par)?;
             // Unit weights give every row the same weight sum, so the
             // same ridge even when it is scaled by them.
-            solve_shared_gram(step.fixed, step.row_ridge(0), rhs)
+            solve_shared_gram(step.fixed, step.row_ridge(0), rhs)?
         } else {
             solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
         };
@@ -46,16 +48,16 @@ impl HalfStepSolver for ExactSolver {
 }
 
 /// Unit weights: every row shares G = Y^T Y + ridge I; one factorization.
-fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Mat<f64> {
+fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Result<Mat<f64>> {
     let k = y.ncols();
-    let mut spd = SpdSolver::new(k);
+    let mut spd = SpdSolver::new(k)?;
     let mut g = spd.gram_mut();
     matmul(g.as_mut(), Accum::Replace, y.transpose(), y, 1.0, Par::Seq);
     for d in 0..k {
         g[(d, d)] += ridge;
     }
     spd.factor();
-    let mut x = vec![0.0; k];
+    let mut x = try_filled(k, 0.0, "a row's solution")?;
     for i in 0..rhs.nrows() {
         for (d, xd) in x.iter_mut().enumerate() {
             *xd = rhs[(i, d)];
@@ -65,7 +67,7 @@ fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Mat<f
             rhs[(i, d)] = *xd;
         }
     }
-    rhs
+    Ok(rhs)
 }
 
 /// Per-thread scratch of the row-Gram half-step, allocated once per
@@ -171,9 +173,9 @@ impl Workspace {
                 }
                 (false, GramForm::WeightedSyrkPerRow) => try_filled(m, 0.0, "a row of scaled W")?,
             },
-            spd: SpdSolver::new(k),
-            x: vec![0.0; k],
-            correction: vec![0.0; k],
+            spd: SpdSolver::new(k)?,
+            x: try_filled(k, 0.0, "a row's solution")?,
+            correction: try_filled(k, 0.0, "a row's correction")?,
         })
     }
 }
@@ -209,15 +211,13 @@ fn solve_row_grams(
 ) -> Result<Mat<f64>> {
     let (n, m, k) = (problem.n_rows(), problem.n_cols(), step.fixed.ncols());
     let block = gram_row_block(k);
-    let row_blocks: Vec<_> = blocks(n, block).collect();
+    let row_blocks = block_list(n, block)?;
     let unit = problem.scale().weights().is_one();
     let workspace = || Workspace::new(block.min(n), m, k, form, unit);
-    let parts = map_blocks_with(step.par, &row_blocks, workspace, |ws, rows| match ws {
-        Ok(ws) => solve_row_block(problem, step, form, rows, ws),
-        Err(error) => Err(error.clone()),
-    });
-    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-    Ok(stack_rows(&parts, n, k))
+    let parts = map_blocks_with(step.par, &row_blocks, workspace, |ws, rows| {
+        solve_row_block(problem, step, form, rows, ws)
+    })?;
+    stack_rows(&parts, n, k)
 }
 
 /// The rows of one row block: their Grams and right-hand sides, then one
@@ -232,7 +232,7 @@ fn solve_row_block(
     let y = step.fixed;
     let (rb, m, k) = (rows.len(), y.nrows(), y.ncols());
     let packed = form == GramForm::PackedOuterProducts;
-    let mut rhs = Mat::<f64>::zeros(rb, k);
+    let mut rhs = try_zeros(rb, k, "a row block's right-hand sides")?;
     if packed {
         packed_block_grams(problem, y, rows.clone(), ws, rhs.as_mut());
     } else {
@@ -241,7 +241,7 @@ fn solve_row_block(
             problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
         }
     }
-    let mut out = Mat::<f64>::zeros(rb, k);
+    let mut out = try_zeros(rb, k, "a row block's solution")?;
     for r in 0..rb {
         let row = rows.start + r;
         let mut g = ws.spd.gram_mut();
@@ -287,7 +287,8 @@ mod tests {
         let data = Mat::from_fn(n, m, |i, j| value(i, j, 1) - 0.5);
         let weights = Mat::from_fn(n, m, |i, j| 0.1 + value(i, j, 2));
         let (data_t, weights_t) = (data.transpose().to_owned(), weights.transpose().to_owned());
-        let y = orthonormal_basis(Mat::from_fn(m, k, |i, j| value(i, j, 3) - 0.5).as_ref());
+        let y =
+            orthonormal_basis(Mat::from_fn(m, k, |i, j| value(i, j, 3) - 0.5).as_ref()).unwrap();
         for row_major in [false, true] {
             let problem = if row_major {
                 DenseProblem::new(data_t.transpose(), Some(weights_t.transpose()))

@@ -6,8 +6,9 @@
 //! solve instead, so they never produce NaN.
 
 use crate::error::Result;
-use crate::kernels::blocking::{blocks, map_blocks_with, stack_rows, ROW_BLOCK};
+use crate::kernels::blocking::{block_list, map_blocks_with, stack_rows, ROW_BLOCK};
 use crate::kernels::spd_solve::SpdSolver;
+use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
 use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
 use crate::solver::half_step::{finite, HalfStep, MAX_INNER_ITERATIONS};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
@@ -34,7 +35,7 @@ pub struct RowScratch {
 pub trait PreconditionerRule: Sync {
     /// Scratch each task owns for building preconditioners.
     type Scratch;
-    fn scratch(&self, m: usize, k: usize) -> Self::Scratch;
+    fn scratch(&self, m: usize, k: usize) -> Result<Self::Scratch>;
     fn build(
         &self,
         step: &HalfStep<'_>,
@@ -42,7 +43,7 @@ pub trait PreconditionerRule: Sync {
         row_scratch: &mut RowScratch,
         scratch: &mut Self::Scratch,
         usable: &mut [bool],
-    ) -> Preconditioners;
+    ) -> Result<Preconditioners>;
 }
 
 /// Gather the row's weighted design (`rows::WeightedDesign`) into
@@ -65,18 +66,21 @@ struct BlockScratch<S> {
 }
 
 impl<S> BlockScratch<S> {
-    fn new<R: PreconditionerRule<Scratch = S>>(step: &HalfStep<'_>, rule: &R) -> Self {
+    /// Reserved fallibly: ROW_BLOCK x m weights, the CG's ROW_BLOCK x k
+    /// blocks, an (m + k) x k design and the k x k row solve, per thread.
+    fn new<R: PreconditionerRule<Scratch = S>>(step: &HalfStep<'_>, rule: &R) -> Result<Self> {
         let (n, (m, k)) = (step.problem.n_rows(), step.fixed.shape());
         let max_rows = m + if step.ridge > 0.0 { k } else { 0 };
-        BlockScratch {
-            cgls: CglsWorkspace::new(ROW_BLOCK.min(n), m, k),
+        let what = "a row block's weights";
+        Ok(BlockScratch {
+            cgls: CglsWorkspace::new(ROW_BLOCK.min(n), m, k)?,
             row: RowScratch {
-                design: WeightedDesign::new(max_rows, k),
-                spd: SpdSolver::new(k),
+                design: WeightedDesign::new(max_rows, k)?,
+                spd: SpdSolver::new(k)?,
             },
-            rule: rule.scratch(m, k),
-            weights: vec![0.0; ROW_BLOCK.min(n) * m],
-        }
+            rule: rule.scratch(m, k)?,
+            weights: try_filled(checked_len(ROW_BLOCK.min(n), m, what)?, 0.0, what)?,
+        })
     }
 }
 
@@ -101,7 +105,7 @@ pub fn iterative_half_step<R: PreconditionerRule>(
     tol: f64,
 ) -> Result<IterativeOutcome> {
     let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
-    let row_blocks: Vec<_> = blocks(n, ROW_BLOCK).collect();
+    let row_blocks = block_list(n, ROW_BLOCK)?;
     // One workspace per thread's run of row blocks, reused across them:
     // fresh rb x m buffers per block cost page faults (10 % of a fit at
     // k = 16). Every buffer is overwritten before it is read.
@@ -110,15 +114,20 @@ pub fn iterative_half_step<R: PreconditionerRule>(
         &row_blocks,
         || BlockScratch::new(step, rule),
         |scratch, rows| solve_row_block(step, rule, tol, rows, scratch),
-    );
+    )?;
     let work = parts.iter().map(|(_, w, _)| w).sum();
-    let mut mats = Vec::with_capacity(parts.len());
-    let mut preconditioners = Vec::with_capacity(parts.len());
+    let (mut mats, mut preconditioners) = (Vec::new(), Vec::new());
+    try_reserve(&mut mats, parts.len(), "the row blocks' solutions")?;
+    try_reserve(
+        &mut preconditioners,
+        parts.len(),
+        "the row blocks' preconditioners",
+    )?;
     for (x, _, p) in parts {
         mats.push(x);
         preconditioners.push(p);
     }
-    let x = stack_rows(&mats, n, k);
+    let x = stack_rows(&mats, n, k)?;
     Ok(IterativeOutcome {
         x: finite(x, "an iterative half-step")?,
         work,
@@ -134,7 +143,7 @@ fn solve_row_block<R: PreconditionerRule>(
     tol: f64,
     rows: &Range<usize>,
     scratch: &mut BlockScratch<R::Scratch>,
-) -> (Mat<f64>, usize, BlockPreconditioners) {
+) -> Result<(Mat<f64>, usize, BlockPreconditioners)> {
     let (rb, (m, k)) = (rows.len(), step.fixed.shape());
     let BlockScratch {
         cgls,
@@ -149,7 +158,7 @@ fn solve_row_block<R: PreconditionerRule>(
         .dense()
         .weights_rows_into(rows.clone(), 0..m, weights);
     let weights = &*weights;
-    let mut x = Mat::<f64>::zeros(rb, k);
+    let mut x = try_zeros(rb, k, "a row block's solution")?;
     if let Some(warm) = step.warm_start {
         x.copy_from(warm.subrows(rows.start, rb));
     }
@@ -167,8 +176,8 @@ fn solve_row_block<R: PreconditionerRule>(
         .iter()
         .map(|v| !may_be_singular(v.nonzeros, k, step.ridge > 0.0))
         .collect();
-    let preconditioners = rule.build(step, &views, row_scratch, rule_scratch, &mut active);
-    let mut solution = vec![0.0; k];
+    let preconditioners = rule.build(step, &views, row_scratch, rule_scratch, &mut active)?;
+    let mut solution = try_filled(k, 0.0, "a row's solution")?;
     for (r, view) in views.iter().enumerate() {
         if !active[r] {
             let count = gather_design(step, view, row_scratch);
@@ -195,5 +204,5 @@ fn solve_row_block<R: PreconditionerRule>(
         MAX_INNER_ITERATIONS,
         cgls,
     );
-    (x, work, (preconditioners, usable))
+    Ok((x, work, (preconditioners, usable)))
 }

@@ -9,7 +9,9 @@
 //! iteration 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
 use super::iterative::{iterative_half_step, PreconditionerRule, RowScratch, RowView};
+use crate::error::Result;
 use crate::kernels::spd_solve::{cholesky_upper, full_rank, CholeskyScratch};
+use crate::memory::{try_copy, try_identity, try_zeros};
 use crate::solver::block_cgls::Preconditioners;
 use crate::solver::half_step::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
 use faer::linalg::matmul::matmul;
@@ -29,7 +31,7 @@ impl PreconditionerRule for MeanWeightRule {
     /// With a ridge: each row's w̄_i C + ridge I, factored in place.
     type Scratch = CholeskyScratch;
 
-    fn scratch(&self, _m: usize, k: usize) -> CholeskyScratch {
+    fn scratch(&self, _m: usize, k: usize) -> Result<CholeskyScratch> {
         CholeskyScratch::new(k)
     }
 
@@ -40,7 +42,7 @@ impl PreconditionerRule for MeanWeightRule {
         _row_scratch: &mut RowScratch,
         cholesky: &mut CholeskyScratch,
         usable: &mut [bool],
-    ) -> Preconditioners {
+    ) -> Result<Preconditioners> {
         let means: Vec<f64> = rows
             .iter()
             .map(|r| r.weights.iter().sum::<f64>() / r.weights.len() as f64)
@@ -48,7 +50,7 @@ impl PreconditionerRule for MeanWeightRule {
         if step.ridge == 0.0 {
             let Some(r) = &self.gram_factor else {
                 usable.iter_mut().for_each(|u| *u = false);
-                return Preconditioners::PerRow(vec![]);
+                return Ok(Preconditioners::PerRow(vec![]));
             };
             let scale = means
                 .iter()
@@ -62,10 +64,10 @@ impl PreconditionerRule for MeanWeightRule {
                     }
                 })
                 .collect();
-            return Preconditioners::Scaled {
-                r: r.clone(),
+            return Ok(Preconditioners::Scaled {
+                r: try_copy(r.as_ref(), "the shared preconditioner")?,
                 scale,
-            };
+            });
         }
         let k = self.gram.nrows();
         let factors = means
@@ -81,16 +83,16 @@ impl PreconditionerRule for MeanWeightRule {
                 for d in 0..k {
                     g[(d, d)] += step.ridge;
                 }
-                match cholesky.upper_factor().filter(|r| full_rank(r.as_ref())) {
-                    Some(r) => r,
+                match cholesky.upper_factor()?.filter(|r| full_rank(r.as_ref())) {
+                    Some(r) => Ok(r),
                     None => {
                         *u = false;
-                        Mat::identity(k, k)
+                        try_identity(k, k, "a row's preconditioner")
                     }
                 }
             })
-            .collect();
-        Preconditioners::PerRow(factors)
+            .collect::<Result<_>>()?;
+        Ok(Preconditioners::PerRow(factors))
     }
 }
 
@@ -99,7 +101,7 @@ impl InnerMethod for MeanWeightCgls {
 
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
         let k = step.fixed.ncols();
-        let mut gram = Mat::<f64>::zeros(k, k);
+        let mut gram = try_zeros(k, k, "the fixed factor's Gram")?;
         matmul(
             gram.as_mut(),
             Accum::Replace,
@@ -108,7 +110,7 @@ impl InnerMethod for MeanWeightCgls {
             1.0,
             Par::Seq,
         );
-        let gram_factor = cholesky_upper(gram.as_ref()).filter(|r| full_rank(r.as_ref()));
+        let gram_factor = cholesky_upper(gram.as_ref())?.filter(|r| full_rank(r.as_ref()));
         let rule = MeanWeightRule { gram, gram_factor };
         let outcome = iterative_half_step(step, &rule, accuracy.tolerance)?;
         Ok((outcome.x, outcome.work))

@@ -15,9 +15,11 @@ use super::iterative::{
     gather_design, iterative_half_step, BlockPreconditioners, PreconditionerRule, RowScratch,
     RowView,
 };
+use crate::error::Result;
 use crate::kernels::blocking::ROW_BLOCK;
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
+use crate::memory::{try_copy, try_identity, try_zeros};
 use crate::rng::sketch_stream;
 use crate::solver::block_cgls::Preconditioners;
 use crate::solver::half_step::{
@@ -84,7 +86,7 @@ struct ReuseRule<'a> {
 impl PreconditionerRule for ReuseRule<'_> {
     type Scratch = RFactorWorkspace;
 
-    fn scratch(&self, _m: usize, k: usize) -> RFactorWorkspace {
+    fn scratch(&self, _m: usize, k: usize) -> Result<RFactorWorkspace> {
         RFactorWorkspace::new(k, k)
     }
 
@@ -95,13 +97,14 @@ impl PreconditionerRule for ReuseRule<'_> {
         _row_scratch: &mut RowScratch,
         qr: &mut RFactorWorkspace,
         usable: &mut [bool],
-    ) -> Preconditioners {
+    ) -> Result<Preconditioners> {
         let k = step.fixed.ncols();
         let (old, old_usable) = &self.saved[rows[0].index / ROW_BLOCK];
         let Preconditioners::PerRow(old) = old else {
             unreachable!("the sketch rule builds per-row preconditioners")
         };
-        let mut product = Mat::<f64>::zeros(k, k);
+        let mut product = try_zeros(k, k, "a re-used preconditioner")?;
+        let what = "a row's preconditioner";
         let factors = old
             .iter()
             .zip(old_usable)
@@ -109,7 +112,7 @@ impl PreconditionerRule for ReuseRule<'_> {
             .map(|((r, was_usable), u)| {
                 *u &= *was_usable;
                 if !*u {
-                    return Mat::identity(k, k);
+                    return try_identity(k, k, what);
                 }
                 matmul(
                     product.as_mut(),
@@ -119,13 +122,16 @@ impl PreconditionerRule for ReuseRule<'_> {
                     1.0,
                     Par::Seq,
                 );
-                qr.full_rank_r_factor(product.as_ref()).unwrap_or_else(|| {
-                    *u = false;
-                    Mat::identity(k, k)
-                })
+                match qr.full_rank_r_factor(product.as_ref())? {
+                    Some(r) => Ok(r),
+                    None => {
+                        *u = false;
+                        try_identity(k, k, what)
+                    }
+                }
             })
-            .collect();
-        Preconditioners::PerRow(factors)
+            .collect::<Result<_>>()?;
+        Ok(Preconditioners::PerRow(factors))
     }
 }
 
@@ -145,12 +151,12 @@ pub struct SrhtRuleScratch {
 impl PreconditionerRule for SrhtRule {
     type Scratch = SrhtRuleScratch;
 
-    fn scratch(&self, m: usize, k: usize) -> SrhtRuleScratch {
+    fn scratch(&self, m: usize, k: usize) -> Result<SrhtRuleScratch> {
         let rows = m + k;
-        SrhtRuleScratch {
-            srht: SrhtScratch::new(rows, k, self.sketch_rows),
-            qr: RFactorWorkspace::new(self.sketch_rows.max(rows), k),
-        }
+        Ok(SrhtRuleScratch {
+            srht: SrhtScratch::new(rows, k, self.sketch_rows)?,
+            qr: RFactorWorkspace::new(self.sketch_rows.max(rows), k)?,
+        })
     }
 
     fn build(
@@ -160,24 +166,27 @@ impl PreconditionerRule for SrhtRule {
         row_scratch: &mut RowScratch,
         scratch: &mut SrhtRuleScratch,
         usable: &mut [bool],
-    ) -> Preconditioners {
+    ) -> Result<Preconditioners> {
         let k = step.fixed.ncols();
         let factors = rows
             .iter()
             .zip(usable.iter_mut())
             .map(|(row, u)| {
                 let built = if *u {
-                    self.row_factor(step, row, row_scratch, scratch)
+                    self.row_factor(step, row, row_scratch, scratch)?
                 } else {
                     None
                 };
-                built.unwrap_or_else(|| {
-                    *u = false;
-                    Mat::identity(k, k)
-                })
+                match built {
+                    Some(r) => Ok(r),
+                    None => {
+                        *u = false;
+                        try_identity(k, k, "a row's preconditioner")
+                    }
+                }
             })
-            .collect();
-        Preconditioners::PerRow(factors)
+            .collect::<Result<_>>()?;
+        Ok(Preconditioners::PerRow(factors))
     }
 }
 
@@ -190,7 +199,7 @@ impl SrhtRule {
         row: &RowView<'_>,
         rows: &mut RowScratch,
         scratch: &mut SrhtRuleScratch,
-    ) -> Option<Mat<f64>> {
+    ) -> Result<Option<Mat<f64>>> {
         let count = gather_design(step, row, rows);
         let a = rows.design.a(count);
         let mut rng = sketch_stream(self.seed, self.half_step, row.index);
@@ -215,7 +224,7 @@ impl InnerMethod for SrhtCgls {
         });
         let (outcome, reused) = match reusable {
             Some(saved) => {
-                let mut change_of_basis = Mat::<f64>::zeros(k, k);
+                let mut change_of_basis = try_zeros(k, k, "a change of basis")?;
                 matmul(
                     change_of_basis.as_mut(),
                     Accum::Replace,
@@ -252,7 +261,7 @@ impl InnerMethod for SrhtCgls {
             }
         } else {
             self.saved[side] = Some(Saved {
-                basis: step.fixed.to_owned(),
+                basis: try_copy(step.fixed, "the sketch's saved basis")?,
                 blocks: outcome.preconditioners,
                 fresh_iterations: per_row,
             });

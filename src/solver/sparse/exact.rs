@@ -7,6 +7,7 @@ use super::BaseSystem;
 use crate::error::Result;
 use crate::kernels::blocking::{map_blocks_with, stack_rows};
 use crate::kernels::spd_solve::SpdSolver;
+use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
 use crate::problem::sparse::SparseView;
 use crate::solver::half_step::{finite, HalfStep, HalfStepSolver, SolverKind};
 use crate::solver::rows::solve_normal_equations;
@@ -23,24 +24,24 @@ impl HalfStepSolver for SparseExactSolver {
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
         let view = step.problem.sparse();
-        let x = exact_half_step(view, &BaseSystem::new(view, step), step.par);
+        let x = exact_half_step(view, &BaseSystem::new(view, step)?, step.par)?;
         finite(x, "the exact half-step (data too large for f64?)")
     }
 }
 
 /// Solve every row of `view` exactly against the fixed factor of `base`.
 /// One scratch per thread, overwritten row by row.
-pub fn exact_half_step(view: &SparseView<'_>, base: &BaseSystem, par: Par) -> Mat<f64> {
+pub fn exact_half_step(view: &SparseView<'_>, base: &BaseSystem, par: Par) -> Result<Mat<f64>> {
     let k = base.rank();
-    let row_blocks = view.row_blocks();
+    let row_blocks = view.row_blocks()?;
     let workspace = || ExactRowScratch::new(k);
     let parts = map_blocks_with(par, &row_blocks, workspace, |scratch, rows| {
-        let mut out = Mat::<f64>::zeros(rows.len(), k);
+        let mut out = try_zeros(rows.len(), k, "a row block's solution")?;
         for (r, i) in rows.clone().enumerate() {
-            scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1));
+            scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1))?;
         }
-        out
-    });
+        Ok(out)
+    })?;
     stack_rows(&parts, view.n_rows(), k)
 }
 
@@ -57,15 +58,15 @@ pub struct ExactRowScratch {
 }
 
 impl ExactRowScratch {
-    pub fn new(k: usize) -> Self {
-        ExactRowScratch {
-            spd: SpdSolver::new(k),
+    pub fn new(k: usize) -> Result<Self> {
+        Ok(ExactRowScratch {
+            spd: SpdSolver::new(k)?,
             plain: Vec::new(),
             scaled: Vec::new(),
-            rhs: vec![0.0; k],
+            rhs: try_filled(k, 0.0, "a row's right-hand side")?,
             c: Vec::new(),
             t: Vec::new(),
-        }
+        })
     }
 
     /// Row i's exact solution into `x` (1 x k); NaN if G_i is not finite.
@@ -75,13 +76,18 @@ impl ExactRowScratch {
         base: &BaseSystem,
         i: usize,
         mut x: MatMut<'_, f64>,
-    ) {
+    ) -> Result<()> {
         let k = base.rank();
         let row = view.row(i);
         let len = row.cols.len();
-        self.plain.resize(len * k, 0.0);
-        self.scaled.resize(len * k, 0.0);
-        base.coefficients(&row, &mut self.c, &mut self.t);
+        // The buffers grow to the longest row seen, fallibly.
+        let what = "a row's gathered factor rows";
+        let size = checked_len(len, k, what)?;
+        for buffer in [&mut self.plain, &mut self.scaled] {
+            try_reserve(buffer, size.saturating_sub(buffer.len()), what)?;
+            buffer.resize(size, 0.0);
+        }
+        base.coefficients(&row, &mut self.c, &mut self.t)?;
         for (p, (&j, &c)) in row.cols.iter().zip(&self.c).enumerate() {
             let y = &base.y_rows[j * k..(j + 1) * k];
             self.plain[p * k..(p + 1) * k].copy_from_slice(y);
@@ -119,5 +125,6 @@ impl ExactRowScratch {
         for (d, v) in self.rhs.iter().enumerate() {
             x[(0, d)] = *v;
         }
+        Ok(())
     }
 }

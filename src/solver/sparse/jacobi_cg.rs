@@ -12,9 +12,11 @@
 
 use super::exact::ExactRowScratch;
 use super::BaseSystem;
+use crate::error::Result;
 use crate::kernels::blocking::map_owned_with;
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
 use crate::kernels::transpose::{from_rows_contiguous, rows_contiguous};
+use crate::memory::{checked_len, try_filled, try_reserve};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::half_step::MAX_INNER_ITERATIONS;
 use crate::solver::half_step::{finite, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
@@ -29,12 +31,12 @@ impl InnerMethod for JacobiCg {
 
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
         let view = step.problem.sparse();
-        let base = BaseSystem::new(view, step);
+        let base = BaseSystem::new(view, step)?;
         let stop = Stopping {
             tolerance: accuracy.tolerance,
             loose: accuracy.loose,
         };
-        let (x, work) = jacobi_cg_half_step(view, &base, step.warm_start, stop, step.par);
+        let (x, work) = jacobi_cg_half_step(view, &base, step.warm_start, stop, step.par)?;
         Ok((finite(x, "an iterative half-step")?, work))
     }
 }
@@ -55,20 +57,20 @@ struct CgScratch {
 }
 
 impl CgScratch {
-    fn new(k: usize) -> Self {
-        let zeros = || vec![0.0; k];
-        CgScratch {
-            x: zeros(),
-            residual: zeros(),
-            direction: zeros(),
-            product: zeros(),
-            preconditioned: zeros(),
-            diagonal: zeros(),
-            inverse: zeros(),
-            rhs: zeros(),
+    fn new(k: usize) -> Result<Self> {
+        let zeros = || try_filled(k, 0.0, "a row's CG vectors");
+        Ok(CgScratch {
+            x: zeros()?,
+            residual: zeros()?,
+            direction: zeros()?,
+            product: zeros()?,
+            preconditioned: zeros()?,
+            diagonal: zeros()?,
+            inverse: zeros()?,
+            rhs: zeros()?,
             c: Vec::new(),
             t: Vec::new(),
-        }
+        })
     }
 }
 
@@ -127,19 +129,21 @@ pub fn jacobi_cg_half_step(
     warm: Option<MatRef<'_, f64>>,
     stop: Stopping,
     par: Par,
-) -> (Mat<f64>, usize) {
+) -> Result<(Mat<f64>, usize)> {
     let (n, k) = (view.n_rows(), base.rank());
-    let row_blocks = view.row_blocks();
+    let row_blocks = view.row_blocks()?;
     // Rows of the warm start and of the solutions are read and written
     // whole: contiguous, not k strided accesses each.
-    let warm_rows = warm.map(|w| rows_contiguous(w, par));
+    let warm_rows = warm.map(|w| rows_contiguous(w, par)).transpose()?;
     let reduction = if stop.loose && warm.is_some() {
         LOOSE_REDUCTION
     } else {
         0.0
     };
-    let mut solutions = vec![0.0; n * k];
-    let mut outputs = Vec::with_capacity(row_blocks.len());
+    let what = "a half-step's solution";
+    let mut solutions = try_filled(checked_len(n, k, what)?, 0.0, what)?;
+    let mut outputs = Vec::new();
+    try_reserve(&mut outputs, row_blocks.len(), "the list of row blocks")?;
     let mut rest = solutions.as_mut_slice();
     for rows in &row_blocks {
         let (block, tail) = rest.split_at_mut(rows.len() * k);
@@ -149,39 +153,39 @@ pub fn jacobi_cg_half_step(
     // One CG scratch per thread; few rows take the exact path, so its
     // scratch is made only when one does. Every buffer is overwritten
     // before it is read.
-    let workspace = || (CgScratch::new(k), None::<ExactRowScratch>);
+    let workspace = || Ok((CgScratch::new(k)?, None::<ExactRowScratch>));
     let work = map_owned_with(par, outputs, workspace, |(cg, exact), (rows, out)| {
-        let mut exact_solve = |i: usize, x: &mut [f64]| {
-            exact.get_or_insert_with(|| ExactRowScratch::new(k)).solve(
-                view,
-                base,
-                i,
-                MatMut::from_row_major_slice_mut(x, 1, k),
-            )
+        let mut exact_solve = |i: usize, x: &mut [f64]| -> Result<()> {
+            let scratch = match exact {
+                Some(scratch) => scratch,
+                None => exact.insert(ExactRowScratch::new(k)?),
+            };
+            scratch.solve(view, base, i, MatMut::from_row_major_slice_mut(x, 1, k))
         };
         let mut work = 0;
         for (i, x) in rows.zip(out.chunks_exact_mut(k)) {
             let row = view.row(i);
             if base.maybe_singular(&row) {
-                exact_solve(i, x);
+                exact_solve(i, x)?;
                 continue;
             }
             match &warm_rows {
                 Some(w) => cg.x.copy_from_slice(&w[i * k..(i + 1) * k]),
                 None => cg.x.fill(0.0),
             }
+            base.coefficients(&row, &mut cg.c, &mut cg.t)?;
             match solve_row(base, &row, stop.tolerance, reduction, cg) {
                 Some(iterations) => {
                     work += iterations;
                     x.copy_from_slice(&cg.x);
                 }
-                None => exact_solve(i, x),
+                None => exact_solve(i, x)?,
             }
         }
-        work
-    });
+        Ok(work)
+    })?;
     let work = work.iter().sum();
-    (from_rows_contiguous(&solutions, n, k, par), work)
+    Ok((from_rows_contiguous(&solutions, n, k, par)?, work))
 }
 
 /// sqrt(sum_d b_d^2 w_d).
@@ -207,7 +211,8 @@ fn rescale_start(cg: &mut CgScratch) {
 /// CG from `cg.x` on G_i x = b_i, preconditioned by a diagonal, until the
 /// residual is within `tol` of b_i or `reduction` of the first residual:
 /// the iterations taken, or None if G_i's diagonal is not positive (the row
-/// then takes the exact path).
+/// then takes the exact path). The row's c_p and t_p are in `cg.c`, `cg.t`
+/// (`BaseSystem::coefficients`).
 fn solve_row(
     base: &BaseSystem,
     row: &SparseRow<'_>,
@@ -215,7 +220,6 @@ fn solve_row(
     reduction: f64,
     cg: &mut CgScratch,
 ) -> Option<usize> {
-    base.coefficients(row, &mut cg.c, &mut cg.t);
     cg.rhs.copy_from_slice(&base.rhs);
     apply_base_gram(base, &cg.x, &mut cg.product);
     let sums = RowSums {

@@ -9,9 +9,11 @@ pub mod exact;
 pub mod jacobi_cg;
 pub mod sketch;
 
+use crate::error::Result;
 use crate::kernels::gathered::add_rows;
 use crate::kernels::gram::gram;
 use crate::kernels::transpose::rows_contiguous;
+use crate::memory::{try_collect, try_identity, try_reserve};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::half_step::HalfStep;
 use crate::solver::rows::may_be_singular;
@@ -47,7 +49,7 @@ pub struct BaseSystem {
 }
 
 impl BaseSystem {
-    pub fn new(view: &SparseView<'_>, step: &HalfStep<'_>) -> Self {
+    pub fn new(view: &SparseView<'_>, step: &HalfStep<'_>) -> Result<Self> {
         let y = step.fixed;
         // A ridge scaled per row is each row's own (`row_ridges`).
         let ridge = if step.ridge_scale.is_some() {
@@ -58,10 +60,12 @@ impl BaseSystem {
         let k = y.ncols();
         let (wd, md) = (view.w_default(), view.m_default());
         let mut gram = if step.fixed_orthonormal {
-            Mat::<f64>::identity(k, k) * wd
+            try_identity(k, k, "the base Gram")?
         } else {
-            gram(y, step.par) * wd
+            gram(y, step.par)?
         };
+        // Scaled in place (the same products as `gram * wd`, no temporary).
+        gram *= faer::Scale(wd);
         for d in 0..k {
             gram[(d, d)] += ridge;
         }
@@ -70,33 +74,51 @@ impl BaseSystem {
         let is_scaled_identity = (0..k).all(|b| {
             (0..k).all(|a| (gram[(a, b)] - if a == b { scale } else { 0.0 }).abs() <= tolerance)
         });
-        let rhs = (0..k)
-            .map(|d| wd * md * y.col(d).iter().sum::<f64>())
-            .collect();
+        let what = "the base system";
+        let rhs = (0..k).map(|d| wd * md * y.col(d).iter().sum::<f64>());
+        let rhs = try_collect(rhs, what)?;
         let diagonal = (0..k).map(|d| gram[(d, d)]);
         let usable = diagonal.clone().all(|v| v > 0.0 && v.is_finite());
-        BaseSystem {
-            inverse_diagonal: usable.then(|| diagonal.map(|d| 1.0 / d).collect()),
+        let inverse_diagonal = if usable {
+            Some(try_collect(diagonal.map(|d| 1.0 / d), what)?)
+        } else {
+            None
+        };
+        Ok(BaseSystem {
+            inverse_diagonal,
             gram,
             gram_scale: is_scaled_identity.then_some(scale),
             rhs,
-            y_rows: rows_contiguous(y, step.par),
-            row_ridges: step
-                .ridge_scale
-                .map(|scale| scale.iter().map(|s| step.ridge * s).collect()),
+            y_rows: rows_contiguous(y, step.par)?,
+            row_ridges: match step.ridge_scale {
+                Some(scale) => Some(try_collect(
+                    scale.iter().map(|s| step.ridge * s),
+                    "the rows' ridges",
+                )?),
+                None => None,
+            },
             w_default: wd,
             m_default: md,
-        }
+        })
     }
 
     pub fn rank(&self) -> usize {
         self.gram.nrows()
     }
 
-    /// The row's c_p (into `c`) and t_p (into `t`).
-    pub fn coefficients(&self, row: &SparseRow<'_>, c: &mut Vec<f64>, t: &mut Vec<f64>) {
+    /// The row's c_p (into `c`) and t_p (into `t`), grown fallibly.
+    pub fn coefficients(
+        &self,
+        row: &SparseRow<'_>,
+        c: &mut Vec<f64>,
+        t: &mut Vec<f64>,
+    ) -> Result<()> {
         let (wd, base) = (self.w_default, self.w_default * self.m_default);
+        let len = row.weights.len();
         c.clear();
+        t.clear();
+        try_reserve(c, len, "a row's coefficients")?;
+        try_reserve(t, len, "a row's coefficients")?;
         c.extend(row.weights.iter().map(|w| w - wd));
         t.clear();
         t.extend(
@@ -105,6 +127,7 @@ impl BaseSystem {
                 .zip(row.values)
                 .map(|(w, m)| w * m - base),
         );
+        Ok(())
     }
 
     /// b_i into `b` from the row's t_p (2 nnz_i k flops).

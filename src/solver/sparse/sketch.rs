@@ -11,9 +11,11 @@
 
 use super::exact::{ExactRowScratch, SparseExactSolver};
 use super::BaseSystem;
+use crate::error::Result;
 use crate::kernels::blocking::{map_blocks, stack_rows};
 use crate::kernels::orthonormal::RFactorWorkspace;
 use crate::kernels::srht::{sketch_rows, sketched_r_factor, SrhtScratch};
+use crate::memory::{try_reserve, try_zeros};
 use crate::problem::sparse::SparseView;
 use crate::rng::sketch_stream;
 use crate::solver::half_step::MAX_INNER_ITERATIONS;
@@ -64,8 +66,8 @@ impl InnerMethod for SparseSrhtCgls {
             return Ok((SparseExactSolver.solve(step)?, 0));
         }
         let view = step.problem.sparse();
-        let base = BaseSystem::new(view, step);
-        let (x, work) = sketch_half_step(view, &base, step.ridge, step.warm_start, &settings);
+        let base = BaseSystem::new(view, step)?;
+        let (x, work) = sketch_half_step(view, &base, step.ridge, step.warm_start, &settings)?;
         Ok((finite(x, "a sketched half-step")?, work))
     }
 }
@@ -106,33 +108,34 @@ pub fn sketch_half_step(
     ridge: f64,
     warm: Option<MatRef<'_, f64>>,
     settings: &SketchSettings,
-) -> (Mat<f64>, usize) {
+) -> Result<(Mat<f64>, usize)> {
     let k = base.rank();
     let sketch_rows = settings.sketch_rows;
     // Buffers per block, sized by the block's longest row: one popular item
     // must not make every thread's buffers that long.
-    let parts = map_blocks(settings.par, &view.row_blocks(), |rows| {
-        let mut exact = ExactRowScratch::new(k);
+    let parts = map_blocks(settings.par, &view.row_blocks()?, |rows| {
+        let mut exact = ExactRowScratch::new(k)?;
         let longest = rows
             .clone()
             .map(|i| view.row(i).cols.len())
             .max()
             .unwrap_or(0)
             + k;
+        let what = "a row's CGLS vectors";
         let mut work = RowWork {
-            design: WeightedDesign::new(longest, k),
-            srht: SrhtScratch::new(longest, k, sketch_rows),
-            qr: RFactorWorkspace::new(sketch_rows.max(k), k),
+            design: WeightedDesign::new(longest, k)?,
+            srht: SrhtScratch::new(longest, k, sketch_rows)?,
+            qr: RFactorWorkspace::new(sketch_rows.max(k), k)?,
             cg: CglsVectors {
-                x: Mat::zeros(k, 1),
-                gradient: Mat::zeros(k, 1),
-                direction: Mat::zeros(k, 1),
-                step: Mat::zeros(k, 1),
-                residual: Mat::zeros(longest, 1),
-                image: Mat::zeros(longest, 1),
+                x: try_zeros(k, 1, what)?,
+                gradient: try_zeros(k, 1, what)?,
+                direction: try_zeros(k, 1, what)?,
+                step: try_zeros(k, 1, what)?,
+                residual: try_zeros(longest, 1, what)?,
+                image: try_zeros(longest, 1, what)?,
             },
         };
-        let mut out = Mat::<f64>::zeros(rows.len(), k);
+        let mut out = try_zeros(rows.len(), k, "a row block's solution")?;
         let mut iterations = 0;
         for (r, i) in rows.clone().enumerate() {
             match warm {
@@ -148,20 +151,22 @@ pub fn sketch_half_step(
                 rng,
                 settings.tolerance,
                 ridge,
-            );
+            )?;
             match solved {
                 Some(it) => {
                     iterations += it;
                     (0..k).for_each(|d| out[(r, d)] = work.cg.x[(d, 0)]);
                 }
-                None => exact.solve(view, base, i, out.as_mut().subrows_mut(r, 1)),
+                None => exact.solve(view, base, i, out.as_mut().subrows_mut(r, 1))?,
             }
         }
-        (out, iterations)
-    });
+        Ok((out, iterations))
+    })?;
     let iterations = parts.iter().map(|p| p.1).sum();
-    let mats: Vec<Mat<f64>> = parts.into_iter().map(|p| p.0).collect();
-    (stack_rows(&mats, view.n_rows(), k), iterations)
+    let mut mats: Vec<Mat<f64>> = Vec::new();
+    try_reserve(&mut mats, parts.len(), "the row blocks' solutions")?;
+    mats.extend(parts.into_iter().map(|p| p.0));
+    Ok((stack_rows(&mats, view.n_rows(), k)?, iterations))
 }
 
 /// Gather row i's weighted design (`rows::WeightedDesign`) from the rows of
@@ -190,7 +195,7 @@ fn solve_row(
     rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
     tol: f64,
     ridge: f64,
-) -> Option<usize> {
+) -> Result<Option<usize>> {
     let RowWork {
         design,
         srht,
@@ -199,10 +204,12 @@ fn solve_row(
     } = work;
     let k = cg.x.nrows();
     if may_be_singular(design.positive_weights(), k, ridge > 0.0) {
-        return None;
+        return Ok(None);
     }
     let (a, b) = (design.a(count), design.b(count));
-    let r = sketched_r_factor(a, sketch_rows, rng, srht, qr)?;
+    let Some(r) = sketched_r_factor(a, sketch_rows, rng, srht, qr)? else {
+        return Ok(None);
+    };
     let mut system = RowSystem {
         a,
         b,
@@ -211,7 +218,7 @@ fn solve_row(
         count,
     };
     let work = run_cg(&mut system, &mut [true], tol, MAX_INNER_ITERATIONS);
-    Some(work.started - work.curvature_stops)
+    Ok(Some(work.started - work.curvature_stops))
 }
 
 /// One gathered row as `krylov::CgSystem`: CGLS on A R^-1 with the residual
