@@ -60,12 +60,20 @@ run() { # run NAME COMMAND...: one program, its last lines, its verdict
 
 case "$mode" in
 asan)
-    # The host program is instrumented; libwlra.so is the library as
-    # shipped, so ASan sees every heap block it allocates or frees (malloc
-    # is intercepted), double frees, leaks and bad frees anywhere, and
-    # out-of-bounds accesses by the C side. Out-of-bounds accesses inside
-    # the Rust code are the fuzzers' job: cargo-fuzz builds the library
-    # itself with -Zsanitizer=address (scripts/fuzz.sh).
+    # The library itself instrumented when it can be: the fuzz build
+    # (scripts/fuzz.sh, nightly -Zsanitizer=address) leaves a cdylib of wlra
+    # built with ASan, so linking against it costs no second build. Without
+    # nightly and cargo-fuzz, the shipped library: ASan still intercepts its
+    # malloc and free (double and bad frees, leaks) but not its own loads
+    # and stores.
+    if rustup toolchain list 2>/dev/null | grep -q '^nightly' && cargo fuzz --version >/dev/null 2>&1 &&
+        (cd fuzz && cargo +nightly fuzz build --codegen-units 16 >/dev/null 2>&1); then
+        lib_dir=$PWD/fuzz/target/x86_64-unknown-linux-gnu/release/deps
+        ln -sfn libwlra.so "$lib_dir/libwlra.so.1"
+        echo "asan: libwlra.so built with -Zsanitizer=address (the fuzz build), $lib_dir"
+    else
+        echo "asan: libwlra.so not instrumented (no nightly or cargo-fuzz): ASan checks its heap only"
+    fi
     flags=(-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
     for p in "${programs[@]}"; do
         compile "$p" clang "${flags[@]}"
