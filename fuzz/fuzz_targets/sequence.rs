@@ -200,6 +200,8 @@ fuzz_target!(|data: &[u8]| {
                         [(&u, u_ptr, ld_u, n_rows, fu), (&v, v_ptr, ld_v, n_cols, fv)]
                     {
                         for (p, x) in buf.iter().enumerate() {
+                            // a NULL destination is not written, whatever its ld
+                            let ld = if ptr_.is_null() { usize::MAX } else { ld };
                             let (outer, inner) = (p / ld, p % ld);
                             let (i, j) = if layout == WLRA_COL_MAJOR {
                                 (inner, outer)

@@ -618,7 +618,7 @@ impl CsrInput {
         };
         let n_cols = match b.below(32) {
             0 => 0,
-            1 => [1000, 1 << 16, usize::MAX, 1 << 40][b.below(4)],
+            1 => [1000, 4096, usize::MAX, 1 << 40][b.below(4)],
             _ => 1 + b.below(MAX_DIM),
         };
         if n_cols > known_issues::CSR_MAX_N_COLS {
