@@ -51,8 +51,9 @@ for t in "${targets[@]}"; do
     # returned (rayon does not join them), which libFuzzer's per-input leak
     # check reports now and then (16 MiB, private_gemm_x86); leaks are
     # checked at exit by LeakSanitizer and valgrind on the C programs, and
-    # by the soak (scripts/c-checks.sh).
-    if cargo +nightly fuzz run --codegen-units 16 "$t" "$scratch" "corpus/$t" -- \
+    # by the soak (scripts/c-checks.sh). The same holds for the check at
+    # exit, hence detect_leaks=0 for ASan too.
+    if ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} cargo +nightly fuzz run --codegen-units 16 "$t" "$scratch" "corpus/$t" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -max_len=2048 -detect_leaks=0 \
         -print_final_stats=1 >"$log" 2>&1; then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
