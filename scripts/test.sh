@@ -27,6 +27,13 @@ suite "system packages" bash scripts/install-deps.sh
 suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --all-targets -- -D warnings
 suite "Rust and C tests" cargo test --no-fail-fast
+# Reliability (docs/reliability.md): bounded fuzzing (FUZZ_SECONDS per
+# target), the C programs under the sanitizers (against the fuzz build's
+# ASan-instrumented library) and valgrind, the soak and panic containment.
+suite "fuzz (bounded)" bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+suite "C tests under ASan+UBSan" bash scripts/c-checks.sh asan
+suite "C tests under valgrind" bash scripts/c-checks.sh valgrind
+suite "soak and panic containment" bash scripts/c-checks.sh soak
 suite "packaging consumers" bash tests/consumers/run.sh
 suite "bindings" bash bindings/run-tests.sh
 
