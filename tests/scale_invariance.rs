@@ -456,3 +456,42 @@ fn sparse_weights_and_default_times_1e200_keep_the_optimum() {
     let gap = product_gap(&scaled_fit.product, 1.0, &reference.product);
     assert!(gap <= 1e-6, "U V^T off by {gap:.2e}");
 }
+
+/// Found by fuzzing (issue 15): defaults that weigh nothing must not enter
+/// the scaled sums. A full 1 x 1 pattern with M = 7.1e-304 and m_default =
+/// 1.9 gave a NaN objective at the start; w_default = 0 with m_default =
+/// 1e300 beside tiny values is the same case with entries outside.
+#[test]
+fn defaults_that_weigh_nothing_do_not_enter_the_scaled_sums() {
+    let cases: [(&[i64], &[i64], &[f64], usize, f64, f64); 2] = [
+        (&[0, 1], &[0], &[7.13475604071767e-304], 1, 1.9375, 0.2421875),
+        (&[0, 1, 2], &[0, 1], &[3e-300, -2e-300], 2, 1e300, 0.0),
+    ];
+    for (row_ptr, col_idx, values, n, m_default, w_default) in cases {
+        for iterations in [0.0, 5.0] {
+            let input = CsrInput {
+                n_rows: n,
+                n_cols: n,
+                row_ptr,
+                col_idx,
+                m_values: values,
+                w_values: None,
+                m_default,
+                w_default,
+            };
+            let mut model = Model::new(1).unwrap();
+            model
+                .set_option(WLRA_OPTION_MAX_ITERATIONS, iterations)
+                .unwrap();
+            model.fit_csr(&input).unwrap();
+            let objective = model.info(WLRA_INFO_OBJECTIVE).unwrap();
+            let scale = values.iter().map(|v| v * v).sum::<f64>();
+            assert!(
+                objective.is_finite() && objective <= scale,
+                "{n} x {n}, {iterations} iterations: objective {objective:e}"
+            );
+            let (u, v) = model.factors().unwrap();
+            assert!(u.is_all_finite() && v.is_all_finite());
+        }
+    }
+}

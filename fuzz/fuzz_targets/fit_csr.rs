@@ -18,6 +18,9 @@ fuzz_target!(|data: &[u8]| {
     let Some(problem) = CsrInput::build(&mut b) else {
         return;
     };
+    if std::env::var_os("WLRA_FUZZ_SHOW").is_some() {
+        eprintln!("rank {rank}: {problem:?}");
+    }
     let before = model.results(1, 1);
     let status = problem.fit(&model);
     let (n_rows, n_cols) = kept_shape(status, (problem.n_rows, problem.n_cols));

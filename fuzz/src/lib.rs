@@ -395,6 +395,9 @@ impl Model {
         for _ in 0..b.below(5) {
             let option = 1 + b.below(14) as i32;
             let value = fit_safe(option, b);
+            if std::env::var_os("WLRA_FUZZ_SHOW").is_some() {
+                eprintln!("option {option} = {value:e}");
+            }
             self.set_option(option, value);
         }
     }

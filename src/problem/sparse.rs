@@ -230,8 +230,18 @@ impl SparseProblem {
         m_default: f64,
         w_default: f64,
     ) -> Result<SparseProblem> {
-        let (mut weight, mut value) = (w_default, 0.0f64);
         let outside = (n_rows as u128) * (n_cols as u128) > rows.idx.len() as u128;
+        // Defaults that weigh nothing (a pattern holding every entry, or
+        // w_default = 0) are dropped, so that scaling them (they do not set
+        // the scale then) cannot saturate them into inf - inf in the sums
+        // over "every entry minus the pattern" (found by fuzzing: 1 x 1,
+        // M = 7.1e-304, m_default = 1.9 gave a NaN objective).
+        let (m_default, w_default) = if outside && w_default > 0.0 {
+            (m_default, w_default)
+        } else {
+            (0.0, 0.0)
+        };
+        let (mut weight, mut value) = (w_default, 0.0f64);
         if w_default > 0.0 && outside {
             value = m_default.abs();
         }
