@@ -464,7 +464,14 @@ fn sparse_weights_and_default_times_1e200_keep_the_optimum() {
 #[test]
 fn defaults_that_weigh_nothing_do_not_enter_the_scaled_sums() {
     let cases: [(&[i64], &[i64], &[f64], usize, f64, f64); 2] = [
-        (&[0, 1], &[0], &[7.13475604071767e-304], 1, 1.9375, 0.2421875),
+        (
+            &[0, 1],
+            &[0],
+            &[7.13475604071767e-304],
+            1,
+            1.9375,
+            0.2421875,
+        ),
         (&[0, 1, 2], &[0, 1], &[3e-300, -2e-300], 2, 1e300, 0.0),
     ];
     for (row_ptr, col_idx, values, n, m_default, w_default) in cases {
