@@ -463,7 +463,9 @@ fn sparse_weights_and_default_times_1e200_keep_the_optimum() {
 /// 1e300 beside tiny values is the same case with entries outside.
 #[test]
 fn defaults_that_weigh_nothing_do_not_enter_the_scaled_sums() {
-    let cases: [(&[i64], &[i64], &[f64], usize, f64, f64); 2] = [
+    // (row_ptr, col_idx, values, n, m_default, w_default)
+    type Case<'a> = (&'a [i64], &'a [i64], &'a [f64], usize, f64, f64);
+    let cases: [Case; 2] = [
         (
             &[0, 1],
             &[0],
