@@ -87,7 +87,7 @@ impl Multiplier {
 }
 
 /// The binary exponent e of x > 0 (x in [2^e, 2^(e+1))), subnormals included.
-fn exponent(x: f64) -> i32 {
+pub(crate) fn exponent(x: f64) -> i32 {
     debug_assert!(x > 0.0 && x.is_finite());
     let biased = ((x.to_bits() >> 52) & 0x7ff) as i32;
     if biased == 0 {

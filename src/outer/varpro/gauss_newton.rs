@@ -17,6 +17,7 @@ use super::observed::Observed;
 use crate::error::{Error, Result};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::memory::{checked_len, try_collect, try_filled, try_reserve};
+use crate::scaling::{exponent, Multiplier};
 use rayon::prelude::*;
 
 /// Eliminated rows per parallel task: fixed (never from the thread count),
@@ -71,12 +72,13 @@ fn eliminate_block(
     // k <= 64 here (p k <= MAX_UNKNOWNS and p >= k).
     let (mut inverse, mut rhs) = (vec![0.0; k * k], vec![0.0; k]);
     for (r, e) in rows.clone().enumerate() {
+        let unit = row_weight_unit(obs, e, ridge);
         let mut g = solver.gram_mut();
         g.fill(0.0);
         (0..k).for_each(|a| g[(a, a)] = ridge);
         let y = &mut out.y[r * k..(r + 1) * k];
         for pos in obs.row(e) {
-            let (xf, w) = (&x[obs.free[pos] * k..][..k], obs.w[pos]);
+            let (xf, w) = (&x[obs.free[pos] * k..][..k], unit.apply(obs.w[pos]));
             for b in 0..k {
                 for a in 0..k {
                     g[(a, b)] += w * xf[a] * xf[b];
@@ -105,14 +107,38 @@ fn eliminate_block(
             sum += w * residual * residual;
             let out_pos = (pos - entries.start) * k;
             times_symmetric(&inverse, xf, &mut out.projected[out_pos..out_pos + k]);
+            // w G^-1 x_f, both in the row's weight unit.
+            let w_in_unit = unit.apply(w);
             out.projected[out_pos..out_pos + k]
                 .iter_mut()
-                .for_each(|p| *p *= w);
+                .for_each(|p| *p *= w_in_unit);
         }
         out.objective += sum;
     }
     Ok(out)
 }
+
+/// The multiplier that puts eliminated row `e`'s weights in its own unit,
+/// the power of two of its largest weight, when that lies beyond 2^+-256
+/// and ridge = 0 (a ridge keeps G away from 0 by itself; inside the band
+/// G^-1 stays finite and nothing changes). It keeps G^-1 finite when all of
+/// a row's weights are tiny beside other rows' (found by fuzzing: a
+/// 1 x 1000 CSR problem with w_default = 5e-324 gave NaN factors).
+fn row_weight_unit(obs: &Observed, e: usize, ridge: f64) -> Multiplier {
+    let largest = obs.row(e).map(|pos| obs.w[pos]).fold(0.0f64, f64::max);
+    if ridge > 0.0 || largest == 0.0 || !largest.is_finite() {
+        return Multiplier::one();
+    }
+    let e = exponent(largest);
+    if e.abs() <= ROW_WEIGHT_BAND {
+        return Multiplier::one();
+    }
+    Multiplier::pow2(-e)
+}
+
+/// Eliminated rows whose largest weight lies within 2^+-this keep their
+/// weights as they are.
+const ROW_WEIGHT_BAND: i32 = 256;
 
 /// Solve every eliminated row at X (p x k, rows contiguous).
 pub fn eliminate(obs: &Observed, x: &[f64], k: usize, ridge: f64) -> Result<Elimination> {
