@@ -6,7 +6,9 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
-# Longer runs: docs/reliability.md. New inputs go to a scratch corpus under
+# FUZZ_SEED (default 1) fixes libFuzzer's mutation stream, so the test
+# command explores the same inputs each run (up to the time bound);
+# FUZZ_SEED=0 lets libFuzzer pick one. Longer runs: docs/reliability.md. New inputs go to a scratch corpus under
 # fuzz/target/, never into the checked-in fuzz/corpus/. Needs a nightly
 # toolchain; without one it says so and exits 0 (passed with a skip).
 set -euo pipefail
@@ -54,7 +56,7 @@ for t in "${targets[@]}"; do
     # by the soak (scripts/c-checks.sh). The same holds for the check at
     # exit, hence detect_leaks=0 for ASan too.
     if ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} cargo +nightly fuzz run --codegen-units 16 "$t" "$scratch" "corpus/$t" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -max_len=2048 -detect_leaks=0 \
+        -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=1024 -max_len=2048 -detect_leaks=0 \
         -print_final_stats=1 >"$log" 2>&1; then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         corpus=$(grep -Eo 'corp: [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+')
