@@ -30,7 +30,7 @@ suite "Rust and C tests" cargo test --no-fail-fast
 # Reliability (docs/reliability.md): bounded fuzzing (FUZZ_SECONDS per
 # target), the C programs under the sanitizers (against the fuzz build's
 # ASan-instrumented library) and valgrind, the soak and panic containment.
-suite "fuzz (bounded)" bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+suite "fuzz (bounded)" bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 suite "C tests under ASan+UBSan" bash scripts/c-checks.sh asan
 suite "C tests under valgrind" bash scripts/c-checks.sh valgrind
 suite "soak and panic containment" bash scripts/c-checks.sh soak
