@@ -546,3 +546,36 @@ fn varpro_rows_with_only_tiny_weights_stay_finite() {
         );
     }
 }
+
+/// Found by fuzzing (issue 15): an eliminated row whose Gram was so close
+/// to 0 that G^-1 overflowed (2 x 2 CSR, values 0.0625 and 1e300 beside
+/// 5e-324) gave VarPro NaN factors; such a row is now numerically singular.
+#[test]
+fn varpro_rows_with_a_gram_near_zero_stay_finite() {
+    let input = CsrInput {
+        n_rows: 2,
+        n_cols: 2,
+        row_ptr: &[0, 2, 3],
+        col_idx: &[0, 1, 0],
+        m_values: &[0.0625, 5e-324, 1e300],
+        w_values: None,
+        m_default: 5e-324,
+        w_default: 5e-324,
+    };
+    for iterations in [1.0, 3.0] {
+        for method in [
+            WLRA_METHOD_VARPRO,
+            WLRA_METHOD_ALTERNATING,
+            WLRA_METHOD_ACCELERATED,
+        ] {
+            let mut model = Model::new(1).unwrap();
+            model
+                .set_option(WLRA_OPTION_MAX_ITERATIONS, iterations)
+                .unwrap();
+            model.set_option(WLRA_OPTION_METHOD, method as f64).unwrap();
+            model.fit_csr(&input).unwrap();
+            let (u, v) = model.factors().unwrap();
+            assert!(u.is_all_finite() && v.is_all_finite(), "method {method}");
+        }
+    }
+}
