@@ -12,7 +12,7 @@ use wlra::ffi::transform::wlra_transform;
 use wlra::ffi::views::{WLRA_COL_MAJOR, WLRA_ROW_MAJOR};
 use wlra::ffi::{wlra_create, wlra_destroy, wlra_fit, wlra_model, wlra_set_option};
 use wlra::options::*;
-use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::problem::sparse::SparseProblem;
 use wlra::{DenseProblem, Model};
 
 fn model(k: usize, options: &[(i32, f64)]) -> Model {
@@ -80,16 +80,7 @@ fn fold_in_of_csr_training_rows_equals_the_sparse_half_step() {
     let w_in = rng.uniform_mat(n, m, 0.5, 2.0);
     let (m_default, w_default) = (0.25, 0.1);
     let pattern = csr(&mask, &noisy, &w_in);
-    let input = CsrInput {
-        n_rows: n,
-        n_cols: m,
-        row_ptr: &pattern.row_ptr,
-        col_idx: &pattern.col_idx,
-        m_values: &pattern.m,
-        w_values: Some(&pattern.w),
-        m_default,
-        w_default,
-    };
+    let input = pattern.input(n, m, m_default, w_default);
     let sparse = SparseProblem::new(&input).unwrap();
     let options = exact_ridge_options();
     let mut a = model(k, &options);

@@ -10,7 +10,7 @@ use faer::Mat;
 use wlra::ffi::status::{status_of, WLRA_ERROR_INVALID_ARGUMENT};
 use wlra::model::{WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED};
 use wlra::options::*;
-use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::problem::sparse::SparseProblem;
 use wlra::{DenseProblem, Model};
 
 fn model(k: usize, options: &[(i32, f64)]) -> Model {
@@ -136,16 +136,7 @@ fn csr_and_dense_weight_sum_ridges_agree_and_fold_in_follows() {
     let w_in = rng.uniform_mat(n, m, 0.5, 3.0);
     for (m_default, w_default) in [(0.0, 0.0), (0.5, 0.2)] {
         let pattern = csr(&mask, &noisy, &w_in);
-        let input = CsrInput {
-            n_rows: n,
-            n_cols: m,
-            row_ptr: &pattern.row_ptr,
-            col_idx: &pattern.col_idx,
-            m_values: &pattern.m,
-            w_values: Some(&pattern.w),
-            m_default,
-            w_default,
-        };
+        let input = pattern.input(n, m, m_default, w_default);
         let sparse = SparseProblem::new(&input).unwrap();
         let on = |i: usize, j: usize| mask[(i, j)] != 0.0;
         let dense_m = Mat::from_fn(

@@ -11,7 +11,7 @@ use wlra::ffi::status::{status_of, WLRA_ERROR_INVALID_ARGUMENT};
 use wlra::internals::Folds;
 use wlra::model::{WLRA_INFO_HELD_OUT_ENTRIES, WLRA_INFO_HELD_OUT_RMSE, WLRA_INFO_OBJECTIVE};
 use wlra::options::*;
-use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::problem::sparse::SparseProblem;
 use wlra::{DenseProblem, Model};
 
 const FOLDS: usize = 5;
@@ -131,16 +131,7 @@ fn csr_and_dense_held_out_fits_agree() {
     let d = data(3);
     let (n, m) = (d.m.nrows(), d.m.ncols());
     let pattern = csr(&d.mask, &d.m, &d.w);
-    let input = CsrInput {
-        n_rows: n,
-        n_cols: m,
-        row_ptr: &pattern.row_ptr,
-        col_idx: &pattern.col_idx,
-        m_values: &pattern.m,
-        w_values: Some(&pattern.w),
-        m_default: 0.0,
-        w_default: 0.0,
-    };
+    let input = pattern.input(n, m, 0.0, 0.0);
     for h in [0, 4] {
         let mut dense = model(3, &options(h));
         dense
@@ -230,16 +221,7 @@ fn bad_fold_settings_are_refused_and_change_nothing() {
     );
     // Sparse input with folds needs its CSR arrays.
     let pattern = csr(&d.mask, &d.m, &d.w);
-    let input = CsrInput {
-        n_rows: d.m.nrows(),
-        n_cols: d.m.ncols(),
-        row_ptr: &pattern.row_ptr,
-        col_idx: &pattern.col_idx,
-        m_values: &pattern.m,
-        w_values: Some(&pattern.w),
-        m_default: 0.0,
-        w_default: 0.0,
-    };
+    let input = pattern.input(d.m.nrows(), d.m.ncols(), 0.0, 0.0);
     let sparse = SparseProblem::new(&input).unwrap();
     let mut folds = model(3, &options(0));
     assert_eq!(refused(folds.fit(sparse.view())), invalid);

@@ -77,6 +77,30 @@ pub struct Csr {
     pub w: Vec<f64>,
 }
 
+impl Csr {
+    /// The pattern as `SparseProblem::new` takes it, n_rows x n_cols with
+    /// `m_default` and `w_default` outside it.
+    #[allow(dead_code)] // not every test file builds CSR input
+    pub fn input(
+        &self,
+        n_rows: usize,
+        n_cols: usize,
+        m_default: f64,
+        w_default: f64,
+    ) -> wlra::problem::sparse::CsrInput<'_> {
+        wlra::problem::sparse::CsrInput {
+            n_rows,
+            n_cols,
+            row_ptr: &self.row_ptr,
+            col_idx: &self.col_idx,
+            m_values: &self.m,
+            w_values: Some(&self.w),
+            m_default,
+            w_default,
+        }
+    }
+}
+
 pub fn csr(mask: &Mat<f64>, m: &Mat<f64>, w: &Mat<f64>) -> Csr {
     let mut out = Csr {
         row_ptr: vec![0],
