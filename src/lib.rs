@@ -13,6 +13,10 @@ pub mod ffi;
 pub mod model;
 pub mod options;
 pub mod problem;
+/// Fits distributed over MPI or another engine (docs/mpi.md).
+/// cbindgen:ignore
+#[cfg(feature = "mpi")]
+pub mod distributed;
 
 // The fit: start, outer method and restarts (driver), the outer methods.
 pub(crate) mod driver;

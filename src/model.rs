@@ -361,6 +361,17 @@ impl Model {
         Ok(())
     }
 
+    /// Keep the outcome of a distributed fit (`crate::distributed`), which
+    /// runs outside `fit_checked`: U holds this rank's rows.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn record_fit(&mut self, outcome: FitOutcome, elapsed_seconds: f64) {
+        self.fitted = Some(Fitted {
+            outcome,
+            elapsed_seconds,
+            held_out: None,
+        });
+    }
+
     pub fn fitted(&self) -> Result<&Fitted> {
         self.fitted.as_ref().ok_or_else(|| {
             Error::NotFitted("the model has no factors yet: call wlra_fit first".into())

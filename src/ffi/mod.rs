@@ -4,6 +4,9 @@
 
 pub mod boundary;
 pub mod handle;
+/// cbindgen:ignore
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod status;
 pub mod transform;
 pub mod version;

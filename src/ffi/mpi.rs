@@ -1,0 +1,344 @@
+//! The C entry points of distributed fits (feature `mpi`, header
+//! include/wlra_mpi.h, docs/mpi.md). Each rank passes its block of rows;
+//! the local checks run first and every rank agrees on their status with
+//! one allreduce before any other collective, so bad input on one rank
+//! gives every rank the same status instead of a hang.
+
+use super::boundary::guarded;
+use super::handle::Exclusive;
+use super::status::wlra_status;
+use super::views::{self, check_layout, non_null, MatrixArg, WLRA_ROW_MAJOR};
+use super::{handle, wlra_model};
+use crate::distributed::comm::{wlra_comm, wlra_traffic, Comm};
+use crate::distributed::fit::{self, agreed, LocalData, RowBlock};
+use crate::distributed::mpi::MpiComm;
+use crate::error::Result;
+use crate::problem::sparse::{self, CsrInput};
+use std::ffi::c_int;
+use std::time::Instant;
+
+/// The model and this rank's data, checked locally.
+struct Local<'a> {
+    model: Exclusive<'a>,
+    data: LocalData<'a>,
+}
+
+/// The local part of every entry point: the model's lease, its options,
+/// the row block, then `data`'s own checks.
+///
+/// # Safety
+/// `model` is NULL or a live handle.
+unsafe fn local<'a>(
+    model: *mut wlra_model,
+    call: &str,
+    block: &RowBlock,
+    data: impl FnOnce() -> Result<LocalData<'a>>,
+) -> Result<Local<'a>> {
+    // SAFETY: NULL or a live handle (the caller's contract); `handle`
+    // rejects NULL.
+    let mut target = unsafe { handle(model) }?.exclusive(call)?;
+    fit::check_options(target.options())?;
+    block.check(target.rank())?;
+    target.pool()?;
+    crate::memory::reserve_gemm_workspaces(target.pool()?)?;
+    Ok(Local {
+        model: target,
+        data: data()?,
+    })
+}
+
+/// Agree on the local checks, run the fit, keep its outcome in the model
+/// and its traffic for `wlra_distributed_traffic`.
+fn agree_and_fit(comm: &mut Comm<'_>, block: RowBlock, local: Result<Local<'_>>) -> Result<()> {
+    let started = Instant::now();
+    let Local { mut model, data } = agreed(comm, local)?;
+    let (k, options) = (model.rank(), model.options().clone());
+    let outcome = {
+        let pool = model.pool()?;
+        fit::run(comm, block, k, &options, pool, data)
+    };
+    crate::distributed::record_traffic(comm.traffic);
+    model.record_fit(outcome?, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The checked table behind `comm`.
+///
+/// # Safety
+/// `comm` is NULL or points to a table valid for the call.
+unsafe fn table<'a>(comm: *const wlra_comm) -> Result<Comm<'a>> {
+    non_null(comm, "comm")?;
+    // SAFETY: non-NULL and valid for the call (the caller's contract).
+    Comm::new(unsafe { &*comm })
+}
+
+/// Dense local rows (`n_local_rows` x `n_cols`, laid out as in wlra_fit).
+///
+/// # Safety
+/// `m` (and `w` when not NULL) point to matrices laid out as described.
+unsafe fn dense_rows<'a>(
+    block: &RowBlock,
+    m: *const f64,
+    ld_m: usize,
+    w: *const f64,
+    ld_w: usize,
+    layout: i32,
+) -> Result<LocalData<'a>> {
+    check_layout(layout)?;
+    let arg = |name, ld_name, ld| MatrixArg {
+        name,
+        ld_name,
+        rows: block.n_local,
+        cols: block.n_cols,
+        ld,
+        layout,
+    };
+    // SAFETY: the caller's contract on `m`; shape and ld checked by `view`.
+    let m_view = unsafe { arg("m", "ld_m", ld_m).view(m) }?;
+    let w_view = if w.is_null() {
+        None
+    } else {
+        // SAFETY: as for `m`.
+        Some(unsafe { arg("w", "ld_w", ld_w).view(w) }?)
+    };
+    fit::check_dense(m_view, w_view)?;
+    Ok(LocalData::Dense {
+        m: m_view,
+        w: w_view,
+        row_major: layout == WLRA_ROW_MAJOR,
+    })
+}
+
+/// A local CSR block (`n_local_rows` rows, row_ptr local, col_idx global).
+///
+/// # Safety
+/// The arrays hold the sizes wlra_fit_csr describes for n_local_rows rows.
+#[allow(clippy::too_many_arguments)]
+unsafe fn csr_rows<'a>(
+    block: &RowBlock,
+    row_ptr: *const i64,
+    col_idx: *const i64,
+    m_values: *const f64,
+    w_values: *const f64,
+    m_default: f64,
+    w_default: f64,
+) -> Result<LocalData<'a>> {
+    let n_local = block.n_local;
+    sparse::check_pattern_dims(n_local, block.n_cols)?;
+    non_null(row_ptr, "row_ptr")?;
+    // SAFETY: row_ptr has n_local + 1 entries (no overflow:
+    // check_pattern_dims), and row_ptr[n_local] = nnz fixes the others.
+    let row_ptr = unsafe { views::array(row_ptr, n_local + 1, "row_ptr") }?;
+    let nnz = sparse::check_row_ptr(row_ptr)?;
+    // SAFETY: the caller's contract gives these nnz entries each.
+    let (col_idx, m_values) = unsafe {
+        (
+            views::array(col_idx, nnz, "col_idx")?,
+            views::array(m_values, nnz, "m_values")?,
+        )
+    };
+    let w_values = if w_values.is_null() {
+        None
+    } else {
+        // SAFETY: as for col_idx.
+        Some(unsafe { views::array(w_values, nnz, "w_values") }?)
+    };
+    let input = CsrInput {
+        n_rows: n_local,
+        n_cols: block.n_cols,
+        row_ptr,
+        col_idx,
+        m_values,
+        w_values,
+        m_default,
+        w_default,
+    };
+    Ok(LocalData::Sparse(fit::sparse_block(&input)?))
+}
+
+/// Fit a dense problem whose rows are spread over the ranks of `comm`
+/// (a collective: every rank calls it). This rank holds rows
+/// row_offset .. row_offset + n_local_rows of the n_rows x n_cols problem,
+/// as `m` and `w` laid out as in wlra_fit. Afterwards wlra_get_factors
+/// gives U's local rows (n_local_rows x rank) and V whole (n_cols x rank).
+/// Every rank returns the same status.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `comm` a valid table; the matrices as
+/// described.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_fit_distributed(
+    model: *mut wlra_model,
+    comm: *const wlra_comm,
+    n_rows: usize,
+    n_cols: usize,
+    row_offset: usize,
+    n_local_rows: usize,
+    m: *const f64,
+    ld_m: usize,
+    w: *const f64,
+    ld_w: usize,
+    layout: i32,
+) -> wlra_status {
+    guarded(model, || {
+        // SAFETY: the caller's contract on `comm`.
+        let mut comm = unsafe { table(comm) }?;
+        let block = RowBlock {
+            n_rows,
+            n_cols,
+            offset: row_offset,
+            n_local: n_local_rows,
+        };
+        // SAFETY: the caller's contract on `model` and the matrices.
+        let local = unsafe {
+            local(model, "wlra_fit_distributed", &block, || {
+                dense_rows(&block, m, ld_m, w, ld_w, layout)
+            })
+        };
+        agree_and_fit(&mut comm, block, local)
+    })
+}
+
+/// Fit a sparse problem (as wlra_fit_csr) whose rows are spread over the
+/// ranks of `comm`: this rank's rows row_offset .. row_offset + n_local_rows
+/// as a CSR block with its own row_ptr (n_local_rows + 1 entries, starting
+/// at 0) and global column indices. m_default and w_default are the same
+/// on every rank. Factors come back as with wlra_fit_distributed.
+///
+/// # Safety
+/// `model` is NULL or a live handle; `comm` a valid table; the arrays as
+/// described.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_fit_csr_distributed(
+    model: *mut wlra_model,
+    comm: *const wlra_comm,
+    n_rows: usize,
+    n_cols: usize,
+    row_offset: usize,
+    n_local_rows: usize,
+    row_ptr: *const i64,
+    col_idx: *const i64,
+    m_values: *const f64,
+    w_values: *const f64,
+    m_default: f64,
+    w_default: f64,
+) -> wlra_status {
+    guarded(model, || {
+        // SAFETY: the caller's contract on `comm`.
+        let mut comm = unsafe { table(comm) }?;
+        let block = RowBlock {
+            n_rows,
+            n_cols,
+            offset: row_offset,
+            n_local: n_local_rows,
+        };
+        // SAFETY: the caller's contract on `model` and the arrays.
+        let local = unsafe {
+            local(model, "wlra_fit_csr_distributed", &block, || {
+                csr_rows(&block, row_ptr, col_idx, m_values, w_values, m_default, w_default)
+            })
+        };
+        agree_and_fit(&mut comm, block, local)
+    })
+}
+
+/// wlra_fit_distributed over MPI: `comm_f` is the communicator's Fortran
+/// handle (MPI_Comm_c2f(comm) in C, comm.py2f() in mpi4py). MPI must be
+/// initialized; every rank of the communicator calls it.
+///
+/// # Safety
+/// As wlra_fit_distributed.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_fit_mpi(
+    model: *mut wlra_model,
+    comm_f: c_int,
+    n_rows: usize,
+    n_cols: usize,
+    row_offset: usize,
+    n_local_rows: usize,
+    m: *const f64,
+    ld_m: usize,
+    w: *const f64,
+    ld_w: usize,
+    layout: i32,
+) -> wlra_status {
+    let mpi = match guarded_comm(model, comm_f) {
+        Ok(mpi) => mpi,
+        Err(status) => return status,
+    };
+    let table = mpi.table();
+    // SAFETY: the table lives for the call; the rest is the caller's.
+    unsafe {
+        wlra_fit_distributed(
+            model, &table, n_rows, n_cols, row_offset, n_local_rows, m, ld_m, w, ld_w, layout,
+        )
+    }
+}
+
+/// wlra_fit_csr_distributed over MPI (`comm_f` as in wlra_fit_mpi).
+///
+/// # Safety
+/// As wlra_fit_csr_distributed.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_fit_csr_mpi(
+    model: *mut wlra_model,
+    comm_f: c_int,
+    n_rows: usize,
+    n_cols: usize,
+    row_offset: usize,
+    n_local_rows: usize,
+    row_ptr: *const i64,
+    col_idx: *const i64,
+    m_values: *const f64,
+    w_values: *const f64,
+    m_default: f64,
+    w_default: f64,
+) -> wlra_status {
+    let mpi = match guarded_comm(model, comm_f) {
+        Ok(mpi) => mpi,
+        Err(status) => return status,
+    };
+    let table = mpi.table();
+    // SAFETY: the table lives for the call; the rest is the caller's.
+    unsafe {
+        wlra_fit_csr_distributed(
+            model,
+            &table,
+            n_rows,
+            n_cols,
+            row_offset,
+            n_local_rows,
+            row_ptr,
+            col_idx,
+            m_values,
+            w_values,
+            m_default,
+            w_default,
+        )
+    }
+}
+
+/// The MPI communicator behind `comm_f`, or the status of why not.
+fn guarded_comm(model: *mut wlra_model, comm_f: c_int) -> std::result::Result<MpiComm, wlra_status> {
+    let mut mpi = None;
+    let status = guarded(model, || {
+        mpi = Some(MpiComm::from_fortran(comm_f)?);
+        Ok(())
+    });
+    mpi.ok_or(status)
+}
+
+/// The bytes this rank sent to other ranks in the last distributed fit
+/// called on this thread, by phase (docs/mpi.md gives the model's count).
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_distributed_traffic(out: *mut wlra_traffic) -> wlra_status {
+    guarded(std::ptr::null(), || {
+        non_null(out, "out")?;
+        // SAFETY: non-NULL and writable (the caller's contract).
+        unsafe { *out = crate::distributed::last_traffic() };
+        Ok(())
+    })
+}
