@@ -5,6 +5,7 @@ set -euo pipefail
 # (scripts/c-checks.sh).
 packages=(build-essential pkg-config cmake r-base-dev r-cran-testthat r-cran-matrix clang valgrind)
 packages+=(python3-venv unzip)  # issue 16, bindings/run-tests.sh: the fresh venv for pip install, unzip -l of the wheel
+packages+=(libopenmpi-dev openmpi-bin libclang-dev)  # issue 18, tests/mpi/run.sh: the feature `mpi` (mpicc, mpirun; libclang for the mpi crate's bindgen)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

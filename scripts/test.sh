@@ -35,6 +35,7 @@ suite "C tests under ASan+UBSan" bash scripts/c-checks.sh asan
 suite "C tests under valgrind" bash scripts/c-checks.sh valgrind
 suite "soak and panic containment" bash scripts/c-checks.sh soak
 suite "packaging consumers" bash tests/consumers/run.sh
+suite "MPI" bash tests/mpi/run.sh
 suite "bindings" bash bindings/run-tests.sh
 
 echo

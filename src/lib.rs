@@ -8,15 +8,15 @@
 
 // The public Rust surface: the model and its options, errors, how a problem
 // is described, and the C boundary.
+/// Fits distributed over MPI or another engine (docs/mpi.md).
+/// cbindgen:ignore
+#[cfg(feature = "mpi")]
+pub mod distributed;
 pub mod error;
 pub mod ffi;
 pub mod model;
 pub mod options;
 pub mod problem;
-/// Fits distributed over MPI or another engine (docs/mpi.md).
-/// cbindgen:ignore
-#[cfg(feature = "mpi")]
-pub mod distributed;
 
 // The fit: start, outer method and restarts (driver), the outer methods.
 pub(crate) mod driver;

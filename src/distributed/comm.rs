@@ -16,8 +16,9 @@ pub const WLRA_COMM_MAX: i32 = 1;
 /// WLRA_COMM_SUM or WLRA_COMM_MAX); every rank receives the result. 0 on
 /// success.
 #[allow(non_camel_case_types)]
-pub type wlra_allreduce_f64_fn =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, values: *mut f64, count: usize, op: i32) -> i32>;
+pub type wlra_allreduce_f64_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, values: *mut f64, count: usize, op: i32) -> i32,
+>;
 
 /// Every rank's `send` (`send_count` doubles) concatenated: rank r's lands
 /// at `recv + displs[r]`, `recv_counts[r]` doubles. 0 on success.

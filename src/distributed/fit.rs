@@ -122,12 +122,13 @@ pub enum LocalData<'a> {
 
 /// The local checks of dense input after the views: finite values,
 /// non-negative weights, magnitudes the fit reads unscaled.
-pub fn check_dense(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()> {
+pub fn check_dense(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>, offset: usize) -> Result<()> {
     for j in 0..m.ncols() {
         for i in 0..m.nrows() {
             if !m[(i, j)].is_finite() {
                 return Err(Error::NonFiniteInput(format!(
-                    "M[{i}, {j}] = {} (local row {i}) is not finite",
+                    "M[{}, {j}] = {} (local row {i}) is not finite",
+                    offset + i,
                     fmt_g(m[(i, j)])
                 )));
             }
@@ -135,13 +136,15 @@ pub fn check_dense(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()>
                 let x = w[(i, j)];
                 if !x.is_finite() {
                     return Err(Error::NonFiniteInput(format!(
-                        "W[{i}, {j}] = {} (local row {i}) is not finite",
+                        "W[{}, {j}] = {} (local row {i}) is not finite",
+                        offset + i,
                         fmt_g(x)
                     )));
                 }
                 if x < 0.0 {
                     return Err(Error::NegativeWeight(format!(
-                        "W[{i}, {j}] = {} (local row {i}) is negative",
+                        "W[{}, {j}] = {} (local row {i}) is negative",
+                        offset + i,
                         fmt_g(x)
                     )));
                 }
@@ -377,7 +380,11 @@ fn redistribute_dense(
     let n_local = m.nrows();
     let what = "the column blocks to send";
     let mut send = Vec::new();
-    crate::memory::try_reserve(&mut send, checked_len(n_local, m.ncols() * parts, what)?, what)?;
+    crate::memory::try_reserve(
+        &mut send,
+        checked_len(n_local, m.ncols() * parts, what)?,
+        what,
+    )?;
     let mut send_counts = Vec::with_capacity(comm.size);
     for cols in &layout.cols {
         for matrix in std::iter::once(m).chain(w) {
@@ -405,7 +412,11 @@ fn redistribute_dense(
             for i in 0..rows {
                 for jl in 0..width {
                     let gi = offset + i;
-                    let index = if row_major { gi * width + jl } else { jl * n + gi };
+                    let index = if row_major {
+                        gi * width + jl
+                    } else {
+                        jl * n + gi
+                    };
                     block[index] = recv[at];
                     at += 1;
                 }
@@ -630,7 +641,9 @@ fn row_residuals(data: &LocalData<'_>, offset: usize, u: &Mat<f64>, v: &Mat<f64>
                     let ui = u_row(i);
                     let mut sum = 0.0;
                     if wd > 0.0 {
-                        let quad: f64 = (0..k).map(|a| ui[a] * dot(&gv[a * k..(a + 1) * k], ui)).sum();
+                        let quad: f64 = (0..k)
+                            .map(|a| ui[a] * dot(&gv[a * k..(a + 1) * k], ui))
+                            .sum();
                         sum += wd * (ncols * md * md - 2.0 * md * dot(ui, &sv) + quad);
                     }
                     let row = view.row(i);
@@ -665,9 +678,13 @@ fn objective(
     for r in 1..comm.size {
         displs[r] = displs[r - 1] + layout.counts[r - 1];
     }
+    // One running sum over the rows in global order, never per rank: the
+    // grouping would change with the rank count.
     let mut sum = 0.0;
     for &r in &layout.by_offset {
-        sum += all[displs[r]..displs[r] + layout.counts[r]].iter().sum::<f64>();
+        for x in &all[displs[r]..displs[r] + layout.counts[r]] {
+            sum += x;
+        }
     }
     let penalty = if ridge > 0.0 {
         ridge * (factors.u.squared_norm_l2() + factors.v.squared_norm_l2())
@@ -693,8 +710,12 @@ pub fn run(
     let layout = exchange_layout(comm, &block, k, options, &data)?;
     comm.set_phase(Phase::Redistribution);
     let columns = match &data {
-        LocalData::Dense { m, w, row_major } => redistribute_dense(comm, &layout, *m, *w, *row_major),
-        LocalData::Sparse(p) => redistribute_sparse(comm, &layout, &p.view(), block.offset, block.n_rows),
+        LocalData::Dense { m, w, row_major } => {
+            redistribute_dense(comm, &layout, *m, *w, *row_major)
+        }
+        LocalData::Sparse(p) => {
+            redistribute_sparse(comm, &layout, &p.view(), block.offset, block.n_rows)
+        }
     };
     let columns = agreed(comm, columns)?;
     let rows_problem = match &data {
@@ -740,7 +761,8 @@ pub fn run(
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
         run.accept(accepted, value);
         run.accuracies.push(options.regression_tolerance);
-        let settled = last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
+        let settled =
+            last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
         run.converged = settled;
         if settled {
             break;
@@ -749,7 +771,12 @@ pub fn run(
     run.method_used = Method::Alternating;
     run.solver_used = SolverKind::Exact;
     let u = &run.factors.u;
-    let local_u = try_from_fn(block.n_local, k, |i, d| u[(offset + i, d)], "the local factor rows")?;
+    let local_u = try_from_fn(
+        block.n_local,
+        k,
+        |i, d| u[(offset + i, d)],
+        "the local factor rows",
+    )?;
     run.factors.u = local_u;
     Ok(run)
 }

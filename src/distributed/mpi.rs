@@ -65,7 +65,12 @@ impl MpiComm {
 
 /// # Safety
 /// `user_data` is an `MpiComm`; `values` holds `count` doubles.
-unsafe extern "C" fn allreduce(user_data: *mut c_void, values: *mut f64, count: usize, op: i32) -> i32 {
+unsafe extern "C" fn allreduce(
+    user_data: *mut c_void,
+    values: *mut f64,
+    count: usize,
+    op: i32,
+) -> i32 {
     // SAFETY: the table's user_data is the MpiComm that built it.
     let comm = unsafe { &*(user_data as *const MpiComm) };
     let Ok(n) = c_int::try_from(count) else {
@@ -113,7 +118,8 @@ unsafe extern "C" fn allgatherv(
             std::slice::from_raw_parts(displs, size),
         )
     };
-    let (Ok(n), Some(counts), Some(displs)) = (c_int::try_from(send_count), ints(counts), ints(displs))
+    let (Ok(n), Some(counts), Some(displs)) =
+        (c_int::try_from(send_count), ints(counts), ints(displs))
     else {
         return TOO_LARGE;
     };

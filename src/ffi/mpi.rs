@@ -101,7 +101,7 @@ unsafe fn dense_rows<'a>(
         // SAFETY: as for `m`.
         Some(unsafe { arg("w", "ld_w", ld_w).view(w) }?)
     };
-    fit::check_dense(m_view, w_view)?;
+    fit::check_dense(m_view, w_view, block.offset)?;
     Ok(LocalData::Dense {
         m: m_view,
         w: w_view,
@@ -235,7 +235,9 @@ pub unsafe extern "C" fn wlra_fit_csr_distributed(
         // SAFETY: the caller's contract on `model` and the arrays.
         let local = unsafe {
             local(model, "wlra_fit_csr_distributed", &block, || {
-                csr_rows(&block, row_ptr, col_idx, m_values, w_values, m_default, w_default)
+                csr_rows(
+                    &block, row_ptr, col_idx, m_values, w_values, m_default, w_default,
+                )
             })
         };
         agree_and_fit(&mut comm, block, local)
@@ -270,7 +272,17 @@ pub unsafe extern "C" fn wlra_fit_mpi(
     // SAFETY: the table lives for the call; the rest is the caller's.
     unsafe {
         wlra_fit_distributed(
-            model, &table, n_rows, n_cols, row_offset, n_local_rows, m, ld_m, w, ld_w, layout,
+            model,
+            &table,
+            n_rows,
+            n_cols,
+            row_offset,
+            n_local_rows,
+            m,
+            ld_m,
+            w,
+            ld_w,
+            layout,
         )
     }
 }
@@ -319,7 +331,10 @@ pub unsafe extern "C" fn wlra_fit_csr_mpi(
 }
 
 /// The MPI communicator behind `comm_f`, or the status of why not.
-fn guarded_comm(model: *mut wlra_model, comm_f: c_int) -> std::result::Result<MpiComm, wlra_status> {
+fn guarded_comm(
+    model: *mut wlra_model,
+    comm_f: c_int,
+) -> std::result::Result<MpiComm, wlra_status> {
     let mut mpi = None;
     let status = guarded(model, || {
         mpi = Some(MpiComm::from_fortran(comm_f)?);

@@ -1,0 +1,315 @@
+/* The distributed fit as a user runs it: every rank builds its block of rows
+ * of one planted problem, fits over MPI_COMM_WORLD, and rank 0 writes the
+ * factors' bits (U gathered, then V) for tests/mpi/run.sh to compare across
+ * rank counts. Rank 0 also checks them against the single-process wlra_fit,
+ * against the planted truth, and the bytes moved against the model's count.
+ *
+ *   fit_mpi dense|csr OUT.bin     a fit; exit 1 on a failed check
+ *   fit_mpi bad-nan|bad-csr       the last rank's input is bad: every rank
+ *                                 must return the same status */
+#include "wlra_mpi.h"
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { N = 150, M = 90, K = 4 };
+
+static int failures = 0;
+#define CHECK(cond, ...)                                  \
+    do {                                                  \
+        if (!(cond)) {                                    \
+            fprintf(stderr, "FAILED: " __VA_ARGS__);      \
+            fprintf(stderr, "\n");                        \
+            failures++;                                   \
+        }                                                 \
+    } while (0)
+
+/* Uniform in [-1, 1), a pure function of (stream, i, j): every rank builds
+ * the same global problem and keeps its rows. */
+static double uniform(unsigned stream, unsigned i, unsigned j) {
+    unsigned long long z = 0x9E3779B97F4A7C15ull * (stream + 1) ^ (i * 0x100000001B3ull) ^
+                           ((unsigned long long)j << 32);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 4503599627370496.0 - 1.0;
+}
+
+/* The planted truth M* = A B^T, rank K. */
+static double truth(int i, int j) {
+    double s = 0.0;
+    for (int d = 0; d < K; d++) s += uniform(1, i, d) * uniform(2, j, d);
+    return s;
+}
+static double data(int i, int j) { return truth(i, j) + 1e-3 * uniform(3, i, j); }
+static double weight(int i, int j) { return 0.5 + 0.5 * (uniform(4, i, j) + 1.0); }
+static int observed(int i, int j) { return uniform(5, i, j) < -0.2; } /* 40 % */
+
+static void set_options(wlra_model *model, double ridge) {
+    wlra_set_option(model, WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING);
+    wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_EXACT);
+    wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_RANDOM);
+    wlra_set_option(model, WLRA_OPTION_SEED, 7);
+    /* Dense: a fixed budget (6 iterations, well before the objective
+     * settles to rounding); CSR: stopped by the tolerance. */
+    wlra_set_option(model, WLRA_OPTION_MAX_ITERATIONS, ridge > 0 ? 200 : 6);
+    wlra_set_option(model, WLRA_OPTION_TOLERANCE, ridge > 0 ? 1e-4 : 0);
+    wlra_set_option(model, WLRA_OPTION_RIDGE, ridge);
+    wlra_set_option(model, WLRA_OPTION_THREADS, 1);
+}
+
+/* This rank's CSR block of rows [r0, r1): observed entries, global columns. */
+typedef struct {
+    int64_t *row_ptr, *col_idx;
+    double *m, *w;
+} csr;
+
+static csr build_csr(int r0, int r1) {
+    csr c;
+    c.row_ptr = calloc((size_t)(r1 - r0) + 1, sizeof(int64_t));
+    c.col_idx = malloc(sizeof(int64_t) * (size_t)(r1 - r0) * M);
+    c.m = malloc(sizeof(double) * (size_t)(r1 - r0) * M);
+    c.w = malloc(sizeof(double) * (size_t)(r1 - r0) * M);
+    int64_t p = 0;
+    for (int i = r0; i < r1; i++) {
+        for (int j = 0; j < M; j++) {
+            if (!observed(i, j)) continue;
+            c.col_idx[p] = j;
+            c.m[p] = data(i, j);
+            c.w[p] = 1.0 + weight(i, j);
+            p++;
+        }
+        c.row_ptr[i - r0 + 1] = p;
+    }
+    return c;
+}
+
+static void free_csr(csr *c) {
+    free(c->row_ptr);
+    free(c->col_idx);
+    free(c->m);
+    free(c->w);
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (argc < 2) {
+        if (rank == 0) fprintf(stderr, "usage: fit_mpi dense|csr OUT.bin | bad-nan | bad-csr\n");
+        MPI_Finalize();
+        return 2;
+    }
+    const char *mode = argv[1];
+    int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0;
+    int bad = strncmp(mode, "bad-", 4) == 0;
+    /* Uneven blocks that do not align with the library's row blocks. */
+    int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
+    int n_local = r1 - r0;
+    double ridge = csr_input ? 0.01 : 0.0;
+    double m_default = 0.0, w_default = 0.05;
+
+    wlra_model *model = NULL;
+    wlra_create(K, &model);
+    set_options(model, ridge);
+    int comm_f = (int)MPI_Comm_c2f(MPI_COMM_WORLD);
+    double *m = NULL, *w = NULL;
+    csr c = {0};
+    wlra_status status;
+    double t0 = MPI_Wtime();
+    if (!csr_input) {
+        m = malloc(sizeof(double) * (size_t)n_local * M);
+        w = malloc(sizeof(double) * (size_t)n_local * M);
+        for (int i = r0; i < r1; i++)
+            for (int j = 0; j < M; j++) {
+                m[(size_t)(i - r0) * M + j] = data(i, j);
+                w[(size_t)(i - r0) * M + j] = weight(i, j);
+            }
+        if (bad && rank == size - 1) m[(size_t)(n_local - 1) * M + 3] = NAN;
+        status = wlra_fit_mpi(model, comm_f, N, M, (size_t)r0, (size_t)n_local, m, M, w, M,
+                              WLRA_ROW_MAJOR);
+    } else {
+        c = build_csr(r0, r1);
+        if (bad && rank == size - 1 && c.row_ptr[1] >= 2) c.col_idx[1] = c.col_idx[0];
+        status = wlra_fit_csr_mpi(model, comm_f, N, M, (size_t)r0, (size_t)n_local, c.row_ptr,
+                                  c.col_idx, c.m, c.w, m_default, w_default);
+    }
+    double seconds = MPI_Wtime() - t0;
+
+    /* Every rank's status, at rank 0. */
+    int mine = status, *all = malloc(sizeof(int) * (size_t)size);
+    MPI_Gather(&mine, 1, MPI_INT, all, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (bad) {
+        int want = csr_input ? WLRA_ERROR_INVALID_ARGUMENT : WLRA_ERROR_NON_FINITE_INPUT;
+        if (rank == 0) {
+            for (int r = 0; r < size; r++)
+                CHECK(all[r] == want, "%s: rank %d returned status %d, expected %d", mode, r,
+                      all[r], want);
+            printf("%s on %d ranks: every rank returned status %d (%s)\n", mode, size, want,
+                   wlra_status_message(want));
+        }
+        if (rank == size - 1 || rank == 0)
+            printf("  rank %d: %s\n", rank, wlra_last_error(model));
+        goto done;
+    }
+    if (rank == 0)
+        for (int r = 0; r < size; r++)
+            CHECK(all[r] == WLRA_OK, "rank %d: status %d", r, all[r]);
+    if (status != WLRA_OK) {
+        fprintf(stderr, "rank %d: %s\n", rank, wlra_last_error(model));
+        failures++;
+        goto done;
+    }
+
+    {
+        double *u_local = malloc(sizeof(double) * (size_t)n_local * K);
+        double *u = malloc(sizeof(double) * N * K), *v = malloc(sizeof(double) * M * K);
+        CHECK(wlra_get_factors(model, u_local, K, v, K, WLRA_ROW_MAJOR) == WLRA_OK,
+              "wlra_get_factors");
+        int *counts = malloc(sizeof(int) * (size_t)size), *displs = malloc(sizeof(int) * (size_t)size);
+        for (int r = 0; r < size; r++) {
+            int a = (int)((long)r * N / size), b = (int)((long)(r + 1) * N / size);
+            counts[r] = (b - a) * K;
+            displs[r] = a * K;
+        }
+        MPI_Gatherv(u_local, n_local * K, MPI_DOUBLE, u, counts, displs, MPI_DOUBLE, 0,
+                    MPI_COMM_WORLD);
+        double iterations = 0, objective = 0;
+        wlra_get_info(model, WLRA_INFO_ITERATIONS, &iterations);
+        wlra_get_info(model, WLRA_INFO_OBJECTIVE, &objective);
+
+        /* Bytes moved, summed over the ranks, against the model's count. */
+        wlra_traffic t, sum;
+        CHECK(wlra_distributed_traffic(&t) == WLRA_OK, "wlra_distributed_traffic");
+        MPI_Reduce(&t.setup_bytes, &sum.setup_bytes, 5, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+        sum.half_steps = t.half_steps;
+        sum.objectives = t.objectives;
+
+        if (rank == 0) {
+            double P = size;
+            double u_model = 8.0 * (P - 1) * N * K, v_model = 8.0 * (P - 1) * M * K;
+            double u_measured = sum.u_half_step_bytes / sum.half_steps;
+            double v_measured = sum.v_half_step_bytes / sum.half_steps;
+            printf("%s on %d ranks: %.0f iterations, objective %.17g, %.3f s\n", mode, size,
+                   iterations, objective, seconds);
+            printf("  bytes per U half-step: measured %.0f, model %.0f\n", u_measured, u_model);
+            printf("  bytes per V half-step: measured %.0f, model %.0f\n", v_measured, v_model);
+            printf("  bytes per objective:   measured %.0f, model %.0f\n",
+                   sum.objective_bytes / sum.objectives, 8.0 * (P - 1) * N);
+            printf("  redistribution bytes:  measured %.0f\n", sum.redistribution_bytes);
+            if (size > 1) {
+                CHECK(fabs(u_measured - u_model) <= 0.1 * u_model,
+                      "U half-step bytes %.0f not within 10%% of %.0f", u_measured, u_model);
+                CHECK(fabs(v_measured - v_model) <= 0.1 * v_model,
+                      "V half-step bytes %.0f not within 10%% of %.0f", v_measured, v_model);
+            }
+            if (!csr_input) {
+                /* Every rank sends the others its rows' M and W entries of
+                 * their column blocks: 2 * 8 (N M - sum_r n_r m_r) bytes. */
+                double own = 0;
+                for (int r = 0; r < size; r++) {
+                    double a = (double)((long)r * N / size), b = (double)((long)(r + 1) * N / size);
+                    double ca = (double)((long)r * M / size), cb = (double)((long)(r + 1) * M / size);
+                    own += (b - a) * (cb - ca);
+                }
+                double model_bytes = 16.0 * ((double)N * M - own);
+                printf("  redistribution model:  %.0f\n", model_bytes);
+                CHECK(fabs(sum.redistribution_bytes - model_bytes) <= 0.1 * model_bytes + 1,
+                      "redistribution bytes %.0f not within 10%% of %.0f",
+                      sum.redistribution_bytes, model_bytes);
+            }
+
+            /* The single-process fit of the same problem. */
+            wlra_model *single = NULL;
+            wlra_create(K, &single);
+            set_options(single, ridge);
+            if (!csr_input) {
+                double *gm = malloc(sizeof(double) * N * M), *gw = malloc(sizeof(double) * N * M);
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < M; j++) {
+                        gm[i * M + j] = data(i, j);
+                        gw[i * M + j] = weight(i, j);
+                    }
+                status = wlra_fit(single, N, M, gm, M, gw, M, WLRA_ROW_MAJOR);
+                free(gm);
+                free(gw);
+            } else {
+                csr g = build_csr(0, N);
+                status = wlra_fit_csr(single, N, M, g.row_ptr, g.col_idx, g.m, g.w, m_default,
+                                      w_default);
+                free_csr(&g);
+            }
+            CHECK(status == WLRA_OK, "single-process fit: %s", wlra_last_error(single));
+            double single_iterations = 0, single_objective = 0;
+            wlra_get_info(single, WLRA_INFO_ITERATIONS, &single_iterations);
+            wlra_get_info(single, WLRA_INFO_OBJECTIVE, &single_objective);
+            printf("  wlra_fit: %.0f iterations, objective %.17g\n", single_iterations,
+                   single_objective);
+            double *su = malloc(sizeof(double) * N * K), *sv = malloc(sizeof(double) * M * K);
+            wlra_get_factors(single, su, K, sv, K, WLRA_ROW_MAJOR);
+            /* The same factors bit for bit when both stop at the same
+             * iteration; the products agree to rounding in any case (the
+             * objectives, which decide the stop, are summed in different
+             * orders: docs/mpi.md). */
+            int same = single_iterations == iterations;
+            for (int e = 0; e < N * K; e++) same &= memcmp(&u[e], &su[e], sizeof(double)) == 0;
+            for (int e = 0; e < M * K; e++) same &= memcmp(&v[e], &sv[e], sizeof(double)) == 0;
+            double gap = 0, scale = 0;
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < M; j++) {
+                    double a = 0, b = 0;
+                    for (int d = 0; d < K; d++) {
+                        a += u[i * K + d] * v[j * K + d];
+                        b += su[i * K + d] * sv[j * K + d];
+                    }
+                    gap = fmax(gap, fabs(a - b));
+                    scale = fmax(scale, fabs(b));
+                }
+            printf("  against wlra_fit: largest difference of U V^T %.3g (scale %.3g)%s\n", gap,
+                   scale, same ? "; factors bitwise identical" : "");
+            CHECK(gap <= 1e-6 * scale, "U V^T differs from wlra_fit's by %.3g", gap);
+            wlra_destroy(single);
+            free(su);
+            free(sv);
+
+            /* The planted truth, recovered (dense: every entry weighted). */
+            double err = 0, norm = 0;
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < M; j++) {
+                    double f = 0;
+                    for (int d = 0; d < K; d++) f += u[i * K + d] * v[j * K + d];
+                    err += (f - truth(i, j)) * (f - truth(i, j));
+                    norm += truth(i, j) * truth(i, j);
+                }
+            double rel = sqrt(err / norm);
+            printf("  ||U V^T - M*||_F / ||M*||_F = %.3g\n", rel);
+            if (!csr_input) CHECK(rel < 1e-2, "planted truth not recovered: %.3g", rel);
+
+            FILE *f = fopen(argv[2], "wb");
+            CHECK(f != NULL, "cannot write %s", argv[2]);
+            if (f) {
+                fwrite(u, sizeof(double), N * K, f);
+                fwrite(v, sizeof(double), M * K, f);
+                fclose(f);
+            }
+        }
+        free(u_local);
+        free(u);
+        free(v);
+        free(counts);
+        free(displs);
+    }
+done:
+    free(all);
+    free(m);
+    free(w);
+    if (csr_input) free_csr(&c);
+    wlra_destroy(model);
+    int total = 0;
+    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return total == 0 ? 0 : 1;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The distributed fit's tests (issue 18, docs/mpi.md), run by scripts/test.sh:
+#  4. the default build has no MPI dependency;
+#  1. mpirun -np 1, 2 and 4 give bitwise-identical factors, dense and CSR,
+#     equal to the single-process wlra_fit, recovering a planted truth;
+#  2. bad input on one rank: every rank returns the same status, no hang;
+#  3. bytes moved per half-step within 10 % of the model's count.
+# Every mpirun runs under `timeout`, so a hang fails the suite.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# One thread per rank: -np 4 already oversubscribes small machines.
+export RAYON_NUM_THREADS=1
+status=0
+fail() { echo "FAILED: $*"; status=1; }
+
+echo "-- acceptance 4: no MPI in the default build's dependencies"
+# The MPI crates: mpi, mpi-sys, build-probe-mpi (and their bindgen).
+mpi_crates='^(mpi|mpi-sys|build-probe-mpi|bindgen|clang-sys) v'
+mpi_deps=$(cargo tree -e normal,build --prefix none | grep -cE "$mpi_crates" || true)
+if [ "$mpi_deps" -ne 0 ]; then
+    fail "the default build depends on $mpi_deps MPI crates"
+else
+    echo "cargo tree -e normal,build: 0 MPI crates"
+fi
+with_mpi=$(cargo tree -e normal,build --features mpi --prefix none | grep -E "$mpi_crates" | sort -u | wc -l)
+echo "cargo tree -e normal,build --features mpi: $with_mpi of those crates (the check sees them)"
+
+echo "-- build (cargo build --features mpi) and the C test (mpicc)"
+cargo build --features mpi --quiet
+out=target/mpi-test
+lib=$out/lib
+mkdir -p "$lib"
+# The library's SONAME is libwlra.so.1 (build.rs).
+cp target/debug/libwlra.so "$lib/libwlra.so.1"
+ln -sf libwlra.so.1 "$lib/libwlra.so"
+mpicc -std=c99 -Wall -Wextra -Werror -O1 -Iinclude tests/mpi/fit_mpi.c \
+    -L"$lib" -lwlra -lm -Wl,-rpath,"$PWD/$lib" -o "$out/fit_mpi"
+
+run() {
+    local np=$1
+    shift
+    timeout 60 mpirun --oversubscribe -np "$np" "$out/fit_mpi" "$@"
+}
+
+for mode in dense csr; do
+    echo "-- acceptance 1 and 3: $mode"
+    for np in 1 2 4; do
+        rm -f "$out/$mode-$np.bin"
+        run "$np" "$mode" "$out/$mode-$np.bin" || fail "$mode on $np ranks (exit $?)"
+    done
+    for np in 2 4; do
+        if cmp -s "$out/$mode-1.bin" "$out/$mode-$np.bin"; then
+            echo "$mode: factors on $np ranks bitwise identical to 1 rank ($(sha256sum < "$out/$mode-$np.bin" | cut -c1-16))"
+        else
+            fail "$mode: factors on $np ranks differ from 1 rank's"
+        fi
+    done
+done
+
+echo "-- acceptance 2: bad input on one rank"
+for mode in bad-nan bad-csr; do
+    for np in 1 2 4; do
+        run "$np" "$mode" || fail "$mode on $np ranks (exit $?; 124 = hang)"
+    done
+done
+
+[ $status -eq 0 ] && echo "MPI tests: all passed"
+exit $status
