@@ -66,5 +66,13 @@ for mode in bad-nan bad-csr; do
     done
 done
 
+echo "-- the C example (examples/mpi/fit_mpi.c) on 1 and 4 ranks"
+mpicc -std=c99 -Wall -Wextra -Werror -Iinclude examples/mpi/fit_mpi.c \
+    -L"$lib" -lwlra -Wl,-rpath,"$PWD/$lib" -o "$out/example"
+for np in 1 4; do
+    run_example=$(timeout 60 mpirun --oversubscribe -np "$np" "$out/example") || fail "example on $np ranks"
+    echo "$run_example"
+done
+
 [ $status -eq 0 ] && echo "MPI tests: all passed"
 exit $status
