@@ -734,12 +734,12 @@ pub fn run(
     while run.iterations < options.max_iterations {
         comm.traffic.half_steps += 1.0;
         comm.set_phase(Phase::UHalfStep);
-        let (v_fixed, orthonormal) = prepare_fixed(&run.factors.v, options.ridge)?;
+        let (v_fixed, orthonormal) = pool.install(|| prepare_fixed(&run.factors.v, options.ridge))?;
         let u_local = solve_rows(Some(rows_problem), &v_fixed, orthonormal, options, pool);
         let u_local = agreed(comm, u_local)?;
         let u_solved = gather_rows(comm, &u_local, &layout.offsets, &layout.counts)?;
         comm.set_phase(Phase::VHalfStep);
-        let (u_fixed, orthonormal) = prepare_fixed(&u_solved, options.ridge)?;
+        let (u_fixed, orthonormal) = pool.install(|| prepare_fixed(&u_solved, options.ridge))?;
         let v_local = solve_rows(cols_problem, &u_fixed, orthonormal, options, pool);
         let v_local = agreed(comm, v_local)?;
         let v = gather_rows(comm, &v_local, &col_starts, &col_counts)?;
