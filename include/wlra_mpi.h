@@ -54,6 +54,7 @@ typedef struct wlra_traffic {
     double objective_bytes;      /* summed over the objective evaluations  */
     double half_steps;           /* U half-steps run (= V half-steps run)  */
     double objectives;           /* objective evaluations (start included) */
+    double communication_seconds; /* inside the table's calls, waits included */
 } wlra_traffic;
 
 /* Dense rows row_offset .. row_offset + n_local_rows of the

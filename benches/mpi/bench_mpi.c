@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static double uniform(unsigned stream, unsigned long i, unsigned long j) {
     unsigned long long z = 0x9E3779B97F4A7C15ull * (stream + 1) ^ (i * 0x100000001B3ull) ^
@@ -82,15 +83,19 @@ int main(int argc, char **argv) {
     }
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
+    clock_t c0 = clock();
     wlra_status status =
         csr ? wlra_fit_csr_mpi(model, comm_f, (size_t)n, (size_t)m, (size_t)r0, (size_t)nl, ptr, idx,
                                mv, wv, 0.0, 1.0)
             : wlra_fit_mpi(model, comm_f, (size_t)n, (size_t)m, (size_t)r0, (size_t)nl, mv,
                            (size_t)m, wv, (size_t)m, WLRA_ROW_MAJOR);
     double seconds = MPI_Wtime() - t0, slowest = 0;
+    double cpu = (double)(clock() - c0) / CLOCKS_PER_SEC, cpu_sum = 0, comm_max = 0;
     MPI_Reduce(&seconds, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Reduce(&cpu, &cpu_sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
     wlra_traffic t, sum;
     wlra_distributed_traffic(&t);
+    MPI_Reduce(&t.communication_seconds, &comm_max, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Reduce(&t.setup_bytes, &sum.setup_bytes, 5, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
     long total_nnz = 0;
     MPI_Reduce(&nnz, &total_nnz, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
@@ -99,10 +104,11 @@ int main(int argc, char **argv) {
         double P = size, hs = t.half_steps > 0 ? t.half_steps : 1;
         double u_model = 8 * (P - 1) * (double)n * (double)k;
         double v_model = 8 * (P - 1) * (double)m * (double)k;
-        printf("%-5s %2d ranks  n=%-6ld m=%-6ld k=%-3ld %s  %8.4f s/iter  "
+        printf("%-5s %2d ranks  n=%-6ld m=%-6ld k=%-3ld %s  %7.4f s/iter (in comm %6.4f, cpu %6.4f all ranks)  "
                "U half-step %10.0f B (model %10.0f)  V half-step %10.0f B (model %10.0f)  "
                "redistribution %11.0f B\n",
                argv[1], size, n, m, k, csr ? "nnz" : "   ", slowest / (double)iterations,
+               comm_max / (double)iterations, cpu_sum / (double)iterations,
                sum.u_half_step_bytes / hs, u_model, sum.v_half_step_bytes / hs, v_model,
                sum.redistribution_bytes);
         if (csr) printf("      (nnz = %ld)\n", total_nnz);

@@ -12,6 +12,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 RAYON_NUM_THREA
 cores=$(nproc)
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores"
 lscpu | grep -E '^(L1d|L2|L3) cache' | sed 's/  */ /g'
+echo "load before: $(uptime | sed 's/.*load/load/')"
 echo "command: bash benches/mpi/run.sh ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 
 cargo build --release --features mpi --quiet
@@ -29,7 +30,8 @@ run() {
     local note=""
     [ "$np" -gt "$cores" ] && note="  [oversubscribed: $np ranks on $cores cores]"
     local line
-    line=$(timeout 600 mpirun --oversubscribe -np "$np" "$out/bench_mpi" "$@")
+    # Waiting ranks yield the core (the machine may be shared or oversubscribed).
+    line=$(timeout 600 mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np "$np" "$out/bench_mpi" "$@")
     echo "$line$note"
 }
 
@@ -40,3 +42,4 @@ for np in 1 2 4; do run "$np" csr 20000 5000 16 "$iters"; done
 echo "-- weak scaling (rows per rank fixed)"
 for np in 1 2 4; do run "$np" dense $((1000 * np)) 1500 16 "$iters"; done
 for np in 1 2 4; do run "$np" csr $((10000 * np)) 5000 16 "$iters"; done
+echo "load after: $(uptime | sed 's/.*load/load/')"

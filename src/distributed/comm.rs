@@ -88,6 +88,9 @@ pub struct wlra_traffic {
     pub half_steps: f64,
     /// Objective evaluations (the start's included).
     pub objectives: f64,
+    /// Seconds spent inside the table's calls (waiting for slower ranks
+    /// included), for benchmarks.
+    pub communication_seconds: f64,
 }
 
 /// Which field of `wlra_traffic` a call's bytes go to.
@@ -164,6 +167,7 @@ impl<'a> Comm<'a> {
     pub fn max(&mut self, values: &mut [f64]) -> Result<()> {
         let f = self.table.allreduce_f64.expect("checked in new");
         self.count(8.0 * values.len() as f64 * self.others());
+        let started = std::time::Instant::now();
         // SAFETY: `values` is a live buffer of values.len() doubles; the
         // engine's contract is to read and write only those.
         let code = unsafe {
@@ -174,6 +178,7 @@ impl<'a> Comm<'a> {
                 WLRA_COMM_MAX,
             )
         };
+        self.traffic.communication_seconds += started.elapsed().as_secs_f64();
         if code != 0 {
             return Err(failed("allreduce_f64", code));
         }
@@ -189,6 +194,7 @@ impl<'a> Comm<'a> {
         let mut recv = crate::memory::try_filled(total, 0.0, "a gathered buffer")?;
         let f = self.table.allgatherv_f64.expect("checked in new");
         self.count(8.0 * send.len() as f64 * self.others());
+        let started = std::time::Instant::now();
         // SAFETY: every pointer is a live buffer of the length the table's
         // contract reads (send: send.len(); recv: sum of counts; counts and
         // displs: size entries).
@@ -202,6 +208,7 @@ impl<'a> Comm<'a> {
                 displs.as_ptr(),
             )
         };
+        self.traffic.communication_seconds += started.elapsed().as_secs_f64();
         if code != 0 {
             return Err(failed("allgatherv_f64", code));
         }
@@ -230,6 +237,7 @@ impl<'a> Comm<'a> {
             .map(|(_, c)| c)
             .sum();
         self.count(8.0 * to_others as f64);
+        let started = std::time::Instant::now();
         // SAFETY: as in `allgatherv`: every buffer has the length the
         // counts and displacements describe.
         let code = unsafe {
@@ -243,6 +251,7 @@ impl<'a> Comm<'a> {
                 recv_displs.as_ptr(),
             )
         };
+        self.traffic.communication_seconds += started.elapsed().as_secs_f64();
         if code != 0 {
             return Err(failed("alltoallv_f64", code));
         }

@@ -734,7 +734,8 @@ pub fn run(
     while run.iterations < options.max_iterations {
         comm.traffic.half_steps += 1.0;
         comm.set_phase(Phase::UHalfStep);
-        let (v_fixed, orthonormal) = pool.install(|| prepare_fixed(&run.factors.v, options.ridge))?;
+        let (v_fixed, orthonormal) =
+            pool.install(|| prepare_fixed(&run.factors.v, options.ridge))?;
         let u_local = solve_rows(Some(rows_problem), &v_fixed, orthonormal, options, pool);
         let u_local = agreed(comm, u_local)?;
         let u_solved = gather_rows(comm, &u_local, &layout.offsets, &layout.counts)?;
