@@ -17,6 +17,8 @@ use super::comm::{Comm, Phase};
 use crate::error::{fmt_g, invalid, Error, Result};
 use crate::ffi::status::status_of;
 use crate::init::{random_factors, Factors};
+use crate::kernels::blocking::current_par;
+use crate::kernels::gram::gram;
 use crate::kernels::orthonormal::thin_qr;
 use crate::memory::{checked_len, try_copy, try_filled, try_from_fn};
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
@@ -600,12 +602,18 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Each local row's share of sum W (M - U V^T)^2, in the same fixed order
 /// on every rank count.
-fn row_residuals(data: &LocalData<'_>, offset: usize, u: &Mat<f64>, v: &Mat<f64>) -> Vec<f64> {
+fn row_residuals(
+    data: &LocalData<'_>,
+    offset: usize,
+    u: &Mat<f64>,
+    v: &Mat<f64>,
+    par: Par,
+) -> Result<Vec<f64>> {
     let k = u.ncols();
     let (ur, vr) = (row_major(u.as_ref()), row_major(v.as_ref()));
     let u_row = |i: usize| &ur[(offset + i) * k..(offset + i + 1) * k];
     match data {
-        LocalData::Dense { m, w, .. } => (0..m.nrows())
+        LocalData::Dense { m, w, .. } => Ok((0..m.nrows())
             .map(|i| {
                 let ui = u_row(i);
                 let mut sum = 0.0;
@@ -619,24 +627,22 @@ fn row_residuals(data: &LocalData<'_>, offset: usize, u: &Mat<f64>, v: &Mat<f64>
                 }
                 sum
             })
-            .collect(),
+            .collect()),
         LocalData::Sparse(p) => {
             let view = p.view();
             let (wd, md) = (view.w_default(), view.m_default());
             let ncols = view.n_cols() as f64;
-            // sum_j v_j and V^T V, the constant part's k-dimensional sums.
+            // sum_j v_j and V^T V, the constant part's k-dimensional sums
+            // (the Gram in fixed row blocks: the same bits on every rank).
             let mut sv = vec![0.0; k];
-            let mut gv = vec![0.0; k * k];
             for j in 0..v.nrows() {
-                let vj = &vr[j * k..(j + 1) * k];
-                for a in 0..k {
-                    sv[a] += vj[a];
-                    for b in 0..k {
-                        gv[a * k + b] += vj[a] * vj[b];
-                    }
+                for (a, s) in sv.iter_mut().enumerate() {
+                    *s += vr[j * k + a];
                 }
             }
-            (0..view.n_rows())
+            let g = gram(v.as_ref(), par)?;
+            let gv: Vec<f64> = (0..k * k).map(|e| g[(e / k, e % k)]).collect();
+            Ok((0..view.n_rows())
                 .map(|i| {
                     let ui = u_row(i);
                     let mut sum = 0.0;
@@ -654,7 +660,7 @@ fn row_residuals(data: &LocalData<'_>, offset: usize, u: &Mat<f64>, v: &Mat<f64>
                     }
                     sum
                 })
-                .collect()
+                .collect())
         }
     }
 }
@@ -668,11 +674,13 @@ fn objective(
     offset: usize,
     factors: &Factors,
     ridge: f64,
+    pool: &rayon::ThreadPool,
 ) -> Result<f64> {
     comm.set_phase(Phase::Objective);
     comm.traffic.objectives += 1.0;
-    // Nothing here can fail on one rank alone: no agreement needed.
-    let partial = row_residuals(data, offset, &factors.u, &factors.v);
+    let partial =
+        pool.install(|| row_residuals(data, offset, &factors.u, &factors.v, current_par()));
+    let partial = agreed(comm, partial)?;
     let all = comm.allgatherv(&partial, &layout.counts)?;
     let mut displs = vec![0usize; comm.size];
     for r in 1..comm.size {
@@ -728,7 +736,7 @@ pub fn run(
     let (n, m, offset) = (block.n_rows, block.n_cols, block.offset);
 
     let start = agreed(comm, random_factors(n, m, k, options.seed))?;
-    let start_objective = objective(comm, &layout, &data, offset, &start, options.ridge)?;
+    let start_objective = objective(comm, &layout, &data, offset, &start, options.ridge, pool)?;
     let mut run = FitOutcome::new(start, start_objective);
     let mut previous: Option<f64> = None;
     while run.iterations < options.max_iterations {
@@ -746,7 +754,7 @@ pub fn run(
         let v = gather_rows(comm, &v_local, &col_starts, &col_counts)?;
         drop(v_fixed);
         let accepted = Factors { u: u_fixed, v };
-        let value = objective(comm, &layout, &data, offset, &accepted, options.ridge)?;
+        let value = objective(comm, &layout, &data, offset, &accepted, options.ridge, pool)?;
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
                 "the objective became non-finite at iteration {}",
