@@ -5,7 +5,10 @@
  * against the planted truth, and the bytes moved against the model's count.
  *
  *   fit_mpi dense|csr OUT.bin     a fit; exit 1 on a failed check
- *   fit_mpi bad-nan|bad-csr       the last rank's input is bad: every rank
+ *   fit_mpi bad-nan|bad-csr|bad-option|bad-layout
+ *                                 the last rank's input is bad (a NaN, a
+ *                                 malformed CSR row, an unsupported init, rows
+ *                                 that overlap or leave a gap): every rank
  *                                 must return the same status */
 #include "wlra_mpi.h"
 #include <math.h>
@@ -115,21 +118,28 @@ int main(int argc, char **argv) {
     wlra_model *model = NULL;
     wlra_create(K, &model);
     set_options(model, ridge);
+    if (strcmp(mode, "bad-option") == 0 && rank == size - 1)
+        wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
+    size_t offset = (size_t)r0;
+    if (strcmp(mode, "bad-layout") == 0 && rank == size - 1) {
+        if (size > 1) offset = 0; /* overlaps rank 0's rows */
+        else n_local -= 1;        /* leaves the last row out */
+    }
     int comm_f = (int)MPI_Comm_c2f(MPI_COMM_WORLD);
     double *m = NULL, *w = NULL;
     csr c = {0};
     wlra_status status;
     double t0 = MPI_Wtime();
     if (!csr_input) {
-        m = malloc(sizeof(double) * (size_t)n_local * M);
-        w = malloc(sizeof(double) * (size_t)n_local * M);
+        m = malloc(sizeof(double) * (size_t)(r1 - r0) * M);
+        w = malloc(sizeof(double) * (size_t)(r1 - r0) * M);
         for (int i = r0; i < r1; i++)
             for (int j = 0; j < M; j++) {
                 m[(size_t)(i - r0) * M + j] = data(i, j);
                 w[(size_t)(i - r0) * M + j] = weight(i, j);
             }
-        if (bad && rank == size - 1) m[(size_t)(n_local - 1) * M + 3] = NAN;
-        status = wlra_fit_mpi(model, comm_f, N, M, (size_t)r0, (size_t)n_local, m, M, w, M,
+        if (strcmp(mode, "bad-nan") == 0 && rank == size - 1) m[(size_t)(n_local - 1) * M + 3] = NAN;
+        status = wlra_fit_mpi(model, comm_f, N, M, offset, (size_t)n_local, m, M, w, M,
                               WLRA_ROW_MAJOR);
     } else {
         c = build_csr(r0, r1);
@@ -143,7 +153,8 @@ int main(int argc, char **argv) {
     int mine = status, *all = malloc(sizeof(int) * (size_t)size);
     MPI_Gather(&mine, 1, MPI_INT, all, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (bad) {
-        int want = csr_input ? WLRA_ERROR_INVALID_ARGUMENT : WLRA_ERROR_NON_FINITE_INPUT;
+        int want = strcmp(mode, "bad-nan") == 0 ? WLRA_ERROR_NON_FINITE_INPUT
+                                                 : WLRA_ERROR_INVALID_ARGUMENT;
         if (rank == 0) {
             for (int r = 0; r < size; r++)
                 CHECK(all[r] == want, "%s: rank %d returned status %d, expected %d", mode, r,

@@ -60,7 +60,7 @@ for mode in dense csr; do
 done
 
 echo "-- acceptance 2: bad input on one rank"
-for mode in bad-nan bad-csr; do
+for mode in bad-nan bad-csr bad-option bad-layout; do
     for np in 1 2 4; do
         run "$np" "$mode" || fail "$mode on $np ranks (exit $?; 124 = hang)"
     done
