@@ -15,6 +15,8 @@ lscpu | grep -E '^(L1d|L2|L3) cache' | sed 's/  */ /g'
 echo "load before: $(uptime | sed 's/.*load/load/')"
 echo "command: bash benches/mpi/run.sh ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 
+# target/release/libwlra.so is the default build again afterwards.
+trap 'cargo build --release --lib --quiet' EXIT
 cargo build --release --features mpi --quiet
 out=target/mpi-bench
 lib=$out/lib

@@ -28,6 +28,9 @@ with_mpi=$(cargo tree -e normal,build --features mpi --prefix none | grep -E "$m
 echo "cargo tree -e normal,build --features mpi: $with_mpi of those crates (the check sees them)"
 
 echo "-- build (cargo build --features mpi) and the C test (mpicc)"
+# target/debug/libwlra.so is the default build again afterwards: the suites
+# after this one use it (cargo keeps both builds; this only re-links).
+trap 'cargo build --lib --quiet' EXIT
 cargo build --features mpi --quiet
 out=target/mpi-test
 lib=$out/lib
