@@ -5,6 +5,8 @@
  * against the planted truth, and the bytes moved against the model's count.
  *
  *   fit_mpi dense|csr OUT.bin     a fit; exit 1 on a failed check
+ *   fit_mpi table OUT.bin         the dense fit through wlra_fit_distributed
+ *                                 and a table written here (another engine)
  *   fit_mpi bad-nan|bad-csr|bad-option|bad-layout
  *                                 the last rank's input is bad (a NaN, a
  *                                 malformed CSR row, an unsupported init, rows
@@ -49,6 +51,51 @@ static double truth(int i, int j) {
 static double data(int i, int j) { return truth(i, j) + 1e-3 * uniform(3, i, j); }
 static double weight(int i, int j) { return 0.5 + 0.5 * (uniform(4, i, j) + 1.0); }
 static int observed(int i, int j) { return uniform(5, i, j) < -0.2; } /* 40 % */
+
+/* The communication table as another engine would fill it: here over MPI
+ * too, but written against the table's contract alone. */
+static int32_t my_allreduce(void *user, double *values, size_t count, int32_t op) {
+    double *copy = malloc(sizeof(double) * count);
+    memcpy(copy, values, sizeof(double) * count);
+    int rc = MPI_Allreduce(copy, values, (int)count, MPI_DOUBLE,
+                           op == WLRA_COMM_MAX ? MPI_MAX : MPI_SUM, *(MPI_Comm *)user);
+    free(copy);
+    return rc;
+}
+
+static int *as_ints(const size_t *values, int size) {
+    int *out = malloc(sizeof(int) * (size_t)size);
+    for (int r = 0; r < size; r++) out[r] = (int)values[r];
+    return out;
+}
+
+static int32_t my_allgatherv(void *user, const double *send, size_t send_count, double *recv,
+                             const size_t *recv_counts, const size_t *displs) {
+    int size;
+    MPI_Comm_size(*(MPI_Comm *)user, &size);
+    int *c = as_ints(recv_counts, size), *d = as_ints(displs, size);
+    int rc = MPI_Allgatherv(send, (int)send_count, MPI_DOUBLE, recv, c, d, MPI_DOUBLE,
+                            *(MPI_Comm *)user);
+    free(c);
+    free(d);
+    return rc;
+}
+
+static int32_t my_alltoallv(void *user, const double *send, const size_t *send_counts,
+                            const size_t *send_displs, double *recv, const size_t *recv_counts,
+                            const size_t *recv_displs) {
+    int size;
+    MPI_Comm_size(*(MPI_Comm *)user, &size);
+    int *sc = as_ints(send_counts, size), *sd = as_ints(send_displs, size);
+    int *rc_ = as_ints(recv_counts, size), *rd = as_ints(recv_displs, size);
+    int rc = MPI_Alltoallv(send, sc, sd, MPI_DOUBLE, recv, rc_, rd, MPI_DOUBLE,
+                           *(MPI_Comm *)user);
+    free(sc);
+    free(sd);
+    free(rc_);
+    free(rd);
+    return rc;
+}
 
 static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING);
@@ -108,6 +155,7 @@ int main(int argc, char **argv) {
     }
     const char *mode = argv[1];
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0;
+    int own_table = strcmp(mode, "table") == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -139,8 +187,16 @@ int main(int argc, char **argv) {
                 w[(size_t)(i - r0) * M + j] = weight(i, j);
             }
         if (strcmp(mode, "bad-nan") == 0 && rank == size - 1) m[(size_t)(n_local - 1) * M + 3] = NAN;
-        status = wlra_fit_mpi(model, comm_f, N, M, offset, (size_t)n_local, m, M, w, M,
-                              WLRA_ROW_MAJOR);
+        if (own_table) {
+            MPI_Comm world = MPI_COMM_WORLD;
+            wlra_comm table = {&world, (size_t)size, (size_t)rank, my_allreduce, my_allgatherv,
+                               my_alltoallv};
+            status = wlra_fit_distributed(model, &table, N, M, offset, (size_t)n_local, m, M, w,
+                                          M, WLRA_ROW_MAJOR);
+        } else {
+            status = wlra_fit_mpi(model, comm_f, N, M, offset, (size_t)n_local, m, M, w, M,
+                                  WLRA_ROW_MAJOR);
+        }
     } else {
         c = build_csr(r0, r1);
         if (bad && rank == size - 1 && c.row_ptr[1] >= 2) c.col_idx[1] = c.col_idx[0];

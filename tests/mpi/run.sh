@@ -62,6 +62,17 @@ for mode in dense csr; do
     done
 done
 
+echo "-- another engine: the dense fit through wlra_fit_distributed and a table of the test's own"
+for np in 1 4; do
+    rm -f "$out/table-$np.bin"
+    run "$np" table "$out/table-$np.bin" >/dev/null || fail "table on $np ranks (exit $?)"
+    if cmp -s "$out/dense-1.bin" "$out/table-$np.bin"; then
+        echo "table on $np ranks: factors bitwise identical to wlra_fit_mpi's"
+    else
+        fail "table on $np ranks: factors differ from wlra_fit_mpi's"
+    fi
+done
+
 echo "-- acceptance 2: bad input on one rank"
 for mode in bad-nan bad-csr bad-option bad-layout; do
     for np in 1 2 4; do
