@@ -26,7 +26,9 @@ use crate::outer::{FitOutcome, Method};
 use crate::problem::sparse::{CsrInput, SparseProblem, SparseView};
 use crate::problem::{DenseProblem, Problem};
 use crate::solver::{HalfStep, SolverKind};
-use faer::{Mat, MatRef, Par};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// What the distributed fit supports, checked on every rank before the
@@ -610,25 +612,43 @@ fn row_residuals(
     par: Par,
 ) -> Result<Vec<f64>> {
     let k = u.ncols();
-    let (ur, vr) = (row_major(u.as_ref()), row_major(v.as_ref()));
-    let u_row = |i: usize| &ur[(offset + i) * k..(offset + i + 1) * k];
     match data {
-        LocalData::Dense { m, w, .. } => Ok((0..m.nrows())
-            .map(|i| {
-                let ui = u_row(i);
-                let mut sum = 0.0;
-                for j in 0..m.ncols() {
-                    let wij = w.map_or(1.0, |w| w[(i, j)]);
-                    if wij == 0.0 {
-                        continue;
-                    }
-                    let e = m[(i, j)] - dot(ui, &vr[j * k..(j + 1) * k]);
-                    sum += wij * e * e;
-                }
-                sum
-            })
-            .collect()),
+        LocalData::Dense { m, w, .. } => {
+            // Row by row (a 1 x k by k x m product each, the same shape on
+            // every rank count), rows in parallel, the sum along the row in
+            // column order.
+            let (m, w) = (*m, *w);
+            let cols = m.ncols();
+            Ok((0..m.nrows())
+                .into_par_iter()
+                .map_init(
+                    || Mat::<f64>::zeros(1, cols),
+                    |fitted, i| {
+                        let ui = u.as_ref().subrows(offset + i, 1);
+                        matmul(
+                            fitted.as_mut(),
+                            Accum::Replace,
+                            ui,
+                            v.transpose(),
+                            1.0,
+                            Par::Seq,
+                        );
+                        let mut sum = 0.0;
+                        for j in 0..cols {
+                            let wij = w.map_or(1.0, |w| w[(i, j)]);
+                            if wij != 0.0 {
+                                let e = m[(i, j)] - fitted[(0, j)];
+                                sum += wij * e * e;
+                            }
+                        }
+                        sum
+                    },
+                )
+                .collect())
+        }
         LocalData::Sparse(p) => {
+            let (ur, vr) = (row_major(u.as_ref()), row_major(v.as_ref()));
+            let u_row = |i: usize| &ur[(offset + i) * k..(offset + i + 1) * k];
             let view = p.view();
             let (wd, md) = (view.w_default(), view.m_default());
             let ncols = view.n_cols() as f64;
