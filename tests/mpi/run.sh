@@ -49,10 +49,19 @@ run() {
 
 for mode in dense csr; do
     echo "-- acceptance 1 and 3: $mode"
+    objectives=()
     for np in 1 2 4; do
         rm -f "$out/$mode-$np.bin"
-        run "$np" "$mode" "$out/$mode-$np.bin" || fail "$mode on $np ranks (exit $?)"
+        log=$(run "$np" "$mode" "$out/$mode-$np.bin") || fail "$mode on $np ranks (exit $?)"
+        echo "$log"
+        objectives+=("$(grep -o 'iterations, objective [^,]*' <<<"$log" | head -1)")
     done
+    # The objective (all 17 digits) and the iteration count agree too.
+    if [ "${objectives[0]}" = "${objectives[1]}" ] && [ "${objectives[0]}" = "${objectives[2]}" ]; then
+        echo "$mode: the same ${objectives[0]} on 1, 2 and 4 ranks"
+    else
+        fail "$mode: iterations and objectives differ across rank counts: ${objectives[*]}"
+    fi
     for np in 2 4; do
         if cmp -s "$out/$mode-1.bin" "$out/$mode-$np.bin"; then
             echo "$mode: factors on $np ranks bitwise identical to 1 rank ($(sha256sum < "$out/$mode-$np.bin" | cut -c1-16))"
