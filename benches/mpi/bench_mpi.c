@@ -112,6 +112,27 @@ int main(int argc, char **argv) {
                sum.u_half_step_bytes / hs, u_model, sum.v_half_step_bytes / hs, v_model,
                sum.redistribution_bytes);
         if (csr) printf("      (nnz = %ld)\n", total_nnz);
+        if (size == 1) {
+            /* The baseline: the single-process fit of the same problem. */
+            wlra_model *single = NULL;
+            wlra_create((size_t)k, &single);
+            wlra_set_option(single, WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING);
+            wlra_set_option(single, WLRA_OPTION_SOLVER, WLRA_SOLVER_EXACT);
+            wlra_set_option(single, WLRA_OPTION_INIT, WLRA_INIT_RANDOM);
+            wlra_set_option(single, WLRA_OPTION_MAX_ITERATIONS, (double)iterations);
+            wlra_set_option(single, WLRA_OPTION_TOLERANCE, 0);
+            wlra_set_option(single, WLRA_OPTION_RIDGE, 0.1);
+            wlra_set_option(single, WLRA_OPTION_THREADS, 1);
+            double s0 = MPI_Wtime();
+            if (csr)
+                wlra_fit_csr(single, (size_t)n, (size_t)m, ptr, idx, mv, wv, 0.0, 1.0);
+            else
+                wlra_fit(single, (size_t)n, (size_t)m, mv, (size_t)m, wv, (size_t)m, WLRA_ROW_MAJOR);
+            double base = (MPI_Wtime() - s0) / (double)iterations;
+            printf("      baseline wlra_fit: %.4f s/iter; 1 rank / wlra_fit = %.2f\n", base,
+                   slowest / (double)iterations / base);
+            wlra_destroy(single);
+        }
     }
     wlra_destroy(model);
     free(a);

@@ -339,6 +339,8 @@ enum ColumnBlock {
         row_major: bool,
     },
     Sparse(SparseProblem),
+    /// One rank: the columns are the local rows' own, read through them.
+    Local,
 }
 
 impl ColumnBlock {
@@ -367,6 +369,7 @@ impl ColumnBlock {
                 Some(Problem::Dense(dense.transposed()))
             }
             ColumnBlock::Sparse(p) => Some(Problem::Sparse(p.view())),
+            ColumnBlock::Local => None,
         }
     }
 }
@@ -633,12 +636,29 @@ fn row_residuals(
                             1.0,
                             Par::Seq,
                         );
+                        let f = fitted.row(0);
+                        let (mi, wi) = (m.row(i), w.map(|w| w.row(i)));
                         let mut sum = 0.0;
-                        for j in 0..cols {
-                            let wij = w.map_or(1.0, |w| w[(i, j)]);
-                            if wij != 0.0 {
-                                let e = m[(i, j)] - fitted[(0, j)];
-                                sum += wij * e * e;
+                        // Contiguous rows (row-major input) as slices; the
+                        // same sum, in the same order, either way.
+                        match (mi.try_as_row_major(), wi.map(|w| w.try_as_row_major())) {
+                            (Some(mi), Some(Some(wi))) => {
+                                let (mi, wi) = (mi.as_slice(), wi.as_slice());
+                                for j in 0..cols {
+                                    if wi[j] != 0.0 {
+                                        let e = mi[j] - f[j];
+                                        sum += wi[j] * e * e;
+                                    }
+                                }
+                            }
+                            _ => {
+                                for j in 0..cols {
+                                    let wij = wi.map_or(1.0, |w| w[j]);
+                                    if wij != 0.0 {
+                                        let e = mi[j] - f[j];
+                                        sum += wij * e * e;
+                                    }
+                                }
                             }
                         }
                         sum
@@ -738,6 +758,7 @@ pub fn run(
     let layout = exchange_layout(comm, &block, k, options, &data)?;
     comm.set_phase(Phase::Redistribution);
     let columns = match &data {
+        _ if comm.size == 1 => Ok(ColumnBlock::Local),
         LocalData::Dense { m, w, row_major } => {
             redistribute_dense(comm, &layout, *m, *w, *row_major)
         }
@@ -750,7 +771,11 @@ pub fn run(
         LocalData::Dense { m, w, .. } => Problem::Dense(DenseProblem::new(*m, *w)),
         LocalData::Sparse(p) => Problem::Sparse(p.view()),
     };
-    let cols_problem = columns.problem();
+    let cols_problem = match columns {
+        // The single-process fit's own transposed view: no copy.
+        ColumnBlock::Local => Some(rows_problem.transposed()),
+        _ => columns.problem(),
+    };
     let col_starts: Vec<usize> = layout.cols.iter().map(|c| c.start).collect();
     let col_counts: Vec<usize> = layout.cols.iter().map(|c| c.len()).collect();
     let (n, m, offset) = (block.n_rows, block.n_cols, block.offset);
