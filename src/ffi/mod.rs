@@ -4,6 +4,7 @@
 
 pub mod boundary;
 pub mod handle;
+pub mod offsets;
 pub mod status;
 pub mod transform;
 pub mod version;
