@@ -5,7 +5,8 @@
 # WLRA_* environment variable, and its suite runs against what was
 # installed. The Julia binding is not run: no Julia toolchain here.
 #
-#   Python: a fresh venv (numpy, scipy, pandas, pytest, build from PyPI);
+#   Python: a fresh venv (numpy, scipy, pandas, scikit-learn, pytest, build
+#     from PyPI);
 #     `pip install bindings/python`; the wheel holds wlra/libwlra.so without
 #     debug sections; the sdist holds the crate's sources and a wheel builds
 #     from it; pytest.
@@ -39,7 +40,7 @@ python3 -m venv "$tmp/venv"
 py=$tmp/venv/bin/python
 start=$SECONDS
 "$py" -m pip install --quiet --upgrade pip
-"$py" -m pip install --quiet numpy pytest scipy pandas build
+"$py" -m pip install --quiet numpy pytest scipy pandas build scikit-learn
 echo "venv with test packages: $((SECONDS - start)) s"
 
 # pip builds in the source tree (build/, wlra.egg-info); those go afterwards.

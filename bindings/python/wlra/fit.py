@@ -27,11 +27,17 @@ def canonical_factors(U, V):
     Q_u, R_u = np.linalg.qr(U)
     Q_v, R_v = np.linalg.qr(V)
     P, s, Qt = np.linalg.svd(R_u @ R_v.T)
-    U_c, V_c = Q_u @ P, Q_v @ Qt.T
-    # argmax takes the first of equal magnitudes: the tie rule.
-    signs = np.sign(V_c[np.argmax(np.abs(V_c), axis=0), np.arange(V_c.shape[1])])
-    signs[signs == 0] = 1.0
-    return U_c * signs, s, V_c * signs
+    U_c, V_c = _fix_signs(Q_u @ P, Q_v @ Qt.T)
+    return U_c, s, V_c
+
+
+def _fix_signs(U, V):
+    """(U, V) with each column pair's sign flipped where needed so that the
+    entry of largest magnitude in each column of V is positive; np.argmax
+    takes the first of equal magnitudes, which is the tie rule."""
+    signs = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
+    signs[signs == 0] = 1.0  # a zero column (only with zero singular values) keeps its sign
+    return U * signs, V * signs
 
 
 class FitResult:
@@ -403,7 +409,7 @@ def _warn_unless_converged(result, values):
     warnings.warn(
         f"wlra: the fit stopped after {result.iterations} iterations ({bound}) without meeting "
         f"tolerance = {tolerance:g} (objective {result.objective:.6g}); raise max_iterations (for example "
-        f"max_iterations={2 * limit}), loosen the tolerance, or continue from this fit with start=result",
+        f"max_iterations={2 * limit}), loosen the tolerance, or continue from this result (wlra.fit's start=)",
         convergence_warning(), stacklevel=_stacklevel_outside_wlra())
 
 
