@@ -5,8 +5,7 @@
 # WLRA_* environment variable, and its suite runs against what was
 # installed. The Julia binding is not run: no Julia toolchain here.
 #
-#   Python: a fresh venv (numpy, scipy, pandas, scikit-learn, pytest, build
-#     from PyPI);
+#   Python: a fresh venv (numpy, scipy, pandas, pytest, build from PyPI);
 #     `pip install bindings/python`; the wheel holds wlra/libwlra.so without
 #     debug sections; the sdist holds the crate's sources and a wheel builds
 #     from it; pytest.

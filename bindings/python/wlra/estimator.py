@@ -136,6 +136,9 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # basis: u V_lib^T = (u _to_canonical) components_, exactly.
         self._library_V = library_V
         self._to_canonical = library_V.T @ result.V
+        # The fit's ridge, for the fold-in (not a later set_params').
+        self._fold_in_options = {name: value for name, value in self._options().items()
+                                 if name in ("ridge", "ridge_scaling", "threads")}
         return result
 
     def fit(self, X, y=None, W=None):
@@ -152,12 +155,12 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def transform(self, X, W=None):
         """The rows of X (NaN missing) with weights W folded in: each row's
         z (k) minimizing sum_j W_j (X_j - (z components_)_j)^2 + its ridge
-        penalty in the fit's gauge, by the C API's wlra_transform. A row
-        with no positive weight gets 0."""
+        penalty in the fit's gauge (the ridge and ridge_scaling of the fit),
+        by the C API's wlra_transform. A row with no positive weight gets 0."""
         check_is_fitted(self, "components_")
         X = _validate_data(self, _na_as_nan(X), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         W = self._weights(W, X)
-        u = _fold_in(self._library_V, X, W, self._options())
+        u = _fold_in(self._library_V, X, W, self._fold_in_options)
         return u @ self._to_canonical
 
     def inverse_transform(self, Z):
