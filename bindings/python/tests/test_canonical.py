@@ -142,7 +142,7 @@ def test_converged_cancelled_and_fixed_count_fits_do_not_warn():
         assert not wlra.fit(M, W, rank=4, max_iterations=0).converged
 
 
-def test_convergence_warning_subclasses_sklearns_where_installed_else_user_warning():
+def test_convergence_warning_subclasses_sklearns_where_installed_else_user_warning_and_wlra_needs_it():
     import sklearn.exceptions
 
     assert issubclass(wlra.ConvergenceWarning, sklearn.exceptions.ConvergenceWarning)
@@ -151,7 +151,10 @@ def test_convergence_warning_subclasses_sklearns_where_installed_else_user_warni
     # itself never imports sklearn.
     code = ("import sys\nprint('sklearn' in sys.modules)\nimport wlra\nprint('sklearn' in sys.modules)\n"
             "sys.modules['sklearn'] = None\n"
-            "print([c.__name__ for c in wlra.ConvergenceWarning.__mro__[1:3]])\n")
+            "print([c.__name__ for c in wlra.ConvergenceWarning.__mro__[1:3]])\n"
+            "from wlra import *\n"
+            "try:\n    wlra.WLRA\nexcept ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=dict(os.environ)).stdout.split("\n")
     assert out[:3] == ["False", "False", "['UserWarning', 'Warning']"]
+    assert out[3].startswith("wlra.WLRA is a scikit-learn estimator and needs scikit-learn (pip install scikit-learn)")

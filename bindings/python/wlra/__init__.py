@@ -56,8 +56,13 @@ def __getattr__(name):
     # Made on first use (PEP 562), so that `import wlra` imports no sklearn:
     # WLRA needs it; ConvergenceWarning subclasses sklearn's when installed.
     if name == "WLRA":
-        from .estimator import WLRA
-
+        try:
+            from .estimator import WLRA
+        except ImportError as e:
+            if getattr(e, "name", "").partition(".")[0] != "sklearn":
+                raise
+            raise ImportError(f"wlra.WLRA is a scikit-learn estimator and needs scikit-learn "
+                              f"(pip install scikit-learn): {e}") from e
         return WLRA
     if name == "ConvergenceWarning":
         from .errors import convergence_warning
@@ -81,8 +86,8 @@ __all__ = [
     "fit_path",
     "FitResult",
     "canonical_factors",
-    "WLRA",
     "ConvergenceWarning",
+    # (WLRA is not listed: `from wlra import *` must work without scikit-learn.)
     "library_version",
     "LibraryNotFoundError",
     "WlraError",

@@ -8,19 +8,33 @@ scikit-learn is imported here, and only here: ``import wlra`` does not
 need it.
 """
 
+import inspect
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _library as C
-from .fit import _fold_in, _is_na, fit
+from .fit import _fold_in, _is_na, _is_sparse, fit
 
-try:  # scikit-learn >= 1.6
+# scikit-learn 1.6 renamed force_all_finite to ensure_all_finite and made
+# _validate_data a function.
+_FINITE = "ensure_all_finite" if "ensure_all_finite" in inspect.signature(check_array).parameters \
+    else "force_all_finite"
+try:
     from sklearn.utils.validation import validate_data as _validate_data
-except ImportError:  # older: the estimator's own method
+except ImportError:
     def _validate_data(estimator, X, **kwargs):
-        kwargs["force_all_finite"] = kwargs.pop("ensure_all_finite")
         return estimator._validate_data(X, **kwargs)
+
+
+def _checked(X, estimator=None, **kwargs):
+    """X as a float64 ndarray: validate_data (n_features_in_, feature names)
+    with an estimator, check_array without; NaN allowed where asked."""
+    kwargs[_FINITE] = kwargs.pop("finite")
+    if estimator is None:
+        return check_array(X, dtype=np.float64, **kwargs)
+    return _validate_data(estimator, X, dtype=np.float64, **kwargs)
 
 # Constructor parameters that are options of wlra.fit, by the same name.
 _OPTIONS = ("ridge", "ridge_scaling", "max_iterations", "tolerance", "solver", "method", "init",
@@ -106,16 +120,16 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _weights(self, W, X):
         if W is None:
             return None
-        W = check_array(W, dtype=np.float64, ensure_all_finite=False, input_name="W")
+        W = _checked(W, finite=False, input_name="W")
         if W.shape != X.shape:
             raise ValueError(f"W has shape {W.shape} but X has shape {X.shape}")
         return W
 
     def _fit(self, X, W):
-        if hasattr(X, "tocsr"):  # scipy.sparse: check_array's message would say only .toarray()
+        if _is_sparse(X):  # check_array's message would say only .toarray()
             raise TypeError("WLRA takes dense X (NaN for missing entries); for sparse X, whose "
                             "stored entries are the observed ones, use wlra.fit_sparse")
-        X = _validate_data(self, _na_as_nan(X), dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
+        X = _checked(_na_as_nan(X), self, finite="allow-nan", reset=True)
         W = self._weights(W, X)
         k = self.n_components
         n, m = X.shape
@@ -158,7 +172,7 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         penalty in the fit's gauge (the ridge and ridge_scaling of the fit),
         by the C API's wlra_transform. A row with no positive weight gets 0."""
         check_is_fitted(self, "components_")
-        X = _validate_data(self, _na_as_nan(X), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        X = _checked(_na_as_nan(X), self, finite="allow-nan", reset=False)
         W = self._weights(W, X)
         u = _fold_in(self._library_V, X, W, self._fold_in_options)
         return u @ self._to_canonical
@@ -166,7 +180,7 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def inverse_transform(self, Z):
         """Z @ components_: the low rank approximation of rows given by Z (n x k)."""
         check_is_fitted(self, "components_")
-        Z = check_array(Z, dtype=np.float64, input_name="Z")
+        Z = _checked(Z, finite=True, input_name="Z")
         k = self.components_.shape[0]
         if Z.shape[1] != k:
             raise ValueError(f"Z has {Z.shape[1]} columns, the fit has n_components = {k}")
