@@ -210,3 +210,20 @@ def test_verbose_prints_one_line_per_iteration(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == model.n_iter_ == 4
     assert all(line.startswith(f"wlra: iteration {i + 1}: objective ") for i, line in enumerate(lines))
+
+
+def test_dataframes_with_pandas_na_and_pandas_output():
+    pd = pytest.importorskip("pandas")
+    X, W = weighted_problem(n=30, m=8, k=2, seed=6)
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(8)]).astype("Float64")
+    frame.iloc[4, 6] = pd.NA
+    zeroed = np.ones_like(X)
+    zeroed[4, 6] = 0.0
+    model = wlra.WLRA(2, tolerance=1e-10, max_iterations=5000).set_output(transform="pandas")
+    Z = model.fit_transform(frame)
+    explicit = wlra.WLRA(2, tolerance=1e-10, max_iterations=5000).fit(np.nan_to_num(frame.to_numpy(float)), W=zeroed)
+    np.testing.assert_allclose(model.components_, explicit.components_, rtol=0, atol=1e-12)
+    assert list(Z.columns) == ["wlra0", "wlra1"] and list(model.feature_names_in_) == list(frame.columns)
+    # The same entry as an object array holding pd.NA.
+    as_object = wlra.WLRA(2, tolerance=1e-10, max_iterations=5000).fit(frame.to_numpy(dtype=object))
+    np.testing.assert_allclose(as_object.components_, explicit.components_, rtol=0, atol=1e-12)
