@@ -120,6 +120,15 @@ _PROTOTYPES_SINCE_1_1 = {
 }
 
 
+# Added in C ABI 1.2 (the fold-in of issue 15): declared when present.
+_PROTOTYPES_SINCE_1_2 = {
+    "wlra_transform": (
+        _status,
+        [_model_p, _size, _double_p, _size, _double_p, _size, _double_p, _size, ctypes.c_int32],
+    ),
+}
+
+
 class LibraryNotFoundError(OSError):
     """libwlra could not be located or loaded; the message says what to set."""
 
@@ -205,7 +214,8 @@ def lib():
                 fn = getattr(loaded, name)
                 fn.restype = restype
                 fn.argtypes = argtypes
-            for name, (restype, argtypes) in _PROTOTYPES_SINCE_1_1.items():
+            optional = {**_PROTOTYPES_SINCE_1_1, **_PROTOTYPES_SINCE_1_2}
+            for name, (restype, argtypes) in optional.items():
                 try:
                     fn = getattr(loaded, name)
                 except AttributeError:
