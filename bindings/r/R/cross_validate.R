@@ -6,8 +6,11 @@
 
 # The values of `ranks` or `ridges`, checked: not empty, each one `ok`.
 cv_settings <- function(name, values, ok, rule, call) {
-  if (!is.numeric(values) || length(values) == 0) {
+  if (length(values) == 0) {
     stop(wlra_condition(2L, sprintf("%s is empty: give at least one value", name), call))
+  }
+  if (!is.numeric(values)) {
+    stop(wlra_condition(2L, sprintf("%s must be numbers, got %s", name, class(values)[1]), call))
   }
   bad <- which(!vapply(values, ok, logical(1)))
   if (length(bad)) {

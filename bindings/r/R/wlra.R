@@ -220,7 +220,9 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
     class = "wlra"
   )
   if (status == 6L) stop(wlra_condition(6L, out[[2]], call, result = result))
-  if (!result$converged && isTRUE(result$max_iterations > 0)) {
+  # max_iterations = 0 (the start as it is) and tolerance = 0 (exactly
+  # max_iterations iterations) ask for a fit that cannot converge: no warning.
+  if (!result$converged && isTRUE(result$max_iterations > 0) && isTRUE(result$tolerance > 0)) {
     warning(structure(
       class = c("wlra_convergence_warning", "warning", "condition"),
       list(message = sprintf(paste(
