@@ -254,14 +254,23 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
 #   method ("auto", "alternating", "varpro", "accelerated": the outer method),
 #   restarts (-1 = auto, the default: restarts around VarPro; 0 = off; r > 0: up to r further seeded random starts, until the
 #   best objective has been reached twice).
+#   ridge_scaling ("uniform", "weight_sums"), folds (0 = none, or >= 2) and
+#   held_out_fold (1..folds: the fold held out, its RMSE in held_out_rmse).
 # @param progress NULL or function(iteration, objective) called after every
 #   iteration; returning TRUE cancels the fit, which signals a
 #   wlra_error_cancelled condition whose $result holds the factors of the
 #   completed iterations.
 # @param start NULL or list(U = , V = ) of starting factors (init = "given").
-# @return list of class "wlra": U, V, objective, iterations, converged,
-#   elapsed_seconds, solver_used, method_used, starts, starts_at_best (the
-#   last three NA with a library that does not report them).
+# @param verbose TRUE: one line per iteration. Ctrl-C cancels the fit after
+#   the iteration it interrupts and raises R's interrupt once libwlra has
+#   returned.
+# @return list of class "wlra": U, V, their canonical form u, d, v,
+#   objective, iterations, converged, elapsed_seconds, solver_used,
+#   method_used, starts, starts_at_best, held_out_rmse, held_out_entries (NA
+#   where the library does not report them), the options max_iterations,
+#   tolerance, ridge, ridge_scaling as the fit had them, data (M) and call.
+#   A fit that ends unconverged warns (wlra_convergence_warning), unless
+#   tolerance or max_iterations is 0.
 wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL, verbose = FALSE) {
   call <- match.call()
   M <- as_double_matrix(M, "M")
@@ -336,7 +345,7 @@ check_same_pattern <- function(M, W, call) {
 #   entries). Stored zeros are observed zeros (Matrix::drop0() drops them).
 # @param W NULL (every stored entry weighs 1) or a sparse matrix storing
 #   exactly the entries M stores, with their weights.
-# @param rank,...,progress,start as for wlra().
+# @param rank,...,progress,start,verbose as for wlra().
 # @param m_default,w_default M and W outside the pattern: w_default = 0 is
 #   matrix completion, w_default > 0 implicit feedback.
 # @return a "wlra" object, as wlra().
