@@ -148,6 +148,8 @@ test_that("constants match the C header", {
   expect_equal(unname(value[paste0("WLRA_SOLVER_", toupper(names(choices$solver)))]), unname(choices$solver))
   expect_equal(unname(value[paste0("WLRA_INIT_", toupper(names(choices$init)))]), unname(choices$init))
   expect_equal(unname(value[paste0("WLRA_METHOD_", toupper(names(choices$method)))]), unname(choices$method))
+  expect_equal(unname(value[paste0("WLRA_RIDGE_", toupper(names(choices$ridge_scaling)))]),
+               unname(choices$ridge_scaling))
   statuses <- get(".wlra_status_names", ns)
   # WLRA_ERROR_BUSY (10): checked once the header has it.
   if (!("WLRA_ERROR_BUSY" %in% names(value))) statuses <- setdiff(statuses, "busy")
