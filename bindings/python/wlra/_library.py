@@ -55,11 +55,14 @@ OPTIONS = {
     "ridge_scaling": 15,
     "folds": 16,
     "held_out_fold": 17,
+    "offsets": 18,
 }
 SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}
 METHODS = {"auto": 0, "alternating": 1, "varpro": 2, "accelerated": 3}
 RIDGE_SCALINGS = {"uniform": 0, "weight_sums": 1}
+# WLRA_OPTION_OFFSETS: M ~ a 1^T + 1 b^T + U V^T (issue 17).
+OFFSETS = {"none": 0, "rows": 1, "columns": 2, "both": 3}
 
 INFO_ITERATIONS = 1
 INFO_OBJECTIVE = 2
@@ -126,6 +129,7 @@ _PROTOTYPES_SINCE_1_2 = {
         _status,
         [_model_p, _size, _double_p, _size, _double_p, _size, _double_p, _size, ctypes.c_int32],
     ),
+    "wlra_get_offsets": (_status, [_model_p, _double_p, _double_p]),
 }
 
 

@@ -66,12 +66,14 @@ class FitResult:
 
     __slots__ = ("U", "s", "V", "library_factors", "objective", "iterations", "converged",
                  "elapsed_seconds", "solver_used", "method_used", "starts", "starts_at_best",
-                 "held_out_rmse", "held_out_entries")
+                 "held_out_rmse", "held_out_entries", "row_offsets", "col_offsets")
 
     def __init__(self, library_U, library_V, objective, iterations, converged, elapsed_seconds,
                  solver_used, method_used=None, starts=None, starts_at_best=None, held_out_rmse=None,
-                 held_out_entries=None):
+                 held_out_entries=None, row_offsets=None, col_offsets=None):
         self.library_factors = (library_U, library_V)
+        self.row_offsets = row_offsets
+        self.col_offsets = col_offsets
         self.U, self.s, self.V = canonical_factors(library_U, library_V)
         self.objective = objective
         self.iterations = iterations
@@ -89,14 +91,26 @@ class FitResult:
         return self.U.shape[1]
 
     def fitted(self):
-        """The low rank approximation U diag(s) V^T (n_rows x n_cols)."""
-        return (self.U * self.s) @ self.V.T
+        """The model a 1^T + 1 b^T + U diag(s) V^T (n_rows x n_cols), with
+        the offsets the fit had (``offsets=``; none by default)."""
+        out = (self.U * self.s) @ self.V.T
+        if self.row_offsets is not None:
+            out += self.row_offsets[:, None]
+        if self.col_offsets is not None:
+            out += self.col_offsets[None, :]
+        return out
 
     def predict(self, i, j):
-        """Entries of U diag(s) V^T at rows i and columns j (index arrays of
-        one shape, or broadcastable); O(len(i) k), never the full product."""
+        """Entries of the model (offsets included) at rows i and columns j
+        (index arrays of one shape, or broadcastable); O(len(i) k), never
+        the full product."""
         i, j = np.broadcast_arrays(np.asarray(i), np.asarray(j))
-        return np.einsum("...k,...k->...", self.U[i] * self.s, self.V[j])
+        out = np.einsum("...k,...k->...", self.U[i] * self.s, self.V[j])
+        if self.row_offsets is not None:
+            out = out + self.row_offsets[i]
+        if self.col_offsets is not None:
+            out = out + self.col_offsets[j]
+        return out
 
     def __repr__(self):
         n, k = self.U.shape
@@ -236,7 +250,7 @@ def _common_layout(arrays):
 
 def _option_value(name, value):
     choices = {"solver": C.SOLVERS, "init": C.INITS, "method": C.METHODS,
-               "ridge_scaling": C.RIDGE_SCALINGS}.get(name)
+               "ridge_scaling": C.RIDGE_SCALINGS, "offsets": C.OFFSETS}.get(name)
     if choices is not None and isinstance(value, str):
         try:
             return float(choices[value.lower()])
@@ -275,6 +289,7 @@ def _result(lib, model, n_rows, n_cols, rank):
     return FitResult(
         U,
         V,
+        **_offsets(lib, model, n_rows, n_cols),
         objective=_info(lib, model, C.INFO_OBJECTIVE),
         iterations=int(_info(lib, model, C.INFO_ITERATIONS)),
         converged=_info(lib, model, C.INFO_CONVERGED) != 0,
@@ -282,6 +297,19 @@ def _result(lib, model, n_rows, n_cols, rank):
         solver_used=_SOLVER_NAMES.get(int(_info(lib, model, C.INFO_SOLVER_USED)), "unknown"),
         **_restart_info(lib, model),
     )
+
+
+def _offsets(lib, model, n_rows, n_cols):
+    """The fit's row and column offsets (WLRA_OPTION_OFFSETS), None for a
+    side it did not fit."""
+    kind = ctypes.c_double()
+    status = lib.wlra_get_option(model, C.OPTIONS["offsets"], ctypes.byref(kind))
+    if status != C.OK or kind.value == 0:
+        return dict(row_offsets=None, col_offsets=None)
+    a, b = np.empty(n_rows), np.empty(n_cols)
+    _check(lib, model, lib.wlra_get_offsets(model, a.ctypes.data, b.ctypes.data))
+    kind = int(kind.value)
+    return dict(row_offsets=a if kind in (1, 3) else None, col_offsets=b if kind in (2, 3) else None)
 
 
 def _restart_info(lib, model):
