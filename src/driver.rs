@@ -8,6 +8,7 @@ pub use crate::outer::{FitOutcome, Progress};
 
 use crate::error::Result;
 use crate::init::{copy_factors, random_factors, svd_factors, Factors};
+use crate::offsets::Offsets;
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
 use crate::outer::{varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
@@ -245,20 +246,13 @@ pub fn fit(
 ) -> Result<FitOutcome> {
     let problem = &problem.normalized();
     let scale = problem.scale();
-    let offsets = options.offsets;
-    let start_given = start;
-    let pins = scale.pins();
+    let (offsets, pins) = (options.offsets, scale.pins());
+    let start = match start {
+        Some(f) => Some(solvers_start(f, scale, offsets, rank, pins)?),
+        None => None,
+    };
     let mut outcome = if scale.is_unit() {
-        let start = match start {
-            Some(f) if offsets.any() && f.u.ncols() > rank => {
-                let mut pinned = copy_factors(f)?;
-                offsets.repin(&mut pinned, rank, pins);
-                Some(pinned)
-            }
-            _ => None,
-        };
-        let start = start.as_ref().or(start_given);
-        fit_scaled(problem, rank, options, start, pins, progress, pool)?
+        fit_scaled(problem, rank, options, start.as_ref(), pins, progress, pool)?
     } else {
         let ridge = if options.ridge_by_weight_sums {
             scale.weight_sum_ridge(options.ridge)
@@ -269,23 +263,9 @@ pub fn fit(
             ridge,
             ..options.clone()
         };
-        let start = start.map(|f| {
-            let mut scaled = rescaled(f, scale.factors_in());
-            if f.u.ncols() > rank {
-                offsets.repin(&mut scaled, rank, pins);
-            }
-            scaled
-        });
         let mut report = |i: usize, f: f64| progress(i, scale.objective_out(f));
-        let outcome = fit_scaled(
-            problem,
-            rank,
-            options,
-            start.as_ref(),
-            pins,
-            &mut report,
-            pool,
-        )?;
+        let start = start.as_ref();
+        let outcome = fit_scaled(problem, rank, options, start, pins, &mut report, pool)?;
         in_callers_units(outcome, scale)
     };
     // The offsets as they are: their pinned columns at 1.
@@ -294,8 +274,30 @@ pub fn fit(
     // model: the documented gauge (`crate::offsets`).
     if offsets.any() && options.ridge == 0.0 {
         offsets.center(&mut outcome.factors, rank)?;
+    } else {
+        offsets.move_constant(&mut outcome.factors, rank);
     }
     Ok(outcome)
+}
+
+/// A given start in the solvers' units; one that carries offsets (a warm
+/// start from a fit with them) gets its pinned columns at `pins`.
+fn solvers_start(
+    f: &Factors,
+    scale: Scale,
+    offsets: Offsets,
+    rank: usize,
+    pins: Pins,
+) -> Result<Factors> {
+    let mut start = if scale.is_unit() {
+        copy_factors(f)?
+    } else {
+        rescaled(f, scale.factors_in())
+    };
+    if f.u.ncols() > rank {
+        offsets.repin(&mut start, rank, pins);
+    }
+    Ok(start)
 }
 
 /// The factors (offsets included: they scale as M) and the objective in

@@ -21,6 +21,8 @@
 //! The fit returns the gauge with 1^T V = 0 (row offsets), 1^T U = 0
 //! (column offsets) and, with both, 1^T b = 0: a_i + b_j is then the part
 //! of the model's (i, j) entry that U V^T's centered rows and columns leave.
+//! With a ridge the penalty fixes U and V, but not a constant moved
+//! between a and b: 1^T b = 0 holds for every fit with both offsets.
 
 use crate::error::Result;
 use crate::init::Factors;
@@ -163,14 +165,22 @@ impl Offsets {
             }
             subtract_means(&mut f.u, &u_mean, k);
         }
-        if self.rows && self.cols {
-            // a 1^T + 1 b^T: the constant moves from b to a.
-            let (ca, cb) = (k, k + 1);
-            let b_mean = f.v.col(cb).iter().sum::<f64>() / m as f64;
-            (0..m).for_each(|j| f.v[(j, cb)] -= b_mean);
-            (0..n).for_each(|i| f.u[(i, ca)] += b_mean);
-        }
+        self.move_constant(f, k);
         Ok(())
+    }
+
+    /// With both offsets, b's mean moved to a (1^T b = 0): a constant that
+    /// moves between a and b costs nothing, ridge or not, so this gauge
+    /// holds for every fit with both.
+    pub fn move_constant(self, f: &mut Factors, k: usize) {
+        if !(self.rows && self.cols) {
+            return;
+        }
+        let (ca, cb) = (k, k + 1);
+        let (n, m) = (f.u.nrows(), f.v.nrows());
+        let b_mean = f.v.col(cb).iter().sum::<f64>() / m as f64;
+        (0..m).for_each(|j| f.v[(j, cb)] -= b_mean);
+        (0..n).for_each(|i| f.u[(i, ca)] += b_mean);
     }
 
     /// The offsets a (rows) and b (columns) of augmented rank-k factors in
