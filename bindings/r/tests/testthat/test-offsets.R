@@ -56,6 +56,15 @@ test_that("rank k without offsets cannot fit the planted matrix", {
   expect_lt(both$objective, 1e-12 * plain$objective)
 })
 
+test_that("with a ridge the objective is the library's formula, the offsets unpenalized", {
+  p <- offsets_planted(seed = 12)
+  set.seed(13)
+  noisy <- p$M + 0.1 * matrix(rnorm(length(p$M)), nrow(p$M))
+  fit <- wlra(noisy, p$W, rank = 3, offsets = "both", ridge = 0.3, tolerance = 1e-12, max_iterations = 2000)
+  formula <- sum(p$W * residuals(fit)^2) + 0.3 * (sum(fit$U^2) + sum(fit$V^2))
+  expect_lte(abs(fit$objective - formula), 1e-10 * formula)
+})
+
 test_that("a sparse fit with offsets equals the dense one on 70 % of a planted model", {
   p <- offsets_planted(seed = 1)
   set.seed(2)
