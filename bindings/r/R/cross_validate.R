@@ -19,8 +19,11 @@ cv_settings <- function(name, values, ok, rule, call) {
   as.numeric(values)
 }
 
-cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...) {
+cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...,
+                           offsets = c("none", "rows", "columns", "both")) {
   call <- match.call()
+  # Every fit has these offsets, and the held-out RMSE includes them.
+  offsets <- offsets_choice(offsets, call)
   if (missing(ranks)) stop(wlra_condition(2L, "ranks is missing: give the ranks to compare", call))
   if (missing(ridges)) stop(wlra_condition(2L, "ridges is missing: give the ridges to compare", call))
   ranks <- cv_settings("ranks", ranks, function(k) !is.na(k) && k >= 1 && k == floor(k),
@@ -42,7 +45,7 @@ cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...)
       for (h in seq_len(folds)) {
         result <- withCallingHandlers(
           do.call(fit, c(list(M, W, rank = ranks[[a]], ridge = ridges[[b]], folds = folds,
-                              held_out_fold = h, seed = seed), options)),
+                              held_out_fold = h, seed = seed, offsets = offsets), options)),
           wlra_convergence_warning = function(w) {
             not_converged <<- not_converged + 1L
             invokeRestart("muffleWarning")
@@ -66,12 +69,14 @@ cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...)
                       rmse = as.vector(t(rmse)))
   structure(list(table = table, best_rank = ranks[[best_rank]], best_ridge = ridges[[best_ridge]],
                  best_rmse = rmse[best_rank, best_ridge], rmse = array(rmse, dim(rmse), list(ranks, ridges)),
-                 fold_rmse = fold_rmse, folds = as.integer(folds), seed = seed, call = call),
+                 fold_rmse = fold_rmse, folds = as.integer(folds), seed = seed, offsets = offsets, call = call),
             class = "wlra_cv")
 }
 
 print.wlra_cv <- function(x, ...) {
-  cat(sprintf("wlra cross-validation, %d folds: mean held-out RMSE\n", x$folds))
+  words <- offsets_words(x$offsets)
+  cat(sprintf("wlra cross-validation, %d folds%s: mean held-out RMSE\n", x$folds,
+              if (is.null(words)) "" else paste(", with", words)))
   print(x$table, row.names = FALSE)
   cat(sprintf("best: rank %s, ridge %g (RMSE %.6g)\n", format(x$best_rank), x$best_ridge, x$best_rmse))
   invisible(x)

@@ -6,19 +6,32 @@
 # R/cross_validate.R.
 
 # Option names -> WLRA_OPTION_* values, and the named values of solver / init
-# (C ABI version 1, stable; a test checks them against include/wlra.h).
+# / ... (C ABI version 1, stable; a test checks them against include/wlra.h).
+# offsets is set through wlra()'s own argument, not through `...`.
 .wlra_options <- c(
   max_iterations = 1, tolerance = 2, seed = 3, solver = 4, init = 5, ridge = 6,
   threads = 7, sketch_size_factor = 8, regression_tolerance = 9, clip = 10,
   adaptive_accuracy = 11, overrelaxation = 12, method = 13, restarts = 14,
-  ridge_scaling = 15, folds = 16, held_out_fold = 17
+  ridge_scaling = 15, folds = 16, held_out_fold = 17, offsets = 18
 )
 .wlra_choices <- list(
   solver = c(auto = 0, exact = 1, sketch = 2, shared_pcg = 3),
   init = c(svd = 0, random = 1, given = 2),
   method = c(auto = 0, alternating = 1, varpro = 2, accelerated = 3),
-  ridge_scaling = c(uniform = 0, weight_sums = 1)
+  ridge_scaling = c(uniform = 0, weight_sums = 1),
+  offsets = c(none = 0, rows = 1, columns = 2, both = 3)
 )
+
+# The `offsets` argument of wlra(), wlra_sparse() and cross_validate(),
+# matched as match.arg() does (the default, all four, is "none"), an
+# invalid_argument error naming the value otherwise.
+offsets_choice <- function(offsets, call) {
+  choices <- names(.wlra_choices$offsets)
+  tryCatch(match.arg(offsets, choices), error = function(e) {
+    stop(wlra_condition(2L, sprintf("offsets = %s is not one of %s", paste(deparse(offsets), collapse = " "),
+                                    paste0("\"", choices, "\"", collapse = ", ")), call))
+  })
+}
 .wlra_status_names <- c(
   "null_pointer", "invalid_argument", "non_finite_input", "negative_weight",
   "not_fitted", "cancelled", "out_of_memory", "numerical", "internal", "busy"
@@ -189,10 +202,18 @@ canonical_factors <- function(U, V) {
   list(u = u, d = s$d[seq_len(r)], v = v)
 }
 
+# The options with WLRA_OPTION_OFFSETS added, unless it is "none" (the
+# library's default, left unset as before offsets existed).
+with_offsets <- function(options, offsets) {
+  if (offsets != "none") options$offsets <- offsets
+  options
+}
+
 # The "wlra" object, or the condition, for what the .Call glue returned:
-# list(status, message, U, V, info, options). `data` is the M fitted (kept
-# for residuals(), by reference: no copy); `names` the dimnames of the
-# factors' rows.
+# list(status, message, U, V, info, options, a, b). `data` is the M fitted
+# (kept for residuals(), by reference: no copy); `names` the dimnames of the
+# factors' rows. row_offsets (a) and col_offsets (b) are NULL for a side
+# the fit does not have (WLRA_OPTION_OFFSETS, read back from the model).
 fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL)) {
   status <- out[[1]]
   if (status == -2L || inherits(raised$error, "interrupt")) raise_interrupt()
@@ -206,8 +227,13 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
   rownames(U) <- names[[1]]
   rownames(V) <- names[[2]]
   canonical <- canonical_factors(U, V)
+  offsets <- if (is.na(read[[5]])) "none" else names(.wlra_choices$offsets)[read[[5]] + 1]
+  row_offsets <- col_offsets <- NULL
+  if (offsets %in% c("rows", "both")) row_offsets <- stats::setNames(out[[7]], names[[1]])
+  if (offsets %in% c("columns", "both")) col_offsets <- stats::setNames(out[[8]], names[[2]])
   result <- structure(
     list(U = U, V = V, u = canonical$u, d = canonical$d, v = canonical$v,
+         offsets = offsets, row_offsets = row_offsets, col_offsets = col_offsets,
          objective = info[[1]], iterations = as.integer(info[[2]]),
          converged = info[[3]] != 0, elapsed_seconds = info[[4]],
          solver_used = names(.wlra_choices$solver)[info[[5]] + 1],
@@ -237,7 +263,8 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
 # Weighted low rank approximation.
 #
 # Fits U (nrow(M) x rank) and V (ncol(M) x rank) minimizing
-# sum(W * (M - U %*% t(V))^2) + ridge * (sum(U^2) + sum(V^2)).
+# sum(W * (M - U %*% t(V))^2) + ridge * (sum(U^2) + sum(V^2)); with
+# offsets, M - a 1^T - 1 b^T - U V^T inside, a and b unpenalized.
 # Double matrices are passed to libwlra without a copy; integer and logical
 # matrices are converted to double first. For sparse matrices (package
 # Matrix) see wlra_sparse().
@@ -260,19 +287,25 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
 #   iteration; returning TRUE cancels the fit, which signals a
 #   wlra_error_cancelled condition whose $result holds the factors of the
 #   completed iterations.
+# @param offsets "none", "rows" (a), "columns" (b) or "both"
+#   (WLRA_OPTION_OFFSETS), fitted jointly with U and V.
 # @param start NULL or list(U = , V = ) of starting factors (init = "given").
 # @param verbose TRUE: one line per iteration. Ctrl-C cancels the fit after
 #   the iteration it interrupts and raises R's interrupt once libwlra has
 #   returned.
 # @return list of class "wlra": U, V, their canonical form u, d, v,
-#   objective, iterations, converged, elapsed_seconds, solver_used,
+#   offsets (the value fitted), row_offsets and col_offsets (NULL for a side
+#   not fitted; without a ridge in the gauge 1^T V = 0, 1^T U = 0, sum(b) =
+#   0 of the sides fitted), objective, iterations, converged, elapsed_seconds, solver_used,
 #   method_used, starts, starts_at_best, held_out_rmse, held_out_entries (NA
 #   where the library does not report them), the options max_iterations,
 #   tolerance, ridge, ridge_scaling as the fit had them, data (M) and call.
 #   A fit that ends unconverged warns (wlra_convergence_warning), unless
 #   tolerance or max_iterations is 0.
-wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL, verbose = FALSE) {
+wlra <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "columns", "both"),
+                 progress = NULL, start = NULL, verbose = FALSE) {
   call <- match.call()
+  offsets <- offsets_choice(offsets, call)
   M <- as_double_matrix(M, "M")
   data <- M
   if (!is.null(W)) {
@@ -286,7 +319,7 @@ wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL, verbose 
   M <- observed$M
   W <- observed$W
   raised <- new.env()
-  a <- fit_arguments(rank, list(...), start, progress, raised, call)
+  a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call)
   out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress,
                isTRUE(verbose), a$start_u, a$start_v)
   fit_result(out, raised, call, data, list(rownames(data), colnames(data)))
@@ -345,13 +378,14 @@ check_same_pattern <- function(M, W, call) {
 #   entries). Stored zeros are observed zeros (Matrix::drop0() drops them).
 # @param W NULL (every stored entry weighs 1) or a sparse matrix storing
 #   exactly the entries M stores, with their weights.
-# @param rank,...,progress,start,verbose as for wlra().
+# @param rank,...,offsets,progress,start,verbose as for wlra().
 # @param m_default,w_default M and W outside the pattern: w_default = 0 is
 #   matrix completion, w_default > 0 implicit feedback.
 # @return a "wlra" object, as wlra().
-wlra_sparse <- function(M, W = NULL, rank, ..., m_default = 0, w_default = 0, progress = NULL,
-                        start = NULL, verbose = FALSE) {
+wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "columns", "both"),
+                        m_default = 0, w_default = 0, progress = NULL, start = NULL, verbose = FALSE) {
   call <- match.call()
+  offsets <- offsets_choice(offsets, call)
   M <- as_dgc_matrix(M, "M", call)
   data <- M
   if (!is.null(W)) {
@@ -383,7 +417,7 @@ wlra_sparse <- function(M, W = NULL, rank, ..., m_default = 0, w_default = 0, pr
     }
   }
   raised <- new.env()
-  a <- fit_arguments(rank, list(...), start, progress, raised, call)
+  a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call)
   out <- .Call(C_wlra_r_fit_csc, M@Dim, M@p, M@i, M@x, if (is.null(W)) NULL else W@x,
                as.double(unlist(defaults)),
                a$rank, a$option_ids, a$option_values, a$progress, isTRUE(verbose), a$start_u, a$start_v)

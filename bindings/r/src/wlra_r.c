@@ -87,11 +87,12 @@ static const int32_t INFO_ITEMS[N_INFO] = {
 };
 
 /* The options the R side reads back after a fit (the non-convergence
- * warning, and the ridge that fold-in must use); NA where the library
- * lacks one. */
-#define N_READ_OPTIONS 4
+ * warning, the ridge that fold-in must use, which offsets the fit has);
+ * NA where the library lacks one. */
+#define N_READ_OPTIONS 5
 static const int32_t READ_OPTIONS[N_READ_OPTIONS] = {
     WLRA_OPTION_MAX_ITERATIONS, WLRA_OPTION_TOLERANCE, WLRA_OPTION_RIDGE, WLRA_OPTION_RIDGE_SCALING,
+    WLRA_OPTION_OFFSETS,
 };
 
 /* The problem of one .Call: a dense column-major matrix (w may be NULL),
@@ -112,9 +113,9 @@ static wlra_status fit_problem(wlra_model *model, const problem *p) {
     return wlra_fit(model, p->n_rows, p->n_cols, p->m, ld, p->w, ld, WLRA_COL_MAJOR);
 }
 
-/* list(status, message, NULL, NULL, NULL, NULL): a failure found before any fit. */
+/* run_fit's list with status and message only: a failure found before any fit. */
 static SEXP failure(int status, const char *message) {
-    SEXP out = PROTECT(allocVector(VECSXP, 6));
+    SEXP out = PROTECT(allocVector(VECSXP, 8));
     SET_VECTOR_ELT(out, 0, ScalarInteger(status));
     SET_VECTOR_ELT(out, 1, mkString(message));
     UNPROTECT(1);
@@ -122,11 +123,13 @@ static SEXP failure(int status, const char *message) {
 }
 
 /* One fit of `p` with the options, progress callback, verbosity and start
- * of the R side. Returns list(status, message, U, V, info, options) where
- * info is c(objective, iterations, converged, elapsed, solver, method,
- * starts, starts at best, held-out RMSE, held-out entries), options
- * c(max_iterations, tolerance, ridge, ridge_scaling) as the model had them,
- * and U, V, info, options are meaningful for status 0 or
+ * of the R side. Returns list(status, message, U, V, info, options, a, b)
+ * where info is c(objective, iterations, converged, elapsed, solver,
+ * method, starts, starts at best, held-out RMSE, held-out entries),
+ * options c(max_iterations, tolerance, ridge, ridge_scaling, offsets) as
+ * the model had them, a and b the row and column offsets
+ * (wlra_get_offsets: zeros for a side the fit does not have), and U, V,
+ * info, options, a, b are meaningful for status 0 or
  * WLRA_ERROR_CANCELLED. Status -1: the R progress function failed; -2:
  * Ctrl-C cancelled the fit. */
 static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_values,
@@ -134,7 +137,7 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
     size_t n_rows = p->n_rows, n_cols = p->n_cols;
     size_t rank = (size_t)asReal(rank_);
 
-    SEXP out = PROTECT(allocVector(VECSXP, 6));
+    SEXP out = PROTECT(allocVector(VECSXP, 8));
     SEXP u = allocMatrix(REALSXP, (int)n_rows, (int)rank);
     SET_VECTOR_ELT(out, 2, u);
     SEXP v = allocMatrix(REALSXP, (int)n_cols, (int)rank);
@@ -145,6 +148,10 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
     SEXP read = allocVector(REALSXP, N_READ_OPTIONS);
     SET_VECTOR_ELT(out, 5, read);
     for (int i = 0; i < N_READ_OPTIONS; i++) REAL(read)[i] = NA_REAL;
+    SEXP a = allocVector(REALSXP, (R_xlen_t)n_rows);
+    SET_VECTOR_ELT(out, 6, a);
+    SEXP b = allocVector(REALSXP, (R_xlen_t)n_cols);
+    SET_VECTOR_ELT(out, 7, b);
 
     progress_ctx ctx = { R_NilValue, R_NilValue, R_NilValue, R_GlobalEnv, asLogical(verbose) == TRUE, 0, 0 };
     if (!isNull(progress)) {
@@ -189,6 +196,7 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
                 double value;
                 if (wlra_get_option(model, READ_OPTIONS[i], &value) == WLRA_OK) REAL(read)[i] = value;
             }
+            if (got == WLRA_OK) got = wlra_get_offsets(model, REAL(a), REAL(b));
             if (got != WLRA_OK) {
                 status = got;
                 snprintf(message, sizeof message, "%s", wlra_last_error(model));
@@ -299,7 +307,8 @@ SEXP wlra_r_fit_csc(SEXP dim, SEXP col_ptr, SEXP row_idx, SEXP m_x, SEXP w_x, SE
 
 /* Fold-in of new rows against a fit's V (n_cols x rank) with its ridge
  * (option_ids, option_values: WLRA_OPTION_RIDGE and _RIDGE_SCALING as the
- * fit had them). m_rows, w_rows (NULL: all 1): n_new x n_cols. Returns
+ * fit had them), for a fit without offsets: a model rebuilt this way has
+ * no offsets to give, so R/methods.R folds rows in for fits with them. m_rows, w_rows (NULL: all 1): n_new x n_cols. Returns
  * list(status, message, U_new), U_new the n_new x rank factor rows.
  *
  * A fit object in R is plain data (it survives saveRDS), so the model is

@@ -150,6 +150,7 @@ test_that("constants match the C header", {
   expect_equal(unname(value[paste0("WLRA_METHOD_", toupper(names(choices$method)))]), unname(choices$method))
   expect_equal(unname(value[paste0("WLRA_RIDGE_", toupper(names(choices$ridge_scaling)))]),
                unname(choices$ridge_scaling))
+  expect_equal(unname(value[paste0("WLRA_OFFSETS_", toupper(names(choices$offsets)))]), unname(choices$offsets))
   statuses <- get(".wlra_status_names", ns)
   # WLRA_ERROR_BUSY (10): checked once the header has it.
   if (!("WLRA_ERROR_BUSY" %in% names(value))) statuses <- setdiff(statuses, "busy")
