@@ -775,6 +775,7 @@ fn library_exact_per_row(block: &RowBlock) -> f64 {
         fixed: block.y.as_ref(),
         ridge: 0.0,
         ridge_scale: None,
+        unpenalized: None,
         warm_start: None,
         fixed_orthonormal: false,
         par: faer::Par::rayon(0),

@@ -84,6 +84,7 @@ fn exact_step<'a>(problem: &DenseProblem<'a>, y: faer::MatRef<'a, f64>) -> HalfS
         fixed: y,
         ridge: 0.0,
         ridge_scale: None,
+        unpenalized: None,
         warm_start: None,
         fixed_orthonormal: false,
         par: faer::Par::rayon(0),

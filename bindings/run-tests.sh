@@ -39,7 +39,7 @@ python3 -m venv "$tmp/venv"
 py=$tmp/venv/bin/python
 start=$SECONDS
 "$py" -m pip install --quiet --upgrade pip
-"$py" -m pip install --quiet numpy pytest scipy pandas build
+"$py" -m pip install --quiet numpy pytest scipy pandas build scikit-learn
 echo "venv with test packages: $((SECONDS - start)) s"
 
 # pip builds in the source tree (build/, wlra.egg-info); those go afterwards.

@@ -190,6 +190,13 @@
 #define WLRA_OPTION_HELD_OUT_FOLD 17
 
 /*
+ Offsets fitted with the factors, M ~ a 1^T + 1 b^T + U V^T (added in
+ 1.2): WLRA_OFFSETS_NONE (0, default), _ROWS (1: a), _COLUMNS (2: b) or
+ _BOTH (3). Read them with wlra_get_offsets.
+ */
+#define WLRA_OPTION_OFFSETS 18
+
+/*
  ridge (|U|^2 + |V|^2): every row and column alike.
  */
 #define WLRA_RIDGE_UNIFORM 0
@@ -281,6 +288,37 @@
 #define WLRA_INIT_WARM 3
 
 /*
+ No offsets: M ~ U V^T.
+ */
+#define WLRA_OFFSETS_NONE 0
+
+/*
+ A row offset a_i: M ~ a 1^T + U V^T.
+ */
+#define WLRA_OFFSETS_ROWS 1
+
+/*
+ A column offset b_j: M ~ 1 b^T + U V^T.
+ */
+#define WLRA_OFFSETS_COLUMNS 2
+
+/*
+ Both: M ~ a 1^T + 1 b^T + U V^T.
+ */
+#define WLRA_OFFSETS_BOTH 3
+
+/*
+ Which offsets a fit has.
+ */
+typedef struct Offsets Offsets;
+
+/*
+ The offsets' pinned values: V~'s ones (row offsets) and U~'s (column
+ offsets), `Scale::pins`.
+ */
+typedef struct Pins Pins;
+
+/*
  Opaque handle: one per fit problem, created by wlra_create and freed by
  wlra_destroy.
  */
@@ -353,6 +391,10 @@ typedef int32_t (*wlra_progress_fn)(void *user_data, size_t iteration, double ob
  another thread while it runs); nothing was changed (added in 1.2).
  */
 #define WLRA_ERROR_BUSY 10
+
+
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -479,12 +521,53 @@ wlra_status wlra_set_progress(wlra_model *model, wlra_progress_fn callback, void
 const char *wlra_last_error(const wlra_model *model);
 
 /*
+ Copy the last fit's offsets out (added in 1.2): `a` (n_rows doubles,
+ the row offsets) and `b` (n_cols, the column offsets); either may be
+ NULL (not copied). A side the fit did not have (WLRA_OPTION_OFFSETS)
+ reads as zeros, which is what the model holds there.
+
+ # Safety
+ `model` is NULL or a live handle; `a`, `b` NULL or writable as described.
+ */
+wlra_status wlra_get_offsets(const wlra_model *model, double *a, double *b);
+
+/*
+ The model's values at `count` entries (added in 1.2): out[p] =
+ a[rows[p]] + b[cols[p]] + u_rows[p] . v_cols[p], offsets included
+ where the fit has them. Every index must be below the fit's n_rows
+ (rows) or n_cols (cols); `out` is written only on success.
+
+ # Safety
+ `model` is NULL or a live handle; `rows`, `cols` readable and `out`
+ writable, `count` elements each.
+ */
+wlra_status wlra_predict(const wlra_model *model, size_t count, const int64_t *rows, const int64_t *cols, double *out);
+
+/*
+ Fold-in with offsets (added in 1.2): wlra_transform's factor rows into
+ `u_out` (n_new x rank), and the rows' own offsets, solved with them,
+ into `a_out` (n_new doubles; NULL: not copied; zeros when the model
+ fits no row offsets). The fitted column offsets come off the rows'
+ data first, so `a_out[r] + b[j] + u_out[r] . v_j` predicts M[r, j]. A
+ row with no positive weight gets u = 0 and a = 0: the column offsets
+ alone. Nothing is written unless the call succeeds.
+
+ # Safety
+ `model` is NULL or a live handle; the matrices readable (`u_out`,
+ `a_out` writable) as described.
+ */
+wlra_status wlra_transform_with_offsets(const wlra_model *model, size_t n_new, const double *m_rows, size_t ld_m, const double *w_rows, size_t ld_w, double *u_out, size_t ld_u, double *a_out, int32_t layout);
+
+/*
  Fold-in: the factor of `n_new` rows the fit has not seen, solved against
  its fitted column factor V with the model's ridge (the fit's U half-step
  for those rows; V does not change). `m_rows` and `w_rows` are
  n_new x n_cols (n_cols of the fit), `w_rows` NULL meaning every weight 1;
  `u_out` (n_new x rank) receives the rows' factors, so that
- `u_out V^T` predicts them. A row with no positive weight gets 0.
+ `u_out V^T` predicts them. A row with no positive weight gets 0. With
+ offsets (WLRA_OPTION_OFFSETS) the column offsets come off the rows'
+ data first and their own row offsets are solved too:
+ wlra_transform_with_offsets returns those.
  `u_out` is written only on success.
 
  # Safety

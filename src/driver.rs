@@ -8,10 +8,11 @@ pub use crate::outer::{FitOutcome, Progress};
 
 use crate::error::Result;
 use crate::init::{copy_factors, random_factors, svd_factors, Factors};
+use crate::offsets::Offsets;
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
 use crate::outer::{varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
-use crate::scaling::{Multiplier, Scale};
+use crate::scaling::{Multiplier, Pins, Scale};
 use faer::Mat;
 
 /// Two starts reached "the same" objective when within this relative
@@ -46,8 +47,11 @@ fn cost_ratio(cost: &varpro::Cost, k: usize) -> f64 {
 pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Result<Method> {
     Ok(match options.method {
         MethodChoice::Alternating => Method::Alternating,
-        // VarPro's penalty is the uniform ridge only.
-        MethodChoice::VarPro if options.ridge_by_weight_sums && options.ridge > 0.0 => {
+        // VarPro's penalty is the uniform ridge only, and its elimination
+        // knows no offsets.
+        MethodChoice::VarPro
+            if (options.ridge_by_weight_sums && options.ridge > 0.0) || options.offsets.any() =>
+        {
             Method::Alternating
         }
         MethodChoice::VarPro if varpro::cost(problem, k)?.fits(false) => Method::VarPro,
@@ -78,7 +82,7 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
             // 21 s, against accelerated alternation's 28 and 0.01 s).
             if alternation_asked {
                 Method::Alternating
-            } else if options.ridge == 0.0 && cheap()? {
+            } else if options.ridge == 0.0 && !options.offsets.any() && cheap()? {
                 Method::VarPro
             } else {
                 Method::Accelerated
@@ -87,17 +91,28 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
     })
 }
 
+/// The first start, with offsets (`crate::offsets`) at 0 unless `start`
+/// carries them (a warm start from a fit with the same offsets).
 fn initial_factors(ctx: &Context<'_>, start: Option<&Factors>) -> Result<Factors> {
     let (problem, options) = (ctx.problem, ctx.options);
     let (n, m) = (problem.n_rows(), problem.n_cols());
-    match options.init {
+    let k = ctx.rank - ctx.offsets.count();
+    let factors = match options.init {
         // Warm is resolved by the model; reaching here, there was no last fit.
-        InitChoice::Svd | InitChoice::Warm => ctx
-            .pool
-            .install(|| svd_factors(problem, ctx.rank, options.seed)),
-        InitChoice::Random => random_factors(n, m, ctx.rank, options.seed),
-        InitChoice::Given => copy_factors(start.expect("validated: WLRA_INIT_GIVEN has factors")),
-    }
+        InitChoice::Svd | InitChoice::Warm => {
+            ctx.pool.install(|| svd_factors(problem, k, options.seed))?
+        }
+        InitChoice::Random => random_factors(n, m, k, options.seed)?,
+        InitChoice::Given => {
+            let given = start.expect("validated: WLRA_INIT_GIVEN has factors");
+            let factors = copy_factors(given)?;
+            if given.u.ncols() == ctx.rank {
+                return Ok(factors);
+            }
+            factors
+        }
+    };
+    ctx.offsets.augment(factors, k, ctx.pins)
 }
 
 /// How many restarts may run, and how many starts must run before the
@@ -153,7 +168,9 @@ fn restart(
         if done || best.cancelled {
             break;
         }
-        let start = random_factors(n, m, ctx.rank, restart_seed(ctx.options.seed, r))?;
+        let k = ctx.rank - ctx.offsets.count();
+        let start = random_factors(n, m, k, restart_seed(ctx.options.seed, r))?;
+        let start = ctx.offsets.augment(start, k, ctx.pins)?;
         // The callback sees the objective of what a cancel would return:
         // the best so far, so its sequence never rises across starts.
         let best_so_far = best.objective;
@@ -229,44 +246,86 @@ pub fn fit(
 ) -> Result<FitOutcome> {
     let problem = &problem.normalized();
     let scale = problem.scale();
-    if scale.is_unit() {
-        return fit_scaled(problem, rank, options, start, progress, pool);
-    }
-    let ridge = if options.ridge_by_weight_sums {
-        scale.weight_sum_ridge(options.ridge)
+    let (offsets, pins) = (options.offsets, scale.pins());
+    let start = match start {
+        Some(f) => Some(solvers_start(f, scale, offsets, rank, pins)?),
+        None => None,
+    };
+    let mut outcome = if scale.is_unit() {
+        fit_scaled(problem, rank, options, start.as_ref(), pins, progress, pool)?
     } else {
-        scale.ridge(options.ridge)
+        let ridge = if options.ridge_by_weight_sums {
+            scale.weight_sum_ridge(options.ridge)
+        } else {
+            scale.ridge(options.ridge)
+        };
+        let options = &Options {
+            ridge,
+            ..options.clone()
+        };
+        let mut report = |i: usize, f: f64| progress(i, scale.objective_out(f));
+        let start = start.as_ref();
+        let outcome = fit_scaled(problem, rank, options, start, pins, &mut report, pool)?;
+        in_callers_units(outcome, scale)
     };
-    let options = &Options {
-        ridge,
-        ..options.clone()
-    };
-    let start = start.map(|f| rescaled(f, scale.factors_in()));
-    let mut report = |i: usize, f: f64| progress(i, scale.objective_out(f));
-    let outcome = fit_scaled(problem, rank, options, start.as_ref(), &mut report, pool)?;
-    Ok(in_callers_units(outcome, scale))
+    // The offsets as they are: their pinned columns at 1.
+    offsets.repin(&mut outcome.factors, rank, Pins::ONES);
+    // Without a ridge nothing fixes how the offsets and U V^T share the
+    // model: the documented gauge (`crate::offsets`).
+    if offsets.any() && options.ridge == 0.0 {
+        offsets.center(&mut outcome.factors, rank)?;
+    } else {
+        offsets.move_constant(&mut outcome.factors, rank);
+    }
+    Ok(outcome)
 }
 
+/// A given start in the solvers' units; one that carries offsets (a warm
+/// start from a fit with them) gets its pinned columns at `pins`.
+fn solvers_start(
+    f: &Factors,
+    scale: Scale,
+    offsets: Offsets,
+    rank: usize,
+    pins: Pins,
+) -> Result<Factors> {
+    let mut start = if scale.is_unit() {
+        copy_factors(f)?
+    } else {
+        rescaled(f, scale.factors_in())
+    };
+    if f.u.ncols() > rank {
+        offsets.repin(&mut start, rank, pins);
+    }
+    Ok(start)
+}
+
+/// The factors (offsets included: they scale as M) and the objective in
+/// the caller's units.
 fn in_callers_units(mut outcome: FitOutcome, scale: Scale) -> FitOutcome {
     outcome.factors = rescaled(&outcome.factors, scale.factors_out());
     outcome.objective = scale.objective_out(outcome.objective);
     outcome
 }
 
-/// `fit` on a problem already in the solvers' units, with `options` and
-/// `start` in them too.
+/// `fit` on a problem already in the solvers' units, with `options`,
+/// `start` and the offsets' pinned values `pins` in them too.
 fn fit_scaled(
     problem: &Problem<'_>,
     rank: usize,
     options: &Options,
     start: Option<&Factors>,
+    pins: Pins,
     progress: Progress<'_>,
     pool: &rayon::ThreadPool,
 ) -> Result<FitOutcome> {
     let sums = pool.install(|| WeightSums::for_options(problem, options))?;
+    let offsets = options.offsets;
     let ctx = Context {
         problem,
-        rank,
+        rank: rank + offsets.count(),
+        offsets,
+        pins,
         options,
         pool,
         weight_sums: sums.as_ref(),

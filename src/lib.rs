@@ -28,6 +28,7 @@ pub(crate) mod outer;
 // `internals`, for the benchmarks and the integration tests.
 pub(crate) mod kernels;
 pub(crate) mod memory;
+pub(crate) mod offsets;
 pub(crate) mod panics;
 pub(crate) mod products;
 pub(crate) mod rng;

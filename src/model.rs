@@ -3,9 +3,10 @@
 
 use crate::driver::{self, FitOutcome};
 use crate::error::{fmt_g, invalid, Error, Result};
-use crate::fold_in::fold_in_rows;
+use crate::fold_in::{fold_in_rows, FoldIn};
 use crate::init::Factors;
 use crate::memory;
+use crate::offsets::Offsets;
 use crate::options::{InitChoice, Options};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
@@ -13,7 +14,7 @@ use crate::validation::{
     csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
     HeldOutError,
 };
-use faer::{Mat, MatRef, Par};
+use faer::{ColRef, Mat, MatRef, Par};
 use std::time::Instant;
 
 /// Outer iterations completed.
@@ -50,6 +51,9 @@ pub struct Fitted {
     pub elapsed_seconds: f64,
     /// The held-out fold's error, when the fit held one out.
     pub held_out: Option<HeldOutError>,
+    /// The offsets the fit had: its factors carry them as columns beyond
+    /// the rank (`crate::offsets`).
+    pub offsets: Offsets,
 }
 
 impl std::ops::Deref for Fitted {
@@ -140,7 +144,9 @@ fn resolve_warm<'f>(
     if options.init != InitChoice::Warm {
         return (None, None);
     }
+    // The last fit's offsets must be this one's: its factors carry them.
     let last = fitted
+        .filter(|f| f.offsets == options.offsets)
         .map(|f| &f.outcome.factors)
         .filter(|f| (f.u.nrows(), f.v.nrows()) == shape);
     let init = if last.is_some() {
@@ -352,6 +358,7 @@ impl Model {
             outcome,
             elapsed_seconds: started.elapsed().as_secs_f64(),
             held_out,
+            offsets: options.offsets,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -369,6 +376,7 @@ impl Model {
             outcome,
             elapsed_seconds,
             held_out: None,
+            offsets: Offsets::NONE,
         });
     }
 
@@ -378,21 +386,69 @@ impl Model {
         })
     }
 
+    /// U (n x rank) and V (m x rank) of the last fit.
     pub fn factors(&self) -> Result<(MatRef<'_, f64>, MatRef<'_, f64>)> {
         let f = self.fitted()?;
-        Ok((f.factors.u.as_ref(), f.factors.v.as_ref()))
+        let k = self.rank;
+        Ok((
+            f.factors.u.as_ref().subcols(0, k),
+            f.factors.v.as_ref().subcols(0, k),
+        ))
+    }
+
+    /// The last fit's row offsets a (n) and column offsets b (m); None for
+    /// a side it did not fit (WLRA_OPTION_OFFSETS).
+    pub fn offsets(&self) -> Result<(Option<ColRef<'_, f64>>, Option<ColRef<'_, f64>>)> {
+        let f = self.fitted()?;
+        Ok(f.offsets.of(&f.factors, self.rank))
+    }
+
+    /// The model's values a_i + b_j + u_i . v_j at the pairs (rows[p],
+    /// cols[p]), each index below the fit's n_rows and n_cols.
+    pub fn predict(&self, rows: &[usize], cols: &[usize], out: &mut [f64]) -> Result<()> {
+        let f = self.fitted()?;
+        let (u, v) = (f.factors.u.as_ref(), f.factors.v.as_ref());
+        if rows.len() != cols.len() || out.len() != rows.len() {
+            return Err(invalid(format!(
+                "{} row indices, {} column indices and {} outputs must be as many",
+                rows.len(),
+                cols.len(),
+                out.len()
+            )));
+        }
+        let check = |name: &str, index: &[usize], limit: usize| -> Result<()> {
+            match index.iter().position(|&x| x >= limit) {
+                Some(p) => Err(invalid(format!(
+                    "{name}[{p}] = {} is not below {limit}",
+                    index[p]
+                ))),
+                None => Ok(()),
+            }
+        };
+        check("rows", rows, u.nrows())?;
+        check("cols", cols, v.nrows())?;
+        // The augmented product is the whole model, offsets included.
+        for ((o, &i), &j) in out.iter_mut().zip(rows).zip(cols) {
+            *o = (0..u.ncols()).map(|d| u[(i, d)] * v[(j, d)]).sum();
+        }
+        Ok(())
     }
 
     /// Fold-in (`crate::fold_in`): the factor (n_new x rank) of new rows
     /// `m_rows` (n_new x n_cols of the fit) with weights `w_rows` (None:
     /// every weight 1), solved against the fitted column factor with the
     /// model's ridge. The model does not change.
+    ///
+    /// With offsets the rows' own offsets are solved with their factor and
+    /// returned as column `rank` (row offsets), the fitted column offsets
+    /// taken off their data first: n_new x (rank + 1) then.
     pub fn transform(
         &self,
         m_rows: MatRef<'_, f64>,
         w_rows: Option<MatRef<'_, f64>>,
     ) -> Result<Mat<f64>> {
-        let (_, v) = self.factors()?;
+        let fitted = self.fitted()?;
+        let v = fitted.factors.v.as_ref();
         if m_rows.ncols() != v.nrows() {
             return Err(invalid(format!(
                 "the new rows have {} columns, the fitted model has {}",
@@ -413,12 +469,25 @@ impl Model {
         }
         validate_named(["M_rows", "W_rows"], m_rows, w_rows)?;
         let ridge = (self.options.ridge, self.options.ridge_by_weight_sums);
+        let (offsets, k) = (fitted.offsets, self.rank);
+        // The U half-step's own view of V~ (`crate::offsets`): its columns
+        // but the pinned one, whose partner b comes off the data.
+        let pinned = offsets.pinned(k, true);
+        let free: Vec<usize> = (0..v.ncols()).filter(|&c| Some(c) != pinned).collect();
+        let design = memory::try_from_fn(v.nrows(), free.len(), |j, c| v[(j, free[c])], "V")?;
+        let shift = pinned.map(|c| v.col(c).try_as_col_major().expect("owned").as_slice());
+        let rows = FoldIn {
+            design: design.as_ref(),
+            shift,
+            ridge,
+            unpenalized: offsets.row_column(k),
+        };
         match &self.pool {
             Some((_, pool)) => pool.install(|| {
                 let par = Par::rayon(pool.current_num_threads());
-                fold_in_rows(v, ridge, m_rows, w_rows, par)
+                fold_in_rows(&rows, m_rows, w_rows, par)
             }),
-            None => fold_in_rows(v, ridge, m_rows, w_rows, Par::Seq),
+            None => fold_in_rows(&rows, m_rows, w_rows, Par::Seq),
         }
     }
 

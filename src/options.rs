@@ -2,6 +2,7 @@
 //! new options never change a struct layout. Every value travels as f64.
 
 use crate::error::{fmt_g, invalid, Result};
+use crate::offsets::Offsets;
 use crate::validation::Folds;
 
 /// Outer alternating iterations; integer >= 0, default 100.
@@ -51,6 +52,10 @@ pub const WLRA_OPTION_FOLDS: i32 = 16;
 /// The fold a fit holds out (weight 0) and reports the error of
 /// (WLRA_INFO_HELD_OUT_RMSE), in [0, WLRA_OPTION_FOLDS); default 0.
 pub const WLRA_OPTION_HELD_OUT_FOLD: i32 = 17;
+/// Offsets fitted with the factors, M ~ a 1^T + 1 b^T + U V^T (added in
+/// 1.2): WLRA_OFFSETS_NONE (0, default), _ROWS (1: a), _COLUMNS (2: b) or
+/// _BOTH (3). Read them with wlra_get_offsets.
+pub const WLRA_OPTION_OFFSETS: i32 = 18;
 
 /// ridge (|U|^2 + |V|^2): every row and column alike.
 pub const WLRA_RIDGE_UNIFORM: i32 = 0;
@@ -138,6 +143,14 @@ pub enum InitChoice {
 const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 /// A thread count beyond this is a typo, not a machine.
 const MAX_THREADS: f64 = 4096.0;
+/// No offsets: M ~ U V^T.
+pub const WLRA_OFFSETS_NONE: i32 = 0;
+/// A row offset a_i: M ~ a 1^T + U V^T.
+pub const WLRA_OFFSETS_ROWS: i32 = 1;
+/// A column offset b_j: M ~ 1 b^T + U V^T.
+pub const WLRA_OFFSETS_COLUMNS: i32 = 2;
+/// Both: M ~ a 1^T + 1 b^T + U V^T.
+pub const WLRA_OFFSETS_BOTH: i32 = 3;
 /// More folds than this leaves nothing to hold out.
 const MAX_FOLDS: f64 = 1_000_000.0;
 /// More restarts than this is a budget nobody waits for.
@@ -169,6 +182,8 @@ pub struct Options {
     /// WLRA_OPTION_FOLDS (0: none).
     pub folds: usize,
     pub held_out_fold: usize,
+    /// WLRA_OPTION_OFFSETS.
+    pub offsets: Offsets,
 }
 
 impl Default for Options {
@@ -192,6 +207,7 @@ impl Default for Options {
             ridge_by_weight_sums: false,
             folds: 0,
             held_out_fold: 0,
+            offsets: Offsets::NONE,
         }
     }
 }
@@ -216,6 +232,7 @@ pub fn option_name(option: i32) -> &'static str {
         WLRA_OPTION_RIDGE_SCALING => "WLRA_OPTION_RIDGE_SCALING",
         WLRA_OPTION_FOLDS => "WLRA_OPTION_FOLDS",
         WLRA_OPTION_HELD_OUT_FOLD => "WLRA_OPTION_HELD_OUT_FOLD",
+        WLRA_OPTION_OFFSETS => "WLRA_OPTION_OFFSETS",
         _ => "unknown option",
     }
 }
@@ -323,6 +340,9 @@ impl Options {
                 let scaling = integer_in(option, value, 0.0, 1.0)? as i32;
                 self.ridge_by_weight_sums = scaling == WLRA_RIDGE_WEIGHT_SUMS
             }
+            WLRA_OPTION_OFFSETS => {
+                self.offsets = Offsets::from_c(integer_in(option, value, 0.0, 3.0)? as i32)
+            }
             WLRA_OPTION_FOLDS => {
                 let folds = integer_in(option, value, 0.0, MAX_FOLDS)?;
                 if folds == 1.0 {
@@ -381,6 +401,7 @@ impl Options {
             WLRA_OPTION_RIDGE_SCALING => f64::from(u8::from(self.ridge_by_weight_sums)),
             WLRA_OPTION_FOLDS => self.folds as f64,
             WLRA_OPTION_HELD_OUT_FOLD => self.held_out_fold as f64,
+            WLRA_OPTION_OFFSETS => f64::from(self.offsets.c_value()),
             _ => {
                 return Err(invalid(format!(
                     "option = {option} is not a WLRA_OPTION_* value"

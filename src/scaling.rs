@@ -114,6 +114,22 @@ fn even_exponent(largest: f64) -> i32 {
     }
 }
 
+/// The offsets' pinned values: V~'s ones (row offsets) and U~'s (column
+/// offsets), `Scale::pins`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pins {
+    pub rows: f64,
+    pub cols: f64,
+}
+
+impl Pins {
+    /// 1 and 1: the caller's units.
+    pub const ONES: Pins = Pins {
+        rows: 1.0,
+        cols: 1.0,
+    };
+}
+
 /// How the solvers' W and M relate to the caller's: W = 2^weight W_s and
 /// M = 2^value M_s, `value` even. Then with U = 2^(value/2) U_s and
 /// V = 2^(value/2) V_s,
@@ -123,6 +139,10 @@ fn even_exponent(largest: f64) -> i32 {
 pub struct Scale {
     weight: i32,
     value: i32,
+    /// The binary exponent of the largest |M| where W > 0, in the caller's
+    /// units (0 when unknown or zero): what the offsets' pinned columns
+    /// follow (`pin`).
+    largest_value: i32,
 }
 
 impl Scale {
@@ -131,20 +151,40 @@ impl Scale {
         Scale {
             weight: 0,
             value: 0,
+            largest_value: 0,
         }
     }
 
     /// The scale for the largest weight and the largest |M| among the
     /// entries with positive weight.
     pub fn for_largest(weight: f64, value: f64) -> Scale {
+        let largest_value = if value > 0.0 && value.is_finite() {
+            exponent(value)
+        } else {
+            0
+        };
         Scale {
             weight: even_exponent(weight),
             value: even_exponent(value),
+            largest_value,
         }
     }
 
     pub fn is_unit(&self) -> bool {
-        *self == Scale::unit()
+        (self.weight, self.value) == (0, 0)
+    }
+
+    /// The values of the offsets' pinned columns in the solvers' units
+    /// (`crate::offsets`), chosen to scale as the columns beside them do:
+    /// V's stay of order 1 as M grows and U's grow with M, so V~'s ones
+    /// (row offsets) are 1 and U~'s (column offsets) 2^e for the largest
+    /// |M| of binary exponent e there. M times 4^j then moves U~ by 4^j
+    /// and nothing else, and the fit's bits follow exactly.
+    pub fn pins(&self) -> Pins {
+        Pins {
+            rows: 1.0,
+            cols: times_pow2(1.0, self.largest_value - self.value),
+        }
     }
 
     /// Caller's W -> solver's W.

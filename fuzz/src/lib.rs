@@ -17,6 +17,7 @@ use std::ffi::c_void;
 use std::ptr;
 use wlra::ffi::status::*;
 use wlra::ffi::views::{WLRA_COL_MAJOR, WLRA_ROW_MAJOR};
+use wlra::ffi::offsets::wlra_get_offsets;
 use wlra::ffi::*;
 use wlra::options::*;
 
@@ -37,7 +38,7 @@ pub const STATUSES: &[i32] = &[
 ];
 
 /// Every WLRA_OPTION_* id, and every WLRA_INFO_* item.
-pub const OPTION_IDS: std::ops::RangeInclusive<i32> = 1..=17;
+pub const OPTION_IDS: std::ops::RangeInclusive<i32> = 1..=18;
 pub const INFO_ITEMS: std::ops::RangeInclusive<i32> = 1..=11;
 
 pub const MAX_DIM: usize = 16;
@@ -393,7 +394,7 @@ impl Model {
         self.set_option(WLRA_OPTION_THREADS, 1.0);
         self.set_option(WLRA_OPTION_MAX_ITERATIONS, b.below(6) as f64);
         for _ in 0..b.below(5) {
-            let option = 1 + b.below(14) as i32;
+            let option = 1 + b.below(18) as i32;
             let value = fit_safe(option, b);
             if std::env::var_os("WLRA_FUZZ_SHOW").is_some() {
                 eprintln!("option {option} = {value:e}");
@@ -454,9 +455,23 @@ impl Model {
                 }
             })
             .collect();
+        let (mut a, mut b) = (vec![0.0; n_rows], vec![0.0; n_cols]);
+        // SAFETY: n_rows and n_cols writable doubles.
+        let offsets_status = unsafe { wlra_get_offsets(self.raw, a.as_mut_ptr(), b.as_mut_ptr()) };
+        check_status("wlra_get_offsets", offsets_status);
+        let offsets = (offsets_status == WLRA_OK).then(|| {
+            if let Some(x) = a.iter().chain(&b).find(|x| !x.is_finite()) {
+                violated!("get_offsets returned {x}");
+            }
+            (bits(&a), bits(&b))
+        });
+        if offsets.is_some() != factors.is_some() {
+            violated!("get_factors returned {status}, get_offsets {offsets_status}");
+        }
         Results {
             not_fitted: status == WLRA_ERROR_NOT_FITTED,
             factors,
+            offsets,
             info,
         }
     }
@@ -474,6 +489,8 @@ impl Drop for Model {
 pub struct Results {
     pub not_fitted: bool,
     pub factors: Option<(Vec<u64>, Vec<u64>)>,
+    /// Row and column offsets (zeros for a side not fitted).
+    pub offsets: Option<(Vec<u64>, Vec<u64>)>,
     pub info: Vec<Result<u64, i32>>,
 }
 
@@ -511,6 +528,11 @@ pub fn fit_safe(option: i32, b: &mut Bytes<'_>) -> f64 {
         WLRA_OPTION_RESTARTS => b.below(4) as f64 - 1.0,
         WLRA_OPTION_SKETCH_SIZE_FACTOR => 1.0 + b.below(8) as f64 / 2.0,
         WLRA_OPTION_SOLVER | WLRA_OPTION_METHOD | WLRA_OPTION_INIT => b.below(5) as f64,
+        // One past each range, to be refused.
+        WLRA_OPTION_OFFSETS => b.below(5) as f64,
+        WLRA_OPTION_RIDGE_SCALING => b.below(3) as f64,
+        WLRA_OPTION_FOLDS => b.below(4) as f64,
+        WLRA_OPTION_HELD_OUT_FOLD => b.below(3) as f64,
         _ => b.value(2),
     }
 }

@@ -63,6 +63,9 @@ pub fn check_options(options: &Options) -> Result<()> {
     if options.folds != 0 {
         return unsupported("WLRA_OPTION_FOLDS must be 0");
     }
+    if options.offsets.any() {
+        return unsupported("WLRA_OPTION_OFFSETS must be WLRA_OFFSETS_NONE");
+    }
     if options.restarts.is_some_and(|r| r > 0) {
         return unsupported("WLRA_OPTION_RESTARTS must be -1 or 0");
     }
@@ -560,6 +563,7 @@ fn solve_rows(
         fixed: fixed.as_ref(),
         ridge: options.ridge,
         ridge_scale: None,
+        unpenalized: None,
         warm_start: None,
         fixed_orthonormal: orthonormal,
         par: Par::rayon(pool.current_num_threads()),

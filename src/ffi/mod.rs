@@ -7,6 +7,7 @@ pub mod handle;
 /// cbindgen:ignore
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod offsets;
 pub mod status;
 pub mod transform;
 pub mod version;

@@ -11,7 +11,10 @@ use crate::error::invalid;
 /// for those rows; V does not change). `m_rows` and `w_rows` are
 /// n_new x n_cols (n_cols of the fit), `w_rows` NULL meaning every weight 1;
 /// `u_out` (n_new x rank) receives the rows' factors, so that
-/// `u_out V^T` predicts them. A row with no positive weight gets 0.
+/// `u_out V^T` predicts them. A row with no positive weight gets 0. With
+/// offsets (WLRA_OPTION_OFFSETS) the column offsets come off the rows'
+/// data first and their own row offsets are solved too:
+/// wlra_transform_with_offsets returns those.
 /// `u_out` is written only on success.
 ///
 /// # Safety
@@ -59,7 +62,9 @@ pub unsafe extern "C" fn wlra_transform(
         // SAFETY: as above, writable; checked before anything is computed.
         let mut out = unsafe { arg("u_out", "ld_u", ld_u, k).view_mut(u_out) }?;
         let solved = source.transform(m_view, w_view)?;
-        out.copy_from(solved.as_ref());
+        // With row offsets the rows' own offset is the last column
+        // (wlra_transform_with_offsets returns it).
+        out.copy_from(solved.as_ref().subcols(0, k));
         Ok(())
     })
 }

@@ -59,6 +59,22 @@ pub unsafe fn array<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a 
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// A caller's writable array of `len` elements (NULL allowed only when
+/// empty).
+///
+/// # Safety
+/// A non-NULL `ptr` points to `len` writable elements for the lifetime,
+/// not aliased by any other reference.
+pub unsafe fn array_mut<'a, T>(ptr: *mut T, len: usize, name: &str) -> Result<&'a mut [T]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    // SAFETY: the same contract, read-only: checks NULL and the size.
+    unsafe { array(ptr.cast_const(), len, name) }?;
+    // SAFETY: non-NULL, addressable, and writable by the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+}
+
 impl MatrixArg<'_> {
     /// Elements spanned by the matrix in memory; checks ld and overflow.
     fn span(&self) -> Result<usize> {

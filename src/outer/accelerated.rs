@@ -260,15 +260,7 @@ fn try_extrapolation(
     v_c: &Mat<f64>,
 ) -> Result<Option<Factors>> {
     let warm = ctx.pool.install(|| warm_for(&plain.u, &plain.v, v_c))?;
-    let (v, u) = match half_step(
-        ctx,
-        solver,
-        *ctx.problem,
-        &warm,
-        v_c,
-        1.0,
-        ctx.ridge_scale(true),
-    ) {
+    let (v, u) = match half_step(ctx, solver, true, &warm, v_c, 1.0) {
         Ok(step) => step,
         Err(Error::Numerical(_)) => return Ok(None),
         Err(e) => return Err(e),
@@ -305,30 +297,13 @@ fn half_steps(
         Some(point) => point,
         None => {
             let now = &run.factors;
-            let (v, u) = half_step(
-                ctx,
-                solver_u,
-                *ctx.problem,
-                &now.u,
-                &now.v,
-                1.0,
-                ctx.ridge_scale(true),
-            )?;
+            let (v, u) = half_step(ctx, solver_u, true, &now.u, &now.v, 1.0)?;
             work.add(solver_u, n);
             Factors { u, v }
         }
     };
     // The V half-step: the next plain point, (q_u, g).
-    let transposed = ctx.problem.transposed();
-    let (q_u, g) = half_step(
-        ctx,
-        solver_v,
-        transposed,
-        &point.v,
-        &point.u,
-        1.0,
-        ctx.ridge_scale(false),
-    )?;
+    let (q_u, g) = half_step(ctx, solver_v, false, &point.v, &point.u, 1.0)?;
     work.add(solver_v, m);
     Ok((point, Factors { u: q_u, v: g }))
 }
@@ -342,7 +317,7 @@ fn record(
     point: &Factors,
     plain: &Factors,
 ) -> Result<()> {
-    if ctx.options.ridge == 0.0 && gauge.drifted(&plain.u)? {
+    if ctx.orthonormalizes() && gauge.drifted(&plain.u)? {
         gauge.basis = Some(try_copy(plain.u.as_ref(), "the acceleration's basis")?);
         history.restart(false);
     }

@@ -11,7 +11,7 @@ use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
-use crate::memory::try_copy;
+use crate::memory::{try_collect, try_copy, try_from_fn, try_zeros};
 use crate::options::Options;
 use crate::problem::Problem;
 use crate::products::tall_times_small;
@@ -119,9 +119,10 @@ fn clip_rows(q: Mat<f64>, clip: f64) -> Result<Mat<f64>> {
 }
 
 /// The fixed factor as the half-step will see it, and the R with y = Q R
-/// when it was orthonormalized.
-fn prepare_fixed(y: &Mat<f64>, options: &Options) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
-    if options.ridge > 0.0 {
+/// when it was orthonormalized (`Context::orthonormalizes`).
+fn prepare_fixed(y: &Mat<f64>, ctx: &Context<'_>) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
+    let options = ctx.options;
+    if !ctx.orthonormalizes() {
         return Ok((try_copy(y.as_ref(), "the fixed factor")?, None));
     }
     let (q, r) = thin_qr(y.as_ref())?;
@@ -158,33 +159,103 @@ fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
     relaxed
 }
 
-/// One half-step on `side` (rows = the factor solved for): `moving` is
-/// that factor's current value, `fixed` the other's. Returns the fixed
-/// factor as the step saw it (orthonormalized when ridge = 0) and the
+/// One half-step: the U half-step (`rows`) or the V half-step, `moving`
+/// the factor solved for, `fixed` the other. Returns the fixed factor as
+/// the step saw it (orthonormalized when ridge = 0 without offsets) and the
 /// solved factor, relaxed by `omega`.
 pub(super) fn half_step(
     ctx: &Context<'_>,
     solver: &mut (dyn HalfStepSolver + Send),
-    side: Problem<'_>,
+    rows: bool,
     moving: &Mat<f64>,
     fixed: &Mat<f64>,
     omega: f64,
-    ridge_scale: Option<&[f64]>,
 ) -> Result<(Mat<f64>, Mat<f64>)> {
+    let side = if rows {
+        *ctx.problem
+    } else {
+        ctx.problem.transposed()
+    };
+    if ctx.offsets.any() {
+        return offsets_half_step(ctx, solver, rows, side, moving, fixed, omega);
+    }
     let pool = ctx.pool;
-    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx.options))?;
+    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx))?;
     let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
     let step = HalfStep {
         problem: side,
         fixed: fixed.as_ref(),
         ridge: ctx.options.ridge,
-        ridge_scale,
+        ridge_scale: ctx.ridge_scale(rows),
+        unpenalized: None,
         warm_start: Some(warm.as_ref()),
         fixed_orthonormal: r.is_some(),
         par: faer::Par::rayon(pool.current_num_threads()),
     };
     let solved = pool.install(|| solver.solve(&step))?;
     Ok((fixed, relax(&warm, solved, omega)))
+}
+
+/// The half-step of augmented factors (`crate::offsets`): the moving
+/// factor's columns but the pinned one solved against the fixed factor's
+/// matching columns, with the pinned pair's product (the other side's
+/// offsets) subtracted from M. The fixed factor is not rotated.
+fn offsets_half_step(
+    ctx: &Context<'_>,
+    solver: &mut (dyn HalfStepSolver + Send),
+    rows: bool,
+    side: Problem<'_>,
+    moving: &Mat<f64>,
+    fixed: &Mat<f64>,
+    omega: f64,
+) -> Result<(Mat<f64>, Mat<f64>)> {
+    let pool = ctx.pool;
+    let k = ctx.rank - ctx.offsets.count();
+    let (pinned, pin) = (ctx.offsets.pinned(k, rows), ctx.offsets.pin(ctx.pins, rows));
+    let free: Vec<usize> = (0..moving.ncols()).filter(|&c| Some(c) != pinned).collect();
+    let what = "the half-step with offsets";
+    let select = |x: &Mat<f64>| try_from_fn(x.nrows(), free.len(), |i, c| x[(i, free[c])], what);
+    let (design, warm) = pool.install(|| Ok::<_, Error>((select(fixed)?, select(moving)?)))?;
+    // The pinned pair's product: the other side's offsets in M's units.
+    let shift = match pinned {
+        Some(c) => try_collect(fixed.col(c).iter().map(|x| pin * x), what)?,
+        None => Vec::new(),
+    };
+    let shifted = match (&side, pinned) {
+        (Problem::Sparse(s), Some(_)) => pool.install(|| s.shifted_values(&shift))?,
+        _ => Vec::new(),
+    };
+    let problem = match pinned {
+        Some(_) => side.with_column_shift(&shift, &shifted),
+        None => side,
+    };
+    let step = HalfStep {
+        problem,
+        fixed: design.as_ref(),
+        ridge: ctx.options.ridge,
+        ridge_scale: ctx.ridge_scale(rows),
+        // The side's own offset (a with the U half-step, b with the V
+        // one) comes after the rank's columns, and the ridge leaves it.
+        unpenalized: (if rows {
+            ctx.offsets.rows
+        } else {
+            ctx.offsets.cols
+        })
+        .then_some(k),
+        warm_start: Some(warm.as_ref()),
+        fixed_orthonormal: false,
+        par: faer::Par::rayon(pool.current_num_threads()),
+    };
+    let solved = pool.install(|| solver.solve(&step))?;
+    let solved = relax(&warm, solved, omega);
+    let mut next = try_zeros(moving.nrows(), moving.ncols(), what)?;
+    for (c, &col) in free.iter().enumerate() {
+        next.col_mut(col).copy_from(solved.col(c));
+    }
+    if let Some(c) = pinned {
+        next.col_mut(c).iter_mut().for_each(|x| *x = pin);
+    }
+    Ok((try_copy(fixed.as_ref(), what)?, next))
 }
 
 /// An accepted iteration at `factors` (objective lowered from `last` to
@@ -225,7 +296,6 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     let start_objective = ctx.objective(&start)?;
     let mut run = FitOutcome::new(start, start_objective);
     let mut previous: Option<f64> = None;
-    let transposed = problem.transposed();
     let (mut inner_work, mut half_steps) = (0.0, 0usize);
     while run.iterations < options.max_iterations {
         solver.set_accuracy(schedule.now);
@@ -239,22 +309,13 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
         let (v_fixed, u_solved) = half_step(
             ctx,
             solver.as_mut(),
-            *problem,
+            true,
             &run.factors.u,
             &run.factors.v,
             omega,
-            ctx.ridge_scale(true),
         )?;
         inner_work += solver.inner_iterations() as f64 / n as f64;
-        let (u, v) = half_step(
-            ctx,
-            solver.as_mut(),
-            transposed,
-            &v_fixed,
-            &u_solved,
-            omega,
-            ctx.ridge_scale(false),
-        )?;
+        let (u, v) = half_step(ctx, solver.as_mut(), false, &v_fixed, &u_solved, omega)?;
         inner_work += solver.inner_iterations() as f64 / m as f64;
         half_steps += 2;
         let accepted = Factors { u, v };

@@ -10,11 +10,13 @@ pub mod alternating;
 pub mod varpro;
 
 use crate::init::Factors;
+use crate::offsets::Offsets;
 use crate::options::{
     Options, WLRA_METHOD_ACCELERATED, WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO,
 };
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
+use crate::scaling::Pins;
 use crate::solver::SolverKind;
 use faer::MatRef;
 
@@ -58,7 +60,12 @@ impl Method {
 /// the heavy work runs on.
 pub struct Context<'a> {
     pub problem: &'a Problem<'a>,
+    /// The factors' columns: the model's rank plus one per offset side
+    /// (`crate::offsets`).
     pub rank: usize,
+    pub offsets: Offsets,
+    /// The offsets' pinned columns' values (`Scale::pins`).
+    pub pins: Pins,
     pub options: &'a Options,
     pub pool: &'a rayon::ThreadPool,
     /// The rows' and columns' weight sums when they scale the ridge
@@ -86,12 +93,21 @@ impl WeightSums {
 }
 
 impl Context<'_> {
-    /// f at `factors`, on the pool.
+    /// f at `factors`, on the pool. With offsets only the rank's columns
+    /// carry the penalty: the offsets and their ones are unpenalized.
     pub fn objective(&self, factors: &Factors) -> crate::Result<f64> {
         let (u, v) = (factors.u.as_ref(), factors.v.as_ref());
         let (ridge, sums) = (self.options.ridge, self.weight_sums);
+        let k = self.rank - self.offsets.count();
         self.pool
-            .install(|| objective_with(self.problem, u, v, ridge, sums))
+            .install(|| objective_of(self.problem, u, v, ridge, sums, k))
+    }
+
+    /// Whether a half-step orthonormalizes its fixed factor (LLR16's ALT):
+    /// without a ridge, whose penalty a change of basis would alter, and
+    /// without offsets, whose pinned columns it would mix.
+    pub fn orthonormalizes(&self) -> bool {
+        self.options.ridge == 0.0 && !self.offsets.any()
     }
 
     /// The ridge scale of the U half-step's rows (`rows`) or the V
@@ -121,14 +137,28 @@ pub fn objective_with(
     ridge: f64,
     sums: Option<&WeightSums>,
 ) -> crate::Result<f64> {
+    objective_of(problem, u, v, ridge, sums, u.ncols())
+}
+
+/// `objective_with` with only the first `penalized` columns of u and v in
+/// the penalty (the rank's: the offsets' columns beyond carry none).
+fn objective_of(
+    problem: &Problem<'_>,
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    ridge: f64,
+    sums: Option<&WeightSums>,
+    penalized: usize,
+) -> crate::Result<f64> {
     let scaled = |x: MatRef<'_, f64>, scale: &[f64]| -> f64 {
         let rows = x.row_iter().zip(scale);
         rows.map(|(row, s)| s * row.squared_norm_l2()).sum()
     };
+    let (pu, pv) = (u.subcols(0, penalized), v.subcols(0, penalized));
     let penalty = match (ridge > 0.0, sums) {
         (false, _) => 0.0,
-        (true, None) => ridge * (u.squared_norm_l2() + v.squared_norm_l2()),
-        (true, Some(s)) => ridge * (scaled(u, &s.rows) + scaled(v, &s.cols)),
+        (true, None) => ridge * (pu.squared_norm_l2() + pv.squared_norm_l2()),
+        (true, Some(s)) => ridge * (scaled(pu, &s.rows) + scaled(pv, &s.cols)),
     };
     Ok(problem.weighted_residual(u, v)? + penalty)
 }

@@ -8,6 +8,9 @@
 //! (`crate::scaling`): every accessor below but `data` and `weights` (the
 //! caller's values, for validation) applies them, and with the unit scale
 //! (data already of moderate magnitude) reads the caller's memory as it is.
+//!
+//! A half-step with offsets (`crate::offsets`) reads M minus a shift per
+//! column, s_j: every accessor but `data` subtracts it after the scale.
 
 use crate::error::Result;
 use crate::kernels::blocking::{
@@ -25,6 +28,8 @@ pub struct DenseProblem<'a> {
     data: MatRef<'a, f64>,
     weights: Option<MatRef<'a, f64>>,
     scale: Scale,
+    /// s_j subtracted from every M[i, j] the solvers see (offsets).
+    shift: Option<&'a [f64]>,
 }
 
 impl<'a> DenseProblem<'a> {
@@ -37,7 +42,26 @@ impl<'a> DenseProblem<'a> {
             data,
             weights,
             scale: Scale::unit(),
+            shift: None,
         }
+    }
+
+    /// The same problem with s_j (in the solvers' units, one per column)
+    /// subtracted from every M[i, j] the solvers read.
+    pub fn with_column_shift<'s>(&self, shift: &'s [f64]) -> DenseProblem<'s>
+    where
+        'a: 's,
+    {
+        assert_eq!(shift.len(), self.n_cols());
+        DenseProblem {
+            shift: Some(shift),
+            ..*self
+        }
+    }
+
+    /// The shift per column, if any.
+    pub fn column_shift(&self) -> Option<&'a [f64]> {
+        self.shift
     }
 
     /// The same problem read through the scale its largest weight and its
@@ -78,12 +102,14 @@ impl<'a> DenseProblem<'a> {
         self.data.ncols()
     }
 
-    /// The same problem seen from the other side (for the V half-step).
+    /// The same problem seen from the other side (for the V half-step);
+    /// a column shift does not carry over (it is one half-step's).
     pub fn transposed(&self) -> DenseProblem<'a> {
         DenseProblem {
             data: self.data.transpose(),
             weights: self.weights.map(|w| w.transpose()),
             scale: self.scale,
+            shift: None,
         }
     }
 
@@ -107,11 +133,13 @@ impl<'a> DenseProblem<'a> {
     /// The solver's M[i, j].
     #[inline]
     pub fn value(&self, i: usize, j: usize) -> f64 {
-        self.scale.values().apply_saturating(self.data[(i, j)])
+        let m = self.scale.values().apply_saturating(self.data[(i, j)]);
+        self.shift.map_or(m, |s| m - s[j])
     }
 
     /// M[rows, cols] in the caller's units and the multiplier that takes
-    /// them to the solver's (`Multiplier::apply_to` after a copy).
+    /// them to the solver's (`Multiplier::apply_to` after a copy); the
+    /// column shift, if any, is the reader's to subtract after.
     pub fn values_block(
         &self,
         rows: Range<usize>,
@@ -196,6 +224,18 @@ impl<'a> DenseProblem<'a> {
     ) {
         let m = self.data_block(rows.clone(), cols.clone());
         let (sw, sm) = (self.scale.weights(), self.scale.values());
+        if let Some(shift) = self.shift {
+            // Offsets' half-steps: entry by entry, O(rows cols) against the
+            // O(rows cols k) the block is read for.
+            let w = self.weights_block(rows, cols.clone());
+            for (c, j) in cols.enumerate() {
+                for i in 0..out.nrows() {
+                    let wij = w.map_or(1.0, |w| sw.apply(w[(i, c)]));
+                    out[(i, c)] = wij * (sm.apply_saturating(m[(i, c)]) - shift[j]);
+                }
+            }
+            return;
+        }
         let Some(w) = self.weights_block(rows, cols) else {
             out.copy_from(m);
             if !sm.is_one() {
@@ -271,7 +311,7 @@ impl<'a> DenseProblem<'a> {
         let xc = x.subrows(cols.start, cols.len());
         let Some(w) = self.weights() else {
             let mc = self.data_block(rows.clone(), cols.clone());
-            if self.scale.is_unit() {
+            if self.scale.is_unit() && self.shift.is_none() {
                 matmul(out, accum, mc, xc, 1.0, Par::Seq);
             } else {
                 let (r, c) = mc.shape();
@@ -316,6 +356,14 @@ impl<'a> DenseProblem<'a> {
                 r.copy_from(self.data_block(rows.clone(), cols.clone()));
                 if !sm.is_one() {
                     zip!(r.as_mut()).for_each(|unzip!(e)| *e = sm.apply_saturating(*e));
+                }
+                if let Some(shift) = self.shift {
+                    for (c, j) in cols.clone().enumerate() {
+                        r.as_mut()
+                            .col_mut(c)
+                            .iter_mut()
+                            .for_each(|e| *e -= shift[j]);
+                    }
                 }
                 let ub = u.subrows(rows.start, rows.len());
                 let vb = v.subrows(cols.start, cols.len());

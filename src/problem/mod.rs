@@ -63,6 +63,20 @@ impl<'a> Problem<'a> {
         }
     }
 
+    /// The problem with s_j (one per column, the solvers' units)
+    /// subtracted from every M[i, j] the solvers read: a half-step with
+    /// offsets (`crate::offsets`). Sparse input reads its pattern's values
+    /// from `shifted` (`SparseView::shifted_values`); dense input ignores it.
+    pub fn with_column_shift<'s>(&self, shift: &'s [f64], shifted: &'s [f64]) -> Problem<'s>
+    where
+        'a: 's,
+    {
+        match self {
+            Problem::Dense(d) => Problem::Dense(d.with_column_shift(shift)),
+            Problem::Sparse(s) => Problem::Sparse(s.with_column_shift(shift, shifted)),
+        }
+    }
+
     /// The dense form, for the solvers that only take dense input; the
     /// solver table never hands them a sparse problem.
     pub fn dense(&self) -> &DenseProblem<'a> {

@@ -7,6 +7,10 @@
 //! The pattern's values and the constants are stored as the solvers see
 //! them, times the powers of two of `scale` (`crate::scaling`), fixed when
 //! the problem is built: the copy of the caller's arrays is scaled in place.
+//!
+//! A half-step with offsets (`crate::offsets`) reads M minus a shift per
+//! column s_j: the pattern's values through a shifted copy (`shifted_values`,
+//! nnz doubles per half-step), m_default - s_j outside it.
 
 use crate::error::{fmt_g, invalid, Error, Result};
 use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
@@ -295,6 +299,8 @@ impl SparseProblem {
             w_default: self.w_default,
             other: &self.cols,
             scale: self.scale,
+            shift: None,
+            shifted: None,
         }
     }
 }
@@ -309,9 +315,53 @@ pub struct SparseView<'a> {
     m_default: f64,
     w_default: f64,
     scale: Scale,
+    /// s_j subtracted from every M[i, j] the solvers see (offsets), and
+    /// the pattern's values with it subtracted.
+    shift: Option<&'a [f64]>,
+    shifted: Option<&'a [f64]>,
 }
 
 impl<'a> SparseView<'a> {
+    /// The pattern's values minus `shift` (one per column, the solvers'
+    /// units), in pattern order, for `with_column_shift`. O(nnz).
+    pub fn shifted_values(&self, shift: &[f64]) -> Result<Vec<f64>> {
+        let p = self.pattern;
+        try_collect(
+            p.m.iter().zip(&p.idx).map(|(m, &j)| m - shift[j]),
+            "the data minus the offsets",
+        )
+    }
+
+    /// The same problem with s_j subtracted from every M[i, j] the solvers
+    /// read; `shifted` is `shifted_values(shift)`.
+    pub fn with_column_shift<'s>(&self, shift: &'s [f64], shifted: &'s [f64]) -> SparseView<'s>
+    where
+        'a: 's,
+    {
+        assert_eq!(shift.len(), self.n_cols);
+        assert_eq!(shifted.len(), self.pattern.m.len());
+        SparseView {
+            shift: Some(shift),
+            shifted: Some(shifted),
+            ..*self
+        }
+    }
+
+    /// The shift per column, if any.
+    pub fn column_shift(&self) -> Option<&'a [f64]> {
+        self.shift
+    }
+
+    /// The pattern's values as the solvers see them (shifted or not).
+    fn values(&self) -> &'a [f64] {
+        self.shifted.unwrap_or(&self.pattern.m)
+    }
+
+    /// M outside the pattern in column j: m_default - s_j.
+    fn default_at(&self, j: usize) -> f64 {
+        self.shift.map_or(self.m_default, |s| self.m_default - s[j])
+    }
+
     /// How the values the solvers see relate to the caller's.
     pub fn scale(&self) -> Scale {
         self.scale
@@ -331,6 +381,8 @@ impl<'a> SparseView<'a> {
             other: self.pattern,
             n_rows: self.n_cols,
             n_cols: self.n_rows,
+            shift: None,
+            shifted: None,
             ..*self
         }
     }
@@ -338,9 +390,17 @@ impl<'a> SparseView<'a> {
     /// (W o M) x. Flops: 2 n l (constant part) + 2 nnz l (pattern).
     pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
         let l = x.ncols();
-        let base = self.w_default * self.m_default;
-        let column_sums = (0..l).map(|d| base * x.col(d).iter().sum::<f64>());
+        let wd = self.w_default;
+        // sum_j w_default (m_default - s_j) x_j: the constant part.
+        let column_sums = (0..l).map(|d| match self.shift {
+            None => wd * self.m_default * x.col(d).iter().sum::<f64>(),
+            Some(_) => {
+                let col = x.col(d).iter().enumerate();
+                wd * col.map(|(j, v)| self.default_at(j) * v).sum::<f64>()
+            }
+        });
         let column_sums = try_collect(column_sums, "column sums")?;
+        let values = self.values();
         let x_rows = rows_contiguous(x, par)?;
         let row_blocks = self.row_blocks()?;
         let workspace = || Ok((try_filled(l, 0.0, "a row of a product")?, Vec::new()));
@@ -350,11 +410,13 @@ impl<'a> SparseView<'a> {
                 let range = self.pattern.row(i);
                 coef.clear();
                 try_reserve(coef, range.len(), "a row's coefficients")?;
+                let cols = &self.pattern.idx[range.clone()];
                 coef.extend(
                     self.pattern.w[range.clone()]
                         .iter()
-                        .zip(&self.pattern.m[range.clone()])
-                        .map(|(w, m)| w * m - base),
+                        .zip(&values[range.clone()])
+                        .zip(cols)
+                        .map(|((w, m), &j)| w * m - wd * self.default_at(j)),
                 );
                 out_row.copy_from_slice(&column_sums);
                 add_rows(out_row, coef, &self.pattern.idx[range], &x_rows);
@@ -374,22 +436,40 @@ impl<'a> SparseView<'a> {
         v: MatRef<'_, f64>,
         par: Par,
     ) -> Result<f64> {
-        let (wd, md) = (self.w_default, self.m_default);
+        let wd = self.w_default;
         let mut total = 0.0;
         if wd > 0.0 {
+            // sum over all (i, j) of (c_j - u_i . v_j)^2, c_j = m_default - s_j.
             let k = u.ncols();
             let su = try_collect((0..k).map(|d| u.col(d).iter().sum::<f64>()), "sums")?;
-            let sv = try_collect((0..k).map(|d| v.col(d).iter().sum::<f64>()), "sums")?;
+            // sv_d = sum_j c_j v_jd (shifted), sum_j v_jd (times m_default below).
+            let sv = (0..k).map(|d| match self.shift {
+                None => v.col(d).iter().sum::<f64>(),
+                Some(_) => {
+                    let col = v.col(d).iter().enumerate();
+                    col.map(|(j, x)| self.default_at(j) * x).sum::<f64>()
+                }
+            });
+            let sv = try_collect(sv, "sums")?;
             let (gu, gv) = (gram(u, par)?, gram(v, par)?);
             let cross: f64 = su.iter().zip(&sv).map(|(a, b)| a * b).sum();
             let trace: f64 = (0..k)
                 .flat_map(|a| (0..k).map(move |b| (a, b)))
                 .map(|(a, b)| gu[(a, b)] * gv[(b, a)])
                 .sum();
-            let all =
-                (self.n_rows as f64) * (self.n_cols as f64) * md * md - 2.0 * md * cross + trace;
+            let md = self.m_default;
+            let all = match self.shift {
+                None => {
+                    (self.n_rows as f64) * (self.n_cols as f64) * md * md - 2.0 * md * cross + trace
+                }
+                Some(_) => {
+                    let squares: f64 = (0..self.n_cols).map(|j| self.default_at(j).powi(2)).sum();
+                    (self.n_rows as f64) * squares - 2.0 * cross + trace
+                }
+            };
             total += wd * all.max(0.0);
         }
+        let values = self.values();
         let (ur, vr) = (rows_contiguous(u, par)?, rows_contiguous(v, par)?);
         let k = u.ncols();
         let row_blocks = self.row_blocks()?;
@@ -410,9 +490,10 @@ impl<'a> SparseView<'a> {
                         &vr,
                         &ur[i * k..(i + 1) * k],
                     );
-                    let (m, w) = (&self.pattern.m[range.clone()], &self.pattern.w[range]);
-                    for ((f, m), w) in fitted.iter().zip(m).zip(w) {
-                        let (e, e0) = (m - f, md - f);
+                    let cols = &self.pattern.idx[range.clone()];
+                    let (m, w) = (&values[range.clone()], &self.pattern.w[range]);
+                    for (((f, m), w), &j) in fitted.iter().zip(m).zip(w).zip(cols) {
+                        let (e, e0) = (m - f, self.default_at(j) - f);
                         sum += w * e * e - wd * e0 * e0;
                     }
                 }
@@ -472,7 +553,7 @@ impl<'a> SparseView<'a> {
         let range = self.pattern.row(i);
         SparseRow {
             cols: &self.pattern.idx[range.clone()],
-            values: &self.pattern.m[range.clone()],
+            values: &self.values()[range.clone()],
             weights: &self.pattern.w[range],
         }
     }

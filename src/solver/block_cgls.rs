@@ -34,6 +34,8 @@ pub struct BlockData<'a> {
     pub weights: &'a [f64],
     pub values: MatRef<'a, f64>,
     pub values_multiplier: Multiplier,
+    /// The offsets' s_j, subtracted from every value after the multiplier.
+    pub shift: Option<&'a [f64]>,
     pub fixed: MatRef<'a, f64>,
     pub ridge: f64,
 }
@@ -152,6 +154,12 @@ fn right_hand_sides(data: &BlockData<'_>, chunk: &mut [f64], mut out: MatMut<'_,
         let cb = cols.len();
         copy_to_rows(data.values.subcols(cols.start, cb), chunk);
         data.values_multiplier.apply_to(&mut chunk[..rb * cb]);
+        if let Some(shift) = data.shift {
+            let s = &shift[cols.clone()];
+            for row in chunk[..rb * cb].chunks_exact_mut(cb) {
+                row.iter_mut().zip(s).for_each(|(x, s)| *x -= s);
+            }
+        }
         scale_by_weights(data, &cols, chunk);
         let wm = MatRef::from_row_major_slice(&chunk[..rb * cb], rb, cb);
         let accum = if c == 0 { Accum::Replace } else { Accum::Add };

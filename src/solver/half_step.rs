@@ -38,6 +38,10 @@ pub struct HalfStep<'a> {
     /// ridge (None: the ridge is the same for every row). Only the exact
     /// solvers read it (`solver::for_options` picks them then).
     pub ridge_scale: Option<&'a [f64]>,
+    /// A column of `fixed` whose coefficient the ridge leaves alone: the
+    /// offset solved with each row (`crate::offsets`). Only the exact
+    /// solvers read it (`solver::for_options` picks them then).
+    pub unpenalized: Option<usize>,
     /// A starting guess for the solution (n_rows x k), for iterative solvers.
     pub warm_start: Option<MatRef<'a, f64>>,
     /// Whether `fixed` has orthonormal columns (to rounding), as the driver
@@ -54,6 +58,11 @@ impl HalfStep<'_> {
     /// Row i's ridge: `ridge`, times the row's weight sum when scaled.
     pub fn row_ridge(&self, i: usize) -> f64 {
         self.ridge * self.ridge_scale.map_or(1.0, |scale| scale[i])
+    }
+
+    /// Whether the ridge applies to the coefficient of column d.
+    pub fn penalizes(&self, d: usize) -> bool {
+        self.unpenalized != Some(d)
     }
 }
 

@@ -68,8 +68,9 @@ pub fn for_options(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStep
         tolerance: options.regression_tolerance,
         seed: options.seed,
     };
-    // Only the exact solvers read a ridge scaled per row.
-    if options.ridge_by_weight_sums && options.ridge > 0.0 {
+    // Only the exact solvers read a ridge scaled per row, or one that
+    // leaves the offsets' columns alone.
+    if (options.ridge_by_weight_sums || options.offsets.any()) && options.ridge > 0.0 {
         return solver_for(SolverKind::Exact, problem, settings);
     }
     let method = match options.solver {

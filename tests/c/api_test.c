@@ -4,6 +4,7 @@
 #include "planted.h"
 #include "wlra.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -384,6 +385,61 @@ static void test_sparse(void) {
     wlra_destroy(model);
 }
 
+/* Offsets: the planted matrix plus a 1^T + 1 b^T, fitted with both; the
+ * model's values through wlra_predict, its parts through wlra_get_offsets,
+ * and a new row through wlra_transform_with_offsets. */
+static void test_offsets(const double *truth, const double *weights) {
+    static double shifted[N * M];
+    double a_true[N], b_true[M];
+    for (size_t i = 0; i < N; i++) a_true[i] = 3.0 + 0.1 * (double)i;
+    for (size_t j = 0; j < M; j++) b_true[j] = -2.0 + 0.05 * (double)j;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < M; j++) shifted[i * M + j] = truth[i * M + j] + a_true[i] + b_true[j];
+    wlra_model *model = new_model(K);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_OFFSETS, WLRA_OFFSETS_BOTH), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_OFFSETS, 4), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_TOLERANCE, 1e-15), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_MAX_ITERATIONS, 3000), WLRA_OK);
+    EXPECT_STATUS(wlra_get_offsets(model, NULL, NULL), WLRA_ERROR_NOT_FITTED);
+    EXPECT_STATUS(wlra_fit(model, N, M, shifted, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+
+    /* Every entry through wlra_predict against the planted matrix. */
+    static int64_t rows[N * M], cols[N * M];
+    static double values[N * M];
+    for (size_t p = 0; p < N * M; p++) {
+        rows[p] = (int64_t)(p / M);
+        cols[p] = (int64_t)(p % M);
+    }
+    EXPECT_STATUS(wlra_predict(model, N * M, rows, cols, values), WLRA_OK);
+    double err = 0.0, size = 0.0;
+    for (size_t p = 0; p < N * M; p++) {
+        err += (values[p] - shifted[p]) * (values[p] - shifted[p]);
+        size += shifted[p] * shifted[p];
+    }
+    CHECK(sqrt(err / size) <= 1e-8, "offsets: relative error %g", sqrt(err / size));
+
+    /* The gauge: sum(b) = 0, a the model's row means. */
+    double a[N], b[M], b_sum = 0.0;
+    EXPECT_STATUS(wlra_get_offsets(model, a, b), WLRA_OK);
+    for (size_t j = 0; j < M; j++) b_sum += b[j];
+    CHECK(fabs(b_sum) <= 1e-9, "sum of column offsets %g", b_sum);
+    double row0 = 0.0;
+    for (size_t j = 0; j < M; j++) row0 += shifted[j] / M;
+    CHECK(fabs(a[0] - row0) <= 1e-8 * fabs(row0), "a[0] = %g, row mean %g", a[0], row0);
+
+    /* A new row: the first training row again, its offset solved with it. */
+    double u_new[K], a_new = NAN;
+    EXPECT_STATUS(wlra_transform_with_offsets(model, 1, shifted, M, weights, M, u_new, K, &a_new, WLRA_ROW_MAJOR),
+                  WLRA_OK);
+    CHECK(fabs(a_new - a[0]) <= 1e-8 * fabs(a[0]), "fold-in a %g against %g", a_new, a[0]);
+    rows[0] = N; /* out of range: nothing written */
+    values[0] = 7.0;
+    EXPECT_STATUS(wlra_predict(model, 1, rows, cols, values), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(values[0] == 7.0, "a refused predict wrote %g", values[0]);
+    EXPECT_STATUS(wlra_predict(model, 1, NULL, cols, values), WLRA_ERROR_NULL_POINTER);
+    wlra_destroy(model);
+}
+
 int main(void) {
     double *truth = planted_truth(N, M, K, 7);
     static double weights[N * M];
@@ -398,6 +454,7 @@ int main(void) {
     test_progress_and_cancel(truth, weights);
     test_unit_weights_and_threads(truth);
     test_sparse();
+    test_offsets(truth, weights);
 
     free(truth);
     printf("c api: %d passed, %d failed\n", passed, failed);

@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 import wlra
 
@@ -18,19 +19,30 @@ import numpy as np, wlra
 rng = np.random.default_rng(0)
 M = rng.standard_normal((800, 600))
 W = rng.uniform(0.1, 1.0, M.shape)
+SETUP
 print("fitting", flush=True)
 start = time.monotonic()
 try:
-    fit = wlra.fit(M, W, rank=16, max_iterations=10**7, tolerance=0.0, method="alternating",
-                   solver="exact", threads=1)
+    FIT
     print(f"finished after {time.monotonic() - start:.1f} s", flush=True)
 except KeyboardInterrupt:
     print(f"interrupted after {time.monotonic() - start:.1f} s", flush=True)
 """
 
 
-def test_ctrl_c_during_a_long_fit_returns_control_within_a_second():
-    child = subprocess.Popen([sys.executable, "-c", LONG_FIT], stdout=subprocess.PIPE, text=True)
+OPTIONS = 'max_iterations=10**7, tolerance=0.0, method="alternating", solver="exact", threads=1'
+# (setup, fit): the estimator is made (importing sklearn) before "fitting".
+FITS = {
+    "wlra.fit": ("pass", f"wlra.fit(M, W, rank=16, {OPTIONS})"),
+    "wlra.WLRA": (f"model = wlra.WLRA(16, {OPTIONS})", "model.fit(M, W=W)"),
+}
+
+
+@pytest.mark.parametrize("call", list(FITS))
+def test_ctrl_c_during_a_long_fit_returns_control_within_a_second(call):
+    setup, fit = FITS[call]
+    script = LONG_FIT.replace("SETUP", setup).replace("FIT", fit)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline() == "fitting\n"
         time.sleep(3.0)
@@ -42,7 +54,7 @@ def test_ctrl_c_during_a_long_fit_returns_control_within_a_second():
         child.wait(timeout=30)
     finally:
         child.kill()
-    print(f"\nCtrl-C: {line.strip()}; control back {returned:.3f} s after SIGINT")
+    print(f"\nCtrl-C during {call}: {line.strip()}; control back {returned:.3f} s after SIGINT")
     assert line.startswith("interrupted after"), line
     assert returned < 1.0
 

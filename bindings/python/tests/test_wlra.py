@@ -49,8 +49,11 @@ def test_factors_equal_the_c_abi_reference(reference_factors, layout):
         M, W = np.asfortranarray(M), np.ascontiguousarray(W)
     fit = wlra.fit(M, W, **REFERENCE_OPTIONS)
     U_ref, V_ref = reference_factors
-    assert np.max(np.abs(fit.U - U_ref)) <= 1e-12
-    assert np.max(np.abs(fit.V - V_ref)) <= 1e-12
+    U_lib, V_lib = fit.library_factors
+    assert np.max(np.abs(U_lib - U_ref)) <= 1e-12
+    assert np.max(np.abs(V_lib - V_ref)) <= 1e-12
+    product = U_ref @ V_ref.T
+    assert np.linalg.norm(fit.fitted() - product) <= 1e-12 * np.linalg.norm(product)
     assert fit.iterations == 25 and not fit.converged and fit.solver_used == "exact"
 
 
@@ -58,7 +61,7 @@ def test_option_names_and_strings_map_to_the_c_values(reference_factors):
     M, W = reference_problem()
     numeric = dict(REFERENCE_OPTIONS, init=1, solver=1)
     fit = wlra.fit(M, W, **numeric)
-    assert np.max(np.abs(fit.U - reference_factors[0])) <= 1e-12
+    assert np.max(np.abs(fit.library_factors[0] - reference_factors[0])) <= 1e-12
 
 
 def test_integer_matrices_are_converted():
@@ -68,20 +71,31 @@ def test_integer_matrices_are_converted():
     assert np.array_equal(as_int.U, as_float.U) and np.array_equal(as_int.V, as_float.V)
 
 
-def test_fitted_and_predict_give_u_v_transpose_and_its_entries(planted):
+def test_fitted_and_predict_give_u_diag_s_v_transpose_and_its_entries(planted):
     truth, W = planted
-    fit = wlra.fit(truth, W, rank=3, max_iterations=5)
-    full = fit.U @ fit.V.T
+    fit = wlra.fit(truth, W, rank=3, max_iterations=5, tolerance=0.0)
+    full = (fit.U * fit.s) @ fit.V.T
     assert np.array_equal(fit.fitted(), full)
+    U_lib, V_lib = fit.library_factors
+    library_product = U_lib @ V_lib.T
+    assert np.linalg.norm(full - library_product) <= 1e-12 * np.linalg.norm(library_product)
     rows, cols = np.array([0, 4, 79]), np.array([1, 59, 0])
     assert np.allclose(fit.predict(rows, cols), full[rows, cols], rtol=1e-14, atol=1e-14)
+    # One row against many columns broadcasts.
+    assert np.allclose(fit.predict(7, np.arange(60)), full[7], rtol=1e-14, atol=1e-14)
 
 
 def test_warm_start_with_zero_iterations_returns_the_start(planted):
     truth, W = planted
-    first = wlra.fit(truth, W, rank=3, max_iterations=3)
-    again = wlra.fit(truth, W, rank=3, max_iterations=0, start=(first.U, first.V))
-    assert np.array_equal(again.U, first.U) and np.array_equal(again.V, first.V)
+    first = wlra.fit(truth, W, rank=3, max_iterations=3, tolerance=0.0)
+    again = wlra.fit(truth, W, rank=3, max_iterations=0, start=first)
+    assert np.array_equal(again.library_factors[0], first.library_factors[0])
+    assert np.array_equal(again.library_factors[1], first.library_factors[1])
+    assert np.array_equal(again.U, first.U) and np.array_equal(again.s, first.s)
+    assert np.array_equal(again.V, first.V)
+    # The canonical factors as a start: (U * s, V) is the same product.
+    canonical = wlra.fit(truth, W, rank=3, max_iterations=0, start=(first.U * first.s, first.V))
+    assert np.linalg.norm(canonical.fitted() - first.fitted()) <= 1e-12 * np.linalg.norm(first.fitted())
 
 
 def test_negative_weight_raises_negative_weight_error_with_the_library_message(planted):
@@ -112,6 +126,7 @@ def test_other_library_errors_map_to_their_classes(planted):
         wlra.fit(truth, W, rank=3, max_iteration=5)
 
 
+@pytest.mark.filterwarnings("ignore::wlra.ConvergenceWarning")  # 5 iterations, on purpose
 def test_method_and_restarts_are_taken_by_name_and_checked(planted):
     truth, W = planted
     for method in ("auto", "alternating", "varpro", "VARPRO", "accelerated", 1):
@@ -138,7 +153,8 @@ def test_progress_cancel_after_two_iterations_keeps_their_factors(planted):
     with pytest.raises(wlra.CancelledError) as info:
         wlra.fit(truth, W, rank=3, tolerance=1e-14, progress=progress)
     partial = info.value.result
-    two = wlra.fit(truth, W, rank=3, tolerance=1e-14, max_iterations=2)
+    with pytest.warns(wlra.ConvergenceWarning, match="stopped after 2 iterations"):
+        two = wlra.fit(truth, W, rank=3, tolerance=1e-14, max_iterations=2)
     assert [i for i, _ in seen] == [1, 2]
     assert partial.iterations == 2 and info.value.status == 6
     assert np.max(np.abs(partial.U - two.U)) <= 1e-12
@@ -165,7 +181,7 @@ def test_fortran_ordered_3000_by_3000_input_is_not_copied():
     W = np.asfortranarray(rng.uniform(0.1, 1.0, size=(3000, 3000)))
     tracemalloc.start()
     try:
-        fit = wlra.fit(M, W, rank=2, max_iterations=2, init="random")
+        fit = wlra.fit(M, W, rank=2, max_iterations=2, tolerance=0.0, init="random")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -9,6 +9,14 @@ the system loader's paths are searched (libwlra.so.1).
 
     # scipy.sparse input: stored entries observed, the rest m_default / w_default
     fit = wlra.fit_sparse(R, rank=3, w_default=0.0)
+
+    # scikit-learn transformer (needs scikit-learn; imported on first use)
+    model = wlra.WLRA(n_components=3).fit(X, W=W)
+    Z = model.transform(X_new, W=W_new)
+
+A fit's factors are in canonical form, U diag(s) V^T with U and V
+orthonormal and s descending (FitResult); a fit that stops without
+converging warns (wlra.ConvergenceWarning).
 """
 
 from ._library import LibraryNotFoundError
@@ -25,7 +33,7 @@ from .errors import (
     OutOfMemoryError,
     WlraError,
 )
-from .fit import FitResult, fit
+from .fit import FitResult, canonical_factors, fit
 from .model_selection import CrossValidation, cross_validate, fit_path
 from .sparse import fit_sparse
 
@@ -44,6 +52,25 @@ def _package_version():
 __version__ = _package_version()
 
 
+def __getattr__(name):
+    # Made on first use (PEP 562), so that `import wlra` imports no sklearn:
+    # WLRA needs it; ConvergenceWarning subclasses sklearn's when installed.
+    if name == "WLRA":
+        try:
+            from .estimator import WLRA
+        except ImportError as e:
+            if getattr(e, "name", "").partition(".")[0] != "sklearn":
+                raise
+            raise ImportError(f"wlra.WLRA is a scikit-learn estimator and needs scikit-learn "
+                              f"(pip install scikit-learn): {e}") from e
+        return WLRA
+    if name == "ConvergenceWarning":
+        from .errors import convergence_warning
+
+        return convergence_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def library_version():
     """The version of the loaded libwlra, e.g. "1.0.0"."""
     from ._library import lib
@@ -58,6 +85,9 @@ __all__ = [
     "CrossValidation",
     "fit_path",
     "FitResult",
+    "canonical_factors",
+    "ConvergenceWarning",
+    # (WLRA is not listed: `from wlra import *` must work without scikit-learn.)
     "library_version",
     "LibraryNotFoundError",
     "WlraError",

@@ -55,11 +55,14 @@ OPTIONS = {
     "ridge_scaling": 15,
     "folds": 16,
     "held_out_fold": 17,
+    "offsets": 18,
 }
 SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}
 METHODS = {"auto": 0, "alternating": 1, "varpro": 2, "accelerated": 3}
 RIDGE_SCALINGS = {"uniform": 0, "weight_sums": 1}
+# WLRA_OPTION_OFFSETS: M ~ a 1^T + 1 b^T + U V^T (issue 17).
+OFFSETS = {"none": 0, "rows": 1, "columns": 2, "both": 3}
 
 INFO_ITERATIONS = 1
 INFO_OBJECTIVE = 2
@@ -117,6 +120,16 @@ _PROTOTYPES_SINCE_1_1 = {
         _status,
         [_model_p, _size, _size, ctypes.c_void_p, ctypes.c_void_p, _double_p, _double_p, ctypes.c_double, ctypes.c_double],
     ),
+}
+
+
+# Added in C ABI 1.2 (the fold-in of issue 15): declared when present.
+_PROTOTYPES_SINCE_1_2 = {
+    "wlra_transform": (
+        _status,
+        [_model_p, _size, _double_p, _size, _double_p, _size, _double_p, _size, ctypes.c_int32],
+    ),
+    "wlra_get_offsets": (_status, [_model_p, _double_p, _double_p]),
 }
 
 
@@ -205,7 +218,8 @@ def lib():
                 fn = getattr(loaded, name)
                 fn.restype = restype
                 fn.argtypes = argtypes
-            for name, (restype, argtypes) in _PROTOTYPES_SINCE_1_1.items():
+            optional = {**_PROTOTYPES_SINCE_1_1, **_PROTOTYPES_SINCE_1_2}
+            for name, (restype, argtypes) in optional.items():
                 try:
                     fn = getattr(loaded, name)
                 except AttributeError:

@@ -90,3 +90,39 @@ def error_for(status, message):
     does not know yet)."""
     cls = _BY_STATUS.get(status, WlraError)
     return cls(message, status)
+
+
+
+_convergence_warning = None
+
+
+def convergence_warning():
+    """The class wlra.ConvergenceWarning: a subclass of scikit-learn's
+    ConvergenceWarning where sklearn is installed (so that its filters and
+    ``sklearn.utils._testing.ignore_warnings`` apply), of UserWarning
+    otherwise. Made on first use, so that ``import wlra`` does not import
+    sklearn (about a second); one class from then on."""
+    global _convergence_warning
+    if _convergence_warning is None:
+        try:
+            from sklearn.exceptions import ConvergenceWarning as base
+        except ImportError:
+            base = UserWarning
+
+        class ConvergenceWarning(base):
+            """A fit stopped at max_iterations without meeting its tolerance
+            (the library reported converged = 0). The result is still
+            returned; the message gives the iteration count and how to raise
+            max_iterations."""
+
+        ConvergenceWarning.__module__ = "wlra"
+        ConvergenceWarning.__qualname__ = "ConvergenceWarning"
+        _convergence_warning = ConvergenceWarning
+    return _convergence_warning
+
+
+def __getattr__(name):
+    # wlra.errors.ConvergenceWarning, made on first access (PEP 562).
+    if name == "ConvergenceWarning":
+        return convergence_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

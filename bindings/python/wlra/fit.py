@@ -7,19 +7,55 @@ import ctypes
 import signal
 import sys
 import threading
+import warnings
 
 import numpy as np
 
 from . import _library as C
-from .errors import CancelledError, InvalidArgumentError, NonFiniteInputError, error_for
+from .errors import CancelledError, InvalidArgumentError, NonFiniteInputError, convergence_warning, error_for
 
 _SOLVER_NAMES = {v: k for k, v in C.SOLVERS.items()}
 _METHOD_NAMES = {v: k for k, v in C.METHODS.items()}
 
 
+def canonical_factors(U, V):
+    """(U_c, s, V_c) with U_c diag(s) V_c^T = U V^T: U_c (n x k) and V_c
+    (m x k) with orthonormal columns, s (k) descending and >= 0, and in each
+    column of V_c its entry of largest magnitude positive (the first such
+    entry on ties). From a thin QR of each factor and the SVD of the k x k
+    R_u R_v^T: O((n + m) k^2) flops, nothing of size n x m."""
+    Q_u, R_u = np.linalg.qr(U)
+    Q_v, R_v = np.linalg.qr(V)
+    P, s, Qt = np.linalg.svd(R_u @ R_v.T)
+    U_c, V_c = _fix_signs(Q_u @ P, Q_v @ Qt.T)
+    return U_c, s, V_c
+
+
+def _fix_signs(U, V):
+    """(U, V) with each column pair's sign flipped where needed so that the
+    entry of largest magnitude in each column of V is positive; np.argmax
+    takes the first of equal magnitudes, which is the tie rule."""
+    signs = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
+    signs[signs == 0] = 1.0  # a zero column (only with zero singular values) keeps its sign
+    return U * signs, V * signs
+
+
 class FitResult:
-    """Factors and information of one fit: ``U`` (n_rows x rank), ``V``
-    (n_cols x rank), ``objective``, ``iterations``, ``converged``,
+    """Factors and information of one fit, in canonical form:
+    ``U diag(s) V^T`` is the fitted matrix, with
+
+    - ``U`` (n_rows x rank) and ``V`` (n_cols x rank) with orthonormal
+      columns (U^T U = V^T V = I),
+    - ``s`` (rank) the singular values of the fitted matrix, descending, >= 0,
+    - in each column of ``V`` the entry of largest magnitude positive (the
+      first such entry on ties), which fixes each column's sign.
+
+    ``fitted()`` is U diag(s) V^T, ``predict(i, j)`` its entries.
+    ``library_factors`` is (U, V) as the library returned them (U V^T the
+    same matrix, in the library's gauge): what ``start=`` takes for a warm
+    start, and what the C API's programs see.
+
+    Information: ``objective``, ``iterations``, ``converged``,
     ``elapsed_seconds``, ``solver_used`` ("exact", "sketch" or "shared_pcg"),
     ``method_used`` ("alternating", "varpro" or "accelerated"), ``starts`` (starts run, 1
     without restarts) and ``starts_at_best`` (starts that reached the best
@@ -28,14 +64,17 @@ class FitResult:
     ``held_out_entries`` are the held-out fold's weighted RMSE and entry
     count (None otherwise)."""
 
-    __slots__ = ("U", "V", "objective", "iterations", "converged", "elapsed_seconds", "solver_used",
-                 "method_used", "starts", "starts_at_best", "held_out_rmse", "held_out_entries")
+    __slots__ = ("U", "s", "V", "library_factors", "objective", "iterations", "converged",
+                 "elapsed_seconds", "solver_used", "method_used", "starts", "starts_at_best",
+                 "held_out_rmse", "held_out_entries", "row_offsets", "col_offsets")
 
-    def __init__(self, U, V, objective, iterations, converged, elapsed_seconds, solver_used,
-                 method_used=None, starts=None, starts_at_best=None, held_out_rmse=None,
-                 held_out_entries=None):
-        self.U = U
-        self.V = V
+    def __init__(self, library_U, library_V, objective, iterations, converged, elapsed_seconds,
+                 solver_used, method_used=None, starts=None, starts_at_best=None, held_out_rmse=None,
+                 held_out_entries=None, row_offsets=None, col_offsets=None):
+        self.library_factors = (library_U, library_V)
+        self.row_offsets = row_offsets
+        self.col_offsets = col_offsets
+        self.U, self.s, self.V = canonical_factors(library_U, library_V)
         self.objective = objective
         self.iterations = iterations
         self.converged = converged
@@ -52,12 +91,26 @@ class FitResult:
         return self.U.shape[1]
 
     def fitted(self):
-        """The low rank approximation U @ V.T."""
-        return self.U @ self.V.T
+        """The model a 1^T + 1 b^T + U diag(s) V^T (n_rows x n_cols), with
+        the offsets the fit had (``offsets=``; none by default)."""
+        out = (self.U * self.s) @ self.V.T
+        if self.row_offsets is not None:
+            out += self.row_offsets[:, None]
+        if self.col_offsets is not None:
+            out += self.col_offsets[None, :]
+        return out
 
     def predict(self, i, j):
-        """Entries of U @ V.T at rows i and columns j (arrays of one shape)."""
-        return np.einsum("...k,...k->...", self.U[np.asarray(i)], self.V[np.asarray(j)])
+        """Entries of the model (offsets included) at rows i and columns j
+        (index arrays of one shape, or broadcastable); O(len(i) k), never
+        the full product."""
+        i, j = np.broadcast_arrays(np.asarray(i), np.asarray(j))
+        out = np.einsum("...k,...k->...", self.U[i] * self.s, self.V[j])
+        if self.row_offsets is not None:
+            out = out + self.row_offsets[i]
+        if self.col_offsets is not None:
+            out = out + self.col_offsets[j]
+        return out
 
     def __repr__(self):
         n, k = self.U.shape
@@ -197,7 +250,7 @@ def _common_layout(arrays):
 
 def _option_value(name, value):
     choices = {"solver": C.SOLVERS, "init": C.INITS, "method": C.METHODS,
-               "ridge_scaling": C.RIDGE_SCALINGS}.get(name)
+               "ridge_scaling": C.RIDGE_SCALINGS, "offsets": C.OFFSETS}.get(name)
     if choices is not None and isinstance(value, str):
         try:
             return float(choices[value.lower()])
@@ -236,6 +289,7 @@ def _result(lib, model, n_rows, n_cols, rank):
     return FitResult(
         U,
         V,
+        **_offsets(lib, model, n_rows, n_cols),
         objective=_info(lib, model, C.INFO_OBJECTIVE),
         iterations=int(_info(lib, model, C.INFO_ITERATIONS)),
         converged=_info(lib, model, C.INFO_CONVERGED) != 0,
@@ -243,6 +297,19 @@ def _result(lib, model, n_rows, n_cols, rank):
         solver_used=_SOLVER_NAMES.get(int(_info(lib, model, C.INFO_SOLVER_USED)), "unknown"),
         **_restart_info(lib, model),
     )
+
+
+def _offsets(lib, model, n_rows, n_cols):
+    """The fit's row and column offsets (WLRA_OPTION_OFFSETS), None for a
+    side it did not fit."""
+    kind = ctypes.c_double()
+    status = lib.wlra_get_option(model, C.OPTIONS["offsets"], ctypes.byref(kind))
+    if status != C.OK or kind.value == 0:
+        return dict(row_offsets=None, col_offsets=None)
+    a, b = np.empty(n_rows), np.empty(n_cols)
+    _check(lib, model, lib.wlra_get_offsets(model, a.ctypes.data, b.ctypes.data))
+    kind = int(kind.value)
+    return dict(row_offsets=a if kind in (1, 3) else None, col_offsets=b if kind in (2, 3) else None)
 
 
 def _restart_info(lib, model):
@@ -311,6 +378,8 @@ def _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call):
         for option, value in values.items():
             _check(lib, model, lib.wlra_set_option(model, option, value))
         if start is not None:
+            if isinstance(start, FitResult):
+                start = start.library_factors
             U0, V0 = (_as_float64(x, name)[0] for x, name in zip(start, ("start U", "start V")))
             start_layout, (U0, V0), (ld_u, ld_v) = _common_layout([U0, V0])
             _check(lib, model, lib.wlra_set_factors(model, U0.shape[0], V0.shape[0], U0.ctypes.data, ld_u, V0.ctypes.data, ld_v, start_layout))
@@ -344,9 +413,42 @@ def _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call):
             message = lib.wlra_last_error(model).decode("utf-8", "replace")
             raise CancelledError(message, C.ERROR_CANCELLED, result=_result(lib, model, n_rows, n_cols, rank))
         _check(lib, model, status)
-        return _result(lib, model, n_rows, n_cols, rank)
+        result = _result(lib, model, n_rows, n_cols, rank)
     finally:
         lib.wlra_destroy(model)
+    _warn_unless_converged(result, values)
+    return result
+
+
+def _warn_unless_converged(result, values):
+    """wlra.ConvergenceWarning for a fit that ran out of iterations before
+    meeting its tolerance. Not for tolerance = 0 or max_iterations = 0,
+    which ask for a fixed number of iterations (the C API's "run all
+    iterations" and "return the start"), not for convergence."""
+    max_iterations = values.get(C.OPTIONS["max_iterations"])
+    tolerance = values.get(C.OPTIONS["tolerance"], 1e-8)
+    if result.converged or tolerance == 0 or max_iterations == 0:
+        return
+    if max_iterations is None:
+        # The library's default: 100 per start (restarts each get their own).
+        bound, limit = "max_iterations not set: 100 per start", 100
+    else:
+        bound, limit = f"max_iterations = {int(max_iterations)}", int(max_iterations)
+    warnings.warn(
+        f"wlra: the fit stopped after {result.iterations} iterations ({bound}) without meeting "
+        f"tolerance = {tolerance:g} (objective {result.objective:.6g}); raise max_iterations (for example "
+        f"max_iterations={2 * limit}), loosen the tolerance, or continue from this result (wlra.fit's start=)",
+        convergence_warning(), stacklevel=_stacklevel_outside_wlra())
+
+
+def _stacklevel_outside_wlra():
+    """The warnings stacklevel, seen from the caller of this function, of
+    the first frame outside the wlra package: a warning points at the
+    user's call, through wlra.fit, wlra.fit_sparse or wlra.WLRA.fit alike."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "wlra":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options):
@@ -384,7 +486,10 @@ def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options)
     ``err.result``. An exception raised by progress cancels the fit and is
     re-raised.
 
-    start: (U0, V0), starting factors (sets init="given" unless init is given).
+    start: (U0, V0), starting factors, or a FitResult (its library_factors):
+    sets init="given" unless init is given. (U0, V0) are read as the
+    library's factors, U0 V0^T the start: from a FitResult's canonical
+    factors give (U * s, V).
 
     verbose: True prints one line per outer iteration ("wlra: iteration 3:
     objective 12.5").
@@ -393,8 +498,14 @@ def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options)
     cancels the fit at the end of the outer iteration it is in and raises
     KeyboardInterrupt.
 
-    Returns a FitResult (method_used, starts and starts_at_best say what the
-    method and restarts did); raises a WlraError subclass named after the status
+    A fit that reaches max_iterations without meeting the tolerance warns
+    (wlra.ConvergenceWarning, a subclass of sklearn's ConvergenceWarning
+    when scikit-learn is installed), except with tolerance = 0 or
+    max_iterations = 0, which ask for a fixed number of iterations.
+
+    Returns a FitResult, in canonical form: U diag(s) V^T with U, V
+    orthonormal, s descending (see FitResult; method_used, starts and
+    starts_at_best say what the method and restarts did); raises a WlraError subclass named after the status
     (NegativeWeightError, InvalidArgumentError, ...) with the library's message.
     """
     lib = C.lib()
@@ -418,3 +529,58 @@ def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options)
         return lib.wlra_fit(model, n_rows, n_cols, arrays[0].ctypes.data, lds[0], w_ptr, ld_w, layout)
 
     return _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call)
+
+
+def _fold_in(library_V, M_rows, W_rows, options):
+    """wlra_transform: the library-gauge factor rows (n_new x k) of new rows
+    M_rows (NaN missing, W_rows None: weight 1) against the fitted column
+    factor ``library_V`` (n_cols x k), with the ridge options of
+    ``options`` (the fit's). The fold-in needs a fitted model; the V of a
+    fit is all it reads, so the model here is one given library_V and
+    fitted with max_iterations = 0 (which returns its start bitwise) on a
+    k x n_cols zero matrix: O(k n_cols) besides the fold-in itself, and no
+    handle to keep (an estimator holding one could not be pickled)."""
+    lib = C.lib()
+    transform = getattr(lib, "wlra_transform", None)
+    if transform is None:
+        raise C.LibraryNotFoundError(
+            f"{C.library_path()} is wlra {lib.wlra_version().decode()}, without wlra_transform: "
+            "the fold-in needs the C ABI 1.2 or later")
+    n_cols, k = library_V.shape
+    M, M_owned = _as_float64(M_rows, "X")
+    if M.shape[1] != n_cols:
+        raise InvalidArgumentError(f"X has {M.shape[1]} columns, the fit had {n_cols}", 2)
+    if W_rows is not None:
+        W, W_owned = _as_float64(W_rows, "W")
+        if W.shape != M.shape:
+            raise InvalidArgumentError(f"W has shape {W.shape} but X has shape {M.shape}", 2)
+    else:
+        W, W_owned = None, False
+    M, W = _with_missing_as_zero_weight(M, M_owned, W, W_owned)
+    layout, arrays, lds = _common_layout([M] if W is None else [M, W])
+    n_new = M.shape[0]
+    w_ptr, ld_w = (arrays[1].ctypes.data, lds[1]) if W is not None else (None, max(lds[0], 1))
+    # u_out in the call's layout, as the C API reads every matrix of a call.
+    u = np.empty((n_new, k), order="C" if layout == C.ROW_MAJOR else "F")
+    ld_u = k if layout == C.ROW_MAJOR else max(n_new, 1)
+
+    values = {C.OPTIONS[name]: _option_value(name, options[name])
+              for name in ("ridge", "ridge_scaling", "threads") if options.get(name) is not None}
+    values.update({C.OPTIONS["max_iterations"]: 0.0, C.OPTIONS["init"]: float(C.INITS["given"]),
+                   C.OPTIONS["restarts"]: 0.0, C.OPTIONS["method"]: float(C.METHODS["alternating"])})
+    model = ctypes.c_void_p()
+    _check(lib, None, lib.wlra_create(k, ctypes.byref(model)))
+    try:
+        for option, value in values.items():
+            _check(lib, model, lib.wlra_set_option(model, option, value))
+        V = np.ascontiguousarray(library_V, dtype=np.float64)
+        U0 = np.zeros((k, k))
+        _check(lib, model, lib.wlra_set_factors(model, k, n_cols, U0.ctypes.data, k, V.ctypes.data, k, C.ROW_MAJOR))
+        zeros = np.zeros((k, n_cols))
+        _check(lib, model, lib.wlra_fit(model, k, n_cols, zeros.ctypes.data, n_cols, None, n_cols, C.ROW_MAJOR))
+        if n_new > 0:
+            _check(lib, model, transform(model, n_new, arrays[0].ctypes.data, lds[0], w_ptr, ld_w,
+                                         u.ctypes.data, ld_u, layout))
+    finally:
+        lib.wlra_destroy(model)
+    return u

@@ -100,5 +100,5 @@ def fit_path(M, W=None, *, rank, ridges, **options):
     for ridge in ridges:
         result = run(M, W, rank=rank, ridge=ridge, start=start, **options)
         results.append(result)
-        start = (result.U, result.V)
+        start = result  # its library_factors: the start in the library's own gauge
     return results

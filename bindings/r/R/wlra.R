@@ -1,20 +1,37 @@
 # wlra() and wlra_sparse(): the R face of the C ABI's create / set_option /
-# fit (wlra_fit, wlra_fit_csr) / get_factors sequence. Numerics all live in
-# libwlra; this file checks R-level shapes, names options and turns statuses
-# into conditions.
+# fit (wlra_fit, wlra_fit_csr) / get_factors sequence, and the "wlra" fit
+# object. Numerics all live in libwlra; this file checks R-level shapes,
+# names options, turns statuses into conditions and puts the factors in
+# their canonical form. Methods of the object: R/methods.R; cross-validation:
+# R/cross_validate.R.
 
 # Option names -> WLRA_OPTION_* values, and the named values of solver / init
-# (C ABI version 1, stable; a test checks them against include/wlra.h).
+# / ... (C ABI version 1, stable; a test checks them against include/wlra.h).
+# offsets is set through wlra()'s own argument, not through `...`.
 .wlra_options <- c(
   max_iterations = 1, tolerance = 2, seed = 3, solver = 4, init = 5, ridge = 6,
   threads = 7, sketch_size_factor = 8, regression_tolerance = 9, clip = 10,
-  adaptive_accuracy = 11, overrelaxation = 12, method = 13, restarts = 14
+  adaptive_accuracy = 11, overrelaxation = 12, method = 13, restarts = 14,
+  ridge_scaling = 15, folds = 16, held_out_fold = 17, offsets = 18
 )
 .wlra_choices <- list(
   solver = c(auto = 0, exact = 1, sketch = 2, shared_pcg = 3),
   init = c(svd = 0, random = 1, given = 2),
-  method = c(auto = 0, alternating = 1, varpro = 2, accelerated = 3)
+  method = c(auto = 0, alternating = 1, varpro = 2, accelerated = 3),
+  ridge_scaling = c(uniform = 0, weight_sums = 1),
+  offsets = c(none = 0, rows = 1, columns = 2, both = 3)
 )
+
+# The `offsets` argument of wlra(), wlra_sparse() and cross_validate(),
+# matched as match.arg() does (the default, all four, is "none"), an
+# invalid_argument error naming the value otherwise.
+offsets_choice <- function(offsets, call) {
+  choices <- names(.wlra_choices$offsets)
+  tryCatch(match.arg(offsets, choices), error = function(e) {
+    stop(wlra_condition(2L, sprintf("offsets = %s is not one of %s", paste(deparse(offsets), collapse = " "),
+                                    paste0("\"", choices, "\"", collapse = ", ")), call))
+  })
+}
 .wlra_status_names <- c(
   "null_pointer", "invalid_argument", "non_finite_input", "negative_weight",
   "not_fitted", "cancelled", "out_of_memory", "numerical", "internal", "busy"
@@ -47,20 +64,20 @@ as_double_matrix <- function(x, what) {
 
 # The first NA (or NaN) of W, 1-based, as a wlra_error_non_finite_input:
 # NA means missing in M only. O(n m) only when W holds an NA.
-stop_if_na_weight <- function(W, call) {
+stop_if_na_weight <- function(W, call, names = c("W", "M")) {
   if (!anyNA(W)) return(invisible())
   at <- which(is.na(W), arr.ind = TRUE)[1, ]
   stop(wlra_condition(3L, sprintf(
-    "W[%d, %d] = %s is not finite (NA means missing in M only; give weight 0 instead)",
-    at[[1]], at[[2]], if (is.nan(W[at[[1]], at[[2]]])) "NaN" else "NA"), call))
+    "%s[%d, %d] = %s is not finite (NA means missing in %s only; give weight 0 instead)",
+    names[[1]], at[[1]], at[[2]], if (is.nan(W[at[[1]], at[[2]]])) "NaN" else "NA", names[[2]]), call))
 }
 
 # NA (or NaN) in M means missing: M = 0 and W = 0 there; W = NULL becomes 1
 # where M is observed. R copies M and W only here, when M holds an NA (and
 # not at all where they already are copies of the caller's matrices, made
 # by as_double_matrix()). Returns list(M, W).
-missing_as_zero_weight <- function(M, W, call) {
-  if (!is.null(W)) stop_if_na_weight(W, call)
+missing_as_zero_weight <- function(M, W, call, names = c("W", "M")) {
+  if (!is.null(W)) stop_if_na_weight(W, call, names)
   if (!anyNA(M)) return(list(M = M, W = W))
   missing <- is.na(M)
   if (is.null(W)) {
@@ -72,15 +89,25 @@ missing_as_zero_weight <- function(M, W, call) {
   list(M = M, W = W)
 }
 
-# The library names entries 0-based (M[2, 1] = Inf): R's 1-based [3, 2].
+# The library names entries 0-based (M[2, 1] = Inf): R's 1-based [3, 2];
+# fold-in's M_rows and W_rows are predict()'s newdata and weights; folds
+# (WLRA_OPTION_HELD_OUT_FOLD) count from 1 as held_out_fold does in R.
 one_based_message <- function(message) {
-  at <- regmatches(message, regexec("^([MW])\\[([0-9]+), ([0-9]+)\\](.*)$", message))[[1]]
-  if (length(at) != 5) return(message)
-  sprintf("%s[%.0f, %.0f]%s", at[[2]], as.numeric(at[[3]]) + 1, as.numeric(at[[4]]) + 1, at[[5]])
+  at <- regmatches(message, regexec("^(M|W|M_rows|W_rows)\\[([0-9]+), ([0-9]+)\\](.*)$", message))[[1]]
+  if (length(at) == 5) {
+    name <- c(M = "M", W = "W", M_rows = "newdata", W_rows = "weights")[[at[[2]]]]
+    return(sprintf("%s[%.0f, %.0f]%s", name, as.numeric(at[[3]]) + 1, as.numeric(at[[4]]) + 1, at[[5]]))
+  }
+  at <- regmatches(message, regexec("^fold ([0-9]+) of WLRA_OPTION_FOLDS = ([0-9]+)(.*)$", message))[[1]]
+  if (length(at) == 4) {
+    return(sprintf("held_out_fold = %.0f of folds = %s%s", as.numeric(at[[2]]) + 1, at[[3]], at[[4]]))
+  }
+  message
 }
 
 # Options, start and progress as the .Call glue takes them, checked; shared
 # by wlra() and wlra_sparse(). `raised` receives an error of `progress`.
+# held_out_fold counts from 1 in R (WLRA_OPTION_HELD_OUT_FOLD from 0).
 fit_arguments <- function(rank, options, start, progress, raised, call) {
   if (!is.numeric(rank) || length(rank) != 1 || is.na(rank) || rank < 0 || rank != floor(rank)) {
     stop(wlra_condition(2L, sprintf("rank = %s must be a whole number >= 1", format(rank)), call))
@@ -108,6 +135,15 @@ fit_arguments <- function(rank, options, start, progress, raised, call) {
     }
     as.double(value)
   }, numeric(1))
+  if ("held_out_fold" %in% names_) {
+    fold <- values[["held_out_fold"]]
+    folds <- if ("folds" %in% names_) values[["folds"]] else NA
+    if (is.na(fold) || fold < 1 || fold != floor(fold) || (!is.na(folds) && fold > folds)) {
+      stop(wlra_condition(2L, sprintf("held_out_fold = %s must be a whole number in 1..folds%s",
+                                      format(fold), if (is.na(folds)) "" else sprintf(" = %s", format(folds))), call))
+    }
+    values[["held_out_fold"]] <- fold - 1
+  }
 
   start_u <- start_v <- NULL
   if (!is.null(start)) {
@@ -130,30 +166,105 @@ fit_arguments <- function(rank, options, start, progress, raised, call) {
        option_values = unname(values), progress = wrapper, start_u = start_u, start_v = start_v)
 }
 
+# Ctrl-C seen by the C glue, raised once libwlra has returned, as R raises
+# its own: an "interrupt" condition for the handlers in reach
+# (tryCatch(interrupt = ), withCallingHandlers), then back to the top level.
+raise_interrupt <- function() {
+  signalCondition(structure(class = c("interrupt", "condition"), list(message = "", call = NULL)))
+  invokeRestart("abort")
+}
+
+# The canonical form of U V^T: u (n x r) and v (m x r) with orthonormal
+# columns and d (r, decreasing) with u diag(d) t(v) = U t(V), r = min(k, n,
+# m); from the QR of each factor and the SVD of the small R_U t(R_V). In each
+# column of v the entry of largest magnitude is positive (the first of
+# equal ones), u's column flipped with it: the rule of the Python binding.
+# O((n + m) k^2).
+canonical_factors <- function(U, V) {
+  k <- ncol(U)
+  if (k == 0 || nrow(U) == 0 || nrow(V) == 0) {
+    return(list(u = U[, 0, drop = FALSE], d = numeric(), v = V[, 0, drop = FALSE]))
+  }
+  qu <- qr(U)
+  qv <- qr(V)
+  # qr() may pivot columns: R[, order(pivot)] is the R of the factor as it is.
+  ru <- qr.R(qu)[, order(qu$pivot), drop = FALSE]
+  rv <- qr.R(qv)[, order(qv$pivot), drop = FALSE]
+  s <- svd(ru %*% t(rv))
+  r <- min(k, nrow(U), nrow(V))
+  u <- qr.Q(qu) %*% s$u[, seq_len(r), drop = FALSE]
+  v <- qr.Q(qv) %*% s$v[, seq_len(r), drop = FALSE]
+  flip <- vapply(seq_len(r), function(j) if (v[which.max(abs(v[, j])), j] < 0) -1 else 1, numeric(1))
+  u <- sweep(u, 2, flip, `*`)
+  v <- sweep(v, 2, flip, `*`)
+  dimnames(u) <- list(rownames(U), NULL)
+  dimnames(v) <- list(rownames(V), NULL)
+  list(u = u, d = s$d[seq_len(r)], v = v)
+}
+
+# The options with WLRA_OPTION_OFFSETS added, unless it is "none" (the
+# library's default, left unset as before offsets existed).
+with_offsets <- function(options, offsets) {
+  if (offsets != "none") options$offsets <- offsets
+  options
+}
+
 # The "wlra" object, or the condition, for what the .Call glue returned:
-# list(status, message, U, V, info).
-fit_result <- function(out, raised, call) {
+# list(status, message, U, V, info, options, a, b). `data` is the M fitted
+# (kept for residuals(), by reference: no copy); `names` the dimnames of the
+# factors' rows. row_offsets (a) and col_offsets (b) are NULL for a side
+# the fit does not have (WLRA_OPTION_OFFSETS, read back from the model).
+fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL)) {
   status <- out[[1]]
+  if (status == -2L || inherits(raised$error, "interrupt")) raise_interrupt()
   if (!is.null(raised$error)) stop(raised$error)
   if (status == -1L) stop(wlra_condition(6L, "the progress callback could not be run", call))
   if (status != 0L && status != 6L) stop(wlra_condition(status, one_based_message(out[[2]]), call))
   info <- out[[5]]
+  read <- out[[6]]
+  U <- out[[3]]
+  V <- out[[4]]
+  rownames(U) <- names[[1]]
+  rownames(V) <- names[[2]]
+  canonical <- canonical_factors(U, V)
+  offsets <- if (is.na(read[[5]])) "none" else names(.wlra_choices$offsets)[read[[5]] + 1]
+  row_offsets <- col_offsets <- NULL
+  if (offsets %in% c("rows", "both")) row_offsets <- stats::setNames(out[[7]], names[[1]])
+  if (offsets %in% c("columns", "both")) col_offsets <- stats::setNames(out[[8]], names[[2]])
   result <- structure(
-    list(U = out[[3]], V = out[[4]], objective = info[[1]], iterations = as.integer(info[[2]]),
+    list(U = U, V = V, u = canonical$u, d = canonical$d, v = canonical$v,
+         offsets = offsets, row_offsets = row_offsets, col_offsets = col_offsets,
+         objective = info[[1]], iterations = as.integer(info[[2]]),
          converged = info[[3]] != 0, elapsed_seconds = info[[4]],
          solver_used = names(.wlra_choices$solver)[info[[5]] + 1],
          method_used = if (is.na(info[[6]])) NA_character_ else names(.wlra_choices$method)[info[[6]] + 1],
-         starts = as.integer(info[[7]]), starts_at_best = as.integer(info[[8]]), call = call),
+         starts = as.integer(info[[7]]), starts_at_best = as.integer(info[[8]]),
+         held_out_rmse = info[[9]], held_out_entries = as.integer(info[[10]]),
+         max_iterations = as.integer(read[[1]]), tolerance = read[[2]], ridge = read[[3]],
+         ridge_scaling = if (is.na(read[[4]])) NA_character_ else names(.wlra_choices$ridge_scaling)[read[[4]] + 1],
+         data = data, call = call),
     class = "wlra"
   )
   if (status == 6L) stop(wlra_condition(6L, out[[2]], call, result = result))
+  # max_iterations = 0 (the start as it is) and tolerance = 0 (exactly
+  # max_iterations iterations) ask for a fit that cannot converge: no warning.
+  if (!result$converged && isTRUE(result$max_iterations > 0) && isTRUE(result$tolerance > 0)) {
+    warning(structure(
+      class = c("wlra_convergence_warning", "warning", "condition"),
+      list(message = sprintf(paste(
+        "wlra did not converge: %d iterations (max_iterations = %d) ended with the objective's",
+        "relative decrease above tolerance = %g; raise max_iterations or tolerance"),
+        result$iterations, result$max_iterations, result$tolerance),
+        call = call, result = result)))
+  }
   result
 }
 
 # Weighted low rank approximation.
 #
 # Fits U (nrow(M) x rank) and V (ncol(M) x rank) minimizing
-# sum(W * (M - U %*% t(V))^2) + ridge * (sum(U^2) + sum(V^2)).
+# sum(W * (M - U %*% t(V))^2) + ridge * (sum(U^2) + sum(V^2)); with
+# offsets, M - a 1^T - 1 b^T - U V^T inside, a and b unpenalized.
 # Double matrices are passed to libwlra without a copy; integer and logical
 # matrices are converted to double first. For sparse matrices (package
 # Matrix) see wlra_sparse().
@@ -170,17 +281,33 @@ fit_result <- function(out, raised, call) {
 #   method ("auto", "alternating", "varpro", "accelerated": the outer method),
 #   restarts (-1 = auto, the default: restarts around VarPro; 0 = off; r > 0: up to r further seeded random starts, until the
 #   best objective has been reached twice).
+#   ridge_scaling ("uniform", "weight_sums"), folds (0 = none, or >= 2) and
+#   held_out_fold (1..folds: the fold held out, its RMSE in held_out_rmse).
 # @param progress NULL or function(iteration, objective) called after every
 #   iteration; returning TRUE cancels the fit, which signals a
 #   wlra_error_cancelled condition whose $result holds the factors of the
 #   completed iterations.
+# @param offsets "none", "rows" (a), "columns" (b) or "both"
+#   (WLRA_OPTION_OFFSETS), fitted jointly with U and V.
 # @param start NULL or list(U = , V = ) of starting factors (init = "given").
-# @return list of class "wlra": U, V, objective, iterations, converged,
-#   elapsed_seconds, solver_used, method_used, starts, starts_at_best (the
-#   last three NA with a library that does not report them).
-wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
+# @param verbose TRUE: one line per iteration. Ctrl-C cancels the fit after
+#   the iteration it interrupts and raises R's interrupt once libwlra has
+#   returned.
+# @return list of class "wlra": U, V, their canonical form u, d, v,
+#   offsets (the value fitted), row_offsets and col_offsets (NULL for a side
+#   not fitted; without a ridge in the gauge 1^T V = 0, 1^T U = 0, sum(b) =
+#   0 of the sides fitted), objective, iterations, converged, elapsed_seconds, solver_used,
+#   method_used, starts, starts_at_best, held_out_rmse, held_out_entries (NA
+#   where the library does not report them), the options max_iterations,
+#   tolerance, ridge, ridge_scaling as the fit had them, data (M) and call.
+#   A fit that ends unconverged warns (wlra_convergence_warning), unless
+#   tolerance or max_iterations is 0.
+wlra <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "columns", "both"),
+                 progress = NULL, start = NULL, verbose = FALSE) {
   call <- match.call()
+  offsets <- offsets_choice(offsets, call)
   M <- as_double_matrix(M, "M")
+  data <- M
   if (!is.null(W)) {
     W <- as_double_matrix(W, "W")
     if (!identical(dim(W), dim(M))) {
@@ -192,9 +319,10 @@ wlra <- function(M, W = NULL, rank, ..., progress = NULL, start = NULL) {
   M <- observed$M
   W <- observed$W
   raised <- new.env()
-  a <- fit_arguments(rank, list(...), start, progress, raised, call)
-  out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress, a$start_u, a$start_v)
-  fit_result(out, raised, call)
+  a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call)
+  out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress,
+               isTRUE(verbose), a$start_u, a$start_v)
+  fit_result(out, raised, call, data, list(rownames(data), colnames(data)))
 }
 
 # A sparseMatrix of package Matrix as a dgCMatrix: a dgCMatrix as it is,
@@ -250,13 +378,16 @@ check_same_pattern <- function(M, W, call) {
 #   entries). Stored zeros are observed zeros (Matrix::drop0() drops them).
 # @param W NULL (every stored entry weighs 1) or a sparse matrix storing
 #   exactly the entries M stores, with their weights.
-# @param rank,...,progress,start as for wlra().
+# @param rank,...,offsets,progress,start,verbose as for wlra().
 # @param m_default,w_default M and W outside the pattern: w_default = 0 is
 #   matrix completion, w_default > 0 implicit feedback.
 # @return a "wlra" object, as wlra().
-wlra_sparse <- function(M, W = NULL, rank, ..., m_default = 0, w_default = 0, progress = NULL, start = NULL) {
+wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "columns", "both"),
+                        m_default = 0, w_default = 0, progress = NULL, start = NULL, verbose = FALSE) {
   call <- match.call()
+  offsets <- offsets_choice(offsets, call)
   M <- as_dgc_matrix(M, "M", call)
+  data <- M
   if (!is.null(W)) {
     W <- as_dgc_matrix(W, "W", call)
     check_same_pattern(M, W, call)
@@ -286,35 +417,11 @@ wlra_sparse <- function(M, W = NULL, rank, ..., m_default = 0, w_default = 0, pr
     }
   }
   raised <- new.env()
-  a <- fit_arguments(rank, list(...), start, progress, raised, call)
+  a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call)
   out <- .Call(C_wlra_r_fit_csc, M@Dim, M@p, M@i, M@x, if (is.null(W)) NULL else W@x,
                as.double(unlist(defaults)),
-               a$rank, a$option_ids, a$option_values, a$progress, a$start_u, a$start_v)
-  fit_result(out, raised, call)
-}
-
-# The low rank approximation U %*% t(V).
-fitted.wlra <- function(object, ...) tcrossprod(object$U, object$V)
-
-# Entries of U %*% t(V): the whole matrix when i and j are missing, else the
-# entries at rows i and columns j (vectors of one length, or a two-column
-# index matrix as i).
-predict.wlra <- function(object, i, j, ...) {
-  if (missing(i) && missing(j)) return(fitted(object))
-  if (missing(j)) {
-    stopifnot(is.matrix(i), ncol(i) == 2)
-    j <- i[, 2]
-    i <- i[, 1]
-  }
-  stopifnot(length(i) == length(j))
-  rowSums(object$U[i, , drop = FALSE] * object$V[j, , drop = FALSE])
-}
-
-print.wlra <- function(x, ...) {
-  cat(sprintf("wlra fit: %d x %d, rank %d; objective %.6g after %d iterations (%s), solver %s\n",
-              nrow(x$U), nrow(x$V), ncol(x$U), x$objective, x$iterations,
-              if (x$converged) "converged" else "not converged", x$solver_used))
-  invisible(x)
+               a$rank, a$option_ids, a$option_values, a$progress, isTRUE(verbose), a$start_u, a$start_v)
+  fit_result(out, raised, call, data, M@Dimnames)
 }
 
 # The version of the linked libwlra, e.g. "1.0.0".

@@ -1,11 +1,14 @@
 /* .Call glue between R and the wlra C ABI: one fit per call, R's
  * column-major double matrices passed by pointer (no copy), a dgCMatrix
- * transposed to CSR in O(nnz) (wlra_fit_csr). Nothing here may
- * longjmp while the library is on the stack: R objects are allocated before
- * the model exists, and the progress callback runs R code under R_tryEval. */
+ * transposed to CSR in O(nnz) (wlra_fit_csr), and fold-in of new rows
+ * (wlra_transform). Nothing here may longjmp while the library is on the
+ * stack: R objects are allocated before the model exists, the progress
+ * callback runs R code under R_tryEval and checks for Ctrl-C under
+ * R_ToplevelExec; R/wlra.R raises what they caught once the fit is over. */
 #include <R.h>
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
+#include <R_ext/Utils.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -13,15 +16,41 @@
 
 #include "wlra.h"
 
-/* The R call `progress(iteration, objective)`, built once with its two
- * argument vectors, which each callback overwrites in place. */
+/* The progress callback's state: the R call `progress(iteration,
+ * objective)` (R_NilValue when there is none), built once with its two
+ * argument vectors, which each callback overwrites in place; whether to
+ * print each iteration; what stopped the fit. */
 typedef struct {
     SEXP call, iteration, objective, env;
-    int failed;
+    int verbose;
+    int failed, interrupted;
 } progress_ctx;
 
+static void check_interrupt(void *unused) {
+    (void)unused;
+    R_CheckUserInterrupt();
+}
+
+/* Whether Ctrl-C is pending. R_CheckUserInterrupt longjmps on an
+ * interrupt; R_ToplevelExec stops that jump at its own context (with no
+ * R handler in reach), so the Rust frames below are never jumped over. */
+static int interrupt_pending(void) {
+    return !R_ToplevelExec(check_interrupt, NULL);
+}
+
+/* Installed on every fit, so Ctrl-C is noticed after every outer iteration
+ * with or without an R progress function. Returns non-zero to cancel. */
 static int32_t call_progress(void *user_data, size_t iteration, double objective) {
     progress_ctx *ctx = user_data;
+    if (ctx->verbose) {
+        Rprintf("wlra: iteration %llu: objective %.10g\n", (unsigned long long)iteration, objective);
+        R_FlushConsole();
+    }
+    if (interrupt_pending()) {
+        ctx->interrupted = 1;
+        return 1;
+    }
+    if (isNull(ctx->call)) return 0;
     REAL(ctx->iteration)[0] = (double)iteration;
     REAL(ctx->objective)[0] = objective;
     int error = 0;
@@ -48,11 +77,22 @@ static int32_t call_progress(void *user_data, size_t iteration, double objective
 /* Every library has the first N_REQUIRED_INFO items; a library without
  * the others answers WLRA_ERROR_INVALID_ARGUMENT and they stay NA. */
 #define N_REQUIRED_INFO 5
-#define N_INFO 8
+#define N_INFO 10
 static const int32_t INFO_ITEMS[N_INFO] = {
     WLRA_INFO_OBJECTIVE, WLRA_INFO_ITERATIONS, WLRA_INFO_CONVERGED,
     WLRA_INFO_ELAPSED_SECONDS, WLRA_INFO_SOLVER_USED,
     WLRA_INFO_METHOD_USED, WLRA_INFO_STARTS, WLRA_INFO_STARTS_AT_BEST,
+    /* Invalid after a fit that held nothing out: NA then. */
+    WLRA_INFO_HELD_OUT_RMSE, WLRA_INFO_HELD_OUT_ENTRIES,
+};
+
+/* The options the R side reads back after a fit (the non-convergence
+ * warning, the ridge that fold-in must use, which offsets the fit has);
+ * NA where the library lacks one. */
+#define N_READ_OPTIONS 5
+static const int32_t READ_OPTIONS[N_READ_OPTIONS] = {
+    WLRA_OPTION_MAX_ITERATIONS, WLRA_OPTION_TOLERANCE, WLRA_OPTION_RIDGE, WLRA_OPTION_RIDGE_SCALING,
+    WLRA_OPTION_OFFSETS,
 };
 
 /* The problem of one .Call: a dense column-major matrix (w may be NULL),
@@ -73,26 +113,31 @@ static wlra_status fit_problem(wlra_model *model, const problem *p) {
     return wlra_fit(model, p->n_rows, p->n_cols, p->m, ld, p->w, ld, WLRA_COL_MAJOR);
 }
 
-/* list(status, message, NULL, NULL, NULL): a failure found before any fit. */
+/* run_fit's list with status and message only: a failure found before any fit. */
 static SEXP failure(int status, const char *message) {
-    SEXP out = PROTECT(allocVector(VECSXP, 5));
+    SEXP out = PROTECT(allocVector(VECSXP, 8));
     SET_VECTOR_ELT(out, 0, ScalarInteger(status));
     SET_VECTOR_ELT(out, 1, mkString(message));
     UNPROTECT(1);
     return out;
 }
 
-/* One fit of `p` with the options, progress callback and start of the R
- * side. Returns list(status, message, U, V, info) where info is
- * c(objective, iterations, converged, elapsed, solver, method, starts,
- * starts at best) and U, V, info are
- * meaningful for status 0 or WLRA_ERROR_CANCELLED. */
+/* One fit of `p` with the options, progress callback, verbosity and start
+ * of the R side. Returns list(status, message, U, V, info, options, a, b)
+ * where info is c(objective, iterations, converged, elapsed, solver,
+ * method, starts, starts at best, held-out RMSE, held-out entries),
+ * options c(max_iterations, tolerance, ridge, ridge_scaling, offsets) as
+ * the model had them, a and b the row and column offsets
+ * (wlra_get_offsets: zeros for a side the fit does not have), and U, V,
+ * info, options, a, b are meaningful for status 0 or
+ * WLRA_ERROR_CANCELLED. Status -1: the R progress function failed; -2:
+ * Ctrl-C cancelled the fit. */
 static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_values,
-                    SEXP progress, SEXP start_u, SEXP start_v) {
+                    SEXP progress, SEXP verbose, SEXP start_u, SEXP start_v) {
     size_t n_rows = p->n_rows, n_cols = p->n_cols;
     size_t rank = (size_t)asReal(rank_);
 
-    SEXP out = PROTECT(allocVector(VECSXP, 5));
+    SEXP out = PROTECT(allocVector(VECSXP, 8));
     SEXP u = allocMatrix(REALSXP, (int)n_rows, (int)rank);
     SET_VECTOR_ELT(out, 2, u);
     SEXP v = allocMatrix(REALSXP, (int)n_cols, (int)rank);
@@ -100,8 +145,15 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
     SEXP info = allocVector(REALSXP, N_INFO);
     SET_VECTOR_ELT(out, 4, info);
     for (int i = 0; i < N_INFO; i++) REAL(info)[i] = NA_REAL;
+    SEXP read = allocVector(REALSXP, N_READ_OPTIONS);
+    SET_VECTOR_ELT(out, 5, read);
+    for (int i = 0; i < N_READ_OPTIONS; i++) REAL(read)[i] = NA_REAL;
+    SEXP a = allocVector(REALSXP, (R_xlen_t)n_rows);
+    SET_VECTOR_ELT(out, 6, a);
+    SEXP b = allocVector(REALSXP, (R_xlen_t)n_cols);
+    SET_VECTOR_ELT(out, 7, b);
 
-    progress_ctx ctx = { R_NilValue, R_NilValue, R_NilValue, R_GlobalEnv, 0 };
+    progress_ctx ctx = { R_NilValue, R_NilValue, R_NilValue, R_GlobalEnv, asLogical(verbose) == TRUE, 0, 0 };
     if (!isNull(progress)) {
         ctx.iteration = PROTECT(ScalarReal(0));
         ctx.objective = PROTECT(ScalarReal(0));
@@ -121,7 +173,7 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
             status = wlra_set_factors(model, su, sv, REAL(start_u), su > 0 ? su : 1,
                                       REAL(start_v), sv > 0 ? sv : 1, WLRA_COL_MAJOR);
         }
-        if (status == WLRA_OK && !isNull(progress))
+        if (status == WLRA_OK)
             status = wlra_set_progress(model, call_progress, &ctx);
         if (status == WLRA_OK)
             status = fit_problem(model, p);
@@ -140,6 +192,11 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
                 else if (optional != WLRA_ERROR_INVALID_ARGUMENT)
                     got = optional;
             }
+            for (int i = 0; got == WLRA_OK && i < N_READ_OPTIONS; i++) {
+                double value;
+                if (wlra_get_option(model, READ_OPTIONS[i], &value) == WLRA_OK) REAL(read)[i] = value;
+            }
+            if (got == WLRA_OK) got = wlra_get_offsets(model, REAL(a), REAL(b));
             if (got != WLRA_OK) {
                 status = got;
                 snprintf(message, sizeof message, "%s", wlra_last_error(model));
@@ -152,7 +209,7 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
     }
     wlra_destroy(model);
 
-    SET_VECTOR_ELT(out, 0, ScalarInteger(ctx.failed ? -1 : status));
+    SET_VECTOR_ELT(out, 0, ScalarInteger(ctx.interrupted ? -2 : ctx.failed ? -1 : status));
     SET_VECTOR_ELT(out, 1, mkString(message));
     UNPROTECT(isNull(progress) ? 1 : 4);
     return out;
@@ -161,9 +218,10 @@ static SEXP run_fit(const problem *p, SEXP rank_, SEXP option_ids, SEXP option_v
 /* m, w: double matrices of one shape (w may be NULL); rank: double;
  * option_ids, option_values: doubles; progress: NULL or a function of two
  * arguments returning TRUE/FALSE (never signalling: see R/wlra.R);
- * start_u, start_v: NULL or double matrices. Returns run_fit's list. */
+ * verbose: a logical; start_u, start_v: NULL or double matrices. Returns
+ * run_fit's list. */
 SEXP wlra_r_fit(SEXP m, SEXP w, SEXP rank_, SEXP option_ids, SEXP option_values,
-                SEXP progress, SEXP start_u, SEXP start_v) {
+                SEXP progress, SEXP verbose, SEXP start_u, SEXP start_v) {
     SEXP dim = getAttrib(m, R_DimSymbol);
     problem p = {
         .n_rows = (size_t)INTEGER(dim)[0],
@@ -171,7 +229,7 @@ SEXP wlra_r_fit(SEXP m, SEXP w, SEXP rank_, SEXP option_ids, SEXP option_values,
         .m = REAL(m),
         .w = isNull(w) ? NULL : REAL(w),
     };
-    return run_fit(&p, rank_, option_ids, option_values, progress, start_u, start_v);
+    return run_fit(&p, rank_, option_ids, option_values, progress, verbose, start_u, start_v);
 }
 
 /* The slots of a dgCMatrix M (dim, col_ptr = M@p, row_idx = M@i, m_x = M@x)
@@ -182,7 +240,7 @@ SEXP wlra_r_fit(SEXP m, SEXP w, SEXP rank_, SEXP option_ids, SEXP option_values,
  * when the .Call returns). Within a row, columns come out increasing. */
 SEXP wlra_r_fit_csc(SEXP dim, SEXP col_ptr, SEXP row_idx, SEXP m_x, SEXP w_x, SEXP defaults,
                     SEXP rank_, SEXP option_ids, SEXP option_values, SEXP progress,
-                    SEXP start_u, SEXP start_v) {
+                    SEXP verbose, SEXP start_u, SEXP start_v) {
     size_t n_rows = (size_t)INTEGER(dim)[0], n_cols = (size_t)INTEGER(dim)[1];
     const int *cp = INTEGER(col_ptr), *ri = INTEGER(row_idx);
     size_t nnz = (size_t)XLENGTH(row_idx);
@@ -244,7 +302,77 @@ SEXP wlra_r_fit_csc(SEXP dim, SEXP col_ptr, SEXP row_idx, SEXP m_x, SEXP w_x, SE
         .m_default = REAL(defaults)[0],
         .w_default = REAL(defaults)[1],
     };
-    return run_fit(&p, rank_, option_ids, option_values, progress, start_u, start_v);
+    return run_fit(&p, rank_, option_ids, option_values, progress, verbose, start_u, start_v);
+}
+
+/* Fold-in of new rows against a fit's V (n_cols x rank) with its ridge
+ * (option_ids, option_values: WLRA_OPTION_RIDGE and _RIDGE_SCALING as the
+ * fit had them), for a fit without offsets: a model rebuilt this way has
+ * no offsets to give, so R/methods.R folds rows in for fits with them. m_rows, w_rows (NULL: all 1): n_new x n_cols. Returns
+ * list(status, message, U_new), U_new the n_new x rank factor rows.
+ *
+ * A fit object in R is plain data (it survives saveRDS), so the model is
+ * rebuilt here: V given as the start of a zero-iteration fit on a problem
+ * of `rank` rows (the fewest a rank-`rank` fit takes) and no observed entry
+ * (CSR, which the library reads as it is, without rescaling), which leaves
+ * the model fitted with exactly that V;
+ * the glue checks so, bit for bit, before wlra_transform solves the rows:
+ * O(n_cols rank) on top of the fold-in itself. */
+SEXP wlra_r_transform(SEXP v, SEXP option_ids, SEXP option_values, SEXP m_rows, SEXP w_rows) {
+    SEXP vdim = getAttrib(v, R_DimSymbol), mdim = getAttrib(m_rows, R_DimSymbol);
+    size_t n_cols = (size_t)INTEGER(vdim)[0], rank = (size_t)INTEGER(vdim)[1];
+    size_t n_new = (size_t)INTEGER(mdim)[0];
+
+    SEXP out = PROTECT(allocVector(VECSXP, 3));
+    SEXP u_new = allocMatrix(REALSXP, (int)n_new, (int)rank);
+    SET_VECTOR_ELT(out, 2, u_new);
+    double *u_rows = (double *)R_alloc(rank * rank, sizeof(double));
+    double *v_back = (double *)R_alloc(n_cols * rank > 0 ? n_cols * rank : 1, sizeof(double));
+    int64_t *row_ptr = (int64_t *)R_alloc(rank + 1, sizeof(int64_t));
+    memset(u_rows, 0, rank * rank * sizeof(double));
+    memset(row_ptr, 0, (rank + 1) * sizeof(int64_t));
+    int64_t no_index = 0;
+    double no_value = 0;
+
+    /* From here on: no R allocation until the model is destroyed. */
+    char message[4096] = "";
+    wlra_model *model = NULL;
+    wlra_status status = wlra_create(rank, &model);
+    if (status == WLRA_OK) {
+        for (R_xlen_t i = 0; status == WLRA_OK && i < XLENGTH(option_ids); i++)
+            status = wlra_set_option(model, (int32_t)REAL(option_ids)[i], REAL(option_values)[i]);
+        const int32_t zero_fit[][2] = {
+            { WLRA_OPTION_MAX_ITERATIONS, 0 }, { WLRA_OPTION_INIT, WLRA_INIT_GIVEN },
+            { WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING }, { WLRA_OPTION_RESTARTS, 0 },
+            { WLRA_OPTION_THREADS, 1 },
+        };
+        for (size_t i = 0; status == WLRA_OK && i < sizeof zero_fit / sizeof zero_fit[0]; i++)
+            status = wlra_set_option(model, zero_fit[i][0], zero_fit[i][1]);
+        if (status == WLRA_OK)
+            status = wlra_set_factors(model, rank, n_cols, u_rows, rank, REAL(v), n_cols, WLRA_COL_MAJOR);
+        if (status == WLRA_OK)
+            status = wlra_fit_csr(model, rank, n_cols, row_ptr, &no_index, &no_value, NULL, 0.0, 0.0);
+        if (status == WLRA_OK)
+            status = wlra_get_factors(model, u_rows, rank, v_back, n_cols, WLRA_COL_MAJOR);
+        if (status == WLRA_OK && n_cols * rank > 0 &&
+            memcmp(v_back, REAL(v), n_cols * rank * sizeof(double)) != 0) {
+            status = WLRA_ERROR_INTERNAL;
+            snprintf(message, sizeof message, "the rebuilt model's V differs from the fit's");
+        } else {
+            if (status == WLRA_OK)
+                status = wlra_transform(model, n_new, REAL(m_rows), n_new, isNull(w_rows) ? NULL : REAL(w_rows),
+                                        n_new, REAL(u_new), n_new, WLRA_COL_MAJOR);
+            if (status != WLRA_OK) snprintf(message, sizeof message, "%s", wlra_last_error(model));
+        }
+    } else {
+        snprintf(message, sizeof message, "%s", wlra_last_error(NULL));
+    }
+    wlra_destroy(model);
+
+    SET_VECTOR_ELT(out, 0, ScalarInteger(status));
+    SET_VECTOR_ELT(out, 1, mkString(message));
+    UNPROTECT(1);
+    return out;
 }
 
 SEXP wlra_r_version(void) {
@@ -252,8 +380,9 @@ SEXP wlra_r_version(void) {
 }
 
 static const R_CallMethodDef CALLS[] = {
-    { "wlra_r_fit", (DL_FUNC)&wlra_r_fit, 8 },
-    { "wlra_r_fit_csc", (DL_FUNC)&wlra_r_fit_csc, 12 },
+    { "wlra_r_fit", (DL_FUNC)&wlra_r_fit, 9 },
+    { "wlra_r_fit_csc", (DL_FUNC)&wlra_r_fit_csc, 13 },
+    { "wlra_r_transform", (DL_FUNC)&wlra_r_transform, 5 },
     { "wlra_r_version", (DL_FUNC)&wlra_r_version, 0 },
     { NULL, NULL, 0 },
 };

@@ -39,7 +39,7 @@ impl HalfStepSolver for ExactSolver {
             let rhs = dense.weighted_data_times(step.fixed, step.par)?;
             // Unit weights give every row the same weight sum, so the
             // same ridge even when it is scaled by them.
-            solve_shared_gram(step.fixed, step.row_ridge(0), rhs)?
+            solve_shared_gram(step, step.row_ridge(0), rhs)?
         } else {
             solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
         };
@@ -48,12 +48,13 @@ impl HalfStepSolver for ExactSolver {
 }
 
 /// Unit weights: every row shares G = Y^T Y + ridge I; one factorization.
-fn solve_shared_gram(y: MatRef<'_, f64>, ridge: f64, mut rhs: Mat<f64>) -> Result<Mat<f64>> {
+fn solve_shared_gram(step: &HalfStep<'_>, ridge: f64, mut rhs: Mat<f64>) -> Result<Mat<f64>> {
+    let y = step.fixed;
     let k = y.ncols();
     let mut spd = SpdSolver::new(k)?;
     let mut g = spd.gram_mut();
     matmul(g.as_mut(), Accum::Replace, y.transpose(), y, 1.0, Par::Seq);
-    for d in 0..k {
+    for d in (0..k).filter(|&d| step.penalizes(d)) {
         g[(d, d)] += ridge;
     }
     spd.factor();
@@ -95,10 +96,10 @@ struct Workspace {
 fn refine_row(problem: &DenseProblem<'_>, step: &HalfStep<'_>, row: usize, ws: &mut Workspace) {
     let y = step.fixed;
     let (m, k) = (y.nrows(), y.ncols());
-    ws.correction
-        .iter_mut()
-        .zip(&ws.x)
-        .for_each(|(c, x)| *c = -step.row_ridge(row) * x);
+    let ridge = step.row_ridge(row);
+    for (d, (c, x)) in ws.correction.iter_mut().zip(&ws.x).enumerate() {
+        *c = if step.penalizes(d) { -ridge * x } else { 0.0 };
+    }
     for j in 0..m {
         let w = problem.weight(row, j);
         if w == 0.0 {
@@ -256,7 +257,7 @@ fn solve_row_block(
             mirror_lower(g.as_mut());
         }
         let ridge = step.row_ridge(row);
-        for d in 0..k {
+        for d in (0..k).filter(|&d| step.penalizes(d)) {
             g[(d, d)] += ridge;
         }
         for (d, xd) in ws.x.iter_mut().enumerate() {
@@ -300,6 +301,7 @@ mod tests {
                 fixed: y.as_ref(),
                 ridge: 0.1,
                 ridge_scale: None,
+                unpenalized: None,
                 warm_start: None,
                 fixed_orthonormal: true,
                 par: Par::rayon(0),

@@ -191,6 +191,7 @@ fn solve_row_block<R: PreconditionerRule>(
         weights,
         values,
         values_multiplier,
+        shift: step.problem.dense().column_shift(),
         fixed: step.fixed,
         ridge: step.ridge,
     };

@@ -116,7 +116,7 @@ impl ExactRowScratch {
             }
         }
         if let Some(ridges) = &base.row_ridges {
-            for d in 0..k {
+            for d in (0..k).filter(|&d| base.unpenalized != Some(d)) {
                 g[(d, d)] += ridges[i];
             }
         }

@@ -2,6 +2,7 @@
 //! split into a base part shared by all rows (`BaseSystem`) and a correction over its pattern:
 //!     G_i = w_default Y^T Y + ridge I + sum_p c_p y_j y_j^T,  c_p = w_p - w_default
 //!     b_i = w_default m_default Y^T 1 + sum_p t_p y_j,      t_p = w_p m_p - w_default m_default
+//! (with offsets' shift s_j, m_default - s_j in place of m_default)
 //! so a half-step costs O(nnz k^2) (exact) or O(nnz k) per iteration (PCG),
 //! never anything of size n x m.
 
@@ -46,6 +47,10 @@ pub struct BaseSystem {
     pub row_ridges: Option<Vec<f64>>,
     pub w_default: f64,
     pub m_default: f64,
+    /// The offsets' shift s_j when w_default > 0 (the t_p then need it).
+    pub shift: Option<Vec<f64>>,
+    /// The column the ridge skips (`HalfStep::unpenalized`).
+    pub unpenalized: Option<usize>,
 }
 
 impl BaseSystem {
@@ -66,7 +71,7 @@ impl BaseSystem {
         };
         // Scaled in place (the same products as `gram * wd`, no temporary).
         gram *= faer::Scale(wd);
-        for d in 0..k {
+        for d in (0..k).filter(|&d| step.penalizes(d)) {
             gram[(d, d)] += ridge;
         }
         let scale = if k > 0 { gram[(0, 0)] } else { 0.0 };
@@ -75,8 +80,24 @@ impl BaseSystem {
             (0..k).all(|a| (gram[(a, b)] - if a == b { scale } else { 0.0 }).abs() <= tolerance)
         });
         let what = "the base system";
-        let rhs = (0..k).map(|d| wd * md * y.col(d).iter().sum::<f64>());
+        // With offsets M is m_default - s_j outside the pattern.
+        let shift = view.column_shift();
+        let rhs = (0..k).map(|d| match shift {
+            None => wd * md * y.col(d).iter().sum::<f64>(),
+            Some(s) => {
+                wd * y
+                    .col(d)
+                    .iter()
+                    .zip(s)
+                    .map(|(y, s)| (md - s) * y)
+                    .sum::<f64>()
+            }
+        });
         let rhs = try_collect(rhs, what)?;
+        let shift = match shift {
+            Some(s) if wd != 0.0 => Some(try_collect(s.iter().copied(), what)?),
+            _ => None,
+        };
         let diagonal = (0..k).map(|d| gram[(d, d)]);
         let usable = diagonal.clone().all(|v| v > 0.0 && v.is_finite());
         let inverse_diagonal = if usable {
@@ -99,6 +120,8 @@ impl BaseSystem {
             },
             w_default: wd,
             m_default: md,
+            shift,
+            unpenalized: step.unpenalized,
         })
     }
 
@@ -121,12 +144,21 @@ impl BaseSystem {
         try_reserve(t, len, "a row's coefficients")?;
         c.extend(row.weights.iter().map(|w| w - wd));
         t.clear();
-        t.extend(
-            row.weights
-                .iter()
-                .zip(row.values)
-                .map(|(w, m)| w * m - base),
-        );
+        match &self.shift {
+            None => t.extend(
+                row.weights
+                    .iter()
+                    .zip(row.values)
+                    .map(|(w, m)| w * m - base),
+            ),
+            Some(s) => t.extend(
+                row.weights
+                    .iter()
+                    .zip(row.values)
+                    .zip(row.cols)
+                    .map(|((w, m), &j)| w * m - wd * (self.m_default - s[j])),
+            ),
+        }
         Ok(())
     }
 

@@ -94,3 +94,19 @@ reference_factors <- function(source = "reference.c") {
   list(U = matrix(values[1:(n * k)], n, k, byrow = TRUE),
        V = matrix(values[(n * k + 1):((n + m) * k)], m, k, byrow = TRUE))
 }
+
+# A seeded planted a 1^T + 1 b^T + U V^T (n x m, U V^T of rank k, offsets
+# of mean 2 and -1 and spread 3, so far from what U V^T alone holds) with
+# weights in [0.1, 1]: list(M, W, U, V, a, b).
+offsets_planted <- function(n = 40, m = 30, k = 3, seed = 0) {
+  set.seed(seed)
+  U <- matrix(rnorm(n * k), n, k)
+  V <- matrix(rnorm(m * k), m, k)
+  a <- 2 + 3 * rnorm(n)
+  b <- -1 + 3 * rnorm(m)
+  list(M = tcrossprod(U, V) + a + rep(b, each = n), W = matrix(runif(n * m, 0.1, 1), n, m),
+       U = U, V = V, a = a, b = b)
+}
+
+# The fits that must reach the planted model to 1e-8 (offsets tests).
+tight <- list(tolerance = 1e-15, regression_tolerance = 1e-14, max_iterations = 3000)

@@ -39,17 +39,17 @@ test_that("integer matrices are converted", {
 
 test_that("fitted and predict give U V^T and its entries", {
   p <- planted_problem()
-  fit <- wlra(p$truth, p$W, rank = 3, max_iterations = 5)
+  fit <- wlra(p$truth, p$W, rank = 3, max_iterations = 5, tolerance = 0)
   full <- fit$U %*% t(fit$V)
   expect_equal(fitted(fit), full)
   expect_equal(predict(fit), full)
-  expect_equal(predict(fit, c(1, 5, 80), c(2, 60, 1)), full[cbind(c(1, 5, 80), c(2, 60, 1))])
-  expect_equal(predict(fit, cbind(c(3, 4), c(7, 8))), full[cbind(c(3, 4), c(7, 8))])
+  expect_equal(predict(fit, i = c(1, 5, 80), j = c(2, 60, 1)), full[cbind(c(1, 5, 80), c(2, 60, 1))])
+  expect_equal(predict(fit, i = cbind(c(3, 4), c(7, 8))), full[cbind(c(3, 4), c(7, 8))])
 })
 
 test_that("warm start with zero iterations returns the start", {
   p <- planted_problem()
-  first <- wlra(p$truth, p$W, rank = 3, max_iterations = 3)
+  first <- wlra(p$truth, p$W, rank = 3, max_iterations = 3, tolerance = 0)
   again <- wlra(p$truth, p$W, rank = 3, max_iterations = 0, start = list(U = first$U, V = first$V))
   expect_identical(again$U, first$U)
   expect_identical(again$V, first$V)
@@ -88,7 +88,7 @@ test_that("a progress callback cancelling after 2 iterations keeps their factors
     wlra_error_cancelled = function(e) e)
   expect_s3_class(err, "wlra_error_cancelled")
   expect_equal(seen, c(1, 2))
-  two <- wlra(p$truth, p$W, rank = 3, tolerance = 1e-14, max_iterations = 2)
+  two <- wlra(p$truth, p$W, rank = 3, tolerance = 0, max_iterations = 2)
   expect_equal(err$result$iterations, 2L)
   expect_lte(max(abs(err$result$U - two$U)), 1e-12)
   expect_lte(max(abs(err$result$V - two$V)), 1e-12)
@@ -111,7 +111,7 @@ test_that("a 3000 x 3000 double matrix is passed without a copy", {
   W <- matrix(runif(3000 * 3000, 0.1, 1), 3000, 3000)
   size <- as.numeric(object.size(M))
   before <- gc(reset = TRUE)
-  fit <- wlra(M, W, rank = 2, max_iterations = 2, init = "random")
+  fit <- wlra(M, W, rank = 2, max_iterations = 2, tolerance = 0, init = "random")
   after <- gc()
   allocated <- (after["Vcells", "max used"] - before["Vcells", "used"]) * 8
   cat(file = stderr(), sprintf("\nno-copy: R heap grew by at most %.0f bytes during the fit of a %.0f-byte matrix (%.3f%%)\n",
@@ -123,7 +123,8 @@ test_that("a 3000 x 3000 double matrix is passed without a copy", {
 test_that("method and restarts are taken by name and checked", {
   p <- planted_problem()
   for (method in list("auto", "alternating", "varpro", "accelerated", 1)) {
-    fit <- wlra(p$truth, p$W, rank = 3, max_iterations = 5, method = method, restarts = 2, init = "random")
+    fit <- wlra(p$truth, p$W, rank = 3, max_iterations = 5, tolerance = 0, method = method, restarts = 2,
+                init = "random")
     expect_true(is.na(fit$method_used) || fit$method_used %in% c("alternating", "varpro", "accelerated"))
     if (!is.na(fit$starts)) expect_true(1 <= fit$starts_at_best && fit$starts_at_best <= fit$starts && fit$starts <= 3)
   }
@@ -147,6 +148,9 @@ test_that("constants match the C header", {
   expect_equal(unname(value[paste0("WLRA_SOLVER_", toupper(names(choices$solver)))]), unname(choices$solver))
   expect_equal(unname(value[paste0("WLRA_INIT_", toupper(names(choices$init)))]), unname(choices$init))
   expect_equal(unname(value[paste0("WLRA_METHOD_", toupper(names(choices$method)))]), unname(choices$method))
+  expect_equal(unname(value[paste0("WLRA_RIDGE_", toupper(names(choices$ridge_scaling)))]),
+               unname(choices$ridge_scaling))
+  expect_equal(unname(value[paste0("WLRA_OFFSETS_", toupper(names(choices$offsets)))]), unname(choices$offsets))
   statuses <- get(".wlra_status_names", ns)
   # WLRA_ERROR_BUSY (10): checked once the header has it.
   if (!("WLRA_ERROR_BUSY" %in% names(value))) statuses <- setdiff(statuses, "busy")
