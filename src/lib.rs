@@ -34,6 +34,7 @@ pub(crate) mod products;
 pub(crate) mod rng;
 pub(crate) mod scaling;
 pub(crate) mod solver;
+pub(crate) mod thread_pool;
 pub(crate) mod validation;
 
 pub use error::{Error, Result};

@@ -6,15 +6,16 @@ use crate::error::{fmt_g, invalid, Error, Result};
 use crate::fold_in::{fold_in_rows, FoldIn};
 use crate::init::Factors;
 use crate::memory;
-use crate::offsets::Offsets;
+use crate::offsets::{OffsetColumns, Offsets};
 use crate::options::{InitChoice, Options};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
+use crate::thread_pool::JoinedPool;
 use crate::validation::{
     csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
     HeldOutError,
 };
-use faer::{ColRef, Mat, MatRef, Par};
+use faer::{Mat, MatRef, Par};
 use std::time::Instant;
 
 /// Outer iterations completed.
@@ -70,7 +71,7 @@ pub struct Model {
     options: Options,
     start: Option<Factors>,
     fitted: Option<Fitted>,
-    pool: Option<(usize, rayon::ThreadPool)>,
+    pool: Option<(usize, JoinedPool)>,
     progress: Option<ProgressCallback>,
 }
 
@@ -267,15 +268,9 @@ impl Model {
             t => t,
         };
         if self.pool.as_ref().map(|(t, _)| *t) != Some(threads) {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(|i| format!("wlra-{i}"))
-                .start_handler(|_| crate::panics::mark_library_thread())
-                .build()
-                .map_err(|e| {
-                    Error::OutOfMemory(format!("could not start {threads} threads: {e}"))
-                })?;
-            self.pool = Some((threads, pool));
+            // The old pool (if any) is joined before the new one starts.
+            self.pool = None;
+            self.pool = Some((threads, JoinedPool::new(threads)?));
         }
         Ok(&self.pool.as_ref().expect("just set").1)
     }
@@ -398,7 +393,7 @@ impl Model {
 
     /// The last fit's row offsets a (n) and column offsets b (m); None for
     /// a side it did not fit (WLRA_OPTION_OFFSETS).
-    pub fn offsets(&self) -> Result<(Option<ColRef<'_, f64>>, Option<ColRef<'_, f64>>)> {
+    pub fn offsets(&self) -> Result<OffsetColumns<'_>> {
         let f = self.fitted()?;
         Ok(f.offsets.of(&f.factors, self.rank))
     }

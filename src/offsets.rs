@@ -33,6 +33,9 @@ use crate::options::{
 use crate::scaling::Pins;
 use faer::{ColRef, Mat, MatRef};
 
+/// A fit's row offsets a and column offsets b, None for a side it lacks.
+pub type OffsetColumns<'a> = (Option<ColRef<'a, f64>>, Option<ColRef<'a, f64>>);
+
 /// Which offsets a fit has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Offsets {
@@ -185,11 +188,7 @@ impl Offsets {
 
     /// The offsets a (rows) and b (columns) of augmented rank-k factors in
     /// the caller's units.
-    pub fn of<'a>(
-        self,
-        f: &'a Factors,
-        k: usize,
-    ) -> (Option<ColRef<'a, f64>>, Option<ColRef<'a, f64>>) {
+    pub fn of(self, f: &Factors, k: usize) -> OffsetColumns<'_> {
         (
             self.row_column(k).map(|c| f.u.col(c)),
             self.col_column(k).map(|c| f.v.col(c)),

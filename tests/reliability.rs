@@ -554,3 +554,61 @@ fn messages_print_values_like_percent_g() {
         ))
     );
 }
+
+const POOL_CHILD: &str = "WLRA_RELIABILITY_POOL_CHILD";
+
+/// The library's threads alive in this process: /proc/self/task entries
+/// whose name starts with "wlra-".
+fn library_threads() -> usize {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("wlra-"))
+        .count()
+}
+
+/// wlra_destroy returns only after the model's pool threads have exited
+/// (a host may dlclose the library next), and changing the thread count
+/// joins the old pool before starting the new one. In a child process
+/// (this binary again), so no other test's threads are counted.
+#[test]
+fn destroy_joins_the_models_pool_threads() {
+    if std::env::var_os(POOL_CHILD).is_some() {
+        return pool_child();
+    }
+    let test = "destroy_joins_the_models_pool_threads";
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .env(POOL_CHILD, "1")
+        .output()
+        .expect("spawn the child test process");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in ["during: 3", "after the change: 2", "after destroy: 0"] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no line {line:?} in:\n{stdout}"
+        );
+    }
+}
+
+fn pool_child() {
+    let d = data();
+    let model = create(K);
+    // SAFETY: a live handle throughout, destroyed once at the end.
+    unsafe {
+        assert_eq!(wlra_set_option(model.0, WLRA_OPTION_THREADS, 3.0), WLRA_OK);
+        assert_eq!(fit(model, &d), WLRA_OK);
+        println!("during: {}", library_threads());
+        assert_eq!(wlra_set_option(model.0, WLRA_OPTION_THREADS, 2.0), WLRA_OK);
+        assert_eq!(fit(model, &d), WLRA_OK);
+        println!("after the change: {}", library_threads());
+        wlra_destroy(model.0);
+    }
+    println!("after destroy: {}", library_threads());
+}
