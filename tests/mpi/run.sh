@@ -97,5 +97,16 @@ for np in 1 4; do
     echo "$run_example"
 done
 
+# The Python example where mpi4py and numpy import (MPI4PY_PYTHON names
+# another interpreter, e.g. a venv's; docs/mpi.md says how to install them).
+python=${MPI4PY_PYTHON:-python3}
+if "$python" -c 'import mpi4py, numpy' 2>/dev/null; then
+    echo "-- the Python example (examples/mpi/fit_mpi.py) on 2 ranks"
+    timeout 120 mpirun --oversubscribe -np 2 "$python" examples/mpi/fit_mpi.py "$lib/libwlra.so.1" ||
+        fail "the Python example"
+else
+    echo "-- the Python example: skipped ($python cannot import mpi4py and numpy)"
+fi
+
 [ $status -eq 0 ] && echo "MPI tests: all passed"
 exit $status
