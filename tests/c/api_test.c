@@ -1,6 +1,7 @@
 /* Every function of the wlra C ABI, both layouts, padded leading dimensions,
  * and every status code a caller can provoke. Plain C99, read like a user's
  * program. Prints "N passed, N failed" and exits non-zero on any failure. */
+#include "check.h"
 #include "planted.h"
 #include "wlra.h"
 
@@ -8,26 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (cond) {                                                        \
-            passed++;                                                      \
-        } else {                                                           \
-            failed++;                                                      \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-            printf(__VA_ARGS__);                                           \
-            printf("\n");                                                  \
-        }                                                                  \
-    } while (0)
-
-#define EXPECT_STATUS(call, expected)                                      \
-    do {                                                                   \
-        wlra_status got_ = (call);                                         \
-        CHECK(got_ == (expected), "got %d (%s), expected %d", (int)got_,  \
-              wlra_last_error(NULL), (int)(expected));                     \
-    } while (0)
 
 enum { N = 60, M = 40, K = 3 };
 

@@ -11,6 +11,7 @@
  * Plain C99 plus POSIX dup/dup2 (to measure what the panic printed).
  * Prints "N passed, N failed". */
 #define _POSIX_C_SOURCE 200809L
+#include "check.h"
 #include "planted.h"
 #include "wlra.h"
 
@@ -19,19 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (cond) {                                                        \
-            passed++;                                                      \
-        } else {                                                           \
-            failed++;                                                      \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-            printf(__VA_ARGS__);                                           \
-            printf("\n");                                                  \
-        }                                                                  \
-    } while (0)
 
 enum { N = 12, M = 10, K = 2, REPEATS = 200 };
 

@@ -3,32 +3,13 @@
  * its own test). Plain C99, read like a user's program: while wlra_fit runs,
  * its progress callback may not change, read, refit or destroy the model; it
  * gets WLRA_ERROR_BUSY and the fit carries on. */
+#include "check.h"
 #include "planted.h"
 #include "wlra.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (cond) {                                                        \
-            passed++;                                                      \
-        } else {                                                           \
-            failed++;                                                      \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-            printf(__VA_ARGS__);                                           \
-            printf("\n");                                                  \
-        }                                                                  \
-    } while (0)
-
-#define EXPECT_STATUS(call, expected)                                      \
-    do {                                                                   \
-        wlra_status got_ = (call);                                         \
-        CHECK(got_ == (expected), "got %d (%s), expected %d", (int)got_,  \
-              wlra_last_error(NULL), (int)(expected));                     \
-    } while (0)
 
 #define EXPECT_MESSAGE(text, needle)                                       \
     CHECK(strstr((text), (needle)) != NULL, "message \"%s\" lacks \"%s\"", \

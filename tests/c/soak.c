@@ -8,27 +8,13 @@
  *   cycles: default 10000; the warm-up is a fifth of them.
  *   --no-rss-bound: report RSS but do not bound it (under ASan or valgrind,
  *   whose own bookkeeping grows RSS; they check leaks themselves). */
+#include "check.h"
 #include "planted.h"
 #include "wlra.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (cond) {                                                        \
-            passed++;                                                      \
-        } else {                                                           \
-            failed++;                                                      \
-            if (failed <= 20) {                                            \
-                printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);     \
-                printf(__VA_ARGS__);                                       \
-                printf("\n");                                              \
-            }                                                              \
-        }                                                                  \
-    } while (0)
 
 enum { N = 20, M = 15, K = 3, NNZ_PER_ROW = 5 };
 
