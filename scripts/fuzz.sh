@@ -48,15 +48,11 @@ for t in "${targets[@]}"; do
     # -timeout: one input running 10 s is a hang, a finding like a crash.
     # -rss_limit_mb: the targets keep inputs small; 1 GiB is a leak or a
     # runaway allocation. -max_len: the targets read < 2 KiB of choices.
-    # -detect_leaks=0: a destroyed model's pool threads free their
-    # thread-local GEMM workspace when they exit, after wlra_destroy has
-    # returned (rayon does not join them), which libFuzzer's per-input leak
-    # check reports now and then (16 MiB, private_gemm_x86); leaks are
-    # checked at exit by LeakSanitizer and valgrind on the C programs, and
-    # by the soak (scripts/c-checks.sh). The same holds for the check at
-    # exit, hence detect_leaks=0 for ASan too.
-    if ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} cargo +nightly fuzz run --codegen-units 16 "$t" "$scratch" "corpus/$t" -- \
-        -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=1024 -max_len=2048 -detect_leaks=0 \
+    # -detect_leaks=1, and LeakSanitizer at exit: wlra_destroy joins the
+    # model's pool threads (src/thread_pool.rs), so no thread-local buffer
+    # outlives the model that a leak check could catch mid-exit.
+    if ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} cargo +nightly fuzz run --codegen-units 16 "$t" "$scratch" "corpus/$t" -- \
+        -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=1024 -max_len=2048 -detect_leaks=1 \
         -print_final_stats=1 >"$log" 2>&1; then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         corpus=$(grep -Eo 'corp: [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+')
