@@ -119,6 +119,7 @@ fn planted_offsets_are_recovered_by_every_solver_and_method() {
         (WLRA_METHOD_ACCELERATED, WLRA_SOLVER_AUTO),
         (WLRA_METHOD_AUTO, WLRA_SOLVER_AUTO),
     ];
+    let mut worst = (0.0f64, 0.0f64);
     for offsets in OFFSET_KINDS {
         let planted = planted_offsets(n, m, k, offsets, 11 + offsets as u64);
         let (a_true, b_true) = gauge_offsets(&planted.truth, offsets);
@@ -135,8 +136,13 @@ fn planted_offsets_are_recovered_by_every_solver_and_method() {
             assert!(error <= 1e-8, "{case}: model error {error:e}");
             assert!(da <= 1e-8 * scale, "{case}: row offsets off by {da:e}");
             assert!(db <= 1e-8 * scale, "{case}: column offsets off by {db:e}");
+            worst = (worst.0.max(error), worst.1.max(da.max(db) / scale));
         }
     }
+    eprintln!(
+        "worst model error {:.1e}, worst offset error {:.1e}",
+        worst.0, worst.1
+    );
 }
 
 #[test]
