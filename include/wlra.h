@@ -544,21 +544,6 @@ wlra_status wlra_get_offsets(const wlra_model *model, double *a, double *b);
 wlra_status wlra_predict(const wlra_model *model, size_t count, const int64_t *rows, const int64_t *cols, double *out);
 
 /*
- Fold-in with offsets (added in 1.2): wlra_transform's factor rows into
- `u_out` (n_new x rank), and the rows' own offsets, solved with them,
- into `a_out` (n_new doubles; NULL: not copied; zeros when the model
- fits no row offsets). The fitted column offsets come off the rows'
- data first, so `a_out[r] + b[j] + u_out[r] . v_j` predicts M[r, j]. A
- row with no positive weight gets u = 0 and a = 0: the column offsets
- alone. Nothing is written unless the call succeeds.
-
- # Safety
- `model` is NULL or a live handle; the matrices readable (`u_out`,
- `a_out` writable) as described.
- */
-wlra_status wlra_transform_with_offsets(const wlra_model *model, size_t n_new, const double *m_rows, size_t ld_m, const double *w_rows, size_t ld_w, double *u_out, size_t ld_u, double *a_out, int32_t layout);
-
-/*
  Fold-in: the factor of `n_new` rows the fit has not seen, solved against
  its fitted column factor V with the model's ridge (the fit's U half-step
  for those rows; V does not change). `m_rows` and `w_rows` are
@@ -575,6 +560,21 @@ wlra_status wlra_transform_with_offsets(const wlra_model *model, size_t n_new, c
  writable) as described.
  */
 wlra_status wlra_transform(const wlra_model *model, size_t n_new, const double *m_rows, size_t ld_m, const double *w_rows, size_t ld_w, double *u_out, size_t ld_u, int32_t layout);
+
+/*
+ Fold-in with offsets (added in 1.2): wlra_transform's factor rows into
+ `u_out` (n_new x rank), and the rows' own offsets, solved with them,
+ into `a_out` (n_new doubles; NULL: not copied; zeros when the model
+ fits no row offsets). The fitted column offsets come off the rows'
+ data first, so `a_out[r] + b[j] + u_out[r] . v_j` predicts M[r, j]. A
+ row with no positive weight gets u = 0 and a = 0: the column offsets
+ alone. Nothing is written unless the call succeeds.
+
+ # Safety
+ `model` is NULL or a live handle; the matrices readable (`u_out`,
+ `a_out` writable) as described.
+ */
+wlra_status wlra_transform_with_offsets(const wlra_model *model, size_t n_new, const double *m_rows, size_t ld_m, const double *w_rows, size_t ld_w, double *u_out, size_t ld_u, double *a_out, int32_t layout);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -8,8 +8,9 @@ mod common;
 
 use common::{csr, Rng};
 use faer::Mat;
-use wlra::ffi::offsets::{wlra_get_offsets, wlra_predict, wlra_transform_with_offsets};
+use wlra::ffi::offsets::{wlra_get_offsets, wlra_predict};
 use wlra::ffi::status::*;
+use wlra::ffi::transform::wlra_transform_with_offsets;
 use wlra::ffi::views::WLRA_COL_MAJOR;
 use wlra::ffi::{wlra_create, wlra_destroy, wlra_fit, wlra_model, wlra_set_option};
 use wlra::model::WLRA_INFO_METHOD_USED;
