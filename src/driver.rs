@@ -93,7 +93,7 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
 
 /// The first start, with offsets (`crate::offsets`) at 0 unless `start`
 /// carries them (a warm start from a fit with the same offsets).
-fn initial_factors(ctx: &Context<'_>, start: Option<&Factors>) -> Result<Factors> {
+fn initial_factors(ctx: &Context<'_>, start: Option<Factors>) -> Result<Factors> {
     let (problem, options) = (ctx.problem, ctx.options);
     let (n, m) = (problem.n_rows(), problem.n_cols());
     let k = ctx.rank - ctx.offsets.count();
@@ -105,11 +105,10 @@ fn initial_factors(ctx: &Context<'_>, start: Option<&Factors>) -> Result<Factors
         InitChoice::Random => random_factors(n, m, k, options.seed)?,
         InitChoice::Given => {
             let given = start.expect("validated: WLRA_INIT_GIVEN has factors");
-            let factors = copy_factors(given)?;
             if given.u.ncols() == ctx.rank {
-                return Ok(factors);
+                return Ok(given);
             }
-            factors
+            given
         }
     };
     ctx.offsets.augment(factors, k, ctx.pins)
@@ -252,7 +251,7 @@ pub fn fit(
         None => None,
     };
     let mut outcome = if scale.is_unit() {
-        fit_scaled(problem, rank, options, start.as_ref(), pins, progress, pool)?
+        fit_scaled(problem, rank, options, start, pins, progress, pool)?
     } else {
         let ridge = if options.ridge_by_weight_sums {
             scale.weight_sum_ridge(options.ridge)
@@ -264,7 +263,6 @@ pub fn fit(
             ..options.clone()
         };
         let mut report = |i: usize, f: f64| progress(i, scale.objective_out(f));
-        let start = start.as_ref();
         let outcome = fit_scaled(problem, rank, options, start, pins, &mut report, pool)?;
         in_callers_units(outcome, scale)
     };
@@ -280,8 +278,9 @@ pub fn fit(
     Ok(outcome)
 }
 
-/// A given start in the solvers' units; one that carries offsets (a warm
-/// start from a fit with them) gets its pinned columns at `pins`.
+/// A given start in the solvers' units, as the fit's own copy; one that
+/// carries offsets (a warm start from a fit with them) gets its pinned
+/// columns at `pins`.
 fn solvers_start(
     f: &Factors,
     scale: Scale,
@@ -314,7 +313,7 @@ fn fit_scaled(
     problem: &Problem<'_>,
     rank: usize,
     options: &Options,
-    start: Option<&Factors>,
+    start: Option<Factors>,
     pins: Pins,
     progress: Progress<'_>,
     pool: &rayon::ThreadPool,

@@ -4,33 +4,18 @@
 //! of what is measured. Limits are formulas of the problem and the thread
 //! count, never of the machine's caches.
 
-use std::process::Command;
 use wlra::options::*;
 use wlra::{DenseProblem, Error, Model};
 
 mod common;
+
+use common::vm_bytes;
 
 const CHILD: &str = "WLRA_MEMORY_CHILD";
 const MIB: u64 = 1 << 20;
 const THREADS: u64 = 2;
 const N: usize = 4000;
 const K: usize = 32;
-
-/// One `Vm*` field of /proc/self/status, in bytes.
-fn vm_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"));
-    let kib: u64 = line[field.len() + 1..]
-        .trim()
-        .trim_end_matches(" kB")
-        .trim()
-        .parse()
-        .expect("a size in kB");
-    kib * 1024
-}
 
 /// The dense 4000 x 4000 problem of the acceptance test: random data and
 /// weights in [0.1, 1], built without temporaries so the resident peak
@@ -53,19 +38,7 @@ fn fit_first_time(data: &faer::Mat<f64>, weights: &faer::Mat<f64>) -> Result<(),
 
 /// Run `test` alone in a fresh process as child `mode`; its stdout.
 fn run_child(test: &str, mode: &str) -> String {
-    let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, mode)
-        .output()
-        .expect("spawn the child test process");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "child {mode} ended with {} (an abort is a signal):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::run_test_in_child(test, &[(CHILD, mode)]).0
 }
 
 /// The value of `name=<u64>` in a child's output.

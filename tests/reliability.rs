@@ -5,7 +5,6 @@
 //! cases and the size-overflow cases are C programs (tests/c_api.rs).
 
 use std::ffi::{c_void, CStr};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -400,21 +399,8 @@ fn internal_panics_print_nothing_and_keep_the_host_hook() {
         return panic_child();
     }
     let test = "internal_panics_print_nothing_and_keep_the_host_hook";
-    let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
-        .env(PANIC_CHILD, "1")
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("spawn the child test process");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "child failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
+    let env = [(PANIC_CHILD, "1"), ("RUST_BACKTRACE", "1")];
+    let (stdout, stderr) = common::run_test_in_child(test, &env);
     assert_eq!(stderr, "", "the library printed on the host's stderr");
     for line in [
         "calling thread: status 9: internal error (please report): wlra panic probe on the calling thread",
@@ -577,18 +563,7 @@ fn destroy_joins_the_models_pool_threads() {
         return pool_child();
     }
     let test = "destroy_joins_the_models_pool_threads";
-    let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
-        .env(POOL_CHILD, "1")
-        .output()
-        .expect("spawn the child test process");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, _) = common::run_test_in_child(test, &[(POOL_CHILD, "1")]);
     for line in ["during: 3", "after the change: 2", "after destroy: 0"] {
         assert!(
             stdout.lines().any(|l| l == line),

@@ -9,6 +9,42 @@ use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use wlra::{DenseProblem, Model};
 
+/// One `Vm*` field of /proc/self/status (e.g. "VmSize:"), in bytes.
+pub fn vm_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"));
+    let kib: u64 = line[field.len() + 1..]
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .expect("a size in kB");
+    kib * 1024
+}
+
+/// Run test `test` of this binary alone in a fresh process, with `env`
+/// added to its environment (the tests that need a process of their own:
+/// limits, thread counts, the host's stderr). Fails unless it exits
+/// successfully (an abort is a signal); its stdout and stderr.
+pub fn run_test_in_child(test: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .envs(env.iter().copied())
+        .output()
+        .expect("spawn the child test process");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "child {test} {env:?} ended with {}:\n{stdout}\n{stderr}",
+        out.status
+    );
+    (stdout, stderr)
+}
+
 pub struct Rng(Xoshiro256PlusPlus);
 
 impl Rng {
