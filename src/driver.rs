@@ -8,8 +8,10 @@ pub use crate::outer::{FitOutcome, Progress};
 
 use crate::error::Result;
 use crate::init::{copy_factors, random_factors, svd_factors, Factors};
+use crate::memory::try_zeros;
 use crate::offsets::Offsets;
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
+use crate::outer::unobserved::zero_unobserved;
 use crate::outer::{varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
 use crate::scaling::{Multiplier, Pins, Scale};
@@ -19,6 +21,13 @@ use faer::Mat;
 /// distance, or ten times the tolerance when that is looser (two fits
 /// stopped by the tolerance agree no closer than it).
 const SAME_OPTIMUM: f64 = 1e-9;
+/// ... or when both lie within this fraction of sum w m^2 (the objective
+/// of zero factors) of each other: a relative distance means nothing for
+/// objectives at the level of rounding (exact data), which differ by
+/// orders of magnitude between equally exact fits. A best objective below
+/// it is an exact fit, the global optimum of a problem without ridge: two
+/// starts there end the restarts.
+const EXACT_FIT_FLOOR: f64 = 1e-13;
 /// AUTO restarts around VarPro: at least this many starts before "the best
 /// seen twice" may stop. On the Face benchmark 20 to 37 % of random starts
 /// reach the best known optimum (three samples of 16 to 60 starts) and a
@@ -157,10 +166,12 @@ fn restart(
 ) -> Result<FitOutcome> {
     let (n, m) = (ctx.problem.n_rows(), ctx.problem.n_cols());
     let same = SAME_OPTIMUM.max(10.0 * ctx.options.tolerance);
+    let floor = EXACT_FIT_FLOOR * zero_factors_objective(ctx)?;
     let (mut starts, mut at_best) = (1, 1);
     let mut used = best.iterations;
     for r in 1..=plan.restarts {
-        let done = at_best >= 2 && starts >= plan.min_starts;
+        let exact = best.objective <= floor;
+        let done = at_best >= 2 && (starts >= plan.min_starts || exact);
         let Some(options) = remaining_budget(ctx.options, used) else {
             break;
         };
@@ -182,17 +193,17 @@ fn restart(
         starts += 1;
         used += fit.iterations;
         let cancelled = fit.cancelled;
-        let distance = (fit.objective - best.objective) / best.objective.max(f64::MIN_POSITIVE);
+        let gap = fit.objective - best.objective;
         // The same optimum counts again; a lower one (even by rounding)
         // becomes the best, so what was reported never rises.
-        at_best = if distance.abs() <= same {
+        at_best = if gap.abs() <= same * best.objective + floor {
             at_best + 1
-        } else if distance < 0.0 {
+        } else if gap < 0.0 {
             1
         } else {
             at_best
         };
-        if distance < 0.0 {
+        if gap < 0.0 {
             best = fit;
         }
         best.cancelled |= cancelled;
@@ -201,6 +212,17 @@ fn restart(
     best.starts = starts;
     best.starts_at_best = at_best;
     Ok(best)
+}
+
+/// sum w m^2 (+ 0 ridge): the objective of zero factors, the scale every
+/// objective of the problem is measured against.
+fn zero_factors_objective(ctx: &Context<'_>) -> Result<f64> {
+    let (n, m) = (ctx.problem.n_rows(), ctx.problem.n_cols());
+    let zero = Factors {
+        u: try_zeros(n, ctx.rank, "zero factors")?,
+        v: try_zeros(m, ctx.rank, "zero factors")?,
+    };
+    ctx.objective(&zero)
 }
 
 /// The options of the next start: an explicit WLRA_OPTION_MAX_ITERATIONS
@@ -263,10 +285,11 @@ pub fn fit(
             ..options.clone()
         };
         let mut report = |i: usize, f: f64| progress(i, scale.objective_out(f));
-        let outcome = fit_scaled(problem, rank, options, start, pins, &mut report, pool)?;
-        in_callers_units(outcome, scale)
+        fit_scaled(problem, rank, options, start, pins, &mut report, pool)?
     };
-    // The offsets as they are: their pinned columns at 1.
+    // The offsets as they are: their pinned columns at 1. The gauge is
+    // fixed before the factors leave the solvers' units, where no sum of
+    // offsets can overflow (data near the largest double).
     offsets.repin(&mut outcome.factors, rank, Pins::ONES);
     // Without a ridge nothing fixes how the offsets and U V^T share the
     // model: the documented gauge (`crate::offsets`).
@@ -274,6 +297,10 @@ pub fn fit(
         offsets.center(&mut outcome.factors, rank)?;
     } else {
         offsets.move_constant(&mut outcome.factors, rank);
+    }
+    if !scale.is_unit() {
+        outcome = in_callers_units(outcome, scale);
+        offsets.repin(&mut outcome.factors, rank, Pins::ONES);
     }
     Ok(outcome)
 }
@@ -332,8 +359,11 @@ fn fit_scaled(
     let method = choose_method(options, problem, rank)?;
     let first = method.run(&ctx, initial_factors(&ctx, start)?, progress)?;
     let plan = restart_plan(options, method);
-    if plan.restarts == 0 {
-        return Ok(first);
-    }
-    restart(&ctx, method, plan, first, progress)
+    let mut outcome = if plan.restarts == 0 {
+        first
+    } else {
+        restart(&ctx, method, plan, first, progress)?
+    };
+    zero_unobserved(&ctx, &mut outcome)?;
+    Ok(outcome)
 }

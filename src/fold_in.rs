@@ -5,12 +5,18 @@
 //! minimum norm where a row's normal equations are singular, so a row with
 //! no positive weight gets u_r = 0, never NaN). No refit: V stays as it is.
 //!
+//! Scale: the rows are solved in units where W, M and V are near 1
+//! (`scaling::FoldInScale`), as the fit is, so fold-in keeps its answer
+//! from subnormal weights to data near the largest double.
+//!
 //! Cost: the exact half-step's, n_new m k(k+1) flops for the row Grams and
 //! n_new k^3 / 3 for their factorizations (one shared Gram with unit weights).
 
 use crate::error::Result;
+use crate::memory::{try_collect, try_from_fn};
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::{DenseProblem, Problem};
+use crate::scaling::{FoldInScale, Scale};
 use crate::solver::dense::exact::ExactSolver;
 use crate::solver::{HalfStep, HalfStepSolver};
 use faer::{Mat, MatRef, Par};
@@ -38,8 +44,54 @@ pub(crate) fn fold_in_rows(
     w_rows: Option<MatRef<'_, f64>>,
     par: Par,
 ) -> Result<Mat<f64>> {
-    let (ridge, by_weight_sums) = against.ridge;
     let dense = DenseProblem::new(m_rows, w_rows);
+    let scale = fold_in_scale(against, &dense);
+    if scale.is_unit() {
+        return solve_rows(against, dense, par);
+    }
+    // The fit's units for these rows (`crate::scaling`): copies of V and b
+    // (m k + m doubles), W and M scaled as they are read.
+    let design = scale.design();
+    let scaled_design = try_from_fn(
+        against.design.nrows(),
+        against.design.ncols(),
+        |j, c| design.apply(against.design[(j, c)]),
+        "V in the fold-in's units",
+    )?;
+    let values = scale.data().values();
+    let scaled_shift = match against.shift {
+        Some(b) => Some(try_collect(b.iter().map(|&x| values.apply(x)), "b")?),
+        None => None,
+    };
+    let (ridge, by_weight_sums) = against.ridge;
+    let scaled = FoldIn {
+        design: scaled_design.as_ref(),
+        shift: scaled_shift.as_deref(),
+        ridge: (scale.ridge(ridge, by_weight_sums), by_weight_sums),
+        unpenalized: against.unpenalized,
+    };
+    let mut solved = solve_rows(&scaled, dense.with_scale(scale.data()), par)?;
+    let out = scale.solution_out();
+    solved
+        .col_iter_mut()
+        .for_each(|c| c.iter_mut().for_each(|x| *x = out.apply(*x)));
+    Ok(solved)
+}
+
+/// The units fold-in solves in: from the rows' largest weight and |M|
+/// (the column offsets' |b| too: they come off M) and V's largest entry.
+fn fold_in_scale(against: &FoldIn<'_>, dense: &DenseProblem<'_>) -> FoldInScale {
+    let largest = |x: &mut dyn Iterator<Item = f64>| x.map(f64::abs).fold(0.0, f64::max);
+    let (weight, value) = dense.largest_magnitudes();
+    let shift = largest(&mut against.shift.unwrap_or(&[]).iter().copied());
+    let design = against.design;
+    let v = largest(&mut (0..design.ncols()).flat_map(|c| design.col(c).iter().copied()));
+    FoldInScale::new(Scale::for_largest(weight, value.max(shift)), v)
+}
+
+/// The exact U half-step of `dense` (in the units of `against`).
+fn solve_rows(against: &FoldIn<'_>, dense: DenseProblem<'_>, par: Par) -> Result<Mat<f64>> {
+    let (ridge, by_weight_sums) = against.ridge;
     let problem = Problem::Dense(match against.shift {
         Some(b) => dense.with_column_shift(b),
         None => dense,

@@ -10,6 +10,7 @@ use crate::offsets::{OffsetColumns, Offsets};
 use crate::options::{InitChoice, Options};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
+use crate::scaling::dot_without_overflow;
 use crate::thread_pool::JoinedPool;
 use crate::validation::{
     csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
@@ -267,8 +268,10 @@ impl Model {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             t => t,
         };
-        if self.pool.as_ref().map(|(t, _)| *t) != Some(threads) {
-            // The old pool (if any) is joined before the new one starts.
+        let current = self.pool.as_ref().filter(|(_, pool)| !pool.stale());
+        if current.map(|(t, _)| *t) != Some(threads) {
+            // The old pool (if any) is joined before the new one starts; a
+            // forked child's inherited one is left behind (`thread_pool`).
             self.pool = None;
             self.pool = Some((threads, JoinedPool::new(threads)?));
         }
@@ -319,9 +322,11 @@ impl Model {
             csr_holds_out_some(input, folds)?;
             problem.zero_weights_where(|i, j| folds.is_held_out(i, j));
         }
-        let view = problem.view().into();
-        self.fit_checked(&view, |f| {
-            folds.map(|folds| csr_held_out_error(input, &folds, f.u.as_ref(), f.v.as_ref()))
+        let view = problem.view();
+        let scale = view.scale();
+        self.fit_checked(&view.into(), |f| {
+            let (u, v) = (f.u.as_ref(), f.v.as_ref());
+            folds.map(|folds| csr_held_out_error(input, &folds, scale, u, v))
         })
     }
 
@@ -422,9 +427,10 @@ impl Model {
         };
         check("rows", rows, u.nrows())?;
         check("cols", cols, v.nrows())?;
-        // The augmented product is the whole model, offsets included.
+        // The augmented product is the whole model, offsets included,
+        // summed so that no partial sum overflows where the value does not.
         for ((o, &i), &j) in out.iter_mut().zip(rows).zip(cols) {
-            *o = (0..u.ncols()).map(|d| u[(i, d)] * v[(j, d)]).sum();
+            *o = dot_without_overflow(u.ncols(), |d| u[(i, d)], |d| v[(j, d)]);
         }
         Ok(())
     }
@@ -477,7 +483,7 @@ impl Model {
             ridge,
             unpenalized: offsets.row_column(k),
         };
-        match &self.pool {
+        match self.pool.as_ref().filter(|(_, pool)| !pool.stale()) {
             Some((_, pool)) => pool.install(|| {
                 let par = Par::rayon(pool.current_num_threads());
                 fold_in_rows(&rows, m_rows, w_rows, par)

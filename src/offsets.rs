@@ -30,7 +30,7 @@ use crate::memory::{try_from_fn, try_zeros};
 use crate::options::{
     WLRA_OFFSETS_BOTH, WLRA_OFFSETS_COLUMNS, WLRA_OFFSETS_NONE, WLRA_OFFSETS_ROWS,
 };
-use crate::scaling::Pins;
+use crate::scaling::{dot_without_overflow, mean_without_overflow, Pins};
 use faer::{ColRef, Mat, MatRef};
 
 /// A fit's row offsets a and column offsets b, None for a side it lacks.
@@ -154,7 +154,7 @@ impl Offsets {
             // a += U v_mean; V centered.
             let c = k;
             for i in 0..n {
-                let shift: f64 = (0..k).map(|d| f.u[(i, d)] * v_mean[(d, 0)]).sum();
+                let shift = dot_without_overflow(k, |d| f.u[(i, d)], |d| v_mean[(d, 0)]);
                 f.u[(i, c)] += shift;
             }
             subtract_means(&mut f.v, &v_mean, k);
@@ -163,7 +163,7 @@ impl Offsets {
             // b += V_c u_mean (V already centered when a absorbed its mean).
             let c = k + usize::from(self.rows);
             for j in 0..m {
-                let shift: f64 = (0..k).map(|d| f.v[(j, d)] * u_mean[(d, 0)]).sum();
+                let shift = dot_without_overflow(k, |d| f.v[(j, d)], |d| u_mean[(d, 0)]);
                 f.v[(j, c)] += shift;
             }
             subtract_means(&mut f.u, &u_mean, k);
@@ -181,7 +181,7 @@ impl Offsets {
         }
         let (ca, cb) = (k, k + 1);
         let (n, m) = (f.u.nrows(), f.v.nrows());
-        let b_mean = f.v.col(cb).iter().sum::<f64>() / m as f64;
+        let b_mean = mean_without_overflow(m, |j| f.v[(j, cb)]);
         (0..m).for_each(|j| f.v[(j, cb)] -= b_mean);
         (0..n).for_each(|i| f.u[(i, ca)] += b_mean);
     }
@@ -213,9 +213,8 @@ fn repin_column(partner: &mut Mat<f64>, pinned: &mut Mat<f64>, c: usize, pin: f6
 /// The means of x's first k columns (k x 1), each summed in row order.
 fn column_means(x: MatRef<'_, f64>, k: usize) -> Result<Mat<f64>> {
     let mut out = try_zeros(k, 1, "the factors' column means")?;
-    let rows = x.nrows().max(1) as f64;
     for d in 0..k {
-        out[(d, 0)] = x.col(d).iter().sum::<f64>() / rows;
+        out[(d, 0)] = mean_without_overflow(x.nrows(), |i| x[(i, d)]);
     }
     Ok(out)
 }

@@ -225,12 +225,103 @@ impl Scale {
         Multiplier::pow2(self.value / 2)
     }
 
+    /// Solver's M (or a value of the model, or a residual) -> caller's.
+    pub fn values_out(&self) -> Multiplier {
+        Multiplier::pow2(self.value)
+    }
+
     /// The solver's objective in the caller's units: +inf when it exceeds
     /// the largest double (the model then reports WLRA_ERROR_NUMERICAL for
     /// WLRA_INFO_OBJECTIVE rather than a wrong number).
     pub fn objective_out(&self, f: f64) -> f64 {
         times_pow2(f, self.weight + 2 * self.value)
     }
+}
+
+/// Fold-in's units (`crate::fold_in`): the new rows' W and M by `data`
+/// (their largest weight and |M|, the column offsets' |b| included), the
+/// fixed factor V by a power of two of its own, 2^design. With
+/// V = 2^design V_s the rows' solution is u = 2^(value - design) u_s, and
+/// the scaled problem's ridge follows from the same substitution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FoldInScale {
+    data: Scale,
+    design: i32,
+}
+
+impl FoldInScale {
+    pub fn new(data: Scale, largest_design: f64) -> FoldInScale {
+        FoldInScale {
+            data,
+            design: even_exponent(largest_design),
+        }
+    }
+
+    pub fn data(&self) -> Scale {
+        self.data
+    }
+
+    pub fn is_unit(&self) -> bool {
+        self.data.is_unit() && self.design == 0
+    }
+
+    /// Caller's V -> solver's.
+    pub fn design(&self) -> Multiplier {
+        Multiplier::pow2(-self.design)
+    }
+
+    /// The caller's ridge in the solver's units: the penalty ridge |u|^2
+    /// over the objective's 2^(weight + 2 value) is ridge 2^-(weight +
+    /// 2 design) |u_s|^2; with weight-sum ridges the sums carry 2^weight.
+    pub fn ridge(&self, ridge: f64, by_weight_sums: bool) -> f64 {
+        if ridge == 0.0 {
+            return 0.0;
+        }
+        let weight = if by_weight_sums { 0 } else { self.data.weight };
+        times_pow2(ridge, -(weight + 2 * self.design)).min(MAX_SCALED_RIDGE)
+    }
+
+    /// Solver's solution -> caller's.
+    pub fn solution_out(&self) -> Multiplier {
+        Multiplier::pow2(self.data.value - self.design)
+    }
+}
+
+/// sum_d x(d) y(d) over d < len, as a double whenever the sum is one: the
+/// terms are summed with x and y each brought near 1 by a power of two and
+/// the sum is scaled back, so no partial sum overflows where the total
+/// does not (offsets near the top of the double range, `Model::predict`).
+/// Bit for bit the plain sum in the same order when no product or partial
+/// sum comes near either end of the range. Flops: 4 len.
+pub fn dot_without_overflow(len: usize, x: impl Fn(usize) -> f64, y: impl Fn(usize) -> f64) -> f64 {
+    let largest = |f: &dyn Fn(usize) -> f64| (0..len).map(|d| f(d).abs()).fold(0.0, f64::max);
+    let e = |a: f64| {
+        if a > 0.0 && a.is_finite() {
+            exponent(a)
+        } else {
+            0
+        }
+    };
+    let (ex, ey) = (e(largest(&x)), e(largest(&y)));
+    let (sx, sy) = (Multiplier::pow2(-ex), Multiplier::pow2(-ey));
+    let sum: f64 = (0..len).map(|d| sx.apply(x(d)) * sy.apply(y(d))).sum();
+    times_pow2(sum, ex + ey)
+}
+
+/// The mean of x(0), ..., x(len - 1), summed with the values brought near 1 by a power of
+/// two, so that no partial sum overflows where the mean does not (the
+/// offsets' gauge of data near the largest double). Bit for bit the plain
+/// sum / len in the same order away from either end of the range.
+pub fn mean_without_overflow(len: usize, x: impl Fn(usize) -> f64) -> f64 {
+    let largest = (0..len).map(|i| x(i).abs()).fold(0.0, f64::max);
+    let e = if largest > 0.0 && largest.is_finite() {
+        exponent(largest)
+    } else {
+        0
+    };
+    let down = Multiplier::pow2(-e);
+    let sum: f64 = (0..len).map(|i| down.apply(x(i))).sum();
+    times_pow2(sum / len.max(1) as f64, e)
 }
 
 #[cfg(test)]
@@ -260,6 +351,21 @@ mod tests {
         assert_eq!(times_pow2(3.0, 1000), 3.0 * 2f64.powi(1000));
         assert!(Multiplier::pow2(0).is_one());
         assert_eq!(Multiplier::pow2(2000).apply_saturating(1.0), f64::MAX);
+    }
+
+    #[test]
+    fn dot_without_overflow_sums_past_the_largest_double() {
+        // a + b + u v with a + b beyond f64::MAX and the total within it.
+        let x = [1e308, 1.0, 1e154];
+        let y = [1.0, 1e308, -0.75e154];
+        let plain: f64 = (0..3).map(|d| x[d] * y[d]).sum();
+        assert!(plain.is_infinite());
+        let d = dot_without_overflow(3, |d| x[d], |d| y[d]);
+        assert!((d - 1.25e308).abs() <= 1e-15 * 1.25e308, "{d:e}");
+        // Ordinary values: the plain sum, bit for bit.
+        let (a, b) = ([0.3, -1.7, 2.5e-3], [11.0, 0.125, -7.0]);
+        let plain: f64 = (0..3).map(|d| a[d] * b[d]).sum();
+        assert_eq!(dot_without_overflow(3, |d| a[d], |d| b[d]), plain);
     }
 
     #[test]

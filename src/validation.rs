@@ -2,7 +2,8 @@
 //! dense input, the pattern for CSR input) fall into `count` folds by a hash
 //! of (seed, i, j), the same for every rank, ridge and thread count. A fit
 //! with a held-out fold gives that fold's entries weight 0 and afterwards
-//! reports their weighted RMSE, sqrt(sum w (m - u_i . v_j)^2 / sum w).
+//! reports their weighted RMSE, sqrt(sum w (m - u_i . v_j)^2 / sum w),
+//! evaluated in the fit's units (`crate::scaling`).
 //!
 //! Memory: dense input with held-out entries is fitted against a copy of W
 //! with them zeroed (n m doubles, reserved fallibly); CSR input zeroes them
@@ -13,6 +14,7 @@ use crate::memory::try_zeros;
 use crate::problem::sparse::CsrInput;
 use crate::problem::DenseProblem;
 use crate::rng::{entry_bits, Purpose};
+use crate::scaling::{Multiplier, Scale};
 use faer::{Mat, MatRef};
 
 /// Which fold is held out of a fit (WLRA_OPTION_FOLDS, _HELD_OUT_FOLD).
@@ -53,21 +55,37 @@ struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, w: f64, m: f64, u: MatRef<'_, f64>, v: MatRef<'_, f64>, i: usize, j: usize) {
-        let fitted: f64 = (0..u.ncols()).map(|d| u[(i, d)] * v[(j, d)]).sum();
+    /// Entry (i, j) with weight `w` and value `m` in the solvers' units
+    /// (`crate::scaling`), the model's value there from the caller's u and
+    /// v brought into them by `into` (per factor).
+    fn add(
+        &mut self,
+        (w, m): (f64, f64),
+        (u, v): Pair<'_>,
+        (i, j): (usize, usize),
+        into: Multiplier,
+    ) {
+        let fitted: f64 = (0..u.ncols())
+            .map(|d| into.apply(u[(i, d)]) * into.apply(v[(j, d)]))
+            .sum();
         let r = m - fitted;
         self.weighted_squares += w * r * r;
         self.weights += w;
         self.entries += 1;
     }
 
-    fn error(&self) -> HeldOutError {
+    /// The error in the caller's units.
+    fn error(&self, scale: Scale) -> HeldOutError {
+        let rmse = (self.weighted_squares / self.weights).sqrt();
         HeldOutError {
-            rmse: (self.weighted_squares / self.weights).sqrt(),
+            rmse: scale.values_out().apply(rmse),
             entries: self.entries,
         }
     }
 }
+
+/// The fitted factors U and V, in the caller's units.
+type Pair<'a> = (MatRef<'a, f64>, MatRef<'a, f64>);
 
 fn no_entry(folds: &Folds) -> crate::Error {
     invalid(format!(
@@ -123,38 +141,47 @@ fn each_csr_entry(input: &CsrInput<'_>, mut visit: impl FnMut(usize, usize, f64,
     }
 }
 
-/// The held-out error of factors (u, v) on dense input.
+/// The held-out error of factors (u, v) on dense input, summed in the
+/// units the fit ran in (`crate::scaling`), so that no square or sum
+/// overflows or underflows at either end of the double range.
 pub fn dense_held_out_error(
     problem: &DenseProblem<'_>,
     folds: &Folds,
     u: MatRef<'_, f64>,
     v: MatRef<'_, f64>,
 ) -> HeldOutError {
-    let (data, weights) = (problem.data(), problem.weights());
+    let scaled = problem.normalized();
+    let into = scaled.scale().factors_in();
+    let weights = problem.weights();
     let mut sums = Sums::default();
-    for j in 0..data.ncols() {
-        for i in 0..data.nrows() {
+    for j in 0..problem.n_cols() {
+        for i in 0..problem.n_rows() {
             let w = weights.map_or(1.0, |w| w[(i, j)]);
             if w > 0.0 && folds.is_held_out(i, j) {
-                sums.add(w, data[(i, j)], u, v, i, j);
+                let entry = (scaled.weight(i, j), scaled.value(i, j));
+                sums.add(entry, (u, v), (i, j), into);
             }
         }
     }
-    sums.error()
+    sums.error(scaled.scale())
 }
 
-/// The held-out error of factors (u, v) on CSR input.
+/// The held-out error of factors (u, v) on CSR input, summed in the units
+/// of `scale`, the fit's (`SparseProblem`'s).
 pub fn csr_held_out_error(
     input: &CsrInput<'_>,
     folds: &Folds,
+    scale: Scale,
     u: MatRef<'_, f64>,
     v: MatRef<'_, f64>,
 ) -> HeldOutError {
+    let into = scale.factors_in();
     let mut sums = Sums::default();
     each_csr_entry(input, |i, j, m, w| {
         if w > 0.0 && folds.is_held_out(i, j) {
-            sums.add(w, m, u, v, i, j);
+            let entry = (scale.weights().apply(w), scale.values().apply_saturating(m));
+            sums.add(entry, (u, v), (i, j), into);
         }
     });
-    sums.error()
+    sums.error(scale)
 }

@@ -165,8 +165,11 @@ pub unsafe extern "C" fn wlra_fit(
         // SAFETY: `model` is NULL or a live handle (this function's
         // contract); `handle` rejects NULL. The lease lasts the whole fit.
         let mut target = unsafe { handle(model) }?.exclusive("wlra_fit")?;
-        check_layout(layout)?;
+        // The documented order: pointers, dimensions, then the layout and
+        // the leading dimensions (`MatrixArg::view`).
+        non_null(m, "m")?;
         check_dims(n_rows, n_cols)?;
+        check_layout(layout)?;
         let m_arg = MatrixArg {
             name: "m",
             ld_name: "ld_m",
@@ -221,14 +224,14 @@ pub unsafe extern "C" fn wlra_fit_csr(
         // SAFETY: `model` is NULL or a live handle (this function's
         // contract); `handle` rejects NULL. The lease lasts the whole fit.
         let mut target = unsafe { handle(model) }?.exclusive("wlra_fit_csr")?;
+        non_null(row_ptr, "row_ptr")?;
         check_dims(n_rows, n_cols)?;
         sparse::check_pattern_dims(n_rows, n_cols)?;
         let ptr_len = n_rows + 1; // no overflow: check_pattern_dims
-        non_null(row_ptr, "row_ptr")?;
-        // SAFETY: the caller's contract: row_ptr has n_rows + 1 entries,
-        // and row_ptr[n_rows] = nnz fixes the other arrays' lengths.
+                                  // SAFETY: the caller's contract: row_ptr has n_rows + 1 entries,
+                                  // and row_ptr[n_rows] = nnz fixes the other arrays' lengths.
         let row_ptr = unsafe { views::array(row_ptr, ptr_len, "row_ptr") }?;
-        let nnz = sparse::check_row_ptr(row_ptr)?;
+        let nnz = sparse::check_row_ptr(row_ptr, n_cols)?;
         // SAFETY: the caller's contract gives col_idx nnz = row_ptr[n_rows]
         // entries, and check_row_ptr has checked that count.
         let col_idx = unsafe { views::array(col_idx, nnz, "col_idx") }?;

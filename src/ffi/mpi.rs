@@ -129,7 +129,7 @@ unsafe fn csr_rows<'a>(
     // SAFETY: row_ptr has n_local + 1 entries (no overflow:
     // check_pattern_dims), and row_ptr[n_local] = nnz fixes the others.
     let row_ptr = unsafe { views::array(row_ptr, n_local + 1, "row_ptr") }?;
-    let nnz = sparse::check_row_ptr(row_ptr)?;
+    let nnz = sparse::check_row_ptr(row_ptr, block.n_cols)?;
     // SAFETY: the caller's contract gives these nnz entries each.
     let (col_idx, m_values) = unsafe {
         (

@@ -13,7 +13,9 @@
 //! accepted extrapolation costs the two half-steps of a plain iteration
 //! and one more objective, a rejected one a half-step more.
 
-use super::alternating::{accept_iteration, half_step, verdict, AccuracySchedule, Verdict};
+use super::alternating::{
+    accept_iteration, half_step, stationary, verdict, AccuracySchedule, Verdict,
+};
 use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
@@ -381,14 +383,14 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             )));
         }
         // Clipping never runs here (it falls back to alternation).
-        match verdict(previous, value, loose, 0.0) {
+        match verdict(previous, value, loose) {
             Verdict::RoseRetry => {
                 schedule.tighten_fully();
                 history.restart(false);
                 continue;
             }
             Verdict::RoseAtOptimum => {
-                run.converged = true;
+                stationary(&mut run, options, progress);
                 break;
             }
             Verdict::Accept => {}

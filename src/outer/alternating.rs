@@ -80,10 +80,9 @@ pub(super) enum Verdict {
     Accept,
 }
 
-pub(super) fn verdict(previous: Option<f64>, value: f64, loose: bool, clip: f64) -> Verdict {
-    // Clipping may legitimately raise the objective, so it is exempt.
+pub(super) fn verdict(previous: Option<f64>, value: f64, loose: bool) -> Verdict {
     match previous {
-        Some(last) if value > last && clip == 0.0 => {
+        Some(last) if value > last => {
             if loose {
                 Verdict::RoseRetry
             } else {
@@ -274,7 +273,9 @@ pub(super) fn accept_iteration(
     let loose = schedule.loose();
     run.accept(factors, value);
     run.accuracies.push(schedule.now);
-    let settled = last.is_finite() && (last - value) <= tolerance * last || value == 0.0;
+    // Tolerance 0 asks for every iteration of the budget.
+    let settled =
+        tolerance > 0.0 && (last.is_finite() && (last - value) <= tolerance * last || value == 0.0);
     // Convergence counts only for iterations solved at full accuracy.
     run.converged = settled && !loose;
     if last.is_finite() && !run.converged {
@@ -284,6 +285,16 @@ pub(super) fn accept_iteration(
         run.cancelled = true;
     }
     run.cancelled || run.converged
+}
+
+/// The loop's end at a rise at full accuracy: converged, or with tolerance
+/// 0 the rest of the budget at these factors (`FitOutcome::finish_budget`).
+pub(super) fn stationary(run: &mut FitOutcome, options: &Options, progress: Progress<'_>) {
+    if options.tolerance > 0.0 {
+        run.converged = true;
+    } else {
+        run.finish_budget(options.max_iterations, progress);
+    }
 }
 
 /// Alternate from `start` until the tolerance, the iteration budget or the
@@ -297,7 +308,20 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     let mut run = FitOutcome::new(start, start_objective);
     let mut previous: Option<f64> = None;
     let (mut inner_work, mut half_steps) = (0.0, 0usize);
+    // Clipping (LLR16) changes the fixed factor, so a clipped iteration may
+    // raise the objective: it is then redone without clipping, and every
+    // accepted iteration still lowers the objective.
+    let unclipped_options = Options {
+        clip: 0.0,
+        ..options.clone()
+    };
+    let unclipped = Context {
+        options: &unclipped_options,
+        ..*ctx
+    };
+    let mut clipping = options.clip > 0.0;
     while run.iterations < options.max_iterations {
+        let step_ctx = if clipping { ctx } else { &unclipped };
         solver.set_accuracy(schedule.now);
         // The first iteration corrects the start's scale; relaxing it
         // amplifies the start's error (measured: 100x the objective).
@@ -307,7 +331,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             options.overrelaxation
         };
         let (v_fixed, u_solved) = half_step(
-            ctx,
+            step_ctx,
             solver.as_mut(),
             true,
             &run.factors.u,
@@ -315,7 +339,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             omega,
         )?;
         inner_work += solver.inner_iterations() as f64 / n as f64;
-        let (u, v) = half_step(ctx, solver.as_mut(), false, &v_fixed, &u_solved, omega)?;
+        let (u, v) = half_step(step_ctx, solver.as_mut(), false, &v_fixed, &u_solved, omega)?;
         inner_work += solver.inner_iterations() as f64 / m as f64;
         half_steps += 2;
         let accepted = Factors { u, v };
@@ -327,17 +351,22 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             )));
         }
         let loose = schedule.loose();
-        match verdict(previous, value, loose, options.clip) {
+        match verdict(previous, value, loose) {
             Verdict::RoseRetry => {
                 schedule.tighten_fully();
                 continue;
             }
+            Verdict::RoseAtOptimum if clipping => {
+                clipping = false;
+                continue;
+            }
             Verdict::RoseAtOptimum => {
-                run.converged = true;
+                stationary(&mut run, options, progress);
                 break;
             }
             Verdict::Accept => {}
         }
+        clipping = options.clip > 0.0;
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
         let objectives = (last, value);
         if accept_iteration(

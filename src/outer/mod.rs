@@ -7,6 +7,7 @@
 
 pub mod accelerated;
 pub mod alternating;
+pub mod unobserved;
 pub mod varpro;
 
 use crate::init::Factors;
@@ -206,5 +207,17 @@ impl FitOutcome {
         self.factors = factors;
         self.objective = value;
         self.iterations += 1;
+    }
+
+    /// The rest of a budget of `budget` iterations, when tolerance 0 asks
+    /// for all of them and the method cannot move any more (a rise at full
+    /// accuracy, a stationary point): each would repeat the last one
+    /// exactly and keep these factors, so they are reported at them
+    /// without being recomputed. The callback may still cancel.
+    pub fn finish_budget(&mut self, budget: usize, progress: Progress<'_>) {
+        while self.iterations < budget && !self.cancelled {
+            self.iterations += 1;
+            self.cancelled = !progress(self.iterations, self.objective);
+        }
     }
 }

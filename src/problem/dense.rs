@@ -67,9 +67,20 @@ impl<'a> DenseProblem<'a> {
     /// The same problem read through the scale its largest weight and its
     /// largest |M| where W > 0 call for. One pass over W and M.
     pub fn normalized(&self) -> DenseProblem<'a> {
+        let (weight, value) = self.largest_magnitudes();
+        self.with_scale(Scale::for_largest(weight, value))
+    }
+
+    /// The same problem read through `scale`.
+    pub fn with_scale(&self, scale: Scale) -> DenseProblem<'a> {
+        DenseProblem { scale, ..*self }
+    }
+
+    /// The largest weight and the largest |M| where W > 0, in the caller's
+    /// units. One pass over W and M, along their contiguous direction.
+    pub fn largest_magnitudes(&self) -> (f64, f64) {
         let (mut weight, mut value) = (0.0f64, 0.0f64);
         let (n, m) = (self.n_rows(), self.n_cols());
-        // Along W's (or M's) contiguous direction.
         let by_rows = self.weights.unwrap_or(self.data).row_stride() != 1;
         let mut visit = |i: usize, j: usize| {
             let w = self.weights.map_or(1.0, |w| w[(i, j)]);
@@ -83,10 +94,7 @@ impl<'a> DenseProblem<'a> {
         } else {
             (0..m).for_each(|j| (0..n).for_each(|i| visit(i, j)));
         }
-        DenseProblem {
-            scale: Scale::for_largest(weight, value),
-            ..*self
-        }
+        (weight, value)
     }
 
     /// How the values the solvers see relate to the caller's.

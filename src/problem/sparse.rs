@@ -109,7 +109,7 @@ pub fn check_pattern_dims(n_rows: usize, n_cols: usize) -> Result<()> {
 
 /// Check row_ptr alone (it fixes how much of the other arrays to read):
 /// returns nnz.
-pub fn check_row_ptr(row_ptr: &[i64]) -> Result<usize> {
+pub fn check_row_ptr(row_ptr: &[i64], n_cols: usize) -> Result<usize> {
     let (Some(&first), Some(&last)) = (row_ptr.first(), row_ptr.last()) else {
         return Err(invalid("row_ptr is empty: it needs n_rows + 1 entries"));
     };
@@ -123,6 +123,16 @@ pub fn check_row_ptr(row_ptr: &[i64]) -> Result<usize> {
                 i + 1,
                 pair[1],
                 pair[0]
+            )));
+        }
+        // Column indices increase strictly within a row and stay below
+        // n_cols, so a longer row is malformed, whatever col_idx holds
+        // (and nothing is reserved for it).
+        let len = pair[1].abs_diff(pair[0]);
+        if len > n_cols as u64 {
+            return Err(invalid(format!(
+                "row {i}: row_ptr[{}] - row_ptr[{i}] = {len} entries, more than n_cols = {n_cols}",
+                i + 1
             )));
         }
     }
@@ -161,7 +171,7 @@ impl SparseProblem {
         }
         // n_rows + 1 does not wrap: check_pattern_dims.
         check_len("row_ptr", input.row_ptr.len(), n_rows + 1, "n_rows + 1")?;
-        let nnz = check_row_ptr(input.row_ptr)?;
+        let nnz = check_row_ptr(input.row_ptr, n_cols)?;
         check_len("col_idx", input.col_idx.len(), nnz, "row_ptr[n_rows]")?;
         check_len("m_values", input.m_values.len(), nnz, "row_ptr[n_rows]")?;
         if let Some(w) = input.w_values {

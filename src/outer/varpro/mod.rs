@@ -249,20 +249,24 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     } else {
         DEFAULT_MAX_ITERATIONS
     };
+    // Tolerance 0 asks for every iteration of the budget.
+    let every_iteration = options.tolerance == 0.0;
+    let mut stationary = false;
     while run.iterations < budget {
-        if now.elim.objective <= exact_fit {
-            run.converged = true;
+        if now.elim.objective <= exact_fit && !every_iteration {
+            stationary = true;
             break;
         }
         let Some((next, lambda)) = next_point(ctx, &obs, &now, &mut damping, k)? else {
-            run.converged = true;
+            stationary = true;
             break;
         };
         let (last, value) = (now.elim.objective, next.elim.objective);
         now = next;
         run.accept(now.factors(free_is_u, p, q, k)?, value);
         let settled = last - value <= options.tolerance * last;
-        run.converged = settled && lambda <= CONVERGED_DAMPING || value <= exact_fit;
+        run.converged =
+            !every_iteration && (settled && lambda <= CONVERGED_DAMPING || value <= exact_fit);
         if !progress(run.iterations, value) {
             run.cancelled = true;
             break;
@@ -271,10 +275,17 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             break;
         }
     }
-    if run.iterations == 0 && run.converged {
-        // Stationary at the start: the eliminated factor is still Y*(X).
-        run.factors = now.factors(free_is_u, p, q, k)?;
-        run.objective = now.elim.objective;
+    if stationary {
+        if run.iterations == 0 {
+            // Stationary at the start: the eliminated factor is still Y*(X).
+            run.factors = now.factors(free_is_u, p, q, k)?;
+            run.objective = now.elim.objective;
+        }
+        if every_iteration {
+            run.finish_budget(budget, progress);
+        } else {
+            run.converged = true;
+        }
     }
     Ok(run)
 }
