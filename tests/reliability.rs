@@ -349,8 +349,13 @@ fn sparse_problem_new_rejects_malformed_input_without_panicking() {
         ("short w_values", |c| c.w.truncate(1), "w_values has 1 entries, row_ptr[n_rows] = 4"),
         (
             "row_ptr past the arrays",
+            |c| c.row_ptr[3] = 7,
+            "col_idx has 4 entries, row_ptr[n_rows] = 7",
+        ),
+        (
+            "a row longer than n_cols",
             |c| c.row_ptr[3] = 9,
-            "col_idx has 4 entries, row_ptr[n_rows] = 9",
+            "row 2: row_ptr[3] - row_ptr[2] = 6 entries, more than n_cols = 4",
         ),
         (
             "decreasing row_ptr",

@@ -78,8 +78,10 @@ fn table_row(readme: &str, file: &str) -> (usize, f64, f64, usize) {
         .replace(',', "")
         .parse()
         .expect("observed column");
-    let best = cells[5].parse().expect("best known RMS column");
-    let decimals = cells[5].split('.').nth(1).map_or(0, str::len) as i32;
+    // The number, before any remark in parentheses.
+    let best_text = cells[5].split_whitespace().next().unwrap_or("");
+    let best = best_text.parse().expect("best known RMS column");
+    let decimals = best_text.split('.').nth(1).map_or(0, str::len) as i32;
     (rank, best, 0.5 * 10f64.powi(-decimals), observed)
 }
 
