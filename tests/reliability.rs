@@ -340,7 +340,7 @@ fn sparse_problem(c: &Csr) -> Result<SparseProblem, Error> {
 fn sparse_problem_new_rejects_malformed_input_without_panicking() {
     assert!(sparse_problem(&valid_csr()).is_ok());
     type Break = fn(&mut Csr);
-    let cases: [(&str, Break, &str); 11] = [
+    let cases: [(&str, Break, &str); 12] = [
         ("short row_ptr", |c| c.row_ptr.truncate(3), "row_ptr has 3 entries, n_rows + 1 = 4"),
         ("empty row_ptr", |c| c.row_ptr.clear(), "row_ptr has 0 entries, n_rows + 1 = 4"),
         ("long row_ptr", |c| c.row_ptr.push(4), "row_ptr has 5 entries, n_rows + 1 = 4"),
