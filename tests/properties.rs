@@ -66,6 +66,19 @@ where
     };
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(name));
     let mut runner = TestRunner::new_with_rng(config, rng);
+    // PROPS_SURVEY=1: print every failing case and go on (to read what
+    // fails where), instead of stopping at the first and shrinking it.
+    let survey = std::env::var_os("PROPS_SURVEY").is_some();
+    let test = |value: S::Value| {
+        let shown = if survey { format!("{value:?}") } else { String::new() };
+        match test(value) {
+            Err(e) if survey => {
+                eprintln!("SURVEY {name}: {shown}\n    -> {e}");
+                Ok(())
+            }
+            other => other,
+        }
+    };
     match runner.run(&strategy, test) {
         Ok(()) => {}
         Err(TestError::Fail(reason, input)) => {
@@ -100,10 +113,7 @@ fn fail(message: String) -> TestCaseError {
 fn verdict(failures: Vec<String>) -> Result<(), TestCaseError> {
     if failures.is_empty() {
         Ok(())
-    } else if std::env::var_os("PROPS_SURVEY").is_some() {
-        // Survey mode (for reading the failures of every case): print, pass.
-        eprintln!("SURVEY: {}", failures.join("\n  "));
-        Ok(())
+
     } else {
         Err(fail(failures.join("\n  ")))
     }
@@ -995,3 +1005,786 @@ fn scaling_w_and_m_scales_the_held_out_rmse_by_c_m() {
     });
 }
 
+
+// ---------------------------------------------------------------------------
+// (b) Minimum norm: no weight, zero factor
+
+/// How rows and columns without weight reach the library.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Unweighted {
+    /// Dense W with zeros there (the other entries masked or not).
+    Dense { masked: bool },
+    /// CSR, w_default = 0, the rows and columns absent from the pattern.
+    CsrAbsent,
+    /// CSR, w_default = 0, the rows and columns in the pattern with weight 0.
+    CsrZeroWeights,
+}
+
+#[derive(Clone, Debug)]
+struct ZeroCase {
+    shape: Shape,
+    unweighted: Unweighted,
+    api: Api,
+    method: i32,
+    solver: i32,
+    init: i32,
+    restarts: f64,
+    ridge: f64,
+    max_iterations: usize,
+    zero_rows: Vec<usize>,
+    zero_cols: Vec<usize>,
+}
+
+fn zero_case() -> impl Strategy<Value = ZeroCase> {
+    let unweighted = prop_oneof![
+        any::<bool>().prop_map(|masked| Unweighted::Dense { masked }),
+        Just(Unweighted::CsrAbsent),
+        Just(Unweighted::CsrZeroWeights),
+    ];
+    (
+        shape(4..30, 4..30),
+        unweighted,
+        api(),
+        method(),
+        solver(),
+        prop::sample::select(vec![WLRA_INIT_SVD, WLRA_INIT_RANDOM]),
+        prop::sample::select(vec![0.0, 2.0]),
+        prop::sample::select(vec![0.0, 0.1]),
+        1usize..=30,
+        prop::collection::vec(0usize..30, 0..=2),
+        prop::collection::vec(0usize..30, 0..=2),
+    )
+        .prop_map(
+            |(shape, unweighted, api, method, solver, init, restarts, ridge, max_iterations, rows, cols)| {
+                let pick = |v: Vec<usize>, len: usize| {
+                    let mut out: Vec<usize> = v.into_iter().map(|x| x % len).collect();
+                    out.sort_unstable();
+                    out.dedup();
+                    out
+                };
+                let mut zero_rows = pick(rows, shape.n);
+                let zero_cols = pick(cols, shape.m);
+                if zero_rows.is_empty() && zero_cols.is_empty() {
+                    zero_rows.push(0);
+                }
+                ZeroCase {
+                    shape,
+                    unweighted,
+                    api,
+                    method,
+                    solver,
+                    init,
+                    restarts,
+                    ridge,
+                    max_iterations,
+                    zero_rows,
+                    zero_cols,
+                }
+            },
+        )
+}
+
+#[test]
+fn rows_and_columns_without_weight_get_zero_factors() {
+    check("rows_and_columns_without_weight_get_zero_factors", 64, zero_case(), |case| {
+        let d = data(case.shape, false);
+        let (n, m) = (d.n, d.m);
+        let unweighted = |i: usize, j: usize| case.zero_rows.contains(&i) || case.zero_cols.contains(&j);
+        let mut s = Session::new(case.api, d.k);
+        s.set_all(&[
+            (WLRA_OPTION_METHOD, case.method as f64),
+            (WLRA_OPTION_SOLVER, case.solver as f64),
+            (WLRA_OPTION_INIT, case.init as f64),
+            (WLRA_OPTION_RESTARTS, case.restarts),
+            (WLRA_OPTION_RIDGE, case.ridge),
+            (WLRA_OPTION_MAX_ITERATIONS, case.max_iterations as f64),
+        ]);
+        let fitted = match case.unweighted {
+            Unweighted::Dense { masked } => {
+                let w = d.dense_weights(Input::Dense { masked });
+                let w = Mat::from_fn(n, m, |i, j| if unweighted(i, j) { 0.0 } else { w[(i, j)] });
+                s.fit_dense(&d.values, Some(&w))
+            }
+            Unweighted::CsrAbsent => {
+                let mask = Mat::from_fn(n, m, |i, j| if unweighted(i, j) { 0.0 } else { d.mask[(i, j)] });
+                s.fit_csr((n, m), &csr(&mask, &d.values, &d.weights), M_DEFAULT, 0.0)
+            }
+            Unweighted::CsrZeroWeights => {
+                let w = Mat::from_fn(n, m, |i, j| if unweighted(i, j) { 0.0 } else { d.weights[(i, j)] });
+                s.fit_csr((n, m), &csr(&d.mask, &d.values, &w), M_DEFAULT, 0.0)
+            }
+        };
+        fitted.map_err(|st| fail(format!("fit: status {st} {}", s.last_error())))?;
+        let (u, v) = s.factors().map_err(|st| fail(format!("factors: status {st}")))?;
+        let method_used = s.info(WLRA_INFO_METHOD_USED);
+        let mut failures = Vec::new();
+        if !all_finite(&u) || !all_finite(&v) {
+            failures.push("factors not finite".to_string());
+        }
+        for &i in &case.zero_rows {
+            let row: Vec<f64> = (0..d.k).map(|c| u[(i, c)]).collect();
+            if row.iter().any(|&x| x != 0.0) {
+                failures.push(format!("U[{i}, :] = {row:?} (method used {method_used:?})"));
+            }
+        }
+        for &j in &case.zero_cols {
+            let row: Vec<f64> = (0..d.k).map(|c| v[(j, c)]).collect();
+            if row.iter().any(|&x| x != 0.0) {
+                failures.push(format!("V[{j}, :] = {row:?} (method used {method_used:?})"));
+            }
+        }
+        let p = as_mat(&s.predict_all().map_err(|st| fail(format!("predict: status {st}")))?, m);
+        let nonzero: Vec<String> = (0..n)
+            .flat_map(|i| (0..m).map(move |j| (i, j)))
+            .filter(|&(i, j)| unweighted(i, j) && p[(i, j)] != 0.0)
+            .take(3)
+            .map(|(i, j)| format!("({i}, {j}) = {:e}", p[(i, j)]))
+            .collect();
+        if !nonzero.is_empty() {
+            failures.push(format!("wlra_predict without weight: {}", nonzero.join(", ")));
+        }
+        verdict(failures)
+    });
+}
+
+// ---------------------------------------------------------------------------
+// (c) A monotone objective
+
+#[derive(Clone, Debug)]
+struct MonotoneCase {
+    shape: Shape,
+    input: Input,
+    api: Api,
+    method: i32,
+    solver: i32,
+    offsets: i32,
+    init: i32,
+    clip: f64,
+    overrelaxation: f64,
+    ridge: f64,
+    unit_weights: bool,
+}
+
+fn monotone_case() -> impl Strategy<Value = MonotoneCase> {
+    (
+        (shape(4..30, 4..30), input(), api(), any::<bool>()),
+        method(),
+        solver(),
+        offsets(),
+        prop::sample::select(vec![WLRA_INIT_SVD, WLRA_INIT_RANDOM]),
+        prop_oneof![2 => Just(0.0), 1 => prop::sample::select(vec![0.5, 1.0, 1.5, 2.0, 3.0])],
+        prop::sample::select(vec![1.0, 1.5]),
+        prop::sample::select(vec![0.0, 0.05]),
+    )
+        .prop_map(
+            |((shape, input, api, unit_weights), method, solver, offsets, init, clip, overrelaxation, ridge)| MonotoneCase {
+                shape,
+                input,
+                api,
+                method,
+                solver,
+                offsets,
+                init,
+                clip,
+                overrelaxation,
+                ridge,
+                unit_weights,
+            },
+        )
+}
+
+#[test]
+fn progress_objectives_never_increase() {
+    check("progress_objectives_never_increase", 64, monotone_case(), |case| {
+        let d = data(case.shape, case.unit_weights);
+        let mut s = Session::new(case.api, d.k);
+        s.set_all(&[
+            (WLRA_OPTION_METHOD, case.method as f64),
+            (WLRA_OPTION_SOLVER, case.solver as f64),
+            (WLRA_OPTION_OFFSETS, case.offsets as f64),
+            (WLRA_OPTION_INIT, case.init as f64),
+            (WLRA_OPTION_CLIP, case.clip),
+            (WLRA_OPTION_OVERRELAXATION, case.overrelaxation),
+            (WLRA_OPTION_RIDGE, case.ridge),
+            // One start: with restarts the callback reports the best so far.
+            (WLRA_OPTION_RESTARTS, 0.0),
+            (WLRA_OPTION_MAX_ITERATIONS, 60.0),
+        ]);
+        s.fit_data(&d, case.input, (1.0, 1.0))
+            .map_err(|st| fail(format!("fit: status {st} {}", s.last_error())))?;
+        let seen = s.objectives();
+        let method_used = s.info(WLRA_INFO_METHOD_USED);
+        let mut failures = Vec::new();
+        if let Some(bad) = seen.iter().position(|f| !f.is_finite()) {
+            failures.push(format!("objective {} at iteration {}", seen[bad], bad + 1));
+        }
+        if let Some(t) = (1..seen.len()).find(|&t| seen[t] > seen[t - 1]) {
+            failures.push(format!(
+                "iteration {} raises the objective from {:.17e} to {:.17e} ({:.1e} relative; method used {method_used:?}, {} iterations)",
+                t + 1,
+                seen[t - 1],
+                seen[t],
+                (seen[t] - seen[t - 1]) / seen[t - 1],
+                seen.len()
+            ));
+        }
+        verdict(failures)
+    });
+}
+
+// ---------------------------------------------------------------------------
+// (f) TOLERANCE = 0 runs every iteration
+
+#[derive(Clone, Debug)]
+struct ZeroToleranceCase {
+    shape: Shape,
+    input: Input,
+    api: Api,
+    method: i32,
+    solver: i32,
+    offsets: i32,
+    init: i32,
+    restarts: f64,
+    max_iterations: usize,
+}
+
+#[test]
+fn zero_tolerance_runs_every_iteration() {
+    let strategy = (
+        shape(4..30, 4..30),
+        input(),
+        api(),
+        method(),
+        solver(),
+        offsets(),
+        prop::sample::select(vec![WLRA_INIT_SVD, WLRA_INIT_RANDOM]),
+        prop::sample::select(vec![0.0, -1.0]),
+        1usize..=25,
+    )
+        .prop_map(
+            |(shape, input, api, method, solver, offsets, init, restarts, max_iterations)| ZeroToleranceCase {
+                shape,
+                input,
+                api,
+                method,
+                solver,
+                offsets,
+                init,
+                restarts,
+                max_iterations,
+            },
+        );
+    check("zero_tolerance_runs_every_iteration", 64, strategy, |case| {
+        let d = data(case.shape, false);
+        let mut s = Session::new(case.api, d.k);
+        s.set_all(&[
+            (WLRA_OPTION_METHOD, case.method as f64),
+            (WLRA_OPTION_SOLVER, case.solver as f64),
+            (WLRA_OPTION_OFFSETS, case.offsets as f64),
+            (WLRA_OPTION_INIT, case.init as f64),
+            (WLRA_OPTION_RESTARTS, case.restarts),
+            (WLRA_OPTION_TOLERANCE, 0.0),
+            (WLRA_OPTION_MAX_ITERATIONS, case.max_iterations as f64),
+        ]);
+        s.fit_data(&d, case.input, (1.0, 1.0))
+            .map_err(|st| fail(format!("fit: status {st} {}", s.last_error())))?;
+        let iterations = s.info(WLRA_INFO_ITERATIONS);
+        let converged = s.info(WLRA_INFO_CONVERGED);
+        let method_used = s.info(WLRA_INFO_METHOD_USED);
+        let mut failures = Vec::new();
+        if iterations != Ok(case.max_iterations as f64) || converged != Ok(0.0) {
+            failures.push(format!(
+                "WLRA_INFO_ITERATIONS {iterations:?} (MAX_ITERATIONS {}), WLRA_INFO_CONVERGED {converged:?}, method used {method_used:?}",
+                case.max_iterations
+            ));
+        }
+        verdict(failures)
+    });
+}
+
+// ---------------------------------------------------------------------------
+// (d) A failed call changes nothing
+
+/// One call that must fail, and what it must return.
+#[derive(Clone, Debug)]
+enum BadCall {
+    DenseNonFiniteM { i: usize, j: usize, value: f64 },
+    DenseNonFiniteW { i: usize, j: usize, value: f64 },
+    DenseNegativeW { i: usize, j: usize },
+    /// M with rank - 1 rows (none at rank 1): rank > min(n_rows, n_cols).
+    DenseRankTooLarge,
+    CsrNonFiniteM { p: usize, value: f64 },
+    CsrNegativeW { p: usize },
+    CsrNegativeWDefault,
+    CsrNonFiniteMDefault,
+    CsrColumnOutOfRange { p: usize },
+    CsrUnsortedRow,
+    CsrRowPtrNotAtZero,
+    /// An invalid value for an option (wlra_set_option).
+    Option { option: i32, value: f64 },
+    /// WLRA_OPTION_HELD_OUT_FOLD beyond WLRA_OPTION_FOLDS: refused at the fit.
+    HeldOutFoldTooLarge,
+    /// WLRA_INIT_GIVEN with factors of another shape: refused at the fit.
+    GivenFactorsOfAnotherShape,
+    SetFactorsNonFinite,
+    TransformNonFinite,
+    PredictOutOfRange { negative: bool },
+    UnknownInfoItem,
+    // The C ABI only:
+    CLdTooSmall,
+    CBadLayout,
+    CNullM,
+    CZeroRows,
+    CGetFactorsLdTooSmall,
+}
+
+impl BadCall {
+    fn c_only(&self) -> bool {
+        matches!(
+            self,
+            BadCall::CLdTooSmall
+                | BadCall::CBadLayout
+                | BadCall::CNullM
+                | BadCall::CZeroRows
+                | BadCall::CGetFactorsLdTooSmall
+                | BadCall::PredictOutOfRange { negative: true }
+        )
+    }
+}
+
+const BAD_OPTIONS: [(i32, f64); 34] = [
+    (WLRA_OPTION_MAX_ITERATIONS, -1.0),
+    (WLRA_OPTION_MAX_ITERATIONS, 2.5),
+    (WLRA_OPTION_MAX_ITERATIONS, f64::NAN),
+    (WLRA_OPTION_TOLERANCE, -1e-3),
+    (WLRA_OPTION_TOLERANCE, f64::NAN),
+    (WLRA_OPTION_SEED, -1.0),
+    (WLRA_OPTION_SEED, 1.5),
+    (WLRA_OPTION_SOLVER, 4.0),
+    (WLRA_OPTION_SOLVER, -1.0),
+    (WLRA_OPTION_INIT, 4.0),
+    (WLRA_OPTION_RIDGE, -1.0),
+    (WLRA_OPTION_RIDGE, f64::NAN),
+    (WLRA_OPTION_THREADS, -1.0),
+    (WLRA_OPTION_THREADS, 0.5),
+    (WLRA_OPTION_THREADS, 5000.0),
+    (WLRA_OPTION_SKETCH_SIZE_FACTOR, 0.5),
+    (WLRA_OPTION_REGRESSION_TOLERANCE, 0.0),
+    (WLRA_OPTION_REGRESSION_TOLERANCE, 1.0),
+    (WLRA_OPTION_CLIP, -1.0),
+    (WLRA_OPTION_ADAPTIVE_ACCURACY, 2.0),
+    (WLRA_OPTION_OVERRELAXATION, 0.0),
+    (WLRA_OPTION_OVERRELAXATION, 2.0),
+    (WLRA_OPTION_METHOD, 4.0),
+    (WLRA_OPTION_RESTARTS, -2.0),
+    (WLRA_OPTION_RIDGE_SCALING, 2.0),
+    (WLRA_OPTION_FOLDS, 1.0),
+    (WLRA_OPTION_FOLDS, -1.0),
+    (WLRA_OPTION_HELD_OUT_FOLD, -1.0),
+    (WLRA_OPTION_OFFSETS, 4.0),
+    (WLRA_OPTION_OFFSETS, 0.5),
+    (0, 1.0),
+    (19, 0.0),
+    (-1, 0.0),
+    (1000, 1.0),
+];
+
+fn bad_call() -> impl Strategy<Value = BadCall> {
+    let non_finite = prop::sample::select(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY]);
+    prop_oneof![
+        (0usize..30, 0usize..30, non_finite.clone())
+            .prop_map(|(i, j, value)| BadCall::DenseNonFiniteM { i, j, value }),
+        (0usize..30, 0usize..30, non_finite.clone())
+            .prop_map(|(i, j, value)| BadCall::DenseNonFiniteW { i, j, value }),
+        (0usize..30, 0usize..30).prop_map(|(i, j)| BadCall::DenseNegativeW { i, j }),
+        Just(BadCall::DenseRankTooLarge),
+        (0usize..900, non_finite).prop_map(|(p, value)| BadCall::CsrNonFiniteM { p, value }),
+        (0usize..900).prop_map(|p| BadCall::CsrNegativeW { p }),
+        Just(BadCall::CsrNegativeWDefault),
+        Just(BadCall::CsrNonFiniteMDefault),
+        (0usize..900).prop_map(|p| BadCall::CsrColumnOutOfRange { p }),
+        Just(BadCall::CsrUnsortedRow),
+        Just(BadCall::CsrRowPtrNotAtZero),
+        prop::sample::select(BAD_OPTIONS.to_vec())
+            .prop_map(|(option, value)| BadCall::Option { option, value }),
+        Just(BadCall::HeldOutFoldTooLarge),
+        Just(BadCall::GivenFactorsOfAnotherShape),
+        Just(BadCall::SetFactorsNonFinite),
+        Just(BadCall::TransformNonFinite),
+        any::<bool>().prop_map(|negative| BadCall::PredictOutOfRange { negative }),
+        Just(BadCall::UnknownInfoItem),
+        Just(BadCall::CLdTooSmall),
+        Just(BadCall::CBadLayout),
+        Just(BadCall::CNullM),
+        Just(BadCall::CZeroRows),
+        Just(BadCall::CGetFactorsLdTooSmall),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct FailedCallCase {
+    shape: Shape,
+    input: Input,
+    api: Api,
+    method: i32,
+    solver: i32,
+    offsets: i32,
+    bad: BadCall,
+    /// WLRA_OPTION_INIT of the fit after the failed call.
+    next_init: i32,
+}
+
+/// Everything a caller can read of a model, as bits.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    factors: Result<(Vec<u64>, Vec<u64>), Status>,
+    info: Vec<(i32, Result<u64, Status>)>,
+    options: Vec<(i32, Result<u64, Status>)>,
+    offsets: Result<(Vec<u64>, Vec<u64>), Status>,
+    predictions: Result<Vec<u64>, Status>,
+}
+
+fn snapshot(s: &Session) -> Snapshot {
+    Snapshot {
+        factors: s.factors().map(|(u, v)| (bits(&u), bits(&v))),
+        info: (0..=12).map(|item| (item, s.info(item).map(f64::to_bits))).collect(),
+        options: (0..=19).map(|o| (o, s.option(o).map(f64::to_bits))).collect(),
+        offsets: s.offsets().map(|(a, b)| (vec_bits(&a), vec_bits(&b))),
+        predictions: s.predict_all().map(|p| vec_bits(&p)),
+    }
+}
+
+/// Where two snapshots differ, by field.
+fn snapshot_changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    if before.factors != after.factors {
+        out.push("the factors".to_string());
+    }
+    for ((item, a), (_, b)) in before.info.iter().zip(&after.info) {
+        if a != b {
+            let show = |r: &Result<u64, Status>| r.map(f64::from_bits);
+            out.push(format!("info {item}: {:?} -> {:?}", show(a), show(b)));
+        }
+    }
+    for ((option, a), (_, b)) in before.options.iter().zip(&after.options) {
+        if a != b {
+            let show = |r: &Result<u64, Status>| r.map(f64::from_bits);
+            out.push(format!("option {option}: {:?} -> {:?}", show(a), show(b)));
+        }
+    }
+    if before.offsets != after.offsets {
+        out.push("the offsets".to_string());
+    }
+    if before.predictions != after.predictions {
+        out.push("the predictions".to_string());
+    }
+    out
+}
+
+/// Set up what `bad` needs on a model (both models get it).
+fn prepare(s: &mut Session, bad: &BadCall, d: &Data) {
+    match bad {
+        BadCall::HeldOutFoldTooLarge => {
+            s.set_all(&[(WLRA_OPTION_FOLDS, 2.0), (WLRA_OPTION_HELD_OUT_FOLD, 3.0)])
+        }
+        BadCall::GivenFactorsOfAnotherShape => {
+            let mut rng = Rng::new(d.n as u64);
+            let (u, v) = (rng.normal_mat(d.n + 1, d.k), rng.normal_mat(d.m, d.k));
+            s.set_factors(&u, &v).unwrap();
+            s.set_all(&[(WLRA_OPTION_INIT, WLRA_INIT_GIVEN as f64)]);
+        }
+        _ => {}
+    }
+}
+
+/// Undo `prepare`, given the start factors both models had.
+fn restore(s: &mut Session, bad: &BadCall, start: &(Mat<f64>, Mat<f64>)) {
+    match bad {
+        BadCall::HeldOutFoldTooLarge => {
+            s.set_all(&[(WLRA_OPTION_FOLDS, 0.0), (WLRA_OPTION_HELD_OUT_FOLD, 0.0)])
+        }
+        BadCall::GivenFactorsOfAnotherShape => {
+            s.set_factors(&start.0, &start.1).unwrap();
+            s.set_all(&[(WLRA_OPTION_INIT, WLRA_INIT_SVD as f64)]);
+        }
+        _ => {}
+    }
+}
+
+/// Make the call; (the status it must return, the result it gave). A C
+/// output written by a failing call shows as status -1000 - status.
+fn make_bad_call(s: &mut Session, bad: &BadCall, d: &Data, start: &(Mat<f64>, Mat<f64>)) -> (Status, Result<(), Status>) {
+    let (n, m, k) = (d.n, d.m, d.k);
+    let dense_w = d.dense_weights(Input::Dense { masked: true });
+    let pattern = || csr(&d.mask, &d.values, &d.weights);
+    let raw_c = |s: &mut Session, f: &dyn Fn(*mut wlra_model) -> Status| status(f(s.handle_ptr()));
+    match *bad {
+        BadCall::DenseNonFiniteM { i, j, value } => {
+            let mut mm = d.values.clone();
+            mm[(i % n, j % m)] = value;
+            (WLRA_ERROR_NON_FINITE_INPUT, s.fit_dense(&mm, Some(&dense_w)))
+        }
+        BadCall::DenseNonFiniteW { i, j, value } => {
+            let mut w = dense_w.clone();
+            w[(i % n, j % m)] = value;
+            (WLRA_ERROR_NON_FINITE_INPUT, s.fit_dense(&d.values, Some(&w)))
+        }
+        BadCall::DenseNegativeW { i, j } => {
+            let mut w = dense_w.clone();
+            w[(i % n, j % m)] = -0.5;
+            (WLRA_ERROR_NEGATIVE_WEIGHT, s.fit_dense(&d.values, Some(&w)))
+        }
+        BadCall::DenseRankTooLarge => {
+            let rows = k - 1;
+            let mm = Mat::from_fn(rows, m, |i, j| d.values[(i, j)]);
+            (WLRA_ERROR_INVALID_ARGUMENT, s.fit_dense(&mm, None))
+        }
+        BadCall::CsrNonFiniteM { p, value } => {
+            let mut c = pattern();
+            let p = p % c.m.len();
+            c.m[p] = value;
+            (WLRA_ERROR_NON_FINITE_INPUT, s.fit_csr((n, m), &c, M_DEFAULT, 0.0))
+        }
+        BadCall::CsrNegativeW { p } => {
+            let mut c = pattern();
+            let p = p % c.w.len();
+            c.w[p] = -1e-3;
+            (WLRA_ERROR_NEGATIVE_WEIGHT, s.fit_csr((n, m), &c, M_DEFAULT, 0.0))
+        }
+        BadCall::CsrNegativeWDefault => (WLRA_ERROR_NEGATIVE_WEIGHT, s.fit_csr((n, m), &pattern(), M_DEFAULT, -0.5)),
+        BadCall::CsrNonFiniteMDefault => (WLRA_ERROR_NON_FINITE_INPUT, s.fit_csr((n, m), &pattern(), f64::NAN, 0.0)),
+        BadCall::CsrColumnOutOfRange { p } => {
+            let mut c = pattern();
+            let p = p % c.col_idx.len();
+            c.col_idx[p] = m as i64;
+            (WLRA_ERROR_INVALID_ARGUMENT, s.fit_csr((n, m), &c, M_DEFAULT, 0.0))
+        }
+        BadCall::CsrUnsortedRow => {
+            let mut c = pattern();
+            // Every row holds at least k + 1 >= 2 entries (the mask's band).
+            c.col_idx.swap(0, 1);
+            (WLRA_ERROR_INVALID_ARGUMENT, s.fit_csr((n, m), &c, M_DEFAULT, 0.0))
+        }
+        BadCall::CsrRowPtrNotAtZero => {
+            let mut c = pattern();
+            c.row_ptr[0] = 1;
+            (WLRA_ERROR_INVALID_ARGUMENT, s.fit_csr((n, m), &c, M_DEFAULT, 0.0))
+        }
+        BadCall::Option { option, value } => (WLRA_ERROR_INVALID_ARGUMENT, s.set(option, value)),
+        BadCall::HeldOutFoldTooLarge | BadCall::GivenFactorsOfAnotherShape => {
+            (WLRA_ERROR_INVALID_ARGUMENT, s.fit_dense(&d.values, Some(&dense_w)))
+        }
+        BadCall::SetFactorsNonFinite => {
+            let mut u = start.0.clone();
+            u[(n / 2, k - 1)] = f64::NAN;
+            (WLRA_ERROR_NON_FINITE_INPUT, s.set_factors(&u, &start.1))
+        }
+        BadCall::TransformNonFinite => {
+            let mut rows = Mat::from_fn(2, m, |i, j| d.values[(i, j)]);
+            rows[(1, m - 1)] = f64::NAN;
+            (WLRA_ERROR_NON_FINITE_INPUT, s.transform(&rows, None).map(|_| ()))
+        }
+        BadCall::PredictOutOfRange { negative } => {
+            let bad_row = if negative { -1 } else { n as i64 };
+            (WLRA_ERROR_INVALID_ARGUMENT, s.predict(&[0, bad_row], &[0, 0]).map(|_| ()))
+        }
+        BadCall::UnknownInfoItem => (WLRA_ERROR_INVALID_ARGUMENT, s.info(99).map(|_| ())),
+        BadCall::CLdTooSmall => {
+            let (a, _) = to_c(&d.values, WLRA_ROW_MAJOR);
+            // SAFETY: a live handle; the buffer holds n x m row-major, and
+            // ld = m - 1 must be refused before it is read.
+            let r = raw_c(s, &|h| unsafe { wlra_fit(h, n, m, a.as_ptr(), m - 1, std::ptr::null(), 0, WLRA_ROW_MAJOR) });
+            (WLRA_ERROR_INVALID_ARGUMENT, r)
+        }
+        BadCall::CBadLayout => {
+            let (a, _) = to_c(&d.values, WLRA_ROW_MAJOR);
+            // SAFETY: a live handle; layout 103 must be refused.
+            let r = raw_c(s, &|h| unsafe { wlra_fit(h, n, m, a.as_ptr(), m, std::ptr::null(), 0, 103) });
+            (WLRA_ERROR_INVALID_ARGUMENT, r)
+        }
+        BadCall::CNullM => {
+            // SAFETY: a live handle; m NULL must be refused.
+            let r = raw_c(s, &|h| unsafe { wlra_fit(h, n, m, std::ptr::null(), m, std::ptr::null(), 0, WLRA_ROW_MAJOR) });
+            (WLRA_ERROR_NULL_POINTER, r)
+        }
+        BadCall::CZeroRows => {
+            let (a, _) = to_c(&d.values, WLRA_ROW_MAJOR);
+            // SAFETY: a live handle; n_rows = 0 must be refused.
+            let r = raw_c(s, &|h| unsafe { wlra_fit(h, 0, m, a.as_ptr(), m, std::ptr::null(), 0, WLRA_ROW_MAJOR) });
+            (WLRA_ERROR_INVALID_ARGUMENT, r)
+        }
+        BadCall::CGetFactorsLdTooSmall => {
+            let (mut u, mut v) = (vec![SENTINEL; n * k], vec![SENTINEL; m * k]);
+            let (pu, pv) = (u.as_mut_ptr(), v.as_mut_ptr());
+            // SAFETY: a live handle; u and v hold n x k and m x k, and
+            // ld_v = k - 1 must be refused before either is written.
+            let r = raw_c(s, &|h| unsafe { wlra_get_factors(h, pu, k, pv, k - 1, WLRA_ROW_MAJOR) });
+            let untouched = u.iter().chain(&v).all(|x| x.to_bits() == SENTINEL.to_bits());
+            (WLRA_ERROR_INVALID_ARGUMENT, if untouched { r } else { Err(-1000) })
+        }
+    }
+}
+
+impl Session {
+    fn handle_ptr(&self) -> *mut wlra_model {
+        match self.handle {
+            Handle::C(model) => model,
+            Handle::Rust(_) => panic!("a C-only call on the Rust API"),
+        }
+    }
+}
+
+#[test]
+fn a_failed_call_changes_nothing() {
+    let strategy = (
+        shape(4..30, 4..30),
+        input(),
+        api(),
+        method(),
+        solver(),
+        offsets(),
+        bad_call(),
+        prop::sample::select(vec![WLRA_INIT_SVD, WLRA_INIT_GIVEN, WLRA_INIT_WARM]),
+    )
+        .prop_map(
+            |(shape, input, api, method, solver, offsets, bad, next_init)| FailedCallCase {
+                shape,
+                input,
+                api,
+                method,
+                solver,
+                offsets,
+                bad,
+                next_init,
+            },
+        )
+        .prop_filter("a C-only call needs the C API", |c| {
+            !c.bad.c_only() || matches!(c.api, Api::C { .. })
+        });
+    check("a_failed_call_changes_nothing", 96, strategy, |case| {
+        let d = data(case.shape, false);
+        let mut rng = Rng::new(case.shape.seed + 31);
+        let start = (rng.normal_mat(d.n, d.k), rng.normal_mat(d.m, d.k));
+        let options = [
+            (WLRA_OPTION_METHOD, case.method as f64),
+            (WLRA_OPTION_SOLVER, case.solver as f64),
+            (WLRA_OPTION_OFFSETS, case.offsets as f64),
+            (WLRA_OPTION_RESTARTS, 0.0),
+            (WLRA_OPTION_MAX_ITERATIONS, 10.0),
+        ];
+        // `failing` gets the bad call, `twin` the same calls without it.
+        let mut models = [Session::new(case.api, d.k), Session::new(case.api, d.k)];
+        for s in &mut models {
+            s.set_all(&options);
+            s.set_factors(&start.0, &start.1).unwrap();
+            s.fit_data(&d, case.input, (1.0, 1.0))
+                .map_err(|st| fail(format!("the first fit: status {st} {}", s.last_error())))?;
+            prepare(s, &case.bad, &d);
+        }
+        let [failing, twin] = &mut models;
+        let before = snapshot(failing);
+        let (expected, got) = make_bad_call(failing, &case.bad, &d, &start);
+        let after = snapshot(failing);
+        let mut failures = Vec::new();
+        if got != Err(expected) {
+            failures.push(format!("the call returned {got:?}, expected status {expected} (-1000 - s: it wrote its output)"));
+        }
+        let changes = snapshot_changes(&before, &after);
+        if !changes.is_empty() {
+            failures.push(format!("the failed call changed {}", changes.join(", ")));
+        }
+        // Nothing hidden changed either: the next fit is the twin's.
+        for s in [&mut *failing, &mut *twin] {
+            restore(s, &case.bad, &start);
+            s.set_all(&[(WLRA_OPTION_INIT, case.next_init as f64)]);
+            s.fit_data(&d, case.input, (1.0, 1.0))
+                .map_err(|st| fail(format!("the next fit: status {st} {}", s.last_error())))?;
+        }
+        let (mut expected, mut next) = (snapshot(twin), snapshot(failing));
+        for shot in [&mut expected, &mut next] {
+            // Everything but the time it took.
+            shot.info.retain(|(item, _)| *item != WLRA_INFO_ELAPSED_SECONDS);
+        }
+        let changes = snapshot_changes(&expected, &next);
+        if !changes.is_empty() {
+            failures.push(format!("the next fit differs from the twin's in {}", changes.join(", ")));
+        }
+        verdict(failures)
+    });
+}
+
+// ---------------------------------------------------------------------------
+// (e) Same bits on 1, 2 and 3 threads
+
+#[derive(Clone, Debug)]
+struct ThreadsCase {
+    shape: Shape,
+    input: Input,
+    api: Api,
+    method: i32,
+    solver: i32,
+    offsets: i32,
+    init: i32,
+}
+
+#[test]
+fn one_two_and_three_threads_give_the_same_bits() {
+    // Problems past one row block (128 rows, kernels::blocking) too, so the
+    // parallel paths really split the work.
+    let sizes = prop_oneof![shape(4..30, 4..30), shape(129..200, 100..160)];
+    let strategy = (
+        sizes,
+        input(),
+        api(),
+        method(),
+        solver(),
+        offsets(),
+        prop::sample::select(vec![WLRA_INIT_SVD, WLRA_INIT_RANDOM]),
+    )
+        .prop_map(|(shape, input, api, method, solver, offsets, init)| ThreadsCase {
+            shape,
+            input,
+            api,
+            method,
+            solver,
+            offsets,
+            init,
+        });
+    check("one_two_and_three_threads_give_the_same_bits", 24, strategy, |case| {
+        let d = data(case.shape, false);
+        let run = |threads: usize| -> Result<(Snapshot, Result<Vec<u64>, Status>), TestCaseError> {
+            let mut s = Session::new(case.api, d.k);
+            s.set_all(&[
+                (WLRA_OPTION_THREADS, threads as f64),
+                (WLRA_OPTION_METHOD, case.method as f64),
+                (WLRA_OPTION_SOLVER, case.solver as f64),
+                (WLRA_OPTION_OFFSETS, case.offsets as f64),
+                (WLRA_OPTION_INIT, case.init as f64),
+                (WLRA_OPTION_RESTARTS, 0.0),
+                (WLRA_OPTION_MAX_ITERATIONS, 6.0),
+            ]);
+            s.fit_data(&d, case.input, (1.0, 1.0))
+                .map_err(|st| fail(format!("{threads} threads: status {st} {}", s.last_error())))?;
+            let (m_rows, w_rows) = fold_in_rows(&d, case.input, (1.0, 1.0));
+            let fold_in = s.transform(&m_rows, w_rows.as_ref()).map(|u| bits(&u));
+            let mut shot = snapshot(&s);
+            // Everything but the time it took and the thread count.
+            shot.info.retain(|(item, _)| *item != WLRA_INFO_ELAPSED_SECONDS);
+            shot.options.retain(|(option, _)| *option != WLRA_OPTION_THREADS);
+            Ok((shot, fold_in))
+        };
+        let one = run(1)?;
+        let mut failures = Vec::new();
+        for threads in [2, 3] {
+            let other = run(threads)?;
+            let mut changes = snapshot_changes(&one.0, &other.0);
+            if one.1 != other.1 {
+                changes.push("the fold-in".to_string());
+            }
+            if !changes.is_empty() {
+                failures.push(format!("{threads} threads differ from 1 in {}", changes.join(", ")));
+            }
+        }
+        verdict(failures)
+    });
+}
