@@ -21,9 +21,7 @@ mod common;
 use common::{csr, Csr, Rng};
 use faer::Mat;
 use proptest::prelude::*;
-use proptest::test_runner::{
-    Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRng, TestRunner,
-};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use std::cell::RefCell;
 use std::ffi::{c_void, CStr};
 use std::fmt::Debug;
@@ -43,7 +41,7 @@ use wlra::problem::sparse::CsrInput;
 use wlra::{DenseProblem, Model};
 
 /// The proptest seed of every property here.
-const SEED: u64 = 0x5eed_0f_41a;
+const SEED: u64 = 0x0005_eed0_f41a;
 /// Shrinking runs fits too: bounded so a failing property ends in seconds.
 const SHRINK_ITERATIONS: u32 = 256;
 /// Cases per property (a case is one to four fits of a problem up to
@@ -67,10 +65,10 @@ fn check<S>(
         max_shrink_iters: SHRINK_ITERATIONS,
         max_shrink_time: 0,
         max_global_rejects: 10_000,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(SEED),
         ..Config::default()
     };
+    // The runner draws every case from this RNG, whatever PROPTEST_RNG_SEED
+    // says.
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(name));
     let mut runner = TestRunner::new_with_rng(config, rng);
     // PROPS_SURVEY=1: print every failing case and go on (to read what
@@ -1035,7 +1033,7 @@ fn compare_scalings(case: &ScaleCase, outputs: Outputs) -> Result<(), TestCaseEr
                     let expected = 10f64.powf(log_expected);
                     let scaled_bound = 10f64.powf(bound.log10() + cw.log10() + 2.0 * cm.log10());
                     let off = (f - expected).abs();
-                    if !(off <= scaled_bound) {
+                    if off.is_nan() || scaled_bound.is_nan() || off > scaled_bound {
                         failures.push(format!(
                             "{what}: objective {f:e}, expected {expected:e} (off {:.1e} relative, allowed {:.1e})",
                             off / expected,
