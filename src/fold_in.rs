@@ -31,6 +31,8 @@ pub(crate) struct FoldIn<'a> {
     pub ridge: (f64, bool),
     /// The rows' own offset's column in `design`, which the ridge leaves.
     pub unpenalized: Option<usize>,
+    /// The units the fit ran in (`FitOutcome::scale`).
+    pub fit_scale: Scale,
 }
 
 /// The new rows' factor (n_new x design columns) for data `m_rows`
@@ -52,10 +54,14 @@ pub(crate) fn fold_in_rows(
     // The fit's units for these rows (`crate::scaling`): copies of V and b
     // (m k + m doubles), W and M scaled as they are read.
     let design = scale.design();
+    let ones = against.unpenalized;
     let scaled_design = try_from_fn(
         against.design.nrows(),
         against.design.ncols(),
-        |j, c| design.apply(against.design[(j, c)]),
+        |j, c| match Some(c) == ones {
+            true => against.design[(j, c)],
+            false => design.apply(against.design[(j, c)]),
+        },
         "V in the fold-in's units",
     )?;
     let values = scale.data().values();
@@ -69,24 +75,26 @@ pub(crate) fn fold_in_rows(
         shift: scaled_shift.as_deref(),
         ridge: (scale.ridge(ridge, by_weight_sums), by_weight_sums),
         unpenalized: against.unpenalized,
+        fit_scale: against.fit_scale,
     };
     let mut solved = solve_rows(&scaled, dense.with_scale(scale.data()), par)?;
-    let out = scale.solution_out();
-    solved
-        .col_iter_mut()
-        .for_each(|c| c.iter_mut().for_each(|x| *x = out.apply(*x)));
+    for (c, column) in solved.col_iter_mut().enumerate() {
+        let out = match Some(c) == ones {
+            true => scale.offset_out(),
+            false => scale.solution_out(),
+        };
+        column.iter_mut().for_each(|x| *x = out.apply(*x));
+    }
     Ok(solved)
 }
 
-/// The units fold-in solves in: from the rows' largest weight and |M|
-/// (the column offsets' |b| too: they come off M) and V's largest entry.
+/// The units fold-in solves in: the rows' largest weight and |M| (the
+/// column offsets' |b| too: they come off M), and the fit's own for V.
 fn fold_in_scale(against: &FoldIn<'_>, dense: &DenseProblem<'_>) -> FoldInScale {
-    let largest = |x: &mut dyn Iterator<Item = f64>| x.map(f64::abs).fold(0.0, f64::max);
     let (weight, value) = dense.largest_magnitudes();
-    let shift = largest(&mut against.shift.unwrap_or(&[]).iter().copied());
-    let design = against.design;
-    let v = largest(&mut (0..design.ncols()).flat_map(|c| design.col(c).iter().copied()));
-    FoldInScale::new(Scale::for_largest(weight, value.max(shift)), v)
+    let shift = against.shift.unwrap_or(&[]).iter().map(|x| x.abs());
+    let value = shift.fold(value, f64::max);
+    FoldInScale::new(Scale::for_largest(weight, value), against.fit_scale)
 }
 
 /// The exact U half-step of `dense` (in the units of `against`).

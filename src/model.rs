@@ -482,6 +482,7 @@ impl Model {
             shift,
             ridge,
             unpenalized: offsets.row_column(k),
+            fit_scale: fitted.scale,
         };
         match self.pool.as_ref().filter(|(_, pool)| !pool.stale()) {
             Some((_, pool)) => pool.install(|| {

@@ -240,9 +240,14 @@ impl Scale {
 
 /// Fold-in's units (`crate::fold_in`): the new rows' W and M by `data`
 /// (their largest weight and |M|, the column offsets' |b| included), the
-/// fixed factor V by a power of two of its own, 2^design. With
-/// V = 2^design V_s the rows' solution is u = 2^(value - design) u_s, and
-/// the scaled problem's ridge follows from the same substitution.
+/// fixed factor V by the fit's own power of two, 2^design with design half
+/// the fit's value exponent: V_s is then the V the fit had in its units,
+/// so a row's minimum-norm solution (fewer observed entries than
+/// unknowns) is the one the fit would give, whatever the data's scale.
+/// With V = 2^design V_s the rows' solution is u = 2^(value - design) u_s,
+/// and the scaled problem's ridge follows from the same substitution. A
+/// row offset's column of ones stays 1, as the fit's pin does, so the
+/// offset is a = 2^value a_s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FoldInScale {
     data: Scale,
@@ -250,19 +255,20 @@ pub struct FoldInScale {
 }
 
 impl FoldInScale {
-    pub fn new(data: Scale, largest_design: f64) -> FoldInScale {
+    /// `data` from the new rows, `fit` the units the fit ran in.
+    pub fn new(data: Scale, fit: Scale) -> FoldInScale {
         FoldInScale {
             data,
-            design: even_exponent(largest_design),
+            design: fit.value / 2,
         }
-    }
-
-    pub fn data(&self) -> Scale {
-        self.data
     }
 
     pub fn is_unit(&self) -> bool {
         self.data.is_unit() && self.design == 0
+    }
+
+    pub fn data(&self) -> Scale {
+        self.data
     }
 
     /// Caller's V -> solver's.
@@ -284,6 +290,12 @@ impl FoldInScale {
     /// Solver's solution -> caller's.
     pub fn solution_out(&self) -> Multiplier {
         Multiplier::pow2(self.data.value - self.design)
+    }
+
+    /// Solver's row offset -> caller's: its column of ones stays 1 (not
+    /// scaled as V), so the offset scales as M.
+    pub fn offset_out(&self) -> Multiplier {
+        Multiplier::pow2(self.data.value)
     }
 }
 

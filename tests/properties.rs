@@ -843,7 +843,11 @@ fn pow10(e: i32) -> f64 {
 /// 2,000 cases: a rounding-only change of the input (W, M x 5, 7 or x 1.1,
 /// 1.3, inside the band the library leaves unscaled) moved U V^T by up to
 /// 1.6e-8, and the scalings by up to 5e-8 where such probes showed 1e-15.
-const AGREEMENT: f64 = 1e-7;
+/// With the fixes of issue 24, AUTO with SHARED_PCG (inner solves at a
+/// loose accuracy), row offsets and a random start on a masked 10 x 28
+/// problem moved by 1.03e-7 at M x 1e-187: 3e-7 keeps a margin over that,
+/// and the failures this guards against were inf, NaN, 0 and 10 % off.
+const AGREEMENT: f64 = 3e-7;
 const SENSITIVITY_FACTOR: f64 = 100.0;
 
 /// What one fit of a scaling gave.

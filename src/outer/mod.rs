@@ -17,7 +17,7 @@ use crate::options::{
 };
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
-use crate::scaling::Pins;
+use crate::scaling::{Pins, Scale};
 use crate::solver::SolverKind;
 use faer::MatRef;
 
@@ -182,6 +182,8 @@ pub struct FitOutcome {
     /// Starts run (1 without restarts) and how many reached the best.
     pub starts: usize,
     pub starts_at_best: usize,
+    /// The units the fit ran in (`crate::scaling`), which fold-in uses too.
+    pub scale: Scale,
 }
 
 impl FitOutcome {
@@ -199,6 +201,7 @@ impl FitOutcome {
             accuracies: Vec::new(),
             starts: 1,
             starts_at_best: 1,
+            scale: Scale::unit(),
         }
     }
 
