@@ -1,8 +1,10 @@
 //! Reaching the best known optimum on the missing-data structure-from-motion
-//! problems of issue 14 (trimmed Dinosaur and Face, ../shared/data/lrmf).
+//! problems of ../shared/data/lrmf (trimmed Dinosaur and Face, Giraffe, UM
+//! boy).
 //!
-//!     cargo bench --bench lrmf                 # 20 random starts per method
+//!     cargo bench --bench lrmf                 # 20 random starts per method, Dinosaur and Face
 //!     cargo bench --bench lrmf -- 5            # 5 random starts
+//!     cargo bench --bench lrmf -- 5 giraffe um_boy   # other problems by name
 //!
 //! For each problem and outer method (ALTERNATING, VARPRO, AUTO): random
 //! starts (WLRA_INIT_RANDOM, seeds 0..starts) and the SVD start, otherwise
@@ -139,7 +141,26 @@ fn main() {
         ("VARPRO", WLRA_METHOD_VARPRO, Some(0.0)),
         ("AUTO", WLRA_METHOD_AUTO, None),
     ];
-    for p in [lrmf::dinosaur(), lrmf::face()] {
+    // Problems by name after the count (dino, face, giraffe, um_boy);
+    // without names the trimmed Dinosaur and Face.
+    let names: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.parse::<usize>().is_err())
+        .collect();
+    let wanted = |n: &str| names.iter().any(|a| n.starts_with(a.as_str()));
+    let mut problems = Vec::new();
+    for (name, load) in [
+        ("dino", lrmf::dinosaur as fn() -> lrmf::LrmfProblem),
+        ("face", lrmf::face),
+        ("giraffe", lrmf::giraffe),
+        ("um_boy", lrmf::um_boy),
+    ] {
+        let default = names.is_empty() && (name == "dino" || name == "face");
+        if default || wanted(name) {
+            problems.push(load());
+        }
+    }
+    for p in problems {
         println!(
             "\n## {}: {} x {}, rank {}, {} observed, best known RMS {}",
             p.name,

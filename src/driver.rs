@@ -12,7 +12,7 @@ use crate::memory::try_zeros;
 use crate::offsets::Offsets;
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
 use crate::outer::unobserved::zero_unobserved;
-use crate::outer::{varpro, Context, Method, WeightSums};
+use crate::outer::{probe, remaining_budget, varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
 use crate::scaling::{Multiplier, Pins, Scale};
 use faer::Mat;
@@ -38,12 +38,6 @@ const EXACT_FIT_FLOOR: f64 = 1e-13;
 const AUTO_MIN_STARTS: usize = 16;
 /// ... and at most this many.
 const AUTO_MAX_STARTS: usize = 32;
-/// AUTO runs VarPro when one of its iterations costs at most this many
-/// alternating iterations: it needs far fewer where alternation crawls
-/// (Dinosaur: 30x the cost per iteration, 0 of 10 random starts solved by
-/// alternation, see docs/optimum.md).
-const AUTO_MAX_COST_RATIO: f64 = 64.0;
-
 /// Flops of one VarPro iteration over those of one exact alternating
 /// iteration (4 k^2 per entry for the two half-steps' Grams).
 fn cost_ratio(cost: &varpro::Cost, k: usize) -> f64 {
@@ -77,10 +71,9 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
             let alternation_asked = options.solver != SolverChoice::Auto
                 || options.clip > 0.0
                 || options.overrelaxation != 1.0;
-            let cheap = || -> Result<bool> {
-                let cost = varpro::cost(problem, k)?;
-                Ok(cost.fits(true) && cost_ratio(&cost, k) <= AUTO_MAX_COST_RATIO)
-            };
+            // Where VarPro is affordable AUTO runs it only after alternation
+            // has shown it would crawl (`outer::probe`).
+            let affordable = || -> Result<bool> { Ok(varpro::cost(problem, k)?.fits(true)) };
             // Beyond VarPro, accelerated alternation: its first two
             // iterations are alternation's and each later one costs an
             // objective more, so it gains where alternation crawls
@@ -93,7 +86,7 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
                 Method::Alternating
             } else if start_is_the_answer(options, problem) {
                 Method::Accelerated
-            } else if options.ridge == 0.0 && !options.offsets.any() && cheap()? {
+            } else if options.ridge == 0.0 && !options.offsets.any() && affordable()? {
                 Method::VarPro
             } else {
                 Method::Accelerated
@@ -238,20 +231,6 @@ fn zero_factors_objective(ctx: &Context<'_>) -> Result<f64> {
     ctx.objective(&zero)
 }
 
-/// The options of the next start: an explicit WLRA_OPTION_MAX_ITERATIONS
-/// bounds the whole fit, restarts included, so what is left of it; None
-/// when nothing is. Without one, every start gets its method's default.
-fn remaining_budget(options: &Options, used: usize) -> Option<Options> {
-    let mut next = options.clone();
-    if options.max_iterations_given {
-        next.max_iterations = options
-            .max_iterations
-            .checked_sub(used)
-            .filter(|&r| r > 0)?;
-    }
-    Some(next)
-}
-
 fn times(a: &Mat<f64>, multiplier: Multiplier) -> Mat<f64> {
     Mat::from_fn(a.nrows(), a.ncols(), |i, j| multiplier.apply(a[(i, j)]))
 }
@@ -371,13 +350,24 @@ fn fit_scaled(
         weight_sums: sums.as_ref(),
     };
     let method = choose_method(options, problem, rank)?;
-    let first = method.run(&ctx, initial_factors(&ctx, start)?, progress)?;
+    let start = initial_factors(&ctx, start)?;
+    let first = if options.method == MethodChoice::Auto && method == Method::VarPro {
+        let ratio = cost_ratio(&varpro::cost(problem, rank)?, rank);
+        probe::run(&ctx, start, progress, ratio)?
+    } else {
+        method.run(&ctx, start, progress)?
+    };
+    let method = first.method_used;
     let plan = restart_plan(options, method);
     let mut outcome = if plan.restarts == 0 {
         first
     } else {
         restart(&ctx, method, plan, first, progress)?
     };
-    zero_unobserved(&ctx, &mut outcome)?;
+    // MAX_ITERATIONS = 0 returns the start as it is (the documented way to
+    // load factors into a model, which the R binding's fold-in uses).
+    if options.max_iterations > 0 {
+        zero_unobserved(&ctx, &mut outcome)?;
+    }
     Ok(outcome)
 }

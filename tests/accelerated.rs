@@ -218,9 +218,9 @@ fn clipping_or_overrelaxation_runs_plain_alternation() {
 
 #[test]
 fn auto_with_a_ridge_runs_accelerated_alternation_not_varpro() {
-    // A problem AUTO hands to VarPro at ridge 0; with a ridge VarPro's
+    // A problem where VarPro is affordable at ridge 0; with a ridge VarPro's
     // Gauss-Newton model converges only linearly, so AUTO accelerates
-    // alternation instead, and both reach alternation's optimum.
+    // alternation and never switches, and both reach alternation's optimum.
     let (m, w) = noisy(2);
     for ridge in [0.0, 0.2] {
         let common = [
@@ -234,12 +234,16 @@ fn auto_with_a_ridge_runs_accelerated_alternation_not_varpro() {
         with_method.push(method(WLRA_METHOD_ALTERNATING));
         let (alternating, _) = traced(&m, &w, 3, &with_method);
         let used = auto.info(WLRA_INFO_METHOD_USED).unwrap() as i32;
-        let expected = if ridge == 0.0 {
-            WLRA_METHOD_VARPRO
+        // At ridge 0 AUTO runs VarPro only if accelerated alternation
+        // crawls (`outer::probe`); with a ridge never.
+        if ridge > 0.0 {
+            assert_eq!(used, WLRA_METHOD_ACCELERATED, "ridge {ridge}");
         } else {
-            WLRA_METHOD_ACCELERATED
-        };
-        assert_eq!(used, expected, "ridge {ridge}");
+            assert!(
+                [WLRA_METHOD_ACCELERATED, WLRA_METHOD_VARPRO].contains(&used),
+                "ridge 0: {used}"
+            );
+        }
         let (a, b) = (
             auto.info(WLRA_INFO_OBJECTIVE).unwrap(),
             alternating.info(WLRA_INFO_OBJECTIVE).unwrap(),

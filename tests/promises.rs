@@ -318,9 +318,8 @@ fn varpro_keeps_unobserved_rows_and_columns_at_zero() {
                 model.fit(&data, Some(&w))
             };
             assert_eq!(status, WLRA_OK);
-            if method == WLRA_METHOD_AUTO {
-                assert_eq!(model.info(WLRA_INFO_METHOD_USED), WLRA_METHOD_VARPRO as f64);
-            }
+            // AUTO ran VarPro here before its probe (`outer::probe`); now
+            // accelerated alternation converges first. Either way: zeros.
             let (u, v) = model.factors(n, m, k);
             let what = format!("method {method}, CSR {csr_input}");
             assert!(

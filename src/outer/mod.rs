@@ -7,6 +7,7 @@
 
 pub mod accelerated;
 pub mod alternating;
+pub mod probe;
 pub mod unobserved;
 pub mod varpro;
 
@@ -223,4 +224,19 @@ impl FitOutcome {
             self.cancelled = !progress(self.iterations, self.objective);
         }
     }
+}
+
+/// The options of a fit's next start or stage: an explicit
+/// WLRA_OPTION_MAX_ITERATIONS bounds the whole fit, restarts included, so
+/// what is left of it; None when nothing is. Without one, every start gets
+/// its method's default.
+pub fn remaining_budget(options: &Options, used: usize) -> Option<Options> {
+    let mut next = options.clone();
+    if options.max_iterations_given {
+        next.max_iterations = options
+            .max_iterations
+            .checked_sub(used)
+            .filter(|&r| r > 0)?;
+    }
+    Some(next)
 }

@@ -3,7 +3,8 @@
 //! alternation's exact solver returns and the one any ridge picks, is 0
 //! there (0 in the offset too, whose pinned partner stays). VarPro's
 //! damped steps and the accelerated extrapolation move such rows by other
-//! means, so every fit, of every method, ends here.
+//! means, so every fit, of every method, ends here (but one of zero
+//! iterations, which returns its start as it is).
 
 use super::{Context, FitOutcome};
 use crate::error::Result;

@@ -143,3 +143,13 @@ pub fn dinosaur() -> LrmfProblem {
 pub fn face() -> LrmfProblem {
     load("face_trimmed")
 }
+
+/// Giraffe, 166 x 240, rank 6, best known RMS 0.322795.
+pub fn giraffe() -> LrmfProblem {
+    load("giraffe")
+}
+
+/// UM boy (UB5), 110 x 1760, rank 5, best known RMS 0.795494.
+pub fn um_boy() -> LrmfProblem {
+    load("um_boy")
+}
