@@ -21,7 +21,6 @@ use wlra::model::{
 use wlra::options::*;
 use wlra::{DenseProblem, Model};
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 #[path = "common/machine.rs"]
 mod machine;

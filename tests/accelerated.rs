@@ -251,3 +251,26 @@ fn auto_with_a_ridge_runs_accelerated_alternation_not_varpro() {
         assert!((a - b).abs() <= 1e-9 * b, "ridge {ridge}: {a} against {b}");
     }
 }
+
+#[test]
+fn auto_fits_an_ordinary_problem_with_one_start_of_accelerated_alternation() {
+    // Planted rank 3 with noise and weights in [0, 1]: VarPro is affordable
+    // (390 unknowns), but accelerated alternation converges at a rate that
+    // never projects a crawl (`outer::probe`), so AUTO is one start of it,
+    // bit for bit the explicit ACCELERATED fit, with no VarPro restarts.
+    let (m, w) = noisy(3);
+    let (auto, auto_seen) = traced(&m, &w, 3, &[]);
+    let (explicit, _) = traced(&m, &w, 3, &[method(WLRA_METHOD_ACCELERATED)]);
+    assert_eq!(
+        auto.info(WLRA_INFO_METHOD_USED).unwrap(),
+        WLRA_METHOD_ACCELERATED as f64
+    );
+    assert_eq!(auto.info(wlra::model::WLRA_INFO_STARTS).unwrap(), 1.0);
+    assert_eq!(auto.info(wlra::model::WLRA_INFO_CONVERGED).unwrap(), 1.0);
+    let (a, b) = (
+        auto.info(WLRA_INFO_OBJECTIVE).unwrap(),
+        explicit.info(WLRA_INFO_OBJECTIVE).unwrap(),
+    );
+    assert_eq!(a.to_bits(), b.to_bits(), "AUTO {a}, ACCELERATED {b}");
+    assert!(auto_seen.len() < 100, "{} iterations", auto_seen.len());
+}

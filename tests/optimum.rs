@@ -143,6 +143,10 @@ fn both_benchmarks_reach_the_best_known_rms_from_random_starts() {
         let mut svd = model(p.rank, &[]);
         svd.fit(problem).unwrap();
         let svd_rms = p.rms(svd.info(WLRA_INFO_OBJECTIVE).unwrap());
+        // Alternation crawls on these: AUTO's probe hands them to VarPro
+        // and its restarts (`outer::probe`).
+        assert_method_used(&svd, WLRA_METHOD_VARPRO, &p.name);
+        assert!(info(&svd, WLRA_INFO_STARTS, "WLRA_INFO_STARTS") >= 16.0);
         println!(
             "{} (best known {}): {successes}/20 random starts succeed; RMS by seed {}; SVD start {svd_rms:.7}",
             p.name,
