@@ -27,6 +27,22 @@ fn mean_diagonal(model: &Model, dim: usize) -> f64 {
     }
 }
 
+/// H's blocks (g, f), g >= f, into `a`: the lower triangle, all the
+/// Cholesky factor reads, copied block by block from the model's block
+/// layout (no index arithmetic per entry). Copies: (p k)^2 / 2.
+fn copy_lower_blocks(model: &Model, a: &mut Mat<f64>) {
+    let (p, k) = (model.p, model.k);
+    for f in 0..p {
+        for g in f..p {
+            let block = &model.blocks[(f * p + g) * k * k..][..k * k];
+            for (b, column) in block.chunks_exact(k).enumerate() {
+                let target = a.col_mut(f * k + b).subrows_mut(g * k, k);
+                target.iter_mut().zip(column).for_each(|(t, h)| *t = *h);
+            }
+        }
+    }
+}
+
 /// x x^T (x) I_k, scaled, added to `a`: the gauge directions' stiffness.
 fn add_gauge(a: &mut Mat<f64>, x: &[f64], p: usize, k: usize, scale: f64) {
     for f in 0..p {
@@ -80,10 +96,8 @@ pub fn damped_step(
     let dim = p * k;
     let scale = mean_diagonal(model, dim);
     let mut a = crate::memory::try_zeros(dim, dim, "VarPro's damped Gauss-Newton matrix")?;
+    copy_lower_blocks(model, &mut a);
     for j in 0..dim {
-        for i in 0..dim {
-            a[(i, j)] = model.entry(i, j);
-        }
         a[(j, j)] += lambda * scale;
     }
     if let Some(x) = gauge {

@@ -1,0 +1,124 @@
+//! The cost of one VarPro step against its flop count (issue 25, acceptance
+//! 4): on each missing-data problem, explicit VARPRO from the SVD start
+//! without restarts for a fixed number of iterations, the seconds per
+//! iteration beside the flops one iteration needs (the assembly of the
+//! Gauss-Newton matrix, sum over eliminated rows of (entries k)^2, the
+//! elimination, 3 k^2 per entry, and one Cholesky factor, (p k)^3 / 3,
+//! for each damping trial) at the rate of a faer GEMM of 1000 x 1000
+//! matrices measured in the same run on the same threads.
+//!
+//!     cargo bench --bench varpro_step             # up to 30 iterations, 1 thread
+//!     cargo bench --bench varpro_step -- 10 2     # 10 iterations, 2 threads
+//!
+//! An iteration's damping trials after a rejected one add a Cholesky each:
+//! the count below assumes one, so the ratio is an upper bound of the
+//! overhead where trials are rejected.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use std::time::Instant;
+use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED};
+use wlra::options::*;
+use wlra::{DenseProblem, Model};
+#[path = "../tests/common/lrmf.rs"]
+mod lrmf;
+#[path = "common/machine.rs"]
+mod machine;
+
+/// Flops of one VarPro iteration with one damping trial, as
+/// `outer::varpro::cost` counts them: the free side is the one with fewer
+/// rows, eliminated rows are the other side's.
+fn step_flops(p: &lrmf::LrmfProblem) -> (usize, f64) {
+    let (n, m, k) = (p.m.nrows(), p.m.ncols(), p.rank as f64);
+    let (free, eliminated_by_rows) = if n <= m { (n, false) } else { (m, true) };
+    let count = |e: usize| -> usize {
+        if eliminated_by_rows {
+            (0..m).filter(|&j| p.w[(e, j)] > 0.0).count()
+        } else {
+            (0..n).filter(|&i| p.w[(i, e)] > 0.0).count()
+        }
+    };
+    let q = if eliminated_by_rows { n } else { m };
+    let (mut assembly, mut entries) = (0.0, 0.0);
+    for e in 0..q {
+        let c = count(e) as f64;
+        assembly += (c * k).powi(2);
+        entries += c;
+    }
+    let unknowns = free * p.rank;
+    let flops = assembly + 3.0 * entries * k * k + (unknowns as f64).powi(3) / 3.0;
+    (unknowns, flops)
+}
+
+fn gemm_rate(threads: usize) -> f64 {
+    let n = 1000;
+    let a = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 13) % 17) as f64 - 8.0);
+    let b = Mat::from_fn(n, n, |i, j| ((i * 5 + j * 3) % 11) as f64 - 5.0);
+    let mut c = Mat::<f64>::zeros(n, n);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let par = if threads == 1 {
+        Par::Seq
+    } else {
+        Par::rayon(threads)
+    };
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let started = Instant::now();
+        pool.install(|| matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par));
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    2.0 * (n as f64).powi(3) / best / 1e9
+}
+
+fn main() {
+    println!("{}", machine::describe());
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let iterations = args.first().copied().unwrap_or(30);
+    let threads = args.get(1).copied().unwrap_or(1);
+    println!("# cargo bench --bench varpro_step -- {iterations} {threads}");
+    let rate = gemm_rate(threads);
+    println!("faer GEMM 1000 x 1000, {threads} threads: {rate:.1} GFLOP/s");
+    println!("| problem | unknowns | GFLOP per step | s per step | at GEMM rate | ratio |");
+    println!("|---|---|---|---|---|---|");
+    for p in [
+        lrmf::dinosaur(),
+        lrmf::face(),
+        lrmf::giraffe(),
+        lrmf::um_boy(),
+    ] {
+        let (unknowns, flops) = step_flops(&p);
+        let mut model = Model::new(p.rank).unwrap();
+        for (id, value) in [
+            (WLRA_OPTION_METHOD, WLRA_METHOD_VARPRO as f64),
+            (WLRA_OPTION_RESTARTS, 0.0),
+            (WLRA_OPTION_MAX_ITERATIONS, iterations as f64),
+            (WLRA_OPTION_THREADS, threads as f64),
+        ] {
+            model.set_option(id, value).unwrap();
+        }
+        let started = Instant::now();
+        model
+            .fit(DenseProblem::new(p.m.as_ref(), Some(p.w.as_ref())))
+            .unwrap();
+        let seconds = started.elapsed().as_secs_f64();
+        assert_eq!(
+            model.info(WLRA_INFO_METHOD_USED).unwrap(),
+            WLRA_METHOD_VARPRO as f64
+        );
+        let done = model.info(WLRA_INFO_ITERATIONS).unwrap();
+        let per_step = seconds / done;
+        let ideal = flops / (rate * 1e9);
+        println!(
+            "| {} | {unknowns} | {:.3} | {per_step:.4} | {ideal:.4} | {:.1} |",
+            p.name,
+            flops / 1e9,
+            per_step / ideal
+        );
+    }
+}
