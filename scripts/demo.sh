@@ -2,7 +2,10 @@
 # The main job: build the library, build the C demo against it, run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+# A first build compiles the dependencies (faer, rayon): a few minutes on
+# two cores; cargo shows each crate as it goes. Later builds take seconds.
+echo "demo.sh: building libwlra (release; the first build takes a few minutes)" >&2
+cargo build --release
 mkdir -p target/demo
 # The library's SONAME is libwlra.so.<major>; scripts/install.sh makes that
 # link in an install prefix, here it is made next to the build.
