@@ -1,4 +1,5 @@
-//! AUTO's outer method where VarPro is affordable: accelerated alternation
+//! AUTO's outer method where VarPro is affordable and entries are missing
+//! (`driver::choose_method`): accelerated alternation
 //! first, and VarPro from where it stands once alternation's measured rate
 //! of progress says it would crawl. Ordinary problems (PCA, completion with
 //! plenty observed, heteroscedastic weights) converge in tens of
