@@ -305,6 +305,15 @@ pub fn fit(
         offsets.repin(&mut outcome.factors, rank, Pins::ONES);
     }
     outcome.scale = scale;
+    // Factors or offsets beyond the largest double in the caller's units
+    // (offsets that split a huge constant between rows and columns, found
+    // by fuzzing): no number is right, and no infinity leaves the library.
+    let finite = |x: &Mat<f64>| x.col_iter().all(|c| c.iter().all(|v| v.is_finite()));
+    if !(finite(&outcome.factors.u) && finite(&outcome.factors.v)) {
+        return Err(crate::error::Error::Numerical(
+            "the fitted factors or offsets exceed the largest double (about 1.8e308)".into(),
+        ));
+    }
     Ok(outcome)
 }
 
