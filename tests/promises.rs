@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{csr, planted, run_test_in_child, vm_bytes, Rng};
+use common::{csr, library_threads, planted, run_test_in_child, vm_bytes, Rng};
 use faer::Mat;
 use std::ffi::{c_void, CStr};
 use std::time::{Duration, Instant};
@@ -500,14 +500,6 @@ fn tolerance_zero_runs_every_iteration_of_every_method() {
 // 9. A pool that cannot start --------------------------------------------
 
 const POOL_CHILD: &str = "WLRA_POOL_CHILD";
-
-fn library_threads() -> usize {
-    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("wlra-"))
-        .count()
-}
 
 #[test]
 fn pool_child_body() {

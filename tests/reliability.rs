@@ -17,6 +17,7 @@ use wlra::problem::sparse::{CsrInput, SparseProblem};
 use wlra::{DenseProblem, Error, Model};
 
 mod common;
+use common::library_threads;
 
 const N: usize = 60;
 const M: usize = 40;
@@ -547,16 +548,6 @@ fn messages_print_values_like_percent_g() {
 }
 
 const POOL_CHILD: &str = "WLRA_RELIABILITY_POOL_CHILD";
-
-/// The library's threads alive in this process: /proc/self/task entries
-/// whose name starts with "wlra-".
-fn library_threads() -> usize {
-    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("wlra-"))
-        .count()
-}
 
 /// wlra_destroy returns only after the model's pool threads have exited
 /// (a host may dlclose the library next), and changing the thread count

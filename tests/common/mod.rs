@@ -25,6 +25,16 @@ pub fn vm_bytes(field: &str) -> u64 {
     kib * 1024
 }
 
+/// The library's threads alive in this process: /proc/self/task entries
+/// whose name starts with "wlra-".
+pub fn library_threads() -> usize {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("wlra-"))
+        .count()
+}
+
 /// Run test `test` of this binary alone in a fresh process, with `env`
 /// added to its environment (the tests that need a process of their own:
 /// limits, thread counts, the host's stderr). Fails unless it exits
