@@ -9,6 +9,18 @@
 //!
 //!     cargo bench --bench varpro_step             # up to 30 iterations, 1 thread
 //!     cargo bench --bench varpro_step -- 10 2     # 10 iterations, 2 threads
+//!     cargo bench --bench varpro_step -- 10 1 um_boy   # one problem by name
+//!
+//! Then each part of a step alone against its flops (multiply and add
+//! counted as two): the elimination of the larger side (3 k^2 + 8 k per
+//! entry, 1.5 k^3 per row), the assembly of the Gauss-Newton matrix
+//! (2 k^2 + 3 k per pair of entries sharing an eliminated row, 4 k per
+//! entry for the gradient) and one damped solve ((pk)^3 / 3 for the
+//! Cholesky factor, 6 (pk)^2 for the solves and the prediction).
+//!
+//! Seconds are the process's CPU seconds (divided by the threads): on a
+//! quiet machine the same as the wall clock, on a loaded one they leave
+//! out the time other processes ran.
 //!
 //! An iteration's damping trials after a rejected one add a Cholesky each:
 //! the count below assumes one, so the ratio is an upper bound of the
@@ -16,9 +28,10 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use std::time::Instant;
+use wlra::internals::{process_cpu_seconds, step_parts};
 use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED};
 use wlra::options::*;
+use wlra::problem::Problem;
 use wlra::{DenseProblem, Model};
 #[path = "../tests/common/lrmf.rs"]
 mod lrmf;
@@ -66,9 +79,9 @@ fn gemm_rate(threads: usize) -> f64 {
     };
     let mut best = f64::INFINITY;
     for _ in 0..3 {
-        let started = Instant::now();
+        let started = process_cpu_seconds();
         pool.install(|| matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par));
-        best = best.min(started.elapsed().as_secs_f64());
+        best = best.min((process_cpu_seconds() - started) / threads as f64);
     }
     2.0 * (n as f64).powi(3) / best / 1e9
 }
@@ -86,13 +99,28 @@ fn main() {
     println!("faer GEMM 1000 x 1000, {threads} threads: {rate:.1} GFLOP/s");
     println!("| problem | unknowns | GFLOP per step | s per step | at GEMM rate | ratio |");
     println!("|---|---|---|---|---|---|");
-    for p in [
-        lrmf::dinosaur(),
-        lrmf::face(),
-        lrmf::giraffe(),
-        lrmf::um_boy(),
-    ] {
-        let (unknowns, flops) = step_flops(&p);
+    // Problems by name after the numbers (dino, face, giraffe, um_boy);
+    // without names all four.
+    let names: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.parse::<usize>().is_err())
+        .collect();
+    type Loader = fn() -> lrmf::LrmfProblem;
+    let loaders: [(&str, Loader); 4] = [
+        ("dino", lrmf::dinosaur),
+        ("face", lrmf::face),
+        ("giraffe", lrmf::giraffe),
+        ("um_boy", lrmf::um_boy),
+    ];
+    let wanted =
+        |name: &str| names.is_empty() || names.iter().any(|n| name.starts_with(n.as_str()));
+    let problems: Vec<lrmf::LrmfProblem> = loaders
+        .iter()
+        .filter(|(name, _)| wanted(name))
+        .map(|(_, load)| load())
+        .collect();
+    for p in &problems {
+        let (unknowns, flops) = step_flops(p);
         let mut model = Model::new(p.rank).unwrap();
         for (id, value) in [
             (WLRA_OPTION_METHOD, WLRA_METHOD_VARPRO as f64),
@@ -102,11 +130,11 @@ fn main() {
         ] {
             model.set_option(id, value).unwrap();
         }
-        let started = Instant::now();
+        let started = process_cpu_seconds();
         model
             .fit(DenseProblem::new(p.m.as_ref(), Some(p.w.as_ref())))
             .unwrap();
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = (process_cpu_seconds() - started) / threads as f64;
         assert_eq!(
             model.info(WLRA_INFO_METHOD_USED).unwrap(),
             WLRA_METHOD_VARPRO as f64
@@ -120,5 +148,33 @@ fn main() {
             flops / 1e9,
             per_step / ideal
         );
+    }
+    parts_table(&problems, threads, rate);
+}
+
+/// Each part of a step alone (median of 9 runs): elimination, assembly of
+/// the Gauss-Newton matrix, one damped solve, against its own flops.
+fn parts_table(problems: &[lrmf::LrmfProblem], threads: usize, rate: f64) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    println!("\n| problem | part | s | GFLOP | GFLOP/s | s / (flops at GEMM rate) |");
+    println!("|---|---|---|---|---|---|");
+    for p in problems {
+        let dense = DenseProblem::new(p.m.as_ref(), Some(p.w.as_ref()));
+        let problem = Problem::from(&dense);
+        let parts = pool.install(|| step_parts(&problem, p.rank, 9)).unwrap();
+        for part in parts {
+            println!(
+                "| {} | {} | {:.5} | {:.4} | {:.1} | {:.1} |",
+                p.name,
+                part.name,
+                part.seconds,
+                part.flops / 1e9,
+                part.flops / part.seconds / 1e9,
+                part.seconds / (part.flops / (rate * 1e9))
+            );
+        }
     }
 }

@@ -55,6 +55,7 @@ pub mod internals {
     pub use crate::kernels::srht::srht_sketch;
     pub use crate::memory::gemm_workspace_bytes_per_thread;
     pub use crate::outer::objective;
+    pub use crate::outer::varpro::parts::{process_cpu_seconds, step_parts, Part as VarProPart};
     pub use crate::rng::{stream, Purpose};
     pub use crate::solver::dense::exact::ExactSolver;
     pub use crate::solver::dense::sketch::SketchSolver;

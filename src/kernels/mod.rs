@@ -9,3 +9,4 @@ pub mod orthonormal;
 pub mod spd_solve;
 pub mod srht;
 pub mod transpose;
+pub mod vectorized;

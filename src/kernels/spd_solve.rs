@@ -37,6 +37,12 @@ const EIGEN_CUTOFF: f64 = 1e-12;
 /// et al. 2015); above 1e6, a margin of 100, Householder QR runs instead.
 pub(crate) const CHOLESKY_QR_MAX_PIVOT_RATIO: f64 = 1e6;
 
+/// Whether a Cholesky factor of a row Gram with this pivot ratio (largest
+/// over smallest pivot) is trusted, or the minimum-norm solve should run.
+pub fn cholesky_trusted(pivot_ratio: f64) -> bool {
+    pivot_ratio.powi(2) <= MAX_CHOLESKY_CONDITION
+}
+
 /// Per-thread scratch for `solve`, allocated once and reused across rows.
 pub struct SpdSolver {
     factor: Mat<f64>,
@@ -129,7 +135,7 @@ impl SpdSolver {
     }
 
     fn well_conditioned(&self) -> bool {
-        self.pivot_ratio_squared() <= MAX_CHOLESKY_CONDITION
+        cholesky_trusted(pivot_ratio(self.factor.as_ref()))
     }
 
     /// Whether the last factorization is ill-conditioned enough that the

@@ -13,176 +13,14 @@
 //! positive semi-definite, and singular along the gauge X -> X B when
 //! ridge = 0.
 
+use super::elimination::dot;
+pub use super::elimination::{eliminate, Elimination};
 use super::observed::Observed;
+use super::pairs::PairPlan;
 use crate::error::{Error, Result};
-use crate::kernels::spd_solve::SpdSolver;
-use crate::memory::{checked_len, try_collect, try_filled, try_reserve};
-use crate::scaling::{exponent, Multiplier};
+use crate::kernels::vectorized::vectorized;
+use crate::memory::try_filled;
 use rayon::prelude::*;
-
-/// Eliminated rows per parallel task: fixed (never from the thread count),
-/// so sums run in one order whatever the pool.
-const ELIMINATED_BLOCK: usize = 64;
-
-/// The eliminated factor at a given X, and what the model needs of it.
-pub struct Elimination {
-    /// Y, q x k, rows contiguous.
-    pub y: Vec<f64>,
-    /// Per entry (e, f): G_e^+ (w_ef x_f), k numbers each.
-    pub projected: Vec<f64>,
-    /// f(X, Y(X)) = sum w r^2 + ridge (||X||^2 + ||Y||^2).
-    pub objective: f64,
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// out = S v for a symmetric k x k S stored by columns.
-fn times_symmetric(s: &[f64], v: &[f64], out: &mut [f64]) {
-    out.fill(0.0);
-    for (column, &vj) in s.chunks_exact(v.len()).zip(v) {
-        out.iter_mut().zip(column).for_each(|(o, s)| *o += s * vj);
-    }
-}
-
-struct Block {
-    y: Vec<f64>,
-    projected: Vec<f64>,
-    objective: f64,
-}
-
-/// One block of eliminated rows. Flops: about 3 k^2 per entry + k^3 / 3
-/// per row.
-fn eliminate_block(
-    obs: &Observed,
-    x: &[f64],
-    k: usize,
-    ridge: f64,
-    rows: std::ops::Range<usize>,
-    solver: &mut SpdSolver,
-) -> Result<Block> {
-    let entries = obs.ptr[rows.start]..obs.ptr[rows.end];
-    let what = "a block of VarPro's eliminated rows";
-    let mut out = Block {
-        y: try_filled(checked_len(rows.len(), k, what)?, 0.0, what)?,
-        projected: try_filled(checked_len(entries.len(), k, what)?, 0.0, what)?,
-        objective: 0.0,
-    };
-    // k <= 64 here (p k <= MAX_UNKNOWNS and p >= k).
-    let (mut inverse, mut rhs) = (vec![0.0; k * k], vec![0.0; k]);
-    for (r, e) in rows.clone().enumerate() {
-        let unit = row_weight_unit(obs, e, ridge);
-        let mut g = solver.gram_mut();
-        g.fill(0.0);
-        (0..k).for_each(|a| g[(a, a)] = ridge);
-        let y = &mut out.y[r * k..(r + 1) * k];
-        for pos in obs.row(e) {
-            let (xf, w) = (&x[obs.free[pos] * k..][..k], unit.apply(obs.w[pos]));
-            for b in 0..k {
-                for a in 0..k {
-                    g[(a, b)] += w * xf[a] * xf[b];
-                }
-                y[b] += w * obs.m[pos] * xf[b];
-            }
-        }
-        if !solver.factor() {
-            return Err(Error::Numerical(format!(
-                "VarPro: the Gram matrix of eliminated row {e} is not finite"
-            )));
-        }
-        // G^+ explicitly (k solves), then products with it, rather than one
-        // solve per entry: the entries outnumber k, and each solve is a call.
-        for (a, column) in inverse.chunks_mut(k).enumerate() {
-            column.fill(0.0);
-            column[a] = 1.0;
-            solver.solve(column);
-        }
-        rhs.copy_from_slice(y);
-        times_symmetric(&inverse, &rhs, y);
-        // A G so close to 0 that G^-1 (or y) overflows is numerically
-        // singular: the row gets the minimum-norm answer for G = 0, y = 0
-        // and no projection (found by fuzzing: a 2 x 2 CSR problem whose
-        // free factor had an entry near 1e-300 beside 1).
-        if !(inverse.iter().all(|v| v.is_finite()) && y.iter().all(|v| v.is_finite())) {
-            inverse.fill(0.0);
-            y.fill(0.0);
-        }
-        let mut sum = ridge * dot(y, y);
-        for pos in obs.row(e) {
-            let (xf, w) = (&x[obs.free[pos] * k..][..k], obs.w[pos]);
-            let residual = obs.m[pos] - dot(y, xf);
-            sum += w * residual * residual;
-            let out_pos = (pos - entries.start) * k;
-            times_symmetric(&inverse, xf, &mut out.projected[out_pos..out_pos + k]);
-            // w G^-1 x_f, both in the row's weight unit.
-            let w_in_unit = unit.apply(w);
-            out.projected[out_pos..out_pos + k]
-                .iter_mut()
-                .for_each(|p| *p *= w_in_unit);
-        }
-        out.objective += sum;
-    }
-    Ok(out)
-}
-
-/// The multiplier that puts eliminated row `e`'s weights in its own unit,
-/// the power of two of its largest weight, when that lies beyond 2^+-256
-/// and ridge = 0 (a ridge keeps G away from 0 by itself; inside the band
-/// G^-1 stays finite and nothing changes). It keeps G^-1 finite when all of
-/// a row's weights are tiny beside other rows' (found by fuzzing: a
-/// 1 x 1000 CSR problem with w_default = 5e-324 gave NaN factors).
-fn row_weight_unit(obs: &Observed, e: usize, ridge: f64) -> Multiplier {
-    let largest = obs.row(e).map(|pos| obs.w[pos]).fold(0.0f64, f64::max);
-    if ridge > 0.0 || largest == 0.0 || !largest.is_finite() {
-        return Multiplier::one();
-    }
-    let e = exponent(largest);
-    if e.abs() <= ROW_WEIGHT_BAND {
-        return Multiplier::one();
-    }
-    Multiplier::pow2(-e)
-}
-
-/// Eliminated rows whose largest weight lies within 2^+-this keep their
-/// weights as they are.
-const ROW_WEIGHT_BAND: i32 = 256;
-
-/// Solve every eliminated row at X (p x k, rows contiguous).
-pub fn eliminate(obs: &Observed, x: &[f64], k: usize, ridge: f64) -> Result<Elimination> {
-    let q = obs.n_eliminated;
-    let what = "VarPro's eliminated factor";
-    let blocks = (0..q.div_ceil(ELIMINATED_BLOCK))
-        .map(|b| b * ELIMINATED_BLOCK..((b + 1) * ELIMINATED_BLOCK).min(q));
-    let blocks = try_collect(blocks, what)?;
-    let mut parts: Vec<Result<Block>> = Vec::new();
-    try_reserve(&mut parts, blocks.len(), what)?;
-    blocks
-        .into_par_iter()
-        .map_init(
-            || SpdSolver::new(k),
-            |solver, rows| match solver {
-                Ok(solver) => eliminate_block(obs, x, k, ridge, rows, solver),
-                Err(error) => Err(error.clone()),
-            },
-        )
-        .collect_into_vec(&mut parts);
-    let mut out = Elimination {
-        y: Vec::new(),
-        projected: Vec::new(),
-        objective: ridge * dot(x, x),
-    };
-    try_reserve(&mut out.y, checked_len(q, k, what)?, what)?;
-    let projected = checked_len(obs.nnz(), k, what)?;
-    try_reserve(&mut out.projected, projected, "VarPro's projected entries")?;
-    for part in parts {
-        let part = part?;
-        out.y.extend_from_slice(&part.y);
-        out.projected.extend_from_slice(&part.projected);
-        out.objective += part.objective;
-    }
-    Ok(out)
-}
 
 /// The Gauss-Newton model of phi at X: H (pk x pk, index f k + a) in k x k
 /// blocks, block (g, f) at `(f p + g) k^2` stored by columns (so each free
@@ -220,7 +58,7 @@ impl Model {
     }
 }
 
-/// `assemble_free_row` for a rank known at compile time: the same
+/// `assemble_free_row_scattered` for a rank known at compile time: the same
 /// operations in the same order (the same bits), with the k-length loops
 /// unrolled and their bounds checks gone. On the trimmed Face (k = 4,
 /// 13 entries per eliminated row) the generic loop spent most of a VarPro
@@ -261,8 +99,63 @@ fn assemble_free_row_fixed<const K: usize>(
     }
 }
 
-/// Free row f's block column of H (blocks g >= f) and its gradient.
-fn assemble_free_row(
+/// Free row f's block column of H (blocks g >= f) and its gradient from
+/// the pair plan: each block Y^T diag(t) Y summed in registers over the
+/// eliminated rows f and g share, t = delta_fg w_ef - w_ef x_f^T
+/// (G_e^+ w_eg x_g). Flops per pair 2 k^2 + 3 k; the gradient 4 k per
+/// entry.
+#[inline(always)]
+fn assemble_free_row_planned<const K: usize>(
+    at: &Linearization<'_>,
+    plan: &PairPlan,
+    projected: &[f64],
+    f: usize,
+    column: &mut [f64],
+    gradient: &mut [f64],
+) {
+    let Linearization { obs, x, elim, .. } = *at;
+    let xf: &[f64; K] = x[f * K..][..K].try_into().expect("K entries");
+    let y_of = |e: usize| -> &[f64; K] { elim.y[e * K..][..K].try_into().expect("K entries") };
+    for idx in obs.free_row(f) {
+        let (pos, ye) = (obs.by_free[idx], y_of(obs.owner[idx]));
+        let scaled = obs.w[pos] * (obs.m[pos] - dot(ye, xf));
+        gradient
+            .iter_mut()
+            .zip(ye)
+            .for_each(|(g, y)| *g -= scaled * y);
+    }
+    let mut t = Vec::new();
+    for (g, pairs) in plan.runs(f) {
+        // t per pair first, then Y^T diag(t) Y: the dot products' latency
+        // then never stalls the sums.
+        t.clear();
+        t.extend(pairs.iter().map(|pair| {
+            let w = plan.weight(pair.idx_f);
+            let b: &[f64; K] = projected[pair.idx_g as usize * K..][..K]
+                .try_into()
+                .expect("K");
+            // Run g = f pairs each entry with itself.
+            let own = if g == f { w } else { 0.0 };
+            own - w * dot(xf, b)
+        }));
+        let mut sum = [[0.0; K]; K];
+        for (pair, &t) in pairs.iter().zip(&t) {
+            let ye = y_of(pair.e as usize);
+            for (b, sum_b) in sum.iter_mut().enumerate() {
+                let scaled = t * ye[b];
+                sum_b.iter_mut().zip(ye).for_each(|(s, y)| *s += scaled * y);
+            }
+        }
+        let block = &mut column[g * K * K..][..K * K];
+        for (run, sum_b) in block.chunks_exact_mut(K).zip(&sum) {
+            run.copy_from_slice(sum_b);
+        }
+    }
+}
+
+/// Free row f's block column of H (blocks g >= f) and its gradient, each
+/// eliminated row's contribution scattered into the blocks (any rank).
+fn assemble_free_row_scattered(
     obs: &Observed,
     x: &[f64],
     elim: &Elimination,
@@ -302,6 +195,92 @@ fn assemble_free_row(
     }
 }
 
+/// Free row f's block column of H (blocks g >= f) and its gradient:
+/// from the pair plan where there is one and the rank is compiled in, else
+/// by scattering each eliminated row's contribution.
+fn assemble_free_row(at: &Linearization<'_>, f: usize, column: &mut [f64], grad: &mut [f64]) {
+    let Linearization {
+        obs, x, elim, k, ..
+    } = *at;
+    let (c, g) = (column, grad);
+    if let (Some(plan), Some(b)) = (&obs.pairs, at.projected_by_free) {
+        match k {
+            1 => {
+                return vectorized(
+                    #[inline(always)]
+                    || assemble_free_row_planned::<1>(at, plan, b, f, c, g),
+                )
+            }
+            2 => {
+                return vectorized(
+                    #[inline(always)]
+                    || assemble_free_row_planned::<2>(at, plan, b, f, c, g),
+                )
+            }
+            3 => {
+                return vectorized(
+                    #[inline(always)]
+                    || assemble_free_row_planned::<3>(at, plan, b, f, c, g),
+                )
+            }
+            4 => {
+                return vectorized(
+                    #[inline(always)]
+                    || assemble_free_row_planned::<4>(at, plan, b, f, c, g),
+                )
+            }
+            5 => {
+                return vectorized(
+                    #[inline(always)]
+                    || assemble_free_row_planned::<5>(at, plan, b, f, c, g),
+                )
+            }
+            6 => {
+                return vectorized(
+                    #[inline(always)]
+                    || assemble_free_row_planned::<6>(at, plan, b, f, c, g),
+                )
+            }
+            7 => {
+                return vectorized(
+                    #[inline(always)]
+                    || assemble_free_row_planned::<7>(at, plan, b, f, c, g),
+                )
+            }
+            8 => {
+                return vectorized(
+                    #[inline(always)]
+                    || assemble_free_row_planned::<8>(at, plan, b, f, c, g),
+                )
+            }
+            _ => {}
+        }
+    }
+    let (column, grad) = (c, g);
+    // The scattered assembly, its k-length loops compiled in for k <= 8.
+    match k {
+        1 => assemble_free_row_fixed::<1>(obs, x, elim, f, column, grad),
+        2 => assemble_free_row_fixed::<2>(obs, x, elim, f, column, grad),
+        3 => assemble_free_row_fixed::<3>(obs, x, elim, f, column, grad),
+        4 => assemble_free_row_fixed::<4>(obs, x, elim, f, column, grad),
+        5 => assemble_free_row_fixed::<5>(obs, x, elim, f, column, grad),
+        6 => assemble_free_row_fixed::<6>(obs, x, elim, f, column, grad),
+        7 => assemble_free_row_fixed::<7>(obs, x, elim, f, column, grad),
+        8 => assemble_free_row_fixed::<8>(obs, x, elim, f, column, grad),
+        _ => assemble_free_row_scattered(obs, x, elim, k, f, column, grad),
+    }
+}
+
+/// What the assembly reads: the entries, X, the elimination at X and its
+/// projected entries in free-row order (with a pair plan).
+struct Linearization<'a> {
+    obs: &'a Observed,
+    x: &'a [f64],
+    elim: &'a Elimination,
+    projected_by_free: Option<&'a [f64]>,
+    k: usize,
+}
+
 /// Blocks (f, g), g > f, from their transposes (g, f). Copies: (p k)^2 / 2.
 fn mirror(blocks: &mut [f64], p: usize, k: usize) {
     for f in 0..p {
@@ -334,21 +313,22 @@ pub fn assemble(
     })?;
     h.resize(dim * dim, 0.0);
     let mut gradient = try_filled(dim, 0.0, "VarPro's gradient")?;
+    let by_free = match &obs.pairs {
+        Some(plan) if (1..=8).contains(&k) => Some(plan.in_free_order(&elim.projected, k)?),
+        _ => None,
+    };
+    let at = Linearization {
+        obs,
+        x,
+        elim,
+        projected_by_free: by_free.as_deref(),
+        k,
+    };
     h.par_chunks_mut(dim * k)
         .zip(gradient.par_chunks_mut(k))
         .enumerate()
         .for_each(|(f, (column, grad))| {
-            match k {
-                1 => assemble_free_row_fixed::<1>(obs, x, elim, f, column, grad),
-                2 => assemble_free_row_fixed::<2>(obs, x, elim, f, column, grad),
-                3 => assemble_free_row_fixed::<3>(obs, x, elim, f, column, grad),
-                4 => assemble_free_row_fixed::<4>(obs, x, elim, f, column, grad),
-                5 => assemble_free_row_fixed::<5>(obs, x, elim, f, column, grad),
-                6 => assemble_free_row_fixed::<6>(obs, x, elim, f, column, grad),
-                7 => assemble_free_row_fixed::<7>(obs, x, elim, f, column, grad),
-                8 => assemble_free_row_fixed::<8>(obs, x, elim, f, column, grad),
-                _ => assemble_free_row(obs, x, elim, k, f, column, grad),
-            }
+            assemble_free_row(&at, f, column, grad);
             for a in 0..k {
                 column[f * k * k + a * k + a] += ridge;
                 grad[a] += ridge * x[f * k + a];

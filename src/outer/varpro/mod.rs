@@ -11,8 +11,11 @@
 //! matters: X is kept orthonormal and steps leave the gauge directions.
 
 mod damped_step;
+mod elimination;
 mod gauss_newton;
 mod observed;
+mod pairs;
+pub mod parts;
 
 use super::{Context, FitOutcome, Progress};
 use crate::error::Result;

@@ -5,6 +5,7 @@
 //! Memory: 24 bytes per entry with w > 0 by eliminated row, 16 by free row.
 //! VarPro runs only where that is small (see `super::fits`).
 
+use super::pairs::PairPlan;
 use crate::error::{Error, Result};
 use crate::problem::Problem;
 
@@ -21,6 +22,8 @@ pub struct Observed {
     pub by_free_ptr: Vec<usize>,
     pub by_free: Vec<usize>,
     pub owner: Vec<usize>,
+    /// The free rows' shared eliminated rows, when small enough to list.
+    pub pairs: Option<PairPlan>,
 }
 
 fn reserve<T>(what: &str, len: usize) -> Result<Vec<T>> {
@@ -102,6 +105,7 @@ impl Observed {
             by_free_ptr: reserve("free row starts", p.saturating_add(1))?,
             by_free: reserve("positions", nnz)?,
             owner: reserve("owners", nnz)?,
+            pairs: None,
         };
         o.ptr.push(0);
         for_each_weighted(side, |_, f, w, m| {
@@ -114,6 +118,7 @@ impl Observed {
             start + c
         });
         o.index_by_free();
+        o.pairs = PairPlan::new(&o);
         Ok(o)
     }
 
