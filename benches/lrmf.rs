@@ -15,7 +15,8 @@
 //! target/lrmf/results.csv (benches/lrmf/plot.py draws docs/lrmf.svg).
 //!
 //! Knobs (environment, unset = the library's defaults): WLRA_LRMF_MAX_ITERATIONS,
-//! WLRA_LRMF_TOLERANCE; WLRA_LRMF_DIR names the data directory.
+//! WLRA_LRMF_TOLERANCE; WLRA_LRMF_DIR names the data directory;
+//! WLRA_LRMF_METHODS=VARPRO,AUTO runs only the methods named.
 
 use std::io::Write;
 use std::time::Instant;
@@ -136,6 +137,10 @@ fn main() {
     let mut csv = std::fs::File::create(csv_path).unwrap();
     writeln!(csv, "problem,best_rms,method,start,seed,rms,success,iterations,seconds,objective,converged,method_used,starts,starts_at_best").unwrap();
     // (name, method, restarts: None = the default, AUTO restarts around VarPro)
+    // WLRA_LRMF_METHODS=VARPRO,AUTO runs only those.
+    let methods_wanted: Vec<String> = std::env::var("WLRA_LRMF_METHODS")
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
     let methods = [
         ("ALTERNATING", WLRA_METHOD_ALTERNATING, Some(0.0)),
         ("VARPRO", WLRA_METHOD_VARPRO, Some(0.0)),
@@ -202,6 +207,9 @@ fn main() {
             .unwrap();
         };
         for (name, method, restarts) in methods {
+            if !methods_wanted.is_empty() && !methods_wanted.iter().any(|m| m == name) {
+                continue;
+            }
             let mut base = defaults.clone();
             base.push((WLRA_OPTION_METHOD, method as f64));
             if let Some(r) = restarts {
@@ -241,6 +249,9 @@ fn main() {
                 svd.rms,
                 if svd.success { "yes" } else { "no" }
             );
+        }
+        if !methods_wanted.is_empty() {
+            continue;
         }
         let mut options = defaults.clone();
         options.push((WLRA_OPTION_METHOD, WLRA_METHOD_AUTO as f64));

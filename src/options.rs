@@ -39,7 +39,7 @@ pub const WLRA_OPTION_OVERRELAXATION: i32 = 12;
 /// A WLRA_METHOD_* value: the outer method; default WLRA_METHOD_AUTO.
 pub const WLRA_OPTION_METHOD: i32 = 13;
 /// Random restarts: -1 (default) = AUTO: when the method is VarPro, at
-/// least 16 and at most 32 starts, stopping once the best objective has been
+/// least 11 and at most 32 starts, stopping once the best objective has been
 /// reached twice; none for alternation. 0 = off; r > 0: up to r further
 /// seeded random starts, stopping once the best has been reached twice.
 pub const WLRA_OPTION_RESTARTS: i32 = 14;

@@ -146,7 +146,9 @@ fn both_benchmarks_reach_the_best_known_rms_from_random_starts() {
         // Alternation crawls on these: AUTO's probe hands them to VarPro
         // and its restarts (`outer::probe`).
         assert_method_used(&svd, WLRA_METHOD_VARPRO, &p.name);
-        assert!(info(&svd, WLRA_INFO_STARTS, "WLRA_INFO_STARTS") >= 16.0);
+        // At least the 11 starts that miss a basin of a quarter of random
+        // starts with chance at most 5 % (driver::auto_min_starts).
+        assert!(info(&svd, WLRA_INFO_STARTS, "WLRA_INFO_STARTS") >= 11.0);
         println!(
             "{} (best known {}): {successes}/20 random starts succeed; RMS by seed {}; SVD start {svd_rms:.7}",
             p.name,
