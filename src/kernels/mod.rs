@@ -1,6 +1,7 @@
 //! Dense hot loops. Each kernel is sequential (`Par::Seq`): the caller decides
 //! parallelism, so results never depend on the thread count.
 
+pub mod blocked_cholesky;
 pub mod blocking;
 pub mod fwht;
 pub mod gathered;

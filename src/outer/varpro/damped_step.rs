@@ -5,12 +5,17 @@
 //! projection constraint). P_gauge = (X X^T) (x) I_k, X orthonormal, makes
 //! the singular gauge directions as stiff as the rest without changing the
 //! step elsewhere; with ridge > 0 there is no gauge and no projection.
-//! Flops: (pk)^3 / 3 for the Cholesky factor, 2 (pk)^2 for the prediction.
+//! Flops: (pk)^3 / 3 for the Cholesky factor (on every thread of the pool,
+//! the same bits on any number: `kernels::blocked_cholesky`), 2 (pk)^2
+//! for the prediction.
 
 use super::gauss_newton::Model;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
-use faer::{Conj, Mat, MatMut, Par};
+use crate::kernels::blocked_cholesky::cholesky_in_place;
+use crate::memory::checked_len;
+use faer::reborrow::ReborrowMut;
+use faer::{Conj, MatMut, MatRef, Par};
 
 pub struct Step {
     pub delta: Vec<f64>,
@@ -30,13 +35,13 @@ fn mean_diagonal(model: &Model, dim: usize) -> f64 {
 /// H's blocks (g, f), g >= f, into `a`: the lower triangle, all the
 /// Cholesky factor reads, copied block by block from the model's block
 /// layout (no index arithmetic per entry). Copies: (p k)^2 / 2.
-fn copy_lower_blocks(model: &Model, a: &mut Mat<f64>) {
+fn copy_lower_blocks(model: &Model, mut a: MatMut<'_, f64>) {
     let (p, k) = (model.p, model.k);
     for f in 0..p {
         for g in f..p {
             let block = &model.blocks[(f * p + g) * k * k..][..k * k];
             for (b, column) in block.chunks_exact(k).enumerate() {
-                let target = a.col_mut(f * k + b).subrows_mut(g * k, k);
+                let target = a.rb_mut().col_mut(f * k + b).subrows_mut(g * k, k);
                 target.iter_mut().zip(column).for_each(|(t, h)| *t = *h);
             }
         }
@@ -44,7 +49,7 @@ fn copy_lower_blocks(model: &Model, a: &mut Mat<f64>) {
 }
 
 /// x x^T (x) I_k, scaled, added to `a`: the gauge directions' stiffness.
-fn add_gauge(a: &mut Mat<f64>, x: &[f64], p: usize, k: usize, scale: f64) {
+fn add_gauge(mut a: MatMut<'_, f64>, x: &[f64], p: usize, k: usize, scale: f64) {
     for f in 0..p {
         for g in 0..p {
             let c = scale * (0..k).map(|c| x[f * k + c] * x[g * k + c]).sum::<f64>();
@@ -91,39 +96,30 @@ pub fn damped_step(
     p: usize,
     k: usize,
     lambda: f64,
-    par: Par,
 ) -> crate::error::Result<Option<Step>> {
     let dim = p * k;
     let scale = mean_diagonal(model, dim);
-    let mut a = crate::memory::try_zeros(dim, dim, "VarPro's damped Gauss-Newton matrix")?;
-    copy_lower_blocks(model, &mut a);
+    let what = "VarPro's damped Gauss-Newton matrix";
+    let mut data = crate::memory::try_filled(checked_len(dim, dim, what)?, 0.0, what)?;
+    let mut a = MatMut::from_column_major_slice_mut(&mut data, dim, dim);
+    copy_lower_blocks(model, a.rb_mut());
     for j in 0..dim {
         a[(j, j)] += lambda * scale;
     }
     if let Some(x) = gauge {
-        add_gauge(&mut a, x, p, k, scale);
+        add_gauge(a.rb_mut(), x, p, k, scale);
     }
-    let mut buffer = MemBuffer::try_new(faer::dyn_stack::StackReq::any_of(&[
-        llt::factor::cholesky_in_place_scratch::<f64>(dim, par, Default::default()),
-        llt::solve::solve_in_place_scratch::<f64>(dim, 1, par),
-    ]))
-    .map_err(|_| crate::error::Error::OutOfMemory("VarPro's Cholesky workspace".into()))?;
-    let factored = llt::factor::cholesky_in_place(
-        a.as_mut(),
-        Default::default(),
-        par,
-        MemStack::new(&mut buffer),
-        Default::default(),
-    );
-    if factored.is_err() {
+    if !cholesky_in_place(&mut data, dim)? {
         return Ok(None);
     }
+    let mut buffer = MemBuffer::try_new(llt::solve::solve_in_place_scratch::<f64>(dim, 1, Par::Seq))
+        .map_err(|_| crate::error::Error::OutOfMemory("VarPro's Cholesky workspace".into()))?;
     let mut delta: Vec<f64> = model.gradient.iter().map(|g| -g).collect();
     llt::solve::solve_in_place_with_conj(
-        a.as_ref(),
+        MatRef::from_column_major_slice(&data, dim, dim),
         Conj::No,
         MatMut::from_column_major_slice_mut(&mut delta, dim, 1),
-        par,
+        Par::Seq,
         MemStack::new(&mut buffer),
     );
     if let Some(x) = gauge {

@@ -24,7 +24,7 @@ use crate::kernels::orthonormal::thin_qr;
 use crate::memory::{checked_len, try_collect, try_copy, try_from_fn};
 use crate::problem::Problem;
 use damped_step::damped_step;
-use faer::{Mat, Par};
+use faer::Mat;
 use gauss_newton::{assemble, eliminate, Elimination};
 use observed::{entries_per_row, Observed};
 
@@ -196,14 +196,11 @@ fn next_point(
         .pool
         .install(|| assemble(obs, &now.x, &now.elim, k, ridge))?;
     let gauge = (ridge == 0.0).then_some(&now.x[..]);
-    // faer's parallel Cholesky splits its updates by the thread count,
-    // which changes the bits; the factor is at most (pk)^3 / 3 = 23 GFLOP.
-    let par = Par::Seq;
     let f = now.elim.objective;
     while damping.lambda <= MAX_DAMPING {
         let step = ctx
             .pool
-            .install(|| damped_step(&model, gauge, obs.n_free, k, damping.lambda, par))?;
+            .install(|| damped_step(&model, gauge, obs.n_free, k, damping.lambda))?;
         let Some(step) = step else {
             damping.rejected();
             continue;

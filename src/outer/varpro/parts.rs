@@ -10,9 +10,8 @@ use crate::error::Result;
 use crate::init::random_factors;
 use crate::kernels::orthonormal::thin_qr;
 use crate::problem::Problem;
-use faer::Par;
 
-/// One part: its name, the median CPU seconds of its runs and its flops.
+/// One part: its name, the median seconds of its runs and its flops.
 pub struct Part {
     pub name: &'static str,
     pub seconds: f64,
@@ -34,13 +33,17 @@ pub fn process_cpu_seconds() -> f64 {
     t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
-/// The median CPU seconds of `repeats` runs.
-fn median_seconds(repeats: usize, mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+/// The median seconds of `repeats` runs on `clock`.
+fn median_seconds(
+    repeats: usize,
+    clock: fn() -> f64,
+    mut run: impl FnMut() -> Result<()>,
+) -> Result<f64> {
     let mut times = Vec::with_capacity(repeats);
     for _ in 0..repeats.max(1) {
-        let started = process_cpu_seconds();
+        let started = clock();
         run()?;
-        times.push(process_cpu_seconds() - started);
+        times.push(clock() - started);
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
@@ -48,8 +51,14 @@ fn median_seconds(repeats: usize, mut run: impl FnMut() -> Result<()>) -> Result
 
 /// Elimination, assembly and one damped solve at a random orthonormal X
 /// (their cost does not depend on X), each run `repeats` times on the
-/// calling thread's pool, ridge 0. Flops count multiply and add as two.
-pub fn step_parts(problem: &Problem<'_>, k: usize, repeats: usize) -> Result<Vec<Part>> {
+/// calling thread's pool, ridge 0, timed on `clock` (seconds). Flops count
+/// multiply and add as two.
+pub fn step_parts(
+    problem: &Problem<'_>,
+    k: usize,
+    repeats: usize,
+    clock: fn() -> f64,
+) -> Result<Vec<Part>> {
     let (_, side) = orient(problem);
     let obs = Observed::new(&side)?;
     let start = random_factors(side.n_cols(), side.n_rows(), k, 1)?;
@@ -68,18 +77,18 @@ pub fn step_parts(problem: &Problem<'_>, k: usize, repeats: usize) -> Result<Vec
     Ok(vec![
         Part {
             name: "elimination",
-            seconds: median_seconds(repeats, || eliminate(&obs, &x, k, 0.0).map(drop))?,
+            seconds: median_seconds(repeats, clock, || eliminate(&obs, &x, k, 0.0).map(drop))?,
             flops: entries * (3.0 * kf * kf + 8.0 * kf) + rows * 1.5 * kf.powi(3),
         },
         Part {
             name: "assembly",
-            seconds: median_seconds(repeats, || assemble(&obs, &x, &elim, k, 0.0).map(drop))?,
+            seconds: median_seconds(repeats, clock, || assemble(&obs, &x, &elim, k, 0.0).map(drop))?,
             flops: pairs * (2.0 * kf * kf + 3.0 * kf) + entries * 4.0 * kf,
         },
         Part {
             name: "damped solve",
-            seconds: median_seconds(repeats, || {
-                damped_step(&model, Some(&x), p, k, 1e-6, Par::Seq).map(drop)
+            seconds: median_seconds(repeats, clock, || {
+                damped_step(&model, Some(&x), p, k, 1e-6).map(drop)
             })?,
             flops: dim.powi(3) / 3.0 + 6.0 * dim * dim,
         },
