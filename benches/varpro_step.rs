@@ -70,7 +70,10 @@ fn clock(threads: usize) -> fn() -> f64 {
     fn wall() -> f64 {
         use std::sync::OnceLock;
         static START: OnceLock<std::time::Instant> = OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
     }
     if threads == 1 {
         process_cpu_seconds

@@ -53,6 +53,7 @@ pub mod internals {
     pub use crate::kernels::gathered::{add_projections, add_row_sums, RowSums};
     pub use crate::kernels::orthonormal::{orthonormal_basis, RFactorWorkspace};
     pub use crate::kernels::srht::srht_sketch;
+    pub use crate::kernels::vectorized::set_baseline_only as vectorized_kernels_off;
     pub use crate::memory::gemm_workspace_bytes_per_thread;
     pub use crate::outer::objective;
     pub use crate::outer::varpro::parts::{process_cpu_seconds, step_parts, Part as VarProPart};

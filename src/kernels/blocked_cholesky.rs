@@ -30,8 +30,7 @@ const BLOCK: usize = 64;
 pub fn cholesky_in_place(data: &mut [f64], n: usize) -> Result<bool> {
     let what = "the Cholesky workspace of a diagonal block";
     let req = llt::factor::cholesky_in_place_scratch::<f64>(BLOCK, Par::Seq, Default::default());
-    let mut buffer =
-        MemBuffer::try_new(req).map_err(|_| Error::OutOfMemory(what.into()))?;
+    let mut buffer = MemBuffer::try_new(req).map_err(|_| Error::OutOfMemory(what.into()))?;
     for start in (0..n).step_by(BLOCK) {
         let width = BLOCK.min(n - start);
         let (done, rest) = data.split_at_mut((start + width) * n);

@@ -10,10 +10,10 @@
 //! for the prediction.
 
 use super::gauss_newton::Model;
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt;
 use crate::kernels::blocked_cholesky::cholesky_in_place;
 use crate::memory::checked_len;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt;
 use faer::reborrow::ReborrowMut;
 use faer::{Conj, MatMut, MatRef, Par};
 
@@ -112,8 +112,9 @@ pub fn damped_step(
     if !cholesky_in_place(&mut data, dim)? {
         return Ok(None);
     }
-    let mut buffer = MemBuffer::try_new(llt::solve::solve_in_place_scratch::<f64>(dim, 1, Par::Seq))
-        .map_err(|_| crate::error::Error::OutOfMemory("VarPro's Cholesky workspace".into()))?;
+    let mut buffer =
+        MemBuffer::try_new(llt::solve::solve_in_place_scratch::<f64>(dim, 1, Par::Seq))
+            .map_err(|_| crate::error::Error::OutOfMemory("VarPro's Cholesky workspace".into()))?;
     let mut delta: Vec<f64> = model.gradient.iter().map(|g| -g).collect();
     llt::solve::solve_in_place_with_conj(
         MatRef::from_column_major_slice(&data, dim, dim),

@@ -82,7 +82,9 @@ pub fn step_parts(
         },
         Part {
             name: "assembly",
-            seconds: median_seconds(repeats, clock, || assemble(&obs, &x, &elim, k, 0.0).map(drop))?,
+            seconds: median_seconds(repeats, clock, || {
+                assemble(&obs, &x, &elim, k, 0.0).map(drop)
+            })?,
             flops: pairs * (2.0 * kf * kf + 3.0 * kf) + entries * 4.0 * kf,
         },
         Part {
