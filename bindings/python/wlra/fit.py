@@ -64,7 +64,7 @@ class FitResult:
     ``held_out_entries`` are the held-out fold's weighted RMSE and entry
     count (None otherwise)."""
 
-    __slots__ = ("U", "s", "V", "library_factors", "objective", "iterations", "converged",
+    __slots__ = ("_canonical", "library_factors", "objective", "iterations", "converged",
                  "elapsed_seconds", "solver_used", "method_used", "starts", "starts_at_best",
                  "held_out_rmse", "held_out_entries", "row_offsets", "col_offsets")
 
@@ -74,7 +74,13 @@ class FitResult:
         self.library_factors = (library_U, library_V)
         self.row_offsets = row_offsets
         self.col_offsets = col_offsets
-        self.U, self.s, self.V = canonical_factors(library_U, library_V)
+        # The canonical form is computed on first use of U, s or V: a
+        # caller that reads only the information (cross_validate reads
+        # held_out_rmse) never pays for its two QRs, which cost
+        # milliseconds each where numpy's BLAS threads compete for the
+        # cores (issue 25: 1797 x 10 took 17 to 50 ms on a loaded 2-core
+        # machine, 0.26 ms on one thread).
+        self._canonical = None
         self.objective = objective
         self.iterations = iterations
         self.converged = converged
@@ -86,9 +92,30 @@ class FitResult:
         self.held_out_rmse = held_out_rmse
         self.held_out_entries = held_out_entries
 
+    def _canonical_form(self):
+        if self._canonical is None:
+            self._canonical = canonical_factors(*self.library_factors)
+        return self._canonical
+
+    @property
+    def U(self):
+        """n_rows x rank, orthonormal columns."""
+        return self._canonical_form()[0]
+
+    @property
+    def s(self):
+        """The rank singular values of the fit, descending, >= 0."""
+        return self._canonical_form()[1]
+
+    @property
+    def V(self):
+        """n_cols x rank, orthonormal columns, each column's entry of
+        largest magnitude positive."""
+        return self._canonical_form()[2]
+
     @property
     def rank(self):
-        return self.U.shape[1]
+        return self.library_factors[0].shape[1]
 
     def fitted(self):
         """The model a 1^T + 1 b^T + U diag(s) V^T (n_rows x n_cols), with
@@ -113,9 +140,9 @@ class FitResult:
         return out
 
     def __repr__(self):
-        n, k = self.U.shape
+        (n, k), m = self.library_factors[0].shape, self.library_factors[1].shape[0]
         return (
-            f"<wlra.FitResult {n}x{self.V.shape[0]} rank {k}: objective {self.objective:.6g}, "
+            f"<wlra.FitResult {n}x{m} rank {k}: objective {self.objective:.6g}, "
             f"{self.iterations} iterations, converged={self.converged}, solver {self.solver_used!r}>"
         )
 
