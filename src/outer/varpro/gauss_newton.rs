@@ -45,15 +45,20 @@ impl Model {
     pub fn times(&self, v: &[f64]) -> Vec<f64> {
         let (k, p) = (self.k, self.p);
         let mut out = vec![0.0; p * k];
-        for f in 0..p {
-            for g in 0..p {
-                let block = &self.blocks[(f * p + g) * k * k..][..k * k];
-                for (column, &vb) in block.chunks_exact(k).zip(&v[f * k..(f + 1) * k]) {
-                    let o = &mut out[g * k..(g + 1) * k];
-                    o.iter_mut().zip(column).for_each(|(o, h)| *o += h * vb);
+        vectorized(
+            #[inline(always)]
+            || {
+                for f in 0..p {
+                    let vf = &v[f * k..(f + 1) * k];
+                    let blocks = &self.blocks[f * p * k * k..][..p * k * k];
+                    for (block, o) in blocks.chunks_exact(k * k).zip(out.chunks_exact_mut(k)) {
+                        for (column, &vb) in block.chunks_exact(k).zip(vf) {
+                            o.iter_mut().zip(column).for_each(|(o, h)| *o += h * vb);
+                        }
+                    }
                 }
-            }
-        }
+            },
+        );
         out
     }
 }
@@ -128,16 +133,18 @@ fn assemble_free_row_planned<const K: usize>(
     for (g, pairs) in plan.runs(f) {
         // t per pair first, then Y^T diag(t) Y: the dot products' latency
         // then never stalls the sums.
+        // A plain loop (not an iterator adaptor), so it is inlined into the
+        // AVX2 build with the rest.
         t.clear();
-        t.extend(pairs.iter().map(|pair| {
+        for pair in pairs {
             let w = plan.weight(pair.idx_f);
             let b: &[f64; K] = projected[pair.idx_g as usize * K..][..K]
                 .try_into()
                 .expect("K");
             // Run g = f pairs each entry with itself.
             let own = if g == f { w } else { 0.0 };
-            own - w * dot(xf, b)
-        }));
+            t.push(own - w * dot(xf, b));
+        }
         let mut sum = [[0.0; K]; K];
         for (pair, &t) in pairs.iter().zip(&t) {
             let ye = y_of(pair.e as usize);
