@@ -55,6 +55,9 @@ pub mod internals {
     pub use crate::kernels::srht::srht_sketch;
     pub use crate::memory::gemm_workspace_bytes_per_thread;
     pub use crate::outer::objective;
+    /// Testing only: (matrix-free VarPro steps, their CG iterations) of
+    /// the fits run from the calling thread so far.
+    pub use crate::outer::varpro::cg_tally as matrix_free_cg_tally;
     pub use crate::rng::{stream, Purpose};
     pub use crate::solver::dense::exact::ExactSolver;
     pub use crate::solver::dense::sketch::SketchSolver;
