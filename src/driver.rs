@@ -55,8 +55,8 @@ fn cost_ratio(cost: &varpro::Cost, k: usize) -> f64 {
 }
 
 /// The outer method for these options on this problem. An explicit VarPro
-/// that does not fit (memory) falls back to alternation, and
-/// WLRA_INFO_METHOD_USED says so.
+/// runs on any size (matrix-free beyond its dense limit); WLRA_INFO_METHOD_USED
+/// says alternation ran where VarPro's model does not apply.
 pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Result<Method> {
     Ok(match options.method {
         MethodChoice::Alternating => Method::Alternating,
@@ -67,8 +67,7 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
         {
             Method::Alternating
         }
-        MethodChoice::VarPro if varpro::cost(problem, k)?.fits(false) => Method::VarPro,
-        MethodChoice::VarPro => Method::Alternating,
+        MethodChoice::VarPro => Method::VarPro,
         // Clipping and over-relaxation change alternation's step itself,
         // which the extrapolation does not model: plain alternation runs.
         MethodChoice::Accelerated if options.clip > 0.0 || options.overrelaxation != 1.0 => {
@@ -81,18 +80,18 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
             let alternation_asked = options.solver != SolverChoice::Auto
                 || options.clip > 0.0
                 || options.overrelaxation != 1.0;
-            // Where VarPro is affordable and entries are missing (the
-            // curved valleys it is for), AUTO runs it only after alternation
-            // has shown it would crawl (`outer::probe`). With every entry
+            // Where entries are missing (the curved valleys VarPro is for),
+            // AUTO runs VarPro (matrix-free beyond its dense limit) only
+            // after alternation has shown it would crawl (`outer::probe`). With every entry
             // weighted (implicit feedback, heteroscedastic PCA) alternation
             // crawls from the weights' conditioning, which VarPro does not
             // cure: on the implicit-feedback problem of tests/sparse.rs it
             // ran 489 iterations unconverged where accelerated alternation
             // converges.
-            let affordable = || -> Result<bool> {
-                let cost = varpro::cost(problem, k)?;
+            let entries_missing = || -> Result<bool> {
+                let cost = varpro::cost(problem, k, true)?;
                 let all = problem.n_rows().saturating_mul(problem.n_cols());
-                Ok(cost.fits(true) && cost.entries < all)
+                Ok(cost.entries < all)
             };
             // Beyond VarPro, accelerated alternation: its first two
             // iterations are alternation's and each later one costs an
@@ -106,7 +105,7 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
                 Method::Alternating
             } else if start_is_the_answer(options, problem) {
                 Method::Accelerated
-            } else if options.ridge == 0.0 && !options.offsets.any() && affordable()? {
+            } else if options.ridge == 0.0 && !options.offsets.any() && entries_missing()? {
                 Method::VarPro
             } else {
                 Method::Accelerated
@@ -381,7 +380,7 @@ fn fit_scaled(
     let method = choose_method(options, problem, rank)?;
     let start = initial_factors(&ctx, start)?;
     let first = if options.method == MethodChoice::Auto && method == Method::VarPro {
-        let ratio = cost_ratio(&varpro::cost(problem, rank)?, rank);
+        let ratio = cost_ratio(&varpro::cost(problem, rank, true)?, rank);
         probe::run(&ctx, start, progress, ratio)?
     } else {
         method.run(&ctx, start, progress)?

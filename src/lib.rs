@@ -56,6 +56,9 @@ pub mod internals {
     pub use crate::kernels::vectorized::set_baseline_only as vectorized_kernels_off;
     pub use crate::memory::gemm_workspace_bytes_per_thread;
     pub use crate::outer::objective;
+    /// Testing only: (matrix-free VarPro steps, their CG iterations) of
+    /// the fits run from the calling thread so far.
+    pub use crate::outer::varpro::cg_tally as matrix_free_cg_tally;
     pub use crate::outer::varpro::parts::{process_cpu_seconds, step_parts, Part as VarProPart};
     pub use crate::rng::{stream, Purpose};
     pub use crate::solver::dense::exact::ExactSolver;

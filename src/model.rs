@@ -196,6 +196,15 @@ impl Model {
         self.options.get(option)
     }
 
+    /// Testing only (not in the C ABI): VarPro solves every step
+    /// matrix-free, as it does beyond its dense limit, so a test can
+    /// compare the two solvers on one small problem
+    /// (tests/varpro_matrix_free.rs).
+    #[doc(hidden)]
+    pub fn force_matrix_free_varpro(&mut self, on: bool) {
+        self.options.varpro_matrix_free = on;
+    }
+
     /// Called after every completed iteration; returning false cancels.
     pub fn set_progress(&mut self, progress: Option<ProgressCallback>) {
         self.progress = progress;

@@ -184,6 +184,11 @@ pub struct Options {
     pub held_out_fold: usize,
     /// WLRA_OPTION_OFFSETS.
     pub offsets: Offsets,
+    /// Testing only (`Model::force_matrix_free_varpro`, not in the C
+    /// ABI): VarPro solves its steps matrix-free even where the dense
+    /// system would fit, so tests can compare the two paths.
+    #[doc(hidden)]
+    pub varpro_matrix_free: bool,
 }
 
 impl Default for Options {
@@ -208,6 +213,7 @@ impl Default for Options {
             folds: 0,
             held_out_fold: 0,
             offsets: Offsets::NONE,
+            varpro_matrix_free: false,
         }
     }
 }

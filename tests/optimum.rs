@@ -586,35 +586,3 @@ fn invalid_method_and_restart_values_are_refused() {
         assert_eq!(fit.get_option(option).unwrap(), value);
     }
 }
-
-#[test]
-fn varpro_too_large_for_memory_falls_back_to_alternation_and_says_so() {
-    // 120 x 120 at k = 40: 4800 free unknowns, beyond VarPro's dense
-    // Gauss-Newton limit (4096), so an explicit VARPRO alternates.
-    let p = planted(120, 120, 40, 31);
-    let mut fit = model(
-        40,
-        &[
-            (WLRA_OPTION_METHOD, WLRA_METHOD_VARPRO as f64),
-            (WLRA_OPTION_MAX_ITERATIONS, 3.0),
-        ],
-    );
-    fit.fit(wlra::DenseProblem::new(p.truth.as_ref(), None))
-        .unwrap();
-    let used = info(&fit, WLRA_INFO_METHOD_USED, "WLRA_INFO_METHOD_USED");
-    assert_eq!(used, WLRA_METHOD_ALTERNATING as f64, "method used {used}");
-    // Where it fits, VarPro runs.
-    let q = planted(30, 120, 4, 32);
-    let mut small = model(
-        4,
-        &[
-            (WLRA_OPTION_METHOD, WLRA_METHOD_VARPRO as f64),
-            (WLRA_OPTION_RESTARTS, 0.0),
-        ],
-    );
-    small
-        .fit(wlra::DenseProblem::new(q.truth.as_ref(), None))
-        .unwrap();
-    let used = info(&small, WLRA_INFO_METHOD_USED, "WLRA_INFO_METHOD_USED");
-    assert_eq!(used, WLRA_METHOD_VARPRO as f64, "method used {used}");
-}

@@ -59,7 +59,7 @@ fn add_gauge(mut a: MatMut<'_, f64>, x: &[f64], p: usize, k: usize, scale: f64) 
 }
 
 /// delta - X (X^T delta): what is left after removing the gauge part.
-fn project_out_gauge(delta: &mut [f64], x: &[f64], p: usize, k: usize) {
+pub fn project_out_gauge(delta: &mut [f64], x: &[f64], p: usize, k: usize) {
     let mut xt_delta = vec![0.0; k * k];
     for f in 0..p {
         for c in 0..k {

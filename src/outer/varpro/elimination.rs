@@ -238,7 +238,10 @@ fn eliminate_block(
         projected: try_filled(checked_len(entries.len(), k, what)?, 0.0, what)?,
         objective: 0.0,
     };
-    let (mut inverse, mut rhs) = (vec![0.0; k * k], vec![0.0; k]);
+    // k is unbounded on the matrix-free path: reserved like the rest.
+    let scratch = "an eliminated row's k x k scratch";
+    let mut inverse = try_filled(checked_len(k, k, scratch)?, 0.0, scratch)?;
+    let mut rhs = try_filled(k, 0.0, scratch)?;
     let cx = Rows { obs, x, k, ridge };
     let block = vectorized(
         #[inline(always)]

@@ -10,36 +10,50 @@
 //! damping and are not iterations). With ridge = 0 only the span of X
 //! matters: X is kept orthonormal and steps leave the gauge directions.
 
+mod block_jacobi;
 mod damped_step;
 mod elimination;
 mod gauss_newton;
+mod gauss_newton_product;
+mod matrix_free;
 mod observed;
 mod pairs;
 pub mod parts;
 
+pub use matrix_free::cg_tally;
+
 use super::{Context, FitOutcome, Progress};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::orthonormal::thin_qr;
 use crate::memory::{checked_len, try_collect, try_copy, try_from_fn};
+use crate::options::MethodChoice;
 use crate::problem::Problem;
 use damped_step::damped_step;
 use faer::Mat;
-use gauss_newton::{assemble, eliminate, Elimination};
+use gauss_newton::{assemble, eliminate, Elimination, Model};
+use gauss_newton_product::{curvature, Curvature, Product};
+use matrix_free::{forcing, matrix_free_step};
 use observed::{entries_per_row, Observed};
 
-/// AUTO runs VarPro up to this many free unknowns (p k): its dense
-/// Gauss-Newton matrix is then at most 32 MiB and its Cholesky factor
-/// 2.9 GFLOP, a few times one alternating iteration of the problems that
-/// small (measured on the lrmf benchmarks: see docs/optimum.md).
+/// AUTO solves VarPro's step densely up to this many free unknowns (p k):
+/// its dense Gauss-Newton matrix is then at most 32 MiB and its Cholesky
+/// factor 2.9 GFLOP, a few times one alternating iteration of the problems
+/// that small (measured on the lrmf benchmarks: see docs/optimum.md).
 const AUTO_MAX_UNKNOWNS: usize = 2048;
-/// An explicit WLRA_METHOD_VARPRO runs up to this many (128 MiB, 23
-/// GFLOP per factorization); beyond, alternation runs and
-/// WLRA_INFO_METHOD_USED says so.
+/// An explicit WLRA_METHOD_VARPRO solves it densely up to this many (128
+/// MiB, 23 GFLOP per factorization); beyond, matrix-free
+/// (docs/varpro_matrix_free.md).
 const MAX_UNKNOWNS: usize = 4096;
-/// AUTO's budget per VarPro iteration, in flops (see `Cost`): about a
-/// second at the scalar speed of the assembly.
+/// AUTO's budget per dense VarPro iteration, in flops (see `Cost`): about
+/// a second at the scalar speed of the assembly. Beyond it the step is
+/// solved matrix-free.
 const AUTO_MAX_FLOPS: f64 = 2e9;
+/// CG iterations per matrix-free step in AUTO's cost model: measured 5 to
+/// 25 on planted problems (docs/varpro_matrix_free.md); hard problems
+/// take more, which this underestimates in VarPro's favour only by the
+/// factor it is off.
+const TYPICAL_CG_ITERATIONS: f64 = 30.0;
 /// Starting damping, relative to the mean curvature: Gauss-Newton unless
 /// it fails. Measured on the Dinosaur from 20 random starts: 20 reach the
 /// best known optimum at 1e-12, 19 at 1e-8, 17 at 1e-4 (heavier damping
@@ -77,50 +91,58 @@ fn orient<'a>(problem: &Problem<'a>) -> (bool, Problem<'a>) {
     (free_is_u, side)
 }
 
-/// What one VarPro iteration costs on a problem.
+/// What one VarPro iteration costs on a problem, and how its step is
+/// solved.
 pub struct Cost {
-    /// Free unknowns p k: the Gauss-Newton system's order.
-    pub unknowns: usize,
     /// Entries with w > 0.
     pub entries: usize,
-    /// Assembly of H (sum over eliminated rows of (entries k)^2), the
-    /// elimination (3 k^2 per entry) and the Cholesky factor ((p k)^3 / 3).
+    /// Whether the step is solved matrix-free: beyond the dense system's
+    /// limit (AUTO's or an explicit VarPro's).
+    pub matrix_free: bool,
+    /// One iteration on that path. Dense: the assembly of H (sum over
+    /// eliminated rows of (entries k)^2), the elimination (3 k^2 per entry)
+    /// and the Cholesky factor ((p k)^3 / 3). Matrix-free: the elimination,
+    /// H's diagonal blocks (2 k^2 per entry) and TYPICAL_CG_ITERATIONS
+    /// products (10 k per entry + 6 p k^2 each).
     pub flops: f64,
 }
 
-pub fn cost(problem: &Problem<'_>, k: usize) -> Result<Cost> {
-    let (_, side) = orient(problem);
-    let unknowns = side.n_cols().saturating_mul(k);
-    if unknowns > MAX_UNKNOWNS {
-        // Too large either way: no need to count the entries.
-        return Ok(Cost {
-            unknowns,
-            entries: 0,
-            flops: f64::INFINITY,
-        });
-    }
-    let counts = entries_per_row(&side)?;
-    let kf = k as f64;
-    let assembly: f64 = counts.iter().map(|&c| (c as f64 * kf).powi(2)).sum();
-    let entries: usize = counts.iter().sum();
-    let flops = assembly + 3.0 * entries as f64 * kf * kf + (unknowns as f64).powi(3) / 3.0;
-    Ok(Cost {
-        unknowns,
-        entries,
-        flops,
-    })
-}
-
 impl Cost {
-    /// Whether VarPro can run (memory), or with `for_auto` whether AUTO
-    /// should consider it.
-    pub fn fits(&self, for_auto: bool) -> bool {
-        if for_auto {
-            self.unknowns <= AUTO_MAX_UNKNOWNS && self.flops <= AUTO_MAX_FLOPS
+    /// From the entries per eliminated row, with p free rows; `for_auto`
+    /// takes AUTO's dense limit rather than an explicit VarPro's.
+    fn of(counts: &[usize], p: usize, k: usize, for_auto: bool) -> Cost {
+        let unknowns = p.saturating_mul(k);
+        let kf = k as f64;
+        let entries: usize = counts.iter().sum();
+        let nnz = entries as f64;
+        let elimination = 3.0 * nnz * kf * kf;
+        let assembly: f64 = counts.iter().map(|&c| (c as f64 * kf).powi(2)).sum();
+        let dense = assembly + elimination + (unknowns as f64).powi(3) / 3.0;
+        let matrix_free = if for_auto {
+            unknowns > AUTO_MAX_UNKNOWNS || dense > AUTO_MAX_FLOPS
         } else {
-            self.unknowns <= MAX_UNKNOWNS
+            unknowns > MAX_UNKNOWNS
+        };
+        let product = 10.0 * nnz * kf + 6.0 * p as f64 * kf * kf;
+        let flops = if matrix_free {
+            elimination + 2.0 * nnz * kf * kf + TYPICAL_CG_ITERATIONS * product
+        } else {
+            dense
+        };
+        Cost {
+            entries,
+            matrix_free,
+            flops,
         }
     }
+}
+
+/// The cost of a VarPro iteration on `problem` at rank k, as AUTO
+/// (`for_auto`) or an explicit VarPro would run it.
+pub fn cost(problem: &Problem<'_>, k: usize, for_auto: bool) -> Result<Cost> {
+    let (_, side) = orient(problem);
+    let counts = entries_per_row(&side)?;
+    Ok(Cost::of(&counts, side.n_cols(), k, for_auto))
 }
 
 fn rows_contiguous(a: &Mat<f64>) -> Result<Vec<f64>> {
@@ -182,6 +204,54 @@ impl Damping {
     }
 }
 
+/// How the steps are solved: densely, or matrix-free (beyond the dense
+/// limit, or once the dense system did not fit in memory); and the
+/// gradient norm where the run started, the matrix-free forcing term's
+/// yardstick.
+struct StepSolver {
+    matrix_free: bool,
+    first_gradient: Option<f64>,
+}
+
+/// The Gauss-Newton model at one point, as the step solver keeps it across
+/// damping trials.
+enum System<'a> {
+    Dense(Model),
+    MatrixFree(Curvature, Product<'a>),
+}
+
+impl StepSolver {
+    /// The model at `now`: the dense one unless it is out of reach.
+    fn system<'a>(
+        &mut self,
+        ctx: &Context<'_>,
+        obs: &'a Observed,
+        now: &'a Point,
+        k: usize,
+    ) -> Result<System<'a>> {
+        let ridge = ctx.options.ridge;
+        if !self.matrix_free {
+            match ctx
+                .pool
+                .install(|| assemble(obs, &now.x, &now.elim, k, ridge))
+            {
+                Ok(model) => return Ok(System::Dense(model)),
+                Err(Error::OutOfMemory(_)) => self.matrix_free = true,
+                Err(error) => return Err(error),
+            }
+        }
+        let curvature = ctx
+            .pool
+            .install(|| curvature(obs, &now.x, &now.elim, k, ridge))?;
+        let product = Product::new(obs, &now.x, &now.elim, k, ridge)?;
+        Ok(System::MatrixFree(curvature, product))
+    }
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
 /// The next accepted point, or None when no damping gives a decrease (the
 /// point is stationary to working precision).
 fn next_point(
@@ -190,17 +260,42 @@ fn next_point(
     now: &Point,
     damping: &mut Damping,
     k: usize,
+    solver: &mut StepSolver,
 ) -> Result<Option<(Point, f64)>> {
     let ridge = ctx.options.ridge;
-    let model = ctx
-        .pool
-        .install(|| assemble(obs, &now.x, &now.elim, k, ridge))?;
+    let mut system = solver.system(ctx, obs, now, k)?;
     let gauge = (ridge == 0.0).then_some(&now.x[..]);
     let f = now.elim.objective;
     while damping.lambda <= MAX_DAMPING {
-        let step = ctx
-            .pool
-            .install(|| damped_step(&model, gauge, obs.n_free, k, damping.lambda))?;
+        let lambda = damping.lambda;
+        let step = match &mut system {
+            System::Dense(model) => {
+                let dense = ctx
+                    .pool
+                    .install(|| damped_step(model, gauge, obs.n_free, k, lambda));
+                match dense {
+                    Err(Error::OutOfMemory(_)) => None,
+                    other => Some(other?),
+                }
+            }
+            System::MatrixFree(curvature, product) => {
+                let g = norm(&curvature.gradient);
+                let eta = forcing(g, *solver.first_gradient.get_or_insert(g));
+                let solved = ctx
+                    .pool
+                    .install(|| matrix_free_step(product, curvature, gauge, k, lambda, eta))?;
+                Some(solved.map(|solved| {
+                    matrix_free::record(solved.iterations);
+                    solved.step
+                }))
+            }
+        };
+        let Some(step) = step else {
+            // The dense system's factor did not fit: matrix-free from here.
+            solver.matrix_free = true;
+            system = solver.system(ctx, obs, now, k)?;
+            continue;
+        };
         let Some(step) = step else {
             damping.rejected();
             continue;
@@ -231,6 +326,12 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     let (free_is_u, side) = orient(problem);
     let (p, q) = (side.n_cols(), side.n_rows());
     let obs = Observed::new(&side)?;
+    let counts = try_collect(obs.ptr.windows(2).map(|w| w[1] - w[0]), "entries per row")?;
+    let for_auto = options.method == MethodChoice::Auto;
+    let mut solver = StepSolver {
+        matrix_free: options.varpro_matrix_free || Cost::of(&counts, p, k, for_auto).matrix_free,
+        first_gradient: None,
+    };
     let start_objective = ctx.objective(&start)?;
     let x0 = try_copy(
         if free_is_u { &start.u } else { &start.v }.as_ref(),
@@ -257,7 +358,8 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             stationary = true;
             break;
         }
-        let Some((next, lambda)) = next_point(ctx, &obs, &now, &mut damping, k)? else {
+        let Some((next, lambda)) = next_point(ctx, &obs, &now, &mut damping, k, &mut solver)?
+        else {
             stationary = true;
             break;
         };

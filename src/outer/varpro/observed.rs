@@ -3,7 +3,8 @@
 //! assemble each free row's block column of the Gauss-Newton matrix).
 //!
 //! Memory: 24 bytes per entry with w > 0 by eliminated row, 16 by free row.
-//! VarPro runs only where that is small (see `super::fits`).
+//! Beside these, VarPro keeps k doubles per entry (`Elimination::projected`);
+//! docs/varpro_matrix_free.md states the whole bound.
 
 use super::pairs::PairPlan;
 use crate::error::{Error, Result};
