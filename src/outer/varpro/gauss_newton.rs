@@ -133,18 +133,16 @@ fn assemble_free_row_planned<const K: usize>(
     for (g, pairs) in plan.runs(f) {
         // t per pair first, then Y^T diag(t) Y: the dot products' latency
         // then never stalls the sums.
-        // A plain loop (not an iterator adaptor), so it is inlined into the
-        // AVX2 build with the rest.
         t.clear();
-        for pair in pairs {
+        t.extend(pairs.iter().map(|pair| {
             let w = plan.weight(pair.idx_f);
             let b: &[f64; K] = projected[pair.idx_g as usize * K..][..K]
                 .try_into()
                 .expect("K");
             // Run g = f pairs each entry with itself.
             let own = if g == f { w } else { 0.0 };
-            t.push(own - w * dot(xf, b));
-        }
+            own - w * dot(xf, b)
+        }));
         let mut sum = [[0.0; K]; K];
         for (pair, &t) in pairs.iter().zip(&t) {
             let ye = y_of(pair.e as usize);
