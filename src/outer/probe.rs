@@ -7,9 +7,10 @@
 //! (structure from motion with most entries missing), where alternation
 //! needs thousands, switch after a few.
 //!
-//! The rate: over the last WINDOW iterations the relative decrease
-//! r_t = (f_{t-1} - f_t) / f_{t-1} shrank by rho per iteration (geometric
-//! mean), so reaching the tolerance would take ln(tol / r_t) / ln(rho) more.
+//! The rate: the relative decrease per iteration over the last block of
+//! WINDOW iterations, r, against the block before shrank by rho per
+//! iteration, so reaching the tolerance would take ln(tol / r) / ln(rho)
+//! more (none when it grew: see `RateWatch::crawls`).
 //! Alternation crawls when that exceeds what VarPro would need at the
 //! same cost: TYPICAL_VARPRO_ITERATIONS times the cost of one VarPro
 //! iteration in alternating iterations (`cost_ratio`).
