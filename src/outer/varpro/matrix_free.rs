@@ -33,7 +33,7 @@ const MAX_FORCING: f64 = 0.1;
 const MIN_FORCING: f64 = 1e-10;
 /// CG iterations per damping trial at most; past them the last iterate is
 /// the step (a descent direction, see the module comment).
-pub const MAX_CG_ITERATIONS: usize = 250;
+const MAX_CG_ITERATIONS: usize = 250;
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
