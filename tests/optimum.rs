@@ -6,7 +6,7 @@
 mod common;
 
 use common::lrmf::{self, LrmfProblem};
-use common::{planted, Rng};
+use common::{isolated_mask, planted, Rng};
 use faer::Mat;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,7 +16,7 @@ use wlra::model::{
     WLRA_INFO_STARTS_AT_BEST,
 };
 use wlra::options::*;
-use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::problem::sparse::SparseProblem;
 use wlra::problem::Problem;
 use wlra::{DenseProblem, Model};
 
@@ -102,24 +102,6 @@ fn planted_noisy(n: usize, m: usize, k: usize, noise: f64, seed: u64) -> (Mat<f6
     (noisy, w)
 }
 
-/// 0/1 mask with about `fraction` observed; every row and column keeps at
-/// least k + 1 entries so the optimum is isolated (up to the gauge).
-fn mask(n: usize, m: usize, k: usize, fraction: f64, seed: u64) -> Mat<f64> {
-    let mut rng = Rng::new(seed);
-    let mut w = Mat::from_fn(n, m, |_, _| f64::from(rng.uniform() < fraction));
-    for i in 0..n {
-        for j in 0..=k {
-            w[(i, (i + j) % m)] = 1.0;
-        }
-    }
-    for j in 0..m {
-        for i in 0..=k {
-            w[((j + i) % n, j)] = 1.0;
-        }
-    }
-    w
-}
-
 #[test]
 fn both_benchmarks_reach_the_best_known_rms_from_random_starts() {
     let mut failures = Vec::new();
@@ -190,7 +172,7 @@ fn every_accepted_step_lowers_the_objective() {
 
     let dino = lrmf::dinosaur();
     let (noisy, w) = planted_noisy(90, 70, 4, 0.1, 1);
-    let planted_mask = mask(90, 70, 4, 0.5, 2);
+    let planted_mask = isolated_mask(90, 70, 4, 0.5, 2);
     let planted_w = Mat::from_fn(90, 70, |i, j| w[(i, j)] * planted_mask[(i, j)]);
     let problems = [
         ("dino_trimmed", lrmf_problem(&dino), dino.rank),
@@ -272,31 +254,13 @@ fn varpro_and_alternation_reach_the_same_optimum_on_planted_problems() {
     let mut rng = Rng::new(21);
     let noisy = &p.truth + rng.normal_mat(n, m) * faer::Scale(0.01);
     let uniform = rng.uniform_mat(n, m, 0.1, 1.0);
-    let masked = mask(n, m, k, 0.6, 22);
-    let pattern = mask(n, m, k, 0.6, 23);
+    let masked = isolated_mask(n, m, k, 0.6, 22);
+    let pattern = isolated_mask(n, m, k, 0.6, 23);
     // CSR of `pattern` with the noisy values and unit weights; W = 0 and
     // M = 0 elsewhere (completion).
-    let (mut row_ptr, mut col_idx, mut values) = (vec![0i64], Vec::new(), Vec::new());
-    for i in 0..n {
-        for j in 0..m {
-            if pattern[(i, j)] != 0.0 {
-                col_idx.push(j as i64);
-                values.push(noisy[(i, j)]);
-            }
-        }
-        row_ptr.push(col_idx.len() as i64);
-    }
-    let csr = SparseProblem::new(&CsrInput {
-        n_rows: n,
-        n_cols: m,
-        row_ptr: &row_ptr,
-        col_idx: &col_idx,
-        m_values: &values,
-        w_values: None,
-        m_default: 0.0,
-        w_default: 0.0,
-    })
-    .unwrap();
+    let ones = Mat::from_fn(n, m, |_, _| 1.0);
+    let csr =
+        SparseProblem::new(&common::csr(&pattern, &noisy, &ones).input(n, m, 0.0, 0.0)).unwrap();
     let problems: [(&str, Problem<'_>); 4] = [
         (
             "dense, W = 1",
@@ -386,7 +350,7 @@ fn varpro_converges_quadratically_near_the_optimum() {
     let (n, m, k) = (60, 45, 3);
     // 40 % observed: alternation converges linearly there (rate 0.17).
     let (noisy, _) = planted_noisy(n, m, k, 1e-3, 30);
-    let w = mask(n, m, k, 0.4, 31);
+    let w = isolated_mask(n, m, k, 0.4, 31);
     let problem = DenseProblem::new(noisy.as_ref(), Some(w.as_ref()));
     let mut sequences = Vec::new();
     for (name, method) in [

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{planted, Rng};
+use common::{isolated_mask, planted, Rng};
 use faer::Mat;
 use std::time::Instant;
 use wlra::internals::matrix_free_cg_tally;
@@ -36,24 +36,6 @@ fn cg_during(run: impl FnOnce()) -> (usize, usize) {
     run();
     let (after_steps, after_iterations) = matrix_free_cg_tally();
     (after_steps - steps, after_iterations - iterations)
-}
-
-/// 0/1 mask with about `fraction` observed; every row and column keeps at
-/// least k + 1 entries so the optimum is isolated (up to the gauge).
-fn mask(n: usize, m: usize, k: usize, fraction: f64, seed: u64) -> Mat<f64> {
-    let mut rng = Rng::new(seed);
-    let mut w = Mat::from_fn(n, m, |_, _| f64::from(rng.uniform() < fraction));
-    for i in 0..n {
-        for j in 0..=k {
-            w[(i, (i + j) % m)] = 1.0;
-        }
-    }
-    for j in 0..m {
-        for i in 0..=k {
-            w[((j + i) % n, j)] = 1.0;
-        }
-    }
-    w
 }
 
 /// Objective and U V^T relative gaps between two fits.
@@ -84,30 +66,12 @@ fn small_problems(noise: f64) -> SmallProblems {
     let mut rng = Rng::new(41);
     let noisy = &p.truth + rng.normal_mat(n, m) * faer::Scale(noise);
     let uniform = rng.uniform_mat(n, m, 0.1, 1.0);
-    let masked = mask(n, m, k, 0.6, 42);
+    let masked = isolated_mask(n, m, k, 0.6, 42);
     let weighted_mask = Mat::from_fn(n, m, |i, j| masked[(i, j)] * uniform[(i, j)]);
-    let pattern = mask(n, m, k, 0.5, 43);
-    let (mut row_ptr, mut col_idx, mut values) = (vec![0i64], Vec::new(), Vec::new());
-    for i in 0..n {
-        for j in 0..m {
-            if pattern[(i, j)] != 0.0 {
-                col_idx.push(j as i64);
-                values.push(noisy[(i, j)]);
-            }
-        }
-        row_ptr.push(col_idx.len() as i64);
-    }
-    let csr = SparseProblem::new(&CsrInput {
-        n_rows: n,
-        n_cols: m,
-        row_ptr: &row_ptr,
-        col_idx: &col_idx,
-        m_values: &values,
-        w_values: None,
-        m_default: 0.0,
-        w_default: 0.0,
-    })
-    .unwrap();
+    let pattern = isolated_mask(n, m, k, 0.5, 43);
+    let ones = Mat::from_fn(n, m, |_, _| 1.0);
+    let csr =
+        SparseProblem::new(&common::csr(&pattern, &noisy, &ones).input(n, m, 0.0, 0.0)).unwrap();
     SmallProblems {
         noisy,
         masked,

@@ -147,6 +147,25 @@ impl Csr {
     }
 }
 
+/// 0/1 mask with about `fraction` observed; every row and column keeps at
+/// least k + 1 entries so the optimum is isolated (up to the gauge).
+#[allow(dead_code)] // not every test file masks
+pub fn isolated_mask(n: usize, m: usize, k: usize, fraction: f64, seed: u64) -> Mat<f64> {
+    let mut rng = Rng::new(seed);
+    let mut w = Mat::from_fn(n, m, |_, _| f64::from(rng.uniform() < fraction));
+    for i in 0..n {
+        for j in 0..=k {
+            w[(i, (i + j) % m)] = 1.0;
+        }
+    }
+    for j in 0..m {
+        for i in 0..=k {
+            w[((j + i) % n, j)] = 1.0;
+        }
+    }
+    w
+}
+
 pub fn csr(mask: &Mat<f64>, m: &Mat<f64>, w: &Mat<f64>) -> Csr {
     let mut out = Csr {
         row_ptr: vec![0],
