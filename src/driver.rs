@@ -12,7 +12,7 @@ use crate::memory::try_zeros;
 use crate::offsets::Offsets;
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
 use crate::outer::unobserved::zero_unobserved;
-use crate::outer::{probe, remaining_budget, varpro, Context, Method, WeightSums};
+use crate::outer::{eckart_young, probe, remaining_budget, varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
 use crate::scaling::{Multiplier, Pins, Scale};
 use faer::Mat;
@@ -104,7 +104,11 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
             if alternation_asked {
                 Method::Alternating
             } else if start_is_the_answer(options, problem) {
-                Method::Accelerated
+                // From a start of the user's, the iterations they asked for.
+                match options.init {
+                    InitChoice::Svd | InitChoice::Warm => Method::TruncatedSvd,
+                    InitChoice::Random | InitChoice::Given => Method::Accelerated,
+                }
             } else if options.ridge == 0.0 && !options.offsets.any() && entries_missing()? {
                 Method::VarPro
             } else {
@@ -114,15 +118,14 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
     })
 }
 
-/// Whether the problem is plain PCA, whose optimum (Eckart-Young) is the
-/// SVD start itself: dense input with unit weights (W = NULL), no ridge and
-/// no offsets. Every start reaches the same optimum there, so AUTO runs
-/// one start of accelerated alternation (a subspace iteration from the
-/// start), not VarPro with restarts: on a Gaussian 1797 x 64, k = 5, 0.05 s
-/// where VarPro's 16 starts took 198 s (issue 25).
+/// Whether the problem is PCA, whose optimum (Eckart-Young) is a truncated
+/// SVD: dense input with rank-one positive weights (unit weights, W = NULL,
+/// included), no ridge and no offsets (`outer::eckart_young`). Every start
+/// reaches the same optimum there, so AUTO computes it, and never runs
+/// VarPro with restarts (on the digits, 1797 x 64, k = 5: 16 VarPro starts
+/// took a minute, issue 25).
 fn start_is_the_answer(options: &Options, problem: &Problem<'_>) -> bool {
-    let unit_weights = matches!(problem, Problem::Dense(d) if d.has_unit_weights());
-    unit_weights && options.ridge == 0.0 && !options.offsets.any()
+    options.ridge == 0.0 && !options.offsets.any() && eckart_young::applies(problem)
 }
 
 /// The first start, with offsets (`crate::offsets`) at 0 unless `start`
@@ -377,7 +380,14 @@ fn fit_scaled(
         pool,
         weight_sums: sums.as_ref(),
     };
-    let method = choose_method(options, problem, rank)?;
+    let mut method = choose_method(options, problem, rank)?;
+    if method == Method::TruncatedSvd {
+        // The optimum, with nothing left to iterate or restart.
+        if let Some(outcome) = eckart_young::run(&ctx, progress)? {
+            return Ok(outcome);
+        }
+        method = Method::Accelerated;
+    }
     let start = initial_factors(&ctx, start)?;
     let first = if options.method == MethodChoice::Auto && method == Method::VarPro {
         let ratio = cost_ratio(&varpro::cost(problem, rank, true)?, rank);

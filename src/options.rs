@@ -64,10 +64,13 @@ pub const WLRA_RIDGE_UNIFORM: i32 = 0;
 /// rating counts. The exact solver runs every half-step.
 pub const WLRA_RIDGE_WEIGHT_SUMS: i32 = 1;
 
-/// Picks the outer method by problem size: VARPRO where its Gauss-Newton
-/// system is small, ACCELERATED beyond; ALTERNATING when an option only
-/// alternation understands is set (an explicit WLRA_OPTION_SOLVER,
-/// WLRA_OPTION_CLIP, WLRA_OPTION_OVERRELAXATION != 1).
+/// Picks the outer method from the problem and what alternation measures
+/// on it: the truncated SVD where it is the optimum (WLRA_METHOD_SVD);
+/// ACCELERATED, switching to VARPRO (with restarts) where entries are
+/// missing and alternation's rate of progress says it would crawl;
+/// ALTERNATING when an option only alternation understands is set (an
+/// explicit WLRA_OPTION_SOLVER, WLRA_OPTION_CLIP,
+/// WLRA_OPTION_OVERRELAXATION != 1). WLRA_INFO_METHOD_USED says which ran.
 pub const WLRA_METHOD_AUTO: i32 = 0;
 /// Alternating minimization: one exact half-step per side and iteration.
 pub const WLRA_METHOD_ALTERNATING: i32 = 1;
@@ -80,6 +83,12 @@ pub const WLRA_METHOD_VARPRO: i32 = 2;
 /// step's. With WLRA_OPTION_CLIP > 0 or WLRA_OPTION_OVERRELAXATION != 1
 /// plain alternation runs instead, and WLRA_INFO_METHOD_USED says so.
 pub const WLRA_METHOD_ACCELERATED: i32 = 3;
+/// The truncated SVD of D_a^1/2 M D_b^1/2 in closed form, no iteration
+/// (added in 1.3): what AUTO runs with the SVD start where it is the optimum
+/// (dense input, weights W = a b^T with every entry positive, unit weights
+/// included, no ridge, no offsets). Reported by WLRA_INFO_METHOD_USED only;
+/// not a value of WLRA_OPTION_METHOD.
+pub const WLRA_METHOD_SVD: i32 = 4;
 
 /// Picks the faster solver for the problem's shape.
 pub const WLRA_SOLVER_AUTO: i32 = 0;

@@ -7,6 +7,7 @@
 
 pub mod accelerated;
 pub mod alternating;
+pub mod eckart_young;
 pub mod probe;
 pub mod unobserved;
 pub mod varpro;
@@ -14,7 +15,7 @@ pub mod varpro;
 use crate::init::Factors;
 use crate::offsets::Offsets;
 use crate::options::{
-    Options, WLRA_METHOD_ACCELERATED, WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO,
+    Options, WLRA_METHOD_ACCELERATED, WLRA_METHOD_ALTERNATING, WLRA_METHOD_SVD, WLRA_METHOD_VARPRO,
 };
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
@@ -31,6 +32,9 @@ pub enum Method {
     Alternating,
     VarPro,
     Accelerated,
+    /// The closed form where the truncated SVD is the optimum
+    /// (`eckart_young`): AUTO's, never asked for.
+    TruncatedSvd,
 }
 
 impl Method {
@@ -39,6 +43,7 @@ impl Method {
             Method::Alternating => WLRA_METHOD_ALTERNATING,
             Method::VarPro => WLRA_METHOD_VARPRO,
             Method::Accelerated => WLRA_METHOD_ACCELERATED,
+            Method::TruncatedSvd => WLRA_METHOD_SVD,
         }
     }
 
@@ -52,6 +57,12 @@ impl Method {
             Method::Alternating => alternating::run(ctx, start, progress)?,
             Method::VarPro => varpro::run(ctx, start, progress)?,
             Method::Accelerated => accelerated::run(ctx, start, progress)?,
+            // Where the closed form cannot be trusted, the iterations it
+            // stands for.
+            Method::TruncatedSvd => match eckart_young::run(ctx, progress)? {
+                Some(outcome) => return Ok(outcome),
+                None => return Method::Accelerated.run(ctx, start, progress),
+            },
         };
         outcome.method_used = self;
         Ok(outcome)

@@ -175,7 +175,7 @@ function read_result(model, n_rows, n_cols, rank)
     WlraFit(U, V, info(INFO_ITEMS.objective), Int(info(INFO_ITEMS.iterations)),
             info(INFO_ITEMS.converged) != 0, info(INFO_ITEMS.elapsed_seconds),
             solver == 1 ? :exact : solver == 2 ? :sketch : solver == 3 ? :shared_pcg : :unknown,
-            method === nothing ? nothing : method == 1 ? :alternating : method == 2 ? :varpro : method == 3 ? :accelerated : :unknown,
+            method === nothing ? nothing : method == 1 ? :alternating : method == 2 ? :varpro : method == 3 ? :accelerated : method == 4 ? :svd : :unknown,
             starts === nothing ? nothing : Int(starts), at_best === nothing ? nothing : Int(at_best))
 end
 

@@ -60,6 +60,9 @@ OPTIONS = {
 SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}
 METHODS = {"auto": 0, "alternating": 1, "varpro": 2, "accelerated": 3}
+# WLRA_METHOD_SVD: reported by WLRA_INFO_METHOD_USED only (the closed form
+# AUTO runs where the truncated SVD is the optimum), never set.
+METHOD_SVD = 4
 RIDGE_SCALINGS = {"uniform": 0, "weight_sums": 1}
 # WLRA_OPTION_OFFSETS: M ~ a 1^T + 1 b^T + U V^T (issue 17).
 OFFSETS = {"none": 0, "rows": 1, "columns": 2, "both": 3}

@@ -15,7 +15,7 @@ from . import _library as C
 from .errors import CancelledError, InvalidArgumentError, NonFiniteInputError, convergence_warning, error_for
 
 _SOLVER_NAMES = {v: k for k, v in C.SOLVERS.items()}
-_METHOD_NAMES = {v: k for k, v in C.METHODS.items()}
+_METHOD_NAMES = {**{v: k for k, v in C.METHODS.items()}, C.METHOD_SVD: "svd"}
 
 
 def canonical_factors(U, V):
@@ -57,7 +57,8 @@ class FitResult:
 
     Information: ``objective``, ``iterations``, ``converged``,
     ``elapsed_seconds``, ``solver_used`` ("exact", "sketch" or "shared_pcg"),
-    ``method_used`` ("alternating", "varpro" or "accelerated"), ``starts`` (starts run, 1
+    ``method_used`` ("alternating", "varpro", "accelerated", or "svd": the
+    truncated SVD in closed form, where it is the optimum), ``starts`` (starts run, 1
     without restarts) and ``starts_at_best`` (starts that reached the best
     objective); the last three are None with a library that does not report
     them. With ``folds`` and ``held_out_fold`` set, ``held_out_rmse`` and

@@ -21,6 +21,10 @@
   ridge_scaling = c(uniform = 0, weight_sums = 1),
   offsets = c(none = 0, rows = 1, columns = 2, both = 3)
 )
+# What WLRA_INFO_METHOD_USED reports, by value: the methods one can ask for,
+# and WLRA_METHOD_SVD (4), the closed form AUTO runs where the truncated SVD
+# is the optimum.
+.wlra_methods_used <- c("auto", "alternating", "varpro", "accelerated", "svd")
 
 # The `offsets` argument of wlra(), wlra_sparse() and cross_validate(),
 # matched as match.arg() does (the default, all four, is "none"), an
@@ -237,7 +241,7 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
          objective = info[[1]], iterations = as.integer(info[[2]]),
          converged = info[[3]] != 0, elapsed_seconds = info[[4]],
          solver_used = names(.wlra_choices$solver)[info[[5]] + 1],
-         method_used = if (is.na(info[[6]])) NA_character_ else names(.wlra_choices$method)[info[[6]] + 1],
+         method_used = if (is.na(info[[6]])) NA_character_ else .wlra_methods_used[info[[6]] + 1],
          starts = as.integer(info[[7]]), starts_at_best = as.integer(info[[8]]),
          held_out_rmse = info[[9]], held_out_entries = as.integer(info[[10]]),
          max_iterations = as.integer(read[[1]]), tolerance = read[[2]], ridge = read[[3]],
