@@ -92,6 +92,7 @@ fn name(method: f64) -> &'static str {
         WLRA_METHOD_ALTERNATING => "ALTERNATING",
         WLRA_METHOD_VARPRO => "VARPRO",
         WLRA_METHOD_ACCELERATED => "ACCELERATED",
+        WLRA_METHOD_SVD => "SVD",
         _ => "?",
     }
 }

@@ -101,6 +101,7 @@ fn method_name(value: f64) -> &'static str {
         v if v == WLRA_METHOD_ALTERNATING as f64 => "ALTERNATING",
         v if v == WLRA_METHOD_VARPRO as f64 => "VARPRO",
         v if v == WLRA_METHOD_ACCELERATED as f64 => "ACCELERATED",
+        v if v == WLRA_METHOD_SVD as f64 => "SVD",
         v if v.is_nan() => "n/a",
         _ => "?",
     }

@@ -67,7 +67,8 @@ pub const WLRA_RIDGE_WEIGHT_SUMS: i32 = 1;
 /// Picks the outer method from the problem and what alternation measures
 /// on it: the truncated SVD where it is the optimum (WLRA_METHOD_SVD);
 /// ACCELERATED, switching to VARPRO (with restarts) where entries are
-/// missing and alternation's rate of progress says it would crawl;
+/// missing and alternation's rate of progress says it would crawl (or it
+/// spends the default WLRA_OPTION_MAX_ITERATIONS unconverged);
 /// ALTERNATING when an option only alternation understands is set (an
 /// explicit WLRA_OPTION_SOLVER, WLRA_OPTION_CLIP,
 /// WLRA_OPTION_OVERRELAXATION != 1). WLRA_INFO_METHOD_USED says which ran.
