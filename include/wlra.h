@@ -34,65 +34,6 @@
 #define WLRA_COL_MAJOR 102
 
 /*
- Outer iterations completed.
- */
-#define WLRA_INFO_ITERATIONS 1
-
-/*
- f(U, V) at the returned factors.
- */
-#define WLRA_INFO_OBJECTIVE 2
-
-/*
- 1 if the tolerance was met, else 0.
- */
-#define WLRA_INFO_CONVERGED 3
-
-/*
- Wall-clock seconds of the last fit.
- */
-#define WLRA_INFO_ELAPSED_SECONDS 4
-
-/*
- WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
- */
-#define WLRA_INFO_SOLVER_USED 5
-
-/*
- Inner iterations per row and half-step, averaged over the last fit (0
- for the exact solver). Added in 1.0.
- */
-#define WLRA_INFO_INNER_ITERATIONS 6
-
-/*
- WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO or WLRA_METHOD_ACCELERATED:
- the outer method the last fit ran (added in 1.2).
- */
-#define WLRA_INFO_METHOD_USED 7
-
-/*
- Starts the last fit ran: 1, plus the restarts (added in 1.2).
- */
-#define WLRA_INFO_STARTS 8
-
-/*
- How many of those starts reached the best objective, within 1e-9
- relative (added in 1.2).
- */
-#define WLRA_INFO_STARTS_AT_BEST 9
-
-/*
- sqrt(sum w (m - fitted)^2 / sum w) over the held-out fold's entries
- (WLRA_OPTION_FOLDS; added in 1.2).
- */
-#define WLRA_INFO_HELD_OUT_RMSE 10
-
-/*
- How many observed entries the held-out fold holds (added in 1.2).
- */
-#define WLRA_INFO_HELD_OUT_ENTRIES 11
-
-/*
  Outer alternating iterations; integer >= 0, default 100.
  */
 #define WLRA_OPTION_MAX_ITERATIONS 1
@@ -306,6 +247,65 @@
  Both: M ~ a 1^T + 1 b^T + U V^T.
  */
 #define WLRA_OFFSETS_BOTH 3
+
+/*
+ Outer iterations completed.
+ */
+#define WLRA_INFO_ITERATIONS 1
+
+/*
+ f(U, V) at the returned factors.
+ */
+#define WLRA_INFO_OBJECTIVE 2
+
+/*
+ 1 if the tolerance was met, else 0.
+ */
+#define WLRA_INFO_CONVERGED 3
+
+/*
+ Wall-clock seconds of the last fit.
+ */
+#define WLRA_INFO_ELAPSED_SECONDS 4
+
+/*
+ WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
+ */
+#define WLRA_INFO_SOLVER_USED 5
+
+/*
+ Inner iterations per row and half-step, averaged over the last fit (0
+ for the exact solver). Added in 1.0.
+ */
+#define WLRA_INFO_INNER_ITERATIONS 6
+
+/*
+ WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO or WLRA_METHOD_ACCELERATED:
+ the outer method the last fit ran (added in 1.2).
+ */
+#define WLRA_INFO_METHOD_USED 7
+
+/*
+ Starts the last fit ran: 1, plus the restarts (added in 1.2).
+ */
+#define WLRA_INFO_STARTS 8
+
+/*
+ How many of those starts reached the best objective, within 1e-9
+ relative (added in 1.2).
+ */
+#define WLRA_INFO_STARTS_AT_BEST 9
+
+/*
+ sqrt(sum w (m - fitted)^2 / sum w) over the held-out fold's entries
+ (WLRA_OPTION_FOLDS; added in 1.2).
+ */
+#define WLRA_INFO_HELD_OUT_RMSE 10
+
+/*
+ How many observed entries the held-out fold holds (added in 1.2).
+ */
+#define WLRA_INFO_HELD_OUT_ENTRIES 11
 
 /*
  Which offsets a fit has.

@@ -17,6 +17,8 @@ pub mod ffi;
 pub mod model;
 pub mod options;
 pub mod problem;
+/// Every WLRA_* value of the C ABI, and the option table.
+pub mod vocabulary;
 
 // The fit: start, outer method and restarts (driver), the outer methods.
 pub(crate) mod driver;

@@ -482,7 +482,7 @@ fn messages_print_values_like_percent_g() {
         (
             WLRA_OPTION_REGRESSION_TOLERANCE,
             1e300,
-            "WLRA_OPTION_REGRESSION_TOLERANCE = 1e+300 must be below 1",
+            "WLRA_OPTION_REGRESSION_TOLERANCE = 1e+300 must be in (0, 1)",
         ),
         (
             WLRA_OPTION_OVERRELAXATION,

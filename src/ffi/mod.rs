@@ -8,18 +8,19 @@ pub mod handle;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod offsets;
-pub mod status;
 pub mod transform;
-pub mod version;
 pub mod views;
+// Where the status codes and version macros lived before
+// `crate::vocabulary`, for Rust code that imports them from here.
+pub use crate::vocabulary::{status, version};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::problem::sparse::{self, CsrInput};
 use crate::problem::DenseProblem;
+use crate::vocabulary::status::{status_text, wlra_status};
 use boundary::{guarded, thread_last_error};
 pub use handle::wlra_model;
-use status::{status_text, wlra_status};
 use std::ffi::{c_char, c_void};
 use views::{check_layout, non_null, MatrixArg};
 
