@@ -544,6 +544,22 @@ wlra_status wlra_get_offsets(const wlra_model *model, double *a, double *b);
 wlra_status wlra_predict(const wlra_model *model, size_t count, const int64_t *rows, const int64_t *cols, double *out);
 
 /*
+ Describe one WLRA_OPTION_* (added in 1.2): its C name (static storage,
+ e.g. "WLRA_OPTION_SEED"), the smallest and the largest value
+ wlra_set_option accepts, and its default. Every value v with
+ min <= v <= max is accepted (a whole number for integer options),
+ except WLRA_OPTION_FOLDS = 1; a real option unbounded above has max =
+ DBL_MAX, one bounded by an open interval the nearest doubles inside it.
+ Any out-pointer may be NULL (not wanted). The ids run from 1 without
+ gaps: an unknown option is WLRA_ERROR_INVALID_ARGUMENT and writes
+ nothing.
+
+ # Safety
+ `name`, `min`, `max` and `default_value` are each NULL or writable.
+ */
+wlra_status wlra_option_info(int32_t option, const char **name, double *min, double *max, double *default_value);
+
+/*
  Fold-in: the factor of `n_new` rows the fit has not seen, solved against
  its fitted column factor V with the model's ridge (the fit's U half-step
  for those rows; V does not change). `m_rows` and `w_rows` are

@@ -67,6 +67,8 @@ pub mod internals {
     pub use crate::solver::dense::sketch::SketchSolver;
     pub use crate::solver::{HalfStep, HalfStepSolver};
     pub use crate::validation::Folds;
+    /// The option table, to test wlra_option_info against.
+    pub use crate::vocabulary::option_table::{OptionKind, OPTIONS as OPTION_TABLE};
 
     /// What only benches/embeddings.rs (feature `experiments`) reaches.
     #[cfg(feature = "experiments")]

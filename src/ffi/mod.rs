@@ -8,6 +8,7 @@ pub mod handle;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod offsets;
+pub mod option_info;
 pub mod transform;
 pub mod views;
 // Where the status codes and version macros lived before
@@ -21,6 +22,7 @@ use crate::problem::DenseProblem;
 use crate::vocabulary::status::{status_text, wlra_status};
 use boundary::{guarded, thread_last_error};
 pub use handle::wlra_model;
+pub use option_info::wlra_option_info;
 use std::ffi::{c_char, c_void};
 use views::{check_layout, non_null, MatrixArg};
 
