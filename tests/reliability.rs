@@ -8,12 +8,9 @@ use std::ffi::{c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
-use wlra::ffi::status::*;
-use wlra::ffi::views::WLRA_ROW_MAJOR;
 use wlra::ffi::*;
-use wlra::model::WLRA_INFO_ITERATIONS;
-use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Error, Model};
 
 mod common;
