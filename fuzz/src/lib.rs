@@ -537,13 +537,14 @@ pub fn option_ids() -> std::ops::RangeInclusive<i32> {
 }
 
 /// A value at or just beyond an end of some option's range (or its
-/// default): where a refusal must start.
+/// default): where a refusal must start. Noted like every fuzzed value: a
+/// ridge of DBL_MAX may take the objective past the largest double.
 pub fn edge_value(b: &mut Bytes<'_>) -> f64 {
     let Some((min, max, default)) = option_bounds(1 + b.below(option_count()) as i32) else {
         violated!("wlra_option_info refused an id below the count");
     };
     let (below, above) = (min.next_down(), max.next_up());
-    [
+    let edges = [
         min,
         max,
         default,
@@ -552,7 +553,8 @@ pub fn edge_value(b: &mut Bytes<'_>) -> f64 {
         min - 1.0,
         max + 1.0,
         min + 0.5,
-    ][b.below(8)]
+    ];
+    Bytes::note(edges[b.below(edges.len())])
 }
 
 /// A value for `option` that keeps a fit small: iteration, restart, thread,
