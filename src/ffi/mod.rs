@@ -110,6 +110,7 @@ pub unsafe extern "C" fn wlra_destroy(model: *mut wlra_model) {
 /// Set one WLRA_OPTION_*. An unknown option, NaN, a value out of range or a
 /// non-integer for an integer option is WLRA_ERROR_INVALID_ARGUMENT and
 /// leaves the option as it was.
+/// wlra_option_info gives each option's range and default.
 ///
 /// # Safety
 /// `model` is NULL or a live handle.
