@@ -34,65 +34,6 @@
 #define WLRA_COL_MAJOR 102
 
 /*
- Outer iterations completed.
- */
-#define WLRA_INFO_ITERATIONS 1
-
-/*
- f(U, V) at the returned factors.
- */
-#define WLRA_INFO_OBJECTIVE 2
-
-/*
- 1 if the tolerance was met, else 0.
- */
-#define WLRA_INFO_CONVERGED 3
-
-/*
- Wall-clock seconds of the last fit.
- */
-#define WLRA_INFO_ELAPSED_SECONDS 4
-
-/*
- WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
- */
-#define WLRA_INFO_SOLVER_USED 5
-
-/*
- Inner iterations per row and half-step, averaged over the last fit (0
- for the exact solver). Added in 1.0.
- */
-#define WLRA_INFO_INNER_ITERATIONS 6
-
-/*
- WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO or WLRA_METHOD_ACCELERATED:
- the outer method the last fit ran (added in 1.2).
- */
-#define WLRA_INFO_METHOD_USED 7
-
-/*
- Starts the last fit ran: 1, plus the restarts (added in 1.2).
- */
-#define WLRA_INFO_STARTS 8
-
-/*
- How many of those starts reached the best objective, within 1e-9
- relative (added in 1.2).
- */
-#define WLRA_INFO_STARTS_AT_BEST 9
-
-/*
- sqrt(sum w (m - fitted)^2 / sum w) over the held-out fold's entries
- (WLRA_OPTION_FOLDS; added in 1.2).
- */
-#define WLRA_INFO_HELD_OUT_RMSE 10
-
-/*
- How many observed entries the held-out fold holds (added in 1.2).
- */
-#define WLRA_INFO_HELD_OUT_ENTRIES 11
-
-/*
  Outer alternating iterations; integer >= 0, default 100.
  */
 #define WLRA_OPTION_MAX_ITERATIONS 1
@@ -212,7 +153,8 @@
  Picks the outer method from the problem and what alternation measures
  on it: the truncated SVD where it is the optimum (WLRA_METHOD_SVD);
  ACCELERATED, switching to VARPRO (with restarts) where entries are
- missing and alternation's rate of progress says it would crawl;
+ missing and alternation's rate of progress says it would crawl (or it
+ spends the default WLRA_OPTION_MAX_ITERATIONS unconverged);
  ALTERNATING when an option only alternation understands is set (an
  explicit WLRA_OPTION_SOLVER, WLRA_OPTION_CLIP,
  WLRA_OPTION_OVERRELAXATION != 1). WLRA_INFO_METHOD_USED says which ran.
@@ -241,7 +183,7 @@
 
 /*
  The truncated SVD of D_a^1/2 M D_b^1/2 in closed form, no iteration
- (added in 1.3): what AUTO runs with the SVD start where it is the optimum
+ (added in 1.2): what AUTO runs with the SVD start where it is the optimum
  (dense input, weights W = a b^T with every entry positive, unit weights
  included, no ridge, no offsets). Reported by WLRA_INFO_METHOD_USED only;
  not a value of WLRA_OPTION_METHOD.
@@ -318,6 +260,65 @@
  Both: M ~ a 1^T + 1 b^T + U V^T.
  */
 #define WLRA_OFFSETS_BOTH 3
+
+/*
+ Outer iterations completed.
+ */
+#define WLRA_INFO_ITERATIONS 1
+
+/*
+ f(U, V) at the returned factors.
+ */
+#define WLRA_INFO_OBJECTIVE 2
+
+/*
+ 1 if the tolerance was met, else 0.
+ */
+#define WLRA_INFO_CONVERGED 3
+
+/*
+ Wall-clock seconds of the last fit.
+ */
+#define WLRA_INFO_ELAPSED_SECONDS 4
+
+/*
+ WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
+ */
+#define WLRA_INFO_SOLVER_USED 5
+
+/*
+ Inner iterations per row and half-step, averaged over the last fit (0
+ for the exact solver). Added in 1.0.
+ */
+#define WLRA_INFO_INNER_ITERATIONS 6
+
+/*
+ WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO or WLRA_METHOD_ACCELERATED:
+ the outer method the last fit ran (added in 1.2).
+ */
+#define WLRA_INFO_METHOD_USED 7
+
+/*
+ Starts the last fit ran: 1, plus the restarts (added in 1.2).
+ */
+#define WLRA_INFO_STARTS 8
+
+/*
+ How many of those starts reached the best objective, within 1e-9
+ relative (added in 1.2).
+ */
+#define WLRA_INFO_STARTS_AT_BEST 9
+
+/*
+ sqrt(sum w (m - fitted)^2 / sum w) over the held-out fold's entries
+ (WLRA_OPTION_FOLDS; added in 1.2).
+ */
+#define WLRA_INFO_HELD_OUT_RMSE 10
+
+/*
+ How many observed entries the held-out fold holds (added in 1.2).
+ */
+#define WLRA_INFO_HELD_OUT_ENTRIES 11
 
 /*
  Which offsets a fit has.
@@ -445,6 +446,7 @@ void wlra_destroy(wlra_model *model);
  Set one WLRA_OPTION_*. An unknown option, NaN, a value out of range or a
  non-integer for an integer option is WLRA_ERROR_INVALID_ARGUMENT and
  leaves the option as it was.
+ wlra_option_info gives each option's range and default.
 
  # Safety
  `model` is NULL or a live handle.
@@ -554,6 +556,22 @@ wlra_status wlra_get_offsets(const wlra_model *model, double *a, double *b);
  writable, `count` elements each.
  */
 wlra_status wlra_predict(const wlra_model *model, size_t count, const int64_t *rows, const int64_t *cols, double *out);
+
+/*
+ Describe one WLRA_OPTION_* (added in 1.2): its C name (static storage,
+ e.g. "WLRA_OPTION_SEED"), the smallest and the largest value
+ wlra_set_option accepts, and its default. Every value v with
+ min <= v <= max is accepted (a whole number for integer options),
+ except WLRA_OPTION_FOLDS = 1; a real option unbounded above has max =
+ DBL_MAX, one bounded by an open interval the nearest doubles inside it.
+ Any out-pointer may be NULL (not wanted). The ids run from 1 without
+ gaps: an unknown option is WLRA_ERROR_INVALID_ARGUMENT and writes
+ nothing.
+
+ # Safety
+ `name`, `min`, `max` and `default_value` are each NULL or writable.
+ */
+wlra_status wlra_option_info(int32_t option, const char **name, double *min, double *max, double *default_value);
 
 /*
  Fold-in: the factor of `n_new` rows the fit has not seen, solved against

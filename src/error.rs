@@ -1,5 +1,6 @@
 //! The one error type inside the library. Each variant maps to exactly one
-//! C status code, in `ffi::status::status_of`.
+//! C status code, in `vocabulary::status::status_of` (and back, in
+//! `error_with_status`).
 
 use std::fmt;
 

@@ -17,6 +17,8 @@ pub mod ffi;
 pub mod model;
 pub mod options;
 pub mod problem;
+/// Every WLRA_* value of the C ABI, and the option table.
+pub mod vocabulary;
 
 // The fit: start, outer method and restarts (driver), the outer methods.
 pub(crate) mod driver;
@@ -65,6 +67,8 @@ pub mod internals {
     pub use crate::solver::dense::sketch::SketchSolver;
     pub use crate::solver::{HalfStep, HalfStepSolver};
     pub use crate::validation::Folds;
+    /// The option table, to test wlra_option_info against.
+    pub use crate::vocabulary::option_table::{OptionKind, OPTIONS as OPTION_TABLE};
 
     /// What only benches/embeddings.rs (feature `experiments`) reaches.
     #[cfg(feature = "experiments")]

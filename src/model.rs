@@ -19,33 +19,9 @@ use crate::validation::{
 use faer::{Mat, MatRef, Par};
 use std::time::Instant;
 
-/// Outer iterations completed.
-pub const WLRA_INFO_ITERATIONS: i32 = 1;
-/// f(U, V) at the returned factors.
-pub const WLRA_INFO_OBJECTIVE: i32 = 2;
-/// 1 if the tolerance was met, else 0.
-pub const WLRA_INFO_CONVERGED: i32 = 3;
-/// Wall-clock seconds of the last fit.
-pub const WLRA_INFO_ELAPSED_SECONDS: i32 = 4;
-/// WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
-pub const WLRA_INFO_SOLVER_USED: i32 = 5;
-/// Inner iterations per row and half-step, averaged over the last fit (0
-/// for the exact solver). Added in 1.0.
-pub const WLRA_INFO_INNER_ITERATIONS: i32 = 6;
-
-/// WLRA_METHOD_ALTERNATING, WLRA_METHOD_VARPRO or WLRA_METHOD_ACCELERATED:
-/// the outer method the last fit ran (added in 1.2).
-pub const WLRA_INFO_METHOD_USED: i32 = 7;
-/// Starts the last fit ran: 1, plus the restarts (added in 1.2).
-pub const WLRA_INFO_STARTS: i32 = 8;
-/// How many of those starts reached the best objective, within 1e-9
-/// relative (added in 1.2).
-pub const WLRA_INFO_STARTS_AT_BEST: i32 = 9;
-/// sqrt(sum w (m - fitted)^2 / sum w) over the held-out fold's entries
-/// (WLRA_OPTION_FOLDS; added in 1.2).
-pub const WLRA_INFO_HELD_OUT_RMSE: i32 = 10;
-/// How many observed entries the held-out fold holds (added in 1.2).
-pub const WLRA_INFO_HELD_OUT_ENTRIES: i32 = 11;
+// The info items, re-exported where they lived before `crate::vocabulary`
+// (the benchmarks import them here).
+pub use crate::vocabulary::info::*;
 
 /// The result of the last successful (or cancelled) fit.
 pub struct Fitted {

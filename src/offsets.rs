@@ -27,10 +27,10 @@
 use crate::error::Result;
 use crate::init::Factors;
 use crate::memory::{try_from_fn, try_zeros};
-use crate::options::{
+use crate::scaling::{dot_without_overflow, mean_without_overflow, Pins};
+use crate::vocabulary::choices::{
     WLRA_OFFSETS_BOTH, WLRA_OFFSETS_COLUMNS, WLRA_OFFSETS_NONE, WLRA_OFFSETS_ROWS,
 };
-use crate::scaling::{dot_without_overflow, mean_without_overflow, Pins};
 use faer::{ColRef, Mat, MatRef};
 
 /// A fit's row offsets a and column offsets b, None for a side it lacks.

@@ -8,9 +8,7 @@ use common::{factors, heteroscedastic, planted, Rng};
 use faer::Mat;
 use std::cell::RefCell;
 use std::rc::Rc;
-use wlra::ffi::status::{status_of, WLRA_ERROR_INVALID_ARGUMENT};
-use wlra::model::{WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE};
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 /// A planted rank-3 problem with noise and uniform random weights.
@@ -265,8 +263,8 @@ fn auto_fits_an_ordinary_problem_with_one_start_of_accelerated_alternation() {
         auto.info(WLRA_INFO_METHOD_USED).unwrap(),
         WLRA_METHOD_ACCELERATED as f64
     );
-    assert_eq!(auto.info(wlra::model::WLRA_INFO_STARTS).unwrap(), 1.0);
-    assert_eq!(auto.info(wlra::model::WLRA_INFO_CONVERGED).unwrap(), 1.0);
+    assert_eq!(auto.info(WLRA_INFO_STARTS).unwrap(), 1.0);
+    assert_eq!(auto.info(WLRA_INFO_CONVERGED).unwrap(), 1.0);
     let (a, b) = (
         auto.info(WLRA_INFO_OBJECTIVE).unwrap(),
         explicit.info(WLRA_INFO_OBJECTIVE).unwrap(),

@@ -7,12 +7,10 @@ mod common;
 
 use common::{csr, factors, heteroscedastic, planted, Rng};
 use faer::Mat;
-use wlra::ffi::status::*;
 use wlra::ffi::transform::wlra_transform;
-use wlra::ffi::views::{WLRA_COL_MAJOR, WLRA_ROW_MAJOR};
 use wlra::ffi::{wlra_create, wlra_destroy, wlra_fit, wlra_model, wlra_set_option};
-use wlra::options::*;
 use wlra::problem::sparse::SparseProblem;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 fn model(k: usize, options: &[(i32, f64)]) -> Model {

@@ -4,7 +4,7 @@
 //! of what is measured. Limits are formulas of the problem and the thread
 //! count, never of the machine's caches.
 
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Error, Model};
 
 mod common;

@@ -8,8 +8,7 @@ use faer::prelude::SolveLstsq;
 use faer::Mat;
 use wlra::internals::ExactSolver;
 use wlra::internals::{HalfStep, HalfStepSolver};
-use wlra::model::{WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE};
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::DenseProblem;
 
 const TIGHT: [(i32, f64); 2] = [

@@ -9,13 +9,10 @@ mod common;
 use common::{csr, Rng};
 use faer::Mat;
 use wlra::ffi::offsets::{wlra_get_offsets, wlra_predict};
-use wlra::ffi::status::*;
 use wlra::ffi::transform::wlra_transform_with_offsets;
-use wlra::ffi::views::WLRA_COL_MAJOR;
 use wlra::ffi::{wlra_create, wlra_destroy, wlra_fit, wlra_model, wlra_set_option};
-use wlra::model::WLRA_INFO_METHOD_USED;
-use wlra::options::*;
 use wlra::problem::sparse::SparseProblem;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 /// A planted model: its full matrix and the offsets it was built with.

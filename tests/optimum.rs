@@ -10,14 +10,9 @@ use common::{isolated_mask, planted, Rng};
 use faer::Mat;
 use std::cell::RefCell;
 use std::rc::Rc;
-use wlra::ffi::status::{status_of, WLRA_ERROR_INVALID_ARGUMENT};
-use wlra::model::{
-    WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE, WLRA_INFO_STARTS,
-    WLRA_INFO_STARTS_AT_BEST,
-};
-use wlra::options::*;
 use wlra::problem::sparse::SparseProblem;
 use wlra::problem::Problem;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 const METHODS: [(&str, i32); 3] = [

@@ -15,10 +15,8 @@ mod common;
 
 use common::vm_bytes;
 use std::ffi::CStr;
-use wlra::ffi::status::*;
-use wlra::ffi::views::WLRA_ROW_MAJOR;
 use wlra::ffi::*;
-use wlra::options::*;
+use wlra::vocabulary::*;
 
 const CHILD: &str = "WLRA_OOM_CHILD";
 const THREADS: f64 = 2.0;

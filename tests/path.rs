@@ -6,8 +6,7 @@ mod common;
 
 use common::{planted, Rng};
 use faer::Mat;
-use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE};
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 /// Ten ridges from `largest` down, a factor 2.5 apart.
@@ -94,8 +93,8 @@ fn warm_start_without_a_fit_of_that_shape_is_the_svd_start() {
     assert_eq!(
         model
             .set_option(WLRA_OPTION_INIT, 4.0)
-            .map_err(|e| wlra::ffi::status::status_of(&e)),
-        Err(wlra::ffi::status::WLRA_ERROR_INVALID_ARGUMENT)
+            .map_err(|e| wlra::vocabulary::status_of(&e)),
+        Err(wlra::vocabulary::WLRA_ERROR_INVALID_ARGUMENT)
     );
     model.set_option(WLRA_OPTION_INIT, 3.0).unwrap();
     assert_eq!(model.get_option(WLRA_OPTION_INIT).unwrap(), 3.0);

@@ -11,13 +11,9 @@ use faer::Mat;
 use std::ffi::{c_void, CStr};
 use std::time::{Duration, Instant};
 use wlra::ffi::offsets::wlra_predict;
-use wlra::ffi::status::*;
 use wlra::ffi::transform::wlra_transform;
-use wlra::ffi::version::*;
-use wlra::ffi::views::{WLRA_COL_MAJOR, WLRA_ROW_MAJOR};
 use wlra::ffi::*;
-use wlra::model::*;
-use wlra::options::*;
+use wlra::vocabulary::*;
 
 /// A model handle, destroyed on drop.
 struct Handle(*mut wlra_model);

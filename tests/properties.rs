@@ -27,17 +27,14 @@ use std::ffi::{c_void, CStr};
 use std::fmt::Debug;
 use std::rc::Rc;
 use wlra::ffi::offsets::{wlra_get_offsets, wlra_predict};
-use wlra::ffi::status::*;
 use wlra::ffi::transform::wlra_transform;
-use wlra::ffi::views::{WLRA_COL_MAJOR, WLRA_ROW_MAJOR};
 use wlra::ffi::{
     wlra_create, wlra_destroy, wlra_fit, wlra_fit_csr, wlra_get_factors, wlra_get_info,
     wlra_get_option, wlra_last_error, wlra_model, wlra_set_factors, wlra_set_option,
     wlra_set_progress,
 };
-use wlra::model::*;
-use wlra::options::*;
 use wlra::problem::sparse::CsrInput;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 /// The proptest seed of every property here.
@@ -294,7 +291,7 @@ impl Data {
 type Status = i32;
 
 fn status_of(e: &wlra::Error) -> Status {
-    wlra::ffi::status::status_of(e)
+    wlra::vocabulary::status_of(e)
 }
 
 fn status(s: Status) -> Result<(), Status> {

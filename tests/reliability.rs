@@ -8,12 +8,9 @@ use std::ffi::{c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
-use wlra::ffi::status::*;
-use wlra::ffi::views::WLRA_ROW_MAJOR;
 use wlra::ffi::*;
-use wlra::model::WLRA_INFO_ITERATIONS;
-use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Error, Model};
 
 mod common;
@@ -482,7 +479,7 @@ fn messages_print_values_like_percent_g() {
         (
             WLRA_OPTION_REGRESSION_TOLERANCE,
             1e300,
-            "WLRA_OPTION_REGRESSION_TOLERANCE = 1e+300 must be below 1",
+            "WLRA_OPTION_REGRESSION_TOLERANCE = 1e+300 must be in (0, 1)",
         ),
         (
             WLRA_OPTION_OVERRELAXATION,

@@ -7,10 +7,8 @@ mod common;
 
 use common::{csr, factors, heteroscedastic, planted, Rng};
 use faer::Mat;
-use wlra::ffi::status::{status_of, WLRA_ERROR_INVALID_ARGUMENT};
-use wlra::model::{WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED};
-use wlra::options::*;
 use wlra::problem::sparse::SparseProblem;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 fn model(k: usize, options: &[(i32, f64)]) -> Model {

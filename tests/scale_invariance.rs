@@ -8,9 +8,8 @@ mod common;
 
 use common::{csr, planted, Rng};
 use faer::Mat;
-use wlra::model::WLRA_INFO_OBJECTIVE;
-use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Error, Model};
 
 const SCALES: [f64; 4] = [1e-300, 1e-150, 1e150, 1e300];

@@ -12,10 +12,7 @@ use wlra::internals::RFactorWorkspace;
 use wlra::internals::{srht_sketch, SketchSolver};
 use wlra::internals::{stream, Purpose};
 use wlra::internals::{HalfStep, HalfStepSolver};
-use wlra::model::{
-    WLRA_INFO_INNER_ITERATIONS, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED,
-};
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::DenseProblem;
 
 const M: usize = 2000;

@@ -5,11 +5,8 @@ mod common;
 
 use common::{csr, planted, Csr, Rng};
 use faer::Mat;
-use wlra::model::{
-    WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED,
-};
-use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 /// The sparse problem of `pattern` (shape n x m) with M = m_default and

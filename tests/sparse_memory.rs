@@ -6,9 +6,8 @@
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 
-use wlra::model::WLRA_INFO_OBJECTIVE;
-use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
+use wlra::vocabulary::*;
 use wlra::Model;
 
 #[test]

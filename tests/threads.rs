@@ -4,7 +4,7 @@ mod common;
 
 use common::{factors, fit, planted, Rng};
 use faer::Mat;
-use wlra::options::*;
+use wlra::vocabulary::*;
 
 fn bits(a: &Mat<f64>) -> Vec<u64> {
     a.col_iter()

@@ -7,11 +7,9 @@ mod common;
 
 use common::{csr, factors, planted, Rng};
 use faer::Mat;
-use wlra::ffi::status::{status_of, WLRA_ERROR_INVALID_ARGUMENT};
 use wlra::internals::Folds;
-use wlra::model::{WLRA_INFO_HELD_OUT_ENTRIES, WLRA_INFO_HELD_OUT_RMSE, WLRA_INFO_OBJECTIVE};
-use wlra::options::*;
 use wlra::problem::sparse::SparseProblem;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 const FOLDS: usize = 5;

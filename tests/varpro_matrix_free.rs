@@ -12,10 +12,9 @@ use common::{isolated_mask, planted, Rng};
 use faer::Mat;
 use std::time::Instant;
 use wlra::internals::matrix_free_cg_tally;
-use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE};
-use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
 use wlra::problem::Problem;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 fn model(k: usize, options: &[(i32, f64)]) -> Model {

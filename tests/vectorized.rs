@@ -10,8 +10,7 @@ mod common;
 use common::Rng;
 use faer::Mat;
 use wlra::internals::vectorized_kernels_off;
-use wlra::model::WLRA_INFO_OBJECTIVE;
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 fn varpro_fit(m: &Mat<f64>, w: &Mat<f64>, k: usize) -> (Mat<f64>, Mat<f64>, f64) {

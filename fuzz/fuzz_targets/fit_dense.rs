@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wlra::ffi::status::*;
+use wlra::vocabulary::*;
 use wlra_fuzz::*;
 
 fuzz_target!(|data: &[u8]| {

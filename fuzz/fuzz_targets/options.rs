@@ -1,6 +1,7 @@
 //! wlra_set_option / wlra_get_option with every option id (and invalid
-//! ones: 0, 15, negative, i32 extremes, any) and every kind of value (NaN,
-//! Inf, fractions for integer options, out of range, 2^53 and beyond), on a
+//! ones: 0, one past the last, negative, i32 extremes, any) and every kind
+//! of value (NaN, Inf, fractions for integer options, each option's range
+//! ends and the values just beyond them, from wlra_option_info), on a
 //! model and on NULL. A refused set changes no option; an accepted one
 //! changes only its own, and get returns the value set. Then a small fit
 //! with whatever options were accepted (counts bounded to keep it fast).
@@ -8,16 +9,18 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::ptr;
-use wlra::ffi::status::*;
 use wlra::ffi::*;
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra_fuzz::*;
 
 fn option_id(b: &mut Bytes<'_>) -> i32 {
     match b.below(8) {
-        0 => [0, 15, 16, -1, i32::MIN, i32::MAX, 1000][b.below(7)],
+        0 => {
+            let past = option_count() as i32 + 1;
+            [0, past, past + 1, -1, i32::MIN, i32::MAX, 1000][b.below(7)]
+        }
         1 => b.u64() as i32,
-        _ => 1 + b.below(14) as i32,
+        _ => 1 + b.below(option_count()) as i32,
     }
 }
 
@@ -25,18 +28,8 @@ fn option_value(b: &mut Bytes<'_>) -> f64 {
     match b.below(6) {
         0 => b.special(),
         1 => Bytes::note(f64::from_bits(b.u64())),
-        2 => [
-            9007199254740992.0,
-            9007199254740994.0,
-            4096.0,
-            4097.0,
-            1e6,
-            1e6 + 1.0,
-            -2.0,
-            0.999,
-            1.5,
-            1.0 - f64::EPSILON,
-        ][b.below(10)],
+        2 => edge_value(b),
+        3 => [0.999, 1.5, 1.0 - f64::EPSILON][b.below(3)],
         _ => b.below(6) as f64 - 1.0,
     }
 }
@@ -68,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
                 violated!("a refused set_option({option}, {value}) changed the options");
             }
         } else {
-            if !OPTION_IDS.contains(&option) {
+            if !option_ids().contains(&option) {
                 violated!("set_option accepted option {option}");
             }
             let i = (option - 1) as usize;
@@ -89,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
         // SAFETY: a live handle and one writable double.
         let status = unsafe { wlra_get_option(model.raw, option, &mut out) };
         check_status("wlra_get_option", status);
-        if (status == WLRA_OK) != OPTION_IDS.contains(&option) {
+        if (status == WLRA_OK) != option_ids().contains(&option) {
             violated!("get_option({option}) returned {status}");
         }
         if status != WLRA_OK && out != -12345.0 {
@@ -123,7 +116,7 @@ fuzz_target!(|data: &[u8]| {
             3,
             ptr::null(),
             0,
-            wlra::ffi::views::WLRA_ROW_MAJOR,
+            WLRA_ROW_MAJOR,
         )
     };
     check_status("wlra_fit", status);

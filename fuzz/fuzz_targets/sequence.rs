@@ -10,10 +10,8 @@
 use libfuzzer_sys::fuzz_target;
 use std::ffi::c_void;
 use std::ptr;
-use wlra::ffi::status::*;
-use wlra::ffi::views::{WLRA_COL_MAJOR, WLRA_ROW_MAJOR};
 use wlra::ffi::*;
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra_fuzz::*;
 
 const SENTINEL: f64 = -7.25e-77;
@@ -237,7 +235,8 @@ fuzz_target!(|data: &[u8]| {
                 state.unchanged("wlra_get_info", status);
             }
             6 => {
-                let option = 1 + b.below(15) as i32;
+                // Every id, and one unknown at either end.
+                let option = b.below(option_count() + 2) as i32;
                 let value = fit_safe(option, &mut b);
                 let status = state.model.set_option(option, value);
                 state.unchanged("wlra_set_option", status);

@@ -15,11 +15,9 @@
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::ptr;
-use wlra::ffi::status::*;
-use wlra::ffi::views::{WLRA_COL_MAJOR, WLRA_ROW_MAJOR};
 use wlra::ffi::offsets::wlra_get_offsets;
 use wlra::ffi::*;
-use wlra::options::*;
+use wlra::vocabulary::*;
 
 /// Every status code the C ABI documents (include/wlra.h). The one place to
 /// extend when a code is added.
@@ -37,8 +35,7 @@ pub const STATUSES: &[i32] = &[
     WLRA_ERROR_BUSY,
 ];
 
-/// Every WLRA_OPTION_* id, and every WLRA_INFO_* item.
-pub const OPTION_IDS: std::ops::RangeInclusive<i32> = 1..=18;
+/// Every WLRA_INFO_* item.
 pub const INFO_ITEMS: std::ops::RangeInclusive<i32> = 1..=11;
 
 pub const MAX_DIM: usize = 16;
@@ -394,7 +391,7 @@ impl Model {
         self.set_option(WLRA_OPTION_THREADS, 1.0);
         self.set_option(WLRA_OPTION_MAX_ITERATIONS, b.below(6) as f64);
         for _ in 0..b.below(5) {
-            let option = 1 + b.below(18) as i32;
+            let option = 1 + b.below(option_count()) as i32;
             let value = fit_safe(option, b);
             if std::env::var_os("WLRA_FUZZ_SHOW").is_some() {
                 eprintln!("option {option} = {value:e}");
@@ -405,7 +402,7 @@ impl Model {
 
     /// Every option's value, for the bit-identical checks.
     pub fn options(&self) -> Vec<u64> {
-        OPTION_IDS
+        option_ids()
             .map(|option| {
                 let mut value = f64::NAN;
                 // SAFETY: a live handle and one writable double.
@@ -516,23 +513,69 @@ fn bits(x: &[f64]) -> Vec<u64> {
     x.iter().map(|v| v.to_bits()).collect()
 }
 
-use wlra::model::WLRA_INFO_OBJECTIVE;
+/// What option `option` accepts, as the library says (wlra_option_info):
+/// (min, max, default), None for an unknown id. The fuzzers read the
+/// bounds here instead of typing them again.
+pub fn option_bounds(option: i32) -> Option<(f64, f64, f64)> {
+    let (mut min, mut max, mut default) = (f64::NAN, f64::NAN, f64::NAN);
+    // SAFETY: three writable doubles; the name is not wanted.
+    let status =
+        unsafe { wlra_option_info(option, ptr::null_mut(), &mut min, &mut max, &mut default) };
+    check_status("wlra_option_info", status);
+    (status == WLRA_OK).then_some((min, max, default))
+}
 
-/// A value for `option` that keeps a fit small: iteration, restart, thread
-/// and sketch counts bounded, everything else as fuzzed (invalid values are
-/// welcome: they must be refused and change nothing).
+/// The number of WLRA_OPTION_* ids: they run from 1 without gaps.
+pub fn option_count() -> usize {
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| (1..).take_while(|&id| option_bounds(id).is_some()).count())
+}
+
+/// Every WLRA_OPTION_* id.
+pub fn option_ids() -> std::ops::RangeInclusive<i32> {
+    1..=option_count() as i32
+}
+
+/// A value at or just beyond an end of some option's range (or its
+/// default): where a refusal must start. Noted like every fuzzed value: a
+/// ridge of DBL_MAX may take the objective past the largest double.
+pub fn edge_value(b: &mut Bytes<'_>) -> f64 {
+    let Some((min, max, default)) = option_bounds(1 + b.below(option_count()) as i32) else {
+        violated!("wlra_option_info refused an id below the count");
+    };
+    let (below, above) = (min.next_down(), max.next_up());
+    let edges = [
+        min,
+        max,
+        default,
+        below,
+        above,
+        min - 1.0,
+        max + 1.0,
+        min + 0.5,
+    ];
+    Bytes::note(edges[b.below(edges.len())])
+}
+
+/// A value for `option` that keeps a fit small: iteration, restart, thread,
+/// sketch and fold counts bounded from their least value; an option among a
+/// few whole values gets each of them or one beyond either end (to be
+/// refused); everything else as fuzzed (invalid values are welcome: they
+/// must be refused and change nothing).
 pub fn fit_safe(option: i32, b: &mut Bytes<'_>) -> f64 {
+    let Some((min, max, _)) = option_bounds(option) else {
+        return b.value(2);
+    };
     match option {
-        WLRA_OPTION_MAX_ITERATIONS => b.below(6) as f64,
-        WLRA_OPTION_THREADS => b.below(3) as f64,
-        WLRA_OPTION_RESTARTS => b.below(4) as f64 - 1.0,
-        WLRA_OPTION_SKETCH_SIZE_FACTOR => 1.0 + b.below(8) as f64 / 2.0,
-        WLRA_OPTION_SOLVER | WLRA_OPTION_METHOD | WLRA_OPTION_INIT => b.below(5) as f64,
-        // One past each range, to be refused.
-        WLRA_OPTION_OFFSETS => b.below(5) as f64,
-        WLRA_OPTION_RIDGE_SCALING => b.below(3) as f64,
-        WLRA_OPTION_FOLDS => b.below(4) as f64,
-        WLRA_OPTION_HELD_OUT_FOLD => b.below(3) as f64,
+        WLRA_OPTION_MAX_ITERATIONS => min + b.below(6) as f64,
+        WLRA_OPTION_THREADS => min + b.below(3) as f64,
+        WLRA_OPTION_RESTARTS => min + b.below(4) as f64,
+        WLRA_OPTION_SKETCH_SIZE_FACTOR => min + b.below(8) as f64 / 2.0,
+        WLRA_OPTION_FOLDS => min + b.below(4) as f64,
+        WLRA_OPTION_HELD_OUT_FOLD => min + b.below(3) as f64,
+        _ if min.fract() == 0.0 && max - min <= 8.0 => {
+            min - 1.0 + b.below((max - min) as usize + 3) as f64
+        }
         _ => b.value(2),
     }
 }

@@ -5,12 +5,8 @@
 //! the bytes each call sends to other ranks.
 
 use crate::error::{Error, Result};
+use crate::vocabulary::comm::WLRA_COMM_MAX;
 use std::ffi::c_void;
-
-/// `allreduce_f64`'s `op`: the sum of the ranks' values.
-pub const WLRA_COMM_SUM: i32 = 0;
-/// `allreduce_f64`'s `op`: the largest of the ranks' values.
-pub const WLRA_COMM_MAX: i32 = 1;
 
 /// In-place reduction of `count` doubles over all ranks (`op`:
 /// WLRA_COMM_SUM or WLRA_COMM_MAX); every rank receives the result. 0 on

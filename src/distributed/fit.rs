@@ -15,7 +15,6 @@
 
 use super::comm::{Comm, Phase};
 use crate::error::{fmt_g, invalid, Error, Result};
-use crate::ffi::status::status_of;
 use crate::init::{random_factors, Factors};
 use crate::kernels::blocking::current_par;
 use crate::kernels::gram::gram;
@@ -26,6 +25,7 @@ use crate::outer::{FitOutcome, Method};
 use crate::problem::sparse::{CsrInput, SparseProblem, SparseView};
 use crate::problem::{DenseProblem, Problem};
 use crate::solver::{HalfStep, SolverKind};
+use crate::vocabulary::status::{error_with_status, status_of};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
@@ -180,22 +180,6 @@ pub fn sparse_block(input: &CsrInput<'_>) -> Result<SparseProblem> {
     let problem = SparseProblem::new(input)?;
     check_unscaled(problem.view().scale().is_unit())?;
     Ok(problem)
-}
-
-/// A status code as the error every rank returns for it.
-pub fn error_with_status(code: i32, message: String) -> Error {
-    match code {
-        1 => Error::NullPointer(message),
-        2 => Error::InvalidArgument(message),
-        3 => Error::NonFiniteInput(message),
-        4 => Error::NegativeWeight(message),
-        5 => Error::NotFitted(message),
-        6 => Error::Cancelled(message),
-        7 => Error::OutOfMemory(message),
-        8 => Error::Numerical(message),
-        10 => Error::Busy(message),
-        _ => Error::Internal(message),
-    }
 }
 
 /// Every rank learns whether any rank's `local` failed, with one allreduce;

@@ -2,8 +2,9 @@
 //! the caller's communicator, with MPI_DOUBLE and int counts (a count or
 //! displacement beyond INT_MAX doubles is refused, not truncated).
 
-use super::comm::{wlra_comm, WLRA_COMM_MAX};
+use super::comm::wlra_comm;
 use crate::error::{invalid, Result};
+use crate::vocabulary::comm::WLRA_COMM_MAX;
 use mpi::ffi::{self, MPI_Comm};
 use std::ffi::{c_int, c_void};
 

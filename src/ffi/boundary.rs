@@ -3,10 +3,10 @@
 //! become status codes, and the message is kept for `wlra_last_error` (on
 //! the model and on the calling thread).
 
-use super::status::{status_of, wlra_status, WLRA_OK};
 use super::wlra_model;
 use crate::error::{Error, Result};
 use crate::panics;
+use crate::vocabulary::status::{status_of, wlra_status, WLRA_OK};
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};

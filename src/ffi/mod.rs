@@ -8,18 +8,21 @@ pub mod handle;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod offsets;
-pub mod status;
+pub mod option_info;
 pub mod transform;
-pub mod version;
 pub mod views;
+// Where the status codes and version macros lived before
+// `crate::vocabulary`, for Rust code that imports them from here.
+pub use crate::vocabulary::{status, version};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::problem::sparse::{self, CsrInput};
 use crate::problem::DenseProblem;
+use crate::vocabulary::status::{status_text, wlra_status};
 use boundary::{guarded, thread_last_error};
 pub use handle::wlra_model;
-use status::{status_text, wlra_status};
+pub use option_info::wlra_option_info;
 use std::ffi::{c_char, c_void};
 use views::{check_layout, non_null, MatrixArg};
 
@@ -107,6 +110,7 @@ pub unsafe extern "C" fn wlra_destroy(model: *mut wlra_model) {
 /// Set one WLRA_OPTION_*. An unknown option, NaN, a value out of range or a
 /// non-integer for an integer option is WLRA_ERROR_INVALID_ARGUMENT and
 /// leaves the option as it was.
+/// wlra_option_info gives each option's range and default.
 ///
 /// # Safety
 /// `model` is NULL or a live handle.

@@ -6,7 +6,6 @@
 
 use super::boundary::guarded;
 use super::handle::Exclusive;
-use super::status::wlra_status;
 use super::views::{self, check_layout, non_null, MatrixArg, WLRA_ROW_MAJOR};
 use super::{handle, wlra_model};
 use crate::distributed::comm::{wlra_comm, wlra_traffic, Comm};
@@ -14,6 +13,7 @@ use crate::distributed::fit::{self, agreed, LocalData, RowBlock};
 use crate::distributed::mpi::MpiComm;
 use crate::error::Result;
 use crate::problem::sparse::{self, CsrInput};
+use crate::vocabulary::status::wlra_status;
 use std::ffi::c_int;
 use std::time::Instant;
 

@@ -1,11 +1,11 @@
 //! Offsets and predictions through the C ABI (WLRA_OPTION_OFFSETS).
 
 use super::boundary::guarded;
-use super::status::wlra_status;
 use super::views::{array, array_mut};
 use super::{handle, wlra_model};
 use crate::error::{invalid, Result};
 use crate::memory::try_filled;
+use crate::vocabulary::status::wlra_status;
 use faer::ColRef;
 
 /// `dst` <- the offsets `src`, or 0 for a side the fit did not have.

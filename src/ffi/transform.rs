@@ -2,10 +2,10 @@
 
 use super::boundary::guarded;
 use super::offsets::copy_offsets;
-use super::status::wlra_status;
 use super::views::{array_mut, check_layout, MatrixArg};
 use super::{handle, wlra_model};
 use crate::error::invalid;
+use crate::vocabulary::status::wlra_status;
 
 /// Fold-in: the factor of `n_new` rows the fit has not seen, solved against
 /// its fitted column factor V with the model's ridge (the fit's U half-step

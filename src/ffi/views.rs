@@ -5,10 +5,8 @@
 use crate::error::{invalid, Error, Result};
 use faer::{MatMut, MatRef};
 
-/// Rows stored one after another (CBLAS value).
-pub const WLRA_ROW_MAJOR: i32 = 101;
-/// Columns stored one after another (CBLAS value).
-pub const WLRA_COL_MAJOR: i32 = 102;
+// Re-exported where they lived before `crate::vocabulary`.
+pub use crate::vocabulary::layout::{WLRA_COL_MAJOR, WLRA_ROW_MAJOR};
 
 /// A matrix argument as the caller described it.
 pub struct MatrixArg<'n> {

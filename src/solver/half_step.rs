@@ -22,9 +22,9 @@ pub enum SolverKind {
 impl SolverKind {
     pub fn c_value(self) -> i32 {
         match self {
-            SolverKind::Exact => crate::options::WLRA_SOLVER_EXACT,
-            SolverKind::Sketch => crate::options::WLRA_SOLVER_SKETCH,
-            SolverKind::SharedPcg => crate::options::WLRA_SOLVER_SHARED_PCG,
+            SolverKind::Exact => crate::vocabulary::WLRA_SOLVER_EXACT,
+            SolverKind::Sketch => crate::vocabulary::WLRA_SOLVER_SKETCH,
+            SolverKind::SharedPcg => crate::vocabulary::WLRA_SOLVER_SHARED_PCG,
         }
     }
 }

@@ -37,6 +37,32 @@ static void test_version_and_messages(void) {
     CHECK(wlra_last_error(NULL) != NULL, "last_error(NULL) must never be NULL");
 }
 
+/* Every option, as a binding would discover them: ids from 1 until the
+ * library says no, each with its name, range and default; the default is
+ * what a new model holds, and just past the top of the range is refused. */
+static void test_option_info(void) {
+    wlra_model *model = NULL;
+    EXPECT_STATUS(wlra_create(2, &model), WLRA_OK);
+    int32_t option = 1;
+    const char *name = NULL;
+    double min = 0, max = 0, default_value = 0, held = 0;
+    for (; wlra_option_info(option, &name, &min, &max, &default_value) == WLRA_OK; option++) {
+        CHECK(name != NULL && strncmp(name, "WLRA_OPTION_", 12) == 0, "option %d name", (int)option);
+        CHECK(min <= default_value && default_value <= max, "%s range", name);
+        EXPECT_STATUS(wlra_get_option(model, option, &held), WLRA_OK);
+        CHECK(held == default_value, "%s holds %g, not its default %g", name, held, default_value);
+        EXPECT_STATUS(wlra_set_option(model, option, nextafter(max, INFINITY)), WLRA_ERROR_INVALID_ARGUMENT);
+    }
+    CHECK(option == WLRA_OPTION_OFFSETS + 1, "%d options described", (int)option - 1);
+    /* An unknown id writes nothing; NULL outputs are not wanted. */
+    name = "unchanged";
+    EXPECT_STATUS(wlra_option_info(option, &name, NULL, NULL, NULL), WLRA_ERROR_INVALID_ARGUMENT);
+    CHECK(strcmp(name, "unchanged") == 0, "an unknown option wrote its name");
+    EXPECT_STATUS(wlra_option_info(WLRA_OPTION_THREADS, NULL, NULL, &max, NULL), WLRA_OK);
+    CHECK(max == 4096, "WLRA_OPTION_THREADS max %g", max);
+    wlra_destroy(model);
+}
+
 static void test_create_and_options(void) {
     wlra_model *model = NULL;
     EXPECT_STATUS(wlra_create(2, NULL), WLRA_ERROR_NULL_POINTER);
@@ -429,6 +455,7 @@ int main(void) {
 
     test_version_and_messages();
     test_create_and_options();
+    test_option_info();
     test_fit_both_layouts(truth, weights);
     test_bad_fits_change_nothing(truth, weights);
     test_warm_start(truth, weights);

@@ -220,6 +220,31 @@ def test_constants_match_the_c_header():
     assert wlra.library_version().startswith("1.")
 
 
+def test_option_ranges_come_from_the_library():
+    """The binding types option ids and choice values, never bounds: the
+    library describes every option (wlra_option_info), with the header's
+    name, its default inside its range, and every choice the binding offers
+    inside that range."""
+    from wlra import _library as C
+
+    if C.option_info(1) is None:
+        pytest.skip("the loaded library predates wlra_option_info (1.2)")
+    described = []
+    while C.option_info(len(described) + 1) is not None:
+        described.append(len(described) + 1)
+    assert described == sorted(C.OPTIONS.values())
+    for name, option in C.OPTIONS.items():
+        c_name, low, high, default = C.option_info(option)
+        assert c_name == f"WLRA_OPTION_{name.upper()}"
+        assert low <= default <= high, (name, low, default, high)
+    choices = {"solver": C.SOLVERS, "init": C.INITS, "method": C.METHODS,
+               "ridge_scaling": C.RIDGE_SCALINGS, "offsets": C.OFFSETS}
+    for name, values in choices.items():
+        _, low, high, _ = C.option_info(C.OPTIONS[name])
+        assert all(low <= value <= high for value in values.values()), (name, values, low, high)
+    assert C.option_info(0) is None and C.option_info(len(described) + 1) is None
+
+
 def test_missing_library_says_what_to_set():
     env = dict(os.environ, WLRA_LIBRARY="/nonexistent/libwlra.so")
     env.pop("WLRA_PREFIX", None)

@@ -133,7 +133,28 @@ _PROTOTYPES_SINCE_1_2 = {
         [_model_p, _size, _double_p, _size, _double_p, _size, _double_p, _size, ctypes.c_int32],
     ),
     "wlra_get_offsets": (_status, [_model_p, _double_p, _double_p]),
+    "wlra_option_info": (
+        _status,
+        [ctypes.c_int32, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)],
+    ),
 }
+
+
+def option_info(option):
+    """(C name, min, max, default) of a WLRA_OPTION_* id, as the loaded library
+    checks it (wlra_option_info: every value in [min, max] is accepted, a whole
+    number for integer options); None for an unknown id, or from a library
+    before 1.2, which lacks the function."""
+    loaded = lib()
+    if not hasattr(loaded, "wlra_option_info"):
+        return None
+    name = ctypes.c_char_p()
+    low, high, default = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+    status = loaded.wlra_option_info(option, ctypes.byref(name), ctypes.byref(low),
+                                     ctypes.byref(high), ctypes.byref(default))
+    if status != OK:
+        return None
+    return name.value.decode(), low.value, high.value, default.value
 
 
 class LibraryNotFoundError(OSError):

@@ -430,3 +430,8 @@ wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "col
 
 # The version of the linked libwlra, e.g. "1.0.0".
 wlra_library_version <- function() .Call(C_wlra_r_version)
+
+# What the library says a WLRA_OPTION_* id accepts (wlra_option_info):
+# list(name, min, max, default), NULL for an unknown id. Every value in
+# [min, max] is accepted (a whole number for integer options).
+.wlra_option_info <- function(option) .Call(C_wlra_r_option_info, as.integer(option))

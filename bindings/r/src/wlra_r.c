@@ -379,11 +379,34 @@ SEXP wlra_r_version(void) {
     return mkString(wlra_version());
 }
 
+/* An option's row of the library's table (wlra_option_info): list(name,
+ * min, max, default), or NULL for an unknown id. The package types option
+ * ids and choice values, never bounds. */
+SEXP wlra_r_option_info(SEXP option) {
+    const char *name = NULL;
+    double low = 0.0, high = 0.0, value = 0.0;
+    if (wlra_option_info(asInteger(option), &name, &low, &high, &value) != WLRA_OK) {
+        return R_NilValue;
+    }
+    SEXP out = PROTECT(allocVector(VECSXP, 4));
+    SEXP names = PROTECT(allocVector(STRSXP, 4));
+    const char *fields[] = { "name", "min", "max", "default" };
+    for (int i = 0; i < 4; i++) SET_STRING_ELT(names, i, mkChar(fields[i]));
+    SET_VECTOR_ELT(out, 0, mkString(name));
+    SET_VECTOR_ELT(out, 1, ScalarReal(low));
+    SET_VECTOR_ELT(out, 2, ScalarReal(high));
+    SET_VECTOR_ELT(out, 3, ScalarReal(value));
+    setAttrib(out, R_NamesSymbol, names);
+    UNPROTECT(2);
+    return out;
+}
+
 static const R_CallMethodDef CALLS[] = {
     { "wlra_r_fit", (DL_FUNC)&wlra_r_fit, 9 },
     { "wlra_r_fit_csc", (DL_FUNC)&wlra_r_fit_csc, 13 },
     { "wlra_r_transform", (DL_FUNC)&wlra_r_transform, 5 },
     { "wlra_r_version", (DL_FUNC)&wlra_r_version, 0 },
+    { "wlra_r_option_info", (DL_FUNC)&wlra_r_option_info, 1 },
     { NULL, NULL, 0 },
 };
 

@@ -134,6 +134,28 @@ test_that("method and restarts are taken by name and checked", {
                class = "wlra_error_invalid_argument")
 })
 
+test_that("option ranges come from the library", {
+  # The package types option ids and choice values, never bounds: the
+  # library describes every option, with the header's name, its default
+  # inside its range, and every choice the package offers inside that range.
+  ns <- asNamespace("wlra")
+  info <- get(".wlra_option_info", ns)
+  options <- get(".wlra_options", ns)
+  expect_equal(unname(options), as.numeric(seq_along(options)))
+  for (name in names(options)) {
+    entry <- info(options[[name]])
+    expect_equal(entry$name, paste0("WLRA_OPTION_", toupper(name)))
+    expect_true(entry$min <= entry$default && entry$default <= entry$max, label = name)
+  }
+  choices <- get(".wlra_choices", ns)
+  for (name in names(choices)) {
+    entry <- info(options[[name]])
+    expect_true(all(choices[[name]] >= entry$min & choices[[name]] <= entry$max), label = name)
+  }
+  expect_null(info(0))
+  expect_null(info(length(options) + 1))
+})
+
 test_that("constants match the C header", {
   root <- repo_root()
   if (is.null(root)) skip("needs the wlra source tree")

@@ -1,4 +1,4 @@
-//! Version macros for the header. cbindgen cannot read Cargo.toml, so the
+//! The version macros of the header. cbindgen cannot read Cargo.toml, so the
 //! numbers stand here once and a unit test holds them to Cargo's version.
 
 /// Major version: programs built against 1.x run on any 1.y.

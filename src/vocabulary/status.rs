@@ -1,4 +1,6 @@
-//! Status codes of the C ABI, and the one place errors become codes.
+//! Status codes of the C ABI, and the one place where errors and codes
+//! convert: `status_of` (error -> code) and `error_with_status` (code ->
+//! error, for a status another rank reported).
 
 use crate::error::Error;
 
@@ -42,6 +44,23 @@ pub fn status_of(error: &Error) -> wlra_status {
         Error::Numerical(_) => WLRA_ERROR_NUMERICAL,
         Error::Internal(_) => WLRA_ERROR_INTERNAL,
         Error::Busy(_) => WLRA_ERROR_BUSY,
+    }
+}
+
+/// A status code as the error it stands for, with `message`; an unknown
+/// code (or WLRA_OK, which is no error) is an internal error.
+pub fn error_with_status(code: wlra_status, message: String) -> Error {
+    match code {
+        WLRA_ERROR_NULL_POINTER => Error::NullPointer(message),
+        WLRA_ERROR_INVALID_ARGUMENT => Error::InvalidArgument(message),
+        WLRA_ERROR_NON_FINITE_INPUT => Error::NonFiniteInput(message),
+        WLRA_ERROR_NEGATIVE_WEIGHT => Error::NegativeWeight(message),
+        WLRA_ERROR_NOT_FITTED => Error::NotFitted(message),
+        WLRA_ERROR_CANCELLED => Error::Cancelled(message),
+        WLRA_ERROR_OUT_OF_MEMORY => Error::OutOfMemory(message),
+        WLRA_ERROR_NUMERICAL => Error::Numerical(message),
+        WLRA_ERROR_BUSY => Error::Busy(message),
+        _ => Error::Internal(message),
     }
 }
 
