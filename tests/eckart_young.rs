@@ -131,6 +131,9 @@ fn explicit_methods_iterated_to_convergence_reach_the_closed_form() {
     }
 }
 
+/// (what, weights, options).
+type Case<'a> = (&'a str, Option<&'a Mat<f64>>, Vec<(i32, f64)>);
+
 #[test]
 fn elsewhere_auto_iterates() {
     let (n, m, k) = (80, 30, 3);
@@ -139,7 +142,7 @@ fn elsewhere_auto_iterates() {
     let general = Mat::from_fn(n, m, |_, _| rng.between(0.1, 1.0));
     let mut one_missing = Mat::from_fn(n, m, |_, _| 1.0);
     one_missing[(4, 2)] = 0.0;
-    let cases: [(&str, Option<&Mat<f64>>, Vec<(i32, f64)>); 5] = [
+    let cases: [Case; 5] = [
         ("general weights", Some(&general), vec![]),
         ("one entry missing", Some(&one_missing), vec![]),
         ("ridge", None, vec![(WLRA_OPTION_RIDGE, 0.5)]),

@@ -113,7 +113,7 @@ fn rank_one_weights(d: &DenseProblem<'_>) -> Option<(Vec<f64>, Vec<f64>)> {
         ));
     }
     let corner = d.weight(0, 0);
-    if !(corner > 0.0) {
+    if corner.is_nan() || corner <= 0.0 {
         return None;
     }
     let a = try_collect((0..n).map(|i| d.weight(i, 0)), what).ok()?;
