@@ -106,8 +106,9 @@
 
 /*
  Random restarts: -1 (default) = AUTO: when the method is VarPro, at
- least 11 and at most 32 starts, stopping once the best objective has been
- reached twice; none for alternation. 0 = off; r > 0: up to r further
+ least 11 (or 4 that all reached one optimum) and at most 32 starts,
+ stopping once the best objective has been reached twice; none for
+ alternation. 0 = off; r > 0: up to r further
  seeded random starts, stopping once the best has been reached twice.
  */
 #define WLRA_OPTION_RESTARTS 14

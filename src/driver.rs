@@ -48,6 +48,12 @@ fn auto_min_starts() -> usize {
 
 /// ... and at most this many.
 const AUTO_MAX_STARTS: usize = 32;
+/// ... unless every start so far reached one optimum: the spread of the
+/// optima found is then zero, and this many agreeing starts end the
+/// restarts. Giraffe: 11 of 11 VarPro starts reached one optimum, 20 s
+/// per fit. The risk, measured on the Face (two basins catching 15 of 40
+/// random starts each): 4 starts agreeing on the worse one, 0.375^4 = 2 %.
+const AGREEING_STARTS: usize = 4;
 /// Flops of one VarPro iteration over those of one exact alternating
 /// iteration (4 k^2 per entry for the two half-steps' Grams).
 fn cost_ratio(cost: &varpro::Cost, k: usize) -> f64 {
@@ -182,7 +188,8 @@ fn restart_seed(seed: u64, restart: usize) -> u64 {
 }
 
 /// Random restarts after the first fit: until the best objective has been
-/// reached twice, the budget is spent or the callback cancels. The best
+/// reached twice (after the plan's minimum of starts, or AGREEING_STARTS
+/// that all reached it), the budget is spent or the callback cancels. The best
 /// fit is kept; iterations count on across starts (for the callback and
 /// WLRA_INFO_ITERATIONS), and the objective reported is the best so far.
 fn restart(
@@ -199,7 +206,8 @@ fn restart(
     let mut used = best.iterations;
     for r in 1..=plan.restarts {
         let exact = best.objective <= floor;
-        let done = at_best >= 2 && (starts >= plan.min_starts || exact);
+        let agreeing = at_best == starts && starts >= AGREEING_STARTS;
+        let done = at_best >= 2 && (starts >= plan.min_starts || exact || agreeing);
         let Some(options) = remaining_budget(ctx.options, used) else {
             break;
         };

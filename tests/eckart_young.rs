@@ -8,13 +8,10 @@
 
 mod common;
 
-use common::Rng;
+use common::{fit, Rng};
 use faer::Mat;
-use wlra::model::{
-    WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE,
-};
-use wlra::options::*;
-use wlra::{DenseProblem, Model};
+use wlra::vocabulary::*;
+use wlra::Model;
 
 fn gaussian(n: usize, m: usize, rng: &mut Rng) -> Mat<f64> {
     Mat::from_fn(n, m, |_, _| rng.normal())
@@ -31,17 +28,6 @@ fn data(n: usize, m: usize, r: usize, seed: u64) -> Mat<f64> {
 fn eckart_young(a: &Mat<f64>, k: usize) -> f64 {
     let s = a.singular_values().unwrap();
     s.iter().skip(k).map(|x| x * x).sum()
-}
-
-fn fit(m: &Mat<f64>, w: Option<&Mat<f64>>, k: usize, options: &[(i32, f64)]) -> Model {
-    let mut model = Model::new(k).unwrap();
-    for &(id, value) in options {
-        model.set_option(id, value).unwrap();
-    }
-    model
-        .fit(DenseProblem::new(m.as_ref(), w.map(|w| w.as_ref())))
-        .unwrap();
-    model
 }
 
 fn info(model: &Model, item: i32) -> f64 {

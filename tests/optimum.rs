@@ -124,8 +124,15 @@ fn both_benchmarks_reach_the_best_known_rms_from_random_starts() {
         // and its restarts (`outer::probe`).
         assert_method_used(&svd, WLRA_METHOD_VARPRO, &p.name);
         // At least the 11 starts that miss a basin of a quarter of random
-        // starts with chance at most 5 % (driver::auto_min_starts).
-        assert!(info(&svd, WLRA_INFO_STARTS, "WLRA_INFO_STARTS") >= 11.0);
+        // starts with chance at most 5 % (driver::auto_min_starts), or 4
+        // that all reached one optimum (driver::AGREEING_STARTS).
+        let starts = info(&svd, WLRA_INFO_STARTS, "WLRA_INFO_STARTS");
+        let at_best = info(&svd, WLRA_INFO_STARTS_AT_BEST, "WLRA_INFO_STARTS_AT_BEST");
+        assert!(
+            starts >= 11.0 || (starts >= 4.0 && at_best == starts),
+            "{}: {starts} starts, {at_best} at the best",
+            p.name
+        );
         println!(
             "{} (best known {}): {successes}/20 random starts succeed; RMS by seed {}; SVD start {svd_rms:.7}",
             p.name,

@@ -36,8 +36,9 @@ pub const WLRA_OPTION_OVERRELAXATION: i32 = 12;
 /// A WLRA_METHOD_* value: the outer method; default WLRA_METHOD_AUTO.
 pub const WLRA_OPTION_METHOD: i32 = 13;
 /// Random restarts: -1 (default) = AUTO: when the method is VarPro, at
-/// least 11 and at most 32 starts, stopping once the best objective has been
-/// reached twice; none for alternation. 0 = off; r > 0: up to r further
+/// least 11 (or 4 that all reached one optimum) and at most 32 starts,
+/// stopping once the best objective has been reached twice; none for
+/// alternation. 0 = off; r > 0: up to r further
 /// seeded random starts, stopping once the best has been reached twice.
 pub const WLRA_OPTION_RESTARTS: i32 = 14;
 /// How the ridge weighs each row and column (added in 1.2):
