@@ -5,14 +5,14 @@
 //! A = D_a^1/2 M D_b^1/2, X = D_a^1/2 U, Y = D_b^1/2 V, whose optimum is
 //! A's top-k singular subspace: no iteration can improve on it, and every
 //! start reaches it (issue 25: unweighted PCA of the digits ran 16 VarPro
-//! starts for a minute where this takes a millisecond).
+//! starts for a minute where this takes milliseconds).
 //!
 //! How: the Gram matrix G = A^T A of the short side (s x s, s = min(n, m)),
 //! its top-k eigenvectors Y, and X = A Y, the exact half-step for
 //! orthonormal Y. Flops: 2 n m s for G (fixed row chunks, summed in a fixed
 //! order: the same bits on any thread count), about 9 s^3 for its
 //! eigenvectors, 2 n m k for X. Forming G squares A's condition, so this
-//! runs only where s is small beside k (below that the range finder and
+//! runs only where s is small beside k (beyond that the range finder and
 //! accelerated alternation are cheaper) and where the k-th eigenvalue
 //! stands clear of rounding; elsewhere the caller iterates as before.
 

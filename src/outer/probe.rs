@@ -95,10 +95,10 @@ pub fn run(
     probe.method_used = Method::Accelerated;
     // A default budget spent unconverged is no answer the caller asked
     // for: VarPro, affordable here, goes on from there. Giraffe from
-    // random starts stopped at RMS 0.3315 so (best known 0.3228); on
-    // digits with 30 % missing and a fifth held out (k = 15), accelerated
-    // alternation ends at an objective 0.4 % above VarPro's, with
-    // held-out RMSE 10.5 against 5.2 (docs/optimum.md).
+    // random starts stopped at RMS 0.3315 so (best known 0.3228); on a
+    // fold of the digits' cross-validation, accelerated alternation stops
+    // there 0.4 % above VarPro's objective (held-out RMSE 6.05 against
+    // 5.18, docs/optimum.md).
     let out_of_budget = !probe.converged
         && !ctx.options.max_iterations_given
         && probe.iterations >= ctx.options.max_iterations;
