@@ -7,6 +7,7 @@
 //! weights allow. With ridge > 0 the penalty is not invariant under that
 //! change of basis, so plain alternation runs.
 
+use super::sides::{Sides, StepSettings};
 use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
@@ -15,7 +16,7 @@ use crate::memory::{try_collect, try_copy, try_from_fn, try_zeros};
 use crate::options::Options;
 use crate::problem::Problem;
 use crate::products::tall_times_small;
-use crate::solver::{HalfStep, HalfStepSolver};
+use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
 use faer::Mat;
 
 /// Inner accuracy of the first iteration when it adapts.
@@ -118,25 +119,25 @@ fn clip_rows(q: Mat<f64>, clip: f64) -> Result<Mat<f64>> {
 }
 
 /// The fixed factor as the half-step will see it, and the R with y = Q R
-/// when it was orthonormalized (`Context::orthonormalizes`).
-fn prepare_fixed(y: &Mat<f64>, ctx: &Context<'_>) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
-    let options = ctx.options;
-    if !ctx.orthonormalizes() {
+/// when it was orthonormalized (`Context::orthonormalizes`), LLR16's
+/// clipping applied where `clip` > 0.
+pub(crate) fn prepare_fixed(
+    y: &Mat<f64>,
+    orthonormalize: bool,
+    clip: f64,
+) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
+    if !orthonormalize {
         return Ok((try_copy(y.as_ref(), "the fixed factor")?, None));
     }
     let (q, r) = thin_qr(y.as_ref())?;
-    let q = if options.clip > 0.0 {
-        clip_rows(q, options.clip)?
-    } else {
-        q
-    };
+    let q = if clip > 0.0 { clip_rows(q, clip)? } else { q };
     Ok((q, Some(r)))
 }
 
 /// The other factor expressed against the new fixed basis: if the product
 /// was X Y^T and Y = Q R, it is (X R^T) Q^T. The iterative solver starts
 /// there. Flops: 2 rows k^2.
-fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Result<Mat<f64>> {
+pub(crate) fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Result<Mat<f64>> {
     match r {
         Some(r) => tall_times_small(x.as_ref(), r.transpose()),
         None => try_copy(x.as_ref(), "the warm start"),
@@ -146,7 +147,7 @@ fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Result<Mat<f64>> {
 /// old + omega (solved - old): over-relaxation of a half-step. Row i's
 /// objective is a convex quadratic with its minimum at the solved row, so
 /// any omega in (0, 2) still lowers it. Flops: 3 rows k.
-fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
+pub(crate) fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
     if omega == 1.0 {
         return solved;
     }
@@ -179,7 +180,8 @@ pub(super) fn half_step(
         return offsets_half_step(ctx, solver, rows, side, moving, fixed, omega);
     }
     let pool = ctx.pool;
-    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx))?;
+    let clip = ctx.options.clip;
+    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx.orthonormalizes(), clip))?;
     let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
     let step = HalfStep {
         problem: side,
@@ -297,32 +299,107 @@ pub(super) fn stationary(run: &mut FitOutcome, options: &Options, progress: Prog
     }
 }
 
+/// One process's sides: the whole problem, one solver for both half-steps.
+struct LocalSides<'c, 'a> {
+    ctx: &'c Context<'a>,
+    /// The same context without clipping (`alternate` turns it off for an
+    /// iteration that clipping made rise).
+    unclipped: Context<'a>,
+    solver: Box<dyn HalfStepSolver + Send>,
+    progress: Progress<'c>,
+    inner_work: f64,
+    half_steps: usize,
+}
+
+impl Sides for LocalSides<'_, '_> {
+    fn half_step(
+        &mut self,
+        rows: bool,
+        moving: &Mat<f64>,
+        fixed: &Mat<f64>,
+        settings: StepSettings,
+    ) -> Result<(Mat<f64>, Mat<f64>)> {
+        let ctx = if settings.clip {
+            self.ctx
+        } else {
+            &self.unclipped
+        };
+        self.solver.set_accuracy(settings.accuracy);
+        let solved = half_step(
+            ctx,
+            self.solver.as_mut(),
+            rows,
+            moving,
+            fixed,
+            settings.omega,
+        )?;
+        let problem = ctx.problem;
+        let side_rows = if rows {
+            problem.n_rows()
+        } else {
+            problem.n_cols()
+        };
+        self.inner_work += self.solver.inner_iterations() as f64 / side_rows as f64;
+        self.half_steps += 1;
+        Ok(solved)
+    }
+
+    fn objective(&mut self, factors: &Factors) -> Result<f64> {
+        self.ctx.objective(factors)
+    }
+
+    fn proceed(&mut self, iterations: usize, value: f64) -> bool {
+        (self.progress)(iterations, value)
+    }
+
+    fn iterative(&self) -> bool {
+        self.solver.is_iterative()
+    }
+
+    fn solver_kind(&self) -> SolverKind {
+        self.solver.kind()
+    }
+
+    fn mean_inner_iterations(&self) -> f64 {
+        self.inner_work / self.half_steps.max(1) as f64
+    }
+}
+
 /// Alternate from `start` until the tolerance, the iteration budget or the
 /// callback stops it.
 pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
-    let (problem, options) = (ctx.problem, ctx.options);
-    let (n, m) = (problem.n_rows(), problem.n_cols());
-    let mut solver = crate::solver::for_options(options, problem);
-    let mut schedule = AccuracySchedule::new(options, solver.is_iterative());
-    let start_objective = ctx.objective(&start)?;
-    let mut run = FitOutcome::new(start, start_objective);
-    let mut previous: Option<f64> = None;
-    let (mut inner_work, mut half_steps) = (0.0, 0usize);
+    let options = ctx.options;
     // Clipping (LLR16) changes the fixed factor, so a clipped iteration may
-    // raise the objective: it is then redone without clipping, and every
-    // accepted iteration still lowers the objective.
+    // raise the objective: it is then redone without clipping.
     let unclipped_options = Options {
         clip: 0.0,
         ..options.clone()
     };
-    let unclipped = Context {
-        options: &unclipped_options,
-        ..*ctx
+    let mut sides = LocalSides {
+        ctx,
+        unclipped: Context {
+            options: &unclipped_options,
+            ..*ctx
+        },
+        solver: crate::solver::for_options(options, ctx.problem),
+        progress,
+        inner_work: 0.0,
+        half_steps: 0,
     };
+    alternate(&mut sides, start, options)
+}
+
+/// Alternation over `sides` from `start` until the tolerance, the
+/// iteration budget or the callback stops it; every accepted iteration
+/// lowers the objective. One process's fit and a distributed one run this
+/// same loop.
+pub fn alternate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Result<FitOutcome> {
+    let mut schedule = AccuracySchedule::new(options, sides.iterative());
+    let start_objective = sides.objective(&start)?;
+    let mut run = FitOutcome::new(start, start_objective);
+    let mut previous: Option<f64> = None;
     let mut clipping = options.clip > 0.0;
     while run.iterations < options.max_iterations {
-        let step_ctx = if clipping { ctx } else { &unclipped };
-        solver.set_accuracy(schedule.now);
         // The first iteration corrects the start's scale; relaxing it
         // amplifies the start's error (measured: 100x the objective).
         let omega = if run.iterations == 0 {
@@ -330,20 +407,16 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
         } else {
             options.overrelaxation
         };
-        let (v_fixed, u_solved) = half_step(
-            step_ctx,
-            solver.as_mut(),
-            true,
-            &run.factors.u,
-            &run.factors.v,
+        let settings = StepSettings {
             omega,
-        )?;
-        inner_work += solver.inner_iterations() as f64 / n as f64;
-        let (u, v) = half_step(step_ctx, solver.as_mut(), false, &v_fixed, &u_solved, omega)?;
-        inner_work += solver.inner_iterations() as f64 / m as f64;
-        half_steps += 2;
+            clip: clipping,
+            accuracy: schedule.now,
+        };
+        let (u, v) = (&run.factors.u, &run.factors.v);
+        let (v_fixed, u_solved) = sides.half_step(true, u, v, settings)?;
+        let (u, v) = sides.half_step(false, &v_fixed, &u_solved, settings)?;
         let accepted = Factors { u, v };
-        let value = ctx.objective(&accepted)?;
+        let value = sides.objective(&accepted)?;
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
                 "the objective became non-finite at iteration {}",
@@ -351,6 +424,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             )));
         }
         let loose = schedule.loose();
+        let mut proceed = |iterations: usize, value: f64| sides.proceed(iterations, value);
         match verdict(previous, value, loose) {
             Verdict::RoseRetry => {
                 schedule.tighten_fully();
@@ -361,7 +435,7 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
                 continue;
             }
             Verdict::RoseAtOptimum => {
-                stationary(&mut run, options, progress);
+                stationary(&mut run, options, &mut proceed);
                 break;
             }
             Verdict::Accept => {}
@@ -375,12 +449,15 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
             options.tolerance,
             objectives,
             accepted,
-            progress,
+            &mut proceed,
         ) {
             break;
         }
     }
-    run.solver_used = solver.kind();
-    run.mean_inner_iterations = inner_work / half_steps.max(1) as f64;
+    if let Some(failure) = sides.take_failure() {
+        return Err(failure);
+    }
+    run.solver_used = sides.solver_kind();
+    run.mean_inner_iterations = sides.mean_inner_iterations();
     Ok(run)
 }

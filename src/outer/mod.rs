@@ -9,6 +9,7 @@ pub mod accelerated;
 pub mod alternating;
 pub mod eckart_young;
 pub mod probe;
+pub mod sides;
 pub mod unobserved;
 pub mod varpro;
 

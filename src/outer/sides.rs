@@ -1,0 +1,58 @@
+//! What differs between alternation in one process and across many
+//! (`crate::distributed`): how a half-step of either side is solved, how the
+//! objective is summed, and how the progress callback's answer is reached.
+//! The loop that drives them, its verdicts and its stopping rule are written
+//! once, in `alternating::alternate`.
+
+use crate::error::{Error, Result};
+use crate::init::Factors;
+use crate::solver::SolverKind;
+use faer::Mat;
+
+/// One half-step's settings, the same on every process.
+#[derive(Clone, Copy)]
+pub struct StepSettings {
+    /// Over-relaxation of the solved factor (1: none).
+    pub omega: f64,
+    /// Whether LLR16's clipping of the fixed factor applies this time.
+    pub clip: bool,
+    /// The inner solves' relative accuracy (iterative solvers).
+    pub accuracy: f64,
+}
+
+/// The two sides of an alternation and what its loop asks of them.
+pub trait Sides {
+    /// The U half-step (`rows`) or the V one: `moving` the factor solved
+    /// for, `fixed` the other, both whole. Returns the fixed factor as the
+    /// step saw it (orthonormalized when ridge = 0 without offsets) and the
+    /// solved factor, relaxed, both whole.
+    fn half_step(
+        &mut self,
+        rows: bool,
+        moving: &Mat<f64>,
+        fixed: &Mat<f64>,
+        settings: StepSettings,
+    ) -> Result<(Mat<f64>, Mat<f64>)>;
+
+    /// f at `factors`, the same bits on every process.
+    fn objective(&mut self, factors: &Factors) -> Result<f64>;
+
+    /// Whether the fit goes on after `iterations` completed iterations at
+    /// objective `value`: the progress callback's answer, agreed by every
+    /// process (one that says stop stops all).
+    fn proceed(&mut self, iterations: usize, value: f64) -> bool;
+
+    /// An error `proceed` met and could not return (a failed agreement);
+    /// the loop reports it when it ends.
+    fn take_failure(&mut self) -> Option<Error> {
+        None
+    }
+
+    /// Whether the inner solves are iterative (their accuracy adapts).
+    fn iterative(&self) -> bool;
+
+    fn solver_kind(&self) -> SolverKind;
+
+    /// Inner iterations per row and half-step, averaged over the fit.
+    fn mean_inner_iterations(&self) -> f64;
+}
