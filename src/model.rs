@@ -353,16 +353,38 @@ impl Model {
         Ok(())
     }
 
-    /// Keep the outcome of a distributed fit (`crate::distributed`), which
-    /// runs outside `fit_checked`: U holds this rank's rows.
+    /// Run a distributed fit (`crate::distributed`) on the model's pool with
+    /// its progress callback, and keep its outcome as `fit_checked` does: U
+    /// holds this rank's rows; a cancelled fit keeps its last iteration's
+    /// factors and returns `Error::Cancelled`.
     #[cfg(feature = "mpi")]
-    pub(crate) fn record_fit(&mut self, outcome: FitOutcome, elapsed_seconds: f64) {
+    pub(crate) fn fit_distributed(
+        &mut self,
+        fit: impl FnOnce(&rayon::ThreadPool, crate::outer::Progress<'_>) -> Result<FitOutcome>,
+    ) -> Result<()> {
+        let started = Instant::now();
+        self.pool()?;
+        let pool = &self.pool.as_ref().expect("created above").1;
+        let mut keep_going = |_: usize, _: f64| true;
+        let progress: crate::outer::Progress<'_> = match self.progress.as_mut() {
+            Some(callback) => callback.as_mut(),
+            None => &mut keep_going,
+        };
+        let outcome = fit(pool, progress)?;
+        let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
         self.fitted = Some(Fitted {
             outcome,
-            elapsed_seconds,
+            elapsed_seconds: started.elapsed().as_secs_f64(),
             held_out: None,
             offsets: Offsets::NONE,
         });
+        if cancelled {
+            return Err(Error::Cancelled(format!(
+                "the progress callback of some rank cancelled the fit after {iterations} \
+                 iterations; their factors are kept"
+            )));
+        }
+        Ok(())
     }
 
     pub fn fitted(&self) -> Result<&Fitted> {

@@ -18,13 +18,14 @@ use crate::error::{fmt_g, invalid, Error, Result};
 use crate::init::{random_factors, Factors};
 use crate::kernels::blocking::current_par;
 use crate::kernels::gram::gram;
-use crate::kernels::orthonormal::thin_qr;
-use crate::memory::{checked_len, try_copy, try_filled, try_from_fn};
+use crate::memory::{checked_len, try_filled, try_from_fn};
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
-use crate::outer::{FitOutcome, Method};
+use crate::outer::alternating::{alternate, prepare_fixed, relax, warm_start};
+use crate::outer::sides::{Sides, StepSettings};
+use crate::outer::{FitOutcome, Method, Progress};
 use crate::problem::sparse::{CsrInput, SparseProblem, SparseView};
 use crate::problem::{DenseProblem, Problem};
-use crate::solver::{HalfStep, SolverKind};
+use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
 use crate::vocabulary::status::{error_with_status, status_of};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -243,8 +244,11 @@ pub struct Layout {
     pub offsets: Vec<usize>,
     pub counts: Vec<usize>,
     pub by_offset: Vec<usize>,
-    /// The even column split: rank q solves columns cols[q].
+    /// The even column split: rank q solves columns cols[q], which start
+    /// at col_starts[q] and number col_counts[q].
     pub cols: Vec<Range<usize>>,
+    pub col_starts: Vec<usize>,
+    pub col_counts: Vec<usize>,
 }
 
 /// Exchange the ranks' layouts and check them the same way on every rank
@@ -304,13 +308,15 @@ fn exchange_layout(
         )));
     }
     let (m, p) = (block.n_cols as u128, comm.size as u128);
-    let cols = (0..comm.size as u128)
+    let cols: Vec<Range<usize>> = (0..comm.size as u128)
         .map(|q| (q * m / p) as usize..((q + 1) * m / p) as usize)
         .collect();
     Ok(Layout {
         offsets,
         counts,
         by_offset,
+        col_starts: cols.iter().map(|c| c.start).collect(),
+        col_counts: cols.iter().map(|c| c.len()).collect(),
         cols,
     })
 }
@@ -518,43 +524,6 @@ fn redistribute_sparse(
     Ok(ColumnBlock::Sparse(sparse_block(&input)?))
 }
 
-/// The fixed factor as the half-step sees it: orthonormalized by a thin QR
-/// when ridge = 0 (as `outer::alternating` does), else as it is. Run on
-/// every rank on the same whole factor, so the bits agree.
-fn prepare_fixed(y: &Mat<f64>, ridge: f64) -> Result<(Mat<f64>, bool)> {
-    if ridge > 0.0 {
-        Ok((try_copy(y.as_ref(), "the fixed factor")?, false))
-    } else {
-        Ok((thin_qr(y.as_ref())?.0, true))
-    }
-}
-
-/// The rows of `problem` solved against `fixed` by the exact solver
-/// (`solver::for_options`), on the model's pool.
-fn solve_rows(
-    problem: Option<Problem<'_>>,
-    fixed: &Mat<f64>,
-    orthonormal: bool,
-    options: &Options,
-    pool: &rayon::ThreadPool,
-) -> Result<Mat<f64>> {
-    let Some(problem) = problem else {
-        return Ok(Mat::zeros(0, fixed.ncols()));
-    };
-    let mut solver = crate::solver::for_options(options, &problem);
-    let step = HalfStep {
-        problem,
-        fixed: fixed.as_ref(),
-        ridge: options.ridge,
-        ridge_scale: None,
-        unpenalized: None,
-        warm_start: None,
-        fixed_orthonormal: orthonormal,
-        par: Par::rayon(pool.current_num_threads()),
-    };
-    pool.install(|| solver.solve(&step))
-}
-
 /// The whole factor from every rank's rows: `starts[r]`, `counts[r]` place
 /// rank r's rows.
 fn gather_rows(
@@ -730,9 +699,129 @@ fn objective(
     Ok(sum + penalty)
 }
 
+/// A distributed fit's sides: this rank's rows and column block, each
+/// solved by its own solver against the whole fixed factor, the new rows
+/// then gathered by every rank; the objective's row sums in global order.
+struct DistributedSides<'c, 'a> {
+    comm: &'c mut Comm<'a>,
+    layout: Layout,
+    data: &'c LocalData<'c>,
+    rows_problem: Problem<'c>,
+    /// None where this rank holds no columns.
+    cols_problem: Option<Problem<'c>>,
+    offset: usize,
+    options: &'c Options,
+    pool: &'c rayon::ThreadPool,
+    rows_solver: Box<dyn HalfStepSolver + Send>,
+    cols_solver: Option<Box<dyn HalfStepSolver + Send>>,
+    progress: Progress<'c>,
+    failure: Option<Error>,
+}
+
+impl Sides for DistributedSides<'_, '_> {
+    fn half_step(
+        &mut self,
+        rows: bool,
+        moving: &Mat<f64>,
+        fixed: &Mat<f64>,
+        settings: StepSettings,
+    ) -> Result<(Mat<f64>, Mat<f64>)> {
+        let (pool, options) = (self.pool, self.options);
+        // The fixed factor and the warm start are whole on every rank and
+        // prepared there the same way, so their bits agree.
+        let orthonormalize = options.ridge == 0.0;
+        let clip = if settings.clip { options.clip } else { 0.0 };
+        let (fixed, r) = pool.install(|| prepare_fixed(fixed, orthonormalize, clip))?;
+        let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
+        let (problem, solver, starts, counts) = if rows {
+            self.comm.traffic.half_steps += 1.0;
+            self.comm.set_phase(Phase::UHalfStep);
+            let solver = Some(self.rows_solver.as_mut());
+            (
+                Some(self.rows_problem),
+                solver,
+                &self.layout.offsets,
+                &self.layout.counts,
+            )
+        } else {
+            self.comm.set_phase(Phase::VHalfStep);
+            let solver = self.cols_solver.as_deref_mut();
+            let (starts, counts) = (&self.layout.col_starts, &self.layout.col_counts);
+            (self.cols_problem, solver, starts, counts)
+        };
+        let mine = starts[self.comm.rank]..starts[self.comm.rank] + counts[self.comm.rank];
+        // This rank's rows solved against the whole fixed factor.
+        let local = match (problem, solver) {
+            (Some(problem), Some(solver)) => {
+                solver.set_accuracy(settings.accuracy);
+                let step = HalfStep {
+                    problem,
+                    fixed: fixed.as_ref(),
+                    ridge: options.ridge,
+                    ridge_scale: None,
+                    unpenalized: None,
+                    warm_start: Some(warm.as_ref().subrows(mine.start, mine.len())),
+                    fixed_orthonormal: r.is_some(),
+                    par: Par::rayon(pool.current_num_threads()),
+                };
+                pool.install(|| solver.solve(&step))
+            }
+            _ => Ok(Mat::zeros(0, fixed.ncols())),
+        };
+        let local = agreed(self.comm, local)?;
+        let (starts, counts) = (starts.clone(), counts.clone());
+        let solved = gather_rows(self.comm, &local, &starts, &counts)?;
+        Ok((fixed, relax(&warm, solved, settings.omega)))
+    }
+
+    fn objective(&mut self, factors: &Factors) -> Result<f64> {
+        let (layout, data, offset) = (&self.layout, self.data, self.offset);
+        objective(
+            self.comm,
+            layout,
+            data,
+            offset,
+            factors,
+            self.options.ridge,
+            self.pool,
+        )
+    }
+
+    /// Every rank's callback runs; one allreduce tells all whether any
+    /// said stop.
+    fn proceed(&mut self, iterations: usize, value: f64) -> bool {
+        let stop = !(self.progress)(iterations, value);
+        self.comm.set_phase(Phase::Objective);
+        match self.comm.agree(i32::from(stop)) {
+            Ok(any) => any == 0,
+            Err(e) => {
+                self.failure = Some(e);
+                false
+            }
+        }
+    }
+
+    fn take_failure(&mut self) -> Option<Error> {
+        self.failure.take()
+    }
+
+    fn iterative(&self) -> bool {
+        self.rows_solver.is_iterative()
+    }
+
+    fn solver_kind(&self) -> SolverKind {
+        self.rows_solver.kind()
+    }
+
+    fn mean_inner_iterations(&self) -> f64 {
+        // Exact solves only (`check_options`): no inner iterations.
+        0.0
+    }
+}
+
 /// The distributed alternation (after the status agreement on the local
-/// checks): the same iterations, verdicts and stopping rule as
-/// `outer::alternating::run` with the exact solver. Returns the outcome
+/// checks): `outer::alternating::alternate` over this rank's sides, with
+/// the progress callback agreed once per iteration. Returns the outcome
 /// with U's local rows and V whole.
 pub fn run(
     comm: &mut Comm<'_>,
@@ -741,6 +830,7 @@ pub fn run(
     options: &Options,
     pool: &rayon::ThreadPool,
     data: LocalData<'_>,
+    progress: Progress<'_>,
 ) -> Result<FitOutcome> {
     comm.set_phase(Phase::Setup);
     let layout = exchange_layout(comm, &block, k, options, &data)?;
@@ -764,54 +854,24 @@ pub fn run(
         ColumnBlock::Local => Some(rows_problem.transposed()),
         _ => columns.problem(),
     };
-    let col_starts: Vec<usize> = layout.cols.iter().map(|c| c.start).collect();
-    let col_counts: Vec<usize> = layout.cols.iter().map(|c| c.len()).collect();
     let (n, m, offset) = (block.n_rows, block.n_cols, block.offset);
-
     let start = agreed(comm, random_factors(n, m, k, options.seed))?;
-    let start_objective = objective(comm, &layout, &data, offset, &start, options.ridge, pool)?;
-    let mut run = FitOutcome::new(start, start_objective);
-    let mut previous: Option<f64> = None;
-    while run.iterations < options.max_iterations {
-        comm.traffic.half_steps += 1.0;
-        comm.set_phase(Phase::UHalfStep);
-        let (v_fixed, orthonormal) =
-            pool.install(|| prepare_fixed(&run.factors.v, options.ridge))?;
-        let u_local = solve_rows(Some(rows_problem), &v_fixed, orthonormal, options, pool);
-        let u_local = agreed(comm, u_local)?;
-        let u_solved = gather_rows(comm, &u_local, &layout.offsets, &layout.counts)?;
-        comm.set_phase(Phase::VHalfStep);
-        let (u_fixed, orthonormal) = pool.install(|| prepare_fixed(&u_solved, options.ridge))?;
-        let v_local = solve_rows(cols_problem, &u_fixed, orthonormal, options, pool);
-        let v_local = agreed(comm, v_local)?;
-        let v = gather_rows(comm, &v_local, &col_starts, &col_counts)?;
-        drop(v_fixed);
-        let accepted = Factors { u: u_fixed, v };
-        let value = objective(comm, &layout, &data, offset, &accepted, options.ridge, pool)?;
-        if !value.is_finite() {
-            return Err(Error::Numerical(format!(
-                "the objective became non-finite at iteration {}",
-                run.iterations + 1
-            )));
-        }
-        // As outer::alternating: a rise at full accuracy is rounding at the
-        // optimum; keep the old factors and stop.
-        if previous.is_some_and(|last| value > last) {
-            run.converged = true;
-            break;
-        }
-        let last = previous.replace(value).unwrap_or(f64::INFINITY);
-        run.accept(accepted, value);
-        run.accuracies.push(options.regression_tolerance);
-        let settled =
-            last.is_finite() && (last - value) <= options.tolerance * last || value == 0.0;
-        run.converged = settled;
-        if settled {
-            break;
-        }
-    }
+    let mut sides = DistributedSides {
+        comm,
+        layout,
+        data: &data,
+        rows_problem,
+        cols_problem,
+        offset,
+        options,
+        pool,
+        rows_solver: crate::solver::for_options(options, &rows_problem),
+        cols_solver: cols_problem.map(|p| crate::solver::for_options(options, &p)),
+        progress,
+        failure: None,
+    };
+    let mut run = alternate(&mut sides, start, options)?;
     run.method_used = Method::Alternating;
-    run.solver_used = SolverKind::Exact;
     let u = &run.factors.u;
     let local_u = try_from_fn(
         block.n_local,

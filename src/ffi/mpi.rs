@@ -15,7 +15,6 @@ use crate::error::Result;
 use crate::problem::sparse::{self, CsrInput};
 use crate::vocabulary::status::wlra_status;
 use std::ffi::c_int;
-use std::time::Instant;
 
 /// The model and this rank's data, checked locally.
 struct Local<'a> {
@@ -50,16 +49,12 @@ unsafe fn local<'a>(
 /// Agree on the local checks, run the fit, keep its outcome in the model
 /// and its traffic for `wlra_distributed_traffic`.
 fn agree_and_fit(comm: &mut Comm<'_>, block: RowBlock, local: Result<Local<'_>>) -> Result<()> {
-    let started = Instant::now();
     let Local { mut model, data } = agreed(comm, local)?;
     let (k, options) = (model.rank(), model.options().clone());
-    let outcome = {
-        let pool = model.pool()?;
-        fit::run(comm, block, k, &options, pool, data)
-    };
+    let fitted = model
+        .fit_distributed(|pool, progress| fit::run(comm, block, k, &options, pool, data, progress));
     crate::distributed::record_traffic(comm.traffic);
-    model.record_fit(outcome?, started.elapsed().as_secs_f64());
-    Ok(())
+    fitted
 }
 
 /// The checked table behind `comm`.

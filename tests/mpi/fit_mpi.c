@@ -11,7 +11,13 @@
  *                                 the last rank's input is bad (a NaN, a
  *                                 malformed CSR row, an unsupported init, rows
  *                                 that overlap or leave a gap): every rank
- *                                 must return the same status */
+ *                                 must return the same status
+ *   fit_mpi cancel                the dense fit, with a progress callback on
+ *                                 every rank; the last rank's says stop at
+ *                                 iteration 3: every rank must return
+ *                                 WLRA_ERROR_CANCELLED with the factors of
+ *                                 iteration 3, those of wlra_fit cancelled
+ *                                 there, bit for bit */
 #include "wlra_mpi.h"
 #include <math.h>
 #include <mpi.h>
@@ -110,6 +116,19 @@ static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_THREADS, 1);
 }
 
+/* The progress a rank saw; `stop_at` > 0 says stop there. */
+typedef struct {
+    size_t calls, stop_at;
+    double objective[8];
+} progress_log;
+
+static int32_t log_progress(void *user, size_t iteration, double objective) {
+    progress_log *log = user;
+    if (log->calls < 8) log->objective[log->calls] = objective;
+    log->calls++;
+    return log->stop_at > 0 && iteration >= log->stop_at; /* non-zero: cancel */
+}
+
 /* This rank's CSR block of rows [r0, r1): observed entries, global columns. */
 typedef struct {
     int64_t *row_ptr, *col_idx;
@@ -143,6 +162,70 @@ static void free_csr(csr *c) {
     free(c->w);
 }
 
+/* The cancelled fit: every rank saw iterations 1, 2 and 3 with the same
+ * objectives, reports 3 iterations, and holds the factors of wlra_fit
+ * cancelled at iteration 3 (checked at rank 0). */
+static void cancelled_run(wlra_model *model, int rank, int size, int n_local, wlra_status status,
+                          const progress_log *seen) {
+    CHECK(status == WLRA_ERROR_CANCELLED, "rank %d: status %d, not WLRA_ERROR_CANCELLED", rank, status);
+    CHECK(seen->calls == 3, "rank %d: the callback ran %zu times, not 3", rank, seen->calls);
+    double iterations = 0;
+    wlra_get_info(model, WLRA_INFO_ITERATIONS, &iterations);
+    CHECK(iterations == 3, "rank %d: %.0f iterations reported, not 3", rank, iterations);
+    double low[3], high[3];
+    MPI_Allreduce(seen->objective, low, 3, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(seen->objective, high, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    for (int t = 0; t < 3; t++)
+        CHECK(low[t] == high[t], "iteration %d: the ranks' callbacks saw different objectives",
+              t + 1);
+    double *u_local = malloc(sizeof(double) * (size_t)n_local * K);
+    double *u = malloc(sizeof(double) * N * K), *v = malloc(sizeof(double) * M * K);
+    CHECK(wlra_get_factors(model, u_local, K, v, K, WLRA_ROW_MAJOR) == WLRA_OK,
+          "rank %d: wlra_get_factors after the cancel", rank);
+    int *counts = malloc(sizeof(int) * (size_t)size), *displs = malloc(sizeof(int) * (size_t)size);
+    for (int r = 0; r < size; r++) {
+        int a = (int)((long)r * N / size), b = (int)((long)(r + 1) * N / size);
+        counts[r] = (b - a) * K;
+        displs[r] = a * K;
+    }
+    MPI_Gatherv(u_local, n_local * K, MPI_DOUBLE, u, counts, displs, MPI_DOUBLE, 0,
+                MPI_COMM_WORLD);
+    if (rank == 0) {
+        wlra_model *single = NULL;
+        wlra_create(K, &single);
+        set_options(single, 0.0);
+        progress_log own = {0, 3, {0}};
+        wlra_set_progress(single, log_progress, &own);
+        double *gm = malloc(sizeof(double) * N * M), *gw = malloc(sizeof(double) * N * M);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < M; j++) {
+                gm[i * M + j] = data(i, j);
+                gw[i * M + j] = weight(i, j);
+            }
+        wlra_status s = wlra_fit(single, N, M, gm, M, gw, M, WLRA_ROW_MAJOR);
+        CHECK(s == WLRA_ERROR_CANCELLED, "wlra_fit cancelled at 3: status %d", s);
+        double *su = malloc(sizeof(double) * N * K), *sv = malloc(sizeof(double) * M * K);
+        wlra_get_factors(single, su, K, sv, K, WLRA_ROW_MAJOR);
+        int same = memcmp(u, su, sizeof(double) * N * K) == 0 &&
+                   memcmp(v, sv, sizeof(double) * M * K) == 0;
+        CHECK(same, "the factors after the cancel differ from wlra_fit's cancelled at 3");
+        printf("cancel on %d ranks: every rank returned WLRA_ERROR_CANCELLED after 3 iterations "
+               "(objectives %.17g, %.17g, %.17g on every rank)%s\n",
+               size, low[0], low[1], low[2],
+               same ? "; factors bitwise identical to wlra_fit cancelled at 3" : "");
+        wlra_destroy(single);
+        free(gm);
+        free(gw);
+        free(su);
+        free(sv);
+    }
+    free(u_local);
+    free(u);
+    free(v);
+    free(counts);
+    free(displs);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     int rank, size;
@@ -156,6 +239,7 @@ int main(int argc, char **argv) {
     const char *mode = argv[1];
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
+    int cancel = strcmp(mode, "cancel") == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -172,6 +256,11 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "bad-layout") == 0 && rank == size - 1) {
         if (size > 1) offset = 0; /* overlaps rank 0's rows */
         else n_local -= 1;        /* leaves the last row out */
+    }
+    progress_log seen = {0, 0, {0}};
+    if (cancel) {
+        if (rank == size - 1) seen.stop_at = 3;
+        wlra_set_progress(model, log_progress, &seen);
     }
     int comm_f = (int)MPI_Comm_c2f(MPI_COMM_WORLD);
     double *m = NULL, *w = NULL;
@@ -224,7 +313,11 @@ int main(int argc, char **argv) {
     }
     if (rank == 0)
         for (int r = 0; r < size; r++)
-            CHECK(all[r] == WLRA_OK, "rank %d: status %d", r, all[r]);
+            CHECK(all[r] == (cancel ? WLRA_ERROR_CANCELLED : WLRA_OK), "rank %d: status %d", r, all[r]);
+    if (cancel) {
+        cancelled_run(model, rank, size, n_local, status, &seen);
+        goto done;
+    }
     if (status != WLRA_OK) {
         fprintf(stderr, "rank %d: %s\n", rank, wlra_last_error(model));
         failures++;

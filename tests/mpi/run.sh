@@ -4,7 +4,9 @@
 #  1. mpirun -np 1, 2 and 4 give bitwise-identical factors, dense and CSR,
 #     equal to the single-process wlra_fit, recovering a planted truth;
 #  2. bad input on one rank: every rank returns the same status, no hang;
-#  3. bytes moved per half-step within 10 % of the model's count.
+#  3. bytes moved per half-step within 10 % of the model's count;
+#  5. progress on every rank, and a cancel on one rank at iteration 3 ends
+#     every rank's fit there (WLRA_CANCELLED, wlra_fit's factors).
 # Every mpirun runs under `timeout`, so a hang fails the suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -87,6 +89,11 @@ for mode in bad-nan bad-csr bad-option bad-layout; do
     for np in 1 2 4; do
         run "$np" "$mode" || fail "$mode on $np ranks (exit $?; 124 = hang)"
     done
+done
+
+echo "-- progress and cancel (issue 26, acceptance 3): the last rank stops at iteration 3"
+for np in 1 2 4; do
+    run "$np" cancel || fail "cancel on $np ranks (exit $?; 124 = hang)"
 done
 
 echo "-- the C example (examples/mpi/fit_mpi.c) on 1 and 4 ranks"
