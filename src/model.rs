@@ -2,12 +2,13 @@
 //! pool. The safe Rust API under the C boundary.
 
 use crate::driver::{self, FitOutcome};
-use crate::error::{fmt_g, invalid, Error, Result};
+use crate::error::{invalid, Error, Result};
 use crate::fold_in::{fold_in_rows, FoldIn};
 use crate::init::Factors;
 use crate::memory;
 use crate::offsets::{OffsetColumns, Offsets};
 use crate::options::{InitChoice, Options};
+use crate::problem::checks::{check_finite, check_rank, check_values};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
 use crate::scaling::dot_without_overflow;
@@ -50,65 +51,6 @@ pub struct Model {
     fitted: Option<Fitted>,
     pool: Option<(usize, JoinedPool)>,
     progress: Option<ProgressCallback>,
-}
-
-fn first_non_finite(name: &str, a: MatRef<'_, f64>) -> Result<()> {
-    for_each_in_memory_order(a, |i, j, v| {
-        if v.is_finite() {
-            Ok(())
-        } else {
-            Err(Error::NonFiniteInput(format!(
-                "{name}[{i}, {j}] = {} is not finite",
-                fmt_g(v)
-            )))
-        }
-    })
-}
-
-/// Visit every entry, walking memory contiguously when one stride is 1.
-fn for_each_in_memory_order(
-    a: MatRef<'_, f64>,
-    mut visit: impl FnMut(usize, usize, f64) -> Result<()>,
-) -> Result<()> {
-    if a.row_stride() == 1 || a.ncols() <= 1 {
-        for j in 0..a.ncols() {
-            for i in 0..a.nrows() {
-                visit(i, j, a[(i, j)])?;
-            }
-        }
-    } else {
-        for i in 0..a.nrows() {
-            for j in 0..a.ncols() {
-                visit(i, j, a[(i, j)])?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// M and W finite, W non-negative.
-fn validate_values(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()> {
-    validate_named(["M", "W"], m, w)
-}
-
-/// `validate_values` for matrices the messages call by `names`.
-fn validate_named(names: [&str; 2], m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>) -> Result<()> {
-    first_non_finite(names[0], m)?;
-    if let Some(w) = w {
-        first_non_finite(names[1], w)?;
-        for_each_in_memory_order(w, |i, j, v| {
-            if v >= 0.0 {
-                Ok(())
-            } else {
-                Err(Error::NegativeWeight(format!(
-                    "{}[{i}, {j}] = {} is negative",
-                    names[1],
-                    fmt_g(v)
-                )))
-            }
-        })?;
-    }
-    Ok(())
 }
 
 /// WLRA_INIT_WARM for a problem of `shape`: options that start from the
@@ -196,9 +138,9 @@ impl Model {
                 self.rank
             )));
         }
-        self.check_rank_fits(u.nrows(), v.nrows())?;
-        first_non_finite("U", u)?;
-        first_non_finite("V", v)?;
+        check_rank(self.rank, u.nrows(), v.nrows())?;
+        check_finite("U", u, 0)?;
+        check_finite("V", v, 0)?;
         self.start = Some(Factors {
             u: memory::try_copy(u, "the given factors")?,
             v: memory::try_copy(v, "the given factors")?,
@@ -206,26 +148,10 @@ impl Model {
         Ok(())
     }
 
-    fn check_rank_fits(&self, n_rows: usize, n_cols: usize) -> Result<()> {
-        if n_rows == 0 || n_cols == 0 {
-            return Err(invalid(format!(
-                "n_rows = {n_rows} and n_cols = {n_cols} must both be at least 1"
-            )));
-        }
-        if self.rank > n_rows.min(n_cols) {
-            return Err(invalid(format!(
-                "rank = {} exceeds min(n_rows, n_cols) = {}",
-                self.rank,
-                n_rows.min(n_cols)
-            )));
-        }
-        Ok(())
-    }
-
     /// Everything a fit checks before it touches the model.
     fn validate_fit(&self, problem: &Problem<'_>) -> Result<()> {
         let (n, m) = (problem.n_rows(), problem.n_cols());
-        self.check_rank_fits(n, m)?;
+        check_rank(self.rank, n, m)?;
         if self.options.init == InitChoice::Given {
             match &self.start {
                 None => {
@@ -274,7 +200,7 @@ impl Model {
         let problem = problem.into();
         self.validate_fit(&problem)?;
         if let Problem::Dense(dense) = &problem {
-            validate_values(dense.data(), dense.weights())?;
+            check_values(["M", "W"], dense.data(), dense.weights(), 0)?;
         }
         let folds = self.options.folds()?;
         match (folds, &problem) {
@@ -475,7 +401,7 @@ impl Model {
                 )));
             }
         }
-        validate_named(["M_rows", "W_rows"], m_rows, w_rows)?;
+        check_values(["M_rows", "W_rows"], m_rows, w_rows, 0)?;
         let ridge = (self.options.ridge, self.options.ridge_by_weight_sums);
         let (offsets, k) = (fitted.offsets, self.rank);
         // The U half-step's own view of V~ (`crate::offsets`): its columns

@@ -3,8 +3,11 @@
 //! through a table of collectives (`comm`), with an MPI implementation
 //! (`mpi`). The C entry points are in `ffi::mpi`.
 
+pub mod checks;
+mod columns;
 pub mod comm;
 pub mod fit;
+mod layout;
 pub mod mpi;
 
 use comm::wlra_traffic;

@@ -15,9 +15,10 @@ pub mod views;
 // `crate::vocabulary`, for Rust code that imports them from here.
 pub use crate::vocabulary::{status, version};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Model;
-use crate::problem::sparse::{self, CsrInput};
+use crate::problem::checks::{check_pattern_dims, check_row_ptr, check_shape};
+use crate::problem::sparse::CsrInput;
 use crate::problem::DenseProblem;
 use crate::vocabulary::status::{status_text, wlra_status};
 use boundary::{guarded, thread_last_error};
@@ -172,7 +173,7 @@ pub unsafe extern "C" fn wlra_fit(
         // The documented order: pointers, dimensions, then the layout and
         // the leading dimensions (`MatrixArg::view`).
         non_null(m, "m")?;
-        check_dims(n_rows, n_cols)?;
+        check_shape(n_rows, n_cols)?;
         check_layout(layout)?;
         let m_arg = MatrixArg {
             name: "m",
@@ -229,13 +230,13 @@ pub unsafe extern "C" fn wlra_fit_csr(
         // contract); `handle` rejects NULL. The lease lasts the whole fit.
         let mut target = unsafe { handle(model) }?.exclusive("wlra_fit_csr")?;
         non_null(row_ptr, "row_ptr")?;
-        check_dims(n_rows, n_cols)?;
-        sparse::check_pattern_dims(n_rows, n_cols)?;
+        check_shape(n_rows, n_cols)?;
+        check_pattern_dims(n_rows, n_cols)?;
         let ptr_len = n_rows + 1; // no overflow: check_pattern_dims
                                   // SAFETY: the caller's contract: row_ptr has n_rows + 1 entries,
                                   // and row_ptr[n_rows] = nnz fixes the other arrays' lengths.
         let row_ptr = unsafe { views::array(row_ptr, ptr_len, "row_ptr") }?;
-        let nnz = sparse::check_row_ptr(row_ptr, n_cols)?;
+        let nnz = check_row_ptr(row_ptr, n_cols)?;
         // SAFETY: the caller's contract gives col_idx nnz = row_ptr[n_rows]
         // entries, and check_row_ptr has checked that count.
         let col_idx = unsafe { views::array(col_idx, nnz, "col_idx") }?;
@@ -259,15 +260,6 @@ pub unsafe extern "C" fn wlra_fit_csr(
         };
         target.fit_csr(&input)
     })
-}
-
-fn check_dims(n_rows: usize, n_cols: usize) -> Result<()> {
-    if n_rows == 0 || n_cols == 0 {
-        return Err(Error::InvalidArgument(format!(
-            "n_rows = {n_rows} and n_cols = {n_cols} must both be at least 1"
-        )));
-    }
-    Ok(())
 }
 
 /// Copy the fitted factors out: u is n_rows x rank, v is n_cols x rank;
@@ -352,7 +344,7 @@ pub unsafe extern "C" fn wlra_set_factors(
         // contract); `handle` rejects NULL.
         let mut target = unsafe { handle(model) }?.exclusive("wlra_set_factors")?;
         check_layout(layout)?;
-        check_dims(n_rows, n_cols)?;
+        check_shape(n_rows, n_cols)?;
         let k = target.rank();
         let u_arg = MatrixArg {
             name: "u",

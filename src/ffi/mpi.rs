@@ -8,11 +8,13 @@ use super::boundary::guarded;
 use super::handle::Exclusive;
 use super::views::{self, check_layout, non_null, MatrixArg, WLRA_ROW_MAJOR};
 use super::{handle, wlra_model};
+use crate::distributed::checks::{self, agreed, LocalData, RowBlock};
 use crate::distributed::comm::{wlra_comm, wlra_traffic, Comm};
-use crate::distributed::fit::{self, agreed, LocalData, RowBlock};
+use crate::distributed::fit;
 use crate::distributed::mpi::MpiComm;
 use crate::error::Result;
-use crate::problem::sparse::{self, CsrInput};
+use crate::problem::checks::{check_pattern_dims, check_row_ptr};
+use crate::problem::sparse::CsrInput;
 use crate::vocabulary::status::wlra_status;
 use std::ffi::c_int;
 
@@ -36,7 +38,7 @@ unsafe fn local<'a>(
     // SAFETY: NULL or a live handle (the caller's contract); `handle`
     // rejects NULL.
     let mut target = unsafe { handle(model) }?.exclusive(call)?;
-    fit::check_options(target.options())?;
+    checks::check_options(target.options())?;
     block.check(target.rank())?;
     target.pool()?;
     crate::memory::reserve_gemm_workspaces(target.pool()?)?;
@@ -96,7 +98,7 @@ unsafe fn dense_rows<'a>(
         // SAFETY: as for `m`.
         Some(unsafe { arg("w", "ld_w", ld_w).view(w) }?)
     };
-    fit::check_dense(m_view, w_view, block.offset)?;
+    checks::check_dense(m_view, w_view, block.offset)?;
     Ok(LocalData::Dense {
         m: m_view,
         w: w_view,
@@ -119,12 +121,12 @@ unsafe fn csr_rows<'a>(
     w_default: f64,
 ) -> Result<LocalData<'a>> {
     let n_local = block.n_local;
-    sparse::check_pattern_dims(n_local, block.n_cols)?;
+    check_pattern_dims(n_local, block.n_cols)?;
     non_null(row_ptr, "row_ptr")?;
     // SAFETY: row_ptr has n_local + 1 entries (no overflow:
     // check_pattern_dims), and row_ptr[n_local] = nnz fixes the others.
     let row_ptr = unsafe { views::array(row_ptr, n_local + 1, "row_ptr") }?;
-    let nnz = sparse::check_row_ptr(row_ptr, block.n_cols)?;
+    let nnz = check_row_ptr(row_ptr, block.n_cols)?;
     // SAFETY: the caller's contract gives these nnz entries each.
     let (col_idx, m_values) = unsafe {
         (
@@ -148,7 +150,7 @@ unsafe fn csr_rows<'a>(
         m_default,
         w_default,
     };
-    Ok(LocalData::Sparse(fit::sparse_block(&input)?))
+    Ok(LocalData::Sparse(checks::sparse_block(&input)?))
 }
 
 /// Fit a dense problem whose rows are spread over the ranks of `comm`

@@ -2,7 +2,9 @@
 //! sparse pattern with constant values outside it. The driver and solvers
 //! read the data only through `Problem`.
 
+pub mod checks;
 mod dense;
+pub mod row_residuals;
 pub mod sparse;
 pub mod weight_sums;
 

@@ -12,7 +12,8 @@
 //! column s_j: the pattern's values through a shifted copy (`shifted_values`,
 //! nnz doubles per half-step), m_default - s_j outside it.
 
-use crate::error::{fmt_g, invalid, Error, Result};
+use super::checks::{check_defaults, check_entries, check_len, check_pattern_dims, check_row_ptr};
+use crate::error::Result;
 use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
@@ -85,90 +86,13 @@ pub struct CsrInput<'a> {
     pub w_default: f64,
 }
 
-/// Both orientations keep n + 1 offsets: n_rows + 1 and n_cols + 1 must
-/// not wrap and their offsets must be addressable.
-pub fn check_pattern_dims(n_rows: usize, n_cols: usize) -> Result<()> {
-    if n_rows == 0 || n_cols == 0 {
-        return Err(invalid(format!(
-            "n_rows = {n_rows} and n_cols = {n_cols} must both be at least 1"
-        )));
-    }
-    for (name, n) in [("n_rows", n_rows), ("n_cols", n_cols)] {
-        let addressable = n
-            .checked_add(1)
-            .and_then(|len| len.checked_mul(std::mem::size_of::<usize>()))
-            .is_some_and(|bytes| bytes <= isize::MAX as usize);
-        if !addressable {
-            return Err(invalid(format!(
-                "{name} = {n} is too large: the pattern's {name} + 1 offsets cannot be addressed"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Check row_ptr alone (it fixes how much of the other arrays to read):
-/// returns nnz.
-pub fn check_row_ptr(row_ptr: &[i64], n_cols: usize) -> Result<usize> {
-    let (Some(&first), Some(&last)) = (row_ptr.first(), row_ptr.last()) else {
-        return Err(invalid("row_ptr is empty: it needs n_rows + 1 entries"));
-    };
-    if first != 0 {
-        return Err(invalid(format!("row_ptr[0] = {first} must be 0")));
-    }
-    for (i, pair) in row_ptr.windows(2).enumerate() {
-        if pair[1] < pair[0] {
-            return Err(invalid(format!(
-                "row {i}: row_ptr[{}] = {} is less than row_ptr[{i}] = {} (row_ptr must not decrease)",
-                i + 1,
-                pair[1],
-                pair[0]
-            )));
-        }
-        // Column indices increase strictly within a row and stay below
-        // n_cols, so a longer row is malformed, whatever col_idx holds
-        // (and nothing is reserved for it).
-        let len = pair[1].abs_diff(pair[0]);
-        if len > n_cols as u64 {
-            return Err(invalid(format!(
-                "row {i}: row_ptr[{}] - row_ptr[{i}] = {len} entries, more than n_cols = {n_cols}",
-                i + 1
-            )));
-        }
-    }
-    usize::try_from(last).map_err(|_| invalid("row_ptr[n_rows] does not fit in size_t"))
-}
-
-/// An array of the input must have exactly the length the pattern gives it.
-fn check_len(name: &str, len: usize, needed: usize, because: &str) -> Result<()> {
-    if len == needed {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "{name} has {len} entries, {because} = {needed}"
-        )))
-    }
-}
-
 impl SparseProblem {
     /// Validate and copy the caller's arrays (O(nnz) memory). Any malformed
     /// input (shapes, lengths, pattern, values) is an `Err`, never a panic.
     pub fn new(input: &CsrInput<'_>) -> Result<SparseProblem> {
         let (n_rows, n_cols) = (input.n_rows, input.n_cols);
         check_pattern_dims(n_rows, n_cols)?;
-        if !input.m_default.is_finite() || !input.w_default.is_finite() {
-            return Err(Error::NonFiniteInput(format!(
-                "m_default = {} and w_default = {} must be finite",
-                fmt_g(input.m_default),
-                fmt_g(input.w_default)
-            )));
-        }
-        if input.w_default < 0.0 {
-            return Err(Error::NegativeWeight(format!(
-                "w_default = {} is negative",
-                fmt_g(input.w_default)
-            )));
-        }
+        check_defaults(input.m_default, input.w_default)?;
         // n_rows + 1 does not wrap: check_pattern_dims.
         check_len("row_ptr", input.row_ptr.len(), n_rows + 1, "n_rows + 1")?;
         let nnz = check_row_ptr(input.row_ptr, n_cols)?;
@@ -177,49 +101,9 @@ impl SparseProblem {
         if let Some(w) = input.w_values {
             check_len("w_values", w.len(), nnz, "row_ptr[n_rows]")?;
         }
+        let entries = (input.col_idx, input.m_values, input.w_values);
+        let idx = check_entries(input.row_ptr, entries, n_cols)?;
         let what = "a copy of the pattern";
-        let mut idx = Vec::new();
-        try_reserve(&mut idx, nnz, what)?;
-        for i in 0..n_rows {
-            // Non-negative and at most nnz: check_row_ptr.
-            let (start, end) = (input.row_ptr[i] as usize, input.row_ptr[i + 1] as usize);
-            for p in start..end {
-                let c = input.col_idx[p];
-                if c < 0 || c as u64 >= n_cols as u64 {
-                    return Err(invalid(format!(
-                        "row {i}: col_idx[{p}] = {c} is out of range (n_cols = {n_cols})"
-                    )));
-                }
-                if p > start && c <= input.col_idx[p - 1] {
-                    return Err(invalid(format!(
-                        "row {i}: col_idx[{p}] = {c} is not greater than col_idx[{}] = {} \
-                         (columns must be strictly increasing within a row)",
-                        p - 1,
-                        input.col_idx[p - 1]
-                    )));
-                }
-                let (mv, wv) = (input.m_values[p], input.w_values.map_or(1.0, |w| w[p]));
-                if !mv.is_finite() {
-                    return Err(Error::NonFiniteInput(format!(
-                        "row {i}: m_values[{p}] = {} is not finite",
-                        fmt_g(mv)
-                    )));
-                }
-                if !wv.is_finite() {
-                    return Err(Error::NonFiniteInput(format!(
-                        "row {i}: w_values[{p}] = {} is not finite",
-                        fmt_g(wv)
-                    )));
-                }
-                if wv < 0.0 {
-                    return Err(Error::NegativeWeight(format!(
-                        "row {i}: w_values[{p}] = {} is negative",
-                        fmt_g(wv)
-                    )));
-                }
-                idx.push(c as usize);
-            }
-        }
         let copy = |values: &[f64]| try_collect(values.iter().copied(), what);
         let rows = Pattern {
             ptr: try_collect(input.row_ptr.iter().map(|&p| p as usize), what)?,

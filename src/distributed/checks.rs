@@ -1,0 +1,165 @@
+//! What one rank checks alone before the fit: the options a distributed
+//! fit supports, its row block, its data; and the agreement that turns one
+//! rank's failure into every rank's status.
+
+use super::comm::Comm;
+use crate::error::{invalid, Result};
+use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
+use crate::problem::checks::{check_rank, check_values};
+use crate::problem::sparse::{CsrInput, SparseProblem};
+use crate::problem::{DenseProblem, Problem};
+use crate::vocabulary::status::{error_with_status, status_of};
+use faer::MatRef;
+
+/// What the distributed fit supports, checked on every rank before the
+/// status agreement: plain alternation with the exact solver, from the
+/// seeded random start; no clipping, over-relaxation, per-row ridge
+/// scaling, folds or restarts.
+pub fn check_options(options: &Options) -> Result<()> {
+    let unsupported = |what: &str| {
+        Err(invalid(format!(
+            "the distributed fit supports WLRA_METHOD_ALTERNATING with WLRA_SOLVER_EXACT \
+             and WLRA_INIT_RANDOM only (docs/mpi.md): {what}"
+        )))
+    };
+    if options.method != MethodChoice::Alternating {
+        return unsupported("set WLRA_OPTION_METHOD to WLRA_METHOD_ALTERNATING");
+    }
+    if options.solver != SolverChoice::Exact {
+        return unsupported("set WLRA_OPTION_SOLVER to WLRA_SOLVER_EXACT");
+    }
+    if options.init != InitChoice::Random {
+        return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM");
+    }
+    if options.clip != 0.0 {
+        return unsupported("WLRA_OPTION_CLIP must be 0");
+    }
+    if options.overrelaxation != 1.0 {
+        return unsupported("WLRA_OPTION_OVERRELAXATION must be 1");
+    }
+    if options.ridge_by_weight_sums && options.ridge > 0.0 {
+        return unsupported("WLRA_OPTION_RIDGE_SCALING must be WLRA_RIDGE_UNIFORM");
+    }
+    if options.folds != 0 {
+        return unsupported("WLRA_OPTION_FOLDS must be 0");
+    }
+    if options.offsets.any() {
+        return unsupported("WLRA_OPTION_OFFSETS must be WLRA_OFFSETS_NONE");
+    }
+    if options.restarts.is_some_and(|r| r > 0) {
+        return unsupported("WLRA_OPTION_RESTARTS must be -1 or 0");
+    }
+    Ok(())
+}
+
+/// Where this rank's rows sit in the global problem.
+#[derive(Clone, Copy, Debug)]
+pub struct RowBlock {
+    pub n_rows: usize,
+    pub n_cols: usize,
+    pub offset: usize,
+    pub n_local: usize,
+}
+
+impl RowBlock {
+    /// The checks one rank can make alone.
+    pub fn check(&self, rank: usize) -> Result<()> {
+        let RowBlock {
+            n_rows,
+            n_cols,
+            offset,
+            n_local,
+        } = *self;
+        check_rank(rank, n_rows, n_cols)?;
+        if n_local == 0 {
+            return Err(invalid(
+                "n_local_rows = 0: every rank must hold at least one row",
+            ));
+        }
+        if offset.checked_add(n_local).is_none_or(|end| end > n_rows) {
+            return Err(invalid(format!(
+                "row_offset = {offset} + n_local_rows = {n_local} exceeds n_rows = {n_rows}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// This rank's rows, validated.
+pub enum LocalData<'a> {
+    /// Views of the caller's memory (n_local x n_cols).
+    Dense {
+        m: MatRef<'a, f64>,
+        w: Option<MatRef<'a, f64>>,
+        row_major: bool,
+    },
+    /// The local CSR block, copied (row_ptr local, col_idx global).
+    Sparse(SparseProblem),
+}
+
+/// The local checks of dense input after the views: finite values,
+/// non-negative weights, magnitudes the fit reads unscaled.
+pub fn check_dense(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>, offset: usize) -> Result<()> {
+    check_values(["M", "W"], m, w, offset)?;
+    check_unscaled(DenseProblem::new(m, w).normalized().scale().is_unit())
+}
+
+/// The fit reads the values as given: every rank must see the unit scale
+/// (`crate::scaling`), or the ranks' solves would not match.
+pub fn check_unscaled(unit: bool) -> Result<()> {
+    if unit {
+        Ok(())
+    } else {
+        Err(invalid(
+            "the largest weight or |M| (where W > 0) of this rank's rows lies outside \
+             [2^-32, 2^34): the distributed fit reads values unscaled; multiply W or M \
+             by a power of two (docs/mpi.md)",
+        ))
+    }
+}
+
+impl LocalData<'_> {
+    /// The local rows as the solvers see them.
+    pub fn problem(&self) -> Problem<'_> {
+        match self {
+            LocalData::Dense { m, w, .. } => Problem::Dense(DenseProblem::new(*m, *w)),
+            LocalData::Sparse(p) => Problem::Sparse(p.view()),
+        }
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.problem().n_rows()
+    }
+}
+
+/// The sparse local block, validated and copied.
+pub fn sparse_block(input: &CsrInput<'_>) -> Result<SparseProblem> {
+    let problem = SparseProblem::new(input)?;
+    check_unscaled(problem.view().scale().is_unit())?;
+    Ok(problem)
+}
+
+/// Every rank learns whether any rank's `local` failed, with one allreduce;
+/// all return the largest status code any rank had.
+pub fn agreed<T>(comm: &mut Comm<'_>, local: Result<T>) -> Result<T> {
+    let code = local.as_ref().err().map_or(0, status_of);
+    let all = comm.agree(code)?;
+    match local {
+        Ok(value) if all == 0 => Ok(value),
+        Ok(_) => Err(error_with_status(
+            all,
+            format!(
+                "another rank failed with status {all} (its wlra_last_error says why); \
+                 this rank's part was valid"
+            ),
+        )),
+        Err(e) if code == all => Err(e),
+        Err(e) => Err(error_with_status(
+            all,
+            format!(
+                "{} (status {code} here; another rank failed with status {all})",
+                e.message()
+            ),
+        )),
+    }
+}

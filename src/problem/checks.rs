@@ -1,0 +1,226 @@
+//! The checks of a fit's input that need no model, each with its one
+//! message: the shape, the rank against it, the values of M and W (or of
+//! any matrix the caller names), and CSR input's arrays. The C entry points, the model and the
+//! distributed fit all call these.
+
+use crate::error::{fmt_g, invalid, Error, Result};
+use crate::memory::try_reserve;
+use faer::MatRef;
+
+/// Both dimensions at least 1.
+pub fn check_shape(n_rows: usize, n_cols: usize) -> Result<()> {
+    if n_rows == 0 || n_cols == 0 {
+        return Err(invalid(format!(
+            "n_rows = {n_rows} and n_cols = {n_cols} must both be at least 1"
+        )));
+    }
+    Ok(())
+}
+
+/// A non-empty shape the rank fits in.
+pub fn check_rank(rank: usize, n_rows: usize, n_cols: usize) -> Result<()> {
+    check_shape(n_rows, n_cols)?;
+    if rank > n_rows.min(n_cols) {
+        return Err(invalid(format!(
+            "rank = {rank} exceeds min(n_rows, n_cols) = {}",
+            n_rows.min(n_cols)
+        )));
+    }
+    Ok(())
+}
+
+/// M and W finite, W non-negative; the messages call them `names` and
+/// number their rows from `first_row` (a block of a larger matrix).
+pub fn check_values(
+    names: [&str; 2],
+    m: MatRef<'_, f64>,
+    w: Option<MatRef<'_, f64>>,
+    first_row: usize,
+) -> Result<()> {
+    check_finite(names[0], m, first_row)?;
+    if let Some(w) = w {
+        check_finite(names[1], w, first_row)?;
+        for_each_in_memory_order(w, |i, j, v| {
+            if v >= 0.0 {
+                Ok(())
+            } else {
+                Err(Error::NegativeWeight(format!(
+                    "{}[{}, {j}] = {} is negative",
+                    names[1],
+                    first_row + i,
+                    fmt_g(v)
+                )))
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Every entry of `a` finite; the first that is not is named.
+pub fn check_finite(name: &str, a: MatRef<'_, f64>, first_row: usize) -> Result<()> {
+    for_each_in_memory_order(a, |i, j, v| {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::NonFiniteInput(format!(
+                "{name}[{}, {j}] = {} is not finite",
+                first_row + i,
+                fmt_g(v)
+            )))
+        }
+    })
+}
+
+/// Visit every entry, walking memory contiguously when one stride is 1.
+fn for_each_in_memory_order(
+    a: MatRef<'_, f64>,
+    mut visit: impl FnMut(usize, usize, f64) -> Result<()>,
+) -> Result<()> {
+    if a.row_stride() == 1 || a.ncols() <= 1 {
+        for j in 0..a.ncols() {
+            for i in 0..a.nrows() {
+                visit(i, j, a[(i, j)])?;
+            }
+        }
+    } else {
+        for i in 0..a.nrows() {
+            for j in 0..a.ncols() {
+                visit(i, j, a[(i, j)])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Both orientations keep n + 1 offsets: n_rows + 1 and n_cols + 1 must
+/// not wrap and their offsets must be addressable.
+pub fn check_pattern_dims(n_rows: usize, n_cols: usize) -> Result<()> {
+    check_shape(n_rows, n_cols)?;
+    for (name, n) in [("n_rows", n_rows), ("n_cols", n_cols)] {
+        let addressable = n
+            .checked_add(1)
+            .and_then(|len| len.checked_mul(std::mem::size_of::<usize>()))
+            .is_some_and(|bytes| bytes <= isize::MAX as usize);
+        if !addressable {
+            return Err(invalid(format!(
+                "{name} = {n} is too large: the pattern's {name} + 1 offsets cannot be addressed"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Check row_ptr alone (it fixes how much of the other arrays to read):
+/// returns nnz.
+pub fn check_row_ptr(row_ptr: &[i64], n_cols: usize) -> Result<usize> {
+    let (Some(&first), Some(&last)) = (row_ptr.first(), row_ptr.last()) else {
+        return Err(invalid("row_ptr is empty: it needs n_rows + 1 entries"));
+    };
+    if first != 0 {
+        return Err(invalid(format!("row_ptr[0] = {first} must be 0")));
+    }
+    for (i, pair) in row_ptr.windows(2).enumerate() {
+        if pair[1] < pair[0] {
+            return Err(invalid(format!(
+                "row {i}: row_ptr[{}] = {} is less than row_ptr[{i}] = {} (row_ptr must not decrease)",
+                i + 1,
+                pair[1],
+                pair[0]
+            )));
+        }
+        // Column indices increase strictly within a row and stay below
+        // n_cols, so a longer row is malformed, whatever col_idx holds
+        // (and nothing is reserved for it).
+        let len = pair[1].abs_diff(pair[0]);
+        if len > n_cols as u64 {
+            return Err(invalid(format!(
+                "row {i}: row_ptr[{}] - row_ptr[{i}] = {len} entries, more than n_cols = {n_cols}",
+                i + 1
+            )));
+        }
+    }
+    usize::try_from(last).map_err(|_| invalid("row_ptr[n_rows] does not fit in size_t"))
+}
+
+/// An array of the input must have exactly the length the pattern gives it.
+pub fn check_len(name: &str, len: usize, needed: usize, because: &str) -> Result<()> {
+    if len == needed {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{name} has {len} entries, {because} = {needed}"
+        )))
+    }
+}
+
+/// The constants outside the pattern: finite, w_default non-negative.
+pub fn check_defaults(m_default: f64, w_default: f64) -> Result<()> {
+    if !m_default.is_finite() || !w_default.is_finite() {
+        return Err(Error::NonFiniteInput(format!(
+            "m_default = {} and w_default = {} must be finite",
+            fmt_g(m_default),
+            fmt_g(w_default)
+        )));
+    }
+    if w_default < 0.0 {
+        return Err(Error::NegativeWeight(format!(
+            "w_default = {} is negative",
+            fmt_g(w_default)
+        )));
+    }
+    Ok(())
+}
+
+/// The pattern's entries after `check_row_ptr` and the lengths: columns in
+/// range and strictly increasing within each row, values finite, weights
+/// (all 1 when None) non-negative. Returns the column indices as usize.
+pub fn check_entries(
+    row_ptr: &[i64],
+    (col_idx, m_values, w_values): (&[i64], &[f64], Option<&[f64]>),
+    n_cols: usize,
+) -> Result<Vec<usize>> {
+    let nnz = col_idx.len();
+    let mut idx = Vec::new();
+    try_reserve(&mut idx, nnz, "a copy of the pattern")?;
+    for (i, pair) in row_ptr.windows(2).enumerate() {
+        // Non-negative and at most nnz: check_row_ptr.
+        let (start, end) = (pair[0] as usize, pair[1] as usize);
+        for p in start..end {
+            let c = col_idx[p];
+            if c < 0 || c as u64 >= n_cols as u64 {
+                return Err(invalid(format!(
+                    "row {i}: col_idx[{p}] = {c} is out of range (n_cols = {n_cols})"
+                )));
+            }
+            if p > start && c <= col_idx[p - 1] {
+                return Err(invalid(format!(
+                    "row {i}: col_idx[{p}] = {c} is not greater than col_idx[{}] = {} \
+                     (columns must be strictly increasing within a row)",
+                    p - 1,
+                    col_idx[p - 1]
+                )));
+            }
+            let (mv, wv) = (m_values[p], w_values.map_or(1.0, |w| w[p]));
+            if !mv.is_finite() {
+                return Err(Error::NonFiniteInput(format!(
+                    "row {i}: m_values[{p}] = {} is not finite",
+                    fmt_g(mv)
+                )));
+            }
+            if !wv.is_finite() {
+                return Err(Error::NonFiniteInput(format!(
+                    "row {i}: w_values[{p}] = {} is not finite",
+                    fmt_g(wv)
+                )));
+            }
+            if wv < 0.0 {
+                return Err(Error::NegativeWeight(format!(
+                    "row {i}: w_values[{p}] = {} is negative",
+                    fmt_g(wv)
+                )));
+            }
+            idx.push(c as usize);
+        }
+    }
+    Ok(idx)
+}
