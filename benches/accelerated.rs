@@ -22,8 +22,8 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
-use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE};
-use wlra::options::*;
+use wlra::vocabulary::*;
+use wlra::vocabulary::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE};
 use wlra::{DenseProblem, Error, Model};
 #[path = "common/machine.rs"]
 mod machine;

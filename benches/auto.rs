@@ -15,10 +15,7 @@
 
 use faer::Mat;
 use std::time::Instant;
-use wlra::model::{
-    WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE, WLRA_INFO_STARTS,
-};
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use wlra::internals::orthonormal_basis;
 use wlra::internals::ExactSolver;
 use wlra::internals::{HalfStep, HalfStepSolver};
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 #[path = "../tests/common/counting_alloc.rs"]

@@ -16,9 +16,9 @@
 use rayon::prelude::*;
 use std::time::Instant;
 use wlra::internals::{add_projections, add_row_sums, RowSums};
-use wlra::model::WLRA_INFO_INNER_ITERATIONS;
-use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem, SparseView};
+use wlra::vocabulary::WLRA_INFO_INNER_ITERATIONS;
+use wlra::vocabulary::*;
 use wlra::Model;
 #[path = "common/machine.rs"]
 mod machine;

@@ -20,8 +20,8 @@
 
 use std::io::Write;
 use std::time::Instant;
-use wlra::model::{WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE};
-use wlra::options::*;
+use wlra::vocabulary::*;
+use wlra::vocabulary::{WLRA_INFO_CONVERGED, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE};
 use wlra::{DenseProblem, Model};
 #[path = "../tests/common/lrmf.rs"]
 mod lrmf;

@@ -17,8 +17,8 @@ use faer::Mat;
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::time::Instant;
-use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE};
-use wlra::options::*;
+use wlra::vocabulary::*;
+use wlra::vocabulary::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED, WLRA_INFO_OBJECTIVE};
 use wlra::{DenseProblem, Model};
 #[path = "common/machine.rs"]
 mod machine;

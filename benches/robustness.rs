@@ -13,8 +13,8 @@ use faer::Mat;
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
-use wlra::model::WLRA_INFO_OBJECTIVE;
-use wlra::options::*;
+use wlra::vocabulary::WLRA_INFO_OBJECTIVE;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 #[path = "common/machine.rs"]
 mod machine;

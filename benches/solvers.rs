@@ -17,10 +17,7 @@
 use faer::Mat;
 use std::io::Write;
 use std::time::Instant;
-use wlra::model::{
-    WLRA_INFO_INNER_ITERATIONS, WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED,
-};
-use wlra::options::*;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 #[path = "common/machine.rs"]
 mod machine;

@@ -29,9 +29,9 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use wlra::internals::{process_cpu_seconds, step_parts};
-use wlra::model::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED};
-use wlra::options::*;
 use wlra::problem::Problem;
+use wlra::vocabulary::*;
+use wlra::vocabulary::{WLRA_INFO_ITERATIONS, WLRA_INFO_METHOD_USED};
 use wlra::{DenseProblem, Model};
 #[path = "../tests/common/lrmf.rs"]
 mod lrmf;

@@ -69,14 +69,4 @@ pub mod internals {
     pub use crate::validation::Folds;
     /// The option table, to test wlra_option_info against.
     pub use crate::vocabulary::option_table::{OptionKind, OPTIONS as OPTION_TABLE};
-
-    /// What only benches/embeddings.rs (feature `experiments`) reaches.
-    #[cfg(feature = "experiments")]
-    pub use crate::{
-        kernels::spd_solve::SpdSolver,
-        kernels::srht::sketch_rows,
-        rng::{below, fill_gaussian, sign},
-        scaling::Multiplier,
-        solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners},
-    };
 }

@@ -17,12 +17,9 @@ use crate::validation::{
     csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
     HeldOutError,
 };
+use crate::vocabulary::info::*;
 use faer::{Mat, MatRef, Par};
 use std::time::Instant;
-
-// The info items, re-exported where they lived before `crate::vocabulary`
-// (the benchmarks import them here).
-pub use crate::vocabulary::info::*;
 
 /// The result of the last successful (or cancelled) fit.
 pub struct Fitted {

@@ -4,11 +4,9 @@
 use crate::error::{invalid, Result};
 use crate::offsets::Offsets;
 use crate::validation::Folds;
+use crate::vocabulary::choices::*;
 use crate::vocabulary::option_table::spec_of;
-// The option ids and values, re-exported where they lived before
-// `crate::vocabulary` (the benchmarks and the outer methods import them here).
-pub use crate::vocabulary::choices::*;
-pub use crate::vocabulary::options::*;
+use crate::vocabulary::options::*;
 
 /// Which half-step solver runs (values as in the C ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ mod common;
 
 use common::{csr, factors, heteroscedastic, planted, Rng};
 use faer::Mat;
-use wlra::ffi::transform::wlra_transform;
+use wlra::ffi::wlra_transform;
 use wlra::ffi::{wlra_create, wlra_destroy, wlra_fit, wlra_model, wlra_set_option};
 use wlra::problem::sparse::SparseProblem;
 use wlra::vocabulary::*;

@@ -16,9 +16,9 @@ mod common;
 use common::{csr, planted, Csr, Rng};
 use faer::Mat;
 use std::fmt::Write as _;
-use wlra::options::*;
 use wlra::problem::sparse::{CsrInput, SparseProblem};
 use wlra::problem::Problem;
+use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_factors.txt");
@@ -83,7 +83,7 @@ fn record_of(model: &Model) -> Record {
         .collect();
     Record {
         hash: bits_hash(u, v),
-        objective: model.info(wlra::model::WLRA_INFO_OBJECTIVE).unwrap(),
+        objective: model.info(wlra::vocabulary::WLRA_INFO_OBJECTIVE).unwrap(),
         probes,
     }
 }

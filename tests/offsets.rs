@@ -8,9 +8,9 @@ mod common;
 
 use common::{csr, Rng};
 use faer::Mat;
-use wlra::ffi::offsets::{wlra_get_offsets, wlra_predict};
-use wlra::ffi::transform::wlra_transform_with_offsets;
+use wlra::ffi::wlra_transform_with_offsets;
 use wlra::ffi::{wlra_create, wlra_destroy, wlra_fit, wlra_model, wlra_set_option};
+use wlra::ffi::{wlra_get_offsets, wlra_predict};
 use wlra::problem::sparse::SparseProblem;
 use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};

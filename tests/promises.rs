@@ -10,8 +10,8 @@ use common::{csr, library_threads, planted, run_test_in_child, vm_bytes, Rng};
 use faer::Mat;
 use std::ffi::{c_void, CStr};
 use std::time::{Duration, Instant};
-use wlra::ffi::offsets::wlra_predict;
-use wlra::ffi::transform::wlra_transform;
+use wlra::ffi::wlra_predict;
+use wlra::ffi::wlra_transform;
 use wlra::ffi::*;
 use wlra::vocabulary::*;
 

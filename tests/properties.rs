@@ -26,13 +26,13 @@ use std::cell::RefCell;
 use std::ffi::{c_void, CStr};
 use std::fmt::Debug;
 use std::rc::Rc;
-use wlra::ffi::offsets::{wlra_get_offsets, wlra_predict};
-use wlra::ffi::transform::wlra_transform;
+use wlra::ffi::wlra_transform;
 use wlra::ffi::{
     wlra_create, wlra_destroy, wlra_fit, wlra_fit_csr, wlra_get_factors, wlra_get_info,
     wlra_get_option, wlra_last_error, wlra_model, wlra_set_factors, wlra_set_option,
     wlra_set_progress,
 };
+use wlra::ffi::{wlra_get_offsets, wlra_predict};
 use wlra::problem::sparse::CsrInput;
 use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};

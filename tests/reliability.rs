@@ -206,7 +206,7 @@ fn second_thread_gets_busy_while_a_fit_runs() {
         let rows = vec![0.5; M];
         busy(
             unsafe {
-                transform::wlra_transform(
+                wlra_transform(
                     model.0,
                     1,
                     rows.as_ptr(),

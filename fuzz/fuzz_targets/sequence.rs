@@ -35,6 +35,7 @@ impl State {
             results,
         };
         state.set_progress(Some(progress));
+        progress.model.set(Some(state.model.raw));
         Some(state)
     }
 
@@ -63,6 +64,9 @@ impl State {
         }
         if progress.bad_iteration.get() {
             violated!("the progress callback saw iteration 0");
+        }
+        if let Some((reentrant, code)) = progress.not_busy.take() {
+            violated!("{reentrant} from the progress callback of {call} returned {code}, not BUSY");
         }
         self.shape = shape;
         self.results = after;

@@ -15,7 +15,6 @@
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::ptr;
-use wlra::ffi::offsets::wlra_get_offsets;
 use wlra::ffi::*;
 use wlra::vocabulary::*;
 
@@ -41,45 +40,21 @@ pub const INFO_ITEMS: std::ops::RangeInclusive<i32> = 1..=11;
 pub const MAX_DIM: usize = 16;
 pub const MAX_RANK: usize = 4;
 
-/// Known issues, each fixed on a parallel branch of issue 15 (the row
-/// number is the issue's table). Inputs that would only re-find them are
-/// kept out of the fuzz inputs here, in this one place; delete each entry
-/// (and its use) once its branch is merged, and the fuzzers will check the
-/// fix.
-pub mod known_issues {
-    /// Rows 5 and 7 (allocation failures abort; n_cols = SIZE_MAX wraps
-    /// n_cols + 1 to 0 and panics, INTERNAL), fixed on branches rel-oom and
-    /// rel-guard: `wlra_fit_csr` allocates V (n_cols x rank) and the column
-    /// pattern (n_cols + 1) with infallible allocations. Past this bound the
-    /// CSR target does not call it. (After the merge, a huge n_cols should be
-    /// OUT_OF_MEMORY; keep a bound anyway of what libFuzzer's malloc limit
-    /// allows, or run with ASAN_OPTIONS=allocator_may_return_null=1.)
-    pub const CSR_MAX_N_COLS: usize = 1 << 20;
+/// The largest n_cols the CSR target passes: `wlra_fit_csr` allocates V
+/// (n_cols x rank) and the column pattern (n_cols + 1) and reports
+/// OUT_OF_MEMORY when it cannot, but libFuzzer stops the run at its own
+/// malloc limit before the allocator can fail. A budget, not a known issue.
+pub const CSR_MAX_N_COLS: usize = 1 << 20;
 
-    /// Rows 1 to 3 (the progress callback calls `wlra_set_progress(NULL)`:
-    /// SIGSEGV; it calls `wlra_fit` or `wlra_set_option` on its own model:
-    /// hang or silent acceptance), fixed on branch rel-guard (the busy guard,
-    /// WLRA_ERROR_BUSY). The sequence target's callback calls no wlra_*
-    /// function; after the merge let it call them and expect BUSY.
-    pub const CALLBACK_CALLS_THE_LIBRARY: bool = false;
-
-    /// Not an issue any more, a rule of the API (issue 15 rows 8 to 10):
-    /// with entries or weights past 1e100 the true objective can exceed the
-    /// largest double; the fit then returns WLRA_OK with finite factors and
-    /// wlra_get_info(WLRA_INFO_OBJECTIVE) is WLRA_ERROR_NUMERICAL. The
-    /// fuzzers had found OK with NaN or Inf there before the scaling:
-    /// - dense 16 x 14, rank 2, unit weights, M zero but one entry -5.5e303;
-    /// - CSR 1 x 7, rank 1, row_ptr {0, 2}, col_idx {0, 1}, values {-3, 4.75},
-    ///   m_default = -1e300, w_default = 1e40.
-    pub const OBJECTIVE_MAY_OVERFLOW_PAST: f64 = 1e100;
-
-    /// Weights as the fuzzer chose them: subnormal ones included (they gave
-    /// NaN factors before the scaling of issue 15; 1 x 11, rank 1, M = 0.5,
-    /// W = 5e-324 is in the corpus).
-    pub fn weight(w: f64) -> f64 {
-        w
-    }
-}
+/// A rule of the API (issue 15 rows 8 to 10): with entries or weights past
+/// 1e100 the true objective can exceed the largest double; the fit then
+/// returns WLRA_OK with finite factors and wlra_get_info(WLRA_INFO_OBJECTIVE)
+/// is WLRA_ERROR_NUMERICAL. The fuzzers had found OK with NaN or Inf there
+/// before the scaling:
+/// - dense 16 x 14, rank 2, unit weights, M zero but one entry -5.5e303;
+/// - CSR 1 x 7, rank 1, row_ptr {0, 2}, col_idx {0, 1}, values {-3, 4.75},
+///   m_default = -1e300, w_default = 1e40.
+pub const OBJECTIVE_MAY_OVERFLOW_PAST: f64 = 1e100;
 
 /// The fuzzer's bytes read as a stream of choices; past the end every read
 /// gives 0, so any input is a complete program.
@@ -89,7 +64,7 @@ pub struct Bytes<'a> {
 
 thread_local! {
     /// Whether this execution has produced a value past
-    /// `known_issues::OBJECTIVE_MAY_OVERFLOW_PAST` (reset by `Bytes::new`).
+    /// `OBJECTIVE_MAY_OVERFLOW_PAST` (reset by `Bytes::new`).
     static HUGE_INPUT: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -100,7 +75,7 @@ impl<'a> Bytes<'a> {
     }
 
     pub fn note(x: f64) -> f64 {
-        if x.abs() > known_issues::OBJECTIVE_MAY_OVERFLOW_PAST {
+        if x.abs() > OBJECTIVE_MAY_OVERFLOW_PAST {
             HUGE_INPUT.with(|h| h.set(true));
         }
         x
@@ -601,9 +576,6 @@ impl DenseInput {
         } else {
             let w_profile = b.u8();
             let mut w = MatrixInput::build_optional(b, n_rows, n_cols, layout, w_profile)?;
-            w.data
-                .iter_mut()
-                .for_each(|x| *x = known_issues::weight(*x));
             if w_profile % 4 < 2 {
                 // mostly non-negative weights, with some zeros: rows with
                 // fewer than rank weights must still get finite factors
@@ -671,7 +643,7 @@ pub struct CsrInput {
 }
 
 impl CsrInput {
-    /// None: a shape the known-issue list keeps out.
+    /// None: a shape past `CSR_MAX_N_COLS`.
     pub fn build(b: &mut Bytes<'_>) -> Option<CsrInput> {
         let n_rows = match b.below(32) {
             0 => 0,
@@ -682,7 +654,7 @@ impl CsrInput {
             1 => [1000, 4096, usize::MAX, 1 << 40][b.below(4)],
             _ => 1 + b.below(MAX_DIM),
         };
-        if n_cols > known_issues::CSR_MAX_N_COLS {
+        if n_cols > CSR_MAX_N_COLS {
             return None;
         }
         // A well-formed pattern: rows of up to 5 strictly increasing columns.
@@ -731,7 +703,7 @@ impl CsrInput {
         } else {
             let w_profile = b.u8();
             let mut w: Vec<f64> = (0..nnz)
-                .map(|_| known_issues::weight(b.value(w_profile)))
+                .map(|_| b.value(w_profile))
                 .collect();
             if w_profile % 4 < 2 {
                 w.iter_mut().for_each(|x| *x = x.abs());
@@ -743,8 +715,7 @@ impl CsrInput {
             1 => (0.0, 0.0),
             _ => (b.value(0), b.value(0).abs() / 8.0),
         };
-        let w_default = known_issues::weight(w_default);
-        Some(CsrInput {
+                Some(CsrInput {
             n_rows,
             n_cols,
             row_ptr,
@@ -800,11 +771,16 @@ impl CsrInput {
 
 /// The progress callback's record; `cancel_at` = 0 never cancels. Cells:
 /// the model holds a pointer to it while the target changes `cancel_at`.
+/// With `model` set, the callback also calls the library on the model it
+/// is called from, which must answer WLRA_ERROR_BUSY and change nothing.
 #[derive(Default)]
 pub struct Progress {
     pub calls: Cell<usize>,
     pub cancel_at: Cell<usize>,
     pub bad_iteration: Cell<bool>,
+    pub model: Cell<Option<*mut wlra_model>>,
+    /// (call, status) of a re-entrant call that was not refused as BUSY.
+    pub not_busy: Cell<Option<(&'static str, i32)>>,
 }
 
 impl Progress {
@@ -815,7 +791,34 @@ impl Progress {
     }
 }
 
-/// Calls no wlra_* function (see `known_issues::CALLBACK_CALLS_THE_LIBRARY`).
+/// The calls the callback makes on its own model mid-fit, each of which
+/// must be refused with WLRA_ERROR_BUSY: a setter, a fit, removing the
+/// callback itself. Which one depends on the call count.
+///
+/// # Safety
+/// `model` is the live handle whose fit is calling back.
+unsafe fn reenter(model: *mut wlra_model, call: usize) -> (&'static str, i32) {
+    let m = [1.0, 2.0, 3.0, 4.0];
+    // SAFETY: a live handle (the caller's contract); `m` is a 2 x 2 matrix.
+    unsafe {
+        match call % 3 {
+            0 => (
+                "wlra_set_option",
+                wlra_set_option(model, WLRA_OPTION_SEED, 1.0),
+            ),
+            1 => (
+                "wlra_fit",
+                wlra_fit(model, 2, 2, m.as_ptr(), 2, ptr::null(), 0, WLRA_ROW_MAJOR),
+            ),
+            _ => (
+                "wlra_set_progress",
+                wlra_set_progress(model, None, ptr::null_mut()),
+            ),
+        }
+    }
+}
+
+/// The progress callback the targets install.
 ///
 /// # Safety
 /// `user_data` points to a live `Progress`.
@@ -825,6 +828,13 @@ pub unsafe extern "C" fn on_progress(user_data: *mut c_void, iteration: usize, _
     p.calls.set(p.calls.get() + 1);
     if iteration == 0 {
         p.bad_iteration.set(true);
+    }
+    if let Some(model) = p.model.get() {
+        // SAFETY: the model whose fit calls back is live.
+        let (call, status) = unsafe { reenter(model, p.calls.get()) };
+        if status != WLRA_ERROR_BUSY {
+            p.not_busy.set(Some((call, status)));
+        }
     }
     let cancel_at = p.cancel_at.get();
     i32::from(cancel_at != 0 && p.calls.get() >= cancel_at)

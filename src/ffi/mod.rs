@@ -2,18 +2,17 @@
 //! Every function body runs inside `boundary::guarded`, so no panic crosses
 //! into C, and every pointer is checked in `views` before it is used.
 
-pub mod boundary;
-pub mod handle;
+// The helpers are private: the boundary's public items are the exported
+// functions and the handle type, re-exported below.
+mod boundary;
+mod handle;
 /// cbindgen:ignore
 #[cfg(feature = "mpi")]
-pub mod mpi;
-pub mod offsets;
-pub mod option_info;
-pub mod transform;
-pub mod views;
-// Where the status codes and version macros lived before
-// `crate::vocabulary`, for Rust code that imports them from here.
-pub use crate::vocabulary::{status, version};
+mod mpi;
+mod offsets;
+mod option_info;
+mod transform;
+mod views;
 
 use crate::error::Result;
 use crate::model::Model;
@@ -23,8 +22,15 @@ use crate::problem::DenseProblem;
 use crate::vocabulary::status::{status_text, wlra_status};
 use boundary::{guarded, thread_last_error};
 pub use handle::wlra_model;
+#[cfg(feature = "mpi")]
+pub use mpi::{
+    wlra_distributed_traffic, wlra_fit_csr_distributed, wlra_fit_csr_mpi, wlra_fit_distributed,
+    wlra_fit_mpi,
+};
+pub use offsets::{wlra_get_offsets, wlra_predict};
 pub use option_info::wlra_option_info;
 use std::ffi::{c_char, c_void};
+pub use transform::{wlra_transform, wlra_transform_with_offsets};
 use views::{check_layout, non_null, MatrixArg};
 
 /// Called after every completed outer iteration with the number of completed

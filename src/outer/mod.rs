@@ -15,13 +15,14 @@ pub mod varpro;
 
 use crate::init::Factors;
 use crate::offsets::Offsets;
-use crate::options::{
-    Options, WLRA_METHOD_ACCELERATED, WLRA_METHOD_ALTERNATING, WLRA_METHOD_SVD, WLRA_METHOD_VARPRO,
-};
+use crate::options::Options;
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
 use crate::scaling::{Pins, Scale};
 use crate::solver::SolverKind;
+use crate::vocabulary::choices::{
+    WLRA_METHOD_ACCELERATED, WLRA_METHOD_ALTERNATING, WLRA_METHOD_SVD, WLRA_METHOD_VARPRO,
+};
 use faer::MatRef;
 
 /// The progress callback: (completed iterations, objective) -> keep going?
