@@ -16,7 +16,7 @@
 use super::elimination::dot;
 pub use super::elimination::{eliminate, Elimination};
 use super::observed::Observed;
-use super::pairs::PairPlan;
+use super::observed::PairPlan;
 use crate::error::{Error, Result};
 use crate::kernels::vectorized::vectorized;
 use crate::memory::try_filled;

@@ -22,7 +22,7 @@ use super::block_jacobi::BlockJacobi;
 use super::damped_step::{project_out_gauge, Step};
 use super::gauss_newton_product::{Curvature, Product};
 use crate::error::Result;
-use crate::memory::try_filled;
+use crate::memory::{try_collect, try_filled};
 use std::cell::Cell;
 
 /// Loosest forcing term: a step that solves the model to 10 % is a fair
@@ -98,11 +98,8 @@ pub fn matrix_free_step(
     };
     let what = "the matrix-free VarPro step's vectors";
     let mut delta = try_filled(dim, 0.0, what)?;
-    let mut residual: Vec<f64> = try_filled(dim, 0.0, what)?;
-    residual
-        .iter_mut()
-        .zip(&curvature.gradient)
-        .for_each(|(r, g)| *r = -g);
+    let negated = curvature.gradient.iter().map(|g| -g);
+    let mut residual: Vec<f64> = try_collect(negated, what)?;
     project(&mut residual);
     let mut z = try_filled(dim, 0.0, what)?;
     let mut hd = try_filled(dim, 0.0, what)?;
@@ -152,13 +149,22 @@ pub fn matrix_free_step(
     if !delta.iter().all(|d| d.is_finite()) {
         return Ok(None);
     }
-    // The model's decrease of phi, with the undamped H as the dense step
-    // counts it: one product more.
-    product.apply(&delta, &mut hd);
-    let quadratic = dot(&delta, &hd);
-    let predicted = -dot(&curvature.gradient, &delta) - 0.5 * quadratic;
+    let predicted = predicted_decrease(product, curvature, &delta, &mut hd);
     Ok(Some(Solved {
         step: Step { delta, predicted },
         iterations,
     }))
+}
+
+/// The model's decrease of phi along `delta`, with the undamped H as the
+/// dense step counts it: one product more (into `hd`).
+fn predicted_decrease(
+    product: &mut Product<'_>,
+    curvature: &Curvature,
+    delta: &[f64],
+    hd: &mut [f64],
+) -> f64 {
+    product.apply(delta, hd);
+    let quadratic = dot(delta, hd);
+    -dot(&curvature.gradient, delta) - 0.5 * quadratic
 }

@@ -17,7 +17,6 @@ mod gauss_newton;
 mod gauss_newton_product;
 mod matrix_free;
 mod observed;
-mod pairs;
 pub mod parts;
 
 pub use matrix_free::cg_tally;
