@@ -7,9 +7,10 @@
 # source is checked instead.
 #
 #   Julia: scripts/check-julia-abi.py: every ccall of Wlra.jl against the
-#     prototypes of include/wlra.h, every constant against its #define;
-#     then the same check on a copy with one ccall argument type and one
-#     constant changed must fail (the check can fail).
+#     prototypes of include/wlra.h, every constant against its #define,
+#     with its self-test (every one-change edit of a ccall type or a
+#     constant is caught); then the check on a copy of Wlra.jl with one
+#     ccall argument type, and on one with one constant, changed must fail.
 #   Python: a fresh venv (numpy, scipy, pandas, pytest, build from PyPI);
 #     `pip install bindings/python`; the wheel holds wlra/libwlra.so without
 #     debug sections; the sdist holds the crate's sources and a wheel builds
@@ -32,7 +33,9 @@ fail() { echo "run-tests.sh: $*" >&2; exit 1; }
 
 echo "== Julia binding against include/wlra.h"
 julia_source=$repo/bindings/julia/src/Wlra.jl
-python3 "$repo/scripts/check-julia-abi.py" --julia "$julia_source"
+# --self-test: and each one-change edit of a ccall type or a constant's
+# number, made in memory, makes the check fail.
+python3 "$repo/scripts/check-julia-abi.py" --self-test --julia "$julia_source"
 # expect_drift_caught WHAT SED_SCRIPT EXPECTED: the check on a copy of Wlra.jl
 # edited by SED_SCRIPT must fail, saying EXPECTED.
 expect_drift_caught() {

@@ -8,10 +8,12 @@ types of arguments (C types mapped to the Julia types that pass them, see
 and every constant of Wlra.jl with a WLRA_ counterpart (the option, solver,
 init, method, status and info tables included) must equal the header's value.
 
-    python3 scripts/check-julia-abi.py [--julia Wlra.jl] [--header wlra.h]
+    python3 scripts/check-julia-abi.py [--self-test] [--julia Wlra.jl] [--header wlra.h]
 
 Exits 0 when everything agrees, 1 with one line per disagreement otherwise.
-Python 3 standard library only.
+--self-test also changes, one at a time and in memory, each type of each
+ccall and each number of each checked constant, and fails unless the check
+catches every such edit. Python 3 standard library only.
 """
 
 import argparse
@@ -438,11 +440,82 @@ def check_constants(text, jl_name, defines):
     return errors, checked
 
 
+# ---- self-test -------------------------------------------------------------
+
+
+def pieces(text, open_at):
+    """(start, end) of each top-level comma-separated piece inside the
+    bracket at text[open_at], surrounding blanks left out."""
+    close = closing(text, open_at)
+    spans, depth, last = [], 0, open_at + 1
+    for i in range(open_at + 1, close + 1):
+        c = text[i]
+        if i == close or (c == "," and depth == 0):
+            a, b = last, i
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            if a < b:
+                spans.append((a, b))
+            last = i + 1
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+    return spans
+
+
+def mutations(text, defines):
+    """(what, mutated text) for every return and argument type of every ccall
+    and @cfunction (each in turn replaced by a type no prototype of the
+    header takes) and every number of a constant the check compares."""
+    for m in re.finditer(r"(?<![\w@.])ccall\s*\(|@cfunction\s*\(", text):
+        line = text.count("\n", 0, m.start()) + 1
+        args = pieces(text, m.end() - 1)
+        if len(args) < 3:
+            continue
+        types = [("return type", args[1])]
+        tuple_at = args[2][0]
+        if text[tuple_at] == "(":
+            types += [(f"argument {k}", span) for k, span in enumerate(pieces(text, tuple_at), start=1)]
+        for what, (a, b) in types:
+            wrong = "Cdouble" if text[a:b] in ("Cfloat", "Float32") else "Cfloat"
+            yield f"line {line}: {what} {text[a:b]} -> {wrong}", text[:a] + wrong + text[b:]
+    for m in re.finditer(r"^const\s+(\w+)\s*=\s*", text, re.M):
+        if m.group(1) not in TABLES and "WLRA_" + m.group(1) not in defines:
+            continue
+        line = text.count("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        if text[m.end()] in "([{" or re.match(r"Dict", text[m.end():]):
+            bracket = text.index("(", m.end())
+            end = closing(text, bracket)
+        for n in re.finditer(r"(?<![\w.])-?\d+(?![\w.])", text[m.end():end]):
+            a, b = m.end() + n.start(), m.end() + n.end()
+            yield f"line {line}: {m.group(1)} {text[a:b]} -> {int(text[a:b]) + 1000}", \
+                text[:a] + str(int(text[a:b]) + 1000) + text[b:]
+
+
+def self_test(text, jl_name, prototypes, callbacks, defines):
+    """Every mutation of `mutations` must make the check fail; returns the
+    lines of those that did not (empty: the check catches them all)."""
+    missed, count = [], 0
+    for what, mutated in mutations(text, defines):
+        errors = check_calls(mutated, jl_name, prototypes, callbacks)[0] + \
+            check_constants(mutated, jl_name, defines)[0]
+        count += 1
+        if not errors:
+            missed.append(f"{jl_name}: {what} passes the check")
+    return count, missed
+
+
 def main():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--julia", default=os.path.join(repo, "bindings", "julia", "src", "Wlra.jl"))
     parser.add_argument("--header", default=os.path.join(repo, "include", "wlra.h"))
+    parser.add_argument("--self-test", action="store_true",
+                        help="also check that changing any one ccall type or constant number makes the check fail")
     args = parser.parse_args()
 
     prototypes, callbacks, defines = parse_header(args.header)
@@ -452,6 +525,12 @@ def main():
     call_errors, calls = check_calls(text, jl_name, prototypes, callbacks)
     const_errors, constants = check_constants(text, jl_name, defines)
     errors = call_errors + const_errors
+    if args.self_test and not errors:
+        count, missed = self_test(text, jl_name, prototypes, callbacks, defines)
+        errors += missed
+        if not missed:
+            print(f"check-julia-abi: self-test: each of {count} one-change edits (a ccall type, "
+                  f"a constant's number) makes the check fail")
     if not calls:
         errors.append(f"{jl_name}: no ccall found; is this the binding's source?")
     for e in errors:
