@@ -440,6 +440,22 @@ def check_constants(text, jl_name, defines):
     return errors, checked
 
 
+def not_covered(text, defines, prototypes, called):
+    """What the header has and Wlra.jl does not use, for a note (not an
+    error: a binding may leave things out): functions no ccall names, and
+    the constants of each prefix Wlra.jl has a table for that no table or
+    constant of it names."""
+    named, prefixes = set(), set()
+    for _line, name, value in julia_constants(text):
+        if name in TABLES:
+            prefixes.add(TABLES[name])
+            named.update(TABLES[name] + key.upper() for key, _ in table_entries(value) or [])
+        elif "WLRA_" + name in defines:
+            named.add("WLRA_" + name)
+    constants = sorted(c for c in defines if c not in named and any(c.startswith(p) for p in prefixes))
+    return sorted(set(prototypes) - set(called)), constants
+
+
 # ---- self-test -------------------------------------------------------------
 
 
@@ -540,6 +556,11 @@ def main():
         return 1
     print(f"check-julia-abi: {len(calls)} ccalls/@cfunctions ({len(set(calls))} distinct functions) and "
           f"{constants} constants of {jl_name} agree with {os.path.basename(args.header)}")
+    functions, names = not_covered(text, defines, prototypes, calls)
+    if functions:
+        print(f"check-julia-abi: note: {jl_name} calls none of {', '.join(functions)}")
+    if names:
+        print(f"check-julia-abi: note: {jl_name} names none of {', '.join(names)}")
     return 0
 
 
