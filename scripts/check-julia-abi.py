@@ -92,15 +92,20 @@ def parse_header(path):
                for m in re.finditer(r"^#define\s+(WLRA_\w+)\s+(-?\d+)\s*$", raw, re.M)}
     text = re.sub(r"^\s*#[^\n]*", " ", strip_c_comments(raw), flags=re.M)
     text = text.replace('extern "C" {', " ")
+    # Struct and enum bodies go: a struct is passed by pointer (Ptr{Cvoid}
+    # or a Julia struct of the same name), an enum as a C int.
+    text = re.sub(r"\{[^{}]*\}", " ", text)
 
     aliases = {}  # typedef name -> CType
     callbacks = {}
-    for m in re.finditer(r"typedef\s+struct\s+(\w+)\s+(\w+)\s*;", text):
-        aliases[m.group(2)] = CType(m.group(2), 0, "opaque")
+    for m in re.finditer(r"typedef\s+struct\s+(?:\w+\s+)?(\w+)\s*;", text):
+        aliases[m.group(1)] = CType(m.group(1), 0, "opaque")
+    for m in re.finditer(r"typedef\s+enum\s+(?:\w+\s+)?(\w+)\s*;", text):
+        aliases[m.group(1)] = CType("int", 0, "scalar")
     fn_typedef = re.compile(r"typedef\s+([\w\s\*]+?)\(\s*\*\s*(\w+)\s*\)\s*\(([^)]*)\)\s*;")
     scalar_typedef = re.compile(r"typedef\s+([\w\s\*]+?)\s*\b(\w+)\s*;")
     for m in scalar_typedef.finditer(text):
-        if not m.group(1).strip().startswith("struct"):
+        if not m.group(1).strip().startswith(("struct", "enum")):
             aliases[m.group(2)] = c_type(m.group(1), aliases)
     for m in fn_typedef.finditer(text):
         aliases[m.group(2)] = CType(m.group(2), 0, "callback")
@@ -121,6 +126,8 @@ def c_type(text, aliases):
     if base in aliases:
         alias = aliases[base]
         return CType(alias.base, alias.depth + depth, alias.kind)
+    if re.search(r"\bstruct\b", text):  # `struct name *` without a typedef
+        return CType(base, depth, "opaque")
     if base not in SCALARS:
         raise ValueError(f"the checker does not know the C type `{text.strip()}`; add it to SCALARS")
     return CType(base, depth, "scalar")
@@ -534,7 +541,11 @@ def main():
                         help="also check that changing any one ccall type or constant number makes the check fail")
     args = parser.parse_args()
 
-    prototypes, callbacks, defines = parse_header(args.header)
+    try:
+        prototypes, callbacks, defines = parse_header(args.header)
+    except ValueError as e:
+        print(f"check-julia-abi: cannot read {args.header}: {e}", file=sys.stderr)
+        return 1
     with open(args.julia, encoding="utf-8") as f:
         text = blank_strings_and_comments(f.read())
     jl_name = os.path.relpath(args.julia, repo) if args.julia.startswith(repo) else args.julia
