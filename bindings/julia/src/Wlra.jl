@@ -63,7 +63,7 @@ struct WlraFit
     converged::Bool
     elapsed_seconds::Float64
     solver_used::Symbol
-    "`:alternating`, `:varpro` or `:accelerated`; `nothing` with a library that does not report it."
+    "`:alternating`, `:varpro`, `:accelerated`, or `:svd` (the closed form); `nothing` with a library that does not report it."
     method_used::Union{Symbol,Nothing}
     "Starts run (1 without restarts); `nothing` with a library that does not report it."
     starts::Union{Int,Nothing}
