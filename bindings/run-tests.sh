@@ -3,8 +3,14 @@
 # machine with the packages of scripts/install-deps.sh: each package is
 # installed the way its users install it, with cargo building libwlra and no
 # WLRA_* environment variable, and its suite runs against what was
-# installed. The Julia binding is not run: no Julia toolchain here.
+# installed. The Julia binding is not run (no Julia toolchain here); its
+# source is checked instead.
 #
+#   Julia: scripts/check-julia-abi.py: every ccall of Wlra.jl against the
+#     prototypes of include/wlra.h, every constant against its #define,
+#     with its self-test (every one-change edit of a ccall type or a
+#     constant is caught); then the check on a copy of Wlra.jl with one
+#     ccall argument type, and on one with one constant, changed must fail.
 #   Python: a fresh venv (numpy, scipy, pandas, pytest, build from PyPI);
 #     `pip install bindings/python`; the wheel holds wlra/libwlra.so without
 #     debug sections; the sdist holds the crate's sources and a wheel builds
@@ -21,15 +27,39 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/wlra-bindings.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "run-tests.sh: $*" >&2; exit 1; }
+
+echo "== Julia binding against include/wlra.h"
+julia_source=$repo/bindings/julia/src/Wlra.jl
+# --self-test: and each one-change edit of a ccall type or a constant's
+# number, made in memory, makes the check fail.
+python3 "$repo/scripts/check-julia-abi.py" --self-test --julia "$julia_source"
+# expect_drift_caught WHAT SED_SCRIPT EXPECTED: the check on a copy of Wlra.jl
+# edited by SED_SCRIPT must fail, saying EXPECTED.
+expect_drift_caught() {
+    sed "$2" "$julia_source" >"$tmp/Wlra.jl"
+    ! cmp -s "$julia_source" "$tmp/Wlra.jl" || fail "self-test ($1): the edit '$2' changed nothing in Wlra.jl"
+    local out
+    if out=$(python3 "$repo/scripts/check-julia-abi.py" --julia "$tmp/Wlra.jl" 2>&1); then
+        fail "self-test ($1): the check passed a Wlra.jl with $1: $out"
+    fi
+    grep -qF "$3" <<<"$out" || { echo "$out"; fail "self-test ($1): the check failed without saying '$3'"; }
+    echo "self-test, $1: the check fails as it should:"
+    sed 's/^/    /' <<<"$out"
+}
+expect_drift_caught "wlra_set_option's value passed as Cfloat" \
+    's/(Ptr{Cvoid}, Int32, Cdouble), model, option, value/(Ptr{Cvoid}, Int32, Cfloat), model, option, value/' \
+    "ccall of wlra_set_option, argument 3 is Cfloat; wlra.h has \`double value\`"
+expect_drift_caught "the seed option numbered 4" 's/:seed => 3,/:seed => 4,/' \
+    "OPTIONS has seed = 4; include/wlra.h has WLRA_OPTION_SEED 3"
+
 . "$repo/scripts/release-lib.sh"
 reference_library=$WLRA_LIBRARY
 unset WLRA_LIBRARY WLRA_PREFIX
 export WLRA_REPO=$repo
 package_builds=$repo/target/package-builds
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/wlra-bindings.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "run-tests.sh: $*" >&2; exit 1; }
 
 # debug_sections FILE: the names of FILE's .debug_* sections, if any.
 debug_sections() { readelf -S -W "$1" | sed -n 's/.*\(\.debug_[a-z_]*\).*/\1/p' | sort -u | paste -sd' '; }

@@ -2,9 +2,11 @@
 # The main job: build the library, build the C demo against it, run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# A first build compiles the dependencies (faer, rayon): a few minutes on
-# two cores; cargo shows each crate as it goes. Later builds take seconds.
-echo "demo.sh: building libwlra (release; the first build takes a few minutes)" >&2
+# A first build compiles the dependencies (faer, rayon): 3 to 5 minutes on
+# two cores, so say so first and let cargo show each crate as it goes
+# (never --quiet). Later builds take seconds.
+echo "demo.sh: building libwlra with cargo (release); a first build compiles the dependencies," \
+    "about 3 to 5 minutes on 2 cores, and cargo lists each crate as it compiles it" >&2
 cargo build --release
 mkdir -p target/demo
 # The library's SONAME is libwlra.so.<major>; scripts/install.sh makes that

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # Install wlra for C and C++ programs:
 #
-#     scripts/install.sh --prefix DIR
+#     scripts/install.sh --prefix DIR [--features mpi]
 #
-# Builds the library in release mode and lays out, under DIR:
+# Builds the library in release mode (with the cargo features given) and
+# lays out, under DIR:
 #     include/wlra.h
+#     include/wlra_mpi.h   only when the library has the distributed fits (--features mpi)
 #     lib/libwlra.so.X.Y.Z (SONAME libwlra.so.X), symlinks libwlra.so.X, libwlra.so
 #     lib/libwlra.a
 #     lib/cmake/wlra/wlraConfig.cmake, wlraConfigVersion.cmake  (find_package(wlra))
 #     lib/pkgconfig/wlra.pc                                     (pkg-config wlra)
-# Running it again over the same prefix replaces these files. The version is
-# read from Cargo.toml; the templates live in cmake/. See README.md, "Using wlra from C/C++".
+# Running it again over the same prefix replaces these files (and removes a
+# wlra_mpi.h the new library does not implement). The version is read from
+# Cargo.toml; the templates live in cmake/. See README.md, "Using wlra from C/C++".
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 prefix=""
+features=""
 while [ $# -gt 0 ]; do
     case $1 in
         --prefix) [ $# -ge 2 ] || { usage >&2; exit 2; }; prefix=$2; shift 2 ;;
         --prefix=*) prefix=${1#--prefix=}; shift ;;
+        --features) [ $# -ge 2 ] || { usage >&2; exit 2; }; features=$2; shift 2 ;;
+        --features=*) features=${1#--features=}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "install.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -55,9 +61,10 @@ fi
 # rustc's list of the system libraries a static link of libwlra.a needs.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-echo "install.sh: building wlra $version (release)" >&2
-"$cargo" rustc --manifest-path "$manifest" --release --lib -- --print native-static-libs 2>&1 |
-    tee "$log" >&2
+echo "install.sh: building wlra $version (release${features:+, features $features}); a first build" \
+    "compiles the dependencies, about 3 to 5 minutes on 2 cores" >&2
+"$cargo" rustc --manifest-path "$manifest" --release --lib ${features:+--features "$features"} \
+    -- --print native-static-libs 2>&1 | tee "$log" >&2
 native_libs=$(sed -n 's/^note: native-static-libs: //p' "$log" | tail -n 1)
 if [ -z "$native_libs" ]; then
     echo "install.sh: rustc did not print native-static-libs" >&2
@@ -104,8 +111,30 @@ render() {
     mv -f "$dest.tmp" "$dest"
 }
 
+# wlra_mpi.h declares the distributed fits, which only a library built with
+# the `mpi` feature defines: installed with such a library (each function it
+# declares checked against the library's symbols), removed otherwise, so a
+# prefix never offers functions its library lacks.
+mpi_header=$root/include/wlra_mpi.h
+mpi_functions=$(sed -n 's/^wlra_status \(wlra_[a-z_]*\)(.*/\1/p' "$mpi_header")
+[ -n "$mpi_functions" ] || { echo "install.sh: found no functions in $mpi_header" >&2; exit 1; }
+exported=$(nm -D --defined-only "$built/libwlra.so" | awk '{print $NF}')
+with_mpi=0
+grep -qx wlra_fit_mpi <<<"$exported" && with_mpi=1
+if [ "$with_mpi" = 1 ]; then
+    for f in $mpi_functions; do
+        grep -qx "$f" <<<"$exported" ||
+            { echo "install.sh: libwlra.so has wlra_fit_mpi but not $f, which wlra_mpi.h declares" >&2; exit 1; }
+    done
+fi
+
 install -d "$prefix/include" "$lib/cmake/wlra" "$lib/pkgconfig"
 install -m 644 "$header" "$prefix/include/wlra.h"
+if [ "$with_mpi" = 1 ]; then
+    install -m 644 "$mpi_header" "$prefix/include/wlra_mpi.h"
+else
+    rm -f "$prefix/include/wlra_mpi.h"
+fi
 install -m 755 "$built/libwlra.so" "$lib/libwlra.so.$version"
 ln -sfn "libwlra.so.$version" "$lib/libwlra.so.$major"
 ln -sfn "libwlra.so.$major" "$lib/libwlra.so"
@@ -130,4 +159,4 @@ if [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null && ldconfig -v -N 2>/dev
     ldconfig
 fi
 
-echo "install.sh: installed wlra $version under $prefix"
+echo "install.sh: installed wlra $version under $prefix$([ "$with_mpi" = 0 ] || echo ", with wlra_mpi.h")"

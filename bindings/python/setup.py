@@ -53,6 +53,10 @@ def build_library():
     cargo = os.environ.get("CARGO", "cargo")
     command = [cargo, "build", "--release", "--lib", "--locked", "--manifest-path", manifest,
                "--message-format=json-render-diagnostics"]
+    # pip shows this (and cargo's progress on stderr) with `pip install -v`;
+    # without -v it shows "Building wheel" until the build ends.
+    print("wlra: building libwlra with cargo (release); a first build compiles the dependencies, "
+          "about 3 to 5 minutes on 2 cores", flush=True)
     print("wlra: " + " ".join(command), flush=True)
     try:
         run = subprocess.run(command, stdout=subprocess.PIPE, text=True)

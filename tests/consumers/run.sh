@@ -91,6 +91,8 @@ install_layout() {
     [ "$(readlink "$prefix/lib/libwlra.so")" = "libwlra.so.$major" ] ||
         die "lib/libwlra.so is not a link to libwlra.so.$major"
     cmp include/wlra.h "$prefix/include/wlra.h"
+    # wlra_mpi.h comes only with a library built with `--features mpi`.
+    [ ! -e "$prefix/include/wlra_mpi.h" ] || die "a build without mpi installed include/wlra_mpi.h"
     local soname
     soname=$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
     [ "$soname" = "libwlra.so.$major" ] || die "SONAME is '$soname', not libwlra.so.$major"

@@ -14,7 +14,8 @@ using SparseArrays
 
 export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, wlra_library_version
 
-# C ABI version 1 (stable); the tests check these against include/wlra.h.
+# C ABI version 1 (stable). scripts/check-julia-abi.py (run by bindings/run-tests.sh)
+# checks these and every ccall against include/wlra.h, since no Julia runs there.
 const ROW_MAJOR = Int32(101)
 const COL_MAJOR = Int32(102)
 const OPTIONS = Dict{Symbol,Int32}(
@@ -24,6 +25,8 @@ const OPTIONS = Dict{Symbol,Int32}(
 const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2, :shared_pcg => 3)
 const INITS = Dict{Symbol,Int}(:svd => 0, :random => 1, :given => 2)
 const METHODS = Dict{Symbol,Int}(:auto => 0, :alternating => 1, :varpro => 2, :accelerated => 3)
+# Reported by WLRA_INFO_METHOD_USED only: the closed form, not a value of the method option.
+const METHOD_SVD = Int32(4)
 const STATUS_NAMES = (:null_pointer, :invalid_argument, :non_finite_input, :negative_weight,
                       :not_fitted, :cancelled, :out_of_memory, :numerical, :internal, :busy)
 const ERROR_INVALID_ARGUMENT = Int32(2)
@@ -60,7 +63,7 @@ struct WlraFit
     converged::Bool
     elapsed_seconds::Float64
     solver_used::Symbol
-    "`:alternating`, `:varpro` or `:accelerated`; `nothing` with a library that does not report it."
+    "`:alternating`, `:varpro`, `:accelerated`, or `:svd` (the closed form); `nothing` with a library that does not report it."
     method_used::Union{Symbol,Nothing}
     "Starts run (1 without restarts); `nothing` with a library that does not report it."
     starts::Union{Int,Nothing}
@@ -168,14 +171,17 @@ function read_result(model, n_rows, n_cols, rank)
         check(model, status)
         value[]
     end
+    # The names of reported values come from the tables the ABI check
+    # (scripts/check-julia-abi.py) compares with the header.
+    name_in(table, value) = something(findfirst(==(value), table), :unknown)
     solver = Int(info(INFO_ITEMS.solver_used))
     method = optional(OPTIONAL_INFO_ITEMS.method_used)
     starts = optional(OPTIONAL_INFO_ITEMS.starts)
     at_best = optional(OPTIONAL_INFO_ITEMS.starts_at_best)
     WlraFit(U, V, info(INFO_ITEMS.objective), Int(info(INFO_ITEMS.iterations)),
             info(INFO_ITEMS.converged) != 0, info(INFO_ITEMS.elapsed_seconds),
-            solver == 1 ? :exact : solver == 2 ? :sketch : solver == 3 ? :shared_pcg : :unknown,
-            method === nothing ? nothing : method == 1 ? :alternating : method == 2 ? :varpro : method == 3 ? :accelerated : method == 4 ? :svd : :unknown,
+            solver == 0 ? :unknown : name_in(SOLVERS, solver),
+            method === nothing ? nothing : method == METHOD_SVD ? :svd : method == 0 ? :unknown : name_in(METHODS, Int(method)),
             starts === nothing ? nothing : Int(starts), at_best === nothing ? nothing : Int(at_best))
 end
 

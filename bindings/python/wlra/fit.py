@@ -172,6 +172,7 @@ def _as_float64(a, name):
     arr = np.asarray(a)
     if arr.ndim != 2:
         raise InvalidArgumentError(f"{name} must be a 2-d array, got {arr.ndim} dimension(s)", 2)
+    _refuse_complex(arr, name)
     if arr.dtype == object:
         return _object_as_float64(arr, name), True
     if arr.dtype != np.float64 or not arr.flags.aligned:
@@ -181,6 +182,35 @@ def _as_float64(a, name):
         except (TypeError, ValueError) as e:
             raise InvalidArgumentError(f"{name} has dtype {arr.dtype}, which is not numeric: {e}", 2) from None
     return arr, False
+
+
+def _refuse_complex(arr, name):
+    """A complex array is an error: numpy's conversion to float64 would drop
+    the imaginary parts with only a warning."""
+    if np.iscomplexobj(arr):
+        raise InvalidArgumentError(
+            f"{name} has complex dtype {arr.dtype}: wlra fits real matrices "
+            f"(pass its real part or its modulus if that is what you mean)", 2)
+
+
+def _start_factors(start, n_rows, n_cols, rank):
+    """(U0, V0) of `start` as float64 arrays of shapes (n_rows, rank) and
+    (n_cols, rank); any other shape is an error in the caller's terms (rows
+    and columns of M, rank), never truncated or read past."""
+    if isinstance(start, FitResult):
+        start = start.library_factors
+    try:
+        U0, V0 = start
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"start must be a pair (U0, V0) or a FitResult, got {type(start).__name__}", 2) from None
+    U0, V0 = _as_float64(U0, "start U0")[0], _as_float64(V0, "start V0")[0]
+    for name, factor, rows, of in (("U0", U0, n_rows, "row of M"), ("V0", V0, n_cols, "column of M")):
+        if factor.shape != (rows, rank):
+            raise InvalidArgumentError(
+                f"start {name} has shape {factor.shape} but must be ({rows}, {rank}): "
+                f"one row per {of} ({rows}) and one column per component (rank = {rank})", 2)
+    return U0, V0
 
 
 def _is_na(x):
@@ -400,16 +430,15 @@ def _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call):
     """One model's create / set_option / set_factors / set_progress, then
     ``fit_call(model)`` (the C fit function, returning its status), then the
     result or the exception; the model is destroyed in every case."""
+    if start is not None:
+        start = _start_factors(start, n_rows, n_cols, rank)
     model = ctypes.c_void_p()
     _check(lib, None, lib.wlra_create(rank, ctypes.byref(model)))
     try:
         for option, value in values.items():
             _check(lib, model, lib.wlra_set_option(model, option, value))
         if start is not None:
-            if isinstance(start, FitResult):
-                start = start.library_factors
-            U0, V0 = (_as_float64(x, name)[0] for x, name in zip(start, ("start U", "start V")))
-            start_layout, (U0, V0), (ld_u, ld_v) = _common_layout([U0, V0])
+            start_layout, (U0, V0), (ld_u, ld_v) = _common_layout(list(start))
             _check(lib, model, lib.wlra_set_factors(model, U0.shape[0], V0.shape[0], U0.ctypes.data, ld_u, V0.ctypes.data, ld_v, start_layout))
 
         raised = []

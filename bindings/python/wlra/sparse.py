@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _library as C
 from .errors import InvalidArgumentError, NonFiniteInputError
-from .fit import _has_nan, _is_sparse, _option_values, _run
+from .fit import _has_nan, _is_sparse, _option_values, _refuse_complex, _run
 
 
 class _Csr:
@@ -23,6 +23,7 @@ class _Csr:
             raise InvalidArgumentError(f"{name} must be 2-d, got shape {a.shape}", 2)
         # csr: the caller's object itself; csc and coo: a new one (coo sums
         # its duplicates here). Neither drops stored zeros.
+        _refuse_complex(a, name)
         csr = a.tocsr()
         if not csr.has_canonical_format:
             if csr is a:

@@ -61,6 +61,20 @@ as_double_matrix <- function(x, what) {
   }
   if (is.data.frame(x)) x <- as.matrix(x)
   if (!is.matrix(x)) stop(wlra_condition(2L, sprintf("%s must be a matrix", what), NULL))
+  # Refused before any conversion: as.double() would turn text into NA
+  # ("NAs introduced by coercion", then a fit of the rest) and drop
+  # imaginary parts with only a warning.
+  if (is.complex(x)) {
+    stop(wlra_condition(2L, sprintf(paste(
+      "%s is a complex matrix: wlra fits real matrices",
+      "(pass Re(%s) or Mod(%s) if that is what you mean)"), what, what, what), NULL))
+  }
+  if (!is.numeric(x) && !is.logical(x)) {
+    stop(wlra_condition(2L, sprintf(paste(
+      "%s is a %s matrix: wlra needs a numeric one",
+      "(convert it first, e.g. storage.mode(%s) <- \"double\", if its entries are numbers)"),
+      what, typeof(x), what), NULL))
+  }
   # Only integer or logical matrices are converted; doubles pass as they are.
   if (!is.double(x)) storage.mode(x) <- "double"
   x
@@ -112,7 +126,7 @@ one_based_message <- function(message) {
 # Options, start and progress as the .Call glue takes them, checked; shared
 # by wlra() and wlra_sparse(). `raised` receives an error of `progress`.
 # held_out_fold counts from 1 in R (WLRA_OPTION_HELD_OUT_FOLD from 0).
-fit_arguments <- function(rank, options, start, progress, raised, call) {
+fit_arguments <- function(rank, options, start, progress, raised, call, dims) {
   if (!is.numeric(rank) || length(rank) != 1 || is.na(rank) || rank < 0 || rank != floor(rank)) {
     stop(wlra_condition(2L, sprintf("rank = %s must be a whole number >= 1", format(rank)), call))
   }
@@ -153,6 +167,9 @@ fit_arguments <- function(rank, options, start, progress, raised, call) {
   if (!is.null(start)) {
     start_u <- as_double_matrix(start$U, "start$U")
     start_v <- as_double_matrix(start$V, "start$V")
+    # The C ABI reads rank columns: fewer would be read past, more ignored.
+    check_start_shape(start_u, "start$U", dims[[1]], "row of M", rank, call)
+    check_start_shape(start_v, "start$V", dims[[2]], "column of M", rank, call)
   }
 
   # The callback wrapper never signals: an error in `progress` cancels the
@@ -168,6 +185,14 @@ fit_arguments <- function(rank, options, start, progress, raised, call) {
   }
   list(rank = as.double(rank), option_ids = unname(as.double(.wlra_options[names_])),
        option_values = unname(values), progress = wrapper, start_u = start_u, start_v = start_v)
+}
+
+check_start_shape <- function(x, what, rows, of, rank, call) {
+  if (!identical(dim(x), as.integer(c(rows, rank)))) {
+    stop(wlra_condition(2L, sprintf(
+      "%s is %d x %d but must be %d x %.0f: one row per %s (%d) and one column per component (rank = %.0f)",
+      what, nrow(x), ncol(x), rows, rank, of, rows, rank), call))
+  }
 }
 
 # Ctrl-C seen by the C glue, raised once libwlra has returned, as R raises
@@ -293,7 +318,8 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
 #   completed iterations.
 # @param offsets "none", "rows" (a), "columns" (b) or "both"
 #   (WLRA_OPTION_OFFSETS), fitted jointly with U and V.
-# @param start NULL or list(U = , V = ) of starting factors (init = "given").
+# @param start NULL or list(U = , V = ) of starting factors (init = "given"),
+#   nrow(M) x rank and ncol(M) x rank.
 # @param verbose TRUE: one line per iteration. Ctrl-C cancels the fit after
 #   the iteration it interrupts and raises R's interrupt once libwlra has
 #   returned.
@@ -323,7 +349,7 @@ wlra <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "columns", 
   M <- observed$M
   W <- observed$W
   raised <- new.env()
-  a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call)
+  a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call, dim(M))
   out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress,
                isTRUE(verbose), a$start_u, a$start_v)
   fit_result(out, raised, call, data, list(rownames(data), colnames(data)))
@@ -421,7 +447,7 @@ wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "col
     }
   }
   raised <- new.env()
-  a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call)
+  a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call, dim(M))
   out <- .Call(C_wlra_r_fit_csc, M@Dim, M@p, M@i, M@x, if (is.null(W)) NULL else W@x,
                as.double(unlist(defaults)),
                a$rank, a$option_ids, a$option_values, a$progress, isTRUE(verbose), a$start_u, a$start_v)
