@@ -28,6 +28,7 @@ pub(crate) mod outer;
 
 // Everything below the driver: reached from outside only through
 // `internals`, for the benchmarks and the integration tests.
+pub(crate) mod held_out;
 pub(crate) mod kernels;
 pub(crate) mod memory;
 pub(crate) mod offsets;
@@ -37,7 +38,6 @@ pub(crate) mod rng;
 pub(crate) mod scaling;
 pub(crate) mod solver;
 pub(crate) mod thread_pool;
-pub(crate) mod validation;
 
 pub use error::{Error, Result};
 pub use model::Model;
@@ -51,6 +51,7 @@ pub use solver::SolverKind;
 pub mod internals {
     /// Testing only: a panic inside the C boundary (tests/reliability.rs).
     pub use crate::ffi::panic_probe as boundary_panic_probe;
+    pub use crate::held_out::Folds;
     pub use crate::init::svd_factors;
     pub use crate::kernels::gathered::{add_projections, add_row_sums, RowSums};
     pub use crate::kernels::orthonormal::{orthonormal_basis, RFactorWorkspace};
@@ -66,7 +67,6 @@ pub mod internals {
     pub use crate::solver::dense::exact::ExactSolver;
     pub use crate::solver::dense::sketch::SketchSolver;
     pub use crate::solver::{HalfStep, HalfStepSolver};
-    pub use crate::validation::Folds;
     /// The option table, to test wlra_option_info against.
     pub use crate::vocabulary::option_table::{OptionKind, OPTIONS as OPTION_TABLE};
 }

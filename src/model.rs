@@ -4,19 +4,19 @@
 use crate::driver::{self, FitOutcome};
 use crate::error::{invalid, Error, Result};
 use crate::fold_in::{fold_in_rows, FoldIn};
+use crate::held_out::{
+    csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
+    HeldOutError,
+};
 use crate::init::Factors;
 use crate::memory;
 use crate::offsets::{OffsetColumns, Offsets};
 use crate::options::{InitChoice, Options};
-use crate::problem::checks::{check_finite, check_rank, check_values};
+use crate::problem::checks::{check_finite, check_new_rows, check_pairs, check_rank, check_values};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
 use crate::scaling::dot_without_overflow;
 use crate::thread_pool::JoinedPool;
-use crate::validation::{
-    csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
-    HeldOutError,
-};
 use crate::vocabulary::info::*;
 use faer::{Mat, MatRef, Par};
 use std::time::Instant;
@@ -190,7 +190,7 @@ impl Model {
     /// fails leaves the model as it was, a cancelled one keeps the factors of
     /// its last completed iteration and returns `Error::Cancelled`.
     ///
-    /// With a held-out fold (WLRA_OPTION_FOLDS, `crate::validation`) the
+    /// With a held-out fold (WLRA_OPTION_FOLDS, `crate::held_out`) the
     /// fold's entries get weight 0 and their error is kept for `info`;
     /// CSR input with folds goes through `fit_csr`.
     pub fn fit<'a>(&mut self, problem: impl Into<Problem<'a>>) -> Result<()> {
@@ -338,25 +338,7 @@ impl Model {
     pub fn predict(&self, rows: &[usize], cols: &[usize], out: &mut [f64]) -> Result<()> {
         let f = self.fitted()?;
         let (u, v) = (f.factors.u.as_ref(), f.factors.v.as_ref());
-        if rows.len() != cols.len() || out.len() != rows.len() {
-            return Err(invalid(format!(
-                "{} row indices, {} column indices and {} outputs must be as many",
-                rows.len(),
-                cols.len(),
-                out.len()
-            )));
-        }
-        let check = |name: &str, index: &[usize], limit: usize| -> Result<()> {
-            match index.iter().position(|&x| x >= limit) {
-                Some(p) => Err(invalid(format!(
-                    "{name}[{p}] = {} is not below {limit}",
-                    index[p]
-                ))),
-                None => Ok(()),
-            }
-        };
-        check("rows", rows, u.nrows())?;
-        check("cols", cols, v.nrows())?;
+        check_pairs(rows, cols, out.len(), (u.nrows(), v.nrows()))?;
         // The augmented product is the whole model, offsets included,
         // summed so that no partial sum overflows where the value does not.
         for ((o, &i), &j) in out.iter_mut().zip(rows).zip(cols) {
@@ -380,33 +362,10 @@ impl Model {
     ) -> Result<Mat<f64>> {
         let fitted = self.fitted()?;
         let v = fitted.factors.v.as_ref();
-        if m_rows.ncols() != v.nrows() {
-            return Err(invalid(format!(
-                "the new rows have {} columns, the fitted model has {}",
-                m_rows.ncols(),
-                v.nrows()
-            )));
-        }
-        if let Some(w) = w_rows {
-            if (w.nrows(), w.ncols()) != (m_rows.nrows(), m_rows.ncols()) {
-                return Err(invalid(format!(
-                    "W_rows is {} x {}, M_rows is {} x {}",
-                    w.nrows(),
-                    w.ncols(),
-                    m_rows.nrows(),
-                    m_rows.ncols()
-                )));
-            }
-        }
-        check_values(["M_rows", "W_rows"], m_rows, w_rows, 0)?;
+        check_new_rows(m_rows, w_rows, v.nrows())?;
         let ridge = (self.options.ridge, self.options.ridge_by_weight_sums);
         let (offsets, k) = (fitted.offsets, self.rank);
-        // The U half-step's own view of V~ (`crate::offsets`): its columns
-        // but the pinned one, whose partner b comes off the data.
-        let pinned = offsets.pinned(k, true);
-        let free: Vec<usize> = (0..v.ncols()).filter(|&c| Some(c) != pinned).collect();
-        let design = memory::try_from_fn(v.nrows(), free.len(), |j, c| v[(j, free[c])], "V")?;
-        let shift = pinned.map(|c| v.col(c).try_as_col_major().expect("owned").as_slice());
+        let (design, shift) = offsets.fold_in_design(v, k)?;
         let rows = FoldIn {
             design: design.as_ref(),
             shift,

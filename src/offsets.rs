@@ -131,6 +131,23 @@ impl Offsets {
         }
     }
 
+    /// Fold-in's view of the fitted V~ (rank k): the U half-step's design,
+    /// its columns but the pinned one, and that column's partner, the column
+    /// offsets b, which come off the new rows' data (None without).
+    pub fn fold_in_design(
+        self,
+        v: MatRef<'_, f64>,
+        k: usize,
+    ) -> Result<(Mat<f64>, Option<&[f64]>)> {
+        let pinned = self.pinned(k, true);
+        let free: Vec<usize> = (0..v.ncols()).filter(|&c| Some(c) != pinned).collect();
+        let design = try_from_fn(v.nrows(), free.len(), |j, c| v[(j, free[c])], "V")?;
+        // Owned factors are column-major: the column is one slice.
+        let column = |c: usize| v.col(c).try_as_col_major().expect("owned").as_slice();
+        let shift = pinned.map(column);
+        Ok((design, shift))
+    }
+
     /// The pinned value in the factor a half-step solves for (`pinned`).
     pub fn pin(self, pins: Pins, rows: bool) -> f64 {
         if rows {

@@ -2,8 +2,8 @@
 //! new options never change a struct layout. Every value travels as f64.
 
 use crate::error::{invalid, Result};
+use crate::held_out::Folds;
 use crate::offsets::Offsets;
-use crate::validation::Folds;
 use crate::vocabulary::choices::*;
 use crate::vocabulary::option_table::spec_of;
 use crate::vocabulary::options::*;

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["memory", "panics", "rng", "scaling", "vocabulary"],
     &["kernels", "products", "thread_pool"],
     &["problem"],
-    &["init", "validation"],
+    &["init", "held_out"],
     &["offsets"],
     &["options"],
     &["solver"],

@@ -56,6 +56,61 @@ pub fn check_values(
     Ok(())
 }
 
+/// New rows for fold-in: `n_cols` columns (the fit's), W_rows (if given)
+/// of M_rows' shape, values as `check_values` wants them.
+pub fn check_new_rows(
+    m_rows: MatRef<'_, f64>,
+    w_rows: Option<MatRef<'_, f64>>,
+    n_cols: usize,
+) -> Result<()> {
+    if m_rows.ncols() != n_cols {
+        return Err(invalid(format!(
+            "the new rows have {} columns, the fitted model has {n_cols}",
+            m_rows.ncols()
+        )));
+    }
+    if let Some(w) = w_rows {
+        if (w.nrows(), w.ncols()) != (m_rows.nrows(), m_rows.ncols()) {
+            return Err(invalid(format!(
+                "W_rows is {} x {}, M_rows is {} x {}",
+                w.nrows(),
+                w.ncols(),
+                m_rows.nrows(),
+                m_rows.ncols()
+            )));
+        }
+    }
+    check_values(["M_rows", "W_rows"], m_rows, w_rows, 0)
+}
+
+/// Index pairs to predict at: as many rows, columns and outputs, each
+/// index below its side of `shape`.
+pub fn check_pairs(
+    rows: &[usize],
+    cols: &[usize],
+    outputs: usize,
+    shape: (usize, usize),
+) -> Result<()> {
+    if rows.len() != cols.len() || outputs != rows.len() {
+        return Err(invalid(format!(
+            "{} row indices, {} column indices and {outputs} outputs must be as many",
+            rows.len(),
+            cols.len()
+        )));
+    }
+    let check = |name: &str, index: &[usize], limit: usize| -> Result<()> {
+        match index.iter().position(|&x| x >= limit) {
+            Some(p) => Err(invalid(format!(
+                "{name}[{p}] = {} is not below {limit}",
+                index[p]
+            ))),
+            None => Ok(()),
+        }
+    };
+    check("rows", rows, shape.0)?;
+    check("cols", cols, shape.1)
+}
+
 /// Every entry of `a` finite; the first that is not is named.
 pub fn check_finite(name: &str, a: MatRef<'_, f64>, first_row: usize) -> Result<()> {
     for_each_in_memory_order(a, |i, j, v| {
