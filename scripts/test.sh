@@ -27,6 +27,7 @@ suite "system packages" bash scripts/install-deps.sh
 suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --all-targets -- -D warnings
 suite "Rust and C tests" cargo test --no-fail-fast
+suite "public Rust API" bash scripts/public-api.sh
 # Reliability (docs/reliability.md): bounded fuzzing (FUZZ_SECONDS per
 # target), the C programs under the sanitizers (against the fuzz build's
 # ASan-instrumented library) and valgrind, the soak and panic containment.

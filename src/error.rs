@@ -48,7 +48,7 @@ impl std::error::Error for Error {}
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Shorthand for the most common error: a bad argument, with its message.
-pub fn invalid(message: impl Into<String>) -> Error {
+pub(crate) fn invalid(message: impl Into<String>) -> Error {
     Error::InvalidArgument(message.into())
 }
 
@@ -56,7 +56,7 @@ pub fn invalid(message: impl Into<String>) -> Error {
 /// exponent form (`1e+300`, `-1e-300`) below 1e-4 and from 1e6 on. Every
 /// message that shows an f64 goes through here, so no value prints as a
 /// 300-digit decimal.
-pub fn fmt_g(x: f64) -> String {
+pub(crate) fn fmt_g(x: f64) -> String {
     const PRECISION: i32 = 6;
     if !x.is_finite() {
         return x.to_string();

@@ -167,7 +167,7 @@ impl Options {
     }
 
     /// The fold a fit holds out, if any; the fold must exist.
-    pub fn folds(&self) -> Result<Option<Folds>> {
+    pub(crate) fn folds(&self) -> Result<Option<Folds>> {
         if self.folds == 0 {
             return Ok(None);
         }

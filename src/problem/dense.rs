@@ -48,7 +48,7 @@ impl<'a> DenseProblem<'a> {
 
     /// The same problem with s_j (in the solvers' units, one per column)
     /// subtracted from every M[i, j] the solvers read.
-    pub fn with_column_shift<'s>(&self, shift: &'s [f64]) -> DenseProblem<'s>
+    pub(crate) fn with_column_shift<'s>(&self, shift: &'s [f64]) -> DenseProblem<'s>
     where
         'a: 's,
     {
@@ -60,25 +60,25 @@ impl<'a> DenseProblem<'a> {
     }
 
     /// The shift per column, if any.
-    pub fn column_shift(&self) -> Option<&'a [f64]> {
+    pub(crate) fn column_shift(&self) -> Option<&'a [f64]> {
         self.shift
     }
 
     /// The same problem read through the scale its largest weight and its
     /// largest |M| where W > 0 call for. One pass over W and M.
-    pub fn normalized(&self) -> DenseProblem<'a> {
+    pub(crate) fn normalized(&self) -> DenseProblem<'a> {
         let (weight, value) = self.largest_magnitudes();
         self.with_scale(Scale::for_largest(weight, value))
     }
 
     /// The same problem read through `scale`.
-    pub fn with_scale(&self, scale: Scale) -> DenseProblem<'a> {
+    pub(crate) fn with_scale(&self, scale: Scale) -> DenseProblem<'a> {
         DenseProblem { scale, ..*self }
     }
 
     /// The largest weight and the largest |M| where W > 0, in the caller's
     /// units. One pass over W and M, along their contiguous direction.
-    pub fn largest_magnitudes(&self) -> (f64, f64) {
+    pub(crate) fn largest_magnitudes(&self) -> (f64, f64) {
         let (mut weight, mut value) = (0.0f64, 0.0f64);
         let (n, m) = (self.n_rows(), self.n_cols());
         let by_rows = self.weights.unwrap_or(self.data).row_stride() != 1;
@@ -98,7 +98,7 @@ impl<'a> DenseProblem<'a> {
     }
 
     /// How the values the solvers see relate to the caller's.
-    pub fn scale(&self) -> Scale {
+    pub(crate) fn scale(&self) -> Scale {
         self.scale
     }
 
@@ -133,7 +133,7 @@ impl<'a> DenseProblem<'a> {
 
     /// The solver's W[i, j] (1 for unit weights).
     #[inline]
-    pub fn weight(&self, i: usize, j: usize) -> f64 {
+    pub(crate) fn weight(&self, i: usize, j: usize) -> f64 {
         self.weights
             .map_or(1.0, |w| self.scale.weights().apply(w[(i, j)]))
     }
@@ -148,7 +148,7 @@ impl<'a> DenseProblem<'a> {
     /// M[rows, cols] in the caller's units and the multiplier that takes
     /// them to the solver's (`Multiplier::apply_to` after a copy); the
     /// column shift, if any, is the reader's to subtract after.
-    pub fn values_block(
+    pub(crate) fn values_block(
         &self,
         rows: Range<usize>,
         cols: Range<usize>,
@@ -158,7 +158,12 @@ impl<'a> DenseProblem<'a> {
 
     /// The solver's W[rows, cols] with rows contiguous in `out` (all 1 for
     /// unit weights).
-    pub fn weights_rows_into(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) {
+    pub(crate) fn weights_rows_into(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        out: &mut [f64],
+    ) {
         let len = rows.len() * cols.len();
         match self.weights_block(rows, cols) {
             Some(w) => {
@@ -172,7 +177,7 @@ impl<'a> DenseProblem<'a> {
     /// The solver's W[rows, cols], or None for unit weights: a view of the
     /// caller's memory at the unit scale, else a scaled copy in `scratch`
     /// (at least rows x cols), in W's orientation.
-    pub fn scaled_weights_block<'s>(
+    pub(crate) fn scaled_weights_block<'s>(
         &self,
         rows: Range<usize>,
         cols: Range<usize>,
@@ -204,7 +209,7 @@ impl<'a> DenseProblem<'a> {
     }
 
     /// True when W is all ones: every row then shares one Gram matrix.
-    pub fn has_unit_weights(&self) -> bool {
+    pub(crate) fn has_unit_weights(&self) -> bool {
         self.weights.is_none()
     }
 
@@ -224,7 +229,7 @@ impl<'a> DenseProblem<'a> {
     }
 
     /// out = (W o M)[rows, cols]. Flops: one multiply per entry.
-    pub fn weighted_data_block(
+    pub(crate) fn weighted_data_block(
         &self,
         rows: Range<usize>,
         cols: Range<usize>,
@@ -345,7 +350,7 @@ impl<'a> DenseProblem<'a> {
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2. Flops: 2 n m k + 3 n m.
     /// Partial sums per row block are added in block order (deterministic).
     /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
-    pub fn weighted_residual(
+    pub(crate) fn weighted_residual(
         &self,
         u: MatRef<'_, f64>,
         v: MatRef<'_, f64>,

@@ -2,11 +2,13 @@
 //! sparse pattern with constant values outside it. The driver and solvers
 //! read the data only through `Problem`.
 
-pub mod checks;
+pub(crate) mod checks;
 mod dense;
-pub mod row_residuals;
+// The distributed objective's per-row sums (`crate::distributed`).
+#[cfg(feature = "mpi")]
+pub(crate) mod row_residuals;
 pub mod sparse;
-pub mod weight_sums;
+pub(crate) mod weight_sums;
 
 pub use dense::DenseProblem;
 pub use sparse::{SparseProblem, SparseView};
@@ -40,7 +42,7 @@ impl<'a> Problem<'a> {
 
     /// How the values the solvers see relate to the caller's
     /// (`crate::scaling`).
-    pub fn scale(&self) -> Scale {
+    pub(crate) fn scale(&self) -> Scale {
         match self {
             Problem::Dense(d) => d.scale(),
             Problem::Sparse(s) => s.scale(),
@@ -50,7 +52,7 @@ impl<'a> Problem<'a> {
     /// The problem as the fit reads it: dense input gets the scale its
     /// largest magnitudes call for (one pass over W and M); sparse input
     /// was scaled when it was built.
-    pub fn normalized(&self) -> Problem<'a> {
+    pub(crate) fn normalized(&self) -> Problem<'a> {
         match self {
             Problem::Dense(d) => Problem::Dense(d.normalized()),
             Problem::Sparse(s) => Problem::Sparse(*s),
@@ -69,7 +71,7 @@ impl<'a> Problem<'a> {
     /// subtracted from every M[i, j] the solvers read: a half-step with
     /// offsets (`crate::offsets`). Sparse input reads its pattern's values
     /// from `shifted` (`SparseView::shifted_values`); dense input ignores it.
-    pub fn with_column_shift<'s>(&self, shift: &'s [f64], shifted: &'s [f64]) -> Problem<'s>
+    pub(crate) fn with_column_shift<'s>(&self, shift: &'s [f64], shifted: &'s [f64]) -> Problem<'s>
     where
         'a: 's,
     {
@@ -81,7 +83,7 @@ impl<'a> Problem<'a> {
 
     /// The dense form, for the solvers that only take dense input; the
     /// solver table never hands them a sparse problem.
-    pub fn dense(&self) -> &DenseProblem<'a> {
+    pub(crate) fn dense(&self) -> &DenseProblem<'a> {
         match self {
             Problem::Dense(d) => d,
             Problem::Sparse(_) => panic!("a dense-only solver was given sparse input"),
@@ -90,7 +92,7 @@ impl<'a> Problem<'a> {
 
     /// The sparse form, for the solvers that only take sparse input; the
     /// solver table never hands them a dense problem.
-    pub fn sparse(&self) -> &SparseView<'a> {
+    pub(crate) fn sparse(&self) -> &SparseView<'a> {
         match self {
             Problem::Sparse(s) => s,
             Problem::Dense(_) => panic!("a sparse-only solver was given dense input"),
@@ -108,7 +110,7 @@ impl<'a> Problem<'a> {
 
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2 in the solvers' units (times
     /// 2^-(weight + 2 value) of `scale`), on the current rayon pool.
-    pub fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<f64> {
+    pub(crate) fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<f64> {
         let par = current_par();
         match self {
             Problem::Dense(d) => d.weighted_residual(u, v, par),

@@ -23,7 +23,7 @@ use crate::scaling::Scale;
 use faer::{Mat, MatRef, Par};
 
 /// One orientation of the pattern: rows, their columns and values.
-pub struct Pattern {
+pub(crate) struct Pattern {
     ptr: Vec<usize>,
     idx: Vec<usize>,
     m: Vec<f64>,
@@ -167,7 +167,7 @@ impl SparseProblem {
 
     /// Give weight 0 to every pattern entry (i, j) with `drop(i, j)`, in
     /// both orientations (held-out folds). Values stay.
-    pub fn zero_weights_where(&mut self, drop: impl Fn(usize, usize) -> bool) {
+    pub(crate) fn zero_weights_where(&mut self, drop: impl Fn(usize, usize) -> bool) {
         for i in 0..self.n_rows {
             for p in self.rows.row(i) {
                 if drop(i, self.rows.idx[p]) {
@@ -218,7 +218,7 @@ pub struct SparseView<'a> {
 impl<'a> SparseView<'a> {
     /// The pattern's values minus `shift` (one per column, the solvers'
     /// units), in pattern order, for `with_column_shift`. O(nnz).
-    pub fn shifted_values(&self, shift: &[f64]) -> Result<Vec<f64>> {
+    pub(crate) fn shifted_values(&self, shift: &[f64]) -> Result<Vec<f64>> {
         let p = self.pattern;
         try_collect(
             p.m.iter().zip(&p.idx).map(|(m, &j)| m - shift[j]),
@@ -228,7 +228,11 @@ impl<'a> SparseView<'a> {
 
     /// The same problem with s_j subtracted from every M[i, j] the solvers
     /// read; `shifted` is `shifted_values(shift)`.
-    pub fn with_column_shift<'s>(&self, shift: &'s [f64], shifted: &'s [f64]) -> SparseView<'s>
+    pub(crate) fn with_column_shift<'s>(
+        &self,
+        shift: &'s [f64],
+        shifted: &'s [f64],
+    ) -> SparseView<'s>
     where
         'a: 's,
     {
@@ -242,7 +246,7 @@ impl<'a> SparseView<'a> {
     }
 
     /// The shift per column, if any.
-    pub fn column_shift(&self) -> Option<&'a [f64]> {
+    pub(crate) fn column_shift(&self) -> Option<&'a [f64]> {
         self.shift
     }
 
@@ -257,7 +261,7 @@ impl<'a> SparseView<'a> {
     }
 
     /// How the values the solvers see relate to the caller's.
-    pub fn scale(&self) -> Scale {
+    pub(crate) fn scale(&self) -> Scale {
         self.scale
     }
 
@@ -324,7 +328,7 @@ impl<'a> SparseView<'a> {
     /// sum_ij W_ij (M_ij - u_i.v_j)^2 as w_default * (the all-entries sum,
     /// from k x k Grams) + the pattern's corrections. Flops: O((n + m) k^2
     /// + nnz k).
-    pub fn weighted_residual(
+    pub(crate) fn weighted_residual(
         &self,
         u: MatRef<'_, f64>,
         v: MatRef<'_, f64>,
@@ -398,11 +402,11 @@ impl<'a> SparseView<'a> {
     }
 
     /// The solver's w_default (scaled, as every value here).
-    pub fn w_default(&self) -> f64 {
+    pub(crate) fn w_default(&self) -> f64 {
         self.w_default
     }
 
-    pub fn m_default(&self) -> f64 {
+    pub(crate) fn m_default(&self) -> f64 {
         self.m_default
     }
 

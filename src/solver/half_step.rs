@@ -20,7 +20,7 @@ pub enum SolverKind {
 }
 
 impl SolverKind {
-    pub fn c_value(self) -> i32 {
+    pub(crate) fn c_value(self) -> i32 {
         match self {
             SolverKind::Exact => crate::vocabulary::WLRA_SOLVER_EXACT,
             SolverKind::Sketch => crate::vocabulary::WLRA_SOLVER_SKETCH,

@@ -49,7 +49,9 @@ pub fn status_of(error: &Error) -> wlra_status {
 
 /// A status code as the error it stands for, with `message`; an unknown
 /// code (or WLRA_OK, which is no error) is an internal error.
-pub fn error_with_status(code: wlra_status, message: String) -> Error {
+/// Only distributed fits receive statuses from elsewhere (another rank).
+#[cfg(feature = "mpi")]
+pub(crate) fn error_with_status(code: wlra_status, message: String) -> Error {
     match code {
         WLRA_ERROR_NULL_POINTER => Error::NullPointer(message),
         WLRA_ERROR_INVALID_ARGUMENT => Error::InvalidArgument(message),
@@ -65,7 +67,7 @@ pub fn error_with_status(code: wlra_status, message: String) -> Error {
 }
 
 /// Static, NUL-terminated text for a status code.
-pub fn status_text(status: wlra_status) -> &'static [u8] {
+pub(crate) fn status_text(status: wlra_status) -> &'static [u8] {
     match status {
         WLRA_OK => b"success\0",
         WLRA_ERROR_NULL_POINTER => b"a required pointer argument was NULL\0",
