@@ -162,6 +162,25 @@ static void free_csr(csr *c) {
     free(c->w);
 }
 
+/* The model's factors, U gathered at rank 0 (u, N x K) and V (v, M x K)
+ * on every rank; false if wlra_get_factors fails. */
+static int gather_factors(wlra_model *model, int n_local, int size, double *u, double *v) {
+    double *u_local = malloc(sizeof(double) * (size_t)n_local * K);
+    int ok = wlra_get_factors(model, u_local, K, v, K, WLRA_ROW_MAJOR) == WLRA_OK;
+    int *counts = malloc(sizeof(int) * (size_t)size), *displs = malloc(sizeof(int) * (size_t)size);
+    for (int r = 0; r < size; r++) {
+        int a = (int)((long)r * N / size), b = (int)((long)(r + 1) * N / size);
+        counts[r] = (b - a) * K;
+        displs[r] = a * K;
+    }
+    MPI_Gatherv(u_local, n_local * K, MPI_DOUBLE, u, counts, displs, MPI_DOUBLE, 0,
+                MPI_COMM_WORLD);
+    free(u_local);
+    free(counts);
+    free(displs);
+    return ok;
+}
+
 /* The cancelled fit: every rank saw iterations 1, 2 and 3 with the same
  * objectives, reports 3 iterations, and holds the factors of wlra_fit
  * cancelled at iteration 3 (checked at rank 0). */
@@ -178,18 +197,9 @@ static void cancelled_run(wlra_model *model, int rank, int size, int n_local, wl
     for (int t = 0; t < 3; t++)
         CHECK(low[t] == high[t], "iteration %d: the ranks' callbacks saw different objectives",
               t + 1);
-    double *u_local = malloc(sizeof(double) * (size_t)n_local * K);
     double *u = malloc(sizeof(double) * N * K), *v = malloc(sizeof(double) * M * K);
-    CHECK(wlra_get_factors(model, u_local, K, v, K, WLRA_ROW_MAJOR) == WLRA_OK,
+    CHECK(gather_factors(model, n_local, size, u, v),
           "rank %d: wlra_get_factors after the cancel", rank);
-    int *counts = malloc(sizeof(int) * (size_t)size), *displs = malloc(sizeof(int) * (size_t)size);
-    for (int r = 0; r < size; r++) {
-        int a = (int)((long)r * N / size), b = (int)((long)(r + 1) * N / size);
-        counts[r] = (b - a) * K;
-        displs[r] = a * K;
-    }
-    MPI_Gatherv(u_local, n_local * K, MPI_DOUBLE, u, counts, displs, MPI_DOUBLE, 0,
-                MPI_COMM_WORLD);
     if (rank == 0) {
         wlra_model *single = NULL;
         wlra_create(K, &single);
@@ -219,11 +229,8 @@ static void cancelled_run(wlra_model *model, int rank, int size, int n_local, wl
         free(su);
         free(sv);
     }
-    free(u_local);
     free(u);
     free(v);
-    free(counts);
-    free(displs);
 }
 
 int main(int argc, char **argv) {
@@ -325,18 +332,8 @@ int main(int argc, char **argv) {
     }
 
     {
-        double *u_local = malloc(sizeof(double) * (size_t)n_local * K);
         double *u = malloc(sizeof(double) * N * K), *v = malloc(sizeof(double) * M * K);
-        CHECK(wlra_get_factors(model, u_local, K, v, K, WLRA_ROW_MAJOR) == WLRA_OK,
-              "wlra_get_factors");
-        int *counts = malloc(sizeof(int) * (size_t)size), *displs = malloc(sizeof(int) * (size_t)size);
-        for (int r = 0; r < size; r++) {
-            int a = (int)((long)r * N / size), b = (int)((long)(r + 1) * N / size);
-            counts[r] = (b - a) * K;
-            displs[r] = a * K;
-        }
-        MPI_Gatherv(u_local, n_local * K, MPI_DOUBLE, u, counts, displs, MPI_DOUBLE, 0,
-                    MPI_COMM_WORLD);
+        CHECK(gather_factors(model, n_local, size, u, v), "wlra_get_factors");
         double iterations = 0, objective = 0;
         wlra_get_info(model, WLRA_INFO_ITERATIONS, &iterations);
         wlra_get_info(model, WLRA_INFO_OBJECTIVE, &objective);
@@ -456,11 +453,8 @@ int main(int argc, char **argv) {
                 fclose(f);
             }
         }
-        free(u_local);
         free(u);
         free(v);
-        free(counts);
-        free(displs);
     }
 done:
     free(all);
