@@ -12,9 +12,9 @@ use crate::vocabulary::status::{error_with_status, status_of};
 use faer::MatRef;
 
 /// What the distributed fit supports, checked on every rank before the
-/// status agreement: plain alternation with the exact solver, from the
-/// seeded random start; no clipping, over-relaxation, per-row ridge
-/// scaling, folds or restarts.
+/// status agreement: alternation with the exact solver, from the seeded
+/// random start, with clipping and over-relaxation (the shared loop's, on
+/// whole factors); no per-row ridge scaling, folds or restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
@@ -30,12 +30,6 @@ pub fn check_options(options: &Options) -> Result<()> {
     }
     if options.init != InitChoice::Random {
         return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM");
-    }
-    if options.clip != 0.0 {
-        return unsupported("WLRA_OPTION_CLIP must be 0");
-    }
-    if options.overrelaxation != 1.0 {
-        return unsupported("WLRA_OPTION_OVERRELAXATION must be 1");
     }
     if options.ridge_by_weight_sums && options.ridge > 0.0 {
         return unsupported("WLRA_OPTION_RIDGE_SCALING must be WLRA_RIDGE_UNIFORM");

@@ -12,6 +12,7 @@
  *                                 malformed CSR row, an unsupported init, rows
  *                                 that overlap or leave a gap): every rank
  *                                 must return the same status
+ *   fit_mpi relaxed OUT.bin       the dense fit with over-relaxation and clipping
  *   fit_mpi cancel                the dense fit, with a progress callback on
  *                                 every rank; the last rank's says stop at
  *                                 iteration 3: every rank must return
@@ -103,6 +104,10 @@ static int32_t my_alltoallv(void *user, const double *send, const size_t *send_c
     return rc;
 }
 
+/* "relaxed": the dense fit with over-relaxation and LLR16's clipping, both
+ * run by the shared loop on whole factors. */
+static int relaxed = 0;
+
 static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING);
     wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_EXACT);
@@ -114,6 +119,10 @@ static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_TOLERANCE, ridge > 0 ? 1e-4 : 0);
     wlra_set_option(model, WLRA_OPTION_RIDGE, ridge);
     wlra_set_option(model, WLRA_OPTION_THREADS, 1);
+    if (relaxed) {
+        wlra_set_option(model, WLRA_OPTION_OVERRELAXATION, 1.5);
+        wlra_set_option(model, WLRA_OPTION_CLIP, 1.5);
+    }
 }
 
 /* The progress a rank saw; `stop_at` > 0 says stop there. */
@@ -247,6 +256,7 @@ int main(int argc, char **argv) {
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
+    relaxed = strcmp(mode, "relaxed") == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -428,6 +438,9 @@ int main(int argc, char **argv) {
             printf("  against wlra_fit: largest difference of U V^T %.3g (scale %.3g)%s\n", gap,
                    scale, same ? "; factors bitwise identical" : "");
             CHECK(gap <= 1e-6 * scale, "U V^T differs from wlra_fit's by %.3g", gap);
+            /* Dense fits run a fixed budget: no stop depends on the order of
+             * the objective's sums, so the bits must agree. */
+            if (!csr_input) CHECK(same, "%s: factors differ from wlra_fit's", mode);
             wlra_destroy(single);
             free(su);
             free(sv);
@@ -443,7 +456,8 @@ int main(int argc, char **argv) {
                 }
             double rel = sqrt(err / norm);
             printf("  ||U V^T - M*||_F / ||M*||_F = %.3g\n", rel);
-            if (!csr_input) CHECK(rel < 1e-2, "planted truth not recovered: %.3g", rel);
+            /* (Clipping at 1.5 in six iterations is not meant to recover it.) */
+            if (!csr_input && !relaxed) CHECK(rel < 1e-2, "planted truth not recovered: %.3g", rel);
 
             FILE *f = fopen(argv[2], "wb");
             CHECK(f != NULL, "cannot write %s", argv[2]);
