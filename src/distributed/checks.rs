@@ -12,18 +12,20 @@ use crate::vocabulary::status::{error_with_status, status_of};
 use faer::MatRef;
 
 /// What the distributed fit supports, checked on every rank before the
-/// status agreement: alternation with the exact solver, from the seeded
+/// status agreement: alternation or accelerated alternation (AUTO's, as
+/// VarPro does not distribute) with the exact solver, from the seeded
 /// random start, with clipping and over-relaxation (the shared loop's, on
 /// whole factors); no per-row ridge scaling, folds or restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
-            "the distributed fit supports WLRA_METHOD_ALTERNATING with WLRA_SOLVER_EXACT \
-             and WLRA_INIT_RANDOM only (docs/mpi.md): {what}"
+            "the distributed fit supports WLRA_METHOD_ALTERNATING, _ACCELERATED and _AUTO \
+             (which runs accelerated alternation) with WLRA_SOLVER_EXACT and WLRA_INIT_RANDOM \
+             only (docs/mpi.md): {what}"
         )))
     };
-    if options.method != MethodChoice::Alternating {
-        return unsupported("set WLRA_OPTION_METHOD to WLRA_METHOD_ALTERNATING");
+    if options.method == MethodChoice::VarPro {
+        return unsupported("VarPro's Gauss-Newton system does not distribute");
     }
     if options.solver != SolverChoice::Exact {
         return unsupported("set WLRA_OPTION_SOLVER to WLRA_SOLVER_EXACT");

@@ -21,7 +21,9 @@ use crate::error::{Error, Result};
 use crate::init::{random_factors, Factors};
 use crate::kernels::blocking::current_par;
 use crate::memory::try_from_fn;
+use crate::options::MethodChoice;
 use crate::options::Options;
+use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::{alternate, prepare_fixed, relax, warm_start};
 use crate::outer::sides::{Sides, StepSettings};
 use crate::outer::{FitOutcome, Method, Progress};
@@ -125,7 +127,7 @@ impl Sides for DistributedSides<'_, '_> {
         let (pool, options) = (self.pool, self.options);
         // The fixed factor and the warm start are whole on every rank and
         // prepared there the same way, so their bits agree.
-        let orthonormalize = options.ridge == 0.0;
+        let orthonormalize = self.orthonormalizes();
         let clip = if settings.clip { options.clip } else { 0.0 };
         let (fixed, r) = pool.install(|| prepare_fixed(fixed, orthonormalize, clip))?;
         let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
@@ -201,6 +203,15 @@ impl Sides for DistributedSides<'_, '_> {
         self.failure.take()
     }
 
+    fn pool(&self) -> &rayon::ThreadPool {
+        self.pool
+    }
+
+    fn orthonormalizes(&self) -> bool {
+        // No offsets in a distributed fit (`checks::check_options`).
+        self.options.ridge == 0.0
+    }
+
     fn iterative(&self) -> bool {
         self.rows_solver.is_iterative()
     }
@@ -263,8 +274,16 @@ pub fn run(
         progress,
         failure: None,
     };
-    let mut run = alternate(&mut sides, start, options)?;
-    run.method_used = Method::Alternating;
+    // VarPro's dense Gauss-Newton system does not distribute: AUTO runs
+    // accelerated alternation, and says so.
+    let mut run = match options.method {
+        MethodChoice::Alternating => alternate(&mut sides, start, options)?,
+        _ => accelerate(&mut sides, start, options)?,
+    };
+    run.method_used = match options.method {
+        MethodChoice::Alternating => Method::Alternating,
+        _ => Method::Accelerated,
+    };
     let u = &run.factors.u;
     let local_u = try_from_fn(
         block.n_local,

@@ -14,15 +14,16 @@
 //! and one more objective, a rejected one a half-step more.
 
 use super::alternating::{
-    accept_iteration, half_step, stationary, verdict, AccuracySchedule, Verdict,
+    accept_iteration, stationary, verdict, with_local_sides, AccuracySchedule, Verdict,
 };
+use super::sides::{Sides, StepSettings};
 use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::spd_solve::cholesky_upper;
 use crate::memory::{try_copy, try_filled, try_zeros};
+use crate::options::Options;
 use crate::products::tall_times_small;
-use crate::solver::HalfStepSolver;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
@@ -238,16 +239,13 @@ fn warm_for(u: &Mat<f64>, g: &Mat<f64>, v_c: &Mat<f64>) -> Result<Mat<f64>> {
     tall_times_small(u.as_ref(), c.transpose())
 }
 
-/// Half-step work in inner iterations per row, for the FitOutcome's mean.
-struct InnerWork {
-    total: f64,
-    half_steps: usize,
-}
-
-impl InnerWork {
-    fn add(&mut self, solver: &(dyn HalfStepSolver + Send), rows: usize) {
-        self.total += solver.inner_iterations() as f64 / rows as f64;
-        self.half_steps += 1;
+/// The settings of accelerated alternation's half-steps: no relaxation
+/// and no clipping (it falls back to alternation when asked for either).
+fn settings(accuracy: f64) -> StepSettings {
+    StepSettings {
+        omega: 1.0,
+        clip: false,
+        accuracy,
     }
 }
 
@@ -255,20 +253,20 @@ impl InnerWork {
 /// below `f_plain`, the plain point's; None otherwise (a solve broken by a
 /// wild extrapolation included).
 fn try_extrapolation(
-    ctx: &Context<'_>,
-    solver: &mut (dyn HalfStepSolver + Send),
+    sides: &mut dyn Sides,
+    accuracy: f64,
     plain: &Factors,
     f_plain: f64,
     v_c: &Mat<f64>,
 ) -> Result<Option<Factors>> {
-    let warm = ctx.pool.install(|| warm_for(&plain.u, &plain.v, v_c))?;
-    let (v, u) = match half_step(ctx, solver, true, &warm, v_c, 1.0) {
+    let warm = sides.pool().install(|| warm_for(&plain.u, &plain.v, v_c))?;
+    let (v, u) = match sides.half_step(true, &warm, v_c, settings(accuracy)) {
         Ok(step) => step,
         Err(Error::Numerical(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
     let point = Factors { u, v };
-    let f_c = ctx.objective(&point)?;
+    let f_c = sides.objective(&point)?;
     Ok((f_c < f_plain).then_some(point))
 }
 
@@ -277,20 +275,16 @@ fn try_extrapolation(
 /// and it runs from the plain point), then the V half-step. Returns the U
 /// step's point and the next plain point.
 fn half_steps(
-    ctx: &Context<'_>,
-    solver_u: &mut (dyn HalfStepSolver + Send),
-    solver_v: &mut (dyn HalfStepSolver + Send),
+    sides: &mut dyn Sides,
+    accuracy: f64,
     run: &FitOutcome,
     candidate: Option<Mat<f64>>,
     history: &mut History,
-    work: &mut InnerWork,
 ) -> Result<(Factors, Factors)> {
-    let (n, m) = (ctx.problem.n_rows(), ctx.problem.n_cols());
     let mut extrapolated = None;
     if let Some(v_c) = candidate {
         let plain = &run.factors;
-        extrapolated = try_extrapolation(ctx, solver_u, plain, run.objective, &v_c)?;
-        work.add(solver_u, n);
+        extrapolated = try_extrapolation(sides, accuracy, plain, run.objective, &v_c)?;
         if extrapolated.is_none() {
             history.restart(true);
         }
@@ -299,31 +293,29 @@ fn half_steps(
         Some(point) => point,
         None => {
             let now = &run.factors;
-            let (v, u) = half_step(ctx, solver_u, true, &now.u, &now.v, 1.0)?;
-            work.add(solver_u, n);
+            let (v, u) = sides.half_step(true, &now.u, &now.v, settings(accuracy))?;
             Factors { u, v }
         }
     };
     // The V half-step: the next plain point, (q_u, g).
-    let (q_u, g) = half_step(ctx, solver_v, false, &point.v, &point.u, 1.0)?;
-    work.add(solver_v, m);
+    let (q_u, g) = sides.half_step(false, &point.v, &point.u, settings(accuracy))?;
     Ok((point, Factors { u: q_u, v: g }))
 }
 
 /// The iteration's move into the history, in gauge-free coordinates (the
 /// basis replaced first, and the history restarted, when U drifted from it).
 fn record(
-    ctx: &Context<'_>,
+    sides: &dyn Sides,
     gauge: &mut Gauge,
     history: &mut History,
     point: &Factors,
     plain: &Factors,
 ) -> Result<()> {
-    if ctx.orthonormalizes() && gauge.drifted(&plain.u)? {
+    if sides.orthonormalizes() && gauge.drifted(&plain.u)? {
         gauge.basis = Some(try_copy(plain.u.as_ref(), "the acceleration's basis")?);
         history.restart(false);
     }
-    let (mut x, gx) = ctx.pool.install(|| -> Result<_> {
+    let (mut x, gx) = sides.pool().install(|| -> Result<_> {
         let x = gauge.coordinates(&point.u, &point.v)?;
         Ok((x, gauge.coordinates(&plain.u, &plain.v)?))
     })?;
@@ -343,45 +335,37 @@ fn record(
 /// an extrapolation (the first two iterations, after a restart) the
 /// iteration is alternation's.
 pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
-    let (problem, options) = (ctx.problem, ctx.options);
-    let (m, k) = (problem.n_cols(), ctx.rank);
-    let transposed = problem.transposed();
     // One solver per side: AUTO's solver keeps per-side estimates by the
     // parity of its half-steps, which a rejected extrapolation would break.
-    let mut solver_u = crate::solver::for_options(options, problem);
-    let mut solver_v = crate::solver::for_options(options, &transposed);
-    let mut schedule = AccuracySchedule::new(options, solver_u.is_iterative());
-    let start_objective = ctx.objective(&start)?;
+    with_local_sides(ctx, true, progress, |sides| {
+        accelerate(sides, start, ctx.options)
+    })
+}
+
+/// Accelerated alternation over `sides` (one process's or a distributed
+/// fit's, as `alternating::alternate`).
+pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Result<FitOutcome> {
+    let (m, k) = (start.v.nrows(), start.v.ncols());
+    let mut schedule = AccuracySchedule::new(options, sides.iterative());
+    let start_objective = sides.objective(&start)?;
     let mut run = FitOutcome::new(start, start_objective);
-    let mut work = InnerWork {
-        total: 0.0,
-        half_steps: 0,
-    };
     let mut history = History::new(m, k)?;
     let mut gauge = Gauge { basis: None };
     let mut candidate: Option<Mat<f64>> = None;
     let mut previous: Option<f64> = None;
     let mut last_decrease = f64::INFINITY;
     while run.iterations < options.max_iterations {
-        solver_u.set_accuracy(schedule.now);
-        solver_v.set_accuracy(schedule.now);
         let loose = schedule.loose();
-        let (point, plain) = half_steps(
-            ctx,
-            solver_u.as_mut(),
-            solver_v.as_mut(),
-            &run,
-            candidate.take(),
-            &mut history,
-            &mut work,
-        )?;
-        let value = ctx.objective(&plain)?;
+        let taken = candidate.take();
+        let (point, plain) = half_steps(sides, schedule.now, &run, taken, &mut history)?;
+        let value = sides.objective(&plain)?;
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
                 "the objective became non-finite at iteration {}",
                 run.iterations + 1
             )));
         }
+        let mut proceed = |iterations: usize, value: f64| sides.proceed(iterations, value);
         // Clipping never runs here (it falls back to alternation).
         match verdict(previous, value, loose) {
             Verdict::RoseRetry => {
@@ -390,31 +374,36 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
                 continue;
             }
             Verdict::RoseAtOptimum => {
-                stationary(&mut run, options, progress);
+                stationary(&mut run, options, &mut proceed);
                 break;
             }
             Verdict::Accept => {}
         }
-        record(ctx, &mut gauge, &mut history, &point, &plain)?;
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
         let objectives = (last, value);
+        let tolerance = options.tolerance;
         if accept_iteration(
             &mut run,
             &mut schedule,
-            options.tolerance,
+            tolerance,
             objectives,
             plain,
-            progress,
+            &mut proceed,
         ) {
             break;
         }
+        // The iteration's plain point is now the run's factors.
+        record(sides, &mut gauge, &mut history, &point, &run.factors)?;
         let decrease = last - value;
         if decrease >= SLOW_RATE * last_decrease {
             candidate = history.extrapolate()?;
         }
         last_decrease = decrease;
     }
-    run.solver_used = solver_u.kind();
-    run.mean_inner_iterations = work.total / work.half_steps.max(1) as f64;
+    if let Some(failure) = sides.take_failure() {
+        return Err(failure);
+    }
+    run.solver_used = sides.solver_kind();
+    run.mean_inner_iterations = sides.mean_inner_iterations();
     Ok(run)
 }

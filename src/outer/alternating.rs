@@ -299,13 +299,16 @@ pub(super) fn stationary(run: &mut FitOutcome, options: &Options, progress: Prog
     }
 }
 
-/// One process's sides: the whole problem, one solver for both half-steps.
-struct LocalSides<'c, 'a> {
+/// One process's sides: the whole problem, and one solver for both
+/// half-steps (alternation) or one per side (accelerated alternation).
+pub(super) struct LocalSides<'c, 'a> {
     ctx: &'c Context<'a>,
     /// The same context without clipping (`alternate` turns it off for an
     /// iteration that clipping made rise).
     unclipped: Context<'a>,
-    solver: Box<dyn HalfStepSolver + Send>,
+    rows_solver: Box<dyn HalfStepSolver + Send>,
+    /// The V half-step's own solver, when each side has one.
+    cols_solver: Option<Box<dyn HalfStepSolver + Send>>,
     progress: Progress<'c>,
     inner_work: f64,
     half_steps: usize,
@@ -324,22 +327,19 @@ impl Sides for LocalSides<'_, '_> {
         } else {
             &self.unclipped
         };
-        self.solver.set_accuracy(settings.accuracy);
-        let solved = half_step(
-            ctx,
-            self.solver.as_mut(),
-            rows,
-            moving,
-            fixed,
-            settings.omega,
-        )?;
+        let solver = match (rows, self.cols_solver.as_mut()) {
+            (false, Some(solver)) => solver,
+            _ => &mut self.rows_solver,
+        };
+        solver.set_accuracy(settings.accuracy);
+        let solved = half_step(ctx, solver.as_mut(), rows, moving, fixed, settings.omega)?;
         let problem = ctx.problem;
         let side_rows = if rows {
             problem.n_rows()
         } else {
             problem.n_cols()
         };
-        self.inner_work += self.solver.inner_iterations() as f64 / side_rows as f64;
+        self.inner_work += solver.inner_iterations() as f64 / side_rows as f64;
         self.half_steps += 1;
         Ok(solved)
     }
@@ -352,12 +352,20 @@ impl Sides for LocalSides<'_, '_> {
         (self.progress)(iterations, value)
     }
 
+    fn pool(&self) -> &rayon::ThreadPool {
+        self.ctx.pool
+    }
+
+    fn orthonormalizes(&self) -> bool {
+        self.ctx.orthonormalizes()
+    }
+
     fn iterative(&self) -> bool {
-        self.solver.is_iterative()
+        self.rows_solver.is_iterative()
     }
 
     fn solver_kind(&self) -> SolverKind {
-        self.solver.kind()
+        self.rows_solver.kind()
     }
 
     fn mean_inner_iterations(&self) -> f64 {
@@ -365,9 +373,14 @@ impl Sides for LocalSides<'_, '_> {
     }
 }
 
-/// Alternate from `start` until the tolerance, the iteration budget or the
-/// callback stops it.
-pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
+/// `body` over one process's sides of `ctx`, with a solver per side when
+/// `per_side` (else one for both).
+pub(super) fn with_local_sides<T>(
+    ctx: &Context<'_>,
+    per_side: bool,
+    progress: Progress<'_>,
+    body: impl FnOnce(&mut LocalSides<'_, '_>) -> Result<T>,
+) -> Result<T> {
     let options = ctx.options;
     // Clipping (LLR16) changes the fixed factor, so a clipped iteration may
     // raise the objective: it is then redone without clipping.
@@ -375,18 +388,28 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
         clip: 0.0,
         ..options.clone()
     };
+    let transposed = ctx.problem.transposed();
     let mut sides = LocalSides {
         ctx,
         unclipped: Context {
             options: &unclipped_options,
             ..*ctx
         },
-        solver: crate::solver::for_options(options, ctx.problem),
+        rows_solver: crate::solver::for_options(options, ctx.problem),
+        cols_solver: per_side.then(|| crate::solver::for_options(options, &transposed)),
         progress,
         inner_work: 0.0,
         half_steps: 0,
     };
-    alternate(&mut sides, start, options)
+    body(&mut sides)
+}
+
+/// Alternate from `start` until the tolerance, the iteration budget or the
+/// callback stops it.
+pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
+    with_local_sides(ctx, false, progress, |sides| {
+        alternate(sides, start, ctx.options)
+    })
 }
 
 /// Alternation over `sides` from `start` until the tolerance, the

@@ -48,6 +48,13 @@ pub trait Sides {
         None
     }
 
+    /// The pool the heavy work on whole factors runs on.
+    fn pool(&self) -> &rayon::ThreadPool;
+
+    /// Whether a half-step orthonormalizes its fixed factor (ridge = 0,
+    /// no offsets: `Context::orthonormalizes`).
+    fn orthonormalizes(&self) -> bool;
+
     /// Whether the inner solves are iterative (their accuracy adapts).
     fn iterative(&self) -> bool;
 
