@@ -367,6 +367,7 @@ impl Model {
         let mut outcome = FitOutcome::new(factors, f64::NAN);
         (outcome.starts, outcome.starts_at_best) = (0, 0);
         outcome.scale = loaded_scale(&outcome.factors);
+        self.pool()?; // fold-in runs on it, as after a fit
         self.fitted = Some(Fitted {
             outcome,
             elapsed_seconds: 0.0,
