@@ -575,6 +575,25 @@ wlra_status wlra_predict(const wlra_model *model, size_t count, const int64_t *r
 wlra_status wlra_option_info(int32_t option, const char **name, double *min, double *max, double *default_value);
 
 /*
+ Load U (n_rows x rank) and V (n_cols x rank), both in `layout`, and the
+ row offsets `a` (n_rows doubles) and column offsets `b` (n_cols) into
+ the model as if a fit had produced them (added in 1.3); `a` or `b` NULL:
+ the model has no offsets on that side. Afterwards wlra_get_factors,
+ wlra_get_offsets, wlra_predict, wlra_transform and
+ wlra_transform_with_offsets work as after that fit (fold-in with the
+ model's ridge options), and WLRA_INIT_WARM starts from these factors.
+ wlra_get_info: iterations, inner iterations, starts 0, converged 0,
+ elapsed 0; objective, method and solver WLRA_ERROR_INVALID_ARGUMENT (no
+ fit ran). Everything is checked first (NULL u or v, dimensions, rank,
+ layout, leading dimensions, finite values); a failure changes nothing.
+
+ # Safety
+ `model` is NULL or a live handle; `u`, `v` readable as described, `a`
+ and `b` NULL or readable for n_rows and n_cols doubles.
+ */
+wlra_status wlra_set_fitted(wlra_model *model, size_t n_rows, size_t n_cols, const double *u, size_t ld_u, const double *v, size_t ld_v, const double *a, const double *b, int32_t layout);
+
+/*
  Fold-in: the factor of `n_new` rows the fit has not seen, solved against
  its fitted column factor V with the model's ridge (the fit's U half-step
  for those rows; V does not change). `m_rows` and `w_rows` are

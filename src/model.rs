@@ -15,10 +15,10 @@ use crate::options::{InitChoice, Options};
 use crate::problem::checks::{check_finite, check_new_rows, check_pairs, check_rank, check_values};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
-use crate::scaling::dot_without_overflow;
+use crate::scaling::{dot_without_overflow, exponent, times_pow2, Pins, Scale};
 use crate::thread_pool::JoinedPool;
 use crate::vocabulary::info::*;
-use faer::{Mat, MatRef, Par};
+use faer::{ColRef, Mat, MatRef, Par};
 use std::time::Instant;
 
 /// The result of the last successful (or cancelled) fit.
@@ -30,6 +30,8 @@ pub struct Fitted {
     /// The offsets the fit had: its factors carry them as columns beyond
     /// the rank (`crate::offsets`).
     pub offsets: Offsets,
+    /// Loaded by `set_fitted`: no fit ran, no objective, method or solver.
+    pub loaded: bool,
 }
 
 impl std::ops::Deref for Fitted {
@@ -78,6 +80,18 @@ fn resolve_warm<'f>(
         }),
         last,
     )
+}
+
+/// The units a fit of loaded factors' model would run in, for fold-in
+/// (`FoldInScale`): those of the bound max_c max|U~_c| max|V~_c| on its
+/// entries, in binary exponents: the caller's within 2^+-32, as a fit's.
+fn loaded_scale(f: &Factors) -> Scale {
+    let top = |x: &Mat<f64>, c: usize| x.col(c).iter().fold(0.0, |t: f64, e| t.max(e.abs()));
+    let tops = (0..f.u.ncols()).map(|c| (top(&f.u, c), top(&f.v, c)));
+    let both = tops.filter(|&(x, y)| x > 0.0 && y > 0.0);
+    let e = both.map(|(x, y)| exponent(x) + exponent(y)).max();
+    let scale = |e: i32| Scale::for_largest(1.0, times_pow2(1.0, e.clamp(-1074, 1023)));
+    e.map_or(Scale::unit(), scale)
 }
 
 impl Model {
@@ -267,6 +281,7 @@ impl Model {
             elapsed_seconds: started.elapsed().as_secs_f64(),
             held_out,
             offsets: options.offsets,
+            loaded: false,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -300,6 +315,7 @@ impl Model {
             elapsed_seconds: started.elapsed().as_secs_f64(),
             held_out: None,
             offsets: Offsets::NONE,
+            loaded: false,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -307,6 +323,58 @@ impl Model {
                  iterations; their factors are kept"
             )));
         }
+        Ok(())
+    }
+
+    /// Load U (n x rank), V (m x rank) and the offsets a (n), b (m) where
+    /// given (the model's offsets, in the gauge given), all checked first,
+    /// as if a fit had produced them, with no iterations, starts or objective.
+    pub fn set_fitted(
+        &mut self,
+        u: MatRef<'_, f64>,
+        v: MatRef<'_, f64>,
+        a: Option<&[f64]>,
+        b: Option<&[f64]>,
+    ) -> Result<()> {
+        let (k, n, m) = (self.rank, u.nrows(), v.nrows());
+        let (la, lb) = (a.map_or(n, <[f64]>::len), b.map_or(m, <[f64]>::len));
+        let (cu, cv) = (u.ncols(), v.ncols());
+        let sizes = [("U", cu, k), ("V", cv, k), ("a", la, n), ("b", lb, m)];
+        if let Some((name, got, want)) = sizes.into_iter().find(|s| s.1 != s.2) {
+            let text = format!("{name} has {got} columns (entries), not {want}");
+            return Err(invalid(text));
+        }
+        check_rank(k, n, m)?;
+        check_finite("U", u, 0)?;
+        check_finite("V", v, 0)?;
+        for (name, x) in [("a", a), ("b", b)] {
+            let x = x.map(|x| MatRef::from_column_major_slice(x, x.len(), 1));
+            x.map_or(Ok(()), |x| check_finite(name, x, 0))?;
+        }
+        let offsets = Offsets {
+            rows: a.is_some(),
+            cols: b.is_some(),
+        };
+        let what = "the loaded factors";
+        let (u, v) = (memory::try_copy(u, what)?, memory::try_copy(v, what)?);
+        let mut factors = offsets.augment(Factors { u, v }, k, Pins::ONES)?;
+        if let Some(a) = a {
+            factors.u.col_mut(k).copy_from(ColRef::from_slice(a));
+        }
+        if let (Some(b), Some(c)) = (b, offsets.col_column(k)) {
+            factors.v.col_mut(c).copy_from(ColRef::from_slice(b));
+        }
+        let mut outcome = FitOutcome::new(factors, f64::NAN);
+        (outcome.starts, outcome.starts_at_best) = (0, 0);
+        outcome.scale = loaded_scale(&outcome.factors);
+        self.pool()?; // fold-in runs on it, as after a fit
+        self.fitted = Some(Fitted {
+            outcome,
+            elapsed_seconds: 0.0,
+            held_out: None,
+            offsets,
+            loaded: true,
+        });
         Ok(())
     }
 
@@ -388,6 +456,12 @@ impl Model {
             return Err(invalid(format!("item = {item} is not a WLRA_INFO_* value")));
         }
         let f = self.fitted()?;
+        let ran = [WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED];
+        if f.loaded && (ran.contains(&item) || item == WLRA_INFO_METHOD_USED) {
+            let text =
+                format!("item = {item}: the factors were loaded (wlra_set_fitted), no fit ran");
+            return Err(invalid(text));
+        }
         if matches!(item, WLRA_INFO_HELD_OUT_RMSE | WLRA_INFO_HELD_OUT_ENTRIES) {
             let held_out = f.held_out.ok_or_else(|| {
                 invalid("the last fit held nothing out: set WLRA_OPTION_FOLDS and _HELD_OUT_FOLD")

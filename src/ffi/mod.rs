@@ -11,6 +11,7 @@ mod handle;
 mod mpi;
 mod offsets;
 mod option_info;
+mod set_fitted;
 mod transform;
 mod views;
 
@@ -29,6 +30,7 @@ pub use mpi::{
 };
 pub use offsets::{wlra_get_offsets, wlra_predict};
 pub use option_info::wlra_option_info;
+pub use set_fitted::wlra_set_fitted;
 use std::ffi::{c_char, c_void};
 pub use transform::{wlra_transform, wlra_transform_with_offsets};
 use views::{check_layout, non_null, MatrixArg};

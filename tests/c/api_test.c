@@ -447,6 +447,55 @@ static void test_offsets(const double *truth, const double *weights) {
     wlra_destroy(model);
 }
 
+/* A saved fit loaded into a fresh model (wlra_set_fitted): its factors and
+ * row offsets, read out column-major as a program saving them would, give
+ * the same fold-in and predictions; no objective; a bad load changes
+ * nothing. */
+static void test_set_fitted(const double *truth, const double *weights) {
+    wlra_model *fitted = new_model(K);
+    EXPECT_STATUS(wlra_set_option(fitted, WLRA_OPTION_OFFSETS, WLRA_OFFSETS_ROWS), WLRA_OK);
+    EXPECT_STATUS(wlra_fit(fitted, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+    static double u[N * K], v[M * K], a[N];
+    EXPECT_STATUS(wlra_get_factors(fitted, u, N, v, M, WLRA_COL_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_offsets(fitted, a, NULL), WLRA_OK);
+
+    wlra_model *loaded = new_model(K);
+    EXPECT_STATUS(wlra_get_offsets(loaded, a, NULL), WLRA_ERROR_NOT_FITTED);
+    EXPECT_STATUS(wlra_set_fitted(loaded, N, M, u, N, v, M, a, NULL, WLRA_COL_MAJOR), WLRA_OK);
+    double value = NAN;
+    EXPECT_STATUS(wlra_get_info(loaded, WLRA_INFO_ITERATIONS, &value), WLRA_OK);
+    CHECK(value == 0.0, "a loaded fit has %g iterations", value);
+    EXPECT_STATUS(wlra_get_info(loaded, WLRA_INFO_OBJECTIVE, &value), WLRA_ERROR_INVALID_ARGUMENT);
+
+    /* Two new rows (the first training rows): the same fold-in. */
+    double u_fit[2 * K], u_loaded[2 * K], a_fit[2], a_loaded[2];
+    EXPECT_STATUS(wlra_transform_with_offsets(fitted, 2, truth, M, weights, M, u_fit, K, a_fit, WLRA_ROW_MAJOR),
+                  WLRA_OK);
+    EXPECT_STATUS(wlra_transform_with_offsets(loaded, 2, truth, M, weights, M, u_loaded, K, a_loaded,
+                                              WLRA_ROW_MAJOR),
+                  WLRA_OK);
+    for (size_t p = 0; p < 2 * K; p++)
+        CHECK(fabs(u_fit[p] - u_loaded[p]) <= 1e-12 * fabs(u_fit[p]) + 1e-14, "fold-in u[%zu]", p);
+    for (size_t r = 0; r < 2; r++)
+        CHECK(fabs(a_fit[r] - a_loaded[r]) <= 1e-12 * fabs(a_fit[r]) + 1e-14, "fold-in a[%zu]", r);
+    int64_t rows[3] = { 0, 17, N - 1 }, cols[3] = { 0, 5, M - 1 };
+    double p_fit[3], p_loaded[3];
+    EXPECT_STATUS(wlra_predict(fitted, 3, rows, cols, p_fit), WLRA_OK);
+    EXPECT_STATUS(wlra_predict(loaded, 3, rows, cols, p_loaded), WLRA_OK);
+    CHECK(memcmp(p_fit, p_loaded, sizeof p_fit) == 0, "predictions of the loaded fit differ");
+
+    /* A NaN in V: refused, the loaded fit stays. */
+    double v_first = v[0];
+    v[0] = NAN;
+    EXPECT_STATUS(wlra_set_fitted(loaded, N, M, u, N, v, M, a, NULL, WLRA_COL_MAJOR), WLRA_ERROR_NON_FINITE_INPUT);
+    EXPECT_STATUS(wlra_set_fitted(loaded, N, M, NULL, N, v, M, a, NULL, WLRA_COL_MAJOR), WLRA_ERROR_NULL_POINTER);
+    EXPECT_STATUS(wlra_predict(loaded, 3, rows, cols, p_loaded), WLRA_OK);
+    CHECK(memcmp(p_fit, p_loaded, sizeof p_fit) == 0, "a refused load changed the model");
+    v[0] = v_first;
+    wlra_destroy(fitted);
+    wlra_destroy(loaded);
+}
+
 int main(void) {
     double *truth = planted_truth(N, M, K, 7);
     static double weights[N * M];
@@ -463,6 +512,7 @@ int main(void) {
     test_unit_weights_and_threads(truth);
     test_sparse();
     test_offsets(truth, weights);
+    test_set_fitted(truth, weights);
 
     free(truth);
     printf("c api: %d passed, %d failed\n", passed, failed);

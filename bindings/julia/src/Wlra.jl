@@ -12,7 +12,7 @@ module Wlra
 using Libdl
 using SparseArrays
 
-export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, wlra_library_version
+export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, fold_in, wlra_library_version
 
 # C ABI version 1 (stable). scripts/check-julia-abi.py (run by bindings/run-tests.sh)
 # checks these and every ccall against include/wlra.h, since no Julia runs there.
@@ -284,6 +284,58 @@ function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
                   model, n_rows, n_cols, pointer(M), leading_dim(M), w_ptr, ld_w, COL_MAJOR)
         end
     end
+end
+
+# ---- fold-in (C ABI 1.3: wlra_set_fitted, wlra_transform) -------------------
+
+"""
+    fold_in(fit, X, W=nothing; ridge=0.0)
+
+The factor rows (size(X, 1) x rank) of new rows `X` (size(X, 2) columns, as
+the fit's M) with weights `W` (`nothing`: all 1), each row's weighted ridge
+regression on the fit's V: the C ABI's `wlra_transform` on the fit loaded
+into a model with `wlra_set_fitted` (a `WlraFit` saved and loaded, with
+Serialization for example, folds in as the fitted model did). Give the
+`ridge` the fit had. A row with no positive weight gets
+0; `fit.V * u` predicts a row from its factor row `u`.
+"""
+function fold_in(fit::WlraFit, X::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
+                 ridge = 0.0)
+    (n_rows, rank), n_cols = size(fit.U), size(fit.V, 1)
+    size(X, 2) == n_cols || throw(WlraError(2, "X has $(size(X, 2)) columns, the fit has $n_cols"))
+    X = as_passable(X)
+    if W !== nothing
+        size(W) == size(X) || throw(WlraError(2, "W is $(size(W)) but X is $(size(X))"))
+        W = as_passable(W)
+    end
+    U, V = as_passable(fit.U), as_passable(fit.V)
+    n_new = size(X, 1)
+    out = Matrix{Float64}(undef, n_new, rank)
+    handle = Ref{Ptr{Cvoid}}(C_NULL)
+    check(C_NULL, ccall(sym(:wlra_create), Int32, (Csize_t, Ref{Ptr{Cvoid}}), rank, handle))
+    model = handle[]
+    try
+        check(model, ccall(sym(:wlra_set_option), Int32, (Ptr{Cvoid}, Int32, Cdouble), model,
+                           OPTIONS[:ridge], option_value(:ridge, ridge)))
+        GC.@preserve U V X W out begin
+            check(model, ccall(sym(:wlra_set_fitted), Int32,
+                               (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t,
+                                Ptr{Float64}, Ptr{Float64}, Int32),
+                               model, n_rows, n_cols, pointer(U), leading_dim(U), pointer(V), leading_dim(V),
+                               Ptr{Float64}(C_NULL), Ptr{Float64}(C_NULL), COL_MAJOR))
+            n_new == 0 && return out
+            w_ptr = W === nothing ? Ptr{Float64}(C_NULL) : pointer(W)
+            ld_w = W === nothing ? leading_dim(X) : leading_dim(W)
+            check(model, ccall(sym(:wlra_transform), Int32,
+                               (Ptr{Cvoid}, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t,
+                                Ptr{Float64}, Csize_t, Int32),
+                               model, n_new, pointer(X), leading_dim(X), w_ptr, ld_w, pointer(out),
+                               max(n_new, 1), COL_MAJOR))
+        end
+    finally
+        ccall(sym(:wlra_destroy), Cvoid, (Ptr{Cvoid},), model)
+    end
+    out
 end
 
 # ---- sparse input (C ABI 1.1, wlra_fit_csr) --------------------------------

@@ -2,7 +2,7 @@
 # bindings/r/tests/testthat/test-wlra.R and test-sparse.R. Not run in this project's CI (no
 # Julia toolchain there); run with WLRA_LIBRARY set:
 #   julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
-using Test, LinearAlgebra, Random, SparseArrays
+using Test, LinearAlgebra, Random, Serialization, SparseArrays
 using Wlra
 
 const REPO = normpath(joinpath(@__DIR__, "..", "..", ".."))
@@ -96,6 +96,21 @@ relative_error(fit, truth) = norm(fitted(fit) - truth) / norm(truth)
         @test relative_error(fit, p.truth) <= 1e-8
         @test fit.iterations >= 1 && fit.objective >= 0
         @test fit.solver_used in (:exact, :sketch)
+    end
+
+    @testset "a serialized fit folds in through wlra_set_fitted as the fit does" begin
+        p = planted_problem()
+        fit = wlra_fit(p.truth, p.W; rank = 3, tolerance = 1e-14, max_iterations = 500, ridge = 0.01)
+        buffer = IOBuffer()
+        serialize(buffer, fit)
+        again = deserialize(seekstart(buffer))
+        rows, weights = p.truth[1:5, :], p.W[1:5, :]
+        u = fold_in(again, rows, weights; ridge = 0.01)
+        @test u == fold_in(fit, rows, weights; ridge = 0.01)
+        # The training rows' fold-in is the fit's next U half-step: at a
+        # converged fit, its own U to within the tolerance's effect.
+        @test maximum(abs.(u - fit.U[1:5, :])) <= 1e-4 * maximum(abs.(fit.U))
+        @test size(fold_in(fit, zeros(0, size(fit.V, 1)))) == (0, 3)
     end
 
     @testset "factors equal the C ABI reference program's" begin

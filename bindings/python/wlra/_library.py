@@ -133,9 +133,24 @@ _PROTOTYPES_SINCE_1_2 = {
         [_model_p, _size, _double_p, _size, _double_p, _size, _double_p, _size, ctypes.c_int32],
     ),
     "wlra_get_offsets": (_status, [_model_p, _double_p, _double_p]),
+    "wlra_transform_with_offsets": (
+        _status,
+        [_model_p, _size, _double_p, _size, _double_p, _size, _double_p, _size, _double_p, ctypes.c_int32],
+    ),
+    "wlra_predict": (_status, [_model_p, _size, ctypes.c_void_p, ctypes.c_void_p, _double_p]),
     "wlra_option_info": (
         _status,
         [ctypes.c_int32, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)],
+    ),
+}
+
+
+# Added in C ABI 1.3 (issue 28): a saved fit loaded into a model, which
+# every fold-in and prediction of a FitResult or WLRA goes through.
+_PROTOTYPES_SINCE_1_3 = {
+    "wlra_set_fitted": (
+        _status,
+        [_model_p, _size, _size, _double_p, _size, _double_p, _size, _double_p, _double_p, ctypes.c_int32],
     ),
 }
 
@@ -242,7 +257,7 @@ def lib():
                 fn = getattr(loaded, name)
                 fn.restype = restype
                 fn.argtypes = argtypes
-            optional = {**_PROTOTYPES_SINCE_1_1, **_PROTOTYPES_SINCE_1_2}
+            optional = {**_PROTOTYPES_SINCE_1_1, **_PROTOTYPES_SINCE_1_2, **_PROTOTYPES_SINCE_1_3}
             for name, (restype, argtypes) in optional.items():
                 try:
                     fn = getattr(loaded, name)

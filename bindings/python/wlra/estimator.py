@@ -139,16 +139,17 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"n_components = {k} must be at most min(n_samples, n_features): "
                              f"n_samples = {n}, n_features = {m}")
         result = fit(X, W, rank=int(k), verbose=bool(self.verbose), **self._options())
-        _, library_V = result.library_factors
+        library_U, library_V = result.library_factors
         self.components_ = result.V.T.copy()
         self.singular_values_ = result.s
         self.converged_ = result.converged
         self.n_iter_ = result.iterations
         self.objective_ = result.objective
-        # The fold-in solves against the library's own V (the ridge is not
-        # gauge invariant); _to_canonical maps its rows u to the canonical
-        # basis: u V_lib^T = (u _to_canonical) components_, exactly.
-        self._library_V = library_V
+        # The fold-in solves against the library's own factors (the ridge
+        # is not gauge invariant), loaded with wlra_set_fitted; _to_canonical
+        # maps its rows u to the canonical basis: u V_lib^T = (u
+        # _to_canonical) components_, exactly.
+        self._library_factors = (library_U, library_V)
         self._to_canonical = library_V.T @ result.V
         # The fit's ridge, for the fold-in (not a later set_params').
         self._fold_in_options = {name: value for name, value in self._options().items()
@@ -170,11 +171,13 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The rows of X (NaN missing) with weights W folded in: each row's
         z (k) minimizing sum_j W_j (X_j - (z components_)_j)^2 + its ridge
         penalty in the fit's gauge (the ridge and ridge_scaling of the fit),
-        by the C API's wlra_transform. A row with no positive weight gets 0."""
+        by the C API's wlra_transform on the fit, loaded with wlra_set_fitted
+        (a pickled estimator folds in as the fitted one). A row with no
+        positive weight gets 0."""
         check_is_fitted(self, "components_")
         X = _checked(_na_as_nan(X), self, finite="allow-nan", reset=False)
         W = self._weights(W, X)
-        u = _fold_in(self._library_V, X, W, self._fold_in_options)
+        u, _ = _fold_in(self._library_factors, X, W, self._fold_in_options)
         return u @ self._to_canonical
 
     def inverse_transform(self, Z):

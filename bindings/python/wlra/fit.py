@@ -3,6 +3,7 @@ sequence, with numpy arrays passed in place (any leading dimension, either
 layout) and statuses turned into exceptions. The sequence itself (_run) is
 shared with wlra.fit_sparse (sparse.py)."""
 
+import contextlib
 import ctypes
 import signal
 import sys
@@ -50,7 +51,8 @@ class FitResult:
     - in each column of ``V`` the entry of largest magnitude positive (the
       first such entry on ties), which fixes each column's sign.
 
-    ``fitted()`` is U diag(s) V^T, ``predict(i, j)`` its entries.
+    ``fitted()`` is U diag(s) V^T, ``predict(i, j)`` its entries (the
+    library's wlra_predict).
     ``library_factors`` is (U, V) as the library returned them (U V^T the
     same matrix, in the library's gauge): what ``start=`` takes for a warm
     start, and what the C API's programs see.
@@ -130,15 +132,21 @@ class FitResult:
 
     def predict(self, i, j):
         """Entries of the model (offsets included) at rows i and columns j
-        (index arrays of one shape, or broadcastable); O(len(i) k), never
-        the full product."""
+        (integer index arrays of one shape, or broadcastable; negative ones
+        count from the end): the C API's wlra_predict on this fit, loaded
+        with wlra_set_fitted (so a pickled and reloaded FitResult predicts
+        as the fit did). O(len(i) k + (n_rows + n_cols) k), never the full
+        product."""
         i, j = np.broadcast_arrays(np.asarray(i), np.asarray(j))
-        out = np.einsum("...k,...k->...", self.U[i] * self.s, self.V[j])
-        if self.row_offsets is not None:
-            out = out + self.row_offsets[i]
-        if self.col_offsets is not None:
-            out = out + self.col_offsets[j]
-        return out
+        (n, _), m = self.library_factors[0].shape, self.library_factors[1].shape[0]
+        rows, cols = _indices(i, n, "i"), _indices(j, m, "j")
+        out = np.empty(rows.shape)
+        if out.size == 0:
+            return out.reshape(i.shape)
+        with _loaded(self.library_factors, self.row_offsets, self.col_offsets) as (lib, model):
+            _check(lib, model, lib.wlra_predict(model, out.size, rows.ctypes.data, cols.ctypes.data,
+                                                out.ctypes.data))
+        return out.reshape(i.shape)
 
     def __repr__(self):
         (n, k), m = self.library_factors[0].shape, self.library_factors[1].shape[0]
@@ -146,6 +154,16 @@ class FitResult:
             f"<wlra.FitResult {n}x{m} rank {k}: objective {self.objective:.6g}, "
             f"{self.iterations} iterations, converged={self.converged}, solver {self.solver_used!r}>"
         )
+
+
+def _indices(index, length, name):
+    """Integer indices as the contiguous int64 array wlra_predict reads,
+    negative ones counted from the end as numpy does; the library refuses
+    any still out of range, naming it."""
+    if index.size and not np.issubdtype(index.dtype, np.integer):
+        raise IndexError(f"{name} must hold integer indices, got dtype {index.dtype}")
+    index = index.astype(np.int64).ravel()
+    return np.ascontiguousarray(np.where(index < 0, index + length, index))
 
 
 def _layouts(a):
@@ -588,22 +606,51 @@ def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options)
     return _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call)
 
 
-def _fold_in(library_V, M_rows, W_rows, options):
-    """wlra_transform: the library-gauge factor rows (n_new x k) of new rows
-    M_rows (NaN missing, W_rows None: weight 1) against the fitted column
-    factor ``library_V`` (n_cols x k), with the ridge options of
-    ``options`` (the fit's). The fold-in needs a fitted model; the V of a
-    fit is all it reads, so the model here is one given library_V and
-    fitted with max_iterations = 0 (which returns its start bitwise) on a
-    k x n_cols zero matrix: O(k n_cols) besides the fold-in itself, and no
-    handle to keep (an estimator holding one could not be pickled)."""
+@contextlib.contextmanager
+def _loaded(library_factors, row_offsets=None, col_offsets=None, options=None):
+    """A model holding a saved fit, loaded with the C API's wlra_set_fitted:
+    the library's (U, V) and the offsets (None: the fit had none on that
+    side) as wlra_get_factors and wlra_get_offsets gave them, and the fit's
+    ridge options (``options``: ridge, ridge_scaling, threads) for the
+    fold-in. Yields (lib, model) and destroys the model on exit: a FitResult
+    or WLRA holds no handle (it could not be pickled), so each fold-in or
+    prediction loads one, O((n_rows + n_cols) k) besides its own work."""
     lib = C.lib()
-    transform = getattr(lib, "wlra_transform", None)
-    if transform is None:
+    if getattr(lib, "wlra_set_fitted", None) is None:
         raise C.LibraryNotFoundError(
-            f"{C.library_path()} is wlra {lib.wlra_version().decode()}, without wlra_transform: "
-            "the fold-in needs the C ABI 1.2 or later")
-    n_cols, k = library_V.shape
+            f"{C.library_path()} is wlra {lib.wlra_version().decode()}, without wlra_set_fitted: "
+            "fold-in and predictions of a fit need the C ABI 1.3 or later")
+    U, V = (np.ascontiguousarray(x, dtype=np.float64) for x in library_factors)
+    (n_rows, k), n_cols = U.shape, V.shape[0]
+    pointers = []
+    for name, x, length in (("row_offsets", row_offsets, n_rows), ("col_offsets", col_offsets, n_cols)):
+        if x is not None:
+            x = np.ascontiguousarray(x, dtype=np.float64)
+            if x.shape != (length,):
+                raise InvalidArgumentError(f"{name} has shape {x.shape}, the fit has {length}", 2)
+        pointers.append(x)
+    a, b = (None if x is None else x.ctypes.data for x in pointers)
+    values = {C.OPTIONS[name]: _option_value(name, value) for name, value in (options or {}).items()
+              if value is not None}
+    model = ctypes.c_void_p()
+    _check(lib, None, lib.wlra_create(k, ctypes.byref(model)))
+    try:
+        for option, value in values.items():
+            _check(lib, model, lib.wlra_set_option(model, option, value))
+        _check(lib, model, lib.wlra_set_fitted(model, n_rows, n_cols, U.ctypes.data, max(k, 1), V.ctypes.data,
+                                               max(k, 1), a, b, C.ROW_MAJOR))
+        yield lib, model
+    finally:
+        lib.wlra_destroy(model)
+
+
+def _fold_in(library_factors, M_rows, W_rows, options, row_offsets=None, col_offsets=None):
+    """wlra_transform_with_offsets on the saved fit (_loaded): the
+    library-gauge factor rows (n_new x k) of new rows M_rows (NaN missing,
+    W_rows None: weight 1), solved against the fit's V with its ridge
+    options, and the rows' own offsets (n_new; zeros without row offsets).
+    Returns (u, a)."""
+    n_cols, k = library_factors[1].shape
     M, M_owned = _as_float64(M_rows, "X")
     if M.shape[1] != n_cols:
         raise InvalidArgumentError(f"X has {M.shape[1]} columns, the fit had {n_cols}", 2)
@@ -620,24 +667,10 @@ def _fold_in(library_V, M_rows, W_rows, options):
     # u_out in the call's layout, as the C API reads every matrix of a call.
     u = np.empty((n_new, k), order="C" if layout == C.ROW_MAJOR else "F")
     ld_u = k if layout == C.ROW_MAJOR else max(n_new, 1)
-
-    values = {C.OPTIONS[name]: _option_value(name, options[name])
-              for name in ("ridge", "ridge_scaling", "threads") if options.get(name) is not None}
-    values.update({C.OPTIONS["max_iterations"]: 0.0, C.OPTIONS["init"]: float(C.INITS["given"]),
-                   C.OPTIONS["restarts"]: 0.0, C.OPTIONS["method"]: float(C.METHODS["alternating"])})
-    model = ctypes.c_void_p()
-    _check(lib, None, lib.wlra_create(k, ctypes.byref(model)))
-    try:
-        for option, value in values.items():
-            _check(lib, model, lib.wlra_set_option(model, option, value))
-        V = np.ascontiguousarray(library_V, dtype=np.float64)
-        U0 = np.zeros((k, k))
-        _check(lib, model, lib.wlra_set_factors(model, k, n_cols, U0.ctypes.data, k, V.ctypes.data, k, C.ROW_MAJOR))
-        zeros = np.zeros((k, n_cols))
-        _check(lib, model, lib.wlra_fit(model, k, n_cols, zeros.ctypes.data, n_cols, None, n_cols, C.ROW_MAJOR))
-        if n_new > 0:
-            _check(lib, model, transform(model, n_new, arrays[0].ctypes.data, lds[0], w_ptr, ld_w,
-                                         u.ctypes.data, ld_u, layout))
-    finally:
-        lib.wlra_destroy(model)
-    return u
+    a = np.zeros(n_new)
+    if n_new == 0:
+        return u, a
+    with _loaded(library_factors, row_offsets, col_offsets, options) as (lib, model):
+        _check(lib, model, lib.wlra_transform_with_offsets(model, n_new, arrays[0].ctypes.data, lds[0], w_ptr,
+                                                           ld_w, u.ctypes.data, ld_u, a.ctypes.data, layout))
+    return u, a

@@ -1,8 +1,7 @@
 # Methods of the "wlra" fit object: print, summary, fitted, residuals and
-# predict, the last folding new rows in against the fit's V with its ridge:
-# through the C ABI's wlra_transform (src/wlra_r.c) for a fit without
-# offsets, by each row's least squares in R for one with them (fold_in()
-# says why).
+# predict, the last folding new rows in against the fit's V with its ridge
+# through the C ABI: the fit (factors and offsets) loaded into a model with
+# wlra_set_fitted, then wlra_transform_with_offsets (src/wlra_r.c).
 
 # The model a 1^T + 1 b^T + U %*% t(V), with the offsets the fit has.
 fitted.wlra <- function(object, ...) {
@@ -37,18 +36,9 @@ residuals.wlra <- function(object, ...) {
 
 # The factor rows U (n_new x rank) of new rows `newdata` (NA: missing) with
 # `weights` (NULL: 1 where observed), and with row offsets their own
-# offsets a (NULL without): list(U, a).
-#
-# Without offsets wlra_transform solves them, on a model the glue rebuilds
-# from V (src/wlra_r.c), bit for bit the fitted one. With offsets that
-# rebuild cannot be exact: wlra_set_factors takes rank columns only, so the
-# library starts the rebuilt model's offsets at 0 (the column offsets b
-# would be lost), and without a ridge the fit re-centres V (1^T V = 0),
-# which keeps the span of [V, 1] but not the basis u is read in. So with
-# offsets the fold-in's algebra runs here instead, the library's own
-# (wlra_transform_with_offsets): row r's [u_r, a_r] is the minimum-norm
-# solution of the weighted least squares of newdata[r, ] - b against
-# [V, 1] (V alone without row offsets), the ridge on u_r only.
+# offsets a (NULL without): list(U, a). The library solves them
+# (wlra_transform_with_offsets) on the fit loaded with wlra_set_fitted: the
+# fit's U and V as the library returned them, its offsets, its ridge.
 fold_in <- function(object, newdata, weights, call) {
   if (is_sparse_matrix(newdata) || !(is.matrix(newdata) || is.data.frame(newdata))) {
     stop(wlra_condition(2L, sprintf(paste(
@@ -80,94 +70,17 @@ fold_in <- function(object, newdata, weights, call) {
   with_row_offsets <- !is.null(object$row_offsets)
   if (nrow(newdata) == 0) return(list(U = matrix(0, 0, k), a = if (with_row_offsets) numeric()))
   observed <- missing_as_zero_weight(newdata, weights, call, c("weights", "newdata"))
-  if (!is.null(object$row_offsets) || !is.null(object$col_offsets)) {
-    out <- fold_in_with_offsets(object, observed$M, observed$W, call)
-    rownames(out$U) <- rownames(newdata)
-    if (!is.null(out$a)) names(out$a) <- rownames(newdata)
-    return(out)
-  }
   ridge <- c(ridge = object$ridge, ridge_scaling = match(object$ridge_scaling, names(.wlra_choices$ridge_scaling)) - 1)
   ridge <- ridge[!is.na(ridge)]
-  out <- .Call(C_wlra_r_transform, object$V, unname(as.double(.wlra_options[names(ridge)])),
+  as_doubles <- function(x) if (is.null(x)) NULL else { storage.mode(x) <- "double"; unname(x) }
+  out <- .Call(C_wlra_r_transform, as_doubles(object$U), as_doubles(object$V), as_doubles(object$row_offsets),
+               as_doubles(object$col_offsets), unname(as.double(.wlra_options[names(ridge)])),
                unname(as.double(ridge)), observed$M, observed$W)
   if (out[[1]] != 0L) stop(wlra_condition(out[[1]], one_based_message(out[[2]]), call))
   U <- out[[3]]
   rownames(U) <- rownames(newdata)
-  list(U = U, a = NULL)
-}
-
-# "%g" as the library writes it in messages (Rust's inf, -inf, NaN).
-library_g <- function(x) {
-  if (is.nan(x)) "NaN" else if (is.infinite(x)) (if (x > 0) "inf" else "-inf") else sprintf("%g", x)
-}
-
-# fold_in() for a fit with offsets: M (n_new x m, no NA) and W (NULL: all
-# 1), checked as the library checks a fold-in's input. Each row's least
-# squares is solved by the SVD of its weighted design (the ridge as k rows
-# sqrt(penalty) I appended), with singular values below max(dim) eps times
-# the largest dropped: the minimum-norm solution, so a row with no positive
-# weight gets u = 0 and a = 0, as in the library. Rows share one SVD when
-# W is NULL. O(n_new m (k + 1)^2) flops.
-fold_in_with_offsets <- function(object, M, W, call) {
-  bad <- which(!is.finite(M))
-  if (length(bad)) {
-    at <- arrayInd(bad[1], dim(M))
-    stop(wlra_condition(3L, sprintf("newdata[%d, %d] = %s is not finite", at[1], at[2], library_g(M[bad[1]])), call))
-  }
-  if (!is.null(W)) {
-    bad <- which(!is.finite(W))
-    if (length(bad)) {
-      at <- arrayInd(bad[1], dim(W))
-      stop(wlra_condition(3L, sprintf("weights[%d, %d] = %s is not finite", at[1], at[2], library_g(W[bad[1]])), call))
-    }
-    bad <- which(W < 0)
-    if (length(bad)) {
-      at <- arrayInd(bad[1], dim(W))
-      stop(wlra_condition(4L, sprintf("weights[%d, %d] = %s is negative", at[1], at[2], library_g(W[bad[1]])), call))
-    }
-  }
-  V <- unname(object$V)
-  k <- ncol(V)
-  m <- nrow(V)
-  with_row_offsets <- !is.null(object$row_offsets)
-  design <- if (with_row_offsets) cbind(V, 1) else V
-  target <- if (is.null(object$col_offsets)) unname(M) else unname(M) - rep(unname(object$col_offsets), each = nrow(M))
-  ridge <- if (is.na(object$ridge)) 0 else object$ridge
-  by_weight_sums <- identical(object$ridge_scaling, "weight_sums")
-  # The ridge rows: sqrt(penalty) on u's columns, none on a's.
-  ridge_rows <- function(penalty) cbind(diag(sqrt(penalty), k), if (with_row_offsets) 0)
-  # The minimum-norm solutions of A x = Z's columns.
-  solve_min_norm <- function(A, Z) {
-    s <- svd(A)
-    keep <- s$d > max(dim(A)) * .Machine$double.eps * s$d[1]
-    if (!any(keep)) return(matrix(0, ncol(A), ncol(Z)))
-    s$v[, keep, drop = FALSE] %*% (crossprod(s$u[, keep, drop = FALSE], Z) / s$d[keep])
-  }
-  coefficients <- if (is.null(W)) {
-    penalty <- if (by_weight_sums) ridge * m else ridge
-    A <- if (penalty > 0) rbind(design, ridge_rows(penalty)) else design
-    Z <- t(target)
-    if (penalty > 0) Z <- rbind(Z, matrix(0, k, ncol(Z)))
-    t(solve_min_norm(A, Z))
-  } else {
-    t(vapply(seq_len(nrow(M)), function(r) {
-      w <- W[r, ]
-      seen <- w > 0
-      if (!any(seen)) return(numeric(ncol(design)))
-      root <- sqrt(w[seen])
-      A <- root * design[seen, , drop = FALSE]
-      z <- root * target[r, seen]
-      penalty <- if (by_weight_sums) ridge * sum(w) else ridge
-      if (penalty > 0) {
-        A <- rbind(A, ridge_rows(penalty))
-        z <- c(z, numeric(k))
-      }
-      drop(solve_min_norm(A, matrix(z)))
-    }, numeric(ncol(design))))
-  }
-  coefficients <- matrix(coefficients, nrow(M))
-  list(U = coefficients[, seq_len(k), drop = FALSE],
-       a = if (with_row_offsets) coefficients[, k + 1] else NULL)
+  a <- if (with_row_offsets) stats::setNames(out[[4]], rownames(newdata))
+  list(U = U, a = a)
 }
 
 # predict(fit): fitted(fit); predict(fit, newdata, weights): the fitted

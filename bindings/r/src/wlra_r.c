@@ -1,8 +1,8 @@
 /* .Call glue between R and the wlra C ABI: one fit per call, R's
  * column-major double matrices passed by pointer (no copy), a dgCMatrix
  * transposed to CSR in O(nnz) (wlra_fit_csr), and fold-in of new rows
- * (wlra_transform). Nothing here may longjmp while the library is on the
- * stack: R objects are allocated before the model exists, the progress
+ * against a saved fit (wlra_set_fitted, wlra_transform_with_offsets).
+ * Nothing here may longjmp while the library is on the stack: R objects are allocated before the model exists, the progress
  * callback runs R code under R_tryEval and checks for Ctrl-C under
  * R_ToplevelExec; R/wlra.R raises what they caught once the fit is over. */
 #include <R.h>
@@ -305,34 +305,28 @@ SEXP wlra_r_fit_csc(SEXP dim, SEXP col_ptr, SEXP row_idx, SEXP m_x, SEXP w_x, SE
     return run_fit(&p, rank_, option_ids, option_values, progress, verbose, start_u, start_v);
 }
 
-/* Fold-in of new rows against a fit's V (n_cols x rank) with its ridge
- * (option_ids, option_values: WLRA_OPTION_RIDGE and _RIDGE_SCALING as the
- * fit had them), for a fit without offsets: a model rebuilt this way has
- * no offsets to give, so R/methods.R folds rows in for fits with them. m_rows, w_rows (NULL: all 1): n_new x n_cols. Returns
- * list(status, message, U_new), U_new the n_new x rank factor rows.
- *
+/* Fold-in of new rows against a saved fit: its U (n_rows x rank) and V
+ * (n_cols x rank), as the library returned them, and its row and column
+ * offsets a, b (R NULL: none on that side), loaded into a model with
+ * wlra_set_fitted, with its ridge (option_ids, option_values:
+ * WLRA_OPTION_RIDGE and _RIDGE_SCALING as the fit had them). m_rows,
+ * w_rows (NULL: all 1): n_new x n_cols, no NA. Returns list(status,
+ * message, U_new, a_new): the n_new x rank factor rows and the rows' own
+ * offsets (zeros without row offsets), from wlra_transform_with_offsets.
  * A fit object in R is plain data (it survives saveRDS), so the model is
- * rebuilt here: V given as the start of a zero-iteration fit on a problem
- * of `rank` rows (the fewest a rank-`rank` fit takes) and no observed entry
- * (CSR, which the library reads as it is, without rescaling), which leaves
- * the model fitted with exactly that V;
- * the glue checks so, bit for bit, before wlra_transform solves the rows:
- * O(n_cols rank) on top of the fold-in itself. */
-SEXP wlra_r_transform(SEXP v, SEXP option_ids, SEXP option_values, SEXP m_rows, SEXP w_rows) {
-    SEXP vdim = getAttrib(v, R_DimSymbol), mdim = getAttrib(m_rows, R_DimSymbol);
-    size_t n_cols = (size_t)INTEGER(vdim)[0], rank = (size_t)INTEGER(vdim)[1];
+ * loaded here for each call: O((n_rows + n_cols) rank) on top of the
+ * fold-in itself. */
+SEXP wlra_r_transform(SEXP u, SEXP v, SEXP a, SEXP b, SEXP option_ids, SEXP option_values, SEXP m_rows,
+                      SEXP w_rows) {
+    SEXP udim = getAttrib(u, R_DimSymbol), vdim = getAttrib(v, R_DimSymbol), mdim = getAttrib(m_rows, R_DimSymbol);
+    size_t n_rows = (size_t)INTEGER(udim)[0], n_cols = (size_t)INTEGER(vdim)[0], rank = (size_t)INTEGER(vdim)[1];
     size_t n_new = (size_t)INTEGER(mdim)[0];
 
-    SEXP out = PROTECT(allocVector(VECSXP, 3));
+    SEXP out = PROTECT(allocVector(VECSXP, 4));
     SEXP u_new = allocMatrix(REALSXP, (int)n_new, (int)rank);
     SET_VECTOR_ELT(out, 2, u_new);
-    double *u_rows = (double *)R_alloc(rank * rank, sizeof(double));
-    double *v_back = (double *)R_alloc(n_cols * rank > 0 ? n_cols * rank : 1, sizeof(double));
-    int64_t *row_ptr = (int64_t *)R_alloc(rank + 1, sizeof(int64_t));
-    memset(u_rows, 0, rank * rank * sizeof(double));
-    memset(row_ptr, 0, (rank + 1) * sizeof(int64_t));
-    int64_t no_index = 0;
-    double no_value = 0;
+    SEXP a_new = allocVector(REALSXP, (R_xlen_t)n_new);
+    SET_VECTOR_ELT(out, 3, a_new);
 
     /* From here on: no R allocation until the model is destroyed. */
     char message[4096] = "";
@@ -341,29 +335,15 @@ SEXP wlra_r_transform(SEXP v, SEXP option_ids, SEXP option_values, SEXP m_rows, 
     if (status == WLRA_OK) {
         for (R_xlen_t i = 0; status == WLRA_OK && i < XLENGTH(option_ids); i++)
             status = wlra_set_option(model, (int32_t)REAL(option_ids)[i], REAL(option_values)[i]);
-        const int32_t zero_fit[][2] = {
-            { WLRA_OPTION_MAX_ITERATIONS, 0 }, { WLRA_OPTION_INIT, WLRA_INIT_GIVEN },
-            { WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING }, { WLRA_OPTION_RESTARTS, 0 },
-            { WLRA_OPTION_THREADS, 1 },
-        };
-        for (size_t i = 0; status == WLRA_OK && i < sizeof zero_fit / sizeof zero_fit[0]; i++)
-            status = wlra_set_option(model, zero_fit[i][0], zero_fit[i][1]);
         if (status == WLRA_OK)
-            status = wlra_set_factors(model, rank, n_cols, u_rows, rank, REAL(v), n_cols, WLRA_COL_MAJOR);
+            status = wlra_set_fitted(model, n_rows, n_cols, REAL(u), n_rows > 0 ? n_rows : 1, REAL(v),
+                                     n_cols > 0 ? n_cols : 1, isNull(a) ? NULL : REAL(a), isNull(b) ? NULL : REAL(b),
+                                     WLRA_COL_MAJOR);
         if (status == WLRA_OK)
-            status = wlra_fit_csr(model, rank, n_cols, row_ptr, &no_index, &no_value, NULL, 0.0, 0.0);
-        if (status == WLRA_OK)
-            status = wlra_get_factors(model, u_rows, rank, v_back, n_cols, WLRA_COL_MAJOR);
-        if (status == WLRA_OK && n_cols * rank > 0 &&
-            memcmp(v_back, REAL(v), n_cols * rank * sizeof(double)) != 0) {
-            status = WLRA_ERROR_INTERNAL;
-            snprintf(message, sizeof message, "the rebuilt model's V differs from the fit's");
-        } else {
-            if (status == WLRA_OK)
-                status = wlra_transform(model, n_new, REAL(m_rows), n_new, isNull(w_rows) ? NULL : REAL(w_rows),
-                                        n_new, REAL(u_new), n_new, WLRA_COL_MAJOR);
-            if (status != WLRA_OK) snprintf(message, sizeof message, "%s", wlra_last_error(model));
-        }
+            status = wlra_transform_with_offsets(model, n_new, REAL(m_rows), n_new,
+                                                 isNull(w_rows) ? NULL : REAL(w_rows), n_new, REAL(u_new), n_new,
+                                                 REAL(a_new), WLRA_COL_MAJOR);
+        if (status != WLRA_OK) snprintf(message, sizeof message, "%s", wlra_last_error(model));
     } else {
         snprintf(message, sizeof message, "%s", wlra_last_error(NULL));
     }
@@ -404,7 +384,7 @@ SEXP wlra_r_option_info(SEXP option) {
 static const R_CallMethodDef CALLS[] = {
     { "wlra_r_fit", (DL_FUNC)&wlra_r_fit, 9 },
     { "wlra_r_fit_csc", (DL_FUNC)&wlra_r_fit_csc, 13 },
-    { "wlra_r_transform", (DL_FUNC)&wlra_r_transform, 5 },
+    { "wlra_r_transform", (DL_FUNC)&wlra_r_transform, 8 },
     { "wlra_r_version", (DL_FUNC)&wlra_r_version, 0 },
     { "wlra_r_option_info", (DL_FUNC)&wlra_r_option_info, 1 },
     { NULL, NULL, 0 },

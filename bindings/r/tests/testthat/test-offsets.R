@@ -156,6 +156,29 @@ test_that("predict(newdata, weights) with offsets is each row's weighted least s
              1e-10 * max(abs(p$M)))
 })
 
+test_that("a fit saved with saveRDS and read back folds in through wlra_set_fitted as the fit does", {
+  p <- offsets_planted(seed = 12)
+  set.seed(13)
+  X <- p$M[1:6, ] + 0.1 * matrix(rnorm(6 * 30), 6)
+  Wx <- matrix(runif(6 * 30, 0, 2), 6)
+  X[2, 5] <- NA
+  path <- tempfile(fileext = ".rds")
+  on.exit(unlink(path))
+  for (offsets in c("none", "rows", "columns", "both")) {
+    for (ridge in c(0, 0.3)) {
+      fit <- wlra(p$M, p$W, rank = 3, offsets = offsets, ridge = ridge, tolerance = 1e-10, max_iterations = 1000)
+      saveRDS(fit, path)
+      again <- readRDS(path)
+      got <- predict(again, newdata = X, weights = Wx)
+      # The library's fold-in, on the fit loaded from the saved object: the
+      # in-memory fit's, bit for bit, and each row's least squares (lm) to
+      # rounding.
+      expect_identical(got, predict(fit, newdata = X, weights = Wx))
+      expect_lte(max(abs(got - offsets_rows_by_lm(fit, X, Wx))), 1e-10 * max(abs(got)))
+    }
+  }
+})
+
 test_that("a new row with no weight predicts the column offsets exactly", {
   p <- offsets_planted(seed = 7)
   fit <- tight_fit(p$M, p$W, rank = 3, offsets = "both")
