@@ -16,7 +16,7 @@
 /*
  Minor version: new functions and enum values.
  */
-#define WLRA_VERSION_MINOR 2
+#define WLRA_VERSION_MINOR 3
 
 /*
  Patch version: fixes only.

@@ -410,8 +410,8 @@ fn fit_scaled(
     } else {
         restart(&ctx, method, plan, first, progress)?
     };
-    // MAX_ITERATIONS = 0 returns the start as it is (the documented way to
-    // load factors into a model, which the R binding's fold-in uses).
+    // MAX_ITERATIONS = 0 returns the start as it is (a documented use;
+    // loading a saved fit is `wlra_set_fitted`'s).
     if options.max_iterations > 0 {
         zero_unobserved(&ctx, &mut outcome)?;
     }
