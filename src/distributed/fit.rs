@@ -1,17 +1,21 @@
-//! The distributed alternating fit. Each rank holds a block of rows of M
-//! and W; the columns are split evenly and each rank receives its column
-//! block once per fit. A U half-step solves the local rows against the
-//! full V, a V half-step the local columns against the full U, and each
-//! ends with an allgatherv of the new rows, so every rank holds both
+//! A distributed fit's sides (`outer::sides::Sides`), over which the
+//! single-process loops run (`alternating::alternate`,
+//! `accelerated::accelerate`). Each rank holds a block of rows of M and W;
+//! the columns are split evenly and each rank receives its column block
+//! once per fit (`columns`). A U half-step solves the local rows against
+//! the whole V, a V half-step the local columns against the whole U, and
+//! each ends with an allgatherv of the new rows, so every rank holds both
 //! factors whole (every row of a dense problem touches every column).
 //!
-//! Determinism: every rank runs the single-process alternation on identical
-//! bits. The factors are whole everywhere, so the start (the global random
-//! factors), the thin QR of the fixed factor (ridge = 0) and the ridge
-//! penalty are computed redundantly; each row is solved by the library's
-//! own exact solver against the same fixed factor; and the objective's
-//! per-row partial sums are gathered and added in global row order. The
-//! rank count changes none of these.
+//! Determinism: every rank runs the single-process loop on identical bits.
+//! The factors are whole everywhere, so the start (the global random
+//! factors), the thin QR of the fixed factor (ridge = 0), clipping,
+//! over-relaxation, the extrapolations and the ridge penalty are computed
+//! redundantly; each row is solved by the library's own exact solver
+//! against the same fixed factor; the objective's per-row partial sums are
+//! gathered and added in global row order; and the progress callbacks'
+//! answers are agreed by one allreduce. The rank count changes none of
+//! these.
 
 use super::checks::{agreed, LocalData, RowBlock};
 use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
