@@ -15,7 +15,7 @@ use faer::MatRef;
 /// status agreement: alternation or accelerated alternation (AUTO's, as
 /// VarPro does not distribute) with the exact solver, from the seeded
 /// random start, with clipping and over-relaxation (the shared loop's, on
-/// whole factors); no per-row ridge scaling, folds or restarts.
+/// whole factors) and weight-sum ridges; no folds, offsets or restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
@@ -32,9 +32,6 @@ pub fn check_options(options: &Options) -> Result<()> {
     }
     if options.init != InitChoice::Random {
         return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM");
-    }
-    if options.ridge_by_weight_sums && options.ridge > 0.0 {
-        return unsupported("WLRA_OPTION_RIDGE_SCALING must be WLRA_RIDGE_UNIFORM");
     }
     if options.folds != 0 {
         return unsupported("WLRA_OPTION_FOLDS must be 0");

@@ -30,8 +30,9 @@ use crate::options::Options;
 use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::{alternate, prepare_fixed, relax, warm_start};
 use crate::outer::sides::{Sides, StepSettings};
-use crate::outer::{FitOutcome, Method, Progress};
+use crate::outer::{ridge_penalty, FitOutcome, Method, Progress, WeightSums};
 use crate::problem::row_residuals::residuals_by_row;
+use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
 use faer::{Mat, Par};
@@ -71,7 +72,7 @@ fn objective(
     data: &LocalData<'_>,
     offset: usize,
     factors: &Factors,
-    ridge: f64,
+    (ridge, sums): (f64, Option<&WeightSums>),
     pool: &rayon::ThreadPool,
 ) -> Result<f64> {
     comm.set_phase(Phase::Objective);
@@ -93,12 +94,37 @@ fn objective(
             sum += x;
         }
     }
-    let penalty = if ridge > 0.0 {
-        ridge * (factors.u.squared_norm_l2() + factors.v.squared_norm_l2())
-    } else {
-        0.0
+    let (u, v) = (factors.u.as_ref(), factors.v.as_ref());
+    Ok(sum + ridge_penalty(u, v, ridge, sums))
+}
+
+/// Every row's and column's weight sum on every rank, when they scale the
+/// ridge (WLRA_RIDGE_WEIGHT_SUMS): each rank sums its rows and its column
+/// block's columns (whole columns, so the same sums as one process's), and
+/// one allgatherv per side brings them all.
+fn gathered_weight_sums(
+    comm: &mut Comm<'_>,
+    layout: &Layout,
+    (rows, cols): (&Problem<'_>, Option<Problem<'_>>),
+    options: &Options,
+) -> Result<Option<WeightSums>> {
+    if !(options.ridge_by_weight_sums && options.ridge > 0.0) {
+        return Ok(None);
+    }
+    comm.set_phase(Phase::Setup);
+    let as_column = |sums: Vec<f64>| try_from_fn(sums.len(), 1, |i, _| sums[i], "weight sums");
+    let local_rows = agreed(comm, row_weight_sums(rows).and_then(as_column))?;
+    let local_cols = match cols {
+        Some(cols) => row_weight_sums(&cols).and_then(as_column),
+        None => Ok(Mat::zeros(0, 1)),
     };
-    Ok(sum + penalty)
+    let local_cols = agreed(comm, local_cols)?;
+    let rows = gather_rows(comm, &local_rows, &layout.offsets, &layout.counts)?;
+    let cols = gather_rows(comm, &local_cols, &layout.col_starts, &layout.col_counts)?;
+    Ok(Some(WeightSums {
+        rows: rows.col(0).iter().copied().collect(),
+        cols: cols.col(0).iter().copied().collect(),
+    }))
 }
 
 /// A distributed fit's sides: this rank's rows and column block, each
@@ -116,6 +142,8 @@ struct DistributedSides<'c, 'a> {
     pool: &'c rayon::ThreadPool,
     rows_solver: Box<dyn HalfStepSolver + Send>,
     cols_solver: Option<Box<dyn HalfStepSolver + Send>>,
+    /// Every row's and column's weight sum, when they scale the ridge.
+    weight_sums: Option<WeightSums>,
     progress: Progress<'c>,
     failure: Option<Error>,
 }
@@ -160,7 +188,10 @@ impl Sides for DistributedSides<'_, '_> {
                     problem,
                     fixed: fixed.as_ref(),
                     ridge: options.ridge,
-                    ridge_scale: None,
+                    ridge_scale: self.weight_sums.as_ref().map(|s| {
+                        let side = if rows { &s.rows } else { &s.cols };
+                        &side[mine.clone()]
+                    }),
                     unpenalized: None,
                     warm_start: Some(warm.as_ref().subrows(mine.start, mine.len())),
                     fixed_orthonormal: r.is_some(),
@@ -178,15 +209,8 @@ impl Sides for DistributedSides<'_, '_> {
 
     fn objective(&mut self, factors: &Factors) -> Result<f64> {
         let (layout, data, offset) = (&self.layout, self.data, self.offset);
-        objective(
-            self.comm,
-            layout,
-            data,
-            offset,
-            factors,
-            self.options.ridge,
-            self.pool,
-        )
+        let ridge = (self.options.ridge, self.weight_sums.as_ref());
+        objective(self.comm, layout, data, offset, factors, ridge, self.pool)
     }
 
     /// Every rank's callback runs; one allreduce tells all whether any
@@ -264,6 +288,8 @@ pub fn run(
     };
     let (n, m, offset) = (block.n_rows, block.n_cols, block.offset);
     let start = agreed(comm, random_factors(n, m, k, options.seed))?;
+    let problems = (&rows_problem, cols_problem);
+    let weight_sums = gathered_weight_sums(comm, &layout, problems, options)?;
     let mut sides = DistributedSides {
         comm,
         layout,
@@ -275,6 +301,7 @@ pub fn run(
         pool,
         rows_solver: crate::solver::for_options(options, &rows_problem),
         cols_solver: cols_problem.map(|p| crate::solver::for_options(options, &p)),
+        weight_sums,
         progress,
         failure: None,
     };

@@ -165,17 +165,28 @@ fn objective_of(
     sums: Option<&WeightSums>,
     penalized: usize,
 ) -> crate::Result<f64> {
+    let (pu, pv) = (u.subcols(0, penalized), v.subcols(0, penalized));
+    Ok(problem.weighted_residual(u, v)? + ridge_penalty(pu, pv, ridge, sums))
+}
+
+/// ridge (||U||^2 + ||V||^2), or with `sums` each row's and column's term
+/// times its weight sum; the same sums in the same order wherever the
+/// objective is evaluated (one process or many).
+pub(crate) fn ridge_penalty(
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    ridge: f64,
+    sums: Option<&WeightSums>,
+) -> f64 {
     let scaled = |x: MatRef<'_, f64>, scale: &[f64]| -> f64 {
         let rows = x.row_iter().zip(scale);
         rows.map(|(row, s)| s * row.squared_norm_l2()).sum()
     };
-    let (pu, pv) = (u.subcols(0, penalized), v.subcols(0, penalized));
-    let penalty = match (ridge > 0.0, sums) {
+    match (ridge > 0.0, sums) {
         (false, _) => 0.0,
-        (true, None) => ridge * (pu.squared_norm_l2() + pv.squared_norm_l2()),
-        (true, Some(s)) => ridge * (scaled(pu, &s.rows) + scaled(pv, &s.cols)),
-    };
-    Ok(problem.weighted_residual(u, v)? + penalty)
+        (true, None) => ridge * (u.squared_norm_l2() + v.squared_norm_l2()),
+        (true, Some(s)) => ridge * (scaled(u, &s.rows) + scaled(v, &s.cols)),
+    }
 }
 
 /// What a fit produced; one type from the outer methods to the model.

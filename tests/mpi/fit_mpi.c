@@ -13,6 +13,7 @@
  *                                 that overlap or leave a gap): every rank
  *                                 must return the same status
  *   fit_mpi relaxed OUT.bin       the dense fit with over-relaxation and clipping
+ *   fit_mpi weight-sums OUT.bin   the dense fit with weight-sum ridges
  *   fit_mpi accelerated OUT.bin   the CSR fit by accelerated alternation, 40
  *                                 iterations (the same bits on every rank
  *                                 count; wlra_fit's product to rounding)
@@ -111,6 +112,9 @@ static int32_t my_alltoallv(void *user, const double *send, const size_t *send_c
  * run by the shared loop on whole factors; "accelerated": the CSR fit by
  * accelerated alternation. */
 static int relaxed = 0, accelerated = 0;
+/* "weight-sums": the dense fit with ALS-WR's ridge, each row's and column's
+ * term times its weight sum. */
+static int weight_sums = 0;
 
 static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING);
@@ -126,6 +130,10 @@ static void set_options(wlra_model *model, double ridge) {
     if (relaxed) {
         wlra_set_option(model, WLRA_OPTION_OVERRELAXATION, 1.5);
         wlra_set_option(model, WLRA_OPTION_CLIP, 1.5);
+    }
+    if (weight_sums) {
+        wlra_set_option(model, WLRA_OPTION_RIDGE, 1e-3);
+        wlra_set_option(model, WLRA_OPTION_RIDGE_SCALING, WLRA_RIDGE_WEIGHT_SUMS);
     }
     if (accelerated) {
         /* On the CSR data, where alternation is slow and extrapolations are
@@ -270,6 +278,7 @@ int main(int argc, char **argv) {
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
     accelerated = strcmp(mode, "accelerated") == 0;
+    weight_sums = strcmp(mode, "weight-sums") == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);

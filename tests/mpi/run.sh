@@ -49,7 +49,7 @@ run() {
     timeout 60 mpirun --oversubscribe -np "$np" "$out/fit_mpi" "$@"
 }
 
-for mode in dense csr relaxed accelerated; do
+for mode in dense csr relaxed weight-sums accelerated; do
     echo "-- acceptance 1 and 3: $mode"
     objectives=()
     for np in 1 2 4; do
