@@ -46,7 +46,7 @@ pub type ProgressCallback = Box<dyn FnMut(usize, f64) -> bool>;
 pub struct Model {
     rank: usize,
     options: Options,
-    start: Option<Factors>,
+    pub(crate) start: Option<Factors>,
     fitted: Option<Fitted>,
     pool: Option<(usize, JoinedPool)>,
     progress: Option<ProgressCallback>,

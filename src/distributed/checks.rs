@@ -4,6 +4,7 @@
 
 use super::comm::Comm;
 use crate::error::{invalid, Result};
+use crate::init::Factors;
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
 use crate::problem::checks::{check_rank, check_values};
 use crate::problem::sparse::{CsrInput, SparseProblem};
@@ -14,14 +15,14 @@ use faer::MatRef;
 /// What the distributed fit supports, checked on every rank before the
 /// status agreement: alternation or accelerated alternation (AUTO's, as
 /// VarPro does not distribute) with the exact solver, from the seeded
-/// random start, with clipping and over-relaxation (the shared loop's, on
+/// random start or the given one, with clipping and over-relaxation (the shared loop's, on
 /// whole factors) and weight-sum ridges; no folds, offsets or restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
             "the distributed fit supports WLRA_METHOD_ALTERNATING, _ACCELERATED and _AUTO \
              (which runs accelerated alternation) with WLRA_SOLVER_EXACT and WLRA_INIT_RANDOM \
-             only (docs/mpi.md): {what}"
+             or _GIVEN only (docs/mpi.md): {what}"
         )))
     };
     if options.method == MethodChoice::VarPro {
@@ -30,8 +31,8 @@ pub fn check_options(options: &Options) -> Result<()> {
     if options.solver != SolverChoice::Exact {
         return unsupported("set WLRA_OPTION_SOLVER to WLRA_SOLVER_EXACT");
     }
-    if options.init != InitChoice::Random {
-        return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM");
+    if !matches!(options.init, InitChoice::Random | InitChoice::Given) {
+        return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM or WLRA_INIT_GIVEN");
     }
     if options.folds != 0 {
         return unsupported("WLRA_OPTION_FOLDS must be 0");
@@ -95,6 +96,27 @@ pub enum LocalData<'a> {
 pub fn check_dense(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>, offset: usize) -> Result<()> {
     check_values(["M", "W"], m, w, offset)?;
     check_unscaled(DenseProblem::new(m, w).normalized().scale().is_unit())
+}
+
+/// WLRA_INIT_GIVEN: the model holds start factors for the whole problem
+/// (every rank passes the same; their digest is agreed with the layout).
+pub fn check_given_start(start: Option<&Factors>, block: &RowBlock) -> Result<()> {
+    let Some(f) = start else {
+        return Err(invalid(
+            "WLRA_INIT_GIVEN needs factors from wlra_set_factors first",
+        ));
+    };
+    if (f.u.nrows(), f.v.nrows()) != (block.n_rows, block.n_cols) {
+        return Err(invalid(format!(
+            "the given factors are for a {} x {} problem, this one is {} x {}: every rank \
+             passes the whole start",
+            f.u.nrows(),
+            f.v.nrows(),
+            block.n_rows,
+            block.n_cols
+        )));
+    }
+    Ok(())
 }
 
 /// The fit reads the values as given: every rank must see the unit scale

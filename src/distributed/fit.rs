@@ -22,7 +22,7 @@ use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
 use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
 use crate::error::{Error, Result};
-use crate::init::{random_factors, Factors};
+use crate::init::{copy_factors, random_factors, Factors};
 use crate::kernels::blocking::current_par;
 use crate::memory::try_from_fn;
 use crate::options::MethodChoice;
@@ -265,10 +265,10 @@ pub fn run(
     options: &Options,
     pool: &rayon::ThreadPool,
     data: LocalData<'_>,
-    progress: Progress<'_>,
+    (given, progress): (Option<&Factors>, Progress<'_>),
 ) -> Result<FitOutcome> {
     comm.set_phase(Phase::Setup);
-    let layout = exchange_layout(comm, &block, k, options, &data)?;
+    let layout = exchange_layout(comm, &block, k, (options, given), &data)?;
     comm.set_phase(Phase::Redistribution);
     let columns = match &data {
         _ if comm.size == 1 => Ok(ColumnBlock::Local),
@@ -287,7 +287,12 @@ pub fn run(
         _ => columns.problem(),
     };
     let (n, m, offset) = (block.n_rows, block.n_cols, block.offset);
-    let start = agreed(comm, random_factors(n, m, k, options.seed))?;
+    // A given start is whole on every rank (its digest agreed above).
+    let start = match given {
+        Some(f) => copy_factors(f),
+        None => random_factors(n, m, k, options.seed),
+    };
+    let start = agreed(comm, start)?;
     let problems = (&rows_problem, cols_problem);
     let weight_sums = gathered_weight_sums(comm, &layout, problems, options)?;
     let mut sides = DistributedSides {

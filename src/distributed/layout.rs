@@ -4,13 +4,19 @@
 use super::checks::{LocalData, RowBlock};
 use super::comm::Comm;
 use crate::error::{invalid, Result};
+use crate::init::Factors;
 use crate::options::Options;
 use std::ops::Range;
 
 /// What every rank tells the others about its part (exchanged once).
-const LAYOUT_FIELDS: usize = 12;
+const LAYOUT_FIELDS: usize = 18;
 
-fn layout_fields(block: &RowBlock, k: usize, options: &Options, data: &LocalData<'_>) -> Vec<f64> {
+fn layout_fields(
+    block: &RowBlock,
+    k: usize,
+    (options, start): (&Options, Option<&Factors>),
+    data: &LocalData<'_>,
+) -> Vec<f64> {
     let (kind, has_w, defaults) = match data {
         LocalData::Dense { w, .. } => (0u64, w.is_some(), (0.0, 0.0)),
         LocalData::Sparse(p) => {
@@ -32,9 +38,31 @@ fn layout_fields(block: &RowBlock, k: usize, options: &Options, data: &LocalData
         options.ridge.to_bits(),
         // The sparse defaults must agree too (m_default, w_default).
         defaults.0.to_bits() ^ defaults.1.to_bits().rotate_left(17),
+        // What decides the sequence of collectives and the bits.
+        options.method as u64,
+        options.overrelaxation.to_bits(),
+        options.clip.to_bits(),
+        u64::from(options.ridge_by_weight_sums),
+        options.init as u64,
+        start.map_or(0, start_digest),
     ];
     // Bit patterns travel as doubles: allgatherv only copies them.
     ints.iter().map(|&b| f64::from_bits(b)).collect()
+}
+
+/// FNV-1a of the start factors' bits: every rank must pass the same.
+fn start_digest(start: &Factors) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for x in [&start.u, &start.v] {
+        for j in 0..x.ncols() {
+            for &value in x.col(j).iter() {
+                for byte in value.to_bits().to_le_bytes() {
+                    hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+        }
+    }
+    hash
 }
 
 /// Every rank's rows: offsets and counts by rank, and the ranks in the
@@ -56,10 +84,10 @@ pub fn exchange_layout(
     comm: &mut Comm<'_>,
     block: &RowBlock,
     k: usize,
-    options: &Options,
+    given: (&Options, Option<&Factors>),
     data: &LocalData<'_>,
 ) -> Result<Layout> {
-    let mine = layout_fields(block, k, options, data);
+    let mine = layout_fields(block, k, given, data);
     let all = comm.allgatherv(&mine, &vec![LAYOUT_FIELDS; comm.size])?;
     let field = |r: usize, f: usize| all[r * LAYOUT_FIELDS + f].to_bits();
     const NAMES: [&str; LAYOUT_FIELDS] = [
@@ -75,6 +103,12 @@ pub fn exchange_layout(
         "WLRA_OPTION_TOLERANCE",
         "WLRA_OPTION_RIDGE",
         "m_default or w_default",
+        "WLRA_OPTION_METHOD",
+        "WLRA_OPTION_OVERRELAXATION",
+        "WLRA_OPTION_CLIP",
+        "WLRA_OPTION_RIDGE_SCALING",
+        "WLRA_OPTION_INIT",
+        "digest of the start factors (wlra_set_factors)",
     ];
     for r in 1..comm.size {
         for (f, name) in NAMES.iter().enumerate() {

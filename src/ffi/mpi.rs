@@ -13,6 +13,8 @@ use crate::distributed::comm::{wlra_comm, wlra_traffic, Comm};
 use crate::distributed::fit;
 use crate::distributed::mpi::MpiComm;
 use crate::error::Result;
+use crate::init::copy_factors;
+use crate::options::InitChoice;
 use crate::problem::checks::{check_pattern_dims, check_row_ptr};
 use crate::problem::sparse::CsrInput;
 use crate::vocabulary::status::wlra_status;
@@ -40,6 +42,9 @@ unsafe fn local<'a>(
     let mut target = unsafe { handle(model) }?.exclusive(call)?;
     checks::check_options(target.options())?;
     block.check(target.rank())?;
+    if target.options().init == InitChoice::Given {
+        checks::check_given_start(target.start.as_ref(), block)?;
+    }
     target.pool()?;
     crate::memory::reserve_gemm_workspaces(target.pool()?)?;
     Ok(Local {
@@ -53,8 +58,23 @@ unsafe fn local<'a>(
 fn agree_and_fit(comm: &mut Comm<'_>, block: RowBlock, local: Result<Local<'_>>) -> Result<()> {
     let Local { mut model, data } = agreed(comm, local)?;
     let (k, options) = (model.rank(), model.options().clone());
-    let fitted = model
-        .fit_distributed(|pool, progress| fit::run(comm, block, k, &options, pool, data, progress));
+    // The given start, whole on every rank (checked locally, then agreed
+    // by its digest with the layout).
+    let given = match options.init {
+        InitChoice::Given => model.start.as_ref().map(copy_factors).transpose()?,
+        _ => None,
+    };
+    let fitted = model.fit_distributed(|pool, progress| {
+        fit::run(
+            comm,
+            block,
+            k,
+            &options,
+            pool,
+            data,
+            (given.as_ref(), progress),
+        )
+    });
     crate::distributed::record_traffic(comm.traffic);
     fitted
 }

@@ -14,6 +14,10 @@
  *                                 must return the same status
  *   fit_mpi relaxed OUT.bin       the dense fit with over-relaxation and clipping
  *   fit_mpi weight-sums OUT.bin   the dense fit with weight-sum ridges
+ *   fit_mpi given OUT.bin         the dense fit from start factors every rank
+ *                                 passes whole (WLRA_INIT_GIVEN)
+ *   fit_mpi bad-given             the last rank's start differs in one entry
+ *                                 (on one rank: INIT_GIVEN without factors)
  *   fit_mpi accelerated OUT.bin   the CSR fit by accelerated alternation, 40
  *                                 iterations (the same bits on every rank
  *                                 count; wlra_fit's product to rounding)
@@ -115,6 +119,22 @@ static int relaxed = 0, accelerated = 0;
 /* "weight-sums": the dense fit with ALS-WR's ridge, each row's and column's
  * term times its weight sum. */
 static int weight_sums = 0;
+/* "given": the dense fit from start factors every rank passes whole
+ * (WLRA_INIT_GIVEN); "bad-given": the last rank's differ in one entry. */
+static int given = 0;
+
+/* The start factors of "given": U (N x K) then V (M x K), row-major; the
+ * last rank changes one entry of U when `differ`. */
+static void set_given_start(wlra_model *model, int differ) {
+    double *u = malloc(sizeof(double) * N * K), *v = malloc(sizeof(double) * M * K);
+    for (int e = 0; e < N * K; e++) u[e] = uniform(6, (unsigned)e, 0);
+    for (int e = 0; e < M * K; e++) v[e] = uniform(7, (unsigned)e, 0);
+    if (differ) u[5] += 1.0;
+    CHECK(wlra_set_factors(model, N, M, u, K, v, K, WLRA_ROW_MAJOR) == WLRA_OK, "wlra_set_factors");
+    wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_GIVEN);
+    free(u);
+    free(v);
+}
 
 static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_METHOD, WLRA_METHOD_ALTERNATING);
@@ -279,6 +299,7 @@ int main(int argc, char **argv) {
     relaxed = strcmp(mode, "relaxed") == 0;
     accelerated = strcmp(mode, "accelerated") == 0;
     weight_sums = strcmp(mode, "weight-sums") == 0;
+    given = strcmp(mode, "given") == 0 || strcmp(mode, "bad-given") == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -289,6 +310,13 @@ int main(int argc, char **argv) {
     wlra_model *model = NULL;
     wlra_create(K, &model);
     set_options(model, ridge);
+    if (given) {
+        int differ = strcmp(mode, "bad-given") == 0 && rank == size - 1;
+        if (differ && size == 1) /* no other rank to differ from: no factors */
+            wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_GIVEN);
+        else
+            set_given_start(model, differ);
+    }
     if (strcmp(mode, "bad-option") == 0 && rank == size - 1)
         wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
     size_t offset = (size_t)r0;
@@ -415,6 +443,7 @@ int main(int argc, char **argv) {
             wlra_model *single = NULL;
             wlra_create(K, &single);
             set_options(single, ridge);
+            if (given) set_given_start(single, 0);
             if (!csr_input) {
                 double *gm = malloc(sizeof(double) * N * M), *gw = malloc(sizeof(double) * N * M);
                 for (int i = 0; i < N; i++)

@@ -49,7 +49,7 @@ run() {
     timeout 60 mpirun --oversubscribe -np "$np" "$out/fit_mpi" "$@"
 }
 
-for mode in dense csr relaxed weight-sums accelerated; do
+for mode in dense csr relaxed weight-sums given accelerated; do
     echo "-- acceptance 1 and 3: $mode"
     objectives=()
     for np in 1 2 4; do
@@ -85,7 +85,7 @@ for np in 1 4; do
 done
 
 echo "-- acceptance 2: bad input on one rank"
-for mode in bad-nan bad-csr bad-option bad-layout; do
+for mode in bad-nan bad-csr bad-option bad-layout bad-given; do
     for np in 1 2 4; do
         run "$np" "$mode" || fail "$mode on $np ranks (exit $?; 124 = hang)"
     done
