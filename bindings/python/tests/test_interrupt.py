@@ -42,7 +42,11 @@ FITS = {
 def test_ctrl_c_during_a_long_fit_returns_control_within_a_second(call):
     setup, fit = FITS[call]
     script = LONG_FIT.replace("SETUP", setup).replace("FIT", fit)
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    # The child starts with SIGINT's default action whatever the test runner
+    # inherited (a shell's background job ignores SIGINT, and so would the
+    # child, which then never sees the Ctrl-C this test sends).
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert child.stdout.readline() == "fitting\n"
         time.sleep(3.0)
