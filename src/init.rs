@@ -55,16 +55,56 @@ pub fn copy_factors(f: &Factors) -> Result<Factors> {
 /// SVD's factors and faer's scratch for it, all reserved fallibly.
 pub fn svd_factors(problem: &Problem<'_>, k: usize, seed: u64) -> Result<Factors> {
     let (n, m) = (problem.n_rows(), problem.n_cols());
+    let mut whole = WholeProblem {
+        problem,
+        transposed: problem.transposed(),
+    };
+    svd_start(n, m, k, seed, &mut whole)
+}
+
+/// A = W o M (n x m) as the range finder sees it: X -> A X (n x l) and
+/// X -> A^T X (m x l), whole. A distributed fit computes them on its rows
+/// and gathers them (`distributed::start`).
+pub(crate) trait RangeProducts {
+    fn times(&mut self, x: &Mat<f64>) -> Result<Mat<f64>>;
+    fn transposed_times(&mut self, x: &Mat<f64>) -> Result<Mat<f64>>;
+}
+
+/// One process's products: the whole problem's.
+struct WholeProblem<'p, 'a> {
+    problem: &'p Problem<'a>,
+    transposed: Problem<'a>,
+}
+
+impl RangeProducts for WholeProblem<'_, '_> {
+    fn times(&mut self, x: &Mat<f64>) -> Result<Mat<f64>> {
+        self.problem.weighted_data_times(x.as_ref())
+    }
+
+    fn transposed_times(&mut self, x: &Mat<f64>) -> Result<Mat<f64>> {
+        self.transposed.weighted_data_times(x.as_ref())
+    }
+}
+
+/// `svd_factors` over the products of `products`: everything but them is
+/// computed whole, on n x l and m x l blocks, so equal products give equal
+/// bits.
+pub(crate) fn svd_start(
+    n: usize,
+    m: usize,
+    k: usize,
+    seed: u64,
+    products: &mut dyn RangeProducts,
+) -> Result<Factors> {
     let width = k.saturating_add(OVERSAMPLING).min(n).min(m);
-    let transposed = problem.transposed();
     let omega = gaussian(m, width, seed, Purpose::RangeFinder, 0)?;
-    let mut q = orthonormal_basis(problem.weighted_data_times(omega.as_ref())?.as_ref())?;
+    let mut q = orthonormal_basis(products.times(&omega)?.as_ref())?;
     for _ in 0..POWER_ITERATIONS {
-        let z = orthonormal_basis(transposed.weighted_data_times(q.as_ref())?.as_ref())?;
-        q = orthonormal_basis(problem.weighted_data_times(z.as_ref())?.as_ref())?;
+        let z = orthonormal_basis(products.transposed_times(&q)?.as_ref())?;
+        q = orthonormal_basis(products.times(&z)?.as_ref())?;
     }
     // B = (Q^T A)^T = A^T Q (m x width); A ~ Q B^T = (Q Vb) S Ub^T.
-    let b = transposed.weighted_data_times(q.as_ref())?;
+    let b = products.transposed_times(&q)?;
     let what = "the SVD of the start";
     let mut s = try_zeros(width, 1, what)?;
     let mut ub = try_zeros(m, width, what)?;

@@ -14,25 +14,32 @@ use faer::MatRef;
 
 /// What the distributed fit supports, checked on every rank before the
 /// status agreement: alternation or accelerated alternation (AUTO's, as
-/// VarPro does not distribute) with the exact solver, from the seeded
-/// random start or the given one, with clipping and over-relaxation (the shared loop's, on
-/// whole factors) and weight-sum ridges; no folds, offsets or restarts.
+/// VarPro does not distribute) with the exact solver (AUTO's too), from the
+/// seeded random start, the randomized SVD start or the given one, with
+/// clipping and over-relaxation (the shared loop's, on whole factors) and
+/// weight-sum ridges; no folds, offsets or restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
             "the distributed fit supports WLRA_METHOD_ALTERNATING, _ACCELERATED and _AUTO \
-             (which runs accelerated alternation) with WLRA_SOLVER_EXACT and WLRA_INIT_RANDOM \
-             or _GIVEN only (docs/mpi.md): {what}"
+             (which runs accelerated alternation) with WLRA_SOLVER_EXACT or _AUTO (which runs \
+             the exact solver) and WLRA_INIT_RANDOM, _SVD or _GIVEN only (docs/mpi.md): {what}"
         )))
     };
     if options.method == MethodChoice::VarPro {
         return unsupported("VarPro's Gauss-Newton system does not distribute");
     }
-    if options.solver != SolverChoice::Exact {
-        return unsupported("set WLRA_OPTION_SOLVER to WLRA_SOLVER_EXACT");
+    if !matches!(options.solver, SolverChoice::Exact | SolverChoice::Auto) {
+        return unsupported(
+            "the iterative solvers do not distribute yet; set WLRA_OPTION_SOLVER to \
+             WLRA_SOLVER_EXACT or WLRA_SOLVER_AUTO",
+        );
     }
-    if !matches!(options.init, InitChoice::Random | InitChoice::Given) {
-        return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM or WLRA_INIT_GIVEN");
+    if !matches!(
+        options.init,
+        InitChoice::Random | InitChoice::Svd | InitChoice::Given
+    ) {
+        return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM, _SVD or _GIVEN");
     }
     if options.folds != 0 {
         return unsupported("WLRA_OPTION_FOLDS must be 0");

@@ -21,12 +21,13 @@ use super::checks::{agreed, LocalData, RowBlock};
 use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
 use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
+use super::start;
 use crate::error::{Error, Result};
 use crate::init::{copy_factors, random_factors, Factors};
 use crate::kernels::blocking::current_par;
 use crate::memory::try_from_fn;
-use crate::options::MethodChoice;
 use crate::options::Options;
+use crate::options::{InitChoice, MethodChoice};
 use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::{alternate, prepare_fixed, relax, warm_start};
 use crate::outer::sides::{Sides, StepSettings};
@@ -34,12 +35,12 @@ use crate::outer::{ridge_penalty, FitOutcome, Method, Progress, WeightSums};
 use crate::problem::row_residuals::residuals_by_row;
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
-use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::{HalfStep, HalfStepSolver, SolverKind, SolverSettings};
 use faer::{Mat, Par};
 
 /// The whole factor from every rank's rows: `starts[r]`, `counts[r]` place
 /// rank r's rows.
-fn gather_rows(
+pub(super) fn gather_rows(
     comm: &mut Comm<'_>,
     local: &Mat<f64>,
     starts: &[usize],
@@ -254,6 +255,18 @@ impl Sides for DistributedSides<'_, '_> {
     }
 }
 
+/// The exact solver, the one that distributes (`checks::check_options`):
+/// it solves each row alone, so the split changes no bits. AUTO's choice
+/// among the solvers follows inner iteration counts, which differ by rank.
+fn exact_solver(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStepSolver + Send> {
+    let settings = SolverSettings {
+        sketch_size_factor: options.sketch_size_factor,
+        tolerance: options.regression_tolerance,
+        seed: options.seed,
+    };
+    crate::solver::solver_for(SolverKind::Exact, problem, settings)
+}
+
 /// The distributed alternation (after the status agreement on the local
 /// checks): `outer::alternating::alternate` over this rank's sides, with
 /// the progress callback agreed once per iteration. Returns the outcome
@@ -288,9 +301,13 @@ pub fn run(
     };
     let (n, m, offset) = (block.n_rows, block.n_cols, block.offset);
     // A given start is whole on every rank (its digest agreed above).
-    let start = match given {
-        Some(f) => copy_factors(f),
-        None => random_factors(n, m, k, options.seed),
+    let start = match (given, options.init) {
+        (Some(f), _) => copy_factors(f),
+        (None, InitChoice::Svd) => {
+            let problems = (&rows_problem, cols_problem.as_ref());
+            start::svd_factors(comm, &layout, problems, (n, m, k, options.seed), pool)
+        }
+        (None, _) => random_factors(n, m, k, options.seed),
     };
     let start = agreed(comm, start)?;
     let problems = (&rows_problem, cols_problem);
@@ -304,8 +321,8 @@ pub fn run(
         offset,
         options,
         pool,
-        rows_solver: crate::solver::for_options(options, &rows_problem),
-        cols_solver: cols_problem.map(|p| crate::solver::for_options(options, &p)),
+        rows_solver: exact_solver(options, &rows_problem),
+        cols_solver: cols_problem.map(|p| exact_solver(options, &p)),
         weight_sums,
         progress,
         failure: None,

@@ -9,6 +9,7 @@ pub mod comm;
 pub mod fit;
 mod layout;
 pub mod mpi;
+mod start;
 
 use comm::wlra_traffic;
 use std::cell::Cell;

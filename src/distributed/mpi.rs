@@ -8,6 +8,22 @@ use crate::vocabulary::comm::WLRA_COMM_MAX;
 use mpi::ffi::{self, MPI_Comm};
 use std::ffi::{c_int, c_void};
 
+/// Whether a C handle is all zero bytes: what MPI_Comm_f2c returns for a
+/// Fortran handle it never issued or has freed in Open MPI (a NULL pointer),
+/// and never a valid handle in MPICH (whose kind bits 0 mean invalid). Using
+/// such a handle would abort the job in MPI's error handler.
+fn is_zero_handle(comm: &MPI_Comm) -> bool {
+    // SAFETY: MPI_Comm is a plain handle (a pointer or an int), every byte
+    // of which is initialized.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (comm as *const MPI_Comm).cast::<u8>(),
+            std::mem::size_of::<MPI_Comm>(),
+        )
+    };
+    bytes.iter().all(|&b| b == 0)
+}
+
 /// What the table's user_data points to.
 pub struct MpiComm {
     comm: MPI_Comm,
@@ -37,9 +53,18 @@ impl MpiComm {
         // one to MPI_COMM_NULL or an invalid handle, checked below).
         let comm = unsafe { ffi::MPI_Comm_f2c(handle) };
         // SAFETY: reading an extern static the shim initializes.
-        if comm == unsafe { ffi::RSMPI_COMM_NULL } {
+        if comm == unsafe { ffi::RSMPI_COMM_NULL } || is_zero_handle(&comm) {
             return Err(invalid(format!(
                 "comm_f = {handle} is MPI_COMM_NULL or not a communicator"
+            )));
+        }
+        let mut inter: c_int = 0;
+        // SAFETY: a handle MPI issued and has not freed (checked above);
+        // writes one int.
+        unsafe { ffi::MPI_Comm_test_inter(comm, &mut inter) };
+        if inter != 0 {
+            return Err(invalid(format!(
+                "comm_f = {handle} is an intercommunicator: the fit needs an intracommunicator"
             )));
         }
         Ok(MpiComm { comm })

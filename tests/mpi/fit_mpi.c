@@ -9,7 +9,7 @@
  *                                 and a table written here (another engine)
  *   fit_mpi bad-nan|bad-csr|bad-option|bad-layout
  *                                 the last rank's input is bad (a NaN, a
- *                                 malformed CSR row, an unsupported init, rows
+ *                                 malformed CSR row, an unsupported solver, rows
  *                                 that overlap or leave a gap): every rank
  *                                 must return the same status
  *   fit_mpi relaxed OUT.bin       the dense fit with over-relaxation and clipping
@@ -18,6 +18,8 @@
  *                                 passes whole (WLRA_INIT_GIVEN)
  *   fit_mpi bad-given             the last rank's start differs in one entry
  *                                 (on one rank: INIT_GIVEN without factors)
+ *   fit_mpi svd|svd-csr OUT.bin   the dense or CSR fit from the randomized
+ *                                 SVD start, solver AUTO (which runs EXACT)
  *   fit_mpi accelerated OUT.bin   the CSR fit by accelerated alternation, 40
  *                                 iterations (the same bits on every rank
  *                                 count; wlra_fit's product to rounding)
@@ -122,6 +124,9 @@ static int weight_sums = 0;
 /* "given": the dense fit from start factors every rank passes whole
  * (WLRA_INIT_GIVEN); "bad-given": the last rank's differ in one entry. */
 static int given = 0;
+/* "svd", "svd-csr": the randomized SVD start (a distributed range finder),
+ * with the distributed model's solver left to AUTO (which runs EXACT). */
+static int svd = 0;
 
 /* The start factors of "given": U (N x K) then V (M x K), row-major; the
  * last rank changes one entry of U when `differ`. */
@@ -147,6 +152,7 @@ static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_TOLERANCE, ridge > 0 ? 1e-4 : 0);
     wlra_set_option(model, WLRA_OPTION_RIDGE, ridge);
     wlra_set_option(model, WLRA_OPTION_THREADS, 1);
+    if (svd) wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
     if (relaxed) {
         wlra_set_option(model, WLRA_OPTION_OVERRELAXATION, 1.5);
         wlra_set_option(model, WLRA_OPTION_CLIP, 1.5);
@@ -293,13 +299,14 @@ int main(int argc, char **argv) {
     }
     const char *mode = argv[1];
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0 ||
-                    strcmp(mode, "accelerated") == 0;
+                    strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
     accelerated = strcmp(mode, "accelerated") == 0;
     weight_sums = strcmp(mode, "weight-sums") == 0;
     given = strcmp(mode, "given") == 0 || strcmp(mode, "bad-given") == 0;
+    svd = strncmp(mode, "svd", 3) == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -310,6 +317,7 @@ int main(int argc, char **argv) {
     wlra_model *model = NULL;
     wlra_create(K, &model);
     set_options(model, ridge);
+    if (svd) wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_AUTO);
     if (given) {
         int differ = strcmp(mode, "bad-given") == 0 && rank == size - 1;
         if (differ && size == 1) /* no other rank to differ from: no factors */
@@ -318,7 +326,7 @@ int main(int argc, char **argv) {
             set_given_start(model, differ);
     }
     if (strcmp(mode, "bad-option") == 0 && rank == size - 1)
-        wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
+        wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_SKETCH);
     size_t offset = (size_t)r0;
     if (strcmp(mode, "bad-layout") == 0 && rank == size - 1) {
         if (size > 1) offset = 0; /* overlaps rank 0's rows */
@@ -397,6 +405,9 @@ int main(int argc, char **argv) {
         double iterations = 0, objective = 0;
         wlra_get_info(model, WLRA_INFO_ITERATIONS, &iterations);
         wlra_get_info(model, WLRA_INFO_OBJECTIVE, &objective);
+        double solver_used = -1;
+        wlra_get_info(model, WLRA_INFO_SOLVER_USED, &solver_used);
+        CHECK(solver_used == WLRA_SOLVER_EXACT, "SOLVER_USED = %g, expected EXACT", solver_used);
 
         /* Bytes moved, summed over the ranks, against the model's count. */
         wlra_traffic t, sum;

@@ -5,6 +5,8 @@
 #     equal to the single-process wlra_fit, recovering a planted truth;
 #  2. bad input on one rank: every rank returns the same status, no hang;
 #  3. bytes moved per half-step within 10 % of the model's count;
+#  issue 27, 4. communicators that are not one are refused; a rank killed before or
+#     during the fit ends the job within 30 s;
 #  5. progress on every rank, and a cancel on one rank at iteration 3 ends
 #     every rank's fit there (WLRA_CANCELLED, wlra_fit's factors).
 # Every mpirun runs under `timeout`, so a hang fails the suite.
@@ -49,7 +51,7 @@ run() {
     timeout 60 mpirun --oversubscribe -np "$np" "$out/fit_mpi" "$@"
 }
 
-for mode in dense csr relaxed weight-sums given accelerated; do
+for mode in dense csr relaxed weight-sums given svd svd-csr accelerated; do
     echo "-- acceptance 1 and 3: $mode"
     objectives=()
     for np in 1 2 4; do
@@ -88,6 +90,33 @@ echo "-- acceptance 2: bad input on one rank"
 for mode in bad-nan bad-csr bad-option bad-layout bad-given; do
     for np in 1 2 4; do
         run "$np" "$mode" || fail "$mode on $np ranks (exit $?; 124 = hang)"
+    done
+done
+
+echo "-- issue 27, acceptance 4: communicators that are not one, and a rank killed (SIGKILL)"
+mpicc -std=c99 -Wall -Wextra -Werror -O1 -Iinclude tests/mpi/failures.c \
+    -L"$lib" -lwlra -Wl,-rpath,"$PWD/$lib" -o "$out/failures"
+for np in 1 2 4; do
+    timeout 60 mpirun --oversubscribe -np "$np" "$out/failures" bad-comm ||
+        fail "bad-comm on $np ranks (exit $?; 124 = hang)"
+done
+# A killed rank cannot return a status: the job must end, failed, within
+# 30 s (mpirun ends the others once it sees a rank die; docs/mpi.md).
+for mode in killed-before killed-mid; do
+    for np in 2 4; do
+        start=$(date +%s%N)
+        code=0
+        timeout 60 mpirun --oversubscribe -np "$np" "$out/failures" "$mode" \
+            > "$out/$mode.log" 2>&1 || code=$?
+        ms=$((($(date +%s%N) - start) / 1000000))
+        took=$((ms / 1000)).$(printf '%03d' $((ms % 1000)))
+        if [ "$code" -eq 0 ] || [ "$code" -eq 124 ] || [ "$ms" -ge 30000 ]; then
+            cat "$out/$mode.log"
+            fail "$mode on $np ranks: exit $code after ${took} s (want a failure within 30 s)"
+        else
+            printf '%s on %d ranks: the job ended in %s s, exit %d (%s)\n' "$mode" "$np" \
+                "$took" "$code" "$(grep -m1 -o 'exited on signal [0-9]*[^)]*)' "$out/$mode.log" || echo "no mpirun message")"
+        fi
     done
 done
 
