@@ -76,7 +76,9 @@ wlra_status wlra_fit_csr_distributed(wlra_model *model, const wlra_comm *comm,
 
 /* The same over MPI. comm_f is the communicator's Fortran handle (MPI_Fint,
  * an int in Open MPI and MPICH): MPI_Comm_c2f(comm) in C, comm.py2f() in
- * mpi4py. MPI must be initialized. */
+ * mpi4py. MPI must be initialized. A handle that is not a live
+ * intracommunicator (MPI_COMM_NULL's, a freed or never issued one, an
+ * intercommunicator's) is WLRA_ERROR_INVALID_ARGUMENT, the model unchanged. */
 wlra_status wlra_fit_mpi(wlra_model *model, int comm_f,
                          size_t n_rows, size_t n_cols,
                          size_t row_offset, size_t n_local_rows,
