@@ -314,7 +314,7 @@ impl Model {
             outcome,
             elapsed_seconds: started.elapsed().as_secs_f64(),
             held_out: None,
-            offsets: Offsets::NONE,
+            offsets: self.options.offsets,
             loaded: false,
         });
         if cancelled {

@@ -16,8 +16,8 @@ use faer::MatRef;
 /// status agreement: alternation or accelerated alternation (AUTO's, as
 /// VarPro does not distribute) with the exact solver (AUTO's too), from the
 /// seeded random start, the randomized SVD start or the given one, with
-/// clipping and over-relaxation (the shared loop's, on whole factors) and
-/// weight-sum ridges; no folds, offsets or restarts.
+/// clipping and over-relaxation (the shared loop's, on whole factors),
+/// weight-sum ridges and offsets; no folds or restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
@@ -43,9 +43,6 @@ pub fn check_options(options: &Options) -> Result<()> {
     }
     if options.folds != 0 {
         return unsupported("WLRA_OPTION_FOLDS must be 0");
-    }
-    if options.offsets.any() {
-        return unsupported("WLRA_OPTION_OFFSETS must be WLRA_OFFSETS_NONE");
     }
     if options.restarts.is_some_and(|r| r > 0) {
         return unsupported("WLRA_OPTION_RESTARTS must be -1 or 0");

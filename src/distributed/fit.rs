@@ -25,16 +25,18 @@ use super::start;
 use crate::error::{Error, Result};
 use crate::init::{copy_factors, random_factors, Factors};
 use crate::kernels::blocking::current_par;
-use crate::memory::try_from_fn;
+use crate::memory::{try_copy, try_from_fn};
 use crate::options::Options;
 use crate::options::{InitChoice, MethodChoice};
 use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::{alternate, prepare_fixed, relax, warm_start};
+use crate::outer::offsets_step::OffsetsStep;
 use crate::outer::sides::{Sides, StepSettings};
 use crate::outer::{ridge_penalty, FitOutcome, Method, Progress, WeightSums};
 use crate::problem::row_residuals::residuals_by_row;
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
+use crate::scaling::Pins;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind, SolverSettings};
 use faer::{Mat, Par};
 
@@ -66,12 +68,13 @@ pub(super) fn gather_rows(
 }
 
 /// f(U, V): the rows' partial sums gathered and added in global row order,
-/// plus the ridge penalty (computed whole on every rank).
+/// plus the ridge penalty of the rank's k columns (computed whole on every
+/// rank).
 fn objective(
     comm: &mut Comm<'_>,
     layout: &Layout,
     data: &LocalData<'_>,
-    offset: usize,
+    (offset, k): (usize, usize),
     factors: &Factors,
     (ridge, sums): (f64, Option<&WeightSums>),
     pool: &rayon::ThreadPool,
@@ -95,7 +98,8 @@ fn objective(
             sum += x;
         }
     }
-    let (u, v) = (factors.u.as_ref(), factors.v.as_ref());
+    // The offsets' columns beyond the rank carry no penalty.
+    let (u, v) = (factors.u.subcols(0, k), factors.v.subcols(0, k));
     Ok(sum + ridge_penalty(u, v, ridge, sums))
 }
 
@@ -139,6 +143,8 @@ struct DistributedSides<'c, 'a> {
     /// None where this rank holds no columns.
     cols_problem: Option<Problem<'c>>,
     offset: usize,
+    /// The fit's rank, without the offsets' columns.
+    rank: usize,
     options: &'c Options,
     pool: &'c rayon::ThreadPool,
     rows_solver: Box<dyn HalfStepSolver + Send>,
@@ -157,61 +163,36 @@ impl Sides for DistributedSides<'_, '_> {
         fixed: &Mat<f64>,
         settings: StepSettings,
     ) -> Result<(Mat<f64>, Mat<f64>)> {
-        let (pool, options) = (self.pool, self.options);
+        if self.options.offsets.any() {
+            return self.offsets_half_step(rows, moving, fixed, settings);
+        }
+        let pool = self.pool;
         // The fixed factor and the warm start are whole on every rank and
         // prepared there the same way, so their bits agree.
         let orthonormalize = self.orthonormalizes();
-        let clip = if settings.clip { options.clip } else { 0.0 };
+        let clip = if settings.clip {
+            self.options.clip
+        } else {
+            0.0
+        };
         let (fixed, r) = pool.install(|| prepare_fixed(fixed, orthonormalize, clip))?;
         let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
-        let (problem, solver, starts, counts) = if rows {
-            self.comm.traffic.half_steps += 1.0;
-            self.comm.set_phase(Phase::UHalfStep);
-            let solver = Some(self.rows_solver.as_mut());
-            (
-                Some(self.rows_problem),
-                solver,
-                &self.layout.offsets,
-                &self.layout.counts,
-            )
-        } else {
-            self.comm.set_phase(Phase::VHalfStep);
-            let solver = self.cols_solver.as_deref_mut();
-            let (starts, counts) = (&self.layout.col_starts, &self.layout.col_counts);
-            (self.cols_problem, solver, starts, counts)
+        let design = Design {
+            fixed: &fixed,
+            warm: &warm,
+            orthonormal: r.is_some(),
+            unpenalized: None,
+            shifted: None,
         };
-        let mine = starts[self.comm.rank]..starts[self.comm.rank] + counts[self.comm.rank];
-        // This rank's rows solved against the whole fixed factor.
-        let local = match (problem, solver) {
-            (Some(problem), Some(solver)) => {
-                solver.set_accuracy(settings.accuracy);
-                let step = HalfStep {
-                    problem,
-                    fixed: fixed.as_ref(),
-                    ridge: options.ridge,
-                    ridge_scale: self.weight_sums.as_ref().map(|s| {
-                        let side = if rows { &s.rows } else { &s.cols };
-                        &side[mine.clone()]
-                    }),
-                    unpenalized: None,
-                    warm_start: Some(warm.as_ref().subrows(mine.start, mine.len())),
-                    fixed_orthonormal: r.is_some(),
-                    par: Par::rayon(pool.current_num_threads()),
-                };
-                pool.install(|| solver.solve(&step))
-            }
-            _ => Ok(Mat::zeros(0, fixed.ncols())),
-        };
-        let local = agreed(self.comm, local)?;
-        let (starts, counts) = (starts.clone(), counts.clone());
-        let solved = gather_rows(self.comm, &local, &starts, &counts)?;
+        let solved = self.solve_local_rows(rows, design, settings.accuracy)?;
         Ok((fixed, relax(&warm, solved, settings.omega)))
     }
 
     fn objective(&mut self, factors: &Factors) -> Result<f64> {
         let (layout, data, offset) = (&self.layout, self.data, self.offset);
         let ridge = (self.options.ridge, self.weight_sums.as_ref());
-        objective(self.comm, layout, data, offset, factors, ridge, self.pool)
+        let place = (offset, self.rank);
+        objective(self.comm, layout, data, place, factors, ridge, self.pool)
     }
 
     /// Every rank's callback runs; one allreduce tells all whether any
@@ -237,8 +218,9 @@ impl Sides for DistributedSides<'_, '_> {
     }
 
     fn orthonormalizes(&self) -> bool {
-        // No offsets in a distributed fit (`checks::check_options`).
-        self.options.ridge == 0.0
+        // As in one process: not with a ridge, nor with offsets, whose
+        // pinned columns a rotation would mix.
+        self.options.ridge == 0.0 && !self.options.offsets.any()
     }
 
     fn iterative(&self) -> bool {
@@ -252,6 +234,105 @@ impl Sides for DistributedSides<'_, '_> {
     fn mean_inner_iterations(&self) -> f64 {
         // Exact solves only (`check_options`): no inner iterations.
         0.0
+    }
+}
+
+/// A half-step's whole inputs besides the data: the design (the fixed
+/// factor as the step sees it), the warm start, and with offsets the column
+/// the ridge leaves and the shift that takes the other side's offsets off M.
+struct Design<'d> {
+    fixed: &'d Mat<f64>,
+    warm: &'d Mat<f64>,
+    orthonormal: bool,
+    unpenalized: Option<usize>,
+    shifted: Option<&'d OffsetsStep>,
+}
+
+impl DistributedSides<'_, '_> {
+    /// This rank's rows (`rows`) or columns solved against the whole
+    /// design, then gathered: the whole solved factor on every rank.
+    fn solve_local_rows(
+        &mut self,
+        rows: bool,
+        design: Design<'_>,
+        accuracy: f64,
+    ) -> Result<Mat<f64>> {
+        let pool = self.pool;
+        let (problem, solver, starts, counts) = if rows {
+            self.comm.traffic.half_steps += 1.0;
+            self.comm.set_phase(Phase::UHalfStep);
+            let solver = Some(self.rows_solver.as_mut());
+            let problem = Some(self.rows_problem);
+            (problem, solver, &self.layout.offsets, &self.layout.counts)
+        } else {
+            self.comm.set_phase(Phase::VHalfStep);
+            let solver = self.cols_solver.as_deref_mut();
+            let (starts, counts) = (&self.layout.col_starts, &self.layout.col_counts);
+            (self.cols_problem, solver, starts, counts)
+        };
+        let mine = starts[self.comm.rank]..starts[self.comm.rank] + counts[self.comm.rank];
+        let ridge_scale = self.weight_sums.as_ref().map(|s| {
+            let side = if rows { &s.rows } else { &s.cols };
+            &side[mine.clone()]
+        });
+        let k = design.fixed.ncols();
+        let local = match (problem, solver) {
+            (Some(problem), Some(solver)) => pool.install(|| {
+                solver.set_accuracy(accuracy);
+                let shifted = match design.shifted {
+                    Some(step) => step.shifted_values(&problem)?,
+                    None => Vec::new(),
+                };
+                let problem = match design.shifted {
+                    Some(step) => step.problem(problem, &shifted),
+                    None => problem,
+                };
+                let step = HalfStep {
+                    problem,
+                    fixed: design.fixed.as_ref(),
+                    ridge: self.options.ridge,
+                    ridge_scale,
+                    unpenalized: design.unpenalized,
+                    warm_start: Some(design.warm.as_ref().subrows(mine.start, mine.len())),
+                    fixed_orthonormal: design.orthonormal,
+                    par: Par::rayon(pool.current_num_threads()),
+                };
+                solver.solve(&step)
+            }),
+            _ => Ok(Mat::zeros(0, k)),
+        };
+        let local = agreed(self.comm, local)?;
+        let (starts, counts) = (starts.clone(), counts.clone());
+        gather_rows(self.comm, &local, &starts, &counts)
+    }
+
+    /// The half-step of factors augmented with offsets (`outer::
+    /// offsets_step`), its inputs whole on every rank: the fixed factor is
+    /// not rotated, clipping does not apply (as in one process).
+    fn offsets_half_step(
+        &mut self,
+        rows: bool,
+        moving: &Mat<f64>,
+        fixed: &Mat<f64>,
+        settings: StepSettings,
+    ) -> Result<(Mat<f64>, Mat<f64>)> {
+        let augmented = (self.options.offsets, self.rank, Pins::ONES);
+        let step = self
+            .pool
+            .install(|| OffsetsStep::new(augmented, rows, moving, fixed))?;
+        let design = Design {
+            fixed: &step.design,
+            warm: &step.warm,
+            orthonormal: false,
+            unpenalized: step.unpenalized,
+            shifted: Some(&step),
+        };
+        let solved = self.solve_local_rows(rows, design, settings.accuracy)?;
+        let next = step.assemble(solved, settings.omega)?;
+        Ok((
+            try_copy(fixed.as_ref(), "the half-step with offsets")?,
+            next,
+        ))
     }
 }
 
@@ -309,6 +390,9 @@ pub fn run(
         }
         (None, _) => random_factors(n, m, k, options.seed),
     };
+    // Rank-k factors with the offsets' columns appended (the values are
+    // read unscaled: the pinned columns are at 1), as `wlra_fit` starts.
+    let start = start.and_then(|f| options.offsets.augment(f, k, Pins::ONES));
     let start = agreed(comm, start)?;
     let problems = (&rows_problem, cols_problem);
     let weight_sums = gathered_weight_sums(comm, &layout, problems, options)?;
@@ -319,6 +403,7 @@ pub fn run(
         rows_problem,
         cols_problem,
         offset,
+        rank: k,
         options,
         pool,
         rows_solver: exact_solver(options, &rows_problem),
@@ -337,10 +422,17 @@ pub fn run(
         MethodChoice::Alternating => Method::Alternating,
         _ => Method::Accelerated,
     };
+    // `wlra_fit`'s gauge of the offsets, on the whole factors.
+    let offsets = options.offsets;
+    if offsets.any() && options.ridge == 0.0 {
+        pool.install(|| offsets.center(&mut run.factors, k))?;
+    } else {
+        offsets.move_constant(&mut run.factors, k);
+    }
     let u = &run.factors.u;
     let local_u = try_from_fn(
         block.n_local,
-        k,
+        u.ncols(),
         |i, d| u[(offset + i, d)],
         "the local factor rows",
     )?;

@@ -9,7 +9,7 @@ use crate::options::Options;
 use std::ops::Range;
 
 /// What every rank tells the others about its part (exchanged once).
-const LAYOUT_FIELDS: usize = 18;
+const LAYOUT_FIELDS: usize = 19;
 
 fn layout_fields(
     block: &RowBlock,
@@ -44,6 +44,7 @@ fn layout_fields(
         options.clip.to_bits(),
         u64::from(options.ridge_by_weight_sums),
         options.init as u64,
+        options.offsets.c_value() as u64,
         start.map_or(0, start_digest),
     ];
     // Bit patterns travel as doubles: allgatherv only copies them.
@@ -108,6 +109,7 @@ pub fn exchange_layout(
         "WLRA_OPTION_CLIP",
         "WLRA_OPTION_RIDGE_SCALING",
         "WLRA_OPTION_INIT",
+        "WLRA_OPTION_OFFSETS",
         "digest of the start factors (wlra_set_factors)",
     ];
     for r in 1..comm.size {

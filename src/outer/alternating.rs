@@ -7,12 +7,13 @@
 //! weights allow. With ridge > 0 the penalty is not invariant under that
 //! change of basis, so plain alternation runs.
 
+use super::offsets_step::OffsetsStep;
 use super::sides::{Sides, StepSettings};
 use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
-use crate::memory::{try_collect, try_copy, try_from_fn, try_zeros};
+use crate::memory::try_copy;
 use crate::options::Options;
 use crate::problem::Problem;
 use crate::products::tall_times_small;
@@ -197,10 +198,8 @@ pub(super) fn half_step(
     Ok((fixed, relax(&warm, solved, omega)))
 }
 
-/// The half-step of augmented factors (`crate::offsets`): the moving
-/// factor's columns but the pinned one solved against the fixed factor's
-/// matching columns, with the pinned pair's product (the other side's
-/// offsets) subtracted from M. The fixed factor is not rotated.
+/// The half-step of augmented factors (`offsets_step`): the fixed factor
+/// is not rotated.
 fn offsets_half_step(
     ctx: &Context<'_>,
     solver: &mut (dyn HalfStepSolver + Send),
@@ -212,51 +211,25 @@ fn offsets_half_step(
 ) -> Result<(Mat<f64>, Mat<f64>)> {
     let pool = ctx.pool;
     let k = ctx.rank - ctx.offsets.count();
-    let (pinned, pin) = (ctx.offsets.pinned(k, rows), ctx.offsets.pin(ctx.pins, rows));
-    let free: Vec<usize> = (0..moving.ncols()).filter(|&c| Some(c) != pinned).collect();
-    let what = "the half-step with offsets";
-    let select = |x: &Mat<f64>| try_from_fn(x.nrows(), free.len(), |i, c| x[(i, free[c])], what);
-    let (design, warm) = pool.install(|| Ok::<_, Error>((select(fixed)?, select(moving)?)))?;
-    // The pinned pair's product: the other side's offsets in M's units.
-    let shift = match pinned {
-        Some(c) => try_collect(fixed.col(c).iter().map(|x| pin * x), what)?,
-        None => Vec::new(),
-    };
-    let shifted = match (&side, pinned) {
-        (Problem::Sparse(s), Some(_)) => pool.install(|| s.shifted_values(&shift))?,
-        _ => Vec::new(),
-    };
-    let problem = match pinned {
-        Some(_) => side.with_column_shift(&shift, &shifted),
-        None => side,
-    };
-    let step = HalfStep {
-        problem,
-        fixed: design.as_ref(),
+    let augmented = (ctx.offsets, k, ctx.pins);
+    let step = pool.install(|| OffsetsStep::new(augmented, rows, moving, fixed))?;
+    let shifted = pool.install(|| step.shifted_values(&side))?;
+    let half_step = HalfStep {
+        problem: step.problem(side, &shifted),
+        fixed: step.design.as_ref(),
         ridge: ctx.options.ridge,
         ridge_scale: ctx.ridge_scale(rows),
-        // The side's own offset (a with the U half-step, b with the V
-        // one) comes after the rank's columns, and the ridge leaves it.
-        unpenalized: (if rows {
-            ctx.offsets.rows
-        } else {
-            ctx.offsets.cols
-        })
-        .then_some(k),
-        warm_start: Some(warm.as_ref()),
+        unpenalized: step.unpenalized,
+        warm_start: Some(step.warm.as_ref()),
         fixed_orthonormal: false,
         par: faer::Par::rayon(pool.current_num_threads()),
     };
-    let solved = pool.install(|| solver.solve(&step))?;
-    let solved = relax(&warm, solved, omega);
-    let mut next = try_zeros(moving.nrows(), moving.ncols(), what)?;
-    for (c, &col) in free.iter().enumerate() {
-        next.col_mut(col).copy_from(solved.col(c));
-    }
-    if let Some(c) = pinned {
-        next.col_mut(c).iter_mut().for_each(|x| *x = pin);
-    }
-    Ok((try_copy(fixed.as_ref(), what)?, next))
+    let solved = pool.install(|| solver.solve(&half_step))?;
+    let next = step.assemble(solved, omega)?;
+    Ok((
+        try_copy(fixed.as_ref(), "the half-step with offsets")?,
+        next,
+    ))
 }
 
 /// An accepted iteration at `factors` (objective lowered from `last` to

@@ -8,6 +8,7 @@
 pub mod accelerated;
 pub mod alternating;
 pub mod eckart_young;
+pub(crate) mod offsets_step;
 pub mod probe;
 pub mod sides;
 pub mod unobserved;

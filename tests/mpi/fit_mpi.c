@@ -127,6 +127,10 @@ static int given = 0;
 /* "svd", "svd-csr": the randomized SVD start (a distributed range finder),
  * with the distributed model's solver left to AUTO (which runs EXACT). */
 static int svd = 0;
+/* "offsets": the dense fit with row and column offsets (no ridge: the
+ * documented gauge); "offsets-csr": the CSR fit (ridge 0.01) with row
+ * offsets. The offsets are gathered and compared with wlra_fit's too. */
+static int offsets = 0;
 
 /* The start factors of "given": U (N x K) then V (M x K), row-major; the
  * last rank changes one entry of U when `differ`. */
@@ -153,6 +157,8 @@ static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_RIDGE, ridge);
     wlra_set_option(model, WLRA_OPTION_THREADS, 1);
     if (svd) wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
+    if (offsets)
+        wlra_set_option(model, WLRA_OPTION_OFFSETS, ridge > 0 ? WLRA_OFFSETS_ROWS : WLRA_OFFSETS_BOTH);
     if (relaxed) {
         wlra_set_option(model, WLRA_OPTION_OVERRELAXATION, 1.5);
         wlra_set_option(model, WLRA_OPTION_CLIP, 1.5);
@@ -235,6 +241,24 @@ static int gather_factors(wlra_model *model, int n_local, int size, double *u, d
     return ok;
 }
 
+/* The offsets a (gathered at rank 0) and b (whole), zero where the fit has
+ * none. */
+static int gather_offsets(wlra_model *model, int n_local, int size, double *a, double *b) {
+    double *a_local = calloc((size_t)n_local, sizeof(double));
+    int ok = wlra_get_offsets(model, a_local, b) == WLRA_OK;
+    int *counts = malloc(sizeof(int) * (size_t)size), *displs = malloc(sizeof(int) * (size_t)size);
+    for (int r = 0; r < size; r++) {
+        int lo = (int)((long)r * N / size), hi = (int)((long)(r + 1) * N / size);
+        counts[r] = hi - lo;
+        displs[r] = lo;
+    }
+    MPI_Gatherv(a_local, n_local, MPI_DOUBLE, a, counts, displs, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    free(a_local);
+    free(counts);
+    free(displs);
+    return ok;
+}
+
 /* The cancelled fit: every rank saw iterations 1, 2 and 3 with the same
  * objectives, reports 3 iterations, and holds the factors of wlra_fit
  * cancelled at iteration 3 (checked at rank 0). */
@@ -299,7 +323,8 @@ int main(int argc, char **argv) {
     }
     const char *mode = argv[1];
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0 ||
-                    strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0;
+                    strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0 ||
+                    strcmp(mode, "offsets-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
@@ -307,6 +332,7 @@ int main(int argc, char **argv) {
     weight_sums = strcmp(mode, "weight-sums") == 0;
     given = strcmp(mode, "given") == 0 || strcmp(mode, "bad-given") == 0;
     svd = strncmp(mode, "svd", 3) == 0;
+    offsets = strncmp(mode, "offsets", 7) == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -402,6 +428,9 @@ int main(int argc, char **argv) {
     {
         double *u = malloc(sizeof(double) * N * K), *v = malloc(sizeof(double) * M * K);
         CHECK(gather_factors(model, n_local, size, u, v), "wlra_get_factors");
+        double a[N] = {0}, b[M] = {0};
+        CHECK(gather_offsets(model, n_local, size, a, b), "wlra_get_offsets: %s",
+              wlra_last_error(model));
         double iterations = 0, objective = 0;
         wlra_get_info(model, WLRA_INFO_ITERATIONS, &iterations);
         wlra_get_info(model, WLRA_INFO_OBJECTIVE, &objective);
@@ -418,7 +447,10 @@ int main(int argc, char **argv) {
 
         if (rank == 0) {
             double P = size;
-            double u_model = 8.0 * (P - 1) * N * K, v_model = 8.0 * (P - 1) * M * K;
+            /* Each side's solved columns: the rank's and the side's own
+             * offset (dense: both offsets; CSR: row offsets only). */
+            double ku = K + (offsets ? 1 : 0), kv = K + (offsets && !csr_input ? 1 : 0);
+            double u_model = 8.0 * (P - 1) * N * ku, v_model = 8.0 * (P - 1) * M * kv;
             double u_measured = sum.u_half_step_bytes / sum.half_steps;
             double v_measured = sum.v_half_step_bytes / sum.half_steps;
             printf("%s on %d ranks: %.0f iterations, objective %.17g, %.3f s\n", mode, size,
@@ -505,6 +537,15 @@ int main(int argc, char **argv) {
              * alternation compares objectives to take an extrapolation, so
              * there only the product agrees, to rounding: docs/mpi.md.) */
             if (!csr_input) CHECK(same, "%s: factors differ from wlra_fit's", mode);
+            if (offsets) {
+                /* The offsets, in the same gauge, bit for bit. */
+                double sa[N] = {0}, sb[M] = {0};
+                CHECK(wlra_get_offsets(single, sa, sb) == WLRA_OK, "wlra_get_offsets (single)");
+                int same_offsets = memcmp(a, sa, sizeof a) == 0 && memcmp(b, sb, sizeof b) == 0;
+                printf("  offsets: a[0] = %.17g, b[0] = %.17g%s\n", a[0], b[0],
+                       same_offsets ? "; bitwise identical to wlra_fit's" : "");
+                CHECK(same_offsets || csr_input, "%s: offsets differ from wlra_fit's", mode);
+            }
             wlra_destroy(single);
             free(su);
             free(sv);
@@ -515,6 +556,7 @@ int main(int argc, char **argv) {
                 for (int j = 0; j < M; j++) {
                     double f = 0;
                     for (int d = 0; d < K; d++) f += u[i * K + d] * v[j * K + d];
+                    f += a[i] + b[j];
                     err += (f - truth(i, j)) * (f - truth(i, j));
                     norm += truth(i, j) * truth(i, j);
                 }
