@@ -94,6 +94,15 @@ wlra_status wlra_fit_csr_mpi(wlra_model *model, int comm_f,
 
 wlra_status wlra_distributed_traffic(wlra_traffic *out);
 
+/* How the last distributed fit on the calling thread gave each rank its
+ * columns' data for the V half-steps (docs/mpi.md, "Tall dense input"),
+ * chosen from the shapes and options, the same on every rank. */
+#define WLRA_EXCHANGE_NONE 0           /* one rank: its rows are all the data */
+#define WLRA_EXCHANGE_COLUMN_BLOCKS 1  /* M and W redistributed once per fit  */
+#define WLRA_EXCHANGE_NORMAL_EQUATIONS 2 /* each V half-step sums the ranks'
+                                          * normal equations at the owners */
+wlra_status wlra_distributed_exchange(int32_t *out);
+
 #ifdef __cplusplus
 }
 #endif

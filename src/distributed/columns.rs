@@ -24,6 +24,8 @@ pub enum ColumnBlock {
     Sparse(SparseProblem),
     /// One rank: the columns are the local rows' own, read through them.
     Local,
+    /// None received: the V half-steps sum normal equations (`reduced`).
+    None,
 }
 
 impl ColumnBlock {
@@ -52,7 +54,7 @@ impl ColumnBlock {
                 Some(Problem::Dense(dense.transposed()))
             }
             ColumnBlock::Sparse(p) => Some(Problem::Sparse(p.view())),
-            ColumnBlock::Local => None,
+            ColumnBlock::Local | ColumnBlock::None => None,
         }
     }
 }

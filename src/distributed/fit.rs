@@ -21,7 +21,7 @@ use super::checks::{agreed, LocalData, RowBlock};
 use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
 use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
-use super::start;
+use super::{reduced, start, Exchange};
 use crate::error::{Error, Result};
 use crate::init::{copy_factors, random_factors, Factors};
 use crate::kernels::blocking::current_par;
@@ -140,8 +140,11 @@ struct DistributedSides<'c, 'a> {
     layout: Layout,
     data: &'c LocalData<'c>,
     rows_problem: Problem<'c>,
-    /// None where this rank holds no columns.
+    /// None where this rank holds no columns, or receives none (`reduced`).
     cols_problem: Option<Problem<'c>>,
+    /// Whether the V half-steps sum normal equations formed on the local
+    /// rows instead of solving a received column block (`reduced`).
+    reduced: bool,
     offset: usize,
     /// The fit's rank, without the offsets' columns.
     rank: usize,
@@ -276,6 +279,18 @@ impl DistributedSides<'_, '_> {
             &side[mine.clone()]
         });
         let k = design.fixed.ncols();
+        if !rows && self.reduced {
+            let u_local = design
+                .fixed
+                .as_ref()
+                .subrows(self.offset, self.data.n_rows());
+            let settings = (self.options.ridge, pool);
+            let layout = &self.layout;
+            let local =
+                reduced::owned_columns(self.comm, layout, &self.rows_problem, u_local, settings)?;
+            let (starts, counts) = (starts.clone(), counts.clone());
+            return gather_rows(self.comm, &local, &starts, &counts);
+        }
         let local = match (problem, solver) {
             (Some(problem), Some(solver)) => pool.install(|| {
                 solver.set_accuracy(accuracy);
@@ -363,17 +378,27 @@ pub fn run(
 ) -> Result<FitOutcome> {
     comm.set_phase(Phase::Setup);
     let layout = exchange_layout(comm, &block, k, (options, given), &data)?;
-    comm.set_phase(Phase::Redistribution);
+    let reduced = reduced::reduces(comm.size, (block.n_rows, k), options, &data);
+    crate::distributed::record_exchange(match (comm.size, reduced) {
+        (1, _) => Exchange::None,
+        (_, true) => Exchange::NormalEquations,
+        (_, false) => Exchange::ColumnBlocks,
+    });
     let columns = match &data {
-        _ if comm.size == 1 => Ok(ColumnBlock::Local),
+        _ if comm.size == 1 => ColumnBlock::Local,
+        // Nothing moves: the V half-steps sum normal equations.
+        _ if reduced => ColumnBlock::None,
         LocalData::Dense { m, w, row_major } => {
-            redistribute_dense(comm, &layout, *m, *w, *row_major)
+            comm.set_phase(Phase::Redistribution);
+            let columns = redistribute_dense(comm, &layout, *m, *w, *row_major);
+            agreed(comm, columns)?
         }
         LocalData::Sparse(p) => {
-            redistribute_sparse(comm, &layout, &p.view(), block.offset, block.n_rows)
+            comm.set_phase(Phase::Redistribution);
+            let columns = redistribute_sparse(comm, &layout, &p.view(), block.offset, block.n_rows);
+            agreed(comm, columns)?
         }
     };
-    let columns = agreed(comm, columns)?;
     let rows_problem = data.problem();
     let cols_problem = match columns {
         // The single-process fit's own transposed view: no copy.
@@ -385,7 +410,7 @@ pub fn run(
     let start = match (given, options.init) {
         (Some(f), _) => copy_factors(f),
         (None, InitChoice::Svd) => {
-            let problems = (&rows_problem, cols_problem.as_ref());
+            let problems = (&rows_problem, cols_problem.as_ref(), reduced);
             start::svd_factors(comm, &layout, problems, (n, m, k, options.seed), pool)
         }
         (None, _) => random_factors(n, m, k, options.seed),
@@ -402,6 +427,7 @@ pub fn run(
         data: &data,
         rows_problem,
         cols_problem,
+        reduced,
         offset,
         rank: k,
         options,

@@ -25,8 +25,8 @@ use boundary::{guarded, thread_last_error};
 pub use handle::wlra_model;
 #[cfg(feature = "mpi")]
 pub use mpi::{
-    wlra_distributed_traffic, wlra_fit_csr_distributed, wlra_fit_csr_mpi, wlra_fit_distributed,
-    wlra_fit_mpi,
+    wlra_distributed_exchange, wlra_distributed_traffic, wlra_fit_csr_distributed,
+    wlra_fit_csr_mpi, wlra_fit_distributed, wlra_fit_mpi,
 };
 pub use offsets::{wlra_get_offsets, wlra_predict};
 pub use option_info::wlra_option_info;

@@ -360,6 +360,21 @@ fn guarded_comm(
     mpi.ok_or(status)
 }
 
+/// How the last distributed fit called on this thread gave each rank its
+/// columns' data (WLRA_EXCHANGE_* in wlra_mpi.h).
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn wlra_distributed_exchange(out: *mut i32) -> wlra_status {
+    guarded(std::ptr::null(), || {
+        non_null(out, "out")?;
+        // SAFETY: non-NULL and writable (the caller's contract).
+        unsafe { *out = crate::distributed::last_exchange() as i32 };
+        Ok(())
+    })
+}
+
 /// The bytes this rank sent to other ranks in the last distributed fit
 /// called on this thread, by phase (docs/mpi.md gives the model's count).
 ///

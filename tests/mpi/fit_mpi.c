@@ -441,6 +441,12 @@ int main(int argc, char **argv) {
         /* Bytes moved, summed over the ranks, against the model's count. */
         wlra_traffic t, sum;
         CHECK(wlra_distributed_traffic(&t) == WLRA_OK, "wlra_distributed_traffic");
+        /* 150 rows: the column block copy is cheaper than summing normal
+         * equations (docs/mpi.md, "Tall dense input"). */
+        int32_t exchange = -1;
+        wlra_distributed_exchange(&exchange);
+        CHECK(exchange == (size > 1 ? WLRA_EXCHANGE_COLUMN_BLOCKS : WLRA_EXCHANGE_NONE),
+              "wlra_distributed_exchange: %d", exchange);
         MPI_Reduce(&t.setup_bytes, &sum.setup_bytes, 5, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
         sum.half_steps = t.half_steps;
         sum.objectives = t.objectives;

@@ -273,10 +273,118 @@ fn solve_row_block(
     Ok(out)
 }
 
+/// Every row's normal equations, formed as the solve forms them but left
+/// unsolved and without the ridge: the packed Grams (n x k(k+1)/2, row i
+/// holding G_i's entries (a, b), a <= b, at b(b+1)/2 + a; with unit weights
+/// one row, the Gram every row shares) and the right-hand sides (n x k).
+/// A distributed fit whose ranks each hold part of every row (tall dense
+/// input) sums them across ranks (`distributed::reduced`). Flops and memory
+/// as the solve's, plus the n x k(k+1)/2 result.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn row_normal_equations(
+    problem: &DenseProblem<'_>,
+    y: MatRef<'_, f64>,
+    par: Par,
+) -> Result<(Mat<f64>, Mat<f64>)> {
+    let (n, m, k) = (problem.n_rows(), problem.n_cols(), y.ncols());
+    let t = packed_len(k);
+    if problem.has_unit_weights() {
+        let rhs = problem.weighted_data_times(y, par)?;
+        let g = crate::kernels::gram::gram(y, par)?;
+        let packed = try_zeros(1, t, "the shared Gram")?;
+        let packed = pack(packed, 0, g.as_ref());
+        return Ok((packed, rhs));
+    }
+    let form = gram_form(k);
+    let block = gram_row_block(k);
+    let row_blocks = block_list(n, block)?;
+    let unit = problem.scale().weights().is_one();
+    let workspace = || Workspace::new(block.min(n), m, k, form, unit);
+    let parts = map_blocks_with(par, &row_blocks, workspace, |ws, rows| {
+        let rb = rows.len();
+        let mut rhs = try_zeros(rb, k, "a row block's right-hand sides")?;
+        let mut grams = try_zeros(rb, t, "a row block's packed Grams")?;
+        if form == GramForm::PackedOuterProducts {
+            packed_block_grams(problem, y, rows.clone(), ws, rhs.as_mut());
+            grams.copy_from(ws.grams.as_ref().subcols(0, rb).transpose());
+            return Ok((grams, rhs));
+        }
+        for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
+            problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, rhs.as_mut(), c == 0);
+        }
+        for r in 0..rb {
+            let row = rows.start + r;
+            let w = problem
+                .scaled_weights_block(row..row + 1, 0..m, &mut ws.scaled_w)
+                .expect("row Grams are only formed for non-unit weights");
+            let mut g = ws.spd.gram_mut();
+            weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
+            mirror_lower(g.as_mut());
+            grams = pack(grams, r, ws.spd.gram_mut().as_ref());
+        }
+        Ok((grams, rhs))
+    })?;
+    let (grams, rhs): (Vec<Mat<f64>>, Vec<Mat<f64>>) = parts.into_iter().unzip();
+    Ok((stack_rows(&grams, n, t)?, stack_rows(&rhs, n, k)?))
+}
+
+/// Row `r` of `packed` set to the symmetric `g`'s packed entries.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+fn pack(mut packed: Mat<f64>, r: usize, g: MatRef<'_, f64>) -> Mat<f64> {
+    for b in 0..g.ncols() {
+        for a in 0..=b {
+            packed[(r, b * (b + 1) / 2 + a)] = g[(a, b)];
+        }
+    }
+    packed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernels::orthonormal::orthonormal_basis;
+
+    /// The unsolved normal equations, solved, give the half-step (to
+    /// rounding: the solve refines ill-conditioned rows), in both Gram forms
+    /// and with unit weights.
+    #[test]
+    fn row_normal_equations_solve_to_the_half_step() {
+        let (n, m, k) = (150, 300, 6);
+        let value =
+            |i: usize, j: usize, s: usize| ((i * 7919 + j * 104729 + s) % 1000) as f64 / 1000.0;
+        let data = Mat::from_fn(n, m, |i, j| value(i, j, 1) - 0.5);
+        let weights = Mat::from_fn(n, m, |i, j| 0.1 + value(i, j, 2));
+        let y = Mat::from_fn(m, k, |i, j| value(i, j, 3) - 0.5);
+        for w in [Some(weights.as_ref()), None] {
+            let problem = DenseProblem::new(data.as_ref(), w);
+            let (grams, rhs) = row_normal_equations(&problem, y.as_ref(), Par::Seq).unwrap();
+            let step = HalfStep {
+                problem: problem.into(),
+                fixed: y.as_ref(),
+                ridge: 0.0,
+                ridge_scale: None,
+                unpenalized: None,
+                warm_start: None,
+                fixed_orthonormal: false,
+                par: Par::Seq,
+            };
+            let solved = ExactSolver.solve(&step).unwrap();
+            let mut spd = SpdSolver::new(k).unwrap();
+            for i in 0..n {
+                let g_row = if grams.nrows() == 1 { 0 } else { i };
+                unpack_symmetric(|idx| grams[(g_row, idx)], spd.gram_mut());
+                let mut x: Vec<f64> = (0..k).map(|d| rhs[(i, d)]).collect();
+                assert!(solve_normal_equations(&mut spd, &mut x));
+                for d in 0..k {
+                    let gap = (x[d] - solved[(i, d)]).abs();
+                    assert!(
+                        gap <= 1e-10 * (1.0 + solved[(i, d)].abs()),
+                        "row {i}: {gap}"
+                    );
+                }
+            }
+        }
+    }
 
     /// Both ways of forming the Grams solve the same normal equations; with W
     /// row-major (the C caller's usual layout) and column-major.
