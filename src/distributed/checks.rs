@@ -14,7 +14,8 @@ use faer::MatRef;
 
 /// What the distributed fit supports, checked on every rank before the
 /// status agreement: alternation or accelerated alternation (AUTO's, as
-/// VarPro does not distribute) with the exact solver (AUTO's too), from the
+/// VarPro does not distribute) with the exact solver (AUTO's too) or
+/// SHARED_PCG, from the
 /// seeded random start, the randomized SVD start or the given one, with
 /// clipping and over-relaxation (the shared loop's, on whole factors),
 /// weight-sum ridges and offsets; no folds or restarts.
@@ -22,17 +23,18 @@ pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
             "the distributed fit supports WLRA_METHOD_ALTERNATING, _ACCELERATED and _AUTO \
-             (which runs accelerated alternation) with WLRA_SOLVER_EXACT or _AUTO (which runs \
-             the exact solver) and WLRA_INIT_RANDOM, _SVD or _GIVEN only (docs/mpi.md): {what}"
+             (which runs accelerated alternation) with WLRA_SOLVER_EXACT, _SHARED_PCG or _AUTO \
+             (which runs the exact solver) and WLRA_INIT_RANDOM, _SVD or _GIVEN only \
+             (docs/mpi.md): {what}"
         )))
     };
     if options.method == MethodChoice::VarPro {
         return unsupported("VarPro's Gauss-Newton system does not distribute");
     }
-    if !matches!(options.solver, SolverChoice::Exact | SolverChoice::Auto) {
+    if options.solver == SolverChoice::Sketch {
         return unsupported(
-            "the iterative solvers do not distribute yet; set WLRA_OPTION_SOLVER to \
-             WLRA_SOLVER_EXACT or WLRA_SOLVER_AUTO",
+            "SKETCH's random streams follow the local rows; set WLRA_OPTION_SOLVER to \
+             WLRA_SOLVER_EXACT, _SHARED_PCG or _AUTO",
         );
     }
     if !matches!(

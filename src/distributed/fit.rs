@@ -21,24 +21,24 @@ use super::checks::{agreed, LocalData, RowBlock};
 use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
 use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
+use super::local_rows::{distributed_solver, Design};
 use super::{reduced, start, Exchange};
 use crate::error::{Error, Result};
 use crate::init::{copy_factors, random_factors, Factors};
 use crate::kernels::blocking::current_par;
-use crate::memory::{try_copy, try_from_fn};
+use crate::memory::try_from_fn;
 use crate::options::Options;
 use crate::options::{InitChoice, MethodChoice};
 use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::{alternate, prepare_fixed, relax, warm_start};
-use crate::outer::offsets_step::OffsetsStep;
 use crate::outer::sides::{Sides, StepSettings};
 use crate::outer::{ridge_penalty, FitOutcome, Method, Progress, WeightSums};
 use crate::problem::row_residuals::residuals_by_row;
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
 use crate::scaling::Pins;
-use crate::solver::{HalfStep, HalfStepSolver, SolverKind, SolverSettings};
-use faer::{Mat, Par};
+use crate::solver::{HalfStepSolver, SolverKind};
+use faer::Mat;
 
 /// The whole factor from every rank's rows: `starts[r]`, `counts[r]` place
 /// rank r's rows.
@@ -135,27 +135,29 @@ fn gathered_weight_sums(
 /// A distributed fit's sides: this rank's rows and column block, each
 /// solved by its own solver against the whole fixed factor, the new rows
 /// then gathered by every rank; the objective's row sums in global order.
-struct DistributedSides<'c, 'a> {
-    comm: &'c mut Comm<'a>,
-    layout: Layout,
-    data: &'c LocalData<'c>,
-    rows_problem: Problem<'c>,
+pub(super) struct DistributedSides<'c, 'a> {
+    pub(super) comm: &'c mut Comm<'a>,
+    pub(super) layout: Layout,
+    pub(super) data: &'c LocalData<'c>,
+    pub(super) rows_problem: Problem<'c>,
     /// None where this rank holds no columns, or receives none (`reduced`).
-    cols_problem: Option<Problem<'c>>,
+    pub(super) cols_problem: Option<Problem<'c>>,
     /// Whether the V half-steps sum normal equations formed on the local
     /// rows instead of solving a received column block (`reduced`).
-    reduced: bool,
-    offset: usize,
+    pub(super) reduced: bool,
+    pub(super) offset: usize,
     /// The fit's rank, without the offsets' columns.
-    rank: usize,
-    options: &'c Options,
-    pool: &'c rayon::ThreadPool,
-    rows_solver: Box<dyn HalfStepSolver + Send>,
-    cols_solver: Option<Box<dyn HalfStepSolver + Send>>,
+    pub(super) rank: usize,
+    pub(super) options: &'c Options,
+    pub(super) pool: &'c rayon::ThreadPool,
+    pub(super) rows_solver: Box<dyn HalfStepSolver + Send>,
+    pub(super) cols_solver: Option<Box<dyn HalfStepSolver + Send>>,
     /// Every row's and column's weight sum, when they scale the ridge.
-    weight_sums: Option<WeightSums>,
-    progress: Progress<'c>,
-    failure: Option<Error>,
+    pub(super) weight_sums: Option<WeightSums>,
+    pub(super) progress: Progress<'c>,
+    pub(super) failure: Option<Error>,
+    /// This rank's inner iterations, one count per half-step.
+    pub(super) inner_iterations: Vec<f64>,
 }
 
 impl Sides for DistributedSides<'_, '_> {
@@ -235,132 +237,10 @@ impl Sides for DistributedSides<'_, '_> {
     }
 
     fn mean_inner_iterations(&self) -> f64 {
-        // Exact solves only (`check_options`): no inner iterations.
+        // Needs the other ranks' counts: `agreed_mean_inner_iterations`
+        // replaces it after the loop.
         0.0
     }
-}
-
-/// A half-step's whole inputs besides the data: the design (the fixed
-/// factor as the step sees it), the warm start, and with offsets the column
-/// the ridge leaves and the shift that takes the other side's offsets off M.
-struct Design<'d> {
-    fixed: &'d Mat<f64>,
-    warm: &'d Mat<f64>,
-    orthonormal: bool,
-    unpenalized: Option<usize>,
-    shifted: Option<&'d OffsetsStep>,
-}
-
-impl DistributedSides<'_, '_> {
-    /// This rank's rows (`rows`) or columns solved against the whole
-    /// design, then gathered: the whole solved factor on every rank.
-    fn solve_local_rows(
-        &mut self,
-        rows: bool,
-        design: Design<'_>,
-        accuracy: f64,
-    ) -> Result<Mat<f64>> {
-        let pool = self.pool;
-        let (problem, solver, starts, counts) = if rows {
-            self.comm.traffic.half_steps += 1.0;
-            self.comm.set_phase(Phase::UHalfStep);
-            let solver = Some(self.rows_solver.as_mut());
-            let problem = Some(self.rows_problem);
-            (problem, solver, &self.layout.offsets, &self.layout.counts)
-        } else {
-            self.comm.set_phase(Phase::VHalfStep);
-            let solver = self.cols_solver.as_deref_mut();
-            let (starts, counts) = (&self.layout.col_starts, &self.layout.col_counts);
-            (self.cols_problem, solver, starts, counts)
-        };
-        let mine = starts[self.comm.rank]..starts[self.comm.rank] + counts[self.comm.rank];
-        let ridge_scale = self.weight_sums.as_ref().map(|s| {
-            let side = if rows { &s.rows } else { &s.cols };
-            &side[mine.clone()]
-        });
-        let k = design.fixed.ncols();
-        if !rows && self.reduced {
-            let u_local = design
-                .fixed
-                .as_ref()
-                .subrows(self.offset, self.data.n_rows());
-            let settings = (self.options.ridge, pool);
-            let layout = &self.layout;
-            let local =
-                reduced::owned_columns(self.comm, layout, &self.rows_problem, u_local, settings)?;
-            let (starts, counts) = (starts.clone(), counts.clone());
-            return gather_rows(self.comm, &local, &starts, &counts);
-        }
-        let local = match (problem, solver) {
-            (Some(problem), Some(solver)) => pool.install(|| {
-                solver.set_accuracy(accuracy);
-                let shifted = match design.shifted {
-                    Some(step) => step.shifted_values(&problem)?,
-                    None => Vec::new(),
-                };
-                let problem = match design.shifted {
-                    Some(step) => step.problem(problem, &shifted),
-                    None => problem,
-                };
-                let step = HalfStep {
-                    problem,
-                    fixed: design.fixed.as_ref(),
-                    ridge: self.options.ridge,
-                    ridge_scale,
-                    unpenalized: design.unpenalized,
-                    warm_start: Some(design.warm.as_ref().subrows(mine.start, mine.len())),
-                    fixed_orthonormal: design.orthonormal,
-                    par: Par::rayon(pool.current_num_threads()),
-                };
-                solver.solve(&step)
-            }),
-            _ => Ok(Mat::zeros(0, k)),
-        };
-        let local = agreed(self.comm, local)?;
-        let (starts, counts) = (starts.clone(), counts.clone());
-        gather_rows(self.comm, &local, &starts, &counts)
-    }
-
-    /// The half-step of factors augmented with offsets (`outer::
-    /// offsets_step`), its inputs whole on every rank: the fixed factor is
-    /// not rotated, clipping does not apply (as in one process).
-    fn offsets_half_step(
-        &mut self,
-        rows: bool,
-        moving: &Mat<f64>,
-        fixed: &Mat<f64>,
-        settings: StepSettings,
-    ) -> Result<(Mat<f64>, Mat<f64>)> {
-        let augmented = (self.options.offsets, self.rank, Pins::ONES);
-        let step = self
-            .pool
-            .install(|| OffsetsStep::new(augmented, rows, moving, fixed))?;
-        let design = Design {
-            fixed: &step.design,
-            warm: &step.warm,
-            orthonormal: false,
-            unpenalized: step.unpenalized,
-            shifted: Some(&step),
-        };
-        let solved = self.solve_local_rows(rows, design, settings.accuracy)?;
-        let next = step.assemble(solved, settings.omega)?;
-        Ok((
-            try_copy(fixed.as_ref(), "the half-step with offsets")?,
-            next,
-        ))
-    }
-}
-
-/// The exact solver, the one that distributes (`checks::check_options`):
-/// it solves each row alone, so the split changes no bits. AUTO's choice
-/// among the solvers follows inner iteration counts, which differ by rank.
-fn exact_solver(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStepSolver + Send> {
-    let settings = SolverSettings {
-        sketch_size_factor: options.sketch_size_factor,
-        tolerance: options.regression_tolerance,
-        seed: options.seed,
-    };
-    crate::solver::solver_for(SolverKind::Exact, problem, settings)
 }
 
 /// The distributed alternation (after the status agreement on the local
@@ -432,11 +312,12 @@ pub fn run(
         rank: k,
         options,
         pool,
-        rows_solver: exact_solver(options, &rows_problem),
-        cols_solver: cols_problem.map(|p| exact_solver(options, &p)),
+        rows_solver: distributed_solver(options, &rows_problem),
+        cols_solver: cols_problem.map(|p| distributed_solver(options, &p)),
         weight_sums,
         progress,
         failure: None,
+        inner_iterations: Vec::new(),
     };
     // VarPro's dense Gauss-Newton system does not distribute: AUTO runs
     // accelerated alternation, and says so.
@@ -444,6 +325,7 @@ pub fn run(
         MethodChoice::Alternating => alternate(&mut sides, start, options)?,
         _ => accelerate(&mut sides, start, options)?,
     };
+    run.mean_inner_iterations = sides.agreed_mean_inner_iterations()?;
     run.method_used = match options.method {
         MethodChoice::Alternating => Method::Alternating,
         _ => Method::Accelerated,

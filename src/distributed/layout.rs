@@ -9,7 +9,7 @@ use crate::options::Options;
 use std::ops::Range;
 
 /// What every rank tells the others about its part (exchanged once).
-const LAYOUT_FIELDS: usize = 19;
+const LAYOUT_FIELDS: usize = 22;
 
 fn layout_fields(
     block: &RowBlock,
@@ -45,6 +45,10 @@ fn layout_fields(
         u64::from(options.ridge_by_weight_sums),
         options.init as u64,
         options.offsets.c_value() as u64,
+        // An iterative solver adds collectives; its accuracy, the bits.
+        options.solver as u64,
+        options.regression_tolerance.to_bits(),
+        u64::from(options.adaptive_accuracy),
         start.map_or(0, start_digest),
     ];
     // Bit patterns travel as doubles: allgatherv only copies them.
@@ -110,6 +114,9 @@ pub fn exchange_layout(
         "WLRA_OPTION_RIDGE_SCALING",
         "WLRA_OPTION_INIT",
         "WLRA_OPTION_OFFSETS",
+        "WLRA_OPTION_SOLVER",
+        "WLRA_OPTION_REGRESSION_TOLERANCE",
+        "WLRA_OPTION_ADAPTIVE_ACCURACY",
         "digest of the start factors (wlra_set_factors)",
     ];
     for r in 1..comm.size {

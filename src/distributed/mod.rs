@@ -8,6 +8,7 @@ mod columns;
 pub mod comm;
 pub mod fit;
 mod layout;
+mod local_rows;
 pub mod mpi;
 mod reduced;
 mod start;

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::kernels::gram::{packed_len, unpack_symmetric};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::memory::{try_filled, try_zeros};
-use crate::options::Options;
+use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
 use crate::solver::dense::exact::row_normal_equations;
 use crate::solver::rows::solve_normal_equations;
@@ -30,8 +30,8 @@ use faer::{Mat, MatRef, Par};
 const HALF_STEPS_PER_COPY: usize = 100;
 
 /// Whether the V half-steps reduce normal equations: dense input on more
-/// than one rank, without offsets or weight-sum ridges (which need whole
-/// columns), where the copy of M and W (c n m doubles, c = 2 with W) is
+/// than one rank, the exact solver, without offsets or weight-sum ridges
+/// (which need whole columns), where the copy of M and W (c n m doubles, c = 2 with W) is
 /// larger than HALF_STEPS_PER_COPY reductions of m (k(k+1)/2 + k).
 /// Decided from agreed shapes and options, so the same on every rank.
 pub(super) fn reduces(
@@ -43,7 +43,9 @@ pub(super) fn reduces(
     let LocalData::Dense { w, .. } = data else {
         return false;
     };
-    if size == 1 || options.offsets.any() || options.ridge_by_weight_sums {
+    // An explicit iterative solver keeps its own V half-steps.
+    let iterative = options.solver == SolverChoice::SharedPcg;
+    if size == 1 || iterative || options.offsets.any() || options.ridge_by_weight_sums {
         return false;
     }
     let copies = if w.is_some() { 2 } else { 1 };

@@ -131,6 +131,10 @@ static int svd = 0;
  * documented gauge); "offsets-csr": the CSR fit (ridge 0.01) with row
  * offsets. The offsets are gathered and compared with wlra_fit's too. */
 static int offsets = 0;
+/* "pcg", "pcg-csr": the SHARED_PCG solver (each row's own CG: the split
+ * changes no bits, and the inner iterations summed over ranks are
+ * wlra_fit's). */
+static int pcg = 0;
 
 /* The start factors of "given": U (N x K) then V (M x K), row-major; the
  * last rank changes one entry of U when `differ`. */
@@ -157,6 +161,7 @@ static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_RIDGE, ridge);
     wlra_set_option(model, WLRA_OPTION_THREADS, 1);
     if (svd) wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
+    if (pcg) wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_SHARED_PCG);
     if (offsets)
         wlra_set_option(model, WLRA_OPTION_OFFSETS, ridge > 0 ? WLRA_OFFSETS_ROWS : WLRA_OFFSETS_BOTH);
     if (relaxed) {
@@ -324,7 +329,7 @@ int main(int argc, char **argv) {
     const char *mode = argv[1];
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0 ||
                     strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0 ||
-                    strcmp(mode, "offsets-csr") == 0;
+                    strcmp(mode, "offsets-csr") == 0 || strcmp(mode, "pcg-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
@@ -333,6 +338,7 @@ int main(int argc, char **argv) {
     given = strcmp(mode, "given") == 0 || strcmp(mode, "bad-given") == 0;
     svd = strncmp(mode, "svd", 3) == 0;
     offsets = strncmp(mode, "offsets", 7) == 0;
+    pcg = strncmp(mode, "pcg", 3) == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -436,7 +442,10 @@ int main(int argc, char **argv) {
         wlra_get_info(model, WLRA_INFO_OBJECTIVE, &objective);
         double solver_used = -1;
         wlra_get_info(model, WLRA_INFO_SOLVER_USED, &solver_used);
-        CHECK(solver_used == WLRA_SOLVER_EXACT, "SOLVER_USED = %g, expected EXACT", solver_used);
+        double want_solver = pcg ? WLRA_SOLVER_SHARED_PCG : WLRA_SOLVER_EXACT;
+        CHECK(solver_used == want_solver, "SOLVER_USED = %g, expected %g", solver_used, want_solver);
+        double inner = 0;
+        wlra_get_info(model, WLRA_INFO_INNER_ITERATIONS, &inner);
 
         /* Bytes moved, summed over the ranks, against the model's count. */
         wlra_traffic t, sum;
@@ -513,8 +522,12 @@ int main(int argc, char **argv) {
             double single_iterations = 0, single_objective = 0;
             wlra_get_info(single, WLRA_INFO_ITERATIONS, &single_iterations);
             wlra_get_info(single, WLRA_INFO_OBJECTIVE, &single_objective);
-            printf("  wlra_fit: %.0f iterations, objective %.17g\n", single_iterations,
-                   single_objective);
+            double single_inner = 0;
+            wlra_get_info(single, WLRA_INFO_INNER_ITERATIONS, &single_inner);
+            printf("  wlra_fit: %.0f iterations, objective %.17g, inner iterations %.17g (here %.17g)\n",
+                   single_iterations, single_objective, single_inner, inner);
+            CHECK(single_iterations != iterations || inner == single_inner,
+                  "inner iterations %.17g, wlra_fit's %.17g", inner, single_inner);
             double *su = malloc(sizeof(double) * N * K), *sv = malloc(sizeof(double) * M * K);
             wlra_get_factors(single, su, K, sv, K, WLRA_ROW_MAJOR);
             /* The same factors bit for bit when both stop at the same
