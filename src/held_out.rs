@@ -97,24 +97,68 @@ fn no_entry(folds: &Folds) -> crate::Error {
 /// W with the held-out entries zeroed (W = None: ones), or an error when
 /// no observed entry is held out.
 pub fn masked_dense_weights(problem: &DenseProblem<'_>, folds: &Folds) -> Result<Mat<f64>> {
-    let (data, weights) = (problem.data(), problem.weights());
+    let (masked, held_out) = masked_rows(problem.data(), problem.weights(), folds, 0)?;
+    if held_out == 0 {
+        return Err(no_entry(folds));
+    }
+    Ok(masked)
+}
+
+/// W of rows whose first is global row `offset`, with the held-out entries
+/// zeroed, and how many it held out (a distributed fit checks the total).
+pub(crate) fn masked_rows(
+    data: MatRef<'_, f64>,
+    weights: Option<MatRef<'_, f64>>,
+    folds: &Folds,
+    offset: usize,
+) -> Result<(Mat<f64>, usize)> {
     let (n, m) = (data.nrows(), data.ncols());
     let mut masked = try_zeros(n, m, "W with the held-out entries zeroed")?;
     let mut held_out = 0usize;
     for j in 0..m {
         for i in 0..n {
             let w = weights.map_or(1.0, |w| w[(i, j)]);
-            if w > 0.0 && folds.is_held_out(i, j) {
+            if w > 0.0 && folds.is_held_out(offset + i, j) {
                 held_out += 1;
             } else {
                 masked[(i, j)] = w;
             }
         }
     }
-    if held_out == 0 {
-        return Err(no_entry(folds));
+    Ok((masked, held_out))
+}
+
+/// Sums of the held-out error over `entries` (local row, column, m, w) of
+/// a block of rows, in the caller's units (a distributed fit reads its
+/// values unscaled): weighted squares, weights, entries. Ranks add them,
+/// then `error_of_sums`.
+#[cfg(feature = "mpi")]
+pub(crate) fn block_sums(
+    entries: impl Iterator<Item = (usize, usize, f64, f64)>,
+    (u, v): Pair<'_>,
+) -> [f64; 3] {
+    let mut sums = Sums::default();
+    for (i, j, m, w) in entries {
+        sums.add((w, m), (u, v), (i, j), Multiplier::one());
     }
-    Ok(masked)
+    [sums.weighted_squares, sums.weights, sums.entries as f64]
+}
+
+/// The held-out error from sums added over a distributed fit's ranks.
+#[cfg(feature = "mpi")]
+pub(crate) fn error_of_sums(sums: [f64; 3]) -> HeldOutError {
+    let sums = Sums {
+        weighted_squares: sums[0],
+        weights: sums[1],
+        entries: sums[2] as usize,
+    };
+    sums.error(Scale::unit())
+}
+
+/// The error that no observed entry is held out.
+#[cfg(feature = "mpi")]
+pub(crate) fn nothing_held_out(folds: &Folds) -> crate::Error {
+    no_entry(folds)
 }
 
 /// Whether some observed pattern entry is held out.

@@ -298,7 +298,10 @@ impl Model {
     #[cfg(feature = "mpi")]
     pub(crate) fn fit_distributed(
         &mut self,
-        fit: impl FnOnce(&rayon::ThreadPool, crate::outer::Progress<'_>) -> Result<FitOutcome>,
+        fit: impl FnOnce(
+            &rayon::ThreadPool,
+            crate::outer::Progress<'_>,
+        ) -> Result<crate::distributed::fit::Outcome>,
     ) -> Result<()> {
         let started = Instant::now();
         self.pool()?;
@@ -308,12 +311,12 @@ impl Model {
             Some(callback) => callback.as_mut(),
             None => &mut keep_going,
         };
-        let outcome = fit(pool, progress)?;
+        let (outcome, held_out) = fit(pool, progress)?;
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
         self.fitted = Some(Fitted {
             outcome,
             elapsed_seconds: started.elapsed().as_secs_f64(),
-            held_out: None,
+            held_out,
             offsets: self.options.offsets,
             loaded: false,
         });

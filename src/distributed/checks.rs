@@ -18,7 +18,7 @@ use faer::MatRef;
 /// SHARED_PCG, from the
 /// seeded random start, the randomized SVD start or the given one, with
 /// clipping and over-relaxation (the shared loop's, on whole factors),
-/// weight-sum ridges and offsets; no folds or restarts.
+/// weight-sum ridges, offsets and held-out folds; no restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
@@ -43,9 +43,8 @@ pub fn check_options(options: &Options) -> Result<()> {
     ) {
         return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM, _SVD or _GIVEN");
     }
-    if options.folds != 0 {
-        return unsupported("WLRA_OPTION_FOLDS must be 0");
-    }
+    // A held-out fold below the fold count (the same check as wlra_fit's).
+    options.folds()?;
     if options.restarts.is_some_and(|r| r > 0) {
         return unsupported("WLRA_OPTION_RESTARTS must be -1 or 0");
     }
@@ -92,6 +91,9 @@ pub enum LocalData<'a> {
         m: MatRef<'a, f64>,
         w: Option<MatRef<'a, f64>>,
         row_major: bool,
+        /// W with a held-out fold's entries zeroed, which the fit reads
+        /// instead of `w` (`distributed::held_out`).
+        masked: Option<faer::Mat<f64>>,
     },
     /// The local CSR block, copied (row_ptr local, col_idx global).
     Sparse(SparseProblem),
@@ -143,8 +145,17 @@ impl LocalData<'_> {
     /// The local rows as the solvers see them.
     pub fn problem(&self) -> Problem<'_> {
         match self {
-            LocalData::Dense { m, w, .. } => Problem::Dense(DenseProblem::new(*m, *w)),
+            LocalData::Dense { m, .. } => Problem::Dense(DenseProblem::new(*m, self.weights())),
             LocalData::Sparse(p) => Problem::Sparse(p.view()),
+        }
+    }
+
+    /// The dense weights the fit reads: the masked copy where a fold is
+    /// held out, else the caller's (None: all 1, and for sparse input).
+    pub fn weights(&self) -> Option<MatRef<'_, f64>> {
+        match self {
+            LocalData::Dense { w, masked, .. } => masked.as_ref().map(|x| x.as_ref()).or(*w),
+            LocalData::Sparse(_) => None,
         }
     }
 

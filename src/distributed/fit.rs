@@ -22,8 +22,9 @@ use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
 use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
 use super::local_rows::{distributed_solver, Design};
-use super::{reduced, start, Exchange};
+use super::{held_out, reduced, start, Exchange};
 use crate::error::{Error, Result};
+use crate::held_out::HeldOutError;
 use crate::init::{copy_factors, random_factors, Factors};
 use crate::kernels::blocking::current_par;
 use crate::memory::try_from_fn;
@@ -243,6 +244,9 @@ impl Sides for DistributedSides<'_, '_> {
     }
 }
 
+/// A distributed fit's outcome and its held-out error, for the model.
+pub type Outcome = (FitOutcome, Option<HeldOutError>);
+
 /// The distributed alternation (after the status agreement on the local
 /// checks): `outer::alternating::alternate` over this rank's sides, with
 /// the progress callback agreed once per iteration. Returns the outcome
@@ -253,11 +257,15 @@ pub fn run(
     k: usize,
     options: &Options,
     pool: &rayon::ThreadPool,
-    data: LocalData<'_>,
+    mut data: LocalData<'_>,
     (given, progress): (Option<&Factors>, Progress<'_>),
-) -> Result<FitOutcome> {
+) -> Result<Outcome> {
     comm.set_phase(Phase::Setup);
     let layout = exchange_layout(comm, &block, k, (options, given), &data)?;
+    let held = match options.folds()? {
+        Some(folds) => Some(held_out::hold_out(comm, &mut data, folds, block.offset)?),
+        None => None,
+    };
     let reduced = reduced::reduces(comm.size, (block.n_rows, k), options, &data);
     crate::distributed::record_exchange(match (comm.size, reduced) {
         (1, _) => Exchange::None,
@@ -268,9 +276,9 @@ pub fn run(
         _ if comm.size == 1 => ColumnBlock::Local,
         // Nothing moves: the V half-steps sum normal equations.
         _ if reduced => ColumnBlock::None,
-        LocalData::Dense { m, w, row_major } => {
+        LocalData::Dense { m, row_major, .. } => {
             comm.set_phase(Phase::Redistribution);
-            let columns = redistribute_dense(comm, &layout, *m, *w, *row_major);
+            let columns = redistribute_dense(comm, &layout, *m, data.weights(), *row_major);
             agreed(comm, columns)?
         }
         LocalData::Sparse(p) => {
@@ -326,6 +334,7 @@ pub fn run(
         _ => accelerate(&mut sides, start, options)?,
     };
     run.mean_inner_iterations = sides.agreed_mean_inner_iterations()?;
+    let layout = sides.layout;
     run.method_used = match options.method {
         MethodChoice::Alternating => Method::Alternating,
         _ => Method::Accelerated,
@@ -338,6 +347,14 @@ pub fn run(
         offsets.move_constant(&mut run.factors, k);
     }
     let u = &run.factors.u;
+    let held_out = match &held {
+        Some(held) => {
+            let (u_local, v) = (u.subrows(offset, block.n_local), run.factors.v.as_ref());
+            let place = (offset, u_local, v);
+            Some(held_out::held_out_error(comm, &layout, &data, held, place)?)
+        }
+        None => None,
+    };
     let local_u = try_from_fn(
         block.n_local,
         u.ncols(),
@@ -345,5 +362,5 @@ pub fn run(
         "the local factor rows",
     )?;
     run.factors.u = local_u;
-    Ok(run)
+    Ok((run, held_out))
 }

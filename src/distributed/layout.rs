@@ -9,7 +9,7 @@ use crate::options::Options;
 use std::ops::Range;
 
 /// What every rank tells the others about its part (exchanged once).
-const LAYOUT_FIELDS: usize = 22;
+const LAYOUT_FIELDS: usize = 24;
 
 fn layout_fields(
     block: &RowBlock,
@@ -49,6 +49,8 @@ fn layout_fields(
         options.solver as u64,
         options.regression_tolerance.to_bits(),
         u64::from(options.adaptive_accuracy),
+        options.folds as u64,
+        options.held_out_fold as u64,
         start.map_or(0, start_digest),
     ];
     // Bit patterns travel as doubles: allgatherv only copies them.
@@ -117,6 +119,8 @@ pub fn exchange_layout(
         "WLRA_OPTION_SOLVER",
         "WLRA_OPTION_REGRESSION_TOLERANCE",
         "WLRA_OPTION_ADAPTIVE_ACCURACY",
+        "WLRA_OPTION_FOLDS",
+        "WLRA_OPTION_HELD_OUT_FOLD",
         "digest of the start factors (wlra_set_factors)",
     ];
     for r in 1..comm.size {

@@ -7,6 +7,7 @@ pub mod checks;
 mod columns;
 pub mod comm;
 pub mod fit;
+mod held_out;
 mod layout;
 mod local_rows;
 pub mod mpi;

@@ -40,7 +40,7 @@ pub(super) fn reduces(
     options: &Options,
     data: &LocalData<'_>,
 ) -> bool {
-    let LocalData::Dense { w, .. } = data else {
+    let (LocalData::Dense { .. }, w) = (data, data.weights()) else {
         return false;
     };
     // An explicit iterative solver keeps its own V half-steps.

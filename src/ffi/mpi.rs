@@ -123,6 +123,7 @@ unsafe fn dense_rows<'a>(
         m: m_view,
         w: w_view,
         row_major: layout == WLRA_ROW_MAJOR,
+        masked: None,
     })
 }
 

@@ -165,6 +165,14 @@ impl SparseProblem {
         })
     }
 
+    /// The pattern's entries (row, column, m, w), rows in order, in the
+    /// solvers' units.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (usize, usize, f64, f64)> + '_ {
+        let p = &self.rows;
+        (0..self.n_rows).flat_map(move |i| p.row(i).map(move |q| (i, p.idx[q], p.m[q], p.w[q])))
+    }
+
     /// Give weight 0 to every pattern entry (i, j) with `drop(i, j)`, in
     /// both orientations (held-out folds). Values stay.
     pub(crate) fn zero_weights_where(&mut self, drop: impl Fn(usize, usize) -> bool) {

@@ -135,6 +135,10 @@ static int offsets = 0;
  * changes no bits, and the inner iterations summed over ranks are
  * wlra_fit's). */
 static int pcg = 0;
+/* "folds", "folds-csr": fold 2 of 5 held out; the held-out RMSE (sums
+ * added over the ranks) equals wlra_fit's to rounding, its entry count
+ * exactly. */
+static int folds = 0;
 
 /* The start factors of "given": U (N x K) then V (M x K), row-major; the
  * last rank changes one entry of U when `differ`. */
@@ -162,6 +166,10 @@ static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_THREADS, 1);
     if (svd) wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
     if (pcg) wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_SHARED_PCG);
+    if (folds) {
+        wlra_set_option(model, WLRA_OPTION_FOLDS, 5);
+        wlra_set_option(model, WLRA_OPTION_HELD_OUT_FOLD, 2);
+    }
     if (offsets)
         wlra_set_option(model, WLRA_OPTION_OFFSETS, ridge > 0 ? WLRA_OFFSETS_ROWS : WLRA_OFFSETS_BOTH);
     if (relaxed) {
@@ -329,7 +337,8 @@ int main(int argc, char **argv) {
     const char *mode = argv[1];
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0 ||
                     strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0 ||
-                    strcmp(mode, "offsets-csr") == 0 || strcmp(mode, "pcg-csr") == 0;
+                    strcmp(mode, "offsets-csr") == 0 || strcmp(mode, "pcg-csr") == 0 ||
+                    strcmp(mode, "folds-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
@@ -339,6 +348,7 @@ int main(int argc, char **argv) {
     svd = strncmp(mode, "svd", 3) == 0;
     offsets = strncmp(mode, "offsets", 7) == 0;
     pcg = strncmp(mode, "pcg", 3) == 0;
+    folds = strncmp(mode, "folds", 5) == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -528,6 +538,19 @@ int main(int argc, char **argv) {
                    single_iterations, single_objective, single_inner, inner);
             CHECK(single_iterations != iterations || inner == single_inner,
                   "inner iterations %.17g, wlra_fit's %.17g", inner, single_inner);
+            if (folds) {
+                double rmse = 0, entries = 0, single_rmse = 0, single_entries = 0;
+                wlra_get_info(model, WLRA_INFO_HELD_OUT_RMSE, &rmse);
+                wlra_get_info(model, WLRA_INFO_HELD_OUT_ENTRIES, &entries);
+                wlra_get_info(single, WLRA_INFO_HELD_OUT_RMSE, &single_rmse);
+                wlra_get_info(single, WLRA_INFO_HELD_OUT_ENTRIES, &single_entries);
+                printf("  held-out RMSE %.17g over %.0f entries; wlra_fit's %.17g over %.0f\n", rmse,
+                       entries, single_rmse, single_entries);
+                CHECK(entries == single_entries && entries > 0, "held-out entries %.0f, wlra_fit's %.0f",
+                      entries, single_entries);
+                CHECK(fabs(rmse - single_rmse) <= 1e-12 * single_rmse, "held-out RMSE %.17g, wlra_fit's %.17g",
+                      rmse, single_rmse);
+            }
             double *su = malloc(sizeof(double) * N * K), *sv = malloc(sizeof(double) * M * K);
             wlra_get_factors(single, su, K, sv, K, WLRA_ROW_MAJOR);
             /* The same factors bit for bit when both stop at the same
