@@ -7,11 +7,12 @@ pub mod checks;
 mod columns;
 pub mod comm;
 pub mod fit;
+mod gather;
 mod held_out;
 mod layout;
-mod local_rows;
 pub mod mpi;
 mod reduced;
+mod sides;
 mod start;
 
 use comm::wlra_traffic;

@@ -9,7 +9,7 @@
 
 use super::checks::agreed;
 use super::comm::{Comm, Phase};
-use super::fit::gather_rows;
+use super::gather::gather_rows;
 use super::layout::Layout;
 use super::reduced::sum_at_owners;
 use crate::error::Result;

@@ -8,7 +8,7 @@
 //! change of basis, so plain alternation runs.
 
 use super::offsets_step::OffsetsStep;
-use super::sides::{Sides, StepSettings};
+use super::sides::{relax, Sides, StepSettings};
 use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
@@ -143,21 +143,6 @@ pub(crate) fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Result<Mat<f64>>
         Some(r) => tall_times_small(x.as_ref(), r.transpose()),
         None => try_copy(x.as_ref(), "the warm start"),
     }
-}
-
-/// old + omega (solved - old): over-relaxation of a half-step. Row i's
-/// objective is a convex quadratic with its minimum at the solved row, so
-/// any omega in (0, 2) still lowers it. Flops: 3 rows k.
-pub(crate) fn relax(old: &Mat<f64>, solved: Mat<f64>, omega: f64) -> Mat<f64> {
-    if omega == 1.0 {
-        return solved;
-    }
-    let mut relaxed = solved;
-    for j in 0..relaxed.ncols() {
-        let pairs = relaxed.col_mut(j).iter_mut().zip(old.col(j).iter());
-        pairs.for_each(|(x, o)| *x = o + omega * (*x - o));
-    }
-    relaxed
 }
 
 /// One half-step: the U half-step (`rows`) or the V half-step, `moving`

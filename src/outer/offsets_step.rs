@@ -5,7 +5,7 @@
 //! offsets) subtracted from M; the fixed factor is not rotated. A
 //! distributed fit solves its local rows of the same step and gathers them.
 
-use super::alternating::relax;
+use super::sides::relax;
 use crate::error::Result;
 use crate::memory::{try_collect, try_from_fn, try_zeros};
 use crate::offsets::Offsets;

@@ -1,21 +1,175 @@
-//! A distributed half-step on this rank's rows or columns: the solver,
-//! the whole design every rank builds the same way, the local solve and
-//! the gather; the offsets' half-step; and the inner iterations counted as
-//! one process counts them.
+//! A distributed fit's sides (`outer::sides::Sides`): this rank's rows and
+//! column block, each solved against the whole fixed factor and gathered
+//! by every rank (`solve_local_rows`), the offsets' half-step, the
+//! objective's row sums in global order, the callbacks' agreement, and the
+//! inner iterations counted as one process counts them.
 
-use super::checks::agreed;
-use super::comm::Phase;
-use super::fit::{gather_rows, DistributedSides};
+use super::checks::{agreed, LocalData};
+use super::comm::{Comm, Phase};
+use super::gather::gather_rows;
+use super::layout::Layout;
 use super::reduced;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::init::Factors;
+use crate::kernels::blocking::current_par;
 use crate::memory::try_copy;
 use crate::options::{Options, SolverChoice};
+use crate::outer::alternating::{prepare_fixed, warm_start};
 use crate::outer::offsets_step::OffsetsStep;
-use crate::outer::sides::{Sides, StepSettings};
+use crate::outer::sides::{relax, Sides, StepSettings};
+use crate::outer::{ridge_penalty, Progress, WeightSums};
+use crate::problem::row_residuals::residuals_by_row;
 use crate::problem::Problem;
 use crate::scaling::Pins;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind, SolverSettings};
 use faer::{Mat, Par};
+
+/// f(U, V): the rows' partial sums gathered and added in global row order,
+/// plus the ridge penalty of the rank's k columns (computed whole on every
+/// rank).
+fn objective(
+    comm: &mut Comm<'_>,
+    layout: &Layout,
+    data: &LocalData<'_>,
+    (offset, k): (usize, usize),
+    factors: &Factors,
+    (ridge, sums): (f64, Option<&WeightSums>),
+    pool: &rayon::ThreadPool,
+) -> Result<f64> {
+    comm.set_phase(Phase::Objective);
+    comm.traffic.objectives += 1.0;
+    let (problem, u_rows) = (data.problem(), factors.u.subrows(offset, data.n_rows()));
+    let v = factors.v.as_ref();
+    let partial = pool.install(|| residuals_by_row(&problem, u_rows, v, current_par()));
+    let partial = agreed(comm, partial)?;
+    let all = comm.allgatherv(&partial, &layout.counts)?;
+    let mut displs = vec![0usize; comm.size];
+    for r in 1..comm.size {
+        displs[r] = displs[r - 1] + layout.counts[r - 1];
+    }
+    // One running sum over the rows in global order, never per rank: the
+    // grouping would change with the rank count.
+    let mut sum = 0.0;
+    for &r in &layout.by_offset {
+        for x in &all[displs[r]..displs[r] + layout.counts[r]] {
+            sum += x;
+        }
+    }
+    // The offsets' columns beyond the rank carry no penalty.
+    let (u, v) = (factors.u.subcols(0, k), factors.v.subcols(0, k));
+    Ok(sum + ridge_penalty(u, v, ridge, sums))
+}
+
+/// A distributed fit's sides: this rank's rows and column block, each
+/// solved by its own solver against the whole fixed factor, the new rows
+/// then gathered by every rank; the objective's row sums in global order.
+pub(super) struct DistributedSides<'c, 'a> {
+    pub(super) comm: &'c mut Comm<'a>,
+    pub(super) layout: Layout,
+    pub(super) data: &'c LocalData<'c>,
+    pub(super) rows_problem: Problem<'c>,
+    /// None where this rank holds no columns, or receives none (`reduced`).
+    pub(super) cols_problem: Option<Problem<'c>>,
+    /// Whether the V half-steps sum normal equations formed on the local
+    /// rows instead of solving a received column block (`reduced`).
+    pub(super) reduced: bool,
+    pub(super) offset: usize,
+    /// The fit's rank, without the offsets' columns.
+    pub(super) rank: usize,
+    pub(super) options: &'c Options,
+    pub(super) pool: &'c rayon::ThreadPool,
+    pub(super) rows_solver: Box<dyn HalfStepSolver + Send>,
+    pub(super) cols_solver: Option<Box<dyn HalfStepSolver + Send>>,
+    /// Every row's and column's weight sum, when they scale the ridge.
+    pub(super) weight_sums: Option<WeightSums>,
+    pub(super) progress: Progress<'c>,
+    pub(super) failure: Option<Error>,
+    /// This rank's inner iterations, one count per half-step.
+    pub(super) inner_iterations: Vec<f64>,
+}
+
+impl Sides for DistributedSides<'_, '_> {
+    fn half_step(
+        &mut self,
+        rows: bool,
+        moving: &Mat<f64>,
+        fixed: &Mat<f64>,
+        settings: StepSettings,
+    ) -> Result<(Mat<f64>, Mat<f64>)> {
+        if self.options.offsets.any() {
+            return self.offsets_half_step(rows, moving, fixed, settings);
+        }
+        let pool = self.pool;
+        // The fixed factor and the warm start are whole on every rank and
+        // prepared there the same way, so their bits agree.
+        let orthonormalize = self.orthonormalizes();
+        let clip = if settings.clip {
+            self.options.clip
+        } else {
+            0.0
+        };
+        let (fixed, r) = pool.install(|| prepare_fixed(fixed, orthonormalize, clip))?;
+        let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
+        let design = Design {
+            fixed: &fixed,
+            warm: &warm,
+            orthonormal: r.is_some(),
+            unpenalized: None,
+            shifted: None,
+        };
+        let solved = self.solve_local_rows(rows, design, settings.accuracy)?;
+        Ok((fixed, relax(&warm, solved, settings.omega)))
+    }
+
+    fn objective(&mut self, factors: &Factors) -> Result<f64> {
+        let (layout, data, offset) = (&self.layout, self.data, self.offset);
+        let ridge = (self.options.ridge, self.weight_sums.as_ref());
+        let place = (offset, self.rank);
+        objective(self.comm, layout, data, place, factors, ridge, self.pool)
+    }
+
+    /// Every rank's callback runs; one allreduce tells all whether any
+    /// said stop.
+    fn proceed(&mut self, iterations: usize, value: f64) -> bool {
+        let stop = !(self.progress)(iterations, value);
+        self.comm.set_phase(Phase::Objective);
+        match self.comm.agree(i32::from(stop)) {
+            Ok(any) => any == 0,
+            Err(e) => {
+                self.failure = Some(e);
+                false
+            }
+        }
+    }
+
+    fn take_failure(&mut self) -> Option<Error> {
+        self.failure.take()
+    }
+
+    fn pool(&self) -> &rayon::ThreadPool {
+        self.pool
+    }
+
+    fn orthonormalizes(&self) -> bool {
+        // As in one process: not with a ridge, nor with offsets, whose
+        // pinned columns a rotation would mix.
+        self.options.ridge == 0.0 && !self.options.offsets.any()
+    }
+
+    fn iterative(&self) -> bool {
+        self.rows_solver.is_iterative()
+    }
+
+    fn solver_kind(&self) -> SolverKind {
+        self.rows_solver.kind()
+    }
+
+    fn mean_inner_iterations(&self) -> f64 {
+        // Needs the other ranks' counts: `agreed_mean_inner_iterations`
+        // replaces it after the loop.
+        0.0
+    }
+}
 
 /// A half-step's whole inputs besides the data: the design (the fixed
 /// factor as the step sees it), the warm start, and with offsets the column
