@@ -19,10 +19,9 @@
 use super::checks::{agreed, LocalData, RowBlock};
 use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
 use super::comm::{Comm, Phase};
-use super::gather::gather_rows;
 use super::layout::{exchange_layout, Layout};
 use super::sides::{distributed_solver, DistributedSides};
-use super::{held_out, reduced, start, Exchange};
+use super::{held_out, reduced, start, unobserved, Exchange};
 use crate::error::Result;
 use crate::held_out::HeldOutError;
 use crate::init::{copy_factors, random_factors, Factors};
@@ -31,38 +30,21 @@ use crate::options::{InitChoice, MethodChoice, Options};
 use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::alternate;
 use crate::outer::{FitOutcome, Method, Progress, WeightSums};
-use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::Problem;
 use crate::scaling::Pins;
-use faer::Mat;
 
 /// Every row's and column's weight sum on every rank, when they scale the
-/// ridge (WLRA_RIDGE_WEIGHT_SUMS): each rank sums its rows and its column
-/// block's columns (whole columns, so the same sums as one process's), and
-/// one allgatherv per side brings them all.
+/// ridge (WLRA_RIDGE_WEIGHT_SUMS; `unobserved::whole_weight_sums`).
 fn gathered_weight_sums(
     comm: &mut Comm<'_>,
     layout: &Layout,
-    (rows, cols): (&Problem<'_>, Option<Problem<'_>>),
+    problems: (&Problem<'_>, Option<Problem<'_>>, bool),
     options: &Options,
 ) -> Result<Option<WeightSums>> {
     if !(options.ridge_by_weight_sums && options.ridge > 0.0) {
         return Ok(None);
     }
-    comm.set_phase(Phase::Setup);
-    let as_column = |sums: Vec<f64>| try_from_fn(sums.len(), 1, |i, _| sums[i], "weight sums");
-    let local_rows = agreed(comm, row_weight_sums(rows).and_then(as_column))?;
-    let local_cols = match cols {
-        Some(cols) => row_weight_sums(&cols).and_then(as_column),
-        None => Ok(Mat::zeros(0, 1)),
-    };
-    let local_cols = agreed(comm, local_cols)?;
-    let rows = gather_rows(comm, &local_rows, &layout.offsets, &layout.counts)?;
-    let cols = gather_rows(comm, &local_cols, &layout.col_starts, &layout.col_counts)?;
-    Ok(Some(WeightSums {
-        rows: rows.col(0).iter().copied().collect(),
-        cols: cols.col(0).iter().copied().collect(),
-    }))
+    Ok(Some(unobserved::whole_weight_sums(comm, layout, problems)?))
 }
 
 /// A distributed fit's outcome and its held-out error, for the model.
@@ -109,7 +91,7 @@ pub fn run(
     // read unscaled: the pinned columns are at 1), as `wlra_fit` starts.
     let start = start.and_then(|f| options.offsets.augment(f, k, Pins::ONES));
     let start = agreed(comm, start)?;
-    let problems = (&rows_problem, cols_problem);
+    let problems = (&rows_problem, cols_problem, reduced);
     let weight_sums = gathered_weight_sums(comm, &layout, problems, options)?;
     let mut sides = DistributedSides {
         comm,
@@ -137,6 +119,9 @@ pub fn run(
     };
     run.mean_inner_iterations = sides.agreed_mean_inner_iterations()?;
     run.method_used = method;
+    if options.max_iterations > 0 {
+        sides.zero_unobserved(&mut run)?;
+    }
     let layout = sides.layout;
     finish(
         comm,

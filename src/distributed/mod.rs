@@ -14,6 +14,7 @@ pub mod mpi;
 mod reduced;
 mod sides;
 mod start;
+mod unobserved;
 
 use comm::wlra_traffic;
 use std::cell::Cell;

@@ -8,7 +8,7 @@ use super::checks::{agreed, LocalData};
 use super::comm::{Comm, Phase};
 use super::gather::gather_rows;
 use super::layout::Layout;
-use super::reduced;
+use super::{reduced, unobserved};
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::blocking::current_par;
@@ -17,7 +17,7 @@ use crate::options::{Options, SolverChoice};
 use crate::outer::alternating::{prepare_fixed, warm_start};
 use crate::outer::offsets_step::OffsetsStep;
 use crate::outer::sides::{relax, Sides, StepSettings};
-use crate::outer::{ridge_penalty, Progress, WeightSums};
+use crate::outer::{ridge_penalty, FitOutcome, Progress, WeightSums};
 use crate::problem::row_residuals::residuals_by_row;
 use crate::problem::Problem;
 use crate::scaling::Pins;
@@ -187,6 +187,26 @@ impl DistributedSides<'_, '_> {
     /// counts them (`alternating::LocalSides`): each half-step's count
     /// summed over the ranks (whole numbers, so in any order exactly), over
     /// the side's rows. One allgatherv of this rank's counts.
+    /// As `wlra_fit` ends every fit that iterated: the rows and columns
+    /// without a positive weight at the minimum-norm 0 (accelerated
+    /// alternation and over-relaxation move them), and the objective again
+    /// where a ridge counted them.
+    pub(super) fn zero_unobserved(&mut self, run: &mut FitOutcome) -> Result<()> {
+        let offsets = self.options.offsets;
+        let pinned = (
+            offsets.pinned(self.rank, true),
+            offsets.pinned(self.rank, false),
+        );
+        let problems = (&self.rows_problem, self.cols_problem, self.reduced);
+        let factors = (&mut run.factors.u, &mut run.factors.v);
+        let changed =
+            unobserved::zero_unobserved(self.comm, &self.layout, problems, factors, pinned)?;
+        if changed && self.options.ridge > 0.0 {
+            run.objective = self.objective(&run.factors)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn agreed_mean_inner_iterations(&mut self) -> Result<f64> {
         let h = self.inner_iterations.len();
         if !self.iterative() || h == 0 {

@@ -14,7 +14,7 @@ use faer::Mat;
 
 /// Whether some row or column of the problem may lack a positive weight:
 /// dense input with W, or a pattern with w_default = 0.
-fn may_have_unobserved(problem: &Problem<'_>) -> bool {
+pub(crate) fn may_have_unobserved(problem: &Problem<'_>) -> bool {
     match problem {
         Problem::Dense(d) => d.weights().is_some(),
         Problem::Sparse(s) => s.w_default() == 0.0,
@@ -23,7 +23,7 @@ fn may_have_unobserved(problem: &Problem<'_>) -> bool {
 
 /// Zero every factor row whose weight sum is 0, but for the pinned column;
 /// whether any entry changed.
-fn zero_rows(x: &mut Mat<f64>, sums: &[f64], pinned: Option<usize>) -> bool {
+pub(crate) fn zero_rows(x: &mut Mat<f64>, sums: &[f64], pinned: Option<usize>) -> bool {
     let mut changed = false;
     for (i, _) in sums.iter().enumerate().filter(|(_, &s)| s == 0.0) {
         for c in (0..x.ncols()).filter(|&c| Some(c) != pinned) {

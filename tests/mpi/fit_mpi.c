@@ -139,6 +139,10 @@ static int pcg = 0;
  * added over the ranks) equals wlra_fit's to rounding, its entry count
  * exactly. */
 static int folds = 0;
+/* "unobserved": CSR with w_default = 0, rows i % 17 == 0 and columns
+ * j % 13 == 0 without an entry, accelerated alternation: their factor
+ * rows end at exactly 0 (the minimum-norm solution), as wlra_fit's do. */
+static int unobserved = 0;
 
 /* The start factors of "given": U (N x K) then V (M x K), row-major; the
  * last rank changes one entry of U when `differ`. */
@@ -166,6 +170,7 @@ static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_THREADS, 1);
     if (svd) wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
     if (pcg) wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_SHARED_PCG);
+    if (unobserved) wlra_set_option(model, WLRA_OPTION_METHOD, WLRA_METHOD_ACCELERATED);
     if (folds) {
         wlra_set_option(model, WLRA_OPTION_FOLDS, 5);
         wlra_set_option(model, WLRA_OPTION_HELD_OUT_FOLD, 2);
@@ -217,7 +222,7 @@ static csr build_csr(int r0, int r1) {
     int64_t p = 0;
     for (int i = r0; i < r1; i++) {
         for (int j = 0; j < M; j++) {
-            if (!observed(i, j)) continue;
+            if (!observed(i, j) || (unobserved && (i % 17 == 0 || j % 13 == 0))) continue;
             c.col_idx[p] = j;
             c.m[p] = data(i, j);
             c.w[p] = 1.0 + weight(i, j);
@@ -338,7 +343,7 @@ int main(int argc, char **argv) {
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0 ||
                     strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0 ||
                     strcmp(mode, "offsets-csr") == 0 || strcmp(mode, "pcg-csr") == 0 ||
-                    strcmp(mode, "folds-csr") == 0;
+                    strcmp(mode, "folds-csr") == 0 || strcmp(mode, "unobserved") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
@@ -349,12 +354,13 @@ int main(int argc, char **argv) {
     offsets = strncmp(mode, "offsets", 7) == 0;
     pcg = strncmp(mode, "pcg", 3) == 0;
     folds = strncmp(mode, "folds", 5) == 0;
+    unobserved = strcmp(mode, "unobserved") == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
     int n_local = r1 - r0;
     double ridge = csr_input ? 0.01 : 0.0;
-    double m_default = 0.0, w_default = 0.05;
+    double m_default = 0.0, w_default = unobserved ? 0.0 : 0.05;
 
     wlra_model *model = NULL;
     wlra_create(K, &model);
@@ -447,6 +453,15 @@ int main(int argc, char **argv) {
         double a[N] = {0}, b[M] = {0};
         CHECK(gather_offsets(model, n_local, size, a, b), "wlra_get_offsets: %s",
               wlra_last_error(model));
+        if (unobserved && rank == 0) {
+            int zero = 1;
+            for (int i = 0; i < N; i += 17)
+                for (int d = 0; d < K; d++) zero &= u[i * K + d] == 0.0;
+            for (int j = 0; j < M; j += 13)
+                for (int d = 0; d < K; d++) zero &= v[j * K + d] == 0.0;
+            printf("  rows and columns without an entry: factor rows %s\n", zero ? "exactly 0" : "NOT 0");
+            CHECK(zero, "the unobserved rows' and columns' factors are not 0");
+        }
         double iterations = 0, objective = 0;
         wlra_get_info(model, WLRA_INFO_ITERATIONS, &iterations);
         wlra_get_info(model, WLRA_INFO_OBJECTIVE, &objective);

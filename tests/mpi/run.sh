@@ -54,7 +54,7 @@ run() {
     timeout 60 mpirun --oversubscribe -np "$np" "$out/fit_mpi" "$@"
 }
 
-for mode in dense csr relaxed weight-sums given svd svd-csr offsets offsets-csr pcg pcg-csr folds folds-csr accelerated; do
+for mode in dense csr relaxed weight-sums given svd svd-csr offsets offsets-csr pcg pcg-csr folds folds-csr unobserved accelerated; do
     echo "-- acceptance 1 and 3: $mode"
     objectives=()
     for np in 1 2 4; do
