@@ -30,7 +30,7 @@ use crate::options::{InitChoice, MethodChoice, Options};
 use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::alternate;
 use crate::outer::{FitOutcome, Method, Progress, WeightSums};
-use crate::problem::Problem;
+use crate::problem::{DenseProblem, Problem};
 use crate::scaling::Pins;
 
 /// Every row's and column's weight sum on every rank, when they scale the
@@ -69,6 +69,7 @@ pub fn run(
         Some(folds) => Some(held_out::hold_out(comm, &mut data, folds, block.offset)?),
         None => None,
     };
+    let pins = agreed_pins(comm, &data, options)?;
     let reduced = reduced::reduces(comm.size, (block.n_rows, k), options, &data);
     let columns = exchange_columns(comm, &layout, &block, &data, reduced)?;
     let rows_problem = data.problem();
@@ -87,9 +88,9 @@ pub fn run(
         }
         (None, _) => random_factors(n, m, k, options.seed),
     };
-    // Rank-k factors with the offsets' columns appended (the values are
-    // read unscaled: the pinned columns are at 1), as `wlra_fit` starts.
-    let start = start.and_then(|f| options.offsets.augment(f, k, Pins::ONES));
+    // Rank-k factors with the offsets' columns appended, pinned as
+    // `wlra_fit` pins them.
+    let start = start.and_then(|f| options.offsets.augment(f, k, pins));
     let start = agreed(comm, start)?;
     let problems = (&rows_problem, cols_problem, reduced);
     let weight_sums = gathered_weight_sums(comm, &layout, problems, options)?;
@@ -102,6 +103,7 @@ pub fn run(
         reduced,
         offset,
         rank: k,
+        pins,
         options,
         pool,
         rows_solver: distributed_solver(options, &rows_problem),
@@ -130,6 +132,28 @@ pub fn run(
         (&data, held.as_ref()),
         run,
     )
+}
+
+/// The offsets' pinned columns as `wlra_fit` sets them (`Scale::pins`):
+/// U~'s ones at 2^e for the largest |M| of binary exponent e where W > 0,
+/// over all ranks (one max). The Anderson extrapolation and the solver's
+/// refinement see the columns' scale, so any other power of two, though
+/// exact, would change the bits.
+fn agreed_pins(comm: &mut Comm<'_>, data: &LocalData<'_>, options: &Options) -> Result<Pins> {
+    if !options.offsets.any() {
+        return Ok(Pins::ONES);
+    }
+    let local = match data {
+        LocalData::Dense { m, .. } => DenseProblem::new(*m, data.weights()).normalized().scale(),
+        LocalData::Sparse(p) => p.view().scale(),
+    };
+    let mut cols = [local.pins().cols];
+    comm.set_phase(Phase::Setup);
+    comm.max(&mut cols)?;
+    Ok(Pins {
+        rows: 1.0,
+        cols: cols[0],
+    })
 }
 
 /// Where each rank's columns' data comes from: its own rows (one rank),
@@ -173,6 +197,8 @@ fn finish(
     mut run: FitOutcome,
 ) -> Result<Outcome> {
     let offsets = options.offsets;
+    // The offsets as they are (pinned columns at 1), then the gauge.
+    offsets.repin(&mut run.factors, k, Pins::ONES);
     if offsets.any() && options.ridge == 0.0 {
         offsets.center(&mut run.factors, k)?;
     } else {

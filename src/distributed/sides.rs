@@ -76,6 +76,8 @@ pub(super) struct DistributedSides<'c, 'a> {
     pub(super) offset: usize,
     /// The fit's rank, without the offsets' columns.
     pub(super) rank: usize,
+    /// The offsets' pinned columns' values (`fit::agreed_pins`).
+    pub(super) pins: Pins,
     pub(super) options: &'c Options,
     pub(super) pool: &'c rayon::ThreadPool,
     pub(super) rows_solver: Box<dyn HalfStepSolver + Send>,
@@ -314,7 +316,7 @@ impl DistributedSides<'_, '_> {
         fixed: &Mat<f64>,
         settings: StepSettings,
     ) -> Result<(Mat<f64>, Mat<f64>)> {
-        let augmented = (self.options.offsets, self.rank, Pins::ONES);
+        let augmented = (self.options.offsets, self.rank, self.pins);
         let step = self
             .pool
             .install(|| OffsetsStep::new(augmented, rows, moving, fixed))?;
