@@ -143,7 +143,7 @@ def bench(size, rank, threads, implicit_runs, wlra_runs, implicit_iterations, wl
         times, objectives, _ = run_implicit(p, rank, threads, use_cg, dtype, implicit_iterations, every_iteration)
         out["implicit"][name] = (times, objectives)
         seconds = times[-1] / len(times)
-        print(f"{name:24s} {seconds:7.3f} s/iteration   objective after {len(times)}: {objectives[-1]:.6e}   "
+        print(f"{name:44s} {seconds:7.3f} s/iteration   objective after {len(times)}: {objectives[-1]:.6e}   "
               f"total {times[-1]:.2f} s   per iteration: " + " ".join(f"{s:.3f}" for s in np.diff(times, prepend=0.0)))
         out["rows"].append((size.name, name, seconds, len(times), objectives[-1], times[-1], ""))
     cg_finals = [o[-1] for n, (_, o) in out["implicit"].items() if " cg " in n]
@@ -151,7 +151,7 @@ def bench(size, rank, threads, implicit_runs, wlra_runs, implicit_iterations, wl
     cg_total = min(t[-1] for n, (t, _) in out["implicit"].items() if " cg " in n)
     for name, (times, objectives) in out["implicit"].items():
         reached = next(((t, i + 1) for i, (t, f) in enumerate(zip(times, objectives)) if f is not None and f <= target), None)
-        print(f"{name:24s} reaches the target objective {target:.6e} "
+        print(f"{name:44s} reaches the target objective {target:.6e} "
               + (f"after {reached[0]:.2f} s ({reached[1]} iterations)" if reached else f"not in {implicit_iterations} iterations"))
     fastest_name, fastest = min(((n, t[-1] / len(t)) for n, (t, _) in out["implicit"].items()), key=lambda r: r[1])
     for solver, options in wlra_runs:
@@ -160,7 +160,7 @@ def bench(size, rank, threads, implicit_runs, wlra_runs, implicit_iterations, wl
         out["wlra"][name] = (times, objectives, result, inner)
         seconds = per_iteration(times)
         reached = next((t for t, f in zip(times, objectives) if f <= target), None)
-        print(f"{name:24s} {seconds:7.3f} s/iteration (median; the first, with the start, {times[0]:.3f} s)   "
+        print(f"{name:44s} {seconds:7.3f} s/iteration (median; the first, with the start, {times[0]:.3f} s)   "
               f"{len(times)} iterations, objective {objectives[-1]:.6e}, solver used {result.solver_used} "
               f"({inner:.2f} inner iterations per row), reached the target after "
               + (f"{reached:.2f} s" if reached is not None else "never"))
@@ -192,7 +192,7 @@ def traffic(out, rank, triad):
     for name, seconds, (pattern, gathered, factors) in models:
         total = pattern + gathered + factors
         rate = total / seconds / 1e9
-        print(f"    {name:40s} pattern {pattern / 1e9:6.3f} GB + gathered rows {gathered / 1e9:6.3f} GB + factors "
+        print(f"    {name:44s} pattern {pattern / 1e9:6.3f} GB + gathered rows {gathered / 1e9:6.3f} GB + factors "
               f"{factors / 1e9:6.3f} GB = {total / 1e9:6.3f} GB in {seconds:.3f} s: {rate:6.1f} GB/s, "
               f"{100 * rate / triad:5.1f} % of the triad")
         lines.append((name, total, rate))
