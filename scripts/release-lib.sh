@@ -1,5 +1,6 @@
 # Sourced by scripts that load libwlra from the build tree (bindings tests,
-# benches/implicit): builds the release library and exports WLRA_LIBRARY.
+# benches/movielens, benches/versus_numpy): builds the release library and
+# exports WLRA_LIBRARY.
 # Expects $repo (the repository root).
 echo "== cargo build --release"
 cargo build --release

@@ -38,6 +38,11 @@ suite "soak and panic containment" bash scripts/c-checks.sh soak
 suite "packaging consumers" bash tests/consumers/run.sh
 suite "MPI" bash tests/mpi/run.sh
 suite "bindings" bash bindings/run-tests.sh
+# benches/implicit/run.sh end to end on a 600 x 300 problem, with assertions
+# (issue 29): a venv with `implicit` from PyPI (target/implicit-venv, kept
+# between runs) and wlra pip-installed in place, whose cargo build finds the
+# release library the bindings suite built.
+suite "implicit benchmark (smoke)" bash benches/implicit/run.sh --smoke
 
 echo
 echo "== summary"

@@ -61,11 +61,21 @@ pub fn copy_to_rows(src: MatRef<'_, f64>, dst: &mut [f64]) {
 /// blocks of rows (in parallel as `par` says), so each block's writes stay
 /// in cache.
 pub fn rows_contiguous(a: MatRef<'_, f64>, par: Par) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    rows_contiguous_into(a, par, &mut out)?;
+    Ok(out)
+}
+
+/// `rows_contiguous` into `out`, which ends with length n k: its
+/// allocation is reused when large enough (no allocation, no page faults,
+/// for a buffer kept from one half-step to the next), else replaced by a
+/// fresh one of exactly n k.
+pub fn rows_contiguous_into(a: MatRef<'_, f64>, par: Par, out: &mut Vec<f64>) -> Result<()> {
     let (n, k) = a.shape();
     let what = "a factor with contiguous rows";
-    let mut out = try_filled(checked_len(n, k, what)?, 0.0, what)?;
+    resize_reusing(out, checked_len(n, k, what)?, what)?;
     if k == 0 {
-        return Ok(out);
+        return Ok(());
     }
     let copy = |(b, chunk): (usize, &mut [f64])| {
         let col_rows = a.subrows(b * COPY_ROW_BLOCK, chunk.len() / k);
@@ -85,7 +95,21 @@ pub fn rows_contiguous(a: MatRef<'_, f64>, par: Par) -> Result<Vec<f64>> {
             .enumerate()
             .for_each(copy),
     }
-    Ok(out)
+    Ok(())
+}
+
+/// `buffer` at length `len`, its allocation kept when its capacity allows
+/// (elements past its old length are zeroed), else a fresh zeroed one of
+/// exactly `len`, fallibly. The contents are to be overwritten.
+pub fn resize_reusing(buffer: &mut Vec<f64>, len: usize, what: &str) -> Result<()> {
+    if buffer.capacity() < len {
+        // Freed first: the old and the new never both live.
+        *buffer = Vec::new();
+        *buffer = try_filled(len, 0.0, what)?;
+    } else {
+        buffer.resize(len, 0.0);
+    }
+    Ok(())
 }
 
 /// The n x k matrix whose row i is rows[i * k..(i + 1) * k]: the inverse of
@@ -118,6 +142,20 @@ mod tests {
             let rows = rows_contiguous(a.as_ref(), par).unwrap();
             assert!((0..n).all(|i| (0..k).all(|j| rows[i * k + j] == a[(i, j)])));
             assert!(from_rows_contiguous(&rows, n, k, par).unwrap() == a);
+        }
+    }
+
+    #[test]
+    fn a_reused_buffer_holds_each_copy_in_the_first_allocation() {
+        let big = Mat::from_fn(300, 5, |i, j| (i * 5 + j) as f64);
+        let small = Mat::from_fn(120, 5, |i, j| -((i * 5 + j) as f64));
+        let mut buffer = Vec::new();
+        rows_contiguous_into(big.as_ref(), Par::Seq, &mut buffer).unwrap();
+        let first = buffer.as_ptr();
+        for a in [&small, &big, &small] {
+            rows_contiguous_into(a.as_ref(), Par::rayon(2), &mut buffer).unwrap();
+            assert_eq!(buffer, rows_contiguous(a.as_ref(), Par::Seq).unwrap());
+            assert_eq!(buffer.as_ptr(), first, "the buffer was reallocated");
         }
     }
 

@@ -55,7 +55,7 @@ pub fn solver_for(
             tolerance,
         )),
         (Problem::Sparse(_), SolverKind::SharedPcg) => Box::new(Iterative::with_method(
-            sparse::jacobi_cg::JacobiCg,
+            sparse::jacobi_cg::JacobiCg::default(),
             tolerance,
         )),
     }

@@ -13,7 +13,7 @@ pub mod sketch;
 use crate::error::Result;
 use crate::kernels::gathered::add_rows;
 use crate::kernels::gram::gram;
-use crate::kernels::transpose::rows_contiguous;
+use crate::kernels::transpose::rows_contiguous_into;
 use crate::memory::{try_collect, try_identity, try_reserve};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::half_step::HalfStep;
@@ -55,6 +55,17 @@ pub struct BaseSystem {
 
 impl BaseSystem {
     pub fn new(view: &SparseView<'_>, step: &HalfStep<'_>) -> Result<Self> {
+        Self::with_rows_buffer(view, step, Vec::new())
+    }
+
+    /// `new`, with Y's rows copied into `y_rows`, whose allocation is
+    /// reused when large enough (a buffer kept across half-steps; it comes
+    /// back as the `y_rows` field).
+    pub fn with_rows_buffer(
+        view: &SparseView<'_>,
+        step: &HalfStep<'_>,
+        mut y_rows: Vec<f64>,
+    ) -> Result<Self> {
         let y = step.fixed;
         // A ridge scaled per row is each row's own (`row_ridges`).
         let ridge = if step.ridge_scale.is_some() {
@@ -105,12 +116,13 @@ impl BaseSystem {
         } else {
             None
         };
+        rows_contiguous_into(y, step.par, &mut y_rows)?;
         Ok(BaseSystem {
             inverse_diagonal,
             gram,
             gram_scale: is_scaled_identity.then_some(scale),
             rhs,
-            y_rows: rows_contiguous(y, step.par)?,
+            y_rows,
             row_ridges: match step.ridge_scale {
                 Some(scale) => Some(try_collect(
                     scale.iter().map(|s| step.ridge * s),
