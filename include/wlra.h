@@ -16,7 +16,7 @@
 /*
  Minor version: new functions and enum values.
  */
-#define WLRA_VERSION_MINOR 3
+#define WLRA_VERSION_MINOR 4
 
 /*
  Patch version: fixes only.
@@ -534,6 +534,20 @@ wlra_status wlra_set_progress(wlra_model *model, wlra_progress_fn callback, void
  `model` is NULL or a live handle.
  */
 const char *wlra_last_error(const wlra_model *model);
+
+/*
+ The canonical form of the last fit's (or loaded factors') U V^T (added
+ in 1.4): u (n_rows x rank) and v (n_cols x rank) with orthonormal
+ columns, s (rank doubles) descending and >= 0, u diag(s) v^T = U V^T
+ (offsets not included). Sign convention: in each column of v the entry
+ of largest magnitude is positive (the first such entry on ties). Any of
+ u, s, v may be NULL (not copied). Before a fit WLRA_ERROR_NOT_FITTED.
+
+ # Safety
+ `model` is NULL or a live handle; `u`, `s`, `v` NULL or writable as
+ described.
+ */
+wlra_status wlra_get_canonical(const wlra_model *model, double *u, size_t ld_u, double *s, double *v, size_t ld_v, int32_t layout);
 
 /*
  Copy the last fit's offsets out (added in 1.2): `a` (n_rows doubles,

@@ -155,6 +155,16 @@ _PROTOTYPES_SINCE_1_3 = {
 }
 
 
+# Added in C ABI 1.4 (issue 28): the canonical form of a fit's product,
+# which FitResult.U, .s and .V and wlra.canonical_factors read.
+_PROTOTYPES_SINCE_1_4 = {
+    "wlra_get_canonical": (
+        _status,
+        [_model_p, _double_p, _size, _double_p, _double_p, _size, ctypes.c_int32],
+    ),
+}
+
+
 def option_info(option):
     """(C name, min, max, default) of a WLRA_OPTION_* id, as the loaded library
     checks it (wlra_option_info: every value in [min, max] is accepted, a whole
@@ -257,7 +267,8 @@ def lib():
                 fn = getattr(loaded, name)
                 fn.restype = restype
                 fn.argtypes = argtypes
-            optional = {**_PROTOTYPES_SINCE_1_1, **_PROTOTYPES_SINCE_1_2, **_PROTOTYPES_SINCE_1_3}
+            optional = {**_PROTOTYPES_SINCE_1_1, **_PROTOTYPES_SINCE_1_2, **_PROTOTYPES_SINCE_1_3,
+                        **_PROTOTYPES_SINCE_1_4}
             for name, (restype, argtypes) in optional.items():
                 try:
                     fn = getattr(loaded, name)

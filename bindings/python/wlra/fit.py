@@ -23,22 +23,21 @@ def canonical_factors(U, V):
     """(U_c, s, V_c) with U_c diag(s) V_c^T = U V^T: U_c (n x k) and V_c
     (m x k) with orthonormal columns, s (k) descending and >= 0, and in each
     column of V_c its entry of largest magnitude positive (the first such
-    entry on ties). From a thin QR of each factor and the SVD of the k x k
-    R_u R_v^T: O((n + m) k^2) flops, nothing of size n x m."""
-    Q_u, R_u = np.linalg.qr(U)
-    Q_v, R_v = np.linalg.qr(V)
-    P, s, Qt = np.linalg.svd(R_u @ R_v.T)
-    U_c, V_c = _fix_signs(Q_u @ P, Q_v @ Qt.T)
+    entry on ties). Computed by the library (wlra_get_canonical, C ABI 1.4:
+    a thin QR of each factor and the SVD of the k x k core, O((n + m) k^2)
+    flops, nothing of size n x m); U and V are loaded into a model for it
+    (wlra_set_fitted), so k <= min(n, m)."""
+    lib = C.lib()
+    if getattr(lib, "wlra_get_canonical", None) is None:
+        raise C.LibraryNotFoundError(
+            f"{C.library_path()} is wlra {lib.wlra_version().decode()}, without wlra_get_canonical: "
+            "the canonical form of a fit needs the C ABI 1.4 or later")
+    with _loaded((U, V)) as (lib, model):
+        (n, k), m = np.shape(U), np.shape(V)[0]
+        U_c, s, V_c = np.empty((n, k)), np.empty(k), np.empty((m, k))
+        _check(lib, model, lib.wlra_get_canonical(model, U_c.ctypes.data, max(k, 1), s.ctypes.data,
+                                                  V_c.ctypes.data, max(k, 1), C.ROW_MAJOR))
     return U_c, s, V_c
-
-
-def _fix_signs(U, V):
-    """(U, V) with each column pair's sign flipped where needed so that the
-    entry of largest magnitude in each column of V is positive; np.argmax
-    takes the first of equal magnitudes, which is the tie rule."""
-    signs = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
-    signs[signs == 0] = 1.0  # a zero column (only with zero singular values) keeps its sign
-    return U * signs, V * signs
 
 
 class FitResult:

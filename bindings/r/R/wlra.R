@@ -203,32 +203,26 @@ raise_interrupt <- function() {
   invokeRestart("abort")
 }
 
-# The canonical form of U V^T: u (n x r) and v (m x r) with orthonormal
-# columns and d (r, decreasing) with u diag(d) t(v) = U t(V), r = min(k, n,
-# m); from the QR of each factor and the SVD of the small R_U t(R_V). In each
+# The canonical form of U V^T, computed by the library (wlra_get_canonical,
+# C ABI 1.4): u (n x k) and v (m x k) with orthonormal columns and d (k,
+# decreasing) with u diag(d) t(v) = U t(V), k <= min(n, m); from the thin QR
+# of each factor and the SVD of the k x k core, O((n + m) k^2). In each
 # column of v the entry of largest magnitude is positive (the first of
 # equal ones), u's column flipped with it: the rule of the Python binding.
-# O((n + m) k^2).
 canonical_factors <- function(U, V) {
   k <- ncol(U)
   if (k == 0 || nrow(U) == 0 || nrow(V) == 0) {
     return(list(u = U[, 0, drop = FALSE], d = numeric(), v = V[, 0, drop = FALSE]))
   }
-  qu <- qr(U)
-  qv <- qr(V)
-  # qr() may pivot columns: R[, order(pivot)] is the R of the factor as it is.
-  ru <- qr.R(qu)[, order(qu$pivot), drop = FALSE]
-  rv <- qr.R(qv)[, order(qv$pivot), drop = FALSE]
-  s <- svd(ru %*% t(rv))
-  r <- min(k, nrow(U), nrow(V))
-  u <- qr.Q(qu) %*% s$u[, seq_len(r), drop = FALSE]
-  v <- qr.Q(qv) %*% s$v[, seq_len(r), drop = FALSE]
-  flip <- vapply(seq_len(r), function(j) if (v[which.max(abs(v[, j])), j] < 0) -1 else 1, numeric(1))
-  u <- sweep(u, 2, flip, `*`)
-  v <- sweep(v, 2, flip, `*`)
+  storage.mode(U) <- "double"
+  storage.mode(V) <- "double"
+  out <- .Call(C_wlra_r_canonical, U, V)
+  if (out[[1]] != 0L) stop(wlra_condition(out[[1]], one_based_message(out[[2]]), sys.call(-1)))
+  u <- out[[3]]
+  v <- out[[5]]
   dimnames(u) <- list(rownames(U), NULL)
   dimnames(v) <- list(rownames(V), NULL)
-  list(u = u, d = s$d[seq_len(r)], v = v)
+  list(u = u, d = out[[4]], v = v)
 }
 
 # The options with WLRA_OPTION_OFFSETS added, unless it is "none" (the
