@@ -139,6 +139,15 @@
 #define WLRA_OPTION_OFFSETS 18
 
 /*
+ NaN in M means missing (added in 1.4): 0 (default) = off, a NaN in M is
+ WLRA_ERROR_NON_FINITE_INPUT; 1 = an entry whose M is NaN gets weight 0
+ (W = NULL included) and its M is never used, in wlra_fit (dense M, no
+ copy of M or W) and wlra_fit_csr (a NaN m_values[p]). ±Inf in M and NaN
+ in W stay errors.
+ */
+#define WLRA_OPTION_MISSING_NAN 19
+
+/*
  ridge (|U|^2 + |V|^2): every row and column alike.
  */
 #define WLRA_RIDGE_UNIFORM 0

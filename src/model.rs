@@ -3,7 +3,7 @@
 
 use crate::driver::{self, FitOutcome};
 use crate::error::{invalid, Error, Result};
-use crate::fold_in::{fold_in_rows, FoldIn};
+use crate::fold_in::{fold_in_rows, loaded_scale, FoldIn};
 use crate::held_out::{
     csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
     HeldOutError,
@@ -12,10 +12,12 @@ use crate::init::Factors;
 use crate::memory;
 use crate::offsets::{OffsetColumns, Offsets};
 use crate::options::{InitChoice, Options};
-use crate::problem::checks::{check_finite, check_new_rows, check_pairs, check_rank, check_values};
+use crate::problem::checks::{
+    check_finite, check_new_rows, check_pairs, check_rank, check_values_with,
+};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
-use crate::scaling::{dot_without_overflow, exponent, times_pow2, Pins, Scale};
+use crate::scaling::{dot_without_overflow, Pins};
 use crate::thread_pool::JoinedPool;
 use crate::vocabulary::info::*;
 use faer::{ColRef, Mat, MatRef, Par};
@@ -80,18 +82,6 @@ fn resolve_warm<'f>(
         }),
         last,
     )
-}
-
-/// The units a fit of loaded factors' model would run in, for fold-in
-/// (`FoldInScale`): those of the bound max_c max|U~_c| max|V~_c| on its
-/// entries, in binary exponents: the caller's within 2^+-32, as a fit's.
-fn loaded_scale(f: &Factors) -> Scale {
-    let top = |x: &Mat<f64>, c: usize| x.col(c).iter().fold(0.0, |t: f64, e| t.max(e.abs()));
-    let tops = (0..f.u.ncols()).map(|c| (top(&f.u, c), top(&f.v, c)));
-    let both = tops.filter(|&(x, y)| x > 0.0 && y > 0.0);
-    let e = both.map(|(x, y)| exponent(x) + exponent(y)).max();
-    let scale = |e: i32| Scale::for_largest(1.0, times_pow2(1.0, e.clamp(-1074, 1023)));
-    e.map_or(Scale::unit(), scale)
 }
 
 impl Model {
@@ -208,17 +198,20 @@ impl Model {
     /// fold's entries get weight 0 and their error is kept for `info`;
     /// CSR input with folds goes through `fit_csr`.
     pub fn fit<'a>(&mut self, problem: impl Into<Problem<'a>>) -> Result<()> {
-        let problem = problem.into();
+        let mut problem = problem.into();
         self.validate_fit(&problem)?;
-        if let Problem::Dense(dense) = &problem {
-            check_values(["M", "W"], dense.data(), dense.weights(), 0)?;
+        let missing = self.options.missing_nan; // WLRA_OPTION_MISSING_NAN
+        if let Problem::Dense(dense) = &mut problem {
+            check_values_with(["M", "W"], dense.data(), dense.weights(), 0, missing)?;
+            *dense = dense.with_missing_nan(missing);
         }
         let folds = self.options.folds()?;
         match (folds, &problem) {
             (None, _) => self.fit_checked(&problem, |_| None),
             (Some(folds), Problem::Dense(dense)) => {
                 let masked = masked_dense_weights(dense, &folds)?;
-                let training = DenseProblem::new(dense.data(), Some(masked.as_ref()));
+                let masked = Some(masked.as_ref());
+                let training = DenseProblem::new(dense.data(), masked).with_missing_nan(missing);
                 self.fit_checked(&training.into(), |f| {
                     Some(dense_held_out_error(
                         dense,
@@ -237,7 +230,7 @@ impl Model {
     /// Fit CSR input (`wlra_fit_csr`): validated and copied into the
     /// library's own pattern, where a held-out fold is zeroed.
     pub fn fit_csr(&mut self, input: &CsrInput<'_>) -> Result<()> {
-        let mut problem = SparseProblem::new(input)?;
+        let mut problem = SparseProblem::new_with_missing(input, self.options.missing_nan)?;
         self.validate_fit(&problem.view().into())?;
         let folds = self.options.folds()?;
         if let Some(folds) = &folds {
@@ -430,7 +423,8 @@ impl Model {
     ) -> Result<Mat<f64>> {
         let fitted = self.fitted()?;
         let v = fitted.factors.v.as_ref();
-        check_new_rows(m_rows, w_rows, v.nrows())?;
+        let missing_nan = self.options.missing_nan;
+        check_new_rows(m_rows, w_rows, v.nrows(), missing_nan)?;
         let ridge = (self.options.ridge, self.options.ridge_by_weight_sums);
         let (offsets, k) = (fitted.offsets, self.rank);
         let (design, shift) = offsets.fold_in_design(v, k)?;
@@ -440,6 +434,7 @@ impl Model {
             ridge,
             unpenalized: offsets.row_column(k),
             fit_scale: fitted.scale,
+            missing_nan,
         };
         match self.pool.as_ref().filter(|(_, pool)| !pool.stale()) {
             Some((_, pool)) => pool.install(|| {

@@ -11,9 +11,10 @@ pub fn row_weight_sums(problem: &Problem<'_>) -> Result<Vec<f64>> {
     let (n, m) = (problem.n_rows(), problem.n_cols());
     match problem {
         Problem::Dense(dense) => {
-            let Some(w) = dense.weights() else {
+            if dense.has_unit_weights() {
                 return try_filled(n, m as f64, "the rows' weight sums");
-            };
+            }
+            let w = dense.weights().unwrap_or(dense.data());
             let mut sums = try_filled(n, 0.0, "the rows' weight sums")?;
             // The solver's weights (`DenseProblem::weight`: scaled), walked
             // in memory order: down columns when they are contiguous.
