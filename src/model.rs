@@ -200,9 +200,11 @@ impl Model {
     pub fn fit<'a>(&mut self, problem: impl Into<Problem<'a>>) -> Result<()> {
         let mut problem = problem.into();
         self.validate_fit(&problem)?;
-        let missing = self.options.missing_nan; // WLRA_OPTION_MISSING_NAN
+        // WLRA_OPTION_MISSING_NAN, where M holds a NaN (else as if off).
+        let mut missing = false;
         if let Problem::Dense(dense) = &mut problem {
-            check_values_with(["M", "W"], dense.data(), dense.weights(), 0, missing)?;
+            let (m, w) = (dense.data(), dense.weights());
+            missing = check_values_with(["M", "W"], m, w, 0, self.options.missing_nan)?;
             *dense = dense.with_missing_nan(missing);
         }
         let folds = self.options.folds()?;
@@ -423,8 +425,7 @@ impl Model {
     ) -> Result<Mat<f64>> {
         let fitted = self.fitted()?;
         let v = fitted.factors.v.as_ref();
-        let missing_nan = self.options.missing_nan;
-        check_new_rows(m_rows, w_rows, v.nrows(), missing_nan)?;
+        let missing_nan = check_new_rows(m_rows, w_rows, v.nrows(), self.options.missing_nan)?;
         let ridge = (self.options.ridge, self.options.ridge_by_weight_sums);
         let (offsets, k) = (fitted.offsets, self.rank);
         let (design, shift) = offsets.fold_in_design(v, k)?;

@@ -368,3 +368,18 @@ fn fold_in_reads_nan_as_missing_with_the_option() {
     };
     assert_eq!(transform(&m, &w).0, WLRA_ERROR_NON_FINITE_INPUT);
 }
+
+#[test]
+fn the_option_without_any_nan_changes_nothing() {
+    let (k, (m, w, missing)) = (3, problem(7));
+    let (mz, wz) = zeroed(&m, Some(&w), &missing);
+    let fit = |on: bool| {
+        let h = Handle::new(k, on, WLRA_METHOD_AUTO);
+        // SAFETY: a live handle: back to the default solver (AUTO).
+        unsafe { assert_eq!(wlra_set_option(h.0, WLRA_OPTION_SOLVER, 0.0), WLRA_OK) };
+        assert_eq!(h.fit(&mz, Some(&wz), WLRA_COL_MAJOR), WLRA_OK);
+        assert_eq!(h.fit(&mz, None, WLRA_ROW_MAJOR), WLRA_OK);
+        h.result(m.n, m.m, k)
+    };
+    assert_same_bits(&fit(true), &fit(false), "no NaN");
+}

@@ -36,17 +36,22 @@ const NAN_WEIGHT_HINT: &str = " (NaN means missing in M only; give weight 0 inst
 /// number their rows from `first_row` (a block of a larger matrix). With
 /// `missing_nan` (WLRA_OPTION_MISSING_NAN) NaN in M is allowed (a missing
 /// entry; ±Inf is still refused) and a NaN weight's message says where NaN
-/// belongs.
+/// belongs. Returns whether M holds a missing entry (a NaN, with
+/// `missing_nan`): without one the fit reads M as if the option were off.
 pub fn check_values_with(
     names: [&str; 2],
     m: MatRef<'_, f64>,
     w: Option<MatRef<'_, f64>>,
     first_row: usize,
     missing_nan: bool,
-) -> Result<()> {
+) -> Result<bool> {
+    let mut saw_nan = false;
     if missing_nan {
         for_each_in_memory_order(m, |i, j, v| match v.is_finite() || v.is_nan() {
-            true => Ok(()),
+            true => {
+                saw_nan |= v.is_nan();
+                Ok(())
+            }
             false => Err(non_finite(names[0], first_row + i, j, v)),
         })?;
     } else {
@@ -72,18 +77,18 @@ pub fn check_values_with(
             }
         })?;
     }
-    Ok(())
+    Ok(saw_nan)
 }
 
 /// New rows for fold-in: `n_cols` columns (the fit's), W_rows (if given)
 /// of M_rows' shape, values as `check_values_with` wants them (NaN in
-/// M_rows allowed with `missing_nan`).
+/// M_rows allowed with `missing_nan`); whether M_rows holds a missing entry.
 pub fn check_new_rows(
     m_rows: MatRef<'_, f64>,
     w_rows: Option<MatRef<'_, f64>>,
     n_cols: usize,
     missing_nan: bool,
-) -> Result<()> {
+) -> Result<bool> {
     if m_rows.ncols() != n_cols {
         return Err(invalid(format!(
             "the new rows have {} columns, the fitted model has {n_cols}",
@@ -288,8 +293,13 @@ pub fn check_entries(
                 )));
             }
             if !wv.is_finite() {
+                let hint = if missing_nan && wv.is_nan() {
+                    NAN_WEIGHT_HINT
+                } else {
+                    ""
+                };
                 return Err(Error::NonFiniteInput(format!(
-                    "row {i}: w_values[{p}] = {} is not finite",
+                    "row {i}: w_values[{p}] = {} is not finite{hint}",
                     fmt_g(wv)
                 )));
             }

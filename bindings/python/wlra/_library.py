@@ -83,6 +83,11 @@ INFO_STARTS_AT_BEST = 9
 INFO_HELD_OUT_RMSE = 10
 INFO_HELD_OUT_ENTRIES = 11
 
+# WLRA_OPTION_MISSING_NAN (C ABI 1.4): NaN in M is a missing entry (weight
+# 0), read in place by the library. Every fit and fold-in sets it, so M is
+# never copied or scanned here to find NaNs; not a user option.
+OPTION_MISSING_NAN = 19
+
 ABI_MAJOR = 1
 
 PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_double)

@@ -14,6 +14,10 @@
   adaptive_accuracy = 11, overrelaxation = 12, method = 13, restarts = 14,
   ridge_scaling = 15, folds = 16, held_out_fold = 17, offsets = 18
 )
+# WLRA_OPTION_MISSING_NAN (C ABI 1.4): the library reads NA / NaN in M as a
+# missing entry (weight 0) in place; wlra() and predict(newdata =) set it,
+# so M is never copied or scanned here. Not a user option.
+.wlra_option_missing_nan <- 19
 .wlra_choices <- list(
   solver = c(auto = 0, exact = 1, sketch = 2, shared_pcg = 3),
   init = c(svd = 0, random = 1, given = 2),
@@ -88,23 +92,6 @@ stop_if_na_weight <- function(W, call, names = c("W", "M")) {
   stop(wlra_condition(3L, sprintf(
     "%s[%d, %d] = %s is not finite (NA means missing in %s only; give weight 0 instead)",
     names[[1]], at[[1]], at[[2]], if (is.nan(W[at[[1]], at[[2]]])) "NaN" else "NA", names[[2]]), call))
-}
-
-# NA (or NaN) in M means missing: M = 0 and W = 0 there; W = NULL becomes 1
-# where M is observed. R copies M and W only here, when M holds an NA (and
-# not at all where they already are copies of the caller's matrices, made
-# by as_double_matrix()). Returns list(M, W).
-missing_as_zero_weight <- function(M, W, call, names = c("W", "M")) {
-  if (!is.null(W)) stop_if_na_weight(W, call, names)
-  if (!anyNA(M)) return(list(M = M, W = W))
-  missing <- is.na(M)
-  if (is.null(W)) {
-    W <- array(as.double(!missing), dim(M))
-  } else {
-    W[missing] <- 0
-  }
-  M[missing] <- 0
-  list(M = M, W = W)
 }
 
 # The library names entries 0-based (M[2, 1] = Inf): R's 1-based [3, 2];
@@ -339,11 +326,13 @@ wlra <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "columns", 
     }
   }
   if (missing(rank)) stop("argument \"rank\" is missing, with no default")
-  observed <- missing_as_zero_weight(M, W, call)
-  M <- observed$M
-  W <- observed$W
+  # NA (or NaN) in M means missing, weight 0 there (W = NULL: 1 elsewhere):
+  # the library reads it so (WLRA_OPTION_MISSING_NAN); NA in W is an error.
+  if (!is.null(W)) stop_if_na_weight(W, call)
   raised <- new.env()
   a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call, dim(M))
+  a$option_ids <- c(a$option_ids, .wlra_option_missing_nan)
+  a$option_values <- c(a$option_values, 1)
   out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress,
                isTRUE(verbose), a$start_u, a$start_v)
   fit_result(out, raised, call, data, list(rownames(data), colnames(data)))
