@@ -331,6 +331,13 @@
 #define WLRA_INFO_HELD_OUT_ENTRIES 11
 
 /*
+ How many rows plus columns of the last fit's problem have no positive
+ weight (all-zero weights, or all missing, or held out): their factor
+ rows are 0 (added in 1.4). Bindings warn when it is not 0.
+ */
+#define WLRA_INFO_ZERO_WEIGHT_LINES 12
+
+/*
  Which offsets a fit has.
  */
 typedef struct Offsets Offsets;

@@ -16,6 +16,7 @@ use crate::problem::checks::{
     check_finite, check_new_rows, check_pairs, check_rank, check_values_with,
 };
 use crate::problem::sparse::{CsrInput, SparseProblem};
+use crate::problem::weight_sums::zero_weight_lines;
 use crate::problem::{DenseProblem, Problem};
 use crate::scaling::{dot_without_overflow, Pins};
 use crate::thread_pool::JoinedPool;
@@ -268,7 +269,8 @@ impl Model {
         let options = warm_options.as_ref().unwrap_or(&self.options);
         let start = last_fit.or(self.start.as_ref());
         let rank = self.rank;
-        let outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
+        let mut outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
+        outcome.zero_weight_lines = zero_weight_lines(problem)?;
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
         let held_out = held_out(&outcome.factors);
         self.fitted = Some(Fitted {
@@ -447,12 +449,16 @@ impl Model {
     }
 
     pub fn info(&self, item: i32) -> Result<f64> {
-        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_HELD_OUT_ENTRIES).contains(&item);
+        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_ZERO_WEIGHT_LINES).contains(&item);
         if !known {
             return Err(invalid(format!("item = {item} is not a WLRA_INFO_* value")));
         }
         let f = self.fitted()?;
-        let ran = [WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED];
+        let ran = [
+            WLRA_INFO_OBJECTIVE,
+            WLRA_INFO_SOLVER_USED,
+            WLRA_INFO_ZERO_WEIGHT_LINES,
+        ];
         if f.loaded && (ran.contains(&item) || item == WLRA_INFO_METHOD_USED) {
             let text =
                 format!("item = {item}: the factors were loaded (wlra_set_fitted), no fit ran");
@@ -486,6 +492,7 @@ impl Model {
             WLRA_INFO_METHOD_USED => f64::from(f.method_used.c_value()),
             WLRA_INFO_STARTS => f.starts as f64,
             WLRA_INFO_STARTS_AT_BEST => f.starts_at_best as f64,
+            WLRA_INFO_ZERO_WEIGHT_LINES => f.zero_weight_lines as f64,
             _ => f64::from(f.solver_used.c_value()),
         })
     }

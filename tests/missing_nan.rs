@@ -383,3 +383,67 @@ fn the_option_without_any_nan_changes_nothing() {
     };
     assert_same_bits(&fit(true), &fit(false), "no NaN");
 }
+
+fn info(h: &Handle, item: i32) -> (wlra_status, f64) {
+    let mut value = -1.0;
+    // SAFETY: a live handle and a writable double.
+    let status = unsafe { wlra_get_info(h.0, item, &mut value) };
+    (status, value)
+}
+
+#[test]
+fn rows_and_columns_without_weight_are_counted() {
+    let (k, (m, w, missing)) = (3, problem(8));
+    let h = Handle::new(k, true, WLRA_METHOD_ALTERNATING);
+    assert_eq!(
+        info(&h, WLRA_INFO_ZERO_WEIGHT_LINES).0,
+        WLRA_ERROR_NOT_FITTED
+    );
+    // Row 2 and column 5 are all NaN.
+    assert_eq!(h.fit(&m, Some(&w), WLRA_ROW_MAJOR), WLRA_OK);
+    assert_eq!(info(&h, WLRA_INFO_ZERO_WEIGHT_LINES), (WLRA_OK, 2.0));
+    assert_eq!(h.fit(&m, None, WLRA_COL_MAJOR), WLRA_OK);
+    assert_eq!(info(&h, WLRA_INFO_ZERO_WEIGHT_LINES), (WLRA_OK, 2.0));
+    // The same rows as explicit zero weights; none without NaN or zeros.
+    let (mz, wz) = zeroed(&m, Some(&w), &missing);
+    assert_eq!(h.fit(&mz, Some(&wz), WLRA_ROW_MAJOR), WLRA_OK);
+    assert_eq!(info(&h, WLRA_INFO_ZERO_WEIGHT_LINES), (WLRA_OK, 2.0));
+    assert_eq!(h.fit(&mz, None, WLRA_ROW_MAJOR), WLRA_OK);
+    assert_eq!(info(&h, WLRA_INFO_ZERO_WEIGHT_LINES), (WLRA_OK, 0.0));
+    // Every weight zero: every row and column, and the factors are 0.
+    let zero = Dense {
+        a: vec![0.0; m.n * m.m],
+        ..m.clone()
+    };
+    assert_eq!(h.fit(&mz, Some(&zero), WLRA_ROW_MAJOR), WLRA_OK);
+    assert_eq!(
+        info(&h, WLRA_INFO_ZERO_WEIGHT_LINES),
+        (WLRA_OK, (m.n + m.m) as f64)
+    );
+    let (u, v, _) = h.result(m.n, m.m, k);
+    assert!(u.iter().chain(&v).all(|&x| x == 0.0));
+    // Sparse: an empty row and the columns nothing is stored in, w_default 0.
+    let (rp, ci, mv) = (vec![0i64, 1, 1, 2], vec![0i64, 2], vec![1.0, 2.0]);
+    let s = Handle::new(1, false, WLRA_METHOD_ALTERNATING);
+    // SAFETY: CSR arrays of a 3 x 4 problem with 2 entries.
+    let status = unsafe {
+        let null = std::ptr::null();
+        wlra_fit_csr(
+            s.0,
+            3,
+            4,
+            rp.as_ptr(),
+            ci.as_ptr(),
+            mv.as_ptr(),
+            null,
+            0.0,
+            0.0,
+        )
+    };
+    assert_eq!(status, WLRA_OK);
+    assert_eq!(info(&s, WLRA_INFO_ZERO_WEIGHT_LINES), (WLRA_OK, 3.0));
+    assert_eq!(
+        info(&s, WLRA_INFO_ZERO_WEIGHT_LINES + 1).0,
+        WLRA_ERROR_INVALID_ARGUMENT
+    );
+}

@@ -53,7 +53,7 @@ static void test_option_info(void) {
         CHECK(held == default_value, "%s holds %g, not its default %g", name, held, default_value);
         EXPECT_STATUS(wlra_set_option(model, option, nextafter(max, INFINITY)), WLRA_ERROR_INVALID_ARGUMENT);
     }
-    CHECK(option == WLRA_OPTION_OFFSETS + 1, "%d options described", (int)option - 1);
+    CHECK(option == WLRA_OPTION_MISSING_NAN + 1, "%d options described", (int)option - 1);
     /* An unknown id writes nothing; NULL outputs are not wanted. */
     name = "unchanged";
     EXPECT_STATUS(wlra_option_info(option, &name, NULL, NULL, NULL), WLRA_ERROR_INVALID_ARGUMENT);
@@ -78,6 +78,7 @@ static void test_create_and_options(void) {
         { WLRA_OPTION_SOLVER, WLRA_SOLVER_AUTO }, { WLRA_OPTION_INIT, WLRA_INIT_SVD },
         { WLRA_OPTION_RIDGE, 0 }, { WLRA_OPTION_THREADS, 0 }, { WLRA_OPTION_CLIP, 0 },
         { WLRA_OPTION_ADAPTIVE_ACCURACY, 1 }, { WLRA_OPTION_OVERRELAXATION, 1 },
+        { WLRA_OPTION_MISSING_NAN, 0 },
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         EXPECT_STATUS(wlra_get_option(model, defaults[i].option, &value), WLRA_OK);

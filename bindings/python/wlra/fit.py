@@ -459,10 +459,25 @@ def _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call):
             raise CancelledError(message, C.ERROR_CANCELLED, result=_result(lib, model, n_rows, n_cols, rank))
         _check(lib, model, status)
         result = _result(lib, model, n_rows, n_cols, rank)
+        zero_lines = _optional_info(lib, model, C.INFO_ZERO_WEIGHT_LINES)
     finally:
         lib.wlra_destroy(model)
     _warn_unless_converged(result, values)
+    _warn_about_zero_weights(zero_lines, n_rows, n_cols)
     return result
+
+
+def _warn_about_zero_weights(lines, n_rows, n_cols):
+    """A UserWarning when rows or columns have no positive weight (the
+    library's WLRA_INFO_ZERO_WEIGHT_LINES): their factor rows are 0."""
+    if not lines:
+        return
+    if lines == n_rows + n_cols:
+        text = "every weight is 0 (or every entry of M missing): the fit is U = V = 0, s = 0"
+    else:
+        text = (f"{int(lines)} of the {n_rows} rows and {n_cols} columns have no positive weight "
+                "(all weights 0, or M missing there): their factor rows are 0")
+    warnings.warn(f"wlra: {text}", UserWarning, stacklevel=_stacklevel_outside_wlra())
 
 
 def _warn_unless_converged(result, values):

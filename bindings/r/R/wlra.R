@@ -267,6 +267,21 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
         result$iterations, result$max_iterations, result$tolerance),
         call = call, result = result)))
   }
+  # Rows or columns without a positive weight (WLRA_INFO_ZERO_WEIGHT_LINES,
+  # counted by the library): their factor rows are 0.
+  zero_lines <- info[[11]]
+  if (length(zero_lines) && !is.na(zero_lines) && zero_lines > 0) {
+    n <- nrow(U)
+    m <- nrow(V)
+    text <- if (zero_lines == n + m) {
+      "wlra: every weight is 0 (or every entry of M missing): the fit is U = V = 0, d = 0"
+    } else {
+      sprintf("wlra: %d of the %d rows and %d columns have no positive weight (all weights 0, or M missing there): their factor rows are 0",
+              as.integer(zero_lines), n, m)
+    }
+    warning(structure(class = c("wlra_zero_weight_warning", "warning", "condition"),
+                      list(message = text, call = call, result = result)))
+  }
   result
 }
 

@@ -75,16 +75,22 @@ static int32_t call_progress(void *user_data, size_t iteration, double objective
 #define WLRA_INFO_STARTS_AT_BEST 9
 #endif
 
+#ifndef WLRA_INFO_ZERO_WEIGHT_LINES
+#define WLRA_INFO_ZERO_WEIGHT_LINES 12
+#endif
+
 /* Every library has the first N_REQUIRED_INFO items; a library without
  * the others answers WLRA_ERROR_INVALID_ARGUMENT and they stay NA. */
 #define N_REQUIRED_INFO 5
-#define N_INFO 10
+#define N_INFO 11
 static const int32_t INFO_ITEMS[N_INFO] = {
     WLRA_INFO_OBJECTIVE, WLRA_INFO_ITERATIONS, WLRA_INFO_CONVERGED,
     WLRA_INFO_ELAPSED_SECONDS, WLRA_INFO_SOLVER_USED,
     WLRA_INFO_METHOD_USED, WLRA_INFO_STARTS, WLRA_INFO_STARTS_AT_BEST,
     /* Invalid after a fit that held nothing out: NA then. */
     WLRA_INFO_HELD_OUT_RMSE, WLRA_INFO_HELD_OUT_ENTRIES,
+    /* Rows plus columns without a positive weight (1.4): warned about. */
+    WLRA_INFO_ZERO_WEIGHT_LINES,
 };
 
 /* The options the R side reads back after a fit (the non-convergence
