@@ -428,16 +428,7 @@ wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "col
       "W[%d, %d] = %s is not finite (NA means missing in M only; give weight 0 instead)",
       W@i[at] + 1L, findInterval(at - 1, W@p, left.open = FALSE), format(W@x[at])), call))
   }
-  if (anyNA(M@x)) {
-    missing <- is.na(M@x)
-    if (is.null(W)) {
-      W <- M
-      W@x <- as.double(!missing)
-    } else {
-      W@x[missing] <- 0
-    }
-    M@x[missing] <- 0
-  }
+  # The library reads a stored NA in M so (WLRA_OPTION_MISSING_NAN): no copy.
   defaults <- list(m_default = m_default, w_default = w_default)
   for (name in names(defaults)) {
     if (!is.numeric(defaults[[name]]) || length(defaults[[name]]) != 1) {
@@ -446,6 +437,8 @@ wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "col
   }
   raised <- new.env()
   a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call, dim(M))
+  a$option_ids <- c(a$option_ids, .wlra_option_missing_nan)
+  a$option_values <- c(a$option_values, 1)
   out <- .Call(C_wlra_r_fit_csc, M@Dim, M@p, M@i, M@x, if (is.null(W)) NULL else W@x,
                as.double(unlist(defaults)),
                a$rank, a$option_ids, a$option_values, a$progress, isTRUE(verbose), a$start_u, a$start_v)
