@@ -16,7 +16,7 @@
 /*
  Minor version: new functions and enum values.
  */
-#define WLRA_VERSION_MINOR 3
+#define WLRA_VERSION_MINOR 4
 
 /*
  Patch version: fixes only.
@@ -137,6 +137,15 @@
  _BOTH (3). Read them with wlra_get_offsets.
  */
 #define WLRA_OPTION_OFFSETS 18
+
+/*
+ NaN in M means missing (added in 1.4): 0 (default) = off, a NaN in M is
+ WLRA_ERROR_NON_FINITE_INPUT; 1 = an entry whose M is NaN gets weight 0
+ (W = NULL included) and its M is never used, in wlra_fit (dense M, no
+ copy of M or W) and wlra_fit_csr (a NaN m_values[p]). ±Inf in M and NaN
+ in W stay errors.
+ */
+#define WLRA_OPTION_MISSING_NAN 19
 
 /*
  ridge (|U|^2 + |V|^2): every row and column alike.
@@ -320,6 +329,13 @@
  How many observed entries the held-out fold holds (added in 1.2).
  */
 #define WLRA_INFO_HELD_OUT_ENTRIES 11
+
+/*
+ How many rows plus columns of the last fit's problem have no positive
+ weight (all-zero weights, or all missing, or held out): their factor
+ rows are 0 (added in 1.4). Bindings warn when it is not 0.
+ */
+#define WLRA_INFO_ZERO_WEIGHT_LINES 12
 
 /*
  Which offsets a fit has.
@@ -534,6 +550,20 @@ wlra_status wlra_set_progress(wlra_model *model, wlra_progress_fn callback, void
  `model` is NULL or a live handle.
  */
 const char *wlra_last_error(const wlra_model *model);
+
+/*
+ The canonical form of the last fit's (or loaded factors') U V^T (added
+ in 1.4): u (n_rows x rank) and v (n_cols x rank) with orthonormal
+ columns, s (rank doubles) descending and >= 0, u diag(s) v^T = U V^T
+ (offsets not included). Sign convention: in each column of v the entry
+ of largest magnitude is positive (the first such entry on ties). Any of
+ u, s, v may be NULL (not copied). Before a fit WLRA_ERROR_NOT_FITTED.
+
+ # Safety
+ `model` is NULL or a live handle; `u`, `s`, `v` NULL or writable as
+ described.
+ */
+wlra_status wlra_get_canonical(const wlra_model *model, double *u, size_t ld_u, double *s, double *v, size_t ld_v, int32_t layout);
 
 /*
  Copy the last fit's offsets out (added in 1.2): `a` (n_rows doubles,

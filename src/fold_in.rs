@@ -13,10 +13,11 @@
 //! n_new k^3 / 3 for their factorizations (one shared Gram with unit weights).
 
 use crate::error::Result;
+use crate::init::Factors;
 use crate::memory::{try_collect, try_from_fn};
 use crate::problem::weight_sums::row_weight_sums;
 use crate::problem::{DenseProblem, Problem};
-use crate::scaling::{FoldInScale, Scale};
+use crate::scaling::{exponent, times_pow2, FoldInScale, Scale};
 use crate::solver::dense::exact::ExactSolver;
 use crate::solver::{HalfStep, HalfStepSolver};
 use faer::{Mat, MatRef, Par};
@@ -33,6 +34,8 @@ pub(crate) struct FoldIn<'a> {
     pub unpenalized: Option<usize>,
     /// The units the fit ran in (`FitOutcome::scale`).
     pub fit_scale: Scale,
+    /// NaN in the new rows' data is missing (WLRA_OPTION_MISSING_NAN).
+    pub missing_nan: bool,
 }
 
 /// The new rows' factor (n_new x design columns) for data `m_rows`
@@ -46,7 +49,7 @@ pub(crate) fn fold_in_rows(
     w_rows: Option<MatRef<'_, f64>>,
     par: Par,
 ) -> Result<Mat<f64>> {
-    let dense = DenseProblem::new(m_rows, w_rows);
+    let dense = DenseProblem::new(m_rows, w_rows).with_missing_nan(against.missing_nan);
     let scale = fold_in_scale(against, &dense);
     if scale.is_unit() {
         return solve_rows(against, dense, par);
@@ -76,6 +79,7 @@ pub(crate) fn fold_in_rows(
         ridge: (scale.ridge(ridge, by_weight_sums), by_weight_sums),
         unpenalized: against.unpenalized,
         fit_scale: against.fit_scale,
+        missing_nan: against.missing_nan,
     };
     let mut solved = solve_rows(&scaled, dense.with_scale(scale.data()), par)?;
     for (c, column) in solved.col_iter_mut().enumerate() {
@@ -122,4 +126,16 @@ fn solve_rows(against: &FoldIn<'_>, dense: DenseProblem<'_>, par: Par) -> Result
         par,
     };
     ExactSolver.solve(&step)
+}
+
+/// The units a fit of loaded factors' model would run in, for fold-in
+/// (`FoldInScale`): those of the bound max_c max|U~_c| max|V~_c| on its
+/// entries, in binary exponents: the caller's within 2^+-32, as a fit's.
+pub(crate) fn loaded_scale(f: &Factors) -> Scale {
+    let top = |x: &Mat<f64>, c: usize| x.col(c).iter().fold(0.0, |t: f64, e| t.max(e.abs()));
+    let tops = (0..f.u.ncols()).map(|c| (top(&f.u, c), top(&f.v, c)));
+    let both = tops.filter(|&(x, y)| x > 0.0 && y > 0.0);
+    let e = both.map(|(x, y)| exponent(x) + exponent(y)).max();
+    let scale = |e: i32| Scale::for_largest(1.0, times_pow2(1.0, e.clamp(-1074, 1023)));
+    e.map_or(Scale::unit(), scale)
 }

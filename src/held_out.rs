@@ -97,7 +97,7 @@ fn no_entry(folds: &Folds) -> crate::Error {
 /// W with the held-out entries zeroed (W = None: ones), or an error when
 /// no observed entry is held out.
 pub fn masked_dense_weights(problem: &DenseProblem<'_>, folds: &Folds) -> Result<Mat<f64>> {
-    let (masked, held_out) = masked_rows(problem.data(), problem.weights(), folds, 0)?;
+    let (masked, held_out) = masked_rows(problem, folds, 0)?;
     if held_out == 0 {
         return Err(no_entry(folds));
     }
@@ -107,17 +107,18 @@ pub fn masked_dense_weights(problem: &DenseProblem<'_>, folds: &Folds) -> Result
 /// W of rows whose first is global row `offset`, with the held-out entries
 /// zeroed, and how many it held out (a distributed fit checks the total).
 pub(crate) fn masked_rows(
-    data: MatRef<'_, f64>,
-    weights: Option<MatRef<'_, f64>>,
+    problem: &DenseProblem<'_>,
     folds: &Folds,
     offset: usize,
 ) -> Result<(Mat<f64>, usize)> {
+    let data = problem.data();
     let (n, m) = (data.nrows(), data.ncols());
     let mut masked = try_zeros(n, m, "W with the held-out entries zeroed")?;
     let mut held_out = 0usize;
     for j in 0..m {
         for i in 0..n {
-            let w = weights.map_or(1.0, |w| w[(i, j)]);
+            // 0 where M is missing (WLRA_OPTION_MISSING_NAN).
+            let w = problem.caller_weight(i, j);
             if w > 0.0 && folds.is_held_out(offset + i, j) {
                 held_out += 1;
             } else {
@@ -174,13 +175,18 @@ pub fn csr_holds_out_some(input: &CsrInput<'_>, folds: &Folds) -> Result<()> {
     }
 }
 
-/// Visit the pattern's (i, j, m, w); the input is validated already.
+/// Visit the pattern's (i, j, m, w); the input is validated already. A
+/// NaN m (allowed only with WLRA_OPTION_MISSING_NAN) is a missing entry:
+/// visited as m = 0, w = 0.
 fn each_csr_entry(input: &CsrInput<'_>, mut visit: impl FnMut(usize, usize, f64, f64)) {
     for i in 0..input.n_rows {
         let (start, end) = (input.row_ptr[i] as usize, input.row_ptr[i + 1] as usize);
         for p in start..end {
-            let w = input.w_values.map_or(1.0, |w| w[p]);
-            visit(i, input.col_idx[p] as usize, input.m_values[p], w);
+            let (m, w) = match input.m_values[p] {
+                m if m.is_nan() => (0.0, 0.0),
+                m => (m, input.w_values.map_or(1.0, |w| w[p])),
+            };
+            visit(i, input.col_idx[p] as usize, m, w);
         }
     }
 }
@@ -196,11 +202,10 @@ pub fn dense_held_out_error(
 ) -> HeldOutError {
     let scaled = problem.normalized();
     let into = scaled.scale().factors_in();
-    let weights = problem.weights();
     let mut sums = Sums::default();
     for j in 0..problem.n_cols() {
         for i in 0..problem.n_rows() {
-            let w = weights.map_or(1.0, |w| w[(i, j)]);
+            let w = problem.caller_weight(i, j);
             if w > 0.0 && folds.is_held_out(i, j) {
                 let entry = (scaled.weight(i, j), scaled.value(i, j));
                 sums.add(entry, (u, v), (i, j), into);

@@ -28,6 +28,7 @@ pub(crate) mod outer;
 
 // Everything below the driver: reached from outside only through
 // `internals`, for the benchmarks and the integration tests.
+pub(crate) mod canonical;
 pub(crate) mod held_out;
 pub(crate) mod kernels;
 pub(crate) mod memory;

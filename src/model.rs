@@ -3,7 +3,7 @@
 
 use crate::driver::{self, FitOutcome};
 use crate::error::{invalid, Error, Result};
-use crate::fold_in::{fold_in_rows, FoldIn};
+use crate::fold_in::{fold_in_rows, loaded_scale, FoldIn};
 use crate::held_out::{
     csr_held_out_error, csr_holds_out_some, dense_held_out_error, masked_dense_weights,
     HeldOutError,
@@ -12,12 +12,17 @@ use crate::init::Factors;
 use crate::memory;
 use crate::offsets::{OffsetColumns, Offsets};
 use crate::options::{InitChoice, Options};
-use crate::problem::checks::{check_finite, check_new_rows, check_pairs, check_rank, check_values};
+use crate::problem::checks::{
+    check_finite, check_new_rows, check_pairs, check_rank, check_values_with,
+};
 use crate::problem::sparse::{CsrInput, SparseProblem};
+use crate::problem::weight_sums::zero_weight_lines;
 use crate::problem::{DenseProblem, Problem};
-use crate::scaling::{dot_without_overflow, exponent, times_pow2, Pins, Scale};
+use crate::scaling::{dot_without_overflow, Pins};
 use crate::thread_pool::JoinedPool;
 use crate::vocabulary::info::*;
+#[cfg(feature = "mpi")]
+use crate::{distributed::fit::Outcome as DistributedOutcome, outer::Progress};
 use faer::{ColRef, Mat, MatRef, Par};
 use std::time::Instant;
 
@@ -80,18 +85,6 @@ fn resolve_warm<'f>(
         }),
         last,
     )
-}
-
-/// The units a fit of loaded factors' model would run in, for fold-in
-/// (`FoldInScale`): those of the bound max_c max|U~_c| max|V~_c| on its
-/// entries, in binary exponents: the caller's within 2^+-32, as a fit's.
-fn loaded_scale(f: &Factors) -> Scale {
-    let top = |x: &Mat<f64>, c: usize| x.col(c).iter().fold(0.0, |t: f64, e| t.max(e.abs()));
-    let tops = (0..f.u.ncols()).map(|c| (top(&f.u, c), top(&f.v, c)));
-    let both = tops.filter(|&(x, y)| x > 0.0 && y > 0.0);
-    let e = both.map(|(x, y)| exponent(x) + exponent(y)).max();
-    let scale = |e: i32| Scale::for_largest(1.0, times_pow2(1.0, e.clamp(-1074, 1023)));
-    e.map_or(Scale::unit(), scale)
 }
 
 impl Model {
@@ -208,17 +201,22 @@ impl Model {
     /// fold's entries get weight 0 and their error is kept for `info`;
     /// CSR input with folds goes through `fit_csr`.
     pub fn fit<'a>(&mut self, problem: impl Into<Problem<'a>>) -> Result<()> {
-        let problem = problem.into();
+        let mut problem = problem.into();
         self.validate_fit(&problem)?;
-        if let Problem::Dense(dense) = &problem {
-            check_values(["M", "W"], dense.data(), dense.weights(), 0)?;
+        // WLRA_OPTION_MISSING_NAN, where M holds a NaN (else as if off).
+        let mut missing = false;
+        if let Problem::Dense(dense) = &mut problem {
+            let (m, w) = (dense.data(), dense.weights());
+            missing = check_values_with(["M", "W"], m, w, 0, self.options.missing_nan)?;
+            *dense = dense.with_missing_nan(missing);
         }
         let folds = self.options.folds()?;
         match (folds, &problem) {
             (None, _) => self.fit_checked(&problem, |_| None),
             (Some(folds), Problem::Dense(dense)) => {
                 let masked = masked_dense_weights(dense, &folds)?;
-                let training = DenseProblem::new(dense.data(), Some(masked.as_ref()));
+                let masked = Some(masked.as_ref());
+                let training = DenseProblem::new(dense.data(), masked).with_missing_nan(missing);
                 self.fit_checked(&training.into(), |f| {
                     Some(dense_held_out_error(
                         dense,
@@ -237,7 +235,7 @@ impl Model {
     /// Fit CSR input (`wlra_fit_csr`): validated and copied into the
     /// library's own pattern, where a held-out fold is zeroed.
     pub fn fit_csr(&mut self, input: &CsrInput<'_>) -> Result<()> {
-        let mut problem = SparseProblem::new(input)?;
+        let mut problem = SparseProblem::new_with_missing(input, self.options.missing_nan)?;
         self.validate_fit(&problem.view().into())?;
         let folds = self.options.folds()?;
         if let Some(folds) = &folds {
@@ -273,7 +271,8 @@ impl Model {
         let options = warm_options.as_ref().unwrap_or(&self.options);
         let start = last_fit.or(self.start.as_ref());
         let rank = self.rank;
-        let outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
+        let mut outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
+        outcome.zero_weight_lines = zero_weight_lines(problem)?;
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
         let held_out = held_out(&outcome.factors);
         self.fitted = Some(Fitted {
@@ -292,22 +291,18 @@ impl Model {
     }
 
     /// Run a distributed fit (`crate::distributed`) on the model's pool with
-    /// its progress callback, and keep its outcome as `fit_checked` does: U
-    /// holds this rank's rows; a cancelled fit keeps its last iteration's
-    /// factors and returns `Error::Cancelled`.
+    /// its progress callback, and keep its outcome as `fit_checked` does (U:
+    /// this rank's rows; a cancelled fit keeps its last factors).
     #[cfg(feature = "mpi")]
     pub(crate) fn fit_distributed(
         &mut self,
-        fit: impl FnOnce(
-            &rayon::ThreadPool,
-            crate::outer::Progress<'_>,
-        ) -> Result<crate::distributed::fit::Outcome>,
+        fit: impl FnOnce(&rayon::ThreadPool, Progress<'_>) -> Result<DistributedOutcome>,
     ) -> Result<()> {
         let started = Instant::now();
         self.pool()?;
         let pool = &self.pool.as_ref().expect("created above").1;
         let mut keep_going = |_: usize, _: f64| true;
-        let progress: crate::outer::Progress<'_> = match self.progress.as_mut() {
+        let progress: Progress<'_> = match self.progress.as_mut() {
             Some(callback) => callback.as_mut(),
             None => &mut keep_going,
         };
@@ -433,7 +428,7 @@ impl Model {
     ) -> Result<Mat<f64>> {
         let fitted = self.fitted()?;
         let v = fitted.factors.v.as_ref();
-        check_new_rows(m_rows, w_rows, v.nrows())?;
+        let missing_nan = check_new_rows(m_rows, w_rows, v.nrows(), self.options.missing_nan)?;
         let ridge = (self.options.ridge, self.options.ridge_by_weight_sums);
         let (offsets, k) = (fitted.offsets, self.rank);
         let (design, shift) = offsets.fold_in_design(v, k)?;
@@ -443,6 +438,7 @@ impl Model {
             ridge,
             unpenalized: offsets.row_column(k),
             fit_scale: fitted.scale,
+            missing_nan,
         };
         match self.pool.as_ref().filter(|(_, pool)| !pool.stale()) {
             Some((_, pool)) => pool.install(|| {
@@ -454,12 +450,16 @@ impl Model {
     }
 
     pub fn info(&self, item: i32) -> Result<f64> {
-        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_HELD_OUT_ENTRIES).contains(&item);
+        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_ZERO_WEIGHT_LINES).contains(&item);
         if !known {
             return Err(invalid(format!("item = {item} is not a WLRA_INFO_* value")));
         }
         let f = self.fitted()?;
-        let ran = [WLRA_INFO_OBJECTIVE, WLRA_INFO_SOLVER_USED];
+        let ran = [
+            WLRA_INFO_OBJECTIVE,
+            WLRA_INFO_SOLVER_USED,
+            WLRA_INFO_ZERO_WEIGHT_LINES,
+        ];
         if f.loaded && (ran.contains(&item) || item == WLRA_INFO_METHOD_USED) {
             let text =
                 format!("item = {item}: the factors were loaded (wlra_set_fitted), no fit ran");
@@ -493,6 +493,7 @@ impl Model {
             WLRA_INFO_METHOD_USED => f64::from(f.method_used.c_value()),
             WLRA_INFO_STARTS => f.starts as f64,
             WLRA_INFO_STARTS_AT_BEST => f.starts_at_best as f64,
+            WLRA_INFO_ZERO_WEIGHT_LINES => f.zero_weight_lines as f64,
             _ => f64::from(f.solver_used.c_value()),
         })
     }

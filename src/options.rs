@@ -65,6 +65,8 @@ pub struct Options {
     pub held_out_fold: usize,
     /// WLRA_OPTION_OFFSETS.
     pub offsets: Offsets,
+    /// WLRA_OPTION_MISSING_NAN: NaN in M is a missing entry (weight 0).
+    pub missing_nan: bool,
     /// Testing only (`Model::force_matrix_free_varpro`, not in the C
     /// ABI): VarPro solves its steps matrix-free even where the dense
     /// system would fit, so tests can compare the two paths.
@@ -94,6 +96,7 @@ impl Default for Options {
             folds: 0,
             held_out_fold: 0,
             offsets: Offsets::NONE,
+            missing_nan: false,
             varpro_matrix_free: false,
         }
     }
@@ -162,6 +165,7 @@ impl Options {
             WLRA_OPTION_OFFSETS => self.offsets = Offsets::from_c(value as i32),
             WLRA_OPTION_FOLDS => self.folds = value as usize,
             WLRA_OPTION_HELD_OUT_FOLD => self.held_out_fold = value as usize,
+            WLRA_OPTION_MISSING_NAN => self.missing_nan = value == 1.0,
             _ => unreachable!("option {option} has a table row but no field"),
         }
     }
@@ -205,6 +209,7 @@ impl Options {
             WLRA_OPTION_FOLDS => self.folds as f64,
             WLRA_OPTION_HELD_OUT_FOLD => self.held_out_fold as f64,
             WLRA_OPTION_OFFSETS => f64::from(self.offsets.c_value()),
+            WLRA_OPTION_MISSING_NAN => f64::from(u8::from(self.missing_nan)),
             _ => unreachable!("option {option} has a table row but no field"),
         })
     }

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["memory", "panics", "rng", "scaling", "vocabulary"],
     &["kernels", "products", "thread_pool"],
     &["problem"],
-    &["init", "held_out"],
+    &["init", "held_out", "canonical"],
     &["offsets"],
     &["options"],
     &["solver"],

@@ -6,7 +6,7 @@ use super::comm::Comm;
 use crate::error::{invalid, Result};
 use crate::init::Factors;
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
-use crate::problem::checks::{check_rank, check_values};
+use crate::problem::checks::{check_rank, check_values_with};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
 use crate::vocabulary::status::{error_with_status, status_of};
@@ -45,6 +45,9 @@ pub fn check_options(options: &Options) -> Result<()> {
     }
     // A held-out fold below the fold count (the same check as wlra_fit's).
     options.folds()?;
+    if options.missing_nan {
+        return unsupported("WLRA_OPTION_MISSING_NAN must be 0");
+    }
     if options.restarts.is_some_and(|r| r > 0) {
         return unsupported("WLRA_OPTION_RESTARTS must be -1 or 0");
     }
@@ -102,7 +105,7 @@ pub enum LocalData<'a> {
 /// The local checks of dense input after the views: finite values,
 /// non-negative weights, magnitudes the fit reads unscaled.
 pub fn check_dense(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>, offset: usize) -> Result<()> {
-    check_values(["M", "W"], m, w, offset)?;
+    check_values_with(["M", "W"], m, w, offset, false)?;
     check_unscaled(DenseProblem::new(m, w).normalized().scale().is_unit())
 }
 

@@ -14,6 +14,7 @@ use crate::held_out::{
     block_sums, error_of_sums, masked_rows, nothing_held_out, Folds, HeldOutError,
 };
 use crate::memory::try_reserve;
+use crate::problem::DenseProblem;
 use faer::MatRef;
 
 /// What the error is evaluated on after the fit.
@@ -36,7 +37,7 @@ pub(super) fn hold_out(
     comm.set_phase(Phase::Setup);
     let local = (|| match data {
         LocalData::Dense { m, w, masked, .. } => {
-            let (copy, count) = masked_rows(*m, *w, &folds, offset)?;
+            let (copy, count) = masked_rows(&DenseProblem::new(*m, *w), &folds, offset)?;
             *masked = Some(copy);
             Ok((Vec::new(), count))
         }

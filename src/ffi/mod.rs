@@ -5,6 +5,7 @@
 // The helpers are private: the boundary's public items are the exported
 // functions and the handle type, re-exported below.
 mod boundary;
+mod canonical;
 mod handle;
 /// cbindgen:ignore
 #[cfg(feature = "mpi")]
@@ -22,6 +23,7 @@ use crate::problem::sparse::CsrInput;
 use crate::problem::DenseProblem;
 use crate::vocabulary::status::{status_text, wlra_status};
 use boundary::{guarded, thread_last_error};
+pub use canonical::wlra_get_canonical;
 pub use handle::wlra_model;
 #[cfg(feature = "mpi")]
 pub use mpi::{

@@ -16,7 +16,7 @@ use faer::Mat;
 /// dense input with W, or a pattern with w_default = 0.
 pub(crate) fn may_have_unobserved(problem: &Problem<'_>) -> bool {
     match problem {
-        Problem::Dense(d) => d.weights().is_some(),
+        Problem::Dense(d) => d.weights().is_some() || d.missing_nan(),
         Problem::Sparse(s) => s.w_default() == 0.0,
     }
 }

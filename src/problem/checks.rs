@@ -29,17 +29,41 @@ pub fn check_rank(rank: usize, n_rows: usize, n_cols: usize) -> Result<()> {
     Ok(())
 }
 
+/// The hint a NaN weight's message gets when NaN in M means missing.
+const NAN_WEIGHT_HINT: &str = " (NaN means missing in M only; give weight 0 instead)";
+
 /// M and W finite, W non-negative; the messages call them `names` and
-/// number their rows from `first_row` (a block of a larger matrix).
-pub fn check_values(
+/// number their rows from `first_row` (a block of a larger matrix). With
+/// `missing_nan` (WLRA_OPTION_MISSING_NAN) NaN in M is allowed (a missing
+/// entry; ±Inf is still refused) and a NaN weight's message says where NaN
+/// belongs. Returns whether M holds a missing entry (a NaN, with
+/// `missing_nan`): without one the fit reads M as if the option were off.
+pub fn check_values_with(
     names: [&str; 2],
     m: MatRef<'_, f64>,
     w: Option<MatRef<'_, f64>>,
     first_row: usize,
-) -> Result<()> {
-    check_finite(names[0], m, first_row)?;
+    missing_nan: bool,
+) -> Result<bool> {
+    let mut saw_nan = false;
+    if missing_nan {
+        for_each_in_memory_order(m, |i, j, v| match v.is_finite() || v.is_nan() {
+            true => {
+                saw_nan |= v.is_nan();
+                Ok(())
+            }
+            false => Err(non_finite(names[0], first_row + i, j, v)),
+        })?;
+    } else {
+        check_finite(names[0], m, first_row)?;
+    }
     if let Some(w) = w {
-        check_finite(names[1], w, first_row)?;
+        check_finite(names[1], w, first_row).map_err(|e| match e {
+            Error::NonFiniteInput(text) if missing_nan && text.ends_with("= NaN is not finite") => {
+                Error::NonFiniteInput(format!("{text}{NAN_WEIGHT_HINT}"))
+            }
+            e => e,
+        })?;
         for_each_in_memory_order(w, |i, j, v| {
             if v >= 0.0 {
                 Ok(())
@@ -53,16 +77,18 @@ pub fn check_values(
             }
         })?;
     }
-    Ok(())
+    Ok(saw_nan)
 }
 
 /// New rows for fold-in: `n_cols` columns (the fit's), W_rows (if given)
-/// of M_rows' shape, values as `check_values` wants them.
+/// of M_rows' shape, values as `check_values_with` wants them (NaN in
+/// M_rows allowed with `missing_nan`); whether M_rows holds a missing entry.
 pub fn check_new_rows(
     m_rows: MatRef<'_, f64>,
     w_rows: Option<MatRef<'_, f64>>,
     n_cols: usize,
-) -> Result<()> {
+    missing_nan: bool,
+) -> Result<bool> {
     if m_rows.ncols() != n_cols {
         return Err(invalid(format!(
             "the new rows have {} columns, the fitted model has {n_cols}",
@@ -80,7 +106,7 @@ pub fn check_new_rows(
             )));
         }
     }
-    check_values(["M_rows", "W_rows"], m_rows, w_rows, 0)
+    check_values_with(["M_rows", "W_rows"], m_rows, w_rows, 0, missing_nan)
 }
 
 /// Index pairs to predict at: as many rows, columns and outputs, each
@@ -117,13 +143,14 @@ pub fn check_finite(name: &str, a: MatRef<'_, f64>, first_row: usize) -> Result<
         if v.is_finite() {
             Ok(())
         } else {
-            Err(Error::NonFiniteInput(format!(
-                "{name}[{}, {j}] = {} is not finite",
-                first_row + i,
-                fmt_g(v)
-            )))
+            Err(non_finite(name, first_row + i, j, v))
         }
     })
+}
+
+/// The one message of a value that is not finite.
+fn non_finite(name: &str, i: usize, j: usize, v: f64) -> Error {
+    Error::NonFiniteInput(format!("{name}[{i}, {j}] = {} is not finite", fmt_g(v)))
 }
 
 /// Visit every entry, walking memory contiguously when one stride is 1.
@@ -229,10 +256,12 @@ pub fn check_defaults(m_default: f64, w_default: f64) -> Result<()> {
 /// The pattern's entries after `check_row_ptr` and the lengths: columns in
 /// range and strictly increasing within each row, values finite, weights
 /// (all 1 when None) non-negative. Returns the column indices as usize.
+/// With `missing_nan` a NaN value is allowed (a missing entry).
 pub fn check_entries(
     row_ptr: &[i64],
     (col_idx, m_values, w_values): (&[i64], &[f64], Option<&[f64]>),
     n_cols: usize,
+    missing_nan: bool,
 ) -> Result<Vec<usize>> {
     let nnz = col_idx.len();
     let mut idx = Vec::new();
@@ -256,15 +285,21 @@ pub fn check_entries(
                 )));
             }
             let (mv, wv) = (m_values[p], w_values.map_or(1.0, |w| w[p]));
-            if !mv.is_finite() {
+            let allowed = mv.is_finite() || (missing_nan && mv.is_nan());
+            if !allowed {
                 return Err(Error::NonFiniteInput(format!(
                     "row {i}: m_values[{p}] = {} is not finite",
                     fmt_g(mv)
                 )));
             }
             if !wv.is_finite() {
+                let hint = if missing_nan && wv.is_nan() {
+                    NAN_WEIGHT_HINT
+                } else {
+                    ""
+                };
                 return Err(Error::NonFiniteInput(format!(
-                    "row {i}: w_values[{p}] = {} is not finite",
+                    "row {i}: w_values[{p}] = {} is not finite{hint}",
                     fmt_g(wv)
                 )));
             }

@@ -11,6 +11,10 @@
 //!
 //! A half-step with offsets (`crate::offsets`) reads M minus a shift per
 //! column, s_j: every accessor but `data` subtracts it after the scale.
+//!
+//! With NaN read as missing (WLRA_OPTION_MISSING_NAN, `with_missing_nan`)
+//! an entry whose M is NaN has weight 0 and value 0 in every accessor but
+//! `data` and `weights`: nothing is copied, each read checks M.
 
 use crate::error::Result;
 use crate::kernels::blocking::{
@@ -30,6 +34,8 @@ pub struct DenseProblem<'a> {
     scale: Scale,
     /// s_j subtracted from every M[i, j] the solvers see (offsets).
     shift: Option<&'a [f64]>,
+    /// NaN in M is a missing entry (weight 0).
+    missing: bool,
 }
 
 impl<'a> DenseProblem<'a> {
@@ -43,7 +49,38 @@ impl<'a> DenseProblem<'a> {
             weights,
             scale: Scale::unit(),
             shift: None,
+            missing: false,
         }
+    }
+
+    /// The same problem with NaN in M read as missing (`on`): weight 0 and
+    /// value 0 there in every accessor the solvers use.
+    pub(crate) fn with_missing_nan(&self, on: bool) -> DenseProblem<'a> {
+        DenseProblem {
+            missing: on,
+            ..*self
+        }
+    }
+
+    /// Whether NaN in M is read as missing.
+    pub(crate) fn missing_nan(&self) -> bool {
+        self.missing
+    }
+
+    /// Whether entry (i, j) is missing (NaN in M, read as missing).
+    #[inline]
+    fn is_missing(&self, i: usize, j: usize) -> bool {
+        self.missing && self.data[(i, j)].is_nan()
+    }
+
+    /// W[i, j] as the caller gave it (1 for unit weights), 0 where M is
+    /// missing.
+    #[inline]
+    pub(crate) fn caller_weight(&self, i: usize, j: usize) -> f64 {
+        if self.is_missing(i, j) {
+            return 0.0;
+        }
+        self.weights.map_or(1.0, |w| w[(i, j)])
     }
 
     /// The same problem with s_j (in the solvers' units, one per column)
@@ -83,7 +120,7 @@ impl<'a> DenseProblem<'a> {
         let (n, m) = (self.n_rows(), self.n_cols());
         let by_rows = self.weights.unwrap_or(self.data).row_stride() != 1;
         let mut visit = |i: usize, j: usize| {
-            let w = self.weights.map_or(1.0, |w| w[(i, j)]);
+            let w = self.caller_weight(i, j);
             if w > 0.0 {
                 weight = weight.max(w);
                 value = value.max(self.data[(i, j)].abs());
@@ -118,6 +155,7 @@ impl<'a> DenseProblem<'a> {
             weights: self.weights.map(|w| w.transpose()),
             scale: self.scale,
             shift: None,
+            missing: self.missing,
         }
     }
 
@@ -134,6 +172,9 @@ impl<'a> DenseProblem<'a> {
     /// The solver's W[i, j] (1 for unit weights).
     #[inline]
     pub(crate) fn weight(&self, i: usize, j: usize) -> f64 {
+        if self.is_missing(i, j) {
+            return 0.0;
+        }
         self.weights
             .map_or(1.0, |w| self.scale.weights().apply(w[(i, j)]))
     }
@@ -141,6 +182,9 @@ impl<'a> DenseProblem<'a> {
     /// The solver's M[i, j].
     #[inline]
     pub fn value(&self, i: usize, j: usize) -> f64 {
+        if self.is_missing(i, j) {
+            return 0.0;
+        }
         let m = self.scale.values().apply_saturating(self.data[(i, j)]);
         self.shift.map_or(m, |s| m - s[j])
     }
@@ -165,12 +209,22 @@ impl<'a> DenseProblem<'a> {
         out: &mut [f64],
     ) {
         let len = rows.len() * cols.len();
-        match self.weights_block(rows, cols) {
+        match self.weights_block(rows.clone(), cols.clone()) {
             Some(w) => {
                 copy_to_rows(w, out);
                 self.scale.weights().apply_to(&mut out[..len]);
             }
             None => out[..len].fill(1.0),
+        }
+        if self.missing {
+            let width = cols.len();
+            for (r, i) in rows.enumerate() {
+                for (c, j) in cols.clone().enumerate() {
+                    if self.data[(i, j)].is_nan() {
+                        out[r * width + c] = 0.0;
+                    }
+                }
+            }
         }
     }
 
@@ -186,6 +240,9 @@ impl<'a> DenseProblem<'a> {
     where
         'a: 's,
     {
+        if self.missing {
+            return Some(self.missing_weights_block(rows, cols, scratch));
+        }
         let w = self.weights_block(rows, cols)?;
         let multiplier = self.scale.weights();
         if multiplier.is_one() {
@@ -208,9 +265,27 @@ impl<'a> DenseProblem<'a> {
         })
     }
 
+    /// `scaled_weights_block` with NaN in M read as missing: always a copy
+    /// in `scratch`, row-major, 0 at the missing entries.
+    fn missing_weights_block<'s>(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        scratch: &'s mut [f64],
+    ) -> MatRef<'s, f64> {
+        let (r, c) = (rows.len(), cols.len());
+        let buf = &mut scratch[..r * c];
+        for (a, i) in rows.enumerate() {
+            for (b, j) in cols.clone().enumerate() {
+                buf[a * c + b] = self.weight(i, j);
+            }
+        }
+        MatRef::from_row_major_slice(&scratch[..r * c], r, c)
+    }
+
     /// True when W is all ones: every row then shares one Gram matrix.
     pub(crate) fn has_unit_weights(&self) -> bool {
-        self.weights.is_none()
+        self.weights.is_none() && !self.missing
     }
 
     /// The caller's M block (unscaled).
@@ -235,6 +310,15 @@ impl<'a> DenseProblem<'a> {
         cols: Range<usize>,
         mut out: MatMut<'_, f64>,
     ) {
+        if self.missing {
+            // Entry by entry through `weight` and `value`: 0 where missing.
+            for (c, j) in cols.enumerate() {
+                for (r, i) in rows.clone().enumerate() {
+                    out[(r, c)] = self.weight(i, j) * self.value(i, j);
+                }
+            }
+            return;
+        }
         let m = self.data_block(rows.clone(), cols.clone());
         let (sw, sm) = (self.scale.weights(), self.scale.values());
         if let Some(shift) = self.shift {
@@ -324,7 +408,7 @@ impl<'a> DenseProblem<'a> {
         let xc = x.subrows(cols.start, cols.len());
         let Some(w) = self.weights() else {
             let mc = self.data_block(rows.clone(), cols.clone());
-            if self.scale.is_unit() && self.shift.is_none() {
+            if self.scale.is_unit() && self.shift.is_none() && !self.missing {
                 matmul(out, accum, mc, xc, 1.0, Par::Seq);
             } else {
                 let (r, c) = mc.shape();
@@ -381,11 +465,19 @@ impl<'a> DenseProblem<'a> {
                 let ub = u.subrows(rows.start, rows.len());
                 let vb = v.subrows(cols.start, cols.len());
                 matmul(r.as_mut(), Accum::Add, ub, vb.transpose(), -1.0, Par::Seq);
+                // A missing entry's residual is NaN (from M's NaN): weight 0.
+                let skip = |e: f64| self.missing && e.is_nan();
                 match self.weights_block(rows.clone(), cols.clone()) {
-                    Some(w) => {
-                        zip!(r.as_ref(), w).for_each(|unzip!(e, w)| sum += sw.apply(*w) * *e * *e)
-                    }
-                    None => zip!(r.as_ref()).for_each(|unzip!(e)| sum += *e * *e),
+                    Some(w) => zip!(r.as_ref(), w).for_each(|unzip!(e, w)| {
+                        if !skip(*e) {
+                            sum += sw.apply(*w) * *e * *e
+                        }
+                    }),
+                    None => zip!(r.as_ref()).for_each(|unzip!(e)| {
+                        if !skip(*e) {
+                            sum += *e * *e
+                        }
+                    }),
                 }
             }
             Ok(sum)

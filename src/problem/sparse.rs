@@ -90,6 +90,15 @@ impl SparseProblem {
     /// Validate and copy the caller's arrays (O(nnz) memory). Any malformed
     /// input (shapes, lengths, pattern, values) is an `Err`, never a panic.
     pub fn new(input: &CsrInput<'_>) -> Result<SparseProblem> {
+        SparseProblem::new_with_missing(input, false)
+    }
+
+    /// `new`, and with `missing_nan` (WLRA_OPTION_MISSING_NAN) a NaN
+    /// m_values[p] is a missing entry: weight 0 and value 0 in the copy.
+    pub(crate) fn new_with_missing(
+        input: &CsrInput<'_>,
+        missing_nan: bool,
+    ) -> Result<SparseProblem> {
         let (n_rows, n_cols) = (input.n_rows, input.n_cols);
         check_pattern_dims(n_rows, n_cols)?;
         check_defaults(input.m_default, input.w_default)?;
@@ -102,10 +111,10 @@ impl SparseProblem {
             check_len("w_values", w.len(), nnz, "row_ptr[n_rows]")?;
         }
         let entries = (input.col_idx, input.m_values, input.w_values);
-        let idx = check_entries(input.row_ptr, entries, n_cols)?;
+        let idx = check_entries(input.row_ptr, entries, n_cols, missing_nan)?;
         let what = "a copy of the pattern";
         let copy = |values: &[f64]| try_collect(values.iter().copied(), what);
-        let rows = Pattern {
+        let mut rows = Pattern {
             ptr: try_collect(input.row_ptr.iter().map(|&p| p as usize), what)?,
             idx,
             m: copy(&input.m_values[..nnz])?,
@@ -114,6 +123,11 @@ impl SparseProblem {
                 None => try_filled(nnz, 1.0, what)?,
             },
         };
+        for (m, w) in rows.m.iter_mut().zip(rows.w.iter_mut()) {
+            if m.is_nan() {
+                (*m, *w) = (0.0, 0.0); // only with missing_nan: check_entries
+            }
+        }
         SparseProblem::scaled(rows, n_rows, n_cols, input.m_default, input.w_default)
     }
 

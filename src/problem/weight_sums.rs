@@ -11,9 +11,10 @@ pub fn row_weight_sums(problem: &Problem<'_>) -> Result<Vec<f64>> {
     let (n, m) = (problem.n_rows(), problem.n_cols());
     match problem {
         Problem::Dense(dense) => {
-            let Some(w) = dense.weights() else {
+            if dense.has_unit_weights() {
                 return try_filled(n, m as f64, "the rows' weight sums");
-            };
+            }
+            let w = dense.weights().unwrap_or(dense.data());
             let mut sums = try_filled(n, 0.0, "the rows' weight sums")?;
             // The solver's weights (`DenseProblem::weight`: scaled), walked
             // in memory order: down columns when they are contiguous.
@@ -41,4 +42,19 @@ pub fn row_weight_sums(problem: &Problem<'_>) -> Result<Vec<f64>> {
             Ok(sums)
         }
     }
+}
+
+/// How many rows plus columns have no positive weight (weight sum 0):
+/// WLRA_INFO_ZERO_WEIGHT_LINES. Unit weights have none; otherwise one pass
+/// over W per side (dense), or over the pattern (sparse).
+pub fn zero_weight_lines(problem: &Problem<'_>) -> Result<usize> {
+    let none = match problem {
+        Problem::Dense(dense) => dense.has_unit_weights(),
+        Problem::Sparse(view) => view.w_default() > 0.0,
+    };
+    if none {
+        return Ok(0);
+    }
+    let zeros = |sums: Vec<f64>| sums.iter().filter(|&&s| s <= 0.0).count();
+    Ok(zeros(row_weight_sums(problem)?) + zeros(row_weight_sums(&problem.transposed())?))
 }

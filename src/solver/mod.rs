@@ -73,6 +73,11 @@ pub fn for_options(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStep
     if (options.ridge_by_weight_sums || options.offsets.any()) && options.ridge > 0.0 {
         return solver_for(SolverKind::Exact, problem, settings);
     }
+    // NaN read as missing (WLRA_OPTION_MISSING_NAN): only the exact
+    // solver reads every weight and value through the checked accessors.
+    if matches!(problem, Problem::Dense(d) if d.missing_nan()) {
+        return solver_for(SolverKind::Exact, problem, settings);
+    }
     let method = match options.solver {
         SolverChoice::Auto => {
             let [exact, shared_pcg, sketch] =

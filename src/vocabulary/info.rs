@@ -27,3 +27,7 @@ pub const WLRA_INFO_STARTS_AT_BEST: i32 = 9;
 pub const WLRA_INFO_HELD_OUT_RMSE: i32 = 10;
 /// How many observed entries the held-out fold holds (added in 1.2).
 pub const WLRA_INFO_HELD_OUT_ENTRIES: i32 = 11;
+/// How many rows plus columns of the last fit's problem have no positive
+/// weight (all-zero weights, or all missing, or held out): their factor
+/// rows are 0 (added in 1.4). Bindings warn when it is not 0.
+pub const WLRA_INFO_ZERO_WEIGHT_LINES: i32 = 12;

@@ -54,3 +54,9 @@ pub const WLRA_OPTION_HELD_OUT_FOLD: i32 = 17;
 /// 1.2): WLRA_OFFSETS_NONE (0, default), _ROWS (1: a), _COLUMNS (2: b) or
 /// _BOTH (3). Read them with wlra_get_offsets.
 pub const WLRA_OPTION_OFFSETS: i32 = 18;
+/// NaN in M means missing (added in 1.4): 0 (default) = off, a NaN in M is
+/// WLRA_ERROR_NON_FINITE_INPUT; 1 = an entry whose M is NaN gets weight 0
+/// (W = NULL included) and its M is never used, in wlra_fit (dense M, no
+/// copy of M or W) and wlra_fit_csr (a NaN m_values[p]). ±Inf in M and NaN
+/// in W stay errors.
+pub const WLRA_OPTION_MISSING_NAN: i32 = 19;

@@ -53,7 +53,7 @@ static void test_option_info(void) {
         CHECK(held == default_value, "%s holds %g, not its default %g", name, held, default_value);
         EXPECT_STATUS(wlra_set_option(model, option, nextafter(max, INFINITY)), WLRA_ERROR_INVALID_ARGUMENT);
     }
-    CHECK(option == WLRA_OPTION_OFFSETS + 1, "%d options described", (int)option - 1);
+    CHECK(option == WLRA_OPTION_MISSING_NAN + 1, "%d options described", (int)option - 1);
     /* An unknown id writes nothing; NULL outputs are not wanted. */
     name = "unchanged";
     EXPECT_STATUS(wlra_option_info(option, &name, NULL, NULL, NULL), WLRA_ERROR_INVALID_ARGUMENT);
@@ -78,6 +78,7 @@ static void test_create_and_options(void) {
         { WLRA_OPTION_SOLVER, WLRA_SOLVER_AUTO }, { WLRA_OPTION_INIT, WLRA_INIT_SVD },
         { WLRA_OPTION_RIDGE, 0 }, { WLRA_OPTION_THREADS, 0 }, { WLRA_OPTION_CLIP, 0 },
         { WLRA_OPTION_ADAPTIVE_ACCURACY, 1 }, { WLRA_OPTION_OVERRELAXATION, 1 },
+        { WLRA_OPTION_MISSING_NAN, 0 },
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         EXPECT_STATUS(wlra_get_option(model, defaults[i].option, &value), WLRA_OK);
@@ -496,6 +497,48 @@ static void test_set_fitted(const double *truth, const double *weights) {
     wlra_destroy(loaded);
 }
 
+/* The canonical form (wlra_get_canonical, 1.4): orthonormal u and v,
+ * descending s, u diag(s) v^T = U V^T, the largest entry of each column
+ * of v positive; NOT_FITTED before a fit and nothing written. */
+static void test_canonical(const double *truth, const double *weights) {
+    wlra_model *model = new_model(K);
+    static double u[N * K], v[M * K], cu[N * K], cv[M * K];
+    double s[K] = { -1, -1, -1 };
+    EXPECT_STATUS(wlra_get_canonical(model, cu, K, s, cv, K, WLRA_ROW_MAJOR), WLRA_ERROR_NOT_FITTED);
+    CHECK(s[0] == -1, "s written before a fit");
+    EXPECT_STATUS(wlra_fit(model, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_factors(model, u, K, v, K, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_canonical(model, cu, K, s, cv, K, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_canonical(model, cu, K - 1, s, cv, K, WLRA_ROW_MAJOR), WLRA_ERROR_INVALID_ARGUMENT);
+    for (size_t a = 0; a < K; a++) {
+        if (a + 1 < K) CHECK(s[a] >= s[a + 1], "s[%zu] < s[%zu]", a, a + 1);
+        size_t top = 0;
+        for (size_t j = 1; j < M; j++)
+            if (fabs(cv[j * K + a]) > fabs(cv[top * K + a])) top = j;
+        CHECK(cv[top * K + a] > 0, "column %zu of v: largest entry negative", a);
+        for (size_t b = 0; b < K; b++) {
+            double uu = 0, vv = 0;
+            for (size_t i = 0; i < N; i++) uu += cu[i * K + a] * cu[i * K + b];
+            for (size_t j = 0; j < M; j++) vv += cv[j * K + a] * cv[j * K + b];
+            double want = a == b ? 1.0 : 0.0;
+            CHECK(fabs(uu - want) < 1e-12 && fabs(vv - want) < 1e-12, "not orthonormal (%zu, %zu)", a, b);
+        }
+    }
+    double worst = 0, largest = 0;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < M; j++) {
+            double x = 0, y = 0;
+            for (size_t c = 0; c < K; c++) {
+                x += u[i * K + c] * v[j * K + c];
+                y += cu[i * K + c] * s[c] * cv[j * K + c];
+            }
+            worst = fmax(worst, fabs(x - y));
+            largest = fmax(largest, fabs(x));
+        }
+    CHECK(worst <= 1e-12 * largest, "u diag(s) v^T misses U V^T by %g", worst);
+    wlra_destroy(model);
+}
+
 int main(void) {
     double *truth = planted_truth(N, M, K, 7);
     static double weights[N * M];
@@ -513,6 +556,7 @@ int main(void) {
     test_sparse();
     test_offsets(truth, weights);
     test_set_fitted(truth, weights);
+    test_canonical(truth, weights);
 
     free(truth);
     printf("c api: %d passed, %d failed\n", passed, failed);

@@ -12,7 +12,7 @@ module Wlra
 using Libdl
 using SparseArrays
 
-export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, fold_in, wlra_library_version
+export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, fold_in, canonical, wlra_library_version
 
 # C ABI version 1 (stable). scripts/check-julia-abi.py (run by bindings/run-tests.sh)
 # checks these and every ccall against include/wlra.h, since no Julia runs there.
@@ -336,6 +336,46 @@ function fold_in(fit::WlraFit, X::AbstractMatrix, W::Union{Nothing,AbstractMatri
         ccall(sym(:wlra_destroy), Cvoid, (Ptr{Cvoid},), model)
     end
     out
+end
+
+# ---- canonical form (C ABI 1.4: wlra_get_canonical) -------------------------
+
+"""
+    canonical(fit) -> (U, s, V)
+    canonical(U, V) -> (U, s, V)
+
+The canonical form of `fit.U * fit.V'` (or of `U * V'`), computed by the
+library (`wlra_get_canonical`, on the factors loaded with `wlra_set_fitted`):
+`U` (n x rank) and `V` (m x rank) with orthonormal columns, `s` descending
+and >= 0, `U * Diagonal(s) * V'` the fitted product; in each column of `V`
+the entry of largest magnitude is positive (the first on ties), as in the
+Python and R bindings. The same in any gauge of the factors and at any scale.
+"""
+canonical(fit::WlraFit) = canonical(fit.U, fit.V)
+
+function canonical(U::AbstractMatrix, V::AbstractMatrix)
+    (n_rows, rank), n_cols = size(U), size(V, 1)
+    size(V, 2) == rank || throw(WlraError(2, "V has $(size(V, 2)) columns, U has $rank"))
+    U, V = as_passable(U), as_passable(V)
+    Uc, s, Vc = Matrix{Float64}(undef, n_rows, rank), Vector{Float64}(undef, rank), Matrix{Float64}(undef, n_cols, rank)
+    handle = Ref{Ptr{Cvoid}}(C_NULL)
+    check(C_NULL, ccall(sym(:wlra_create), Int32, (Csize_t, Ref{Ptr{Cvoid}}), rank, handle))
+    model = handle[]
+    try
+        GC.@preserve U V begin
+            check(model, ccall(sym(:wlra_set_fitted), Int32,
+                               (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t,
+                                Ptr{Float64}, Ptr{Float64}, Int32),
+                               model, n_rows, n_cols, pointer(U), leading_dim(U), pointer(V), leading_dim(V),
+                               Ptr{Float64}(C_NULL), Ptr{Float64}(C_NULL), COL_MAJOR))
+        end
+        check(model, ccall(sym(:wlra_get_canonical), Int32,
+                           (Ptr{Cvoid}, Ptr{Float64}, Csize_t, Ptr{Float64}, Ptr{Float64}, Csize_t, Int32),
+                           model, Uc, max(n_rows, 1), s, Vc, max(n_cols, 1), COL_MAJOR))
+    finally
+        ccall(sym(:wlra_destroy), Cvoid, (Ptr{Cvoid},), model)
+    end
+    (Uc, s, Vc)
 end
 
 # ---- sparse input (C ABI 1.1, wlra_fit_csr) --------------------------------

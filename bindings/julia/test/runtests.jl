@@ -302,6 +302,19 @@ relative_error(fit, truth) = norm(fitted(fit) - truth) / norm(truth)
         @test e isa WlraError && e.name == :invalid_argument && occursin("wlra_fit_sparse", e.message)
     end
 
+    @testset "canonical form (wlra_get_canonical)" begin
+        p = planted_problem()
+        fit = wlra_fit(p.truth, p.W; rank = 3, tolerance = 1e-12)
+        U, s, V = canonical(fit)
+        @test maximum(abs.(U' * U - I)) <= 1e-12 && maximum(abs.(V' * V - I)) <= 1e-12
+        @test issorted(s; rev = true) && all(s .>= 0)
+        @test norm(U * Diagonal(s) * V' - fit.U * fit.V') <= 1e-12 * norm(fit.U * fit.V')
+        @test all(V[argmax(abs.(V[:, j])), j] > 0 for j in 1:3)
+        R = [2.0 0.3 0.0; 0.1 1.0 0.2; 0.0 0.4 3.0]
+        U2, s2, V2 = canonical(fit.U * R, fit.V * inv(R)')
+        @test maximum(abs.(U2 - U)) <= 1e-10 && maximum(abs.(s2 - s)) <= 1e-10 * s[1]
+    end
+
     @testset "a 20000 x 20000 SparseMatrixCSC is not densified" begin
         rng = MersenneTwister(101)
         n = 20000

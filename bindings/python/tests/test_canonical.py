@@ -69,17 +69,32 @@ def test_the_canonical_form_does_not_depend_on_the_gauge():
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-10)
 
 
-def test_sign_ties_go_to_the_first_entry_of_largest_magnitude():
-    from wlra.fit import _fix_signs
+def numpy_canonical(U, V):
+    """The canonical form as the binding computed it before the library did
+    (numpy's QRs and SVD, the same sign rule): the reference the library's
+    wlra_get_canonical is held to."""
+    Q_u, R_u = np.linalg.qr(U)
+    Q_v, R_v = np.linalg.qr(V)
+    P, s, Qt = np.linalg.svd(R_u @ R_v.T)
+    U_c, V_c = Q_u @ P, Q_v @ Qt.T
+    signs = np.sign(V_c[np.argmax(np.abs(V_c), axis=0), np.arange(V_c.shape[1])])
+    signs[signs == 0] = 1.0
+    return U_c * signs, s, V_c * signs
 
-    # Column 0: -0.5 comes first among four entries of magnitude 0.5, so the
-    # column flips; column 1: its largest entry (-0.8) is negative, flips;
-    # column 2 stays.
-    V = np.array([[-0.5, 0.6, 0.0], [0.5, -0.8, 0.0], [0.5, 0.0, -0.6], [0.5, 0.0, 0.8]])
-    U = np.arange(6.0).reshape(2, 3)
-    U_s, V_s = _fix_signs(U, V)
-    np.testing.assert_array_equal(V_s, V * [-1.0, -1.0, 1.0])
-    np.testing.assert_array_equal(U_s, U * [-1.0, -1.0, 1.0])
+
+@pytest.mark.parametrize("scale", [1.0, 1e150, 1e-150])
+def test_the_library_canonical_form_equals_numpys(scale):
+    rng = np.random.default_rng(14)
+    U, V = rng.standard_normal((30, 4)) * scale, rng.standard_normal((22, 4))
+    got, want = wlra.canonical_factors(U, V), numpy_canonical(U / scale, V)
+    np.testing.assert_allclose(got[0], want[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got[1] / scale, want[1], rtol=1e-12)
+    np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-12)
+    # A fit result's canonical form is the library's, read through the C ABI.
+    M, W = reference_problem()
+    fit = wlra.fit(M, W, **REFERENCE_OPTIONS)
+    for x, y in zip((fit.U, fit.s, fit.V), numpy_canonical(*fit.library_factors)):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
 
 
 def test_rank_deficient_factors_get_zero_singular_values_and_orthonormal_columns():

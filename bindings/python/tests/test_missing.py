@@ -115,3 +115,22 @@ def test_a_stored_nan_in_a_sparse_m_is_missing():
     ones.data[[0, 7, 19]] = 0.0
     assert_same_fit(wlra.fit_sparse(M_nan, **options), wlra.fit_sparse(M_zero, ones, **options))
     assert np.isnan(M_nan.data[7])  # the caller's matrix is left as it was
+
+
+def test_rows_and_columns_without_weight_warn_with_the_librarys_count():
+    import warnings
+
+    M, W = reference_problem()
+    M_nan = M.copy()
+    M_nan[4, :] = np.nan  # one row, all missing
+    W_zero = W.copy()
+    W_zero[:, 2] = 0.0  # one column, all weight 0
+    with pytest.warns(UserWarning, match=r"wlra: 2 of the 37 rows and 23 columns have no positive weight"):
+        fit = wlra.fit(M_nan, W_zero, **REFERENCE_OPTIONS)
+    assert not fit.library_factors[0][4].any() and not fit.library_factors[1][2].any()
+    with pytest.warns(UserWarning, match=r"every weight is 0"):
+        fit = wlra.fit(M, np.zeros_like(M), **REFERENCE_OPTIONS)
+    assert not fit.s.any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wlra.fit(M, W, **REFERENCE_OPTIONS)  # every row and column weighed: no warning

@@ -82,6 +82,14 @@ INFO_STARTS_AT_BEST = 9
 # after a fit that held nothing out.
 INFO_HELD_OUT_RMSE = 10
 INFO_HELD_OUT_ENTRIES = 11
+# Added in C ABI 1.4: rows plus columns with no positive weight (a library
+# before 1.4 answers invalid_argument, read as None: no warning).
+INFO_ZERO_WEIGHT_LINES = 12
+
+# WLRA_OPTION_MISSING_NAN (C ABI 1.4): NaN in M is a missing entry (weight
+# 0), read in place by the library. Every fit and fold-in sets it, so M is
+# never copied or scanned here to find NaNs; not a user option.
+OPTION_MISSING_NAN = 19
 
 ABI_MAJOR = 1
 
@@ -151,6 +159,16 @@ _PROTOTYPES_SINCE_1_3 = {
     "wlra_set_fitted": (
         _status,
         [_model_p, _size, _size, _double_p, _size, _double_p, _size, _double_p, _double_p, ctypes.c_int32],
+    ),
+}
+
+
+# Added in C ABI 1.4 (issue 28): the canonical form of a fit's product,
+# which FitResult.U, .s and .V and wlra.canonical_factors read.
+_PROTOTYPES_SINCE_1_4 = {
+    "wlra_get_canonical": (
+        _status,
+        [_model_p, _double_p, _size, _double_p, _double_p, _size, ctypes.c_int32],
     ),
 }
 
@@ -257,7 +275,8 @@ def lib():
                 fn = getattr(loaded, name)
                 fn.restype = restype
                 fn.argtypes = argtypes
-            optional = {**_PROTOTYPES_SINCE_1_1, **_PROTOTYPES_SINCE_1_2, **_PROTOTYPES_SINCE_1_3}
+            optional = {**_PROTOTYPES_SINCE_1_1, **_PROTOTYPES_SINCE_1_2, **_PROTOTYPES_SINCE_1_3,
+                        **_PROTOTYPES_SINCE_1_4}
             for name, (restype, argtypes) in optional.items():
                 try:
                     fn = getattr(loaded, name)

@@ -23,22 +23,21 @@ def canonical_factors(U, V):
     """(U_c, s, V_c) with U_c diag(s) V_c^T = U V^T: U_c (n x k) and V_c
     (m x k) with orthonormal columns, s (k) descending and >= 0, and in each
     column of V_c its entry of largest magnitude positive (the first such
-    entry on ties). From a thin QR of each factor and the SVD of the k x k
-    R_u R_v^T: O((n + m) k^2) flops, nothing of size n x m."""
-    Q_u, R_u = np.linalg.qr(U)
-    Q_v, R_v = np.linalg.qr(V)
-    P, s, Qt = np.linalg.svd(R_u @ R_v.T)
-    U_c, V_c = _fix_signs(Q_u @ P, Q_v @ Qt.T)
+    entry on ties). Computed by the library (wlra_get_canonical, C ABI 1.4:
+    a thin QR of each factor and the SVD of the k x k core, O((n + m) k^2)
+    flops, nothing of size n x m); U and V are loaded into a model for it
+    (wlra_set_fitted), so k <= min(n, m)."""
+    lib = C.lib()
+    if getattr(lib, "wlra_get_canonical", None) is None:
+        raise C.LibraryNotFoundError(
+            f"{C.library_path()} is wlra {lib.wlra_version().decode()}, without wlra_get_canonical: "
+            "the canonical form of a fit needs the C ABI 1.4 or later")
+    with _loaded((U, V)) as (lib, model):
+        (n, k), m = np.shape(U), np.shape(V)[0]
+        U_c, s, V_c = np.empty((n, k)), np.empty(k), np.empty((m, k))
+        _check(lib, model, lib.wlra_get_canonical(model, U_c.ctypes.data, max(k, 1), s.ctypes.data,
+                                                  V_c.ctypes.data, max(k, 1), C.ROW_MAJOR))
     return U_c, s, V_c
-
-
-def _fix_signs(U, V):
-    """(U, V) with each column pair's sign flipped where needed so that the
-    entry of largest magnitude in each column of V is positive; np.argmax
-    takes the first of equal magnitudes, which is the tie rule."""
-    signs = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
-    signs[signs == 0] = 1.0  # a zero column (only with zero singular values) keeps its sign
-    return U * signs, V * signs
 
 
 class FitResult:
@@ -256,44 +255,15 @@ def _object_as_float64(arr, name):
     return out
 
 
-def _has_nan(a):
-    """Whether `a` holds a NaN. The sum is NaN or infinite only if `a` holds a
-    NaN or an infinity (or overflows); only then is each entry looked at,
-    so an array without NaN costs one pass and no n x m temporary."""
-    return not np.isfinite(a.sum()) and bool(np.isnan(a).any())
-
-
-def _first_nan(a):
-    i, j = np.argwhere(np.isnan(a))[0]
-    return int(i), int(j)
-
-
-def _with_missing_as_zero_weight(M, M_owned, W, W_owned):
-    """NaN in M means missing: M = 0 and W = 0 there (W = None: W = 1 where
-    M is observed). Arrays made here are changed in place; the caller's are
-    copied once, in M's layout (so no later copy is needed). A NaN in W is
-    an error, naming its entry. Returns (M, W), unchanged without NaN in M."""
-    if not _has_nan(M):
-        return M, W
-    if W is not None and _has_nan(W):
-        i, j = _first_nan(W)
-        raise NonFiniteInputError(
-            f"W[{i}, {j}] = NaN is not finite (NaN means missing in M only; give weight 0 instead)", 3)
-    missing = np.isnan(M)
-    if not M_owned:
-        # Deliberate copy: the library has no missing values, and the
-        # caller's M must stay as it was.
-        M = np.copy(M, order="K")
-    M[missing] = 0.0
-    if W is None:
-        W = np.empty_like(M)
-        np.logical_not(missing, out=W, casting="unsafe")
-    else:
-        if not W_owned:
-            # Deliberate copy, in M's layout: weight 0 at the missing entries.
-            W = np.copy(W, order="F" if M.flags.f_contiguous and not M.flags.c_contiguous else "C")
-        W[missing] = 0.0
-    return M, W
+def _nan_is_missing(lib, values):
+    """values with WLRA_OPTION_MISSING_NAN set: the library reads NaN in M
+    as a missing entry (weight 0, W = None included) in place, so nothing
+    here copies or scans M. A library before 1.4 lacks it."""
+    if getattr(lib, "wlra_get_canonical", None) is None:
+        raise C.LibraryNotFoundError(
+            f"{C.library_path()} is wlra {lib.wlra_version().decode()}, without WLRA_OPTION_MISSING_NAN: "
+            "this binding needs the C ABI 1.4 or later")
+    return {**values, C.OPTION_MISSING_NAN: 1.0}
 
 
 def _is_sparse(a):
@@ -489,10 +459,25 @@ def _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call):
             raise CancelledError(message, C.ERROR_CANCELLED, result=_result(lib, model, n_rows, n_cols, rank))
         _check(lib, model, status)
         result = _result(lib, model, n_rows, n_cols, rank)
+        zero_lines = _optional_info(lib, model, C.INFO_ZERO_WEIGHT_LINES)
     finally:
         lib.wlra_destroy(model)
     _warn_unless_converged(result, values)
+    _warn_about_zero_weights(zero_lines, n_rows, n_cols)
     return result
+
+
+def _warn_about_zero_weights(lines, n_rows, n_cols):
+    """A UserWarning when rows or columns have no positive weight (the
+    library's WLRA_INFO_ZERO_WEIGHT_LINES): their factor rows are 0."""
+    if not lines:
+        return
+    if lines == n_rows + n_cols:
+        text = "every weight is 0 (or every entry of M missing): the fit is U = V = 0, s = 0"
+    else:
+        text = (f"{int(lines)} of the {n_rows} rows and {n_cols} columns have no positive weight "
+                "(all weights 0, or M missing there): their factor rows are 0")
+    warnings.warn(f"wlra: {text}", UserWarning, stacklevel=_stacklevel_outside_wlra())
 
 
 def _warn_unless_converged(result, values):
@@ -534,9 +519,9 @@ def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options)
     NaN in M means missing: the entry gets weight 0 (and W=None becomes 1
     where M is observed, 0 where it is NaN); None and pandas.NA in an object
     array (as pandas' nullable columns give) are NaN. A NaN in W is an error
-    (NonFiniteInputError naming the entry): give weight 0 instead. Without
-    NaN in M nothing more is copied; with them, M (and W) are copied once,
-    unless they already are copies made by the conversion below.
+    (NonFiniteInputError naming the entry): give weight 0 instead. The
+    library reads NaN in M as missing in place (WLRA_OPTION_MISSING_NAN),
+    so NaN costs no copy of M or W.
     float64 arrays in C or Fortran order, and strided views whose inner
     stride is 1, are passed to the library as they are (no copy). Other
     dtypes (integers, float32, ...) are converted to float64 first, and an
@@ -587,14 +572,12 @@ def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options)
     values = _option_values("fit", rank, options, start)
     rank = int(rank)
 
-    M, M_owned = _as_float64(M, "M")
+    M, _ = _as_float64(M, "M")
     if W is not None:
-        W, W_owned = _as_float64(W, "W")
+        W, _ = _as_float64(W, "W")
         if W.shape != M.shape:
             raise InvalidArgumentError(f"W has shape {W.shape} but M has shape {M.shape}", 2)
-    else:
-        W_owned = False
-    M, W = _with_missing_as_zero_weight(M, M_owned, W, W_owned)
+    values = _nan_is_missing(lib, values)  # NaN in M: weight 0, read by the library
     arrays = [M] if W is None else [M, W]
     layout, arrays, lds = _common_layout(arrays)
     n_rows, n_cols = arrays[0].shape
@@ -635,7 +618,8 @@ def _loaded(library_factors, row_offsets=None, col_offsets=None, options=None):
     model = ctypes.c_void_p()
     _check(lib, None, lib.wlra_create(k, ctypes.byref(model)))
     try:
-        for option, value in values.items():
+        # NaN in fold-in rows is missing, as in the fit (WLRA_OPTION_MISSING_NAN).
+        for option, value in _nan_is_missing(lib, values).items():
             _check(lib, model, lib.wlra_set_option(model, option, value))
         _check(lib, model, lib.wlra_set_fitted(model, n_rows, n_cols, U.ctypes.data, max(k, 1), V.ctypes.data,
                                                max(k, 1), a, b, C.ROW_MAJOR))
@@ -651,16 +635,15 @@ def _fold_in(library_factors, M_rows, W_rows, options, row_offsets=None, col_off
     options, and the rows' own offsets (n_new; zeros without row offsets).
     Returns (u, a)."""
     n_cols, k = library_factors[1].shape
-    M, M_owned = _as_float64(M_rows, "X")
+    M, _ = _as_float64(M_rows, "X")
     if M.shape[1] != n_cols:
         raise InvalidArgumentError(f"X has {M.shape[1]} columns, the fit had {n_cols}", 2)
     if W_rows is not None:
-        W, W_owned = _as_float64(W_rows, "W")
+        W, _ = _as_float64(W_rows, "W")
         if W.shape != M.shape:
             raise InvalidArgumentError(f"W has shape {W.shape} but X has shape {M.shape}", 2)
     else:
-        W, W_owned = None, False
-    M, W = _with_missing_as_zero_weight(M, M_owned, W, W_owned)
+        W = None
     layout, arrays, lds = _common_layout([M] if W is None else [M, W])
     n_new = M.shape[0]
     w_ptr, ld_w = (arrays[1].ctypes.data, lds[1]) if W is not None else (None, max(lds[0], 1))

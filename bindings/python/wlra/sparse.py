@@ -6,8 +6,8 @@ never anything of size n_rows x n_cols."""
 import numpy as np
 
 from . import _library as C
-from .errors import InvalidArgumentError, NonFiniteInputError
-from .fit import _has_nan, _is_sparse, _option_values, _refuse_complex, _run
+from .errors import InvalidArgumentError
+from .fit import _is_sparse, _nan_is_missing, _option_values, _refuse_complex, _run
 
 
 class _Csr:
@@ -114,18 +114,9 @@ def fit_sparse(M, W=None, *, rank, m_default=0.0, w_default=0.0, progress=None, 
     n_rows, n_cols = m.shape
     m_values = m.values
     w_values = None if w is None else w.values
-    if _has_nan(m_values):
-        # A stored NaN in M is missing, as in wlra.fit: weight 0 there. New
-        # O(nnz) arrays; the caller's matrices stay as they were.
-        if w_values is not None and _has_nan(w_values):
-            p = int(np.flatnonzero(np.isnan(w_values))[0])
-            row = int(np.searchsorted(w.row_ptr, p, side="right")) - 1
-            raise NonFiniteInputError(
-                f"W[{row}, {int(w.col_idx[p])}] = NaN is not finite (NaN means missing in M only; "
-                "give weight 0 instead)", 3)
-        missing = np.isnan(m_values)
-        m_values = np.where(missing, 0.0, m_values)
-        w_values = np.where(missing, 0.0, 1.0 if w_values is None else w_values)
+    # A stored NaN in M is missing, as in wlra.fit: the library gives it
+    # weight 0 (WLRA_OPTION_MISSING_NAN); the caller's matrices stay as they were.
+    values = _nan_is_missing(lib, values)
     w_ptr = w_values.ctypes.data if w_values is not None else None
 
     def fit_call(model):

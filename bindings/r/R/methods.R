@@ -69,13 +69,15 @@ fold_in <- function(object, newdata, weights, call) {
   k <- ncol(object$V)
   with_row_offsets <- !is.null(object$row_offsets)
   if (nrow(newdata) == 0) return(list(U = matrix(0, 0, k), a = if (with_row_offsets) numeric()))
-  observed <- missing_as_zero_weight(newdata, weights, call, c("weights", "newdata"))
+  # NA in newdata is missing (WLRA_OPTION_MISSING_NAN, read by the library).
+  if (!is.null(weights)) stop_if_na_weight(weights, call, c("weights", "newdata"))
   ridge <- c(ridge = object$ridge, ridge_scaling = match(object$ridge_scaling, names(.wlra_choices$ridge_scaling)) - 1)
   ridge <- ridge[!is.na(ridge)]
   as_doubles <- function(x) if (is.null(x)) NULL else { storage.mode(x) <- "double"; unname(x) }
   out <- .Call(C_wlra_r_transform, as_doubles(object$U), as_doubles(object$V), as_doubles(object$row_offsets),
-               as_doubles(object$col_offsets), unname(as.double(.wlra_options[names(ridge)])),
-               unname(as.double(ridge)), observed$M, observed$W)
+               as_doubles(object$col_offsets),
+               unname(as.double(c(.wlra_options[names(ridge)], .wlra_option_missing_nan))),
+               unname(as.double(c(ridge, 1))), newdata, weights)
   if (out[[1]] != 0L) stop(wlra_condition(out[[1]], one_based_message(out[[2]]), call))
   U <- out[[3]]
   rownames(U) <- rownames(newdata)

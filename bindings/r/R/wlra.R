@@ -14,6 +14,10 @@
   adaptive_accuracy = 11, overrelaxation = 12, method = 13, restarts = 14,
   ridge_scaling = 15, folds = 16, held_out_fold = 17, offsets = 18
 )
+# WLRA_OPTION_MISSING_NAN (C ABI 1.4): the library reads NA / NaN in M as a
+# missing entry (weight 0) in place; wlra() and predict(newdata =) set it,
+# so M is never copied or scanned here. Not a user option.
+.wlra_option_missing_nan <- 19
 .wlra_choices <- list(
   solver = c(auto = 0, exact = 1, sketch = 2, shared_pcg = 3),
   init = c(svd = 0, random = 1, given = 2),
@@ -88,23 +92,6 @@ stop_if_na_weight <- function(W, call, names = c("W", "M")) {
   stop(wlra_condition(3L, sprintf(
     "%s[%d, %d] = %s is not finite (NA means missing in %s only; give weight 0 instead)",
     names[[1]], at[[1]], at[[2]], if (is.nan(W[at[[1]], at[[2]]])) "NaN" else "NA", names[[2]]), call))
-}
-
-# NA (or NaN) in M means missing: M = 0 and W = 0 there; W = NULL becomes 1
-# where M is observed. R copies M and W only here, when M holds an NA (and
-# not at all where they already are copies of the caller's matrices, made
-# by as_double_matrix()). Returns list(M, W).
-missing_as_zero_weight <- function(M, W, call, names = c("W", "M")) {
-  if (!is.null(W)) stop_if_na_weight(W, call, names)
-  if (!anyNA(M)) return(list(M = M, W = W))
-  missing <- is.na(M)
-  if (is.null(W)) {
-    W <- array(as.double(!missing), dim(M))
-  } else {
-    W[missing] <- 0
-  }
-  M[missing] <- 0
-  list(M = M, W = W)
 }
 
 # The library names entries 0-based (M[2, 1] = Inf): R's 1-based [3, 2];
@@ -203,32 +190,26 @@ raise_interrupt <- function() {
   invokeRestart("abort")
 }
 
-# The canonical form of U V^T: u (n x r) and v (m x r) with orthonormal
-# columns and d (r, decreasing) with u diag(d) t(v) = U t(V), r = min(k, n,
-# m); from the QR of each factor and the SVD of the small R_U t(R_V). In each
+# The canonical form of U V^T, computed by the library (wlra_get_canonical,
+# C ABI 1.4): u (n x k) and v (m x k) with orthonormal columns and d (k,
+# decreasing) with u diag(d) t(v) = U t(V), k <= min(n, m); from the thin QR
+# of each factor and the SVD of the k x k core, O((n + m) k^2). In each
 # column of v the entry of largest magnitude is positive (the first of
 # equal ones), u's column flipped with it: the rule of the Python binding.
-# O((n + m) k^2).
 canonical_factors <- function(U, V) {
   k <- ncol(U)
   if (k == 0 || nrow(U) == 0 || nrow(V) == 0) {
     return(list(u = U[, 0, drop = FALSE], d = numeric(), v = V[, 0, drop = FALSE]))
   }
-  qu <- qr(U)
-  qv <- qr(V)
-  # qr() may pivot columns: R[, order(pivot)] is the R of the factor as it is.
-  ru <- qr.R(qu)[, order(qu$pivot), drop = FALSE]
-  rv <- qr.R(qv)[, order(qv$pivot), drop = FALSE]
-  s <- svd(ru %*% t(rv))
-  r <- min(k, nrow(U), nrow(V))
-  u <- qr.Q(qu) %*% s$u[, seq_len(r), drop = FALSE]
-  v <- qr.Q(qv) %*% s$v[, seq_len(r), drop = FALSE]
-  flip <- vapply(seq_len(r), function(j) if (v[which.max(abs(v[, j])), j] < 0) -1 else 1, numeric(1))
-  u <- sweep(u, 2, flip, `*`)
-  v <- sweep(v, 2, flip, `*`)
+  storage.mode(U) <- "double"
+  storage.mode(V) <- "double"
+  out <- .Call(C_wlra_r_canonical, U, V)
+  if (out[[1]] != 0L) stop(wlra_condition(out[[1]], one_based_message(out[[2]]), sys.call(-1)))
+  u <- out[[3]]
+  v <- out[[5]]
   dimnames(u) <- list(rownames(U), NULL)
   dimnames(v) <- list(rownames(V), NULL)
-  list(u = u, d = s$d[seq_len(r)], v = v)
+  list(u = u, d = out[[4]], v = v)
 }
 
 # The options with WLRA_OPTION_OFFSETS added, unless it is "none" (the
@@ -285,6 +266,21 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
         "relative decrease above tolerance = %g; raise max_iterations or tolerance"),
         result$iterations, result$max_iterations, result$tolerance),
         call = call, result = result)))
+  }
+  # Rows or columns without a positive weight (WLRA_INFO_ZERO_WEIGHT_LINES,
+  # counted by the library): their factor rows are 0.
+  zero_lines <- info[[11]]
+  if (length(zero_lines) && !is.na(zero_lines) && zero_lines > 0) {
+    n <- nrow(U)
+    m <- nrow(V)
+    text <- if (zero_lines == n + m) {
+      "wlra: every weight is 0 (or every entry of M missing): the fit is U = V = 0, d = 0"
+    } else {
+      sprintf("wlra: %d of the %d rows and %d columns have no positive weight (all weights 0, or M missing there): their factor rows are 0",
+              as.integer(zero_lines), n, m)
+    }
+    warning(structure(class = c("wlra_zero_weight_warning", "warning", "condition"),
+                      list(message = text, call = call, result = result)))
   }
   result
 }
@@ -345,11 +341,13 @@ wlra <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "columns", 
     }
   }
   if (missing(rank)) stop("argument \"rank\" is missing, with no default")
-  observed <- missing_as_zero_weight(M, W, call)
-  M <- observed$M
-  W <- observed$W
+  # NA (or NaN) in M means missing, weight 0 there (W = NULL: 1 elsewhere):
+  # the library reads it so (WLRA_OPTION_MISSING_NAN); NA in W is an error.
+  if (!is.null(W)) stop_if_na_weight(W, call)
   raised <- new.env()
   a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call, dim(M))
+  a$option_ids <- c(a$option_ids, .wlra_option_missing_nan)
+  a$option_values <- c(a$option_values, 1)
   out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress,
                isTRUE(verbose), a$start_u, a$start_v)
   fit_result(out, raised, call, data, list(rownames(data), colnames(data)))
@@ -430,16 +428,7 @@ wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "col
       "W[%d, %d] = %s is not finite (NA means missing in M only; give weight 0 instead)",
       W@i[at] + 1L, findInterval(at - 1, W@p, left.open = FALSE), format(W@x[at])), call))
   }
-  if (anyNA(M@x)) {
-    missing <- is.na(M@x)
-    if (is.null(W)) {
-      W <- M
-      W@x <- as.double(!missing)
-    } else {
-      W@x[missing] <- 0
-    }
-    M@x[missing] <- 0
-  }
+  # The library reads a stored NA in M so (WLRA_OPTION_MISSING_NAN): no copy.
   defaults <- list(m_default = m_default, w_default = w_default)
   for (name in names(defaults)) {
     if (!is.numeric(defaults[[name]]) || length(defaults[[name]]) != 1) {
@@ -448,6 +437,8 @@ wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "col
   }
   raised <- new.env()
   a <- fit_arguments(rank, with_offsets(list(...), offsets), start, progress, raised, call, dim(M))
+  a$option_ids <- c(a$option_ids, .wlra_option_missing_nan)
+  a$option_values <- c(a$option_values, 1)
   out <- .Call(C_wlra_r_fit_csc, M@Dim, M@p, M@i, M@x, if (is.null(W)) NULL else W@x,
                as.double(unlist(defaults)),
                a$rank, a$option_ids, a$option_values, a$progress, isTRUE(verbose), a$start_u, a$start_v)

@@ -1,7 +1,8 @@
 /* .Call glue between R and the wlra C ABI: one fit per call, R's
  * column-major double matrices passed by pointer (no copy), a dgCMatrix
  * transposed to CSR in O(nnz) (wlra_fit_csr), and fold-in of new rows
- * against a saved fit (wlra_set_fitted, wlra_transform_with_offsets).
+ * against a saved fit (wlra_set_fitted, wlra_transform_with_offsets), and the
+ * canonical form of a fit's factors (wlra_get_canonical).
  * Nothing here may longjmp while the library is on the stack: R objects are allocated before the model exists, the progress
  * callback runs R code under R_tryEval and checks for Ctrl-C under
  * R_ToplevelExec; R/wlra.R raises what they caught once the fit is over. */
@@ -74,16 +75,22 @@ static int32_t call_progress(void *user_data, size_t iteration, double objective
 #define WLRA_INFO_STARTS_AT_BEST 9
 #endif
 
+#ifndef WLRA_INFO_ZERO_WEIGHT_LINES
+#define WLRA_INFO_ZERO_WEIGHT_LINES 12
+#endif
+
 /* Every library has the first N_REQUIRED_INFO items; a library without
  * the others answers WLRA_ERROR_INVALID_ARGUMENT and they stay NA. */
 #define N_REQUIRED_INFO 5
-#define N_INFO 10
+#define N_INFO 11
 static const int32_t INFO_ITEMS[N_INFO] = {
     WLRA_INFO_OBJECTIVE, WLRA_INFO_ITERATIONS, WLRA_INFO_CONVERGED,
     WLRA_INFO_ELAPSED_SECONDS, WLRA_INFO_SOLVER_USED,
     WLRA_INFO_METHOD_USED, WLRA_INFO_STARTS, WLRA_INFO_STARTS_AT_BEST,
     /* Invalid after a fit that held nothing out: NA then. */
     WLRA_INFO_HELD_OUT_RMSE, WLRA_INFO_HELD_OUT_ENTRIES,
+    /* Rows plus columns without a positive weight (1.4): warned about. */
+    WLRA_INFO_ZERO_WEIGHT_LINES,
 };
 
 /* The options the R side reads back after a fit (the non-convergence
@@ -355,6 +362,42 @@ SEXP wlra_r_transform(SEXP u, SEXP v, SEXP a, SEXP b, SEXP option_ids, SEXP opti
     return out;
 }
 
+/* The canonical form of U t(V) (wlra_get_canonical, C ABI 1.4) for U
+ * (n x k) and V (m x k), loaded with wlra_set_fitted: list(status,
+ * message, u, d, v), u and v column-major. */
+SEXP wlra_r_canonical(SEXP u, SEXP v) {
+    SEXP udim = getAttrib(u, R_DimSymbol), vdim = getAttrib(v, R_DimSymbol);
+    size_t n_rows = (size_t)INTEGER(udim)[0], n_cols = (size_t)INTEGER(vdim)[0], rank = (size_t)INTEGER(vdim)[1];
+
+    SEXP out = PROTECT(allocVector(VECSXP, 5));
+    SEXP u_c = allocMatrix(REALSXP, (int)n_rows, (int)rank);
+    SET_VECTOR_ELT(out, 2, u_c);
+    SEXP d = allocVector(REALSXP, (R_xlen_t)rank);
+    SET_VECTOR_ELT(out, 3, d);
+    SEXP v_c = allocMatrix(REALSXP, (int)n_cols, (int)rank);
+    SET_VECTOR_ELT(out, 4, v_c);
+
+    /* From here on: no R allocation until the model is destroyed. */
+    char message[4096] = "";
+    wlra_model *model = NULL;
+    wlra_status status = wlra_create(rank, &model);
+    if (status == WLRA_OK) {
+        size_t ld_u = n_rows > 0 ? n_rows : 1, ld_v = n_cols > 0 ? n_cols : 1;
+        status = wlra_set_fitted(model, n_rows, n_cols, REAL(u), ld_u, REAL(v), ld_v, NULL, NULL, WLRA_COL_MAJOR);
+        if (status == WLRA_OK)
+            status = wlra_get_canonical(model, REAL(u_c), ld_u, REAL(d), REAL(v_c), ld_v, WLRA_COL_MAJOR);
+        if (status != WLRA_OK) snprintf(message, sizeof message, "%s", wlra_last_error(model));
+    } else {
+        snprintf(message, sizeof message, "%s", wlra_last_error(NULL));
+    }
+    wlra_destroy(model);
+
+    SET_VECTOR_ELT(out, 0, ScalarInteger(status));
+    SET_VECTOR_ELT(out, 1, mkString(message));
+    UNPROTECT(1);
+    return out;
+}
+
 SEXP wlra_r_version(void) {
     return mkString(wlra_version());
 }
@@ -385,6 +428,7 @@ static const R_CallMethodDef CALLS[] = {
     { "wlra_r_fit", (DL_FUNC)&wlra_r_fit, 9 },
     { "wlra_r_fit_csc", (DL_FUNC)&wlra_r_fit_csc, 13 },
     { "wlra_r_transform", (DL_FUNC)&wlra_r_transform, 8 },
+    { "wlra_r_canonical", (DL_FUNC)&wlra_r_canonical, 2 },
     { "wlra_r_version", (DL_FUNC)&wlra_r_version, 0 },
     { "wlra_r_option_info", (DL_FUNC)&wlra_r_option_info, 1 },
     { NULL, NULL, 0 },

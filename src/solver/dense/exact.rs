@@ -213,7 +213,8 @@ fn solve_row_grams(
     let (n, m, k) = (problem.n_rows(), problem.n_cols(), step.fixed.ncols());
     let block = gram_row_block(k);
     let row_blocks = block_list(n, block)?;
-    let unit = problem.scale().weights().is_one();
+    // NaN read as missing needs scratch for every weight block too.
+    let unit = problem.scale().weights().is_one() && !problem.missing_nan();
     let workspace = || Workspace::new(block.min(n), m, k, form, unit);
     let parts = map_blocks_with(step.par, &row_blocks, workspace, |ws, rows| {
         solve_row_block(problem, step, form, rows, ws)

@@ -149,6 +149,26 @@ test_that("the canonical form does not depend on the gauge of U and V, nor on qr
   expect_lte(max(abs(crossprod(deficient$v) - diag(3))), 1e-12)
 })
 
+test_that("the canonical form is the library's (wlra_get_canonical), at any scale of the data", {
+  set.seed(9)
+  U <- matrix(rnorm(30 * 3), 30)
+  V <- matrix(rnorm(20 * 3), 20)
+  canonical <- get("canonical_factors", asNamespace("wlra"))
+  a <- canonical(U, V)
+  # R's own SVD of U t(V), signs by the same rule.
+  s <- svd(tcrossprod(U, V), nu = 3, nv = 3)
+  flip <- sign(vapply(1:3, function(j) s$v[which.max(abs(s$v[, j])), j], 0))
+  expect_lte(max(abs(a$d - s$d[1:3])) / s$d[1], 1e-12)
+  expect_lte(max(abs(a$u - sweep(s$u, 2, flip, `*`))), 1e-10)
+  expect_lte(max(abs(a$v - sweep(s$v, 2, flip, `*`))), 1e-10)
+  for (scale in c(1e150, 1e-150)) {
+    b <- canonical(U * scale, V)
+    expect_lte(max(abs(a$u - b$u)), 1e-12)
+    expect_lte(max(abs(a$v - b$v)), 1e-12)
+    expect_lte(max(abs(b$d / scale - a$d)) / a$d[1], 1e-12)
+  }
+})
+
 test_that("a sparse fit has the canonical form too, and its residuals at the stored entries", {
   p <- sparse_planted(50, 40, 2, 0.4, seed = 4)
   M <- Matrix::sparseMatrix(i = p$i, j = p$j, x = p$noisy[cbind(p$i, p$j)], dims = c(50, 40))

@@ -81,3 +81,16 @@ test_that("a stored NA in a sparse M is missing", {
   W@x[5] <- NA
   expect_error(fit(M0, W), "is not finite", class = "wlra_error_non_finite_input")
 })
+
+test_that("rows and columns without weight warn with the library's count", {
+  p <- reference_problem()
+  M <- p$M
+  M[5, ] <- NA  # one row, all missing
+  W <- p$W
+  W[, 3] <- 0  # one column, all weight 0
+  expect_warning(fit <- wlra(M, W, rank = 3, max_iterations = 25, tolerance = 0, seed = 7, init = "random"),
+                 "2 of the 37 rows and 23 columns have no positive weight", class = "wlra_zero_weight_warning")
+  expect_true(all(fit$U[5, ] == 0) && all(fit$V[3, ] == 0))
+  expect_warning(wlra(p$M, 0 * p$W, rank = 3, max_iterations = 25, tolerance = 0),
+                 "every weight is 0", class = "wlra_zero_weight_warning")
+})

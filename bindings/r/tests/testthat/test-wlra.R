@@ -153,7 +153,12 @@ test_that("option ranges come from the library", {
     expect_true(all(choices[[name]] >= entry$min & choices[[name]] <= entry$max), label = name)
   }
   expect_null(info(0))
-  expect_null(info(length(options) + 1))
+  # WLRA_OPTION_MISSING_NAN follows the user options: the package's own
+  # (every fit sets it), described by the library as the last one.
+  missing_nan <- get(".wlra_option_missing_nan", ns)
+  expect_equal(missing_nan, length(options) + 1)
+  expect_equal(info(missing_nan)$name, "WLRA_OPTION_MISSING_NAN")
+  expect_null(info(missing_nan + 1))
 })
 
 test_that("constants match the C header", {
@@ -166,6 +171,7 @@ test_that("constants match the C header", {
   ns <- asNamespace("wlra")
   options <- get(".wlra_options", ns)
   expect_equal(unname(value[paste0("WLRA_OPTION_", toupper(names(options)))]), unname(options))
+  expect_equal(unname(value["WLRA_OPTION_MISSING_NAN"]), get(".wlra_option_missing_nan", ns))
   choices <- get(".wlra_choices", ns)
   expect_equal(unname(value[paste0("WLRA_SOLVER_", toupper(names(choices$solver)))]), unname(choices$solver))
   expect_equal(unname(value[paste0("WLRA_INIT_", toupper(names(choices$init)))]), unname(choices$init))
