@@ -1549,7 +1549,7 @@ impl BadCall {
     }
 }
 
-const BAD_OPTIONS: [(i32, f64); 34] = [
+const BAD_OPTIONS: [(i32, f64); 36] = [
     (WLRA_OPTION_MAX_ITERATIONS, -1.0),
     (WLRA_OPTION_MAX_ITERATIONS, 2.5),
     (WLRA_OPTION_MAX_ITERATIONS, f64::NAN),
@@ -1580,8 +1580,11 @@ const BAD_OPTIONS: [(i32, f64); 34] = [
     (WLRA_OPTION_HELD_OUT_FOLD, -1.0),
     (WLRA_OPTION_OFFSETS, 4.0),
     (WLRA_OPTION_OFFSETS, 0.5),
+    (WLRA_OPTION_MISSING_NAN, 2.0),
+    (WLRA_OPTION_MISSING_NAN, 0.5),
     (0, 1.0),
-    (19, 0.0),
+    // The first number past the last option: no option, whatever is added.
+    (WLRA_OPTION_MISSING_NAN + 1, 0.0),
     (-1, 0.0),
     (1000, 1.0),
 ];
@@ -1644,10 +1647,10 @@ struct Snapshot {
 fn snapshot(s: &Session) -> Snapshot {
     Snapshot {
         factors: s.factors().map(|(u, v)| (bits(&u), bits(&v))),
-        info: (0..=12)
+        info: (0..=WLRA_INFO_ZERO_WEIGHT_LINES + 1)
             .map(|item| (item, s.info(item).map(f64::to_bits)))
             .collect(),
-        options: (0..=19)
+        options: (0..=WLRA_OPTION_MISSING_NAN + 1)
             .map(|o| (o, s.option(o).map(f64::to_bits)))
             .collect(),
         offsets: s.offsets().map(|(a, b)| (vec_bits(&a), vec_bits(&b))),
