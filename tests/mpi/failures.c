@@ -15,6 +15,7 @@
  *
  * The killed modes never finish on their own: tests/mpi/run.sh checks that
  * mpirun ends the job, with a failure, within 30 s. */
+#include "check.h"
 #include "wlra_mpi.h"
 #include <mpi.h>
 #include <signal.h>
@@ -23,16 +24,6 @@
 #include <string.h>
 
 enum { N = 120, M = 80, K = 3 };
-
-static int failures = 0;
-#define CHECK(cond, ...)                             \
-    do {                                             \
-        if (!(cond)) {                               \
-            fprintf(stderr, "FAILED: " __VA_ARGS__); \
-            fprintf(stderr, "\n");                   \
-            failures++;                              \
-        }                                            \
-    } while (0)
 
 /* A smooth rank-K matrix plus a little structure-free noise, and weights in
  * [0.5, 1.5]: every rank builds the same global problem. */

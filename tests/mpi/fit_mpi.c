@@ -29,6 +29,7 @@
  *                                 WLRA_ERROR_CANCELLED with the factors of
  *                                 iteration 3, those of wlra_fit cancelled
  *                                 there, bit for bit */
+#include "check.h"
 #include "wlra_mpi.h"
 #include <math.h>
 #include <mpi.h>
@@ -37,27 +38,6 @@
 #include <string.h>
 
 enum { N = 150, M = 90, K = 4 };
-
-static int failures = 0;
-#define CHECK(cond, ...)                                  \
-    do {                                                  \
-        if (!(cond)) {                                    \
-            fprintf(stderr, "FAILED: " __VA_ARGS__);      \
-            fprintf(stderr, "\n");                        \
-            failures++;                                   \
-        }                                                 \
-    } while (0)
-
-/* Uniform in [-1, 1), a pure function of (stream, i, j): every rank builds
- * the same global problem and keeps its rows. */
-static double uniform(unsigned stream, unsigned i, unsigned j) {
-    unsigned long long z = 0x9E3779B97F4A7C15ull * (stream + 1) ^ (i * 0x100000001B3ull) ^
-                           ((unsigned long long)j << 32);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 4503599627370496.0 - 1.0;
-}
 
 /* The planted truth M* = A B^T, rank K. */
 static double truth(int i, int j) {

@@ -10,6 +10,7 @@
  *                            redistribution, bytes per half-step within 5 %
  *                            of the model, each rank's peak memory printed
  *                            against its share of M and W */
+#include "check.h"
 #include "wlra_mpi.h"
 #include <math.h>
 #include <mpi.h>
@@ -17,26 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-
-static int failures = 0;
-#define CHECK(cond, ...)                             \
-    do {                                             \
-        if (!(cond)) {                               \
-            fprintf(stderr, "FAILED: " __VA_ARGS__); \
-            fprintf(stderr, "\n");                   \
-            failures++;                              \
-        }                                            \
-    } while (0)
-
-/* Uniform in [-1, 1), a pure function of (stream, i, j). */
-static double uniform(unsigned stream, unsigned i, unsigned j) {
-    unsigned long long z = 0x9E3779B97F4A7C15ull * (stream + 1) ^ (i * 0x100000001B3ull) ^
-                           ((unsigned long long)j << 32);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 4503599627370496.0 - 1.0;
-}
 
 typedef struct {
     int n, m, k, iterations, weighted;
