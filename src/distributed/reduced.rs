@@ -17,7 +17,7 @@ use super::layout::Layout;
 use crate::error::{Error, Result};
 use crate::kernels::gram::{packed_len, unpack_symmetric};
 use crate::kernels::spd_solve::SpdSolver;
-use crate::memory::{try_filled, try_zeros};
+use crate::memory::{try_filled, try_from_fn, try_zeros};
 use crate::options::{Options, SolverChoice};
 use crate::problem::Problem;
 use crate::solver::dense::exact::row_normal_equations;
@@ -117,13 +117,14 @@ pub(super) fn owned_columns(
         }
         (sum_at_owners(comm, layout, rhs.as_ref())?, Some(g))
     } else {
-        let both = Mat::from_fn(rhs.nrows(), t + k, |j, c| {
+        let pair = |j: usize, c: usize| {
             if c < t {
                 grams[(j, c)]
             } else {
                 rhs[(j, c - t)]
             }
-        });
+        };
+        let both = try_from_fn(rhs.nrows(), t + k, pair, "the normal equations sent")?;
         (sum_at_owners(comm, layout, both.as_ref())?, None)
     };
     let solved = solve_columns(&per_column, shared_gram.as_deref(), (k, ridge));

@@ -116,8 +116,7 @@ impl Sides for DistributedSides<'_, '_> {
             fixed: &fixed,
             warm: &warm,
             orthonormal: r.is_some(),
-            unpenalized: None,
-            shifted: None,
+            offsets: None,
         };
         let solved = self.solve_local_rows(rows, design, settings.accuracy)?;
         Ok((fixed, relax(&warm, solved, settings.omega)))
@@ -180,8 +179,9 @@ pub(super) struct Design<'d> {
     pub(super) fixed: &'d Mat<f64>,
     pub(super) warm: &'d Mat<f64>,
     pub(super) orthonormal: bool,
-    pub(super) unpenalized: Option<usize>,
-    pub(super) shifted: Option<&'d OffsetsStep>,
+    /// With offsets, the step that shifts M and names the column the
+    /// ridge leaves.
+    pub(super) offsets: Option<&'d OffsetsStep>,
 }
 
 impl DistributedSides<'_, '_> {
@@ -274,11 +274,11 @@ impl DistributedSides<'_, '_> {
         let local = match (problem, solver) {
             (Some(problem), Some(solver)) => pool.install(|| {
                 solver.set_accuracy(accuracy);
-                let shifted = match design.shifted {
+                let shifted = match design.offsets {
                     Some(step) => step.shifted_values(&problem)?,
                     None => Vec::new(),
                 };
-                let problem = match design.shifted {
+                let problem = match design.offsets {
                     Some(step) => step.problem(problem, &shifted),
                     None => problem,
                 };
@@ -287,7 +287,7 @@ impl DistributedSides<'_, '_> {
                     fixed: design.fixed.as_ref(),
                     ridge: self.options.ridge,
                     ridge_scale,
-                    unpenalized: design.unpenalized,
+                    unpenalized: design.offsets.and_then(|step| step.unpenalized),
                     warm_start: Some(design.warm.as_ref().subrows(mine.start, mine.len())),
                     fixed_orthonormal: design.orthonormal,
                     par: Par::rayon(pool.current_num_threads()),
@@ -324,8 +324,7 @@ impl DistributedSides<'_, '_> {
             fixed: &step.design,
             warm: &step.warm,
             orthonormal: false,
-            unpenalized: step.unpenalized,
-            shifted: Some(&step),
+            offsets: Some(&step),
         };
         let solved = self.solve_local_rows(rows, design, settings.accuracy)?;
         let next = step.assemble(solved, settings.omega)?;

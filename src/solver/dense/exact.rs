@@ -222,6 +222,49 @@ fn solve_row_grams(
     stack_rows(&parts, n, k)
 }
 
+/// A row block's right-hand sides, and its packed Grams in `ws.grams`
+/// where they are formed packed (`row_gram` reads them).
+fn block_normal_equations(
+    problem: &DenseProblem<'_>,
+    y: MatRef<'_, f64>,
+    form: GramForm,
+    rows: &std::ops::Range<usize>,
+    ws: &mut Workspace,
+) -> Result<Mat<f64>> {
+    let mut rhs = try_zeros(rows.len(), y.ncols(), "a row block's right-hand sides")?;
+    if form == GramForm::PackedOuterProducts {
+        packed_block_grams(problem, y, rows.clone(), ws, rhs.as_mut());
+    } else {
+        for (c, cols) in blocks(y.nrows(), COL_BLOCK).enumerate() {
+            let out = rhs.as_mut();
+            problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
+        }
+    }
+    Ok(rhs)
+}
+
+/// Row `row` (the block's `r`-th) of the block's Grams, whole, in
+/// `ws.spd.gram_mut()`, without the ridge.
+fn row_gram(
+    problem: &DenseProblem<'_>,
+    y: MatRef<'_, f64>,
+    form: GramForm,
+    (r, row): (usize, usize),
+    ws: &mut Workspace,
+) {
+    let mut g = ws.spd.gram_mut();
+    if form == GramForm::PackedOuterProducts {
+        let packed = ws.grams.col(r);
+        unpack_symmetric(|idx| packed[idx], g.as_mut());
+    } else {
+        let w = problem
+            .scaled_weights_block(row..row + 1, 0..y.nrows(), &mut ws.scaled_w)
+            .expect("row Grams are only formed for non-unit weights");
+        weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
+        mirror_lower(g.as_mut());
+    }
+}
+
 /// The rows of one row block: their Grams and right-hand sides, then one
 /// exact solve each (refined when ill-conditioned).
 fn solve_row_block(
@@ -232,31 +275,13 @@ fn solve_row_block(
     ws: &mut Workspace,
 ) -> Result<Mat<f64>> {
     let y = step.fixed;
-    let (rb, m, k) = (rows.len(), y.nrows(), y.ncols());
-    let packed = form == GramForm::PackedOuterProducts;
-    let mut rhs = try_zeros(rb, k, "a row block's right-hand sides")?;
-    if packed {
-        packed_block_grams(problem, y, rows.clone(), ws, rhs.as_mut());
-    } else {
-        for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
-            let out = rhs.as_mut();
-            problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
-        }
-    }
+    let (rb, k) = (rows.len(), y.ncols());
+    let rhs = block_normal_equations(problem, y, form, rows, ws)?;
     let mut out = try_zeros(rb, k, "a row block's solution")?;
     for r in 0..rb {
         let row = rows.start + r;
+        row_gram(problem, y, form, (r, row), ws);
         let mut g = ws.spd.gram_mut();
-        if packed {
-            let packed = ws.grams.col(r);
-            unpack_symmetric(|idx| packed[idx], g.as_mut());
-        } else {
-            let w = problem
-                .scaled_weights_block(row..row + 1, 0..m, &mut ws.scaled_w)
-                .expect("row Grams are only formed for non-unit weights");
-            weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
-            mirror_lower(g.as_mut());
-        }
         let ridge = step.row_ridge(row);
         for d in (0..k).filter(|&d| step.penalizes(d)) {
             g[(d, d)] += ridge;
@@ -302,25 +327,10 @@ pub(crate) fn row_normal_equations(
     let unit = problem.scale().weights().is_one();
     let workspace = || Workspace::new(block.min(n), m, k, form, unit);
     let parts = map_blocks_with(par, &row_blocks, workspace, |ws, rows| {
-        let rb = rows.len();
-        let mut rhs = try_zeros(rb, k, "a row block's right-hand sides")?;
-        let mut grams = try_zeros(rb, t, "a row block's packed Grams")?;
-        if form == GramForm::PackedOuterProducts {
-            packed_block_grams(problem, y, rows.clone(), ws, rhs.as_mut());
-            grams.copy_from(ws.grams.as_ref().subcols(0, rb).transpose());
-            return Ok((grams, rhs));
-        }
-        for (c, cols) in blocks(m, COL_BLOCK).enumerate() {
-            problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, rhs.as_mut(), c == 0);
-        }
-        for r in 0..rb {
-            let row = rows.start + r;
-            let w = problem
-                .scaled_weights_block(row..row + 1, 0..m, &mut ws.scaled_w)
-                .expect("row Grams are only formed for non-unit weights");
-            let mut g = ws.spd.gram_mut();
-            weighted_gram_lower(y, w.row(0).transpose(), g.as_mut());
-            mirror_lower(g.as_mut());
+        let rhs = block_normal_equations(problem, y, form, rows, ws)?;
+        let mut grams = try_zeros(rows.len(), t, "a row block's packed Grams")?;
+        for r in 0..rows.len() {
+            row_gram(problem, y, form, (r, rows.start + r), ws);
             grams = pack(grams, r, ws.spd.gram_mut().as_ref());
         }
         Ok((grams, rhs))
