@@ -557,7 +557,9 @@ const char *wlra_last_error(const wlra_model *model);
  columns, s (rank doubles) descending and >= 0, u diag(s) v^T = U V^T
  (offsets not included). Sign convention: in each column of v the entry
  of largest magnitude is positive (the first such entry on ties). Any of
- u, s, v may be NULL (not copied). Before a fit WLRA_ERROR_NOT_FITTED.
+ u, s, v may be NULL (not copied). Before a fit WLRA_ERROR_NOT_FITTED;
+ after a distributed fit over several ranks (the model holds only its
+ rank's rows of U) WLRA_ERROR_INVALID_ARGUMENT.
 
  # Safety
  `model` is NULL or a live handle; `u`, `s`, `v` NULL or writable as

@@ -7,7 +7,11 @@
  * seed, and its own block of rows. Bad input on any rank gives every rank the
  * same status (the local checks are agreed on before any other exchange).
  * After a fit, wlra_get_factors gives this rank's rows of U
- * (n_local_rows x rank) and the whole V (n_cols x rank). */
+ * (n_local_rows x rank) and the whole V (n_cols x rank); wlra_predict takes
+ * this rank's local row indices, wlra_transform works as after wlra_fit, a
+ * WLRA_INIT_WARM fit continues the distributed fit, and wlra_get_canonical
+ * (which needs every row of U) is WLRA_ERROR_INVALID_ARGUMENT on more than
+ * one rank (docs/mpi.md, "After the fit"). */
 #ifndef WLRA_MPI_H
 #define WLRA_MPI_H
 

@@ -39,6 +39,7 @@ pub(crate) mod rng;
 pub(crate) mod scaling;
 pub(crate) mod solver;
 pub(crate) mod thread_pool;
+pub(crate) mod warm;
 
 pub use error::{Error, Result};
 pub use model::Model;

@@ -21,6 +21,7 @@ use crate::problem::{DenseProblem, Problem};
 use crate::scaling::{dot_without_overflow, Pins};
 use crate::thread_pool::JoinedPool;
 use crate::vocabulary::info::*;
+use crate::warm::resolve_warm;
 #[cfg(feature = "mpi")]
 use crate::{distributed::fit::Outcome as DistributedOutcome, outer::Progress};
 use faer::{ColRef, Mat, MatRef, Par};
@@ -37,6 +38,9 @@ pub struct Fitted {
     pub offsets: Offsets,
     /// Loaded by `set_fitted`: no fit ran, no objective, method or solver.
     pub loaded: bool,
+    /// The problem's row count where U holds only this rank's rows of it
+    /// (a distributed fit over several ranks); None where U is whole.
+    pub rows_of: Option<usize>,
 }
 
 impl std::ops::Deref for Fitted {
@@ -55,36 +59,6 @@ pub struct Model {
     fitted: Option<Fitted>,
     pool: Option<(usize, JoinedPool)>,
     progress: Option<ProgressCallback>,
-}
-
-/// WLRA_INIT_WARM for a problem of `shape`: options that start from the
-/// last fit's factors (`Given`) when their shape matches, else from the SVD;
-/// (None, None) when the init is not Warm.
-fn resolve_warm<'f>(
-    options: &Options,
-    fitted: Option<&'f Fitted>,
-    shape: (usize, usize),
-) -> (Option<Options>, Option<&'f Factors>) {
-    if options.init != InitChoice::Warm {
-        return (None, None);
-    }
-    // The last fit's offsets must be this one's: its factors carry them.
-    let last = fitted
-        .filter(|f| f.offsets == options.offsets)
-        .map(|f| &f.outcome.factors)
-        .filter(|f| (f.u.nrows(), f.v.nrows()) == shape);
-    let init = if last.is_some() {
-        InitChoice::Given
-    } else {
-        InitChoice::Svd
-    };
-    (
-        Some(Options {
-            init,
-            ..options.clone()
-        }),
-        last,
-    )
 }
 
 impl Model {
@@ -267,7 +241,11 @@ impl Model {
             None => &mut keep_going,
         };
         let shape = (problem.n_rows(), problem.n_cols());
-        let (warm_options, last_fit) = resolve_warm(&self.options, self.fitted.as_ref(), shape);
+        let last = self
+            .fitted
+            .as_ref()
+            .map(|f| (&f.outcome.factors, f.offsets));
+        let (warm_options, last_fit) = resolve_warm(&self.options, last, shape);
         let options = warm_options.as_ref().unwrap_or(&self.options);
         let start = last_fit.or(self.start.as_ref());
         let rank = self.rank;
@@ -281,6 +259,7 @@ impl Model {
             held_out,
             offsets: options.offsets,
             loaded: false,
+            rows_of: None,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -292,10 +271,12 @@ impl Model {
 
     /// Run a distributed fit (`crate::distributed`) on the model's pool with
     /// its progress callback, and keep its outcome as `fit_checked` does (U:
-    /// this rank's rows; a cancelled fit keeps its last factors).
+    /// this rank's rows of the `n_rows`; a cancelled fit keeps its last
+    /// factors).
     #[cfg(feature = "mpi")]
     pub(crate) fn fit_distributed(
         &mut self,
+        n_rows: usize,
         fit: impl FnOnce(&rayon::ThreadPool, Progress<'_>) -> Result<DistributedOutcome>,
     ) -> Result<()> {
         let started = Instant::now();
@@ -308,12 +289,14 @@ impl Model {
         };
         let (outcome, held_out) = fit(pool, progress)?;
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
+        let outcome_rows = outcome.factors.u.nrows();
         self.fitted = Some(Fitted {
             outcome,
             elapsed_seconds: started.elapsed().as_secs_f64(),
             held_out,
             offsets: self.options.offsets,
             loaded: false,
+            rows_of: (outcome_rows < n_rows).then_some(n_rows),
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -372,6 +355,7 @@ impl Model {
             held_out: None,
             offsets,
             loaded: true,
+            rows_of: None,
         });
         Ok(())
     }

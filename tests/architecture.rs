@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["offsets"],
     &["options"],
     &["solver"],
-    &["fold_in", "outer"],
+    &["fold_in", "outer", "warm"],
     &["driver", "distributed"],
     &["model"],
     &["ffi"],

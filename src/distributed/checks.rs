@@ -5,7 +5,7 @@
 use super::comm::Comm;
 use crate::error::{invalid, Result};
 use crate::init::Factors;
-use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
+use crate::options::{MethodChoice, Options, SolverChoice};
 use crate::problem::checks::{check_rank, check_values_with};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
@@ -15,8 +15,8 @@ use faer::MatRef;
 /// What the distributed fit supports, checked on every rank before the
 /// status agreement: alternation or accelerated alternation (AUTO's, as
 /// VarPro does not distribute) with the exact solver (AUTO's too) or
-/// SHARED_PCG, from the
-/// seeded random start, the randomized SVD start or the given one, with
+/// SHARED_PCG, from the seeded random start, the randomized SVD start, the
+/// given one or the last fit's (warm), with
 /// clipping and over-relaxation (the shared loop's, on whole factors),
 /// weight-sum ridges, offsets and held-out folds; no restarts.
 pub fn check_options(options: &Options) -> Result<()> {
@@ -24,7 +24,7 @@ pub fn check_options(options: &Options) -> Result<()> {
         Err(invalid(format!(
             "the distributed fit supports WLRA_METHOD_ALTERNATING, _ACCELERATED and _AUTO \
              (which runs accelerated alternation) with WLRA_SOLVER_EXACT, _SHARED_PCG or _AUTO \
-             (which runs the exact solver) and WLRA_INIT_RANDOM, _SVD or _GIVEN only \
+             (which runs the exact solver) and WLRA_INIT_RANDOM, _SVD, _GIVEN or _WARM only \
              (docs/mpi.md): {what}"
         )))
     };
@@ -37,12 +37,7 @@ pub fn check_options(options: &Options) -> Result<()> {
              WLRA_SOLVER_EXACT, _SHARED_PCG or _AUTO",
         );
     }
-    if !matches!(
-        options.init,
-        InitChoice::Random | InitChoice::Svd | InitChoice::Given
-    ) {
-        return unsupported("set WLRA_OPTION_INIT to WLRA_INIT_RANDOM, _SVD or _GIVEN");
-    }
+
     // A held-out fold below the fold count (the same check as wlra_fit's).
     options.folds()?;
     if options.missing_nan {

@@ -21,7 +21,7 @@ use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
 use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
 use super::sides::{distributed_solver, DistributedSides};
-use super::{held_out, reduced, start, unobserved, Exchange};
+use super::{held_out, reduced, start, unobserved, warm, Exchange};
 use crate::error::Result;
 use crate::held_out::HeldOutError;
 use crate::init::{copy_factors, random_factors, Factors};
@@ -53,7 +53,9 @@ pub type Outcome = (FitOutcome, Option<HeldOutError>);
 /// The distributed alternation (after the status agreement on the local
 /// checks): `outer::alternating::alternate` over this rank's sides, with
 /// the progress callback agreed once per iteration. Returns the outcome
-/// with U's local rows and V whole.
+/// with U's local rows and V whole. `given`: the start factors, whole on
+/// every rank (WLRA_INIT_GIVEN), or this rank's last fit's, with this fit's
+/// offsets (WLRA_INIT_WARM: U's local rows, V whole).
 pub fn run(
     comm: &mut Comm<'_>,
     block: RowBlock,
@@ -64,7 +66,10 @@ pub fn run(
     (given, progress): (Option<&Factors>, Progress<'_>),
 ) -> Result<Outcome> {
     comm.set_phase(Phase::Setup);
-    let layout = exchange_layout(comm, &block, k, (options, given), &data)?;
+    // The layout agrees on a given start's digest; a warm one is this
+    // rank's own rows of U (`warm`).
+    let whole = given.filter(|_| options.init == InitChoice::Given);
+    let layout = exchange_layout(comm, &block, k, (options, whole), &data)?;
     let held = match options.folds()? {
         Some(folds) => Some(held_out::hold_out(comm, &mut data, folds, block.offset)?),
         None => None,
@@ -78,20 +83,15 @@ pub fn run(
         ColumnBlock::Local => Some(rows_problem.transposed()),
         _ => columns.problem(),
     };
-    let (n, m, offset) = (block.n_rows, block.n_cols, block.offset);
-    // A given start is whole on every rank (its digest agreed above).
-    let start = match (given, options.init) {
-        (Some(f), _) => copy_factors(f),
-        (None, InitChoice::Svd) => {
-            let problems = (&rows_problem, cols_problem.as_ref(), reduced);
-            start::svd_factors(comm, &layout, problems, (n, m, k, options.seed), pool)
-        }
-        (None, _) => random_factors(n, m, k, options.seed),
-    };
-    // Rank-k factors with the offsets' columns appended, pinned as
-    // `wlra_fit` pins them.
-    let start = start.and_then(|f| options.offsets.augment(f, k, pins));
-    let start = agreed(comm, start)?;
+    let offset = block.offset;
+    let problems = (&rows_problem, cols_problem.as_ref(), reduced);
+    let start = first_factors(
+        comm,
+        (&layout, &block, k),
+        options,
+        (given, pins),
+        (problems, pool),
+    )?;
     let problems = (&rows_problem, cols_problem, reduced);
     let weight_sums = gathered_weight_sums(comm, &layout, problems, options)?;
     let mut sides = DistributedSides {
@@ -121,9 +121,7 @@ pub fn run(
     };
     run.mean_inner_iterations = sides.agreed_mean_inner_iterations()?;
     run.method_used = method;
-    if options.max_iterations > 0 {
-        sides.zero_unobserved(&mut run)?;
-    }
+    sides.zero_unobserved(&mut run, options.max_iterations > 0)?;
     let layout = sides.layout;
     finish(
         comm,
@@ -132,6 +130,48 @@ pub fn run(
         (&data, held.as_ref()),
         run,
     )
+}
+
+/// The first factors, as `wlra_fit` starts: the given ones (whole on every
+/// rank, their digest agreed with the layout), the last fit's (warm:
+/// `warm::whole_warm_start`, else the SVD start), the SVD start or the
+/// seeded random one; rank k with the offsets' columns pinned at `pins`.
+fn first_factors(
+    comm: &mut Comm<'_>,
+    (layout, block, k): (&Layout, &RowBlock, usize),
+    options: &Options,
+    (given, pins): (Option<&Factors>, Pins),
+    (problems, pool): (
+        (&Problem<'_>, Option<&Problem<'_>>, bool),
+        &rayon::ThreadPool,
+    ),
+) -> Result<Factors> {
+    let (n, m) = (block.n_rows, block.n_cols);
+    let width = k + options.offsets.count();
+    let warm = match options.init {
+        InitChoice::Warm => warm::whole_warm_start(comm, layout, block, width, given)?,
+        _ => None,
+    };
+    let start = match (options.init, given, warm) {
+        (InitChoice::Given, Some(f), _) => copy_factors(f),
+        // The last fit's factors carry its offsets: their pinned columns
+        // go where this fit pins them, as in `wlra_fit`.
+        (_, _, Some(mut f)) => {
+            options.offsets.repin(&mut f, k, pins);
+            Ok(f)
+        }
+        (InitChoice::Svd | InitChoice::Warm, _, None) => {
+            start::svd_factors(comm, layout, problems, (n, m, k, options.seed), pool)
+        }
+        _ => random_factors(n, m, k, options.seed),
+    };
+    // Rank-k factors get the offsets' columns, pinned as `wlra_fit` pins
+    // them.
+    let start = start.and_then(|f| match f.u.ncols() == width {
+        true => Ok(f),
+        false => options.offsets.augment(f, k, pins),
+    });
+    agreed(comm, start)
 }
 
 /// The offsets' pinned columns as `wlra_fit` sets them (`Scale::pins`):

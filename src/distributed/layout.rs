@@ -6,6 +6,7 @@ use super::comm::Comm;
 use crate::error::{invalid, Result};
 use crate::init::Factors;
 use crate::options::Options;
+use faer::Mat;
 use std::ops::Range;
 
 /// What every rank tells the others about its part (exchanged once).
@@ -59,8 +60,13 @@ fn layout_fields(
 
 /// FNV-1a of the start factors' bits: every rank must pass the same.
 fn start_digest(start: &Factors) -> u64 {
+    digest(&[&start.u, &start.v])
+}
+
+/// FNV-1a of the matrices' bits, column by column.
+pub(super) fn digest(matrices: &[&Mat<f64>]) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for x in [&start.u, &start.v] {
+    for x in matrices {
         for j in 0..x.ncols() {
             for &value in x.col(j).iter() {
                 for byte in value.to_bits().to_le_bytes() {

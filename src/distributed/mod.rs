@@ -15,6 +15,7 @@ mod reduced;
 mod sides;
 mod start;
 mod unobserved;
+mod warm;
 
 use comm::wlra_traffic;
 use std::cell::Cell;

@@ -185,15 +185,12 @@ pub(super) struct Design<'d> {
 }
 
 impl DistributedSides<'_, '_> {
-    /// Inner iterations per row and half-step over the fit, as one process
-    /// counts them (`alternating::LocalSides`): each half-step's count
-    /// summed over the ranks (whole numbers, so in any order exactly), over
-    /// the side's rows. One allgatherv of this rank's counts.
-    /// As `wlra_fit` ends every fit that iterated: the rows and columns
-    /// without a positive weight at the minimum-norm 0 (accelerated
-    /// alternation and over-relaxation move them), and the objective again
-    /// where a ridge counted them.
-    pub(super) fn zero_unobserved(&mut self, run: &mut FitOutcome) -> Result<()> {
+    /// As `wlra_fit` ends every fit: the count of rows and columns without
+    /// a positive weight, and, where `zero` (the fit iterated), their
+    /// factor rows at the minimum-norm 0 (accelerated alternation and
+    /// over-relaxation move them), and the objective again where a ridge
+    /// counted them (`unobserved::zero_unobserved`).
+    pub(super) fn zero_unobserved(&mut self, run: &mut FitOutcome, zero: bool) -> Result<()> {
         let offsets = self.options.offsets;
         let pinned = (
             offsets.pinned(self.rank, true),
@@ -201,14 +198,24 @@ impl DistributedSides<'_, '_> {
         );
         let problems = (&self.rows_problem, self.cols_problem, self.reduced);
         let factors = (&mut run.factors.u, &mut run.factors.v);
-        let changed =
-            unobserved::zero_unobserved(self.comm, &self.layout, problems, factors, pinned)?;
+        let (lines, changed) = unobserved::zero_unobserved(
+            self.comm,
+            &self.layout,
+            problems,
+            factors,
+            (pinned, zero),
+        )?;
+        run.zero_weight_lines = lines;
         if changed && self.options.ridge > 0.0 {
             run.objective = self.objective(&run.factors)?;
         }
         Ok(())
     }
 
+    /// Inner iterations per row and half-step over the fit, as one process
+    /// counts them (`alternating::LocalSides`): each half-step's count
+    /// summed over the ranks (whole numbers, so in any order exactly), over
+    /// the side's rows. One allgatherv of this rank's counts.
     pub(super) fn agreed_mean_inner_iterations(&mut self) -> Result<f64> {
         let h = self.inner_iterations.len();
         if !self.iterative() || h == 0 {

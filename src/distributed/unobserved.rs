@@ -48,21 +48,30 @@ pub(super) fn whole_weight_sums(
     })
 }
 
-/// The whole factors' rows (U) and columns (V) without a positive weight
-/// set to 0 but for the offsets' pinned columns, as `wlra_fit` ends a fit;
-/// whether any entry changed (the same on every rank: the factors and sums
-/// are). Skipped where no row can lack a weight, as there.
+/// The number of rows and columns without a positive weight
+/// (`WLRA_INFO_ZERO_WEIGHT_LINES`), and, where `zero` (a fit that ran),
+/// the whole factors' rows (U) and columns (V) among them set to 0 but
+/// for the offsets' pinned columns, as `wlra_fit` ends a fit; whether any
+/// entry changed. Both the same on every rank: the factors and sums are.
+/// Skipped where no row can lack a weight, as there.
 pub(super) fn zero_unobserved(
     comm: &mut Comm<'_>,
     layout: &Layout,
     problems: (&Problem<'_>, Option<Problem<'_>>, bool),
     (u, v): (&mut Mat<f64>, &mut Mat<f64>),
-    pinned: (Option<usize>, Option<usize>),
-) -> Result<bool> {
+    (pinned, zero): ((Option<usize>, Option<usize>), bool),
+) -> Result<(usize, bool)> {
     if !may_have_unobserved(problems.0) {
-        return Ok(false);
+        return Ok((0, false));
     }
     let sums = whole_weight_sums(comm, layout, problems)?;
+    let lines = [&sums.rows, &sums.cols]
+        .iter()
+        .map(|s| s.iter().filter(|&&x| x <= 0.0).count())
+        .sum();
+    if !zero {
+        return Ok((lines, false));
+    }
     let changed = zero_rows(u, &sums.rows, pinned.0);
-    Ok(zero_rows(v, &sums.cols, pinned.1) || changed)
+    Ok((lines, zero_rows(v, &sums.cols, pinned.1) || changed))
 }

@@ -5,6 +5,7 @@ use super::boundary::guarded;
 use super::views::{array_mut, check_layout, MatrixArg};
 use super::{handle, wlra_model};
 use crate::canonical::canonical_form;
+use crate::error::invalid;
 use crate::vocabulary::status::wlra_status;
 
 /// The canonical form of the last fit's (or loaded factors') U V^T (added
@@ -12,7 +13,9 @@ use crate::vocabulary::status::wlra_status;
 /// columns, s (rank doubles) descending and >= 0, u diag(s) v^T = U V^T
 /// (offsets not included). Sign convention: in each column of v the entry
 /// of largest magnitude is positive (the first such entry on ties). Any of
-/// u, s, v may be NULL (not copied). Before a fit WLRA_ERROR_NOT_FITTED.
+/// u, s, v may be NULL (not copied). Before a fit WLRA_ERROR_NOT_FITTED;
+/// after a distributed fit over several ranks (the model holds only its
+/// rank's rows of U) WLRA_ERROR_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// `model` is NULL or a live handle; `u`, `s`, `v` NULL or writable as
@@ -33,6 +36,15 @@ pub unsafe extern "C" fn wlra_get_canonical(
         let source = unsafe { handle(model) }?.shared("wlra_get_canonical")?;
         check_layout(layout)?;
         let (fu, fv) = source.factors()?;
+        // Orthonormal U and its s need every row of U.
+        if let Some(n_rows) = source.fitted()?.rows_of {
+            return Err(invalid(format!(
+                "the model holds {} of the {n_rows} rows of U (a distributed fit): the \
+                 canonical form needs all of them; gather U's rows (wlra_get_factors on every \
+                 rank) and load them into a model with wlra_set_fitted",
+                fu.nrows()
+            )));
+        }
         let k = source.rank();
         let arg = |name, ld_name, rows, ld| MatrixArg {
             name,

@@ -13,7 +13,8 @@ use crate::distributed::comm::{wlra_comm, wlra_traffic, Comm};
 use crate::distributed::fit;
 use crate::distributed::mpi::MpiComm;
 use crate::error::Result;
-use crate::init::copy_factors;
+use crate::init::{copy_factors, Factors};
+use crate::model::Model;
 use crate::options::InitChoice;
 use crate::problem::checks::{check_pattern_dims, check_row_ptr};
 use crate::problem::sparse::CsrInput;
@@ -24,6 +25,9 @@ use std::ffi::c_int;
 struct Local<'a> {
     model: Exclusive<'a>,
     data: LocalData<'a>,
+    /// The start factors: given (whole) or this rank's last fit's (warm),
+    /// copied before the agreement so that a failed copy is agreed too.
+    start: Option<Factors>,
 }
 
 /// The local part of every entry point: the model's lease, its options,
@@ -47,24 +51,42 @@ unsafe fn local<'a>(
     }
     target.pool()?;
     crate::memory::reserve_gemm_workspaces(target.pool()?)?;
+    let start = start_factors(&target)?;
     Ok(Local {
         model: target,
         data: data()?,
+        start,
     })
+}
+
+/// The factors a fit starts from: the given ones (WLRA_INIT_GIVEN), or the
+/// last fit's where it had this fit's offsets, which its factors carry
+/// (WLRA_INIT_WARM, as `crate::warm` takes them for `wlra_fit`); their
+/// shapes are agreed in the fit (`distributed::warm`).
+fn start_factors(model: &Model) -> Result<Option<Factors>> {
+    let options = model.options();
+    match options.init {
+        InitChoice::Given => model.start.as_ref().map(copy_factors).transpose(),
+        InitChoice::Warm => model
+            .fitted()
+            .ok()
+            .filter(|f| f.offsets == options.offsets)
+            .map(|f| copy_factors(&f.outcome.factors))
+            .transpose(),
+        _ => Ok(None),
+    }
 }
 
 /// Agree on the local checks, run the fit, keep its outcome in the model
 /// and its traffic for `wlra_distributed_traffic`.
 fn agree_and_fit(comm: &mut Comm<'_>, block: RowBlock, local: Result<Local<'_>>) -> Result<()> {
-    let Local { mut model, data } = agreed(comm, local)?;
+    let Local {
+        mut model,
+        data,
+        start: given,
+    } = agreed(comm, local)?;
     let (k, options) = (model.rank(), model.options().clone());
-    // The given start, whole on every rank (checked locally, then agreed
-    // by its digest with the layout).
-    let given = match options.init {
-        InitChoice::Given => model.start.as_ref().map(copy_factors).transpose()?,
-        _ => None,
-    };
-    let fitted = model.fit_distributed(|pool, progress| {
+    let fitted = model.fit_distributed(block.n_rows, |pool, progress| {
         fit::run(
             comm,
             block,

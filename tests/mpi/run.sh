@@ -13,6 +13,9 @@
 #     wlra_fit's objective to 1e-12;
 #  issue 27, 4. communicators that are not one are refused; a rank killed before or
 #     during the fit ends the job within 30 s;
+#  issue 27, 1. after the fit: a warm fit continues it, and predict,
+#     transform, offsets and info answer with wlra_fit's bits; the canonical
+#     form (which needs all of U) is refused on several ranks;
 #  5. progress on every rank, and a cancel on one rank at iteration 3 ends
 #     every rank's fit there (WLRA_CANCELLED, wlra_fit's factors).
 # Every mpirun runs under `timeout`, so a hang fails the suite.
@@ -78,6 +81,16 @@ for mode in dense csr relaxed weight-sums given svd svd-csr offsets offsets-csr 
         else
             fail "$mode: factors on $np ranks differ from 1 rank's"
         fi
+    done
+done
+
+echo "-- issue 27, acceptance 1: the model after a distributed fit (warm start, predict, transform, info, canonical)"
+mpicc -std=c99 -Wall -Wextra -Werror -O1 -Iinclude tests/mpi/after_fit.c \
+    -L"$lib" -lwlra -lm -Wl,-rpath,"$PWD/$lib" -o "$out/after_fit"
+for mode in plain offsets warm-first bad-warm; do
+    for np in 1 2 4; do
+        timeout 60 mpirun --oversubscribe -np "$np" "$out/after_fit" "$mode" ||
+            fail "after_fit $mode on $np ranks (exit $?; 124 = hang)"
     done
 done
 
