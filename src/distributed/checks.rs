@@ -5,7 +5,7 @@
 use super::comm::Comm;
 use crate::error::{invalid, Result};
 use crate::init::Factors;
-use crate::options::{MethodChoice, Options, SolverChoice};
+use crate::options::Options;
 use crate::problem::checks::{check_rank, check_values_with};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
@@ -13,36 +13,20 @@ use crate::vocabulary::status::{error_with_status, status_of};
 use faer::MatRef;
 
 /// What the distributed fit supports, checked on every rank before the
-/// status agreement: alternation or accelerated alternation (AUTO's, as
-/// VarPro does not distribute) with the exact solver (AUTO's too) or
-/// SHARED_PCG, from the seeded random start, the randomized SVD start, the
-/// given one or the last fit's (warm), with
+/// status agreement: every method (AUTO and VarPro run accelerated
+/// alternation, as VarPro's dense Gauss-Newton system does not distribute;
+/// `WLRA_INFO_METHOD_USED` says so) and every solver (AUTO and SKETCH run
+/// the exact one: `sides::distributed_solver`), from every start, with
 /// clipping and over-relaxation (the shared loop's, on whole factors),
 /// weight-sum ridges, offsets and held-out folds; no restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     let unsupported = |what: &str| {
         Err(invalid(format!(
-            "the distributed fit supports WLRA_METHOD_ALTERNATING, _ACCELERATED and _AUTO \
-             (which runs accelerated alternation) with WLRA_SOLVER_EXACT, _SHARED_PCG or _AUTO \
-             (which runs the exact solver) and WLRA_INIT_RANDOM, _SVD, _GIVEN or _WARM only \
-             (docs/mpi.md): {what}"
+            "the distributed fit runs one start (docs/mpi.md): {what}"
         )))
     };
-    if options.method == MethodChoice::VarPro {
-        return unsupported("VarPro's Gauss-Newton system does not distribute");
-    }
-    if options.solver == SolverChoice::Sketch {
-        return unsupported(
-            "SKETCH's random streams follow the local rows; set WLRA_OPTION_SOLVER to \
-             WLRA_SOLVER_EXACT, _SHARED_PCG or _AUTO",
-        );
-    }
-
     // A held-out fold below the fold count (the same check as wlra_fit's).
     options.folds()?;
-    if options.missing_nan {
-        return unsupported("WLRA_OPTION_MISSING_NAN must be 0");
-    }
     if options.restarts.is_some_and(|r| r > 0) {
         return unsupported("WLRA_OPTION_RESTARTS must be -1 or 0");
     }
@@ -92,16 +76,27 @@ pub enum LocalData<'a> {
         /// W with a held-out fold's entries zeroed, which the fit reads
         /// instead of `w` (`distributed::held_out`).
         masked: Option<faer::Mat<f64>>,
+        /// NaN in M read as missing: WLRA_OPTION_MISSING_NAN and a NaN on
+        /// some rank (`fit::agree_missing`), as `wlra_fit` reads it.
+        missing: bool,
     },
     /// The local CSR block, copied (row_ptr local, col_idx global).
     Sparse(SparseProblem),
 }
 
-/// The local checks of dense input after the views: finite values,
-/// non-negative weights, magnitudes the fit reads unscaled.
-pub fn check_dense(m: MatRef<'_, f64>, w: Option<MatRef<'_, f64>>, offset: usize) -> Result<()> {
-    check_values_with(["M", "W"], m, w, offset, false)?;
-    check_unscaled(DenseProblem::new(m, w).normalized().scale().is_unit())
+/// The local checks of dense input after the views: finite values (NaN
+/// in M allowed where `missing_nan`), non-negative weights, magnitudes the
+/// fit reads unscaled; whether M holds a NaN read as missing.
+pub fn check_dense(
+    m: MatRef<'_, f64>,
+    w: Option<MatRef<'_, f64>>,
+    offset: usize,
+    missing_nan: bool,
+) -> Result<bool> {
+    let missing = check_values_with(["M", "W"], m, w, offset, missing_nan)?;
+    let problem = DenseProblem::new(m, w).with_missing_nan(missing);
+    check_unscaled(problem.normalized().scale().is_unit())?;
+    Ok(missing)
 }
 
 /// WLRA_INIT_GIVEN: the model holds start factors for the whole problem
@@ -143,7 +138,9 @@ impl LocalData<'_> {
     /// The local rows as the solvers see them.
     pub fn problem(&self) -> Problem<'_> {
         match self {
-            LocalData::Dense { m, .. } => Problem::Dense(DenseProblem::new(*m, self.weights())),
+            LocalData::Dense { m, missing, .. } => {
+                Problem::Dense(DenseProblem::new(*m, self.weights()).with_missing_nan(*missing))
+            }
             LocalData::Sparse(p) => Problem::Sparse(p.view()),
         }
     }
@@ -162,9 +159,10 @@ impl LocalData<'_> {
     }
 }
 
-/// The sparse local block, validated and copied.
-pub fn sparse_block(input: &CsrInput<'_>) -> Result<SparseProblem> {
-    let problem = SparseProblem::new(input)?;
+/// The sparse local block, validated and copied; an entry whose M is NaN
+/// gets weight 0 where `missing_nan`, as in `wlra_fit_csr`.
+pub fn sparse_block(input: &CsrInput<'_>, missing_nan: bool) -> Result<SparseProblem> {
+    let problem = SparseProblem::new_with_missing(input, missing_nan)?;
     check_unscaled(problem.view().scale().is_unit())?;
     Ok(problem)
 }

@@ -195,7 +195,8 @@ pub fn redistribute_sparse(
         m_default: local.m_default(),
         w_default: local.w_default(),
     };
-    Ok(ColumnBlock::Sparse(sparse_block(&input)?))
+    // Entries whose M was NaN arrive with weight 0 (`sparse_block`).
+    Ok(ColumnBlock::Sparse(sparse_block(&input, false)?))
 }
 
 /// The pattern entries a rank received (FIELDS doubles each, `counts[r]`

@@ -30,7 +30,7 @@ use crate::options::{InitChoice, MethodChoice, Options};
 use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::alternate;
 use crate::outer::{FitOutcome, Method, Progress, WeightSums};
-use crate::problem::{DenseProblem, Problem};
+use crate::problem::Problem;
 use crate::scaling::Pins;
 
 /// Every row's and column's weight sum on every rank, when they scale the
@@ -70,6 +70,7 @@ pub fn run(
     // rank's own rows of U (`warm`).
     let whole = given.filter(|_| options.init == InitChoice::Given);
     let layout = exchange_layout(comm, &block, k, (options, whole), &data)?;
+    agree_missing(comm, &mut data)?;
     let held = match options.folds()? {
         Some(folds) => Some(held_out::hold_out(comm, &mut data, folds, block.offset)?),
         None => None,
@@ -81,7 +82,12 @@ pub fn run(
     let cols_problem = match columns {
         // The single-process fit's own transposed view: no copy.
         ColumnBlock::Local => Some(rows_problem.transposed()),
-        _ => columns.problem(),
+        _ => columns.problem().map(|p| match (p, &data) {
+            (Problem::Dense(d), LocalData::Dense { missing, .. }) => {
+                Problem::Dense(d.with_missing_nan(*missing))
+            }
+            (p, _) => p,
+        }),
     };
     let offset = block.offset;
     let problems = (&rows_problem, cols_problem.as_ref(), reduced);
@@ -113,8 +119,8 @@ pub fn run(
         failure: None,
         inner_iterations: Vec::new(),
     };
-    // VarPro's dense Gauss-Newton system does not distribute: AUTO runs
-    // accelerated alternation, and says so.
+    // VarPro's dense Gauss-Newton system does not distribute: AUTO and
+    // VARPRO run accelerated alternation, and say so.
     let (mut run, method) = match options.method {
         MethodChoice::Alternating => (alternate(&mut sides, start, options)?, Method::Alternating),
         _ => (accelerate(&mut sides, start, options)?, Method::Accelerated),
@@ -174,6 +180,20 @@ fn first_factors(
     agreed(comm, start)
 }
 
+/// WLRA_OPTION_MISSING_NAN on dense input: NaN in M is read as missing on
+/// every rank where some rank holds one, as `wlra_fit` reads the whole
+/// matrix (then only the exact solver runs). One allreduce.
+fn agree_missing(comm: &mut Comm<'_>, data: &mut LocalData<'_>) -> Result<()> {
+    let LocalData::Dense { missing, .. } = data else {
+        return Ok(());
+    };
+    let mut any = [if *missing { 1.0 } else { 0.0 }];
+    comm.set_phase(Phase::Setup);
+    comm.max(&mut any)?;
+    *missing = any[0] > 0.0;
+    Ok(())
+}
+
 /// The offsets' pinned columns as `wlra_fit` sets them (`Scale::pins`):
 /// U~'s ones at 2^e for the largest |M| of binary exponent e where W > 0,
 /// over all ranks (one max). The Anderson extrapolation and the solver's
@@ -184,7 +204,7 @@ fn agreed_pins(comm: &mut Comm<'_>, data: &LocalData<'_>, options: &Options) -> 
         return Ok(Pins::ONES);
     }
     let local = match data {
-        LocalData::Dense { m, .. } => DenseProblem::new(*m, data.weights()).normalized().scale(),
+        LocalData::Dense { .. } => data.problem().normalized().scale(),
         LocalData::Sparse(p) => p.view().scale(),
     };
     let mut cols = [local.pins().cols];

@@ -36,8 +36,15 @@ pub(super) fn hold_out(
 ) -> Result<HeldOut> {
     comm.set_phase(Phase::Setup);
     let local = (|| match data {
-        LocalData::Dense { m, w, masked, .. } => {
-            let (copy, count) = masked_rows(&DenseProblem::new(*m, *w), &folds, offset)?;
+        LocalData::Dense {
+            m,
+            w,
+            masked,
+            missing,
+            ..
+        } => {
+            let problem = DenseProblem::new(*m, *w).with_missing_nan(*missing);
+            let (copy, count) = masked_rows(&problem, &folds, offset)?;
             *masked = Some(copy);
             Ok((Vec::new(), count))
         }
@@ -78,11 +85,13 @@ pub(super) fn held_out_error(
     comm.set_phase(Phase::Objective);
     let folds = held.folds;
     let sums = match data {
-        LocalData::Dense { m, w, .. } => {
+        LocalData::Dense { m, w, missing, .. } => {
             let (n, cols) = (m.nrows(), m.ncols());
+            // The caller's weights, 0 where M is missing.
+            let problem = DenseProblem::new(*m, *w).with_missing_nan(*missing);
             let entries = (0..cols)
                 .flat_map(|j| (0..n).map(move |i| (i, j)))
-                .map(|(i, j)| (i, j, m[(i, j)], w.map_or(1.0, |w| w[(i, j)])))
+                .map(|(i, j)| (i, j, m[(i, j)], problem.caller_weight(i, j)))
                 .filter(|&(i, j, _, w)| w > 0.0 && folds.is_held_out(offset + i, j));
             block_sums(entries, (u_local, v))
         }

@@ -10,7 +10,7 @@ use faer::Mat;
 use std::ops::Range;
 
 /// What every rank tells the others about its part (exchanged once).
-const LAYOUT_FIELDS: usize = 24;
+const LAYOUT_FIELDS: usize = 25;
 
 fn layout_fields(
     block: &RowBlock,
@@ -52,6 +52,7 @@ fn layout_fields(
         u64::from(options.adaptive_accuracy),
         options.folds as u64,
         options.held_out_fold as u64,
+        u64::from(options.missing_nan),
         start.map_or(0, start_digest),
     ];
     // Bit patterns travel as doubles: allgatherv only copies them.
@@ -127,6 +128,7 @@ pub fn exchange_layout(
         "WLRA_OPTION_ADAPTIVE_ACCURACY",
         "WLRA_OPTION_FOLDS",
         "WLRA_OPTION_HELD_OUT_FOLD",
+        "WLRA_OPTION_MISSING_NAN",
         "digest of the start factors (wlra_set_factors)",
     ];
     for r in 1..comm.size {

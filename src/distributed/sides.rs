@@ -343,14 +343,16 @@ impl DistributedSides<'_, '_> {
 }
 
 /// The solver of a distributed half-step: SHARED_PCG (each row's own CG,
-/// so the split changes no bits) or the exact solver; AUTO runs the exact
-/// one, as its choice among the solvers follows inner iteration counts,
-/// which differ by rank (`checks::check_options` refuses SKETCH).
+/// so the split changes no bits) or the exact solver, which AUTO and
+/// SKETCH run: AUTO's choice among the solvers follows inner iteration
+/// counts, which differ by rank, and SKETCH's random streams and its
+/// re-use of preconditioners follow the local rows and their iteration
+/// counts (`WLRA_INFO_SOLVER_USED` says EXACT).
 pub(super) fn distributed_solver(
     options: &Options,
     problem: &Problem<'_>,
 ) -> Box<dyn HalfStepSolver + Send> {
-    if options.solver == SolverChoice::Auto {
+    if matches!(options.solver, SolverChoice::Auto | SolverChoice::Sketch) {
         let settings = SolverSettings {
             sketch_size_factor: options.sketch_size_factor,
             tolerance: options.regression_tolerance,

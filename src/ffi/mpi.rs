@@ -39,7 +39,7 @@ unsafe fn local<'a>(
     model: *mut wlra_model,
     call: &str,
     block: &RowBlock,
-    data: impl FnOnce() -> Result<LocalData<'a>>,
+    data: impl FnOnce(bool) -> Result<LocalData<'a>>,
 ) -> Result<Local<'a>> {
     // SAFETY: NULL or a live handle (the caller's contract); `handle`
     // rejects NULL.
@@ -52,9 +52,10 @@ unsafe fn local<'a>(
     target.pool()?;
     crate::memory::reserve_gemm_workspaces(target.pool()?)?;
     let start = start_factors(&target)?;
+    let data = data(target.options().missing_nan)?;
     Ok(Local {
         model: target,
-        data: data()?,
+        data,
         start,
     })
 }
@@ -111,17 +112,15 @@ unsafe fn table<'a>(comm: *const wlra_comm) -> Result<Comm<'a>> {
     Comm::new(unsafe { &*comm })
 }
 
-/// Dense local rows (`n_local_rows` x `n_cols`, laid out as in wlra_fit).
+/// Dense local rows (`n_local_rows` x `n_cols`, laid out as in wlra_fit),
+/// NaN in M read as missing where `missing_nan` (WLRA_OPTION_MISSING_NAN).
 ///
 /// # Safety
 /// `m` (and `w` when not NULL) point to matrices laid out as described.
 unsafe fn dense_rows<'a>(
     block: &RowBlock,
-    m: *const f64,
-    ld_m: usize,
-    w: *const f64,
-    ld_w: usize,
-    layout: i32,
+    (m, ld_m, w, ld_w, layout): (*const f64, usize, *const f64, usize, i32),
+    missing_nan: bool,
 ) -> Result<LocalData<'a>> {
     check_layout(layout)?;
     let arg = |name, ld_name, ld| MatrixArg {
@@ -140,28 +139,26 @@ unsafe fn dense_rows<'a>(
         // SAFETY: as for `m`.
         Some(unsafe { arg("w", "ld_w", ld_w).view(w) }?)
     };
-    checks::check_dense(m_view, w_view, block.offset)?;
+    let missing = checks::check_dense(m_view, w_view, block.offset, missing_nan)?;
     Ok(LocalData::Dense {
         m: m_view,
         w: w_view,
         row_major: layout == WLRA_ROW_MAJOR,
         masked: None,
+        missing,
     })
 }
 
-/// A local CSR block (`n_local_rows` rows, row_ptr local, col_idx global).
+/// A local CSR block (`n_local_rows` rows, row_ptr local, col_idx global),
+/// an entry whose M is NaN dropped where `missing_nan`.
 ///
 /// # Safety
 /// The arrays hold the sizes wlra_fit_csr describes for n_local_rows rows.
-#[allow(clippy::too_many_arguments)]
 unsafe fn csr_rows<'a>(
     block: &RowBlock,
-    row_ptr: *const i64,
-    col_idx: *const i64,
-    m_values: *const f64,
-    w_values: *const f64,
-    m_default: f64,
-    w_default: f64,
+    (row_ptr, col_idx, m_values, w_values): (*const i64, *const i64, *const f64, *const f64),
+    (m_default, w_default): (f64, f64),
+    missing_nan: bool,
 ) -> Result<LocalData<'a>> {
     let n_local = block.n_local;
     check_pattern_dims(n_local, block.n_cols)?;
@@ -193,7 +190,10 @@ unsafe fn csr_rows<'a>(
         m_default,
         w_default,
     };
-    Ok(LocalData::Sparse(checks::sparse_block(&input)?))
+    Ok(LocalData::Sparse(checks::sparse_block(
+        &input,
+        missing_nan,
+    )?))
 }
 
 /// Fit a dense problem whose rows are spread over the ranks of `comm`
@@ -231,8 +231,8 @@ pub unsafe extern "C" fn wlra_fit_distributed(
         };
         // SAFETY: the caller's contract on `model` and the matrices.
         let local = unsafe {
-            local(model, "wlra_fit_distributed", &block, || {
-                dense_rows(&block, m, ld_m, w, ld_w, layout)
+            local(model, "wlra_fit_distributed", &block, |missing_nan| {
+                dense_rows(&block, (m, ld_m, w, ld_w, layout), missing_nan)
             })
         };
         agree_and_fit(&mut comm, block, local)
@@ -274,10 +274,9 @@ pub unsafe extern "C" fn wlra_fit_csr_distributed(
         };
         // SAFETY: the caller's contract on `model` and the arrays.
         let local = unsafe {
-            local(model, "wlra_fit_csr_distributed", &block, || {
-                csr_rows(
-                    &block, row_ptr, col_idx, m_values, w_values, m_default, w_default,
-                )
+            local(model, "wlra_fit_csr_distributed", &block, |missing_nan| {
+                let arrays = (row_ptr, col_idx, m_values, w_values);
+                csr_rows(&block, arrays, (m_default, w_default), missing_nan)
             })
         };
         agree_and_fit(&mut comm, block, local)

@@ -51,6 +51,9 @@ pub fn residuals_by_row(
 fn dense_rows(dense: &DenseProblem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Vec<f64> {
     let (m, w) = (dense.data(), dense.weights());
     let cols = m.ncols();
+    // NaN in M read as missing (WLRA_OPTION_MISSING_NAN) weighs 0.
+    let missing = dense.missing_nan();
+    let counts = move |w: f64, m: f64| w != 0.0 && !(missing && m.is_nan());
     (0..m.nrows())
         .into_par_iter()
         .map_init(
@@ -74,7 +77,7 @@ fn dense_rows(dense: &DenseProblem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>) 
                     (Some(mi), Some(Some(wi))) => {
                         let (mi, wi) = (mi.as_slice(), wi.as_slice());
                         for j in 0..cols {
-                            if wi[j] != 0.0 {
+                            if counts(wi[j], mi[j]) {
                                 let e = mi[j] - f[j];
                                 sum += wi[j] * e * e;
                             }
@@ -83,7 +86,7 @@ fn dense_rows(dense: &DenseProblem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>) 
                     _ => {
                         for j in 0..cols {
                             let wij = wi.map_or(1.0, |w| w[j]);
-                            if wij != 0.0 {
+                            if counts(wij, mi[j]) {
                                 let e = mi[j] - f[j];
                                 sum += wij * e * e;
                             }

@@ -12,6 +12,9 @@
  *                             wlra_fit's bits on one
  *   after_fit warm-first      WLRA_INIT_WARM without a last fit: the SVD
  *                             start on every rank, as wlra_fit falls back
+ *   after_fit fallbacks       METHOD_VARPRO with SOLVER_SKETCH: accelerated
+ *                             alternation with the exact solver (the info
+ *                             items say so), the bits of that fit asked for
  *   after_fit bad-warm        the last rank's model then fits its rows alone
  *                             (another V): every rank refuses the warm fit with
  *                             WLRA_ERROR_INVALID_ARGUMENT (on one rank there
@@ -141,6 +144,50 @@ static void compare_models(wlra_model *model, wlra_model *single, int r0, int r1
     free(u), free(v), free(su), free(sv), free(rows), free(cols), free(grows), free(out), free(sout);
 }
 
+/* VarPro and SKETCH do not distribute: what runs instead, and says so. */
+static int fallbacks(int rank, int size) {
+    int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
+    int comm_f = (int)MPI_Comm_c2f(MPI_COMM_WORLD);
+    double *m = malloc(sizeof(double) * (size_t)(r1 - r0) * M);
+    double *w = malloc(sizeof(double) * (size_t)(r1 - r0) * M);
+    fill(r0, r1, m, w);
+    wlra_model *asked = NULL, *ran = NULL;
+    wlra_create(K, &asked);
+    wlra_create(K, &ran);
+    set_options(asked, WLRA_INIT_RANDOM, 7);
+    set_options(ran, WLRA_INIT_RANDOM, 7);
+    wlra_set_option(asked, WLRA_OPTION_METHOD, WLRA_METHOD_VARPRO);
+    wlra_set_option(asked, WLRA_OPTION_SOLVER, WLRA_SOLVER_SKETCH);
+    wlra_set_option(ran, WLRA_OPTION_METHOD, WLRA_METHOD_ACCELERATED);
+    wlra_model *models[2] = {asked, ran};
+    for (int t = 0; t < 2; t++) {
+        wlra_status s = wlra_fit_mpi(models[t], comm_f, N, M, (size_t)r0, (size_t)(r1 - r0), m, M,
+                                     w, M, WLRA_ROW_MAJOR);
+        CHECK(s == WLRA_OK, "rank %d: fallbacks fit %d: %s", rank, t, wlra_last_error(models[t]));
+    }
+    double method = -1, solver = -1;
+    wlra_get_info(asked, WLRA_INFO_METHOD_USED, &method);
+    wlra_get_info(asked, WLRA_INFO_SOLVER_USED, &solver);
+    CHECK(method == WLRA_METHOD_ACCELERATED && solver == WLRA_SOLVER_EXACT,
+          "VARPRO + SKETCH ran method %g with solver %g", method, solver);
+    double *u1 = malloc(sizeof(double) * N * K), *u2 = malloc(sizeof(double) * N * K);
+    double *v1 = malloc(sizeof(double) * M * K), *v2 = malloc(sizeof(double) * M * K);
+    wlra_get_factors(asked, u1, K, v1, K, WLRA_ROW_MAJOR);
+    wlra_get_factors(ran, u2, K, v2, K, WLRA_ROW_MAJOR);
+    CHECK(same_bits(u1, u2, (size_t)(r1 - r0) * K) && same_bits(v1, v2, M * K),
+          "VARPRO + SKETCH differs from ACCELERATED + EXACT");
+    int total = 0;
+    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("after_fit fallbacks on %d ranks: %s\n", size,
+               total == 0 ? "VARPRO + SKETCH ran ACCELERATED + EXACT, and said so" : "FAILED");
+    free(u1), free(u2), free(v1), free(v2), free(m), free(w);
+    wlra_destroy(asked);
+    wlra_destroy(ran);
+    MPI_Finalize();
+    return total == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     int rank, size;
@@ -149,6 +196,7 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "plain";
     with_offsets = strcmp(mode, "offsets") == 0;
     int warm_first = strcmp(mode, "warm-first") == 0, bad = strcmp(mode, "bad-warm") == 0;
+    if (strcmp(mode, "fallbacks") == 0) return fallbacks(rank, size);
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
     int comm_f = (int)MPI_Comm_c2f(MPI_COMM_WORLD);
 

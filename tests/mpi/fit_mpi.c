@@ -9,7 +9,7 @@
  *                                 and a table written here (another engine)
  *   fit_mpi bad-nan|bad-csr|bad-option|bad-layout
  *                                 the last rank's input is bad (a NaN, a
- *                                 malformed CSR row, an unsupported solver, rows
+ *                                 malformed CSR row, restarts (unsupported), rows
  *                                 that overlap or leave a gap): every rank
  *                                 must return the same status
  *   fit_mpi relaxed OUT.bin       the dense fit with over-relaxation and clipping
@@ -23,6 +23,10 @@
  *   fit_mpi accelerated OUT.bin   the CSR fit by accelerated alternation, 40
  *                                 iterations (the same bits on every rank
  *                                 count; wlra_fit's product to rounding)
+ *   fit_mpi missing-nan|missing-nan-csr OUT.bin
+ *                                 NaN in M at some entries of the first 30
+ *                                 rows (on 4 ranks: rank 0's alone), read as
+ *                                 missing (WLRA_OPTION_MISSING_NAN)
  *   fit_mpi cancel                the dense fit, with a progress callback on
  *                                 every rank; the last rank's says stop at
  *                                 iteration 3: every rank must return
@@ -45,7 +49,14 @@ static double truth(int i, int j) {
     for (int d = 0; d < K; d++) s += uniform(1, i, d) * uniform(2, j, d);
     return s;
 }
-static double data(int i, int j) { return truth(i, j) + 1e-3 * uniform(3, i, j); }
+/* "missing-nan", "missing-nan-csr": NaN in M at entries of the first 30
+ * rows (rank 0's alone on 4 ranks), read as missing: every rank must read
+ * the dense matrix as wlra_fit does (the exact solver, NaN weighted 0). */
+static int missing_nan = 0;
+static double data(int i, int j) {
+    if (missing_nan && i < 30 && (i + j) % 5 == 0) return NAN;
+    return truth(i, j) + 1e-3 * uniform(3, i, j);
+}
 static double weight(int i, int j) { return 0.5 + 0.5 * (uniform(4, i, j) + 1.0); }
 static int observed(int i, int j) { return uniform(5, i, j) < -0.2; } /* 40 % */
 
@@ -149,6 +160,7 @@ static void set_options(wlra_model *model, double ridge) {
     wlra_set_option(model, WLRA_OPTION_RIDGE, ridge);
     wlra_set_option(model, WLRA_OPTION_THREADS, 1);
     if (svd) wlra_set_option(model, WLRA_OPTION_INIT, WLRA_INIT_SVD);
+    if (missing_nan) wlra_set_option(model, WLRA_OPTION_MISSING_NAN, 1);
     if (pcg) wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_SHARED_PCG);
     if (unobserved) wlra_set_option(model, WLRA_OPTION_METHOD, WLRA_METHOD_ACCELERATED);
     if (folds) {
@@ -323,7 +335,8 @@ int main(int argc, char **argv) {
     int csr_input = strcmp(mode, "csr") == 0 || strcmp(mode, "bad-csr") == 0 ||
                     strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0 ||
                     strcmp(mode, "offsets-csr") == 0 || strcmp(mode, "pcg-csr") == 0 ||
-                    strcmp(mode, "folds-csr") == 0 || strcmp(mode, "unobserved") == 0;
+                    strcmp(mode, "folds-csr") == 0 || strcmp(mode, "unobserved") == 0 ||
+                    strcmp(mode, "missing-nan-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
@@ -335,6 +348,7 @@ int main(int argc, char **argv) {
     pcg = strncmp(mode, "pcg", 3) == 0;
     folds = strncmp(mode, "folds", 5) == 0;
     unobserved = strcmp(mode, "unobserved") == 0;
+    missing_nan = strncmp(mode, "missing-nan", 11) == 0;
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -354,7 +368,7 @@ int main(int argc, char **argv) {
             set_given_start(model, differ);
     }
     if (strcmp(mode, "bad-option") == 0 && rank == size - 1)
-        wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_SKETCH);
+        wlra_set_option(model, WLRA_OPTION_RESTARTS, 3);
     size_t offset = (size_t)r0;
     if (strcmp(mode, "bad-layout") == 0 && rank == size - 1) {
         if (size > 1) offset = 0; /* overlaps rank 0's rows */
