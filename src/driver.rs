@@ -266,7 +266,7 @@ fn times(a: &Mat<f64>, multiplier: Multiplier) -> Mat<f64> {
 }
 
 /// Factors (U, V) in other units: both sides times `multiplier`.
-fn rescaled(factors: &Factors, multiplier: Multiplier) -> Factors {
+pub(crate) fn rescaled(factors: &Factors, multiplier: Multiplier) -> Factors {
     Factors {
         u: times(&factors.u, multiplier),
         v: times(&factors.v, multiplier),
@@ -360,7 +360,7 @@ fn solvers_start(
 
 /// The factors (offsets included: they scale as M) and the objective in
 /// the caller's units.
-fn in_callers_units(mut outcome: FitOutcome, scale: Scale) -> FitOutcome {
+pub(crate) fn in_callers_units(mut outcome: FitOutcome, scale: Scale) -> FitOutcome {
     outcome.factors = rescaled(&outcome.factors, scale.factors_out());
     outcome.objective = scale.objective_out(outcome.objective);
     outcome

@@ -9,6 +9,7 @@ use crate::options::Options;
 use crate::problem::checks::{check_rank, check_values_with};
 use crate::problem::sparse::{CsrInput, SparseProblem};
 use crate::problem::{DenseProblem, Problem};
+use crate::scaling::Scale;
 use crate::vocabulary::status::{error_with_status, status_of};
 use faer::MatRef;
 
@@ -79,24 +80,24 @@ pub enum LocalData<'a> {
         /// NaN in M read as missing: WLRA_OPTION_MISSING_NAN and a NaN on
         /// some rank (`fit::agree_missing`), as `wlra_fit` reads it.
         missing: bool,
+        /// The scale the whole problem's magnitudes call for, the same on
+        /// every rank (`fit::agree_scale`), as `wlra_fit` reads it.
+        scale: Scale,
     },
     /// The local CSR block, copied (row_ptr local, col_idx global).
     Sparse(SparseProblem),
 }
 
 /// The local checks of dense input after the views: finite values (NaN
-/// in M allowed where `missing_nan`), non-negative weights, magnitudes the
-/// fit reads unscaled; whether M holds a NaN read as missing.
+/// in M allowed where `missing_nan`), non-negative weights; whether M
+/// holds a NaN read as missing.
 pub fn check_dense(
     m: MatRef<'_, f64>,
     w: Option<MatRef<'_, f64>>,
     offset: usize,
     missing_nan: bool,
 ) -> Result<bool> {
-    let missing = check_values_with(["M", "W"], m, w, offset, missing_nan)?;
-    let problem = DenseProblem::new(m, w).with_missing_nan(missing);
-    check_unscaled(problem.normalized().scale().is_unit())?;
-    Ok(missing)
+    check_values_with(["M", "W"], m, w, offset, missing_nan)
 }
 
 /// WLRA_INIT_GIVEN: the model holds start factors for the whole problem
@@ -120,15 +121,17 @@ pub fn check_given_start(start: Option<&Factors>, block: &RowBlock) -> Result<()
     Ok(())
 }
 
-/// The fit reads the values as given: every rank must see the unit scale
-/// (`crate::scaling`), or the ranks' solves would not match.
+/// A CSR block is scaled as it is copied, by its own magnitudes: every
+/// rank must see the unit scale (`crate::scaling`), or the ranks' solves
+/// would not match. (Dense rows are read through the scale the ranks
+/// agree on: `fit::agree_scale`.)
 pub fn check_unscaled(unit: bool) -> Result<()> {
     if unit {
         Ok(())
     } else {
         Err(invalid(
-            "the largest weight or |M| (where W > 0) of this rank's rows lies outside \
-             [2^-32, 2^34): the distributed fit reads values unscaled; multiply W or M \
+            "the largest weight or |M| (where W > 0) of this rank's CSR rows lies outside \
+             [2^-32, 2^34): the distributed CSR fit reads values unscaled; multiply W or M \
              by a power of two (docs/mpi.md)",
         ))
     }
@@ -138,8 +141,11 @@ impl LocalData<'_> {
     /// The local rows as the solvers see them.
     pub fn problem(&self) -> Problem<'_> {
         match self {
-            LocalData::Dense { m, missing, .. } => {
-                Problem::Dense(DenseProblem::new(*m, self.weights()).with_missing_nan(*missing))
+            LocalData::Dense {
+                m, missing, scale, ..
+            } => {
+                let dense = DenseProblem::new(*m, self.weights()).with_missing_nan(*missing);
+                Problem::Dense(dense.with_scale(*scale))
             }
             LocalData::Sparse(p) => Problem::Sparse(p.view()),
         }

@@ -22,7 +22,8 @@ use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
 use super::sides::{distributed_solver, DistributedSides};
 use super::{held_out, reduced, start, unobserved, warm, Exchange};
-use crate::error::Result;
+use crate::driver::{in_callers_units, rescaled};
+use crate::error::{Error, Result};
 use crate::held_out::HeldOutError;
 use crate::init::{copy_factors, random_factors, Factors};
 use crate::memory::try_from_fn;
@@ -31,7 +32,8 @@ use crate::outer::accelerated::accelerate;
 use crate::outer::alternating::alternate;
 use crate::outer::{FitOutcome, Method, Progress, WeightSums};
 use crate::problem::Problem;
-use crate::scaling::Pins;
+use crate::scaling::{Pins, Scale};
+use faer::Mat;
 
 /// Every row's and column's weight sum on every rank, when they scale the
 /// ridge (WLRA_RIDGE_WEIGHT_SUMS; `unobserved::whole_weight_sums`).
@@ -63,7 +65,7 @@ pub fn run(
     options: &Options,
     pool: &rayon::ThreadPool,
     mut data: LocalData<'_>,
-    (given, progress): (Option<&Factors>, Progress<'_>),
+    (given, callers_progress): (Option<&Factors>, Progress<'_>),
 ) -> Result<Outcome> {
     comm.set_phase(Phase::Setup);
     // The layout agrees on a given start's digest; a warm one is this
@@ -75,6 +77,11 @@ pub fn run(
         Some(folds) => Some(held_out::hold_out(comm, &mut data, folds, block.offset)?),
         None => None,
     };
+    // From here on the solvers' units, as in `driver::fit`.
+    let scale = agree_scale(comm, &mut data)?;
+    let options = &in_solvers_units(options, scale);
+    let mut report = |i: usize, f: f64| callers_progress(i, scale.objective_out(f));
+    let progress: Progress<'_> = &mut report;
     let pins = agreed_pins(comm, &data, options)?;
     let reduced = reduced::reduces(comm.size, (block.n_rows, k), options, &data);
     let columns = exchange_columns(comm, &layout, &block, &data, reduced)?;
@@ -84,7 +91,7 @@ pub fn run(
         ColumnBlock::Local => Some(rows_problem.transposed()),
         _ => columns.problem().map(|p| match (p, &data) {
             (Problem::Dense(d), LocalData::Dense { missing, .. }) => {
-                Problem::Dense(d.with_missing_nan(*missing))
+                Problem::Dense(d.with_missing_nan(*missing).with_scale(scale))
             }
             (p, _) => p,
         }),
@@ -95,7 +102,7 @@ pub fn run(
         comm,
         (&layout, &block, k),
         options,
-        (given, pins),
+        (given, pins, scale),
         (problems, pool),
     )?;
     let problems = (&rows_problem, cols_problem, reduced);
@@ -146,7 +153,7 @@ fn first_factors(
     comm: &mut Comm<'_>,
     (layout, block, k): (&Layout, &RowBlock, usize),
     options: &Options,
-    (given, pins): (Option<&Factors>, Pins),
+    (given, pins, scale): (Option<&Factors>, Pins, Scale),
     (problems, pool): (
         (&Problem<'_>, Option<&Problem<'_>>, bool),
         &rayon::ThreadPool,
@@ -158,14 +165,20 @@ fn first_factors(
         InitChoice::Warm => warm::whole_warm_start(comm, layout, block, width, given)?,
         _ => None,
     };
+    // Given and warm starts are the caller's: in the solvers' units as in
+    // `driver::fit`.
+    let solvers = |f: &Factors| match scale.is_unit() {
+        true => copy_factors(f),
+        false => Ok(rescaled(f, scale.factors_in())),
+    };
     let start = match (options.init, given, warm) {
-        (InitChoice::Given, Some(f), _) => copy_factors(f),
+        (InitChoice::Given, Some(f), _) => solvers(f),
         // The last fit's factors carry its offsets: their pinned columns
         // go where this fit pins them, as in `wlra_fit`.
-        (_, _, Some(mut f)) => {
+        (_, _, Some(f)) => solvers(&f).map(|mut f| {
             options.offsets.repin(&mut f, k, pins);
-            Ok(f)
-        }
+            f
+        }),
         (InitChoice::Svd | InitChoice::Warm, _, None) => {
             start::svd_factors(comm, layout, problems, (n, m, k, options.seed), pool)
         }
@@ -183,6 +196,41 @@ fn first_factors(
 /// WLRA_OPTION_MISSING_NAN on dense input: NaN in M is read as missing on
 /// every rank where some rank holds one, as `wlra_fit` reads the whole
 /// matrix (then only the exact solver runs). One allreduce.
+/// The scale of dense input (`crate::scaling`) from the largest weight and
+/// |M| where W > 0 over every rank (one max; after the held-out fold is
+/// masked, as `wlra_fit` scales the training problem), read through by
+/// every rank's rows and column block. CSR blocks were checked unscaled.
+fn agree_scale(comm: &mut Comm<'_>, data: &mut LocalData<'_>) -> Result<Scale> {
+    let Problem::Dense(dense) = data.problem() else {
+        return Ok(Scale::unit());
+    };
+    let (weight, value) = dense.largest_magnitudes();
+    let mut largest = [weight, value];
+    comm.set_phase(Phase::Setup);
+    comm.max(&mut largest)?;
+    let agreed = Scale::for_largest(largest[0], largest[1]);
+    if let LocalData::Dense { scale, .. } = data {
+        *scale = agreed;
+    }
+    Ok(agreed)
+}
+
+/// The options in the solvers' units: the ridge scaled as `driver::fit`
+/// scales it.
+fn in_solvers_units(options: &Options, scale: Scale) -> Options {
+    if scale.is_unit() {
+        return options.clone();
+    }
+    let ridge = match options.ridge_by_weight_sums {
+        true => scale.weight_sum_ridge(options.ridge),
+        false => scale.ridge(options.ridge),
+    };
+    Options {
+        ridge,
+        ..options.clone()
+    }
+}
+
 fn agree_missing(comm: &mut Comm<'_>, data: &mut LocalData<'_>) -> Result<()> {
     let LocalData::Dense { missing, .. } = data else {
         return Ok(());
@@ -203,10 +251,8 @@ fn agreed_pins(comm: &mut Comm<'_>, data: &LocalData<'_>, options: &Options) -> 
     if !options.offsets.any() {
         return Ok(Pins::ONES);
     }
-    let local = match data {
-        LocalData::Dense { .. } => data.problem().normalized().scale(),
-        LocalData::Sparse(p) => p.view().scale(),
-    };
+    // Dense: the agreed scale (`agree_scale`); CSR: each block's own.
+    let local = data.problem().scale();
     let mut cols = [local.pins().cols];
     comm.set_phase(Phase::Setup);
     comm.max(&mut cols)?;
@@ -247,7 +293,8 @@ fn exchange_columns(
     })
 }
 
-/// `wlra_fit`'s gauge of the offsets on the whole factors, the held-out
+/// `wlra_fit`'s gauge of the offsets on the whole factors, the factors
+/// and objective in the caller's units (`driver::fit`'s), the held-out
 /// error, and this rank's rows of U.
 fn finish(
     comm: &mut Comm<'_>,
@@ -263,6 +310,20 @@ fn finish(
         offsets.center(&mut run.factors, k)?;
     } else {
         offsets.move_constant(&mut run.factors, k);
+    }
+    let scale = data.problem().scale();
+    if !scale.is_unit() {
+        run = in_callers_units(run, scale);
+        offsets.repin(&mut run.factors, k, Pins::ONES);
+    }
+    run.scale = scale;
+    // Beyond the largest double in the caller's units no number is right
+    // (the same on every rank: the factors are whole everywhere).
+    let finite = |x: &Mat<f64>| x.col_iter().all(|c| c.iter().all(|v| v.is_finite()));
+    if !(finite(&run.factors.u) && finite(&run.factors.v)) {
+        return Err(Error::Numerical(
+            "the fitted factors or offsets exceed the largest double (about 1.8e308)".into(),
+        ));
     }
     let (u, offset) = (&run.factors.u, block.offset);
     let held_out = match held {

@@ -18,6 +18,7 @@ use crate::model::Model;
 use crate::options::InitChoice;
 use crate::problem::checks::{check_pattern_dims, check_row_ptr};
 use crate::problem::sparse::CsrInput;
+use crate::scaling::Scale;
 use crate::vocabulary::status::wlra_status;
 use std::ffi::c_int;
 
@@ -146,6 +147,7 @@ unsafe fn dense_rows<'a>(
         row_major: layout == WLRA_ROW_MAJOR,
         masked: None,
         missing,
+        scale: Scale::unit(),
     })
 }
 

@@ -23,8 +23,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Each row's share of sum W (M - U V^T)^2, `u` holding the problem's
-/// rows of U and `v` all of V. Values are read as stored: the problem must
-/// have the unit scale and no column shift.
+/// rows of U and `v` all of V, in the solvers' units (dense input is read
+/// through its scale; sparse input must have the unit scale). The problem
+/// must have no column shift.
 pub fn residuals_by_row(
     problem: &Problem<'_>,
     u: MatRef<'_, f64>,
@@ -35,9 +36,10 @@ pub fn residuals_by_row(
         Problem::Dense(d) => d.column_shift().is_some(),
         Problem::Sparse(s) => s.column_shift().is_some(),
     };
-    if !problem.scale().is_unit() || shifted {
+    let scaled_sparse = matches!(problem, Problem::Sparse(s) if !s.scale().is_unit());
+    if scaled_sparse || shifted {
         return Err(Error::Internal(
-            "residuals by row read values unscaled and unshifted".into(),
+            "residuals by row read sparse values unscaled, and none shifted".into(),
         ));
     }
     match problem {
@@ -54,6 +56,8 @@ fn dense_rows(dense: &DenseProblem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>) 
     // NaN in M read as missing (WLRA_OPTION_MISSING_NAN) weighs 0.
     let missing = dense.missing_nan();
     let counts = move |w: f64, m: f64| w != 0.0 && !(missing && m.is_nan());
+    // The solvers' W and M, as `DenseProblem::weight` and `value` read them.
+    let (sw, sm) = (dense.scale().weights(), dense.scale().values());
     (0..m.nrows())
         .into_par_iter()
         .map_init(
@@ -78,16 +82,16 @@ fn dense_rows(dense: &DenseProblem<'_>, u: MatRef<'_, f64>, v: MatRef<'_, f64>) 
                         let (mi, wi) = (mi.as_slice(), wi.as_slice());
                         for j in 0..cols {
                             if counts(wi[j], mi[j]) {
-                                let e = mi[j] - f[j];
-                                sum += wi[j] * e * e;
+                                let e = sm.apply_saturating(mi[j]) - f[j];
+                                sum += sw.apply(wi[j]) * e * e;
                             }
                         }
                     }
                     _ => {
                         for j in 0..cols {
-                            let wij = wi.map_or(1.0, |w| w[j]);
+                            let wij = wi.map_or(1.0, |w| sw.apply(w[j]));
                             if counts(wij, mi[j]) {
-                                let e = mi[j] - f[j];
+                                let e = sm.apply_saturating(mi[j]) - f[j];
                                 sum += wij * e * e;
                             }
                         }

@@ -2,7 +2,9 @@
  * the single-process model of the same fits (every rank runs both on one
  * planted dense problem with rows and columns that carry no weight):
  *
- *   after_fit plain|offsets   a fit of 3 iterations, then a warm one of 3
+ *   after_fit plain|offsets|scaled
+ *                             (scaled: M times 2^-70 and W times 2^60, with
+ *                             offsets) a fit of 3 iterations, then a warm one of 3
  *                             more (WLRA_INIT_WARM): factors, offsets,
  *                             objective, iterations, WLRA_INFO_ZERO_WEIGHT_LINES,
  *                             wlra_predict at this rank's rows, wlra_transform
@@ -28,15 +30,16 @@
 
 enum { N = 150, M = 90, K = 4, NEW = 5 };
 
+static double value_scale = 1.0, weight_scale = 1.0;
 static double data(int i, int j) {
     double s = 0.0;
     for (int d = 0; d < K; d++) s += uniform(1, i, d) * uniform(2, j, d);
-    return s + 2.0 + 1e-3 * uniform(3, i, j);
+    return (s + 2.0 + 1e-3 * uniform(3, i, j)) * value_scale;
 }
 /* Rows i % 19 == 0 and columns j % 23 == 0 carry no weight: 8 + 4 lines. */
 static double weight(int i, int j) {
     if (i % 19 == 0 || j % 23 == 0) return 0.0;
-    return 0.5 + 0.5 * (uniform(4, i, j) + 1.0);
+    return (0.5 + 0.5 * (uniform(4, i, j) + 1.0)) * weight_scale;
 }
 
 static int with_offsets = 0;
@@ -118,7 +121,7 @@ static void compare_models(wlra_model *model, wlra_model *single, int r0, int r1
     for (int r = 0; r < NEW; r++)
         for (int j = 0; j < M; j++) {
             nm[r * M + j] = data(r + 1, j);
-            nw[r * M + j] = 0.25 + 0.5 * (uniform(9, r, j) + 1.0);
+            nw[r * M + j] = (0.25 + 0.5 * (uniform(9, r, j) + 1.0)) * weight_scale;
         }
     CHECK(wlra_transform(model, NEW, nm, M, nw, M, t, K, WLRA_ROW_MAJOR) == WLRA_OK,
           "wlra_transform: %s", wlra_last_error(model));
@@ -194,7 +197,11 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const char *mode = argc > 1 ? argv[1] : "plain";
-    with_offsets = strcmp(mode, "offsets") == 0;
+    with_offsets = strcmp(mode, "offsets") == 0 || strcmp(mode, "scaled") == 0;
+    if (strcmp(mode, "scaled") == 0) {
+        value_scale = ldexp(1.0, -70);
+        weight_scale = ldexp(1.0, 60);
+    }
     int warm_first = strcmp(mode, "warm-first") == 0, bad = strcmp(mode, "bad-warm") == 0;
     if (strcmp(mode, "fallbacks") == 0) return fallbacks(rank, size);
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);

@@ -27,6 +27,10 @@
  *                                 NaN in M at some entries of the first 30
  *                                 rows (on 4 ranks: rank 0's alone), read as
  *                                 missing (WLRA_OPTION_MISSING_NAN)
+ *   fit_mpi scaled|scaled-offsets OUT.bin
+ *                                 the dense fit (with offsets) of M times 2^-70
+ *                                 and W times 2^60, outside the band the
+ *                                 solvers read unscaled: wlra_fit's bits
  *   fit_mpi cancel                the dense fit, with a progress callback on
  *                                 every rank; the last rank's says stop at
  *                                 iteration 3: every rank must return
@@ -53,11 +57,14 @@ static double truth(int i, int j) {
  * rows (rank 0's alone on 4 ranks), read as missing: every rank must read
  * the dense matrix as wlra_fit does (the exact solver, NaN weighted 0). */
 static int missing_nan = 0;
+/* "scaled", "scaled-offsets": M and W far from 1, which every rank must
+ * read through the one scale wlra_fit reads the whole matrix with. */
+static double value_scale = 1.0, weight_scale = 1.0;
 static double data(int i, int j) {
     if (missing_nan && i < 30 && (i + j) % 5 == 0) return NAN;
-    return truth(i, j) + 1e-3 * uniform(3, i, j);
+    return (truth(i, j) + 1e-3 * uniform(3, i, j)) * value_scale;
 }
-static double weight(int i, int j) { return 0.5 + 0.5 * (uniform(4, i, j) + 1.0); }
+static double weight(int i, int j) { return (0.5 + 0.5 * (uniform(4, i, j) + 1.0)) * weight_scale; }
 static int observed(int i, int j) { return uniform(5, i, j) < -0.2; } /* 40 % */
 
 /* The communication table as another engine would fill it: here over MPI
@@ -349,6 +356,11 @@ int main(int argc, char **argv) {
     folds = strncmp(mode, "folds", 5) == 0;
     unobserved = strcmp(mode, "unobserved") == 0;
     missing_nan = strncmp(mode, "missing-nan", 11) == 0;
+    if (strncmp(mode, "scaled", 6) == 0) {
+        value_scale = ldexp(1.0, -70);
+        weight_scale = ldexp(1.0, 60);
+        offsets = strcmp(mode, "scaled-offsets") == 0;
+    }
     int bad = strncmp(mode, "bad-", 4) == 0;
     /* Uneven blocks that do not align with the library's row blocks. */
     int r0 = (int)((long)rank * N / size), r1 = (int)((long)(rank + 1) * N / size);
@@ -608,8 +620,9 @@ int main(int argc, char **argv) {
                     double f = 0;
                     for (int d = 0; d < K; d++) f += u[i * K + d] * v[j * K + d];
                     f += a[i] + b[j];
-                    err += (f - truth(i, j)) * (f - truth(i, j));
-                    norm += truth(i, j) * truth(i, j);
+                    double t = truth(i, j) * value_scale;
+                    err += (f - t) * (f - t);
+                    norm += t * t;
                 }
             double rel = sqrt(err / norm);
             printf("  ||U V^T - M*||_F / ||M*||_F = %.3g\n", rel);
