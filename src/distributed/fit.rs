@@ -86,16 +86,7 @@ pub fn run(
     let reduced = reduced::reduces(comm.size, (block.n_rows, k), options, &data);
     let columns = exchange_columns(comm, &layout, &block, &data, reduced)?;
     let rows_problem = data.problem();
-    let cols_problem = match columns {
-        // The single-process fit's own transposed view: no copy.
-        ColumnBlock::Local => Some(rows_problem.transposed()),
-        _ => columns.problem().map(|p| match (p, &data) {
-            (Problem::Dense(d), LocalData::Dense { missing, .. }) => {
-                Problem::Dense(d.with_missing_nan(*missing).with_scale(scale))
-            }
-            (p, _) => p,
-        }),
-    };
+    let cols_problem = columns_problem(&columns, &rows_problem, &data);
     let offset = block.offset;
     let problems = (&rows_problem, cols_problem.as_ref(), reduced);
     let start = first_factors(
@@ -143,6 +134,25 @@ pub fn run(
         (&data, held.as_ref()),
         run,
     )
+}
+
+/// The column block as the solvers read it: the single-process fit's own
+/// transposed view on one rank (no copy), else the received block, read
+/// as the rows are (NaN as missing, the agreed scale).
+fn columns_problem<'c>(
+    columns: &'c ColumnBlock,
+    rows: &Problem<'c>,
+    data: &LocalData<'_>,
+) -> Option<Problem<'c>> {
+    match columns {
+        ColumnBlock::Local => Some(rows.transposed()),
+        _ => columns.problem().map(|p| match (p, data) {
+            (Problem::Dense(d), LocalData::Dense { missing, scale, .. }) => {
+                Problem::Dense(d.with_missing_nan(*missing).with_scale(*scale))
+            }
+            (p, _) => p,
+        }),
+    }
 }
 
 /// The first factors, as `wlra_fit` starts: the given ones (whole on every
