@@ -177,18 +177,19 @@ fn first_factors(
     };
     // Given and warm starts are the caller's: in the solvers' units as in
     // `driver::fit`.
-    let solvers = |f: &Factors| match scale.is_unit() {
-        true => copy_factors(f),
-        false => Ok(rescaled(f, scale.factors_in())),
+    let solvers = |f: Factors| match scale.is_unit() {
+        true => f,
+        false => rescaled(&f, scale.factors_in()),
     };
     let start = match (options.init, given, warm) {
-        (InitChoice::Given, Some(f), _) => solvers(f),
+        (InitChoice::Given, Some(f), _) => copy_factors(f).map(solvers),
         // The last fit's factors carry its offsets: their pinned columns
         // go where this fit pins them, as in `wlra_fit`.
-        (_, _, Some(f)) => solvers(&f).map(|mut f| {
+        (_, _, Some(f)) => {
+            let mut f = solvers(f);
             options.offsets.repin(&mut f, k, pins);
-            f
-        }),
+            Ok(f)
+        }
         (InitChoice::Svd | InitChoice::Warm, _, None) => {
             start::svd_factors(comm, layout, problems, (n, m, k, options.seed), pool)
         }
@@ -203,9 +204,6 @@ fn first_factors(
     agreed(comm, start)
 }
 
-/// WLRA_OPTION_MISSING_NAN on dense input: NaN in M is read as missing on
-/// every rank where some rank holds one, as `wlra_fit` reads the whole
-/// matrix (then only the exact solver runs). One allreduce.
 /// The scale of dense input (`crate::scaling`) from the largest weight and
 /// |M| where W > 0 over every rank (one max; after the held-out fold is
 /// masked, as `wlra_fit` scales the training problem), read through by
@@ -241,6 +239,9 @@ fn in_solvers_units(options: &Options, scale: Scale) -> Options {
     }
 }
 
+/// WLRA_OPTION_MISSING_NAN on dense input: NaN in M is read as missing on
+/// every rank where some rank holds one, as `wlra_fit` reads the whole
+/// matrix (then only the exact solver runs). One allreduce.
 fn agree_missing(comm: &mut Comm<'_>, data: &mut LocalData<'_>) -> Result<()> {
     let LocalData::Dense { missing, .. } = data else {
         return Ok(());
