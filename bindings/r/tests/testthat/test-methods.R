@@ -265,3 +265,18 @@ test_that("summary says the default budget is per start, not max_iterations = 10
                            "100 for alternation, 500 for VarPro)"), line, fixed = TRUE))
   expect_true(startsWith(line, sprintf("Iterations:      %d (", fit$iterations)))
 })
+
+test_that("help(wlra) says what runs by default, and it is what runs", {
+  rd <- tools::Rd_db("wlra")[["wlra.Rd"]]
+  text <- paste(capture.output(tools::Rd2txt(rd, options = list(underline_titles = FALSE))), collapse = " ")
+  text <- gsub("\\s+", " ", gsub("[\u2018\u2019]", "", text))
+  expect_true(grepl("What runs by default (method = \"auto\"): the truncated SVD in closed form where it is the optimum", text, fixed = TRUE))
+  expect_true(grepl("plain alternation when clip, overrelaxation or an explicit solver is set", text, fixed = TRUE))
+  expect_false(grepl("bound on the factors' entries (0 = off)", text, fixed = TRUE))
+  set.seed(3)
+  M <- matrix(rnorm(30 * 2), 30) %*% matrix(rnorm(2 * 20), 2) + 0.01 * matrix(rnorm(600), 30)
+  expect_identical(wlra(M, rank = 2)$method_used, "svd")
+  expect_identical(wlra(M, rank = 2, clip = 2)$method_used, "alternating")
+  M[sample(600, 200)] <- NA
+  expect_true(suppressWarnings(wlra(M, rank = 2))$method_used %in% c("accelerated", "varpro"))
+})
