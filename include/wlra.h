@@ -338,6 +338,15 @@
 #define WLRA_INFO_ZERO_WEIGHT_LINES 12
 
 /*
+ How many of the rank's components the fitted product U V^T lacks: rank
+ minus its numerical rank, where a singular value at most
+ max(n_rows, n_cols) DBL_EPSILON times the largest counts as 0; rank
+ when U V^T = 0. Computed from the factors when asked (added in 1.4).
+ Bindings warn when it is not 0.
+ */
+#define WLRA_INFO_DEGENERATE 13
+
+/*
  Which offsets a fit has.
  */
 typedef struct Offsets Offsets;

@@ -97,6 +97,18 @@ pub fn canonical_form(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<Canonica
     Ok(Canonical { u: uc, s, v: vc })
 }
 
+/// How far U V^T falls short of rank k (WLRA_INFO_DEGENERATE): k minus
+/// the number of its canonical singular values above max(n, m) * eps *
+/// s_1 (eps = 2^-52, s_1 the largest; the tolerance of LAPACK-based rank
+/// tests such as numpy's matrix_rank). k when U V^T = 0; 0 for a fit of
+/// full rank. O((n + m) k^2), as `canonical_form`.
+pub fn rank_deficiency(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<usize> {
+    let s = canonical_form(u, v)?.s;
+    let largest = s.first().copied().unwrap_or(0.0);
+    let tolerance = u.nrows().max(v.nrows()) as f64 * f64::EPSILON * largest;
+    Ok(s.iter().filter(|&&x| x <= tolerance).count())
+}
+
 /// Flip each column pair where the entry of largest magnitude in V's
 /// column (the first on ties) is negative.
 fn fix_signs(u: &mut Mat<f64>, v: &mut Mat<f64>) {

@@ -1647,7 +1647,7 @@ struct Snapshot {
 fn snapshot(s: &Session) -> Snapshot {
     Snapshot {
         factors: s.factors().map(|(u, v)| (bits(&u), bits(&v))),
-        info: (0..=WLRA_INFO_ZERO_WEIGHT_LINES + 1)
+        info: (0..=WLRA_INFO_DEGENERATE + 1)
             .map(|item| (item, s.info(item).map(f64::to_bits)))
             .collect(),
         options: (0..=WLRA_OPTION_MISSING_NAN + 1)

@@ -31,3 +31,9 @@ pub const WLRA_INFO_HELD_OUT_ENTRIES: i32 = 11;
 /// weight (all-zero weights, or all missing, or held out): their factor
 /// rows are 0 (added in 1.4). Bindings warn when it is not 0.
 pub const WLRA_INFO_ZERO_WEIGHT_LINES: i32 = 12;
+/// How many of the rank's components the fitted product U V^T lacks: rank
+/// minus its numerical rank, where a singular value at most
+/// max(n_rows, n_cols) DBL_EPSILON times the largest counts as 0; rank
+/// when U V^T = 0. Computed from the factors when asked (added in 1.4).
+/// Bindings warn when it is not 0.
+pub const WLRA_INFO_DEGENERATE: i32 = 13;

@@ -539,6 +539,26 @@ static void test_canonical(const double *truth, const double *weights) {
     wlra_destroy(model);
 }
 
+/* WLRA_INFO_DEGENERATE: a rank-K fit of a matrix of rank 1 lacks K - 1
+ * components (a lower rank fits the same product); the planted rank-K
+ * truth lacks none. */
+static void test_degenerate(const double *truth, const double *weights) {
+    static double rank_one[N * M];
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < M; j++) rank_one[i * M + j] = (double)(i + 1) * (double)(j + 1);
+    double value = -1;
+    wlra_model *model = new_model(K);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_DEGENERATE, &value), WLRA_ERROR_NOT_FITTED);
+    EXPECT_STATUS(wlra_fit(model, N, M, truth, M, weights, M, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_DEGENERATE, &value), WLRA_OK);
+    CHECK(value == 0, "the planted rank-%d fit: degenerate %g", K, value);
+    EXPECT_STATUS(wlra_fit(model, N, M, rank_one, M, NULL, M, WLRA_ROW_MAJOR), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_DEGENERATE, &value), WLRA_OK);
+    CHECK(value == K - 1, "a rank-%d fit of a rank-one matrix: degenerate %g", K, value);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_DEGENERATE + 1, &value), WLRA_ERROR_INVALID_ARGUMENT);
+    wlra_destroy(model);
+}
+
 int main(void) {
     double *truth = planted_truth(N, M, K, 7);
     static double weights[N * M];
@@ -557,6 +577,7 @@ int main(void) {
     test_offsets(truth, weights);
     test_set_fitted(truth, weights);
     test_canonical(truth, weights);
+    test_degenerate(truth, weights);
 
     free(truth);
     printf("c api: %d passed, %d failed\n", passed, failed);

@@ -5,14 +5,17 @@ Weighted low rank approximation: a thin `ccall` binding over the wlra C ABI
 (libwlra, found through `WLRA_LIBRARY` or `WLRA_PREFIX`). Mirrors the R
 binding: `wlra_fit(M, W; rank, options...)`, `wlra_fit_sparse(M, W; rank,
 m_default, w_default, options...)` for a `SparseMatrixCSC`, `fitted`,
-`predict`, errors as `WlraError(status, name, message)`.
+`predict`, `fold_in`, `canonical`, `cross_validate`, errors as
+`WlraError(status, name, message)`. Every numeric step is the library's:
+this module converts arguments and names things.
 """
 module Wlra
 
 using Libdl
 using SparseArrays
 
-export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, fold_in, canonical, wlra_library_version
+export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, fold_in, fold_in_with_offsets, canonical,
+       cross_validate, wlra_library_version
 
 # C ABI version 1 (stable). scripts/check-julia-abi.py (run by bindings/run-tests.sh)
 # checks these and every ccall against include/wlra.h, since no Julia runs there.
@@ -21,10 +24,18 @@ const COL_MAJOR = Int32(102)
 const OPTIONS = Dict{Symbol,Int32}(
     :max_iterations => 1, :tolerance => 2, :seed => 3, :solver => 4, :init => 5, :ridge => 6,
     :threads => 7, :sketch_size_factor => 8, :regression_tolerance => 9, :clip => 10,
-    :adaptive_accuracy => 11, :overrelaxation => 12, :method => 13, :restarts => 14)
+    :adaptive_accuracy => 11, :overrelaxation => 12, :method => 13, :restarts => 14,
+    :ridge_scaling => 15, :folds => 16, :held_out_fold => 17, :offsets => 18)
+# WLRA_OPTION_MISSING_NAN (C ABI 1.4): NaN in M is a missing entry (weight 0),
+# read in place by the library. Every fit and fold-in sets it, so M is never
+# scanned here for NaNs; not a user option.
+const OPTION_MISSING_NAN = Int32(19)
 const SOLVERS = Dict{Symbol,Int}(:auto => 0, :exact => 1, :sketch => 2, :shared_pcg => 3)
 const INITS = Dict{Symbol,Int}(:svd => 0, :random => 1, :given => 2)
 const METHODS = Dict{Symbol,Int}(:auto => 0, :alternating => 1, :varpro => 2, :accelerated => 3)
+const RIDGE_SCALINGS = Dict{Symbol,Int}(:uniform => 0, :weight_sums => 1)
+# WLRA_OPTION_OFFSETS: M ~ a 1' + 1 b' + U V'.
+const OFFSETS = Dict{Symbol,Int}(:none => 0, :rows => 1, :columns => 2, :both => 3)
 # Reported by WLRA_INFO_METHOD_USED only: the closed form, not a value of the method option.
 const METHOD_SVD = Int32(4)
 const STATUS_NAMES = (:null_pointer, :invalid_argument, :non_finite_input, :negative_weight,
@@ -33,8 +44,11 @@ const ERROR_INVALID_ARGUMENT = Int32(2)
 const ERROR_CANCELLED = Int32(6)
 const INFO_ITEMS = (objective = Int32(2), iterations = Int32(1), converged = Int32(3),
                     elapsed_seconds = Int32(4), solver_used = Int32(5))
-# Issue 14's items: a library without them answers invalid_argument, read as `nothing`.
-const OPTIONAL_INFO_ITEMS = (method_used = Int32(7), starts = Int32(8), starts_at_best = Int32(9))
+# Items a library before them answers with invalid_argument, read as `nothing`
+# (the held-out items also after a fit that held nothing out).
+const OPTIONAL_INFO_ITEMS = (method_used = Int32(7), starts = Int32(8), starts_at_best = Int32(9),
+                             held_out_rmse = Int32(10), held_out_entries = Int32(11),
+                             zero_weight_lines = Int32(12), degenerate = Int32(13))
 
 """
     WlraError(status, name, message[, result])
@@ -69,15 +83,47 @@ struct WlraFit
     starts::Union{Int,Nothing}
     "Starts that reached the best objective; `nothing` as `starts`."
     starts_at_best::Union{Int,Nothing}
+    "`:none`, `:rows`, `:columns` or `:both`: the offsets the fit has."
+    offsets::Symbol
+    "The row offsets a (size(U, 1)); `nothing` without row offsets."
+    row_offsets::Union{Vector{Float64},Nothing}
+    "The column offsets b (size(V, 1)); `nothing` without column offsets."
+    col_offsets::Union{Vector{Float64},Nothing}
+    "The fit's ridge and ridge scaling, which fold-in uses."
+    ridge::Float64
+    ridge_scaling::Symbol
+    "The held-out fold's RMSE and entry count (`folds`, `held_out_fold`); `nothing` when nothing was held out."
+    held_out_rmse::Union{Float64,Nothing}
+    held_out_entries::Union{Int,Nothing}
 end
 
-"""The low rank approximation U V'."""
-fitted(fit::WlraFit) = fit.U * fit.V'
+"""The model's values: U V', plus the offsets (a 1' + 1 b') the fit has."""
+function fitted(fit::WlraFit)
+    X = fit.U * fit.V'
+    fit.row_offsets === nothing || (X .+= fit.row_offsets)
+    fit.col_offsets === nothing || (X .+= fit.col_offsets')
+    X
+end
 
-"""Entries of U V': the whole matrix, or those at rows `i` and columns `j`."""
+"""
+The model's values: the whole matrix (`fitted`), or those at (1-based) rows
+`i` and columns `j`, offsets included, computed by the library
+(`wlra_predict` on the fit loaded with `wlra_set_fitted`).
+"""
 predict(fit::WlraFit) = fitted(fit)
-predict(fit::WlraFit, i::AbstractVector{<:Integer}, j::AbstractVector{<:Integer}) =
-    vec(sum(fit.U[i, :] .* fit.V[j, :]; dims = 2))
+function predict(fit::WlraFit, i::AbstractVector{<:Integer}, j::AbstractVector{<:Integer})
+    length(i) == length(j) || throw(WlraError(2, "i has $(length(i)) indices, j has $(length(j)); one (i, j) pair each"))
+    rows, cols = Int64.(i) .- 1, Int64.(j) .- 1
+    out = Vector{Float64}(undef, length(rows))
+    isempty(rows) && return out
+    with_loaded(fit) do model
+        GC.@preserve rows cols out begin
+            check(model, ccall(sym(:wlra_predict), Int32, (Ptr{Cvoid}, Csize_t, Ptr{Int64}, Ptr{Int64}, Ptr{Float64}),
+                               model, length(rows), pointer(rows), pointer(cols), pointer(out)))
+        end
+    end
+    out
+end
 
 # ---- the library -----------------------------------------------------------
 
@@ -127,7 +173,8 @@ as_passable(A::AbstractMatrix) = passable(A) ? A : Matrix{Float64}(A)
 leading_dim(A) = max(stride(A, 2), size(A, 1), 1)
 
 function option_value(name, value::Union{Symbol,AbstractString})
-    choices = name == :solver ? SOLVERS : name == :init ? INITS : name == :method ? METHODS : Dict{Symbol,Int}()
+    choices = name == :solver ? SOLVERS : name == :init ? INITS : name == :method ? METHODS :
+              name == :offsets ? OFFSETS : name == :ridge_scaling ? RIDGE_SCALINGS : Dict{Symbol,Int}()
     key = Symbol(lowercase(String(value)))
     haskey(choices, key) ||
         throw(WlraError(2, "$name = $(repr(value)) is not one of $(join(sort!(collect(keys(choices))), ", "))"))
@@ -174,15 +221,82 @@ function read_result(model, n_rows, n_cols, rank)
     # The names of reported values come from the tables the ABI check
     # (scripts/check-julia-abi.py) compares with the header.
     name_in(table, value) = something(findfirst(==(value), table), :unknown)
+    option(id) = begin
+        value = Ref{Cdouble}(0)
+        check(model, ccall(sym(:wlra_get_option), Int32, (Ptr{Cvoid}, Int32, Ref{Cdouble}), model, id, value))
+        value[]
+    end
     solver = Int(info(INFO_ITEMS.solver_used))
     method = optional(OPTIONAL_INFO_ITEMS.method_used)
     starts = optional(OPTIONAL_INFO_ITEMS.starts)
     at_best = optional(OPTIONAL_INFO_ITEMS.starts_at_best)
+    rmse = optional(OPTIONAL_INFO_ITEMS.held_out_rmse)
+    held_out = optional(OPTIONAL_INFO_ITEMS.held_out_entries)
+    offsets = name_in(OFFSETS, Int(option(OPTIONS[:offsets])))
+    a, b = Vector{Float64}(undef, n_rows), Vector{Float64}(undef, n_cols)
+    check(model, ccall(sym(:wlra_get_offsets), Int32, (Ptr{Cvoid}, Ptr{Float64}, Ptr{Float64}), model, a, b))
     WlraFit(U, V, info(INFO_ITEMS.objective), Int(info(INFO_ITEMS.iterations)),
             info(INFO_ITEMS.converged) != 0, info(INFO_ITEMS.elapsed_seconds),
             solver == 0 ? :unknown : name_in(SOLVERS, solver),
             method === nothing ? nothing : method == METHOD_SVD ? :svd : method == 0 ? :unknown : name_in(METHODS, Int(method)),
-            starts === nothing ? nothing : Int(starts), at_best === nothing ? nothing : Int(at_best))
+            starts === nothing ? nothing : Int(starts), at_best === nothing ? nothing : Int(at_best),
+            offsets, offsets in (:rows, :both) ? a : nothing, offsets in (:columns, :both) ? b : nothing,
+            option(OPTIONS[:ridge]), name_in(RIDGE_SCALINGS, Int(option(OPTIONS[:ridge_scaling]))),
+            rmse, held_out === nothing ? nothing : Int(held_out))
+end
+
+# The library's counts of rows and columns without a positive weight
+# (WLRA_INFO_ZERO_WEIGHT_LINES) and of the components the fitted U V' lacks
+# (WLRA_INFO_DEGENERATE), said as warnings in the words of the Python and R
+# bindings.
+function warn_about_fit(model, n_rows, n_cols, rank)
+    optional(item) = begin
+        value = Ref{Cdouble}(0)
+        status = ccall(sym(:wlra_get_info), Int32, (Ptr{Cvoid}, Int32, Ref{Cdouble}), model, item, value)
+        status == 0 ? Int(value[]) : 0
+    end
+    lines = optional(OPTIONAL_INFO_ITEMS.zero_weight_lines)
+    if lines == n_rows + n_cols
+        @warn "wlra: every weight is 0 (or every entry of M missing): the fit is U = V = 0, s = 0"
+        return
+    elseif lines > 0
+        @warn "wlra: $lines of the $n_rows rows and $n_cols columns have no positive weight " *
+              "(all weights 0, or M missing there): their factor rows are 0"
+    end
+    deficiency = optional(OPTIONAL_INFO_ITEMS.degenerate)
+    if deficiency == rank
+        @warn "wlra: the fit is degenerate: U V' = 0 (all $rank singular values are 0)"
+    elseif deficiency > 0
+        @warn "wlra: the fit is degenerate: U V' has rank $(rank - deficiency), below rank = $rank " *
+              "($deficiency of its singular values are 0); a lower rank fits the same product"
+    end
+end
+
+# A matrix of real numbers, or a WlraError naming the argument: complex and
+# non-numeric input is refused, never converted (the message of Python's
+# and R's bindings).
+function check_real(name, A)
+    T = eltype(A)
+    T <: Complex && throw(WlraError(2, "$name has element type $T: wlra fits real matrices; pass real(A) or abs.(A) if that is what you mean"))
+    T <: Real || T === Any && all(x -> x isa Real, A) ||
+        throw(WlraError(2, "$name has element type $T, which is not numeric: wlra needs a matrix of real numbers"))
+    A
+end
+
+# The starting factors (U0, V0) of `start` (a pair or a WlraFit), checked
+# against the problem in the caller's terms (rank, not the C ABI's n_cols).
+function start_factors(start, n_rows, n_cols, rank)
+    U0, V0 = start isa WlraFit ? (start.U, start.V) :
+             start isa Tuple && length(start) == 2 ? start :
+             throw(WlraError(2, "start must be a pair (U0, V0) or a WlraFit, not $(typeof(start))"))
+    for (name, A, rows, what) in (("U0", U0, n_rows, "row"), ("V0", V0, n_cols, "column"))
+        A isa AbstractMatrix || throw(WlraError(2, "start $name must be a matrix, not $(typeof(A))"))
+        check_real("start $name", A)
+        size(A) == (rows, rank) ||
+            throw(WlraError(2, "start $name has shape $(size(A)) but must be $((rows, rank)): one row per $what of M " *
+                               "($rows) and one column per component (rank = $rank)"))
+    end
+    as_passable(U0), as_passable(V0)
 end
 
 function option_values(rank, start, options)
@@ -202,17 +316,26 @@ end
 # `fit_call(model)` (the C fit, returning its status; it keeps its own arrays
 # alive with GC.@preserve), then the result or the error. The model is
 # destroyed in every case. Shared by wlra_fit and wlra_fit_sparse.
-function run_fit(fit_call, n_rows, n_cols, rank, values, start, progress)
+function run_fit(fit_call, n_rows, n_cols, rank, values, start, progress, verbose = false)
     handle = Ref{Ptr{Cvoid}}(C_NULL)
     check(C_NULL, ccall(sym(:wlra_create), Int32, (Csize_t, Ref{Ptr{Cvoid}}), rank, handle))
     model = handle[]
+    if verbose
+        user_progress = progress
+        progress = (iteration, objective) -> begin
+            println("wlra: iteration $iteration: objective $objective")
+            flush(stdout)
+            user_progress === nothing ? false : user_progress(iteration, objective)
+        end
+    end
     state = ProgressState(progress, nothing)
     try
         for (option, value) in values
             check(model, ccall(sym(:wlra_set_option), Int32, (Ptr{Cvoid}, Int32, Cdouble), model, option, value))
         end
+        check(model, ccall(sym(:wlra_set_option), Int32, (Ptr{Cvoid}, Int32, Cdouble), model, OPTION_MISSING_NAN, 1.0))
         if start !== nothing
-            U0, V0 = as_passable(start[1]), as_passable(start[2])
+            U0, V0 = start_factors(start, n_rows, n_cols, rank)
             check(model, ccall(sym(:wlra_set_factors), Int32,
                                (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t, Int32),
                                model, size(U0, 1), size(V0, 1), U0, leading_dim(U0), V0, leading_dim(V0), COL_MAJOR))
@@ -231,7 +354,9 @@ function run_fit(fit_call, n_rows, n_cols, rank, values, start, progress)
             throw(WlraError(status, :cancelled, message, read_result(model, n_rows, n_cols, rank)))
         end
         check(model, status)
-        return read_result(model, n_rows, n_cols, rank)
+        result = read_result(model, n_rows, n_cols, rank)
+        warn_about_fit(model, n_rows, n_cols, rank)
+        return result
     finally
         ccall(sym(:wlra_destroy), Cvoid, (Ptr{Cvoid},), model)
     end
@@ -257,25 +382,39 @@ Options by name, the C ABI's defaults when left out: `max_iterations` (100),
 to r further seeded random starts, until the best objective has been reached
 twice). The result's `method_used`, `starts` and `starts_at_best` say what ran.
 
+Also `ridge_scaling` (:uniform, :weight_sums), `folds` and `held_out_fold`
+(hold out one of `folds` hash folds of the observed entries: the result's
+`held_out_rmse`, see `cross_validate`) and `offsets` (:none, :rows, :columns,
+:both: M ~ a 1' + 1 b' + U V', the result's `row_offsets`, `col_offsets`).
+NaN in `M` is a missing entry (weight 0), read by the library in place.
+
 `progress(iteration, objective)` runs after every iteration; returning `true`
 cancels the fit, which throws `WlraError` with name `:cancelled` and the
 factors of the completed iterations in `err.result`. An exception thrown by
-`progress` cancels the fit and is rethrown. `start = (U0, V0)` sets starting
-factors (and `init = :given`).
+`progress` cancels the fit and is rethrown; so is Ctrl-C (an
+`InterruptException`) when Julia delivers it inside `progress`, which it
+does once per iteration. `verbose = true` prints each iteration's
+objective. `start = (U0, V0)` (or a `WlraFit`) sets starting factors (and
+`init = :given`); their shapes must be (size(M, 1), rank) and (size(M, 2),
+rank). Complex or non-numeric `M`, `W` or `start` are refused.
+
+A warning (`@warn`) says when rows or columns have no positive weight
+(their factor rows are 0) or when the fitted U V' has rank below `rank`
+(the library's `WLRA_INFO_ZERO_WEIGHT_LINES` and `WLRA_INFO_DEGENERATE`).
 """
 function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
-                  rank::Integer, progress = nothing, start = nothing, options...)
+                  rank::Integer, progress = nothing, start = nothing, verbose::Bool = false, options...)
     M isa AbstractSparseMatrix &&
         throw(WlraError(2, "M is a sparse matrix: use wlra_fit_sparse, which keeps it sparse " *
                            "(and says what M and W are outside its pattern)"))
     values = option_values(rank, start, options)
-    M = as_passable(M)
+    M = as_passable(check_real("M", M))
     if W !== nothing
         size(W) == size(M) || throw(WlraError(2, "W is $(size(W)) but M is $(size(M))"))
-        W = as_passable(W)
+        W = as_passable(check_real("W", W))
     end
     n_rows, n_cols = size(M)
-    run_fit(n_rows, n_cols, rank, values, start, progress) do model
+    run_fit(n_rows, n_cols, rank, values, start, progress, verbose) do model
         GC.@preserve M W begin
             w_ptr = W === nothing ? Ptr{Float64}(C_NULL) : pointer(W)
             ld_w = W === nothing ? leading_dim(M) : leading_dim(W)
@@ -286,56 +425,123 @@ function wlra_fit(M::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
     end
 end
 
-# ---- fold-in (C ABI 1.3: wlra_set_fitted, wlra_transform) -------------------
+# ---- a fit loaded into a model (C ABI 1.3: wlra_set_fitted) -----------------
 
-"""
-    fold_in(fit, X, W=nothing; ridge=0.0)
-
-The factor rows (size(X, 1) x rank) of new rows `X` (size(X, 2) columns, as
-the fit's M) with weights `W` (`nothing`: all 1), each row's weighted ridge
-regression on the fit's V: the C ABI's `wlra_transform` on the fit loaded
-into a model with `wlra_set_fitted` (a `WlraFit` saved and loaded, with
-Serialization for example, folds in as the fitted model did). Give the
-`ridge` the fit had. A row with no positive weight gets
-0; `fit.V * u` predicts a row from its factor row `u`.
-"""
-function fold_in(fit::WlraFit, X::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing;
-                 ridge = 0.0)
+# `f(model)` on a model holding `fit`'s factors and offsets (wlra_set_fitted)
+# and its ridge options, as after the fit itself: predict and fold-in are
+# the library's, for a fit saved and loaded (Serialization) as well.
+function with_loaded(f, fit::WlraFit)
     (n_rows, rank), n_cols = size(fit.U), size(fit.V, 1)
-    size(X, 2) == n_cols || throw(WlraError(2, "X has $(size(X, 2)) columns, the fit has $n_cols"))
-    X = as_passable(X)
-    if W !== nothing
-        size(W) == size(X) || throw(WlraError(2, "W is $(size(W)) but X is $(size(X))"))
-        W = as_passable(W)
-    end
     U, V = as_passable(fit.U), as_passable(fit.V)
-    n_new = size(X, 1)
-    out = Matrix{Float64}(undef, n_new, rank)
+    a, b = fit.row_offsets, fit.col_offsets
     handle = Ref{Ptr{Cvoid}}(C_NULL)
     check(C_NULL, ccall(sym(:wlra_create), Int32, (Csize_t, Ref{Ptr{Cvoid}}), rank, handle))
     model = handle[]
     try
-        check(model, ccall(sym(:wlra_set_option), Int32, (Ptr{Cvoid}, Int32, Cdouble), model,
-                           OPTIONS[:ridge], option_value(:ridge, ridge)))
-        GC.@preserve U V X W out begin
+        for (name, value) in ((:ridge, fit.ridge), (:ridge_scaling, fit.ridge_scaling), (:offsets, fit.offsets))
+            check(model, ccall(sym(:wlra_set_option), Int32, (Ptr{Cvoid}, Int32, Cdouble), model,
+                               OPTIONS[name], option_value(name, value)))
+        end
+        check(model, ccall(sym(:wlra_set_option), Int32, (Ptr{Cvoid}, Int32, Cdouble), model, OPTION_MISSING_NAN, 1.0))
+        GC.@preserve U V a b begin
             check(model, ccall(sym(:wlra_set_fitted), Int32,
                                (Ptr{Cvoid}, Csize_t, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t,
                                 Ptr{Float64}, Ptr{Float64}, Int32),
                                model, n_rows, n_cols, pointer(U), leading_dim(U), pointer(V), leading_dim(V),
-                               Ptr{Float64}(C_NULL), Ptr{Float64}(C_NULL), COL_MAJOR))
-            n_new == 0 && return out
-            w_ptr = W === nothing ? Ptr{Float64}(C_NULL) : pointer(W)
-            ld_w = W === nothing ? leading_dim(X) : leading_dim(W)
-            check(model, ccall(sym(:wlra_transform), Int32,
-                               (Ptr{Cvoid}, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t,
-                                Ptr{Float64}, Csize_t, Int32),
-                               model, n_new, pointer(X), leading_dim(X), w_ptr, ld_w, pointer(out),
-                               max(n_new, 1), COL_MAJOR))
+                               a === nothing ? Ptr{Float64}(C_NULL) : pointer(a),
+                               b === nothing ? Ptr{Float64}(C_NULL) : pointer(b), COL_MAJOR))
         end
+        return f(model)
     finally
         ccall(sym(:wlra_destroy), Cvoid, (Ptr{Cvoid},), model)
     end
-    out
+end
+
+"""
+    fold_in(fit, X, W=nothing) -> U_new
+    fold_in_with_offsets(fit, X, W=nothing) -> (U_new, a_new)
+
+The factor rows (size(X, 1) x rank) of new rows `X` (size(X, 2) columns, as
+the fit's M; NaN is missing) with weights `W` (`nothing`: all 1), each
+row's weighted ridge regression on the fit's V with the fit's ridge: the C
+ABI's `wlra_transform` (`wlra_transform_with_offsets`, which also gives the
+new rows' own offsets `a_new`) on the fit loaded with `wlra_set_fitted`, so
+a `WlraFit` saved and loaded (Serialization) folds in as the fitted model
+did. With column offsets, they come off the rows' data first. A row with no
+positive weight gets 0.
+"""
+fold_in(fit::WlraFit, X::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing) =
+    transform(fit, X, W, false)[1]
+
+fold_in_with_offsets(fit::WlraFit, X::AbstractMatrix, W::Union{Nothing,AbstractMatrix} = nothing) =
+    transform(fit, X, W, true)
+
+function transform(fit::WlraFit, X, W, with_offsets::Bool)
+    rank, n_cols = size(fit.U, 2), size(fit.V, 1)
+    size(X, 2) == n_cols || throw(WlraError(2, "X has $(size(X, 2)) columns, the fit has $n_cols"))
+    X = as_passable(check_real("X", X))
+    if W !== nothing
+        size(W) == size(X) || throw(WlraError(2, "W is $(size(W)) but X is $(size(X))"))
+        W = as_passable(check_real("W", W))
+    end
+    n_new = size(X, 1)
+    out, a_out = Matrix{Float64}(undef, n_new, rank), Vector{Float64}(undef, n_new)
+    n_new == 0 && return (out, a_out)
+    with_loaded(fit) do model
+        GC.@preserve X W out a_out begin
+            w_ptr = W === nothing ? Ptr{Float64}(C_NULL) : pointer(W)
+            ld_w = W === nothing ? leading_dim(X) : leading_dim(W)
+            status = if with_offsets
+                ccall(sym(:wlra_transform_with_offsets), Int32,
+                      (Ptr{Cvoid}, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t,
+                       Ptr{Float64}, Csize_t, Ptr{Float64}, Int32),
+                      model, n_new, pointer(X), leading_dim(X), w_ptr, ld_w, pointer(out),
+                      max(n_new, 1), pointer(a_out), COL_MAJOR)
+            else
+                ccall(sym(:wlra_transform), Int32,
+                      (Ptr{Cvoid}, Csize_t, Ptr{Float64}, Csize_t, Ptr{Float64}, Csize_t,
+                       Ptr{Float64}, Csize_t, Int32),
+                      model, n_new, pointer(X), leading_dim(X), w_ptr, ld_w, pointer(out),
+                      max(n_new, 1), COL_MAJOR)
+            end
+            check(model, status)
+        end
+    end
+    (out, a_out)
+end
+
+# ---- cross-validation (the library's folds: WLRA_OPTION_FOLDS) ---------------
+
+"""
+    cross_validate(M, W=nothing; ranks, ridges=[0.0], folds=5, options...)
+
+Chooses rank and ridge on held-out entries, as Python's
+`wlra.cross_validate` and R's `cross_validate`: for each rank, ridge
+and fold, one fit with `folds` and `held_out_fold` set (the library's hash
+folds of the observed entries; M is never copied or split here) and the
+held-out RMSE the library reports. Returns a NamedTuple: `ranks`, `ridges`,
+`fold_rmse` (ranks x ridges x folds), `rmse` (its mean over the folds),
+`best_rank`, `best_ridge`, `best_rmse`, and `table`, a Vector of
+`(rank, ridge, rmse)` NamedTuples. A sparse `M` fits with `wlra_fit_sparse`.
+"""
+function cross_validate(M::AbstractMatrix, W = nothing; ranks, ridges = [0.0], folds::Integer = 5, options...)
+    folds >= 2 || throw(WlraError(2, "folds = $folds must be at least 2"))
+    isempty(ranks) && throw(WlraError(2, "ranks is empty: give at least one rank"))
+    isempty(ridges) && throw(WlraError(2, "ridges is empty: give at least one ridge"))
+    fit_one(k, lambda, fold) = M isa SparseMatrixCSC ?
+        wlra_fit_sparse(M, W; rank = k, ridge = lambda, folds = folds, held_out_fold = fold, options...) :
+        wlra_fit(M, W; rank = k, ridge = lambda, folds = folds, held_out_fold = fold, options...)
+    fold_rmse = Array{Float64}(undef, length(ranks), length(ridges), folds)
+    for (r, k) in enumerate(ranks), (p, lambda) in enumerate(ridges), fold in 0:folds-1
+        rmse = fit_one(k, lambda, fold).held_out_rmse
+        rmse === nothing && throw(WlraError(2, "fold $fold of $folds held out no entry: use fewer folds"))
+        fold_rmse[r, p, fold+1] = rmse
+    end
+    rmse = dropdims(sum(fold_rmse; dims = 3); dims = 3) ./ folds
+    best = argmin(rmse)
+    table = [(rank = k, ridge = lambda, rmse = rmse[r, p]) for (r, k) in enumerate(ranks) for (p, lambda) in enumerate(ridges)]
+    (ranks = collect(ranks), ridges = collect(ridges), fold_rmse = fold_rmse, rmse = rmse,
+     best_rank = ranks[best[1]], best_ridge = ridges[best[2]], best_rmse = rmse[best], table = table)
 end
 
 # ---- canonical form (C ABI 1.4: wlra_get_canonical) -------------------------
@@ -433,13 +639,15 @@ formed. Options, `progress`, `start`, the result and the errors are those of
 """
 function wlra_fit_sparse(M::SparseMatrixCSC, W::Union{Nothing,SparseMatrixCSC} = nothing;
                          rank::Integer, m_default::Real = 0.0, w_default::Real = 0.0,
-                         progress = nothing, start = nothing, options...)
+                         progress = nothing, start = nothing, verbose::Bool = false, options...)
     values = option_values(rank, start, options)
+    check_real("M", M)
+    W === nothing || check_real("W", W)
     W === nothing || check_same_pattern(M, W)
     row_ptr, col_idx, m_values = csr_arrays(M)
     w_values = W === nothing ? nothing : csr_arrays(W).values
     n_rows, n_cols = size(M)
-    run_fit(n_rows, n_cols, rank, values, start, progress) do model
+    run_fit(n_rows, n_cols, rank, values, start, progress, verbose) do model
         GC.@preserve row_ptr col_idx m_values w_values begin
             w_ptr = w_values === nothing ? Ptr{Float64}(C_NULL) : pointer(w_values)
             ccall(sym(:wlra_fit_csr), Int32,

@@ -105,12 +105,47 @@ relative_error(fit, truth) = norm(fitted(fit) - truth) / norm(truth)
         serialize(buffer, fit)
         again = deserialize(seekstart(buffer))
         rows, weights = p.truth[1:5, :], p.W[1:5, :]
-        u = fold_in(again, rows, weights; ridge = 0.01)
-        @test u == fold_in(fit, rows, weights; ridge = 0.01)
+        # The fit's ridge travels with it: fold-in uses it.
+        @test fit.ridge == 0.01 && again.ridge == 0.01
+        u = fold_in(again, rows, weights)
+        @test u == fold_in(fit, rows, weights)
         # The training rows' fold-in is the fit's next U half-step: at a
         # converged fit, its own U to within the tolerance's effect.
         @test maximum(abs.(u - fit.U[1:5, :])) <= 1e-4 * maximum(abs.(fit.U))
         @test size(fold_in(fit, zeros(0, size(fit.V, 1)))) == (0, 3)
+    end
+
+    @testset "offsets: fitted, predict and fold-in include them, by the library" begin
+        p = planted_problem()
+        M = p.truth .+ (1:80) .+ 10 .* (1:60)'
+        fit = wlra_fit(M, p.W; rank = 3, offsets = :both, tolerance = 1e-14, max_iterations = 500)
+        @test fit.offsets == :both && length(fit.row_offsets) == 80 && length(fit.col_offsets) == 60
+        @test maximum(abs.(fitted(fit) - M)) <= 1e-6 * maximum(abs.(M))
+        i, j = [1, 5, 80], [2, 60, 1]
+        @test maximum(abs.(predict(fit, i, j) - [fitted(fit)[a, b] for (a, b) in zip(i, j)])) <= 1e-10 * maximum(abs.(M))
+        u, a = fold_in_with_offsets(fit, M[1:4, :], p.W[1:4, :])
+        @test maximum(abs.(u * fit.V' .+ a .+ fit.col_offsets' - M[1:4, :])) <= 1e-6 * maximum(abs.(M))
+    end
+
+    @testset "the same input checks as Python and R" begin
+        p = planted_problem()
+        err(f) = try f(); nothing catch e; e end
+        e = err(() -> wlra_fit(p.truth; rank = 3, start = (ones(80, 4), ones(60, 3))))
+        @test e isa WlraError && e.name == :invalid_argument
+        @test occursin("start U0 has shape (80, 4) but must be (80, 3): one row per row of M (80) and one column per component (rank = 3)", e.message)
+        e = err(() -> wlra_fit(p.truth .+ 0im; rank = 3))
+        @test e isa WlraError && occursin(r"^M has element type Complex(F64|\{Float64\}): wlra fits real matrices", e.message)
+        e = err(() -> wlra_fit(fill("a", 80, 60); rank = 3))
+        @test e isa WlraError && startswith(e.message, "M has element type String, which is not numeric")
+        @test_logs (:warn, r"every weight is 0") wlra_fit(p.truth, zeros(80, 60); rank = 3)
+        rank_one = (1:80) * (1:60)'
+        @test_logs (:warn, r"the fit is degenerate: U V' has rank 1, below rank = 2") wlra_fit(Float64.(rank_one); rank = 2, tolerance = 0, max_iterations = 5)
+    end
+
+    @testset "cross-validation over the library's folds" begin
+        p = planted_problem()
+        cv = cross_validate(p.truth, p.W; ranks = [2, 3], ridges = [0.0], folds = 3, tolerance = 1e-10)
+        @test size(cv.fold_rmse) == (2, 1, 3) && cv.best_rank == 3 && length(cv.table) == 2
     end
 
     @testset "factors equal the C ABI reference program's" begin

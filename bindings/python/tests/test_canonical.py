@@ -139,7 +139,8 @@ def test_a_fit_that_runs_out_of_iterations_warns_with_the_count_and_the_remedy()
 
 def test_without_max_iterations_the_warning_names_the_default():
     M, W = slow_completion()
-    with pytest.warns(wlra.ConvergenceWarning, match="max_iterations not set: 100 per start"):
+    with pytest.warns(wlra.ConvergenceWarning, match="max_iterations not set: each start runs up to its method.s default, "
+                                                    "100 for alternation, 500 for VarPro"):
         fit = wlra.fit(M, W, rank=5, method="alternating", restarts=0)
     assert fit.iterations == 100 and not fit.converged
 

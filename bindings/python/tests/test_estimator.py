@@ -227,3 +227,30 @@ def test_dataframes_with_pandas_na_and_pandas_output():
     # The same entry as an object array holding pd.NA.
     as_object = wlra.WLRA(2, tolerance=1e-10, max_iterations=5000).fit(frame.to_numpy(dtype=object))
     np.testing.assert_allclose(as_object.components_, explicit.components_, rtol=0, atol=1e-12)
+
+
+def test_offsets_columns_centres_as_pca_and_mean_is_the_column_offsets():
+    from sklearn.decomposition import PCA
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 3)) @ rng.standard_normal((3, 12)) + 0.01 * rng.standard_normal((40, 12)) \
+        + rng.uniform(-5, 5, 12)
+    model = wlra.WLRA(3, offsets="columns", tolerance=1e-14, max_iterations=2000).fit(X)
+    pca = PCA(3).fit(X)
+    # Unit weights, nothing missing: the column offsets are the column means
+    # at the optimum, and the components PCA's up to sign.
+    np.testing.assert_allclose(model.mean_, X.mean(axis=0), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(model.singular_values_, pca.singular_values_, rtol=1e-8)
+    np.testing.assert_allclose(np.abs(model.components_ @ pca.components_.T), np.eye(3), rtol=0, atol=1e-6)
+    # transform takes mean_ off; inverse_transform puts it back.
+    X_new = X[:5] + 0.1
+    Z = model.transform(X_new)
+    np.testing.assert_allclose(np.abs(Z), np.abs(pca.transform(X_new)), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(model.inverse_transform(Z), pca.inverse_transform(pca.transform(X_new)),
+                               rtol=0, atol=1e-6)
+    # Without offsets nothing is centred: mean_ is 0 and the fit is the uncentred one.
+    plain = wlra.WLRA(3).fit(X)
+    np.testing.assert_array_equal(plain.mean_, np.zeros(12))
+    np.testing.assert_allclose(plain.inverse_transform(plain.transform(X[:2])),
+                               plain.transform(X[:2]) @ plain.components_, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"offsets = 'rows' must be \"none\" or \"columns\" \(centring\)"):
+        wlra.WLRA(3, offsets="rows").fit(X)

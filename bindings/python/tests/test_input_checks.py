@@ -92,3 +92,25 @@ def test_non_numeric_m_is_refused_naming_the_entry(problem):
         wlra.fit(text, rank=RANK)
     with pytest.raises(InvalidArgumentError, match=r"^M has dtype <U1, which is not numeric"):
         wlra.fit(np.full(M.shape, "a"), rank=RANK)
+
+
+def test_a_degenerate_fit_warns_with_the_library_count(problem):
+    rank_one = np.outer(np.arange(1.0, 7.0), np.arange(1.0, 6.0))
+    with pytest.warns(UserWarning, match=r"^wlra: the fit is degenerate: U V\^T has rank 1, below rank = 2 "
+                                         r"\(1 of its singular values are 0\); a lower rank fits the same product$"):
+        wlra.fit(rank_one, rank=RANK)
+    with pytest.warns(UserWarning, match=r"^wlra: the fit is degenerate: U V\^T = 0 \(all 2 singular values are 0\)$"):
+        wlra.fit(np.zeros((N_ROWS, N_COLS)), rank=RANK)
+    M, _, _ = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wlra.fit(M, rank=RANK)  # full rank: no warning
+
+
+def test_every_weight_zero_warns_once_and_not_as_degenerate(problem):
+    M, _, _ = problem
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wlra.fit(M, np.zeros_like(M), rank=RANK)
+    assert [str(w.message) for w in caught] == [
+        "wlra: every weight is 0 (or every entry of M missing): the fit is U = V = 0, s = 0"]

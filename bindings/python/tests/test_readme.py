@@ -73,9 +73,9 @@ def test_readme_shows_the_signatures_of_fit_and_fit_sparse():
 def test_readme_shows_the_signature_of_the_estimator():
     pytest.importorskip("sklearn")
     assert parameters(documented_signature("wlra.WLRA")) == signature(wlra.WLRA)
-    # "The parameters are wlra.fit's options (all but offsets, folds and held_out_fold)"
+    # "The parameters are wlra.fit's options (all but folds and held_out_fold)"
     options = set(inspect.signature(wlra.WLRA).parameters) - {"n_components", "verbose"}
-    assert options == set(OPTIONS) - {"offsets", "folds", "held_out_fold"}
+    assert options == set(OPTIONS) - {"folds", "held_out_fold"}
 
 
 def test_readme_option_table_lists_exactly_the_options_fit_accepts():

@@ -85,6 +85,9 @@ INFO_HELD_OUT_ENTRIES = 11
 # Added in C ABI 1.4: rows plus columns with no positive weight (a library
 # before 1.4 answers invalid_argument, read as None: no warning).
 INFO_ZERO_WEIGHT_LINES = 12
+# Added in C ABI 1.4: how many components the fitted product U V^T lacks
+# (rank minus its numerical rank; None before 1.4: no warning).
+INFO_DEGENERATE = 13
 
 # WLRA_OPTION_MISSING_NAN (C ABI 1.4): NaN in M is a missing entry (weight
 # 0), read in place by the library. Every fit and fold-in sets it, so M is

@@ -66,8 +66,14 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     adaptive_accuracy, overrelaxation :
         Options of wlra.fit (the C API's WLRA_OPTION_*), with its defaults.
     max_iterations : int or None, default None
-        None: the library's default (100 per start, each restart its own);
+        None: the library's default (each start its method's default: 100
+        iterations for alternation, 500 for VarPro);
         an integer bounds the whole fit, restarts included.
+    offsets : "none" or "columns", default "none"
+        "columns" centres: X ~ 1 mean_ + Z @ components_, the column offsets
+        fitted with the factors (wlra.fit's offsets="columns", unpenalized).
+        "rows" and "both" are refused: a per-sample offset has no place in
+        transform's output (wlra.fit fits them).
     verbose : bool, default False
         One line per outer iteration.
 
@@ -81,6 +87,10 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     components_ : (k, n_features), V^T: orthonormal rows, in each row the
         entry of largest magnitude positive (the first on ties).
     singular_values_ : (k,), s, descending.
+    mean_ : (n_features,), the fitted column offsets b with
+        offsets="columns" (for unit weights and no missing entries, at the
+        optimum, X.mean(axis=0), as scikit-learn's PCA centres); zeros with
+        offsets="none", which does not centre.
     n_features_in_, feature_names_in_ (for a DataFrame), converged_,
     n_iter_, objective_ : as the fit reported them.
 
@@ -88,14 +98,16 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     rows is the fold-in (each row's weighted ridge regression on the fitted
     factor, expressed in the canonical basis), which for the training rows
     differs from U diag(s) by the fit's last half-step only.
-    ``inverse_transform(Z)`` is Z @ components_. A fit that stops without
+    With offsets="columns", transform takes mean_ off each row's observed
+    entries first (the library's fold-in with the fitted column offsets),
+    and ``inverse_transform(Z)`` is Z @ components_ + mean_. A fit that stops without
     converging warns (wlra.ConvergenceWarning).
     """
 
     def __init__(self, n_components=2, *, ridge=0.0, ridge_scaling="uniform", max_iterations=None,
                  tolerance=1e-8, solver="auto", method="auto", init="svd", restarts=-1, seed=0,
                  threads=0, sketch_size_factor=4.0, regression_tolerance=1e-10, clip=0.0,
-                 adaptive_accuracy=1, overrelaxation=1.0, verbose=False):
+                 adaptive_accuracy=1, overrelaxation=1.0, offsets="none", verbose=False):
         self.n_components = n_components
         self.ridge = ridge
         self.ridge_scaling = ridge_scaling
@@ -112,6 +124,7 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.clip = clip
         self.adaptive_accuracy = adaptive_accuracy
         self.overrelaxation = overrelaxation
+        self.offsets = offsets
         self.verbose = verbose
 
     def _options(self):
@@ -138,10 +151,16 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if k > min(n, m):
             raise ValueError(f"n_components = {k} must be at most min(n_samples, n_features): "
                              f"n_samples = {n}, n_features = {m}")
-        result = fit(X, W, rank=int(k), verbose=bool(self.verbose), **self._options())
+        if self.offsets not in ("none", "columns"):
+            raise ValueError(f"offsets = {self.offsets!r} must be \"none\" or \"columns\" (centring): per-sample "
+                             "offsets (\"rows\", \"both\") have no place in transform's output; wlra.fit fits them")
+        result = fit(X, W, rank=int(k), verbose=bool(self.verbose), offsets=self.offsets, **self._options())
         library_U, library_V = result.library_factors
         self.components_ = result.V.T.copy()
         self.singular_values_ = result.s
+        self.mean_ = result.col_offsets if result.col_offsets is not None else np.zeros(m)
+        # Fold-in takes the fitted column offsets off (the fit's, not a later set_params').
+        self._centred = result.col_offsets is not None
         self.converged_ = result.converged
         self.n_iter_ = result.iterations
         self.objective_ = result.objective
@@ -177,17 +196,19 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "components_")
         X = _checked(_na_as_nan(X), self, finite="allow-nan", reset=False)
         W = self._weights(W, X)
-        u, _ = _fold_in(self._library_factors, X, W, self._fold_in_options)
+        u, _ = _fold_in(self._library_factors, X, W, self._fold_in_options,
+                        col_offsets=self.mean_ if getattr(self, "_centred", False) else None)
         return u @ self._to_canonical
 
     def inverse_transform(self, Z):
-        """Z @ components_: the low rank approximation of rows given by Z (n x k)."""
+        """Z @ components_ + mean_: the low rank approximation of rows given
+        by Z (n x k), with the column offsets (zeros without offsets)."""
         check_is_fitted(self, "components_")
         Z = _checked(Z, finite=True, input_name="Z")
         k = self.components_.shape[0]
         if Z.shape[1] != k:
             raise ValueError(f"Z has {Z.shape[1]} columns, the fit has n_components = {k}")
-        return Z @ self.components_
+        return Z @ self.components_ + self.mean_
 
     @property
     def _n_features_out(self):

@@ -460,11 +460,27 @@ def _run(lib, rank, values, start, progress, verbose, n_rows, n_cols, fit_call):
         _check(lib, model, status)
         result = _result(lib, model, n_rows, n_cols, rank)
         zero_lines = _optional_info(lib, model, C.INFO_ZERO_WEIGHT_LINES)
+        deficiency = _optional_info(lib, model, C.INFO_DEGENERATE)
     finally:
         lib.wlra_destroy(model)
     _warn_unless_converged(result, values)
     _warn_about_zero_weights(zero_lines, n_rows, n_cols)
+    if zero_lines != n_rows + n_cols:  # all weights 0: said above
+        _warn_if_degenerate(deficiency, rank)
     return result
+
+
+def _warn_if_degenerate(deficiency, rank):
+    """A UserWarning when the fitted product U V^T has rank below `rank`
+    (the library's WLRA_INFO_DEGENERATE)."""
+    if not deficiency:
+        return
+    if deficiency == rank:
+        text = f"the fit is degenerate: U V^T = 0 (all {rank} singular values are 0)"
+    else:
+        text = (f"the fit is degenerate: U V^T has rank {rank - int(deficiency)}, below rank = {rank} "
+                f"({int(deficiency)} of its singular values are 0); a lower rank fits the same product")
+    warnings.warn(f"wlra: {text}", UserWarning, stacklevel=_stacklevel_outside_wlra())
 
 
 def _warn_about_zero_weights(lines, n_rows, n_cols):
@@ -490,8 +506,9 @@ def _warn_unless_converged(result, values):
     if result.converged or tolerance == 0 or max_iterations == 0:
         return
     if max_iterations is None:
-        # The library's default: 100 per start (restarts each get their own).
-        bound, limit = "max_iterations not set: 100 per start", 100
+        # The library's default: each start its method's own budget.
+        bound, limit = ("max_iterations not set: each start runs up to its method's default, "
+                        "100 for alternation, 500 for VarPro"), 100
     else:
         bound, limit = f"max_iterations = {int(max_iterations)}", int(max_iterations)
     warnings.warn(

@@ -139,7 +139,8 @@ summary.wlra <- function(object, ...) {
     list(dim = c(nrow(object$U), nrow(object$V)), rank = ncol(object$U), d = object$d,
          offsets = if (is.null(object$offsets)) "none" else object$offsets,
          objective = object$objective, iterations = object$iterations,
-         max_iterations = object$max_iterations, converged = object$converged,
+         max_iterations = object$max_iterations, max_iterations_given = object$max_iterations_given,
+         converged = object$converged,
          tolerance = object$tolerance, method_used = object$method_used,
          solver_used = object$solver_used, ridge = object$ridge, ridge_scaling = object$ridge_scaling,
          starts = object$starts, starts_at_best = object$starts_at_best,
@@ -152,8 +153,8 @@ print.summary.wlra <- function(x, digits = max(3L, getOption("digits") - 3L), ..
   if (!is.null(x$call)) cat("Call:\n", paste(deparse(x$call), collapse = "\n"), "\n\n", sep = "")
   cat(sprintf("Weighted low rank approximation of a %d x %d matrix, rank %d\n", x$dim[1], x$dim[2], x$rank))
   cat(sprintf("Objective:       %s\n", format(x$objective, digits = digits)))
-  cat(sprintf("Iterations:      %d of max_iterations = %d, %s (tolerance = %g)\n",
-              x$iterations, x$max_iterations, fit_status(x), x$tolerance))
+  cat(sprintf("Iterations:      %d (%s), %s (tolerance = %g)\n",
+              x$iterations, iteration_budget(x), fit_status(x), x$tolerance))
   cat(sprintf("Method, solver:  %s, %s\n", x$method_used, x$solver_used))
   if (!is.na(x$starts) && x$starts > 1) {
     cat(sprintf("Starts:          %d, %d at the best objective\n", x$starts, x$starts_at_best))

@@ -219,12 +219,26 @@ with_offsets <- function(options, offsets) {
   options
 }
 
+# The iteration budget a fit ran under, in words: an explicit max_iterations
+# bounds the whole fit, restarts included; without one every start gets its
+# outer method's default budget (100 iterations for alternation, 500 for
+# VarPro), so the total may exceed 100 (docs/api.md, WLRA_OPTION_MAX_ITERATIONS).
+iteration_budget <- function(x) {
+  if (isFALSE(x$max_iterations_given)) {
+    starts <- if (!is.null(x$starts) && !is.na(x$starts) && x$starts > 1) sprintf("%d starts, ", x$starts) else ""
+    sprintf("%smax_iterations not set: each start runs up to its method's default, 100 for alternation, 500 for VarPro",
+            starts)
+  } else {
+    sprintf("max_iterations = %d for the whole fit, restarts included", x$max_iterations)
+  }
+}
+
 # The "wlra" object, or the condition, for what the .Call glue returned:
 # list(status, message, U, V, info, options, a, b). `data` is the M fitted
 # (kept for residuals(), by reference: no copy); `names` the dimnames of the
 # factors' rows. row_offsets (a) and col_offsets (b) are NULL for a side
 # the fit does not have (WLRA_OPTION_OFFSETS, read back from the model).
-fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL)) {
+fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL), budget_given = TRUE) {
   status <- out[[1]]
   if (status == -2L || inherits(raised$error, "interrupt")) raise_interrupt()
   if (!is.null(raised$error)) stop(raised$error)
@@ -250,7 +264,8 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
          method_used = if (is.na(info[[6]])) NA_character_ else .wlra_methods_used[info[[6]] + 1],
          starts = as.integer(info[[7]]), starts_at_best = as.integer(info[[8]]),
          held_out_rmse = info[[9]], held_out_entries = as.integer(info[[10]]),
-         max_iterations = as.integer(read[[1]]), tolerance = read[[2]], ridge = read[[3]],
+         max_iterations = as.integer(read[[1]]), max_iterations_given = budget_given,
+         tolerance = read[[2]], ridge = read[[3]],
          ridge_scaling = if (is.na(read[[4]])) NA_character_ else names(.wlra_choices$ridge_scaling)[read[[4]] + 1],
          data = data, call = call),
     class = "wlra"
@@ -262,9 +277,9 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
     warning(structure(
       class = c("wlra_convergence_warning", "warning", "condition"),
       list(message = sprintf(paste(
-        "wlra did not converge: %d iterations (max_iterations = %d) ended with the objective's",
+        "wlra did not converge: %d iterations (%s) ended with the objective's",
         "relative decrease above tolerance = %g; raise max_iterations or tolerance"),
-        result$iterations, result$max_iterations, result$tolerance),
+        result$iterations, iteration_budget(result), result$tolerance),
         call = call, result = result)))
   }
   # Rows or columns without a positive weight (WLRA_INFO_ZERO_WEIGHT_LINES,
@@ -280,6 +295,21 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL))
               as.integer(zero_lines), n, m)
     }
     warning(structure(class = c("wlra_zero_weight_warning", "warning", "condition"),
+                      list(message = text, call = call, result = result)))
+  }
+  # A product U V^T of rank below `rank` (WLRA_INFO_DEGENERATE, counted
+  # by the library); not said again when every weight is 0.
+  deficiency <- info[[12]]
+  all_zero <- isTRUE(zero_lines == nrow(U) + nrow(V))
+  if (length(deficiency) && !is.na(deficiency) && deficiency > 0 && !all_zero) {
+    k <- ncol(U)
+    text <- if (deficiency == k) {
+      sprintf("wlra: the fit is degenerate: U V^T = 0 (all %d singular values are 0)", k)
+    } else {
+      sprintf("wlra: the fit is degenerate: U V^T has rank %d, below rank = %d (%d of its singular values are 0); a lower rank fits the same product",
+              k - as.integer(deficiency), k, as.integer(deficiency))
+    }
+    warning(structure(class = c("wlra_degenerate_warning", "warning", "condition"),
                       list(message = text, call = call, result = result)))
   }
   result
@@ -350,7 +380,8 @@ wlra <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "columns", 
   a$option_values <- c(a$option_values, 1)
   out <- .Call(C_wlra_r_fit, M, W, a$rank, a$option_ids, a$option_values, a$progress,
                isTRUE(verbose), a$start_u, a$start_v)
-  fit_result(out, raised, call, data, list(rownames(data), colnames(data)))
+  fit_result(out, raised, call, data, list(rownames(data), colnames(data)),
+             budget_given = "max_iterations" %in% names(list(...)))
 }
 
 # A sparseMatrix of package Matrix as a dgCMatrix: a dgCMatrix as it is,
@@ -442,7 +473,7 @@ wlra_sparse <- function(M, W = NULL, rank, ..., offsets = c("none", "rows", "col
   out <- .Call(C_wlra_r_fit_csc, M@Dim, M@p, M@i, M@x, if (is.null(W)) NULL else W@x,
                as.double(unlist(defaults)),
                a$rank, a$option_ids, a$option_values, a$progress, isTRUE(verbose), a$start_u, a$start_v)
-  fit_result(out, raised, call, data, M@Dimnames)
+  fit_result(out, raised, call, data, M@Dimnames, budget_given = "max_iterations" %in% names(list(...)))
 }
 
 # The version of the linked libwlra, e.g. "1.0.0".

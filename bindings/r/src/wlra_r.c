@@ -78,11 +78,14 @@ static int32_t call_progress(void *user_data, size_t iteration, double objective
 #ifndef WLRA_INFO_ZERO_WEIGHT_LINES
 #define WLRA_INFO_ZERO_WEIGHT_LINES 12
 #endif
+#ifndef WLRA_INFO_DEGENERATE
+#define WLRA_INFO_DEGENERATE 13
+#endif
 
 /* Every library has the first N_REQUIRED_INFO items; a library without
  * the others answers WLRA_ERROR_INVALID_ARGUMENT and they stay NA. */
 #define N_REQUIRED_INFO 5
-#define N_INFO 11
+#define N_INFO 12
 static const int32_t INFO_ITEMS[N_INFO] = {
     WLRA_INFO_OBJECTIVE, WLRA_INFO_ITERATIONS, WLRA_INFO_CONVERGED,
     WLRA_INFO_ELAPSED_SECONDS, WLRA_INFO_SOLVER_USED,
@@ -91,6 +94,8 @@ static const int32_t INFO_ITEMS[N_INFO] = {
     WLRA_INFO_HELD_OUT_RMSE, WLRA_INFO_HELD_OUT_ENTRIES,
     /* Rows plus columns without a positive weight (1.4): warned about. */
     WLRA_INFO_ZERO_WEIGHT_LINES,
+    /* Components the fitted U V^T lacks (1.4): warned about. */
+    WLRA_INFO_DEGENERATE,
 };
 
 /* The options the R side reads back after a fit (the non-convergence
@@ -132,7 +137,8 @@ static SEXP failure(int status, const char *message) {
 /* One fit of `p` with the options, progress callback, verbosity and start
  * of the R side. Returns list(status, message, U, V, info, options, a, b)
  * where info is c(objective, iterations, converged, elapsed, solver,
- * method, starts, starts at best, held-out RMSE, held-out entries),
+ * method, starts, starts at best, held-out RMSE, held-out entries,
+ * zero-weight lines, rank deficiency),
  * options c(max_iterations, tolerance, ridge, ridge_scaling, offsets) as
  * the model had them, a and b the row and column offsets
  * (wlra_get_offsets: zeros for a side the fit does not have), and U, V,

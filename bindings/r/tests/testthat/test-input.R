@@ -59,3 +59,18 @@ test_that("a character matrix is refused before any coercion warning", {
   expect_error(wlra(p$M, matrix("1", 6, 5), rank = 2), "W is a character matrix", fixed = TRUE,
                class = "wlra_error_invalid_argument")
 })
+
+test_that("a degenerate fit warns with the library's count", {
+  rank_one <- outer(1:6, 1:5) + 0
+  expect_warning(wlra(rank_one, rank = 2),
+                 "wlra: the fit is degenerate: U V^T has rank 1, below rank = 2 (1 of its singular values are 0); a lower rank fits the same product",
+                 fixed = TRUE, class = "wlra_degenerate_warning")
+  expect_warning(wlra(matrix(0, 6, 5), rank = 2),
+                 "wlra: the fit is degenerate: U V^T = 0 (all 2 singular values are 0)",
+                 fixed = TRUE, class = "wlra_degenerate_warning")
+  p <- input_problem()
+  expect_warning(wlra(p$M, rank = 2), NA)
+  # Every weight 0 is said once, as such, not again as a degenerate fit.
+  expect_warning(expect_warning(wlra(p$M, 0 * p$M, rank = 2), "every weight is 0",
+                                class = "wlra_zero_weight_warning"), NA)
+})

@@ -212,7 +212,8 @@ test_that("summary and print give rank, objective, iterations, convergence, meth
   expect_identical(s$ridge, 0.1)
   out <- capture.output(print(s))
   expect_true(any(grepl("80 x 60 matrix, rank 3", out, fixed = TRUE)))
-  expect_true(any(grepl(sprintf("Iterations:      %d of max_iterations = 2000, converged", fit$iterations), out, fixed = TRUE)))
+  expect_true(any(grepl(sprintf("Iterations:      %d (max_iterations = 2000 for the whole fit, restarts included), converged",
+                                fit$iterations), out, fixed = TRUE)))
   expect_true(any(grepl("Method, solver:  alternating, exact", out, fixed = TRUE)))
   expect_output(print(fit), "wlra fit: 80 x 60, rank 3; objective .* iterations \\(converged\\), solver exact")
 })
@@ -220,13 +221,13 @@ test_that("summary and print give rank, objective, iterations, convergence, meth
 test_that("a fit that stops without converging warns, naming iterations and max_iterations", {
   p <- cv_problem()
   expect_warning(fit <- wlra(p$M, p$W, rank = 3, max_iterations = 3, tolerance = 1e-12, init = "random"),
-                 "wlra did not converge: 3 iterations (max_iterations = 3)", fixed = TRUE,
+                 "wlra did not converge: 3 iterations (max_iterations = 3 for the whole fit, restarts included)", fixed = TRUE,
                  class = "wlra_convergence_warning")
   expect_false(fit$converged)
   M <- Matrix::Matrix(p$M, sparse = TRUE)
   W <- Matrix::Matrix(p$W, sparse = TRUE)
   expect_warning(wlra_sparse(M, W, rank = 3, max_iterations = 2, tolerance = 1e-12, init = "random"),
-                 "2 iterations (max_iterations = 2)", fixed = TRUE, class = "wlra_convergence_warning")
+                 "2 iterations (max_iterations = 2 for the whole fit, restarts included)", fixed = TRUE, class = "wlra_convergence_warning")
   expect_no_warning(fit <- wlra(p$M, p$W, rank = 3, tolerance = 1e-10, max_iterations = 500))
   expect_true(fit$converged)
   # Fits that ask not to converge: tolerance = 0 (run max_iterations), or
@@ -248,4 +249,36 @@ test_that("held_out_fold counts from 1 and is checked", {
                class = "wlra_error_invalid_argument")
   expect_error(wlra(p$M, p$W, rank = 3, folds = 4, held_out_fold = 0), "held_out_fold = 0",
                class = "wlra_error_invalid_argument")
+})
+
+test_that("summary says the default budget is per start, not max_iterations = 100", {
+  # Missing entries with the defaults: AUTO may run VarPro with restarts,
+  # each start with its method's own budget, so the total can pass 100.
+  p <- cv_problem()
+  fit <- suppressWarnings(wlra(p$M, p$W, rank = 3))
+  expect_false(fit$max_iterations_given)
+  out <- capture.output(print(summary(fit)))
+  line <- grep("^Iterations:", out, value = TRUE)
+  expect_length(line, 1)
+  expect_false(grepl("of max_iterations = 100", line, fixed = TRUE))
+  expect_true(grepl(paste0("max_iterations not set: each start runs up to its method's default, ",
+                           "100 for alternation, 500 for VarPro)"), line, fixed = TRUE))
+  expect_true(startsWith(line, sprintf("Iterations:      %d (", fit$iterations)))
+})
+
+test_that("help(wlra) says what runs by default, and it is what runs", {
+  rd <- tools::Rd_db("wlra")[["wlra.Rd"]]
+  # The Rd source with \code{} markup removed: the same in any locale
+  # (Rd2txt's quotes depend on it).
+  text <- paste(as.character(rd, deparse = TRUE), collapse = "")
+  text <- gsub("\\s+", " ", gsub("\\\\code\\{([^{}]*)\\}", "\\1", text))
+  expect_true(grepl("What runs by default (method = \"auto\"): the truncated SVD in closed form where it is the optimum", text, fixed = TRUE))
+  expect_true(grepl("plain alternation when clip, overrelaxation or an explicit solver is set", text, fixed = TRUE))
+  expect_false(grepl("bound on the factors' entries (0 = off)", text, fixed = TRUE))
+  set.seed(3)
+  M <- matrix(rnorm(30 * 2), 30) %*% matrix(rnorm(2 * 20), 2) + 0.01 * matrix(rnorm(600), 30)
+  expect_identical(wlra(M, rank = 2)$method_used, "svd")
+  expect_identical(wlra(M, rank = 2, clip = 2)$method_used, "alternating")
+  M[sample(600, 200)] <- NA
+  expect_true(suppressWarnings(wlra(M, rank = 2))$method_used %in% c("accelerated", "varpro"))
 })
