@@ -39,9 +39,18 @@ pub struct Fitted {
     pub offsets: Offsets,
     /// Loaded by `set_fitted`: no fit ran, no objective, method or solver.
     pub loaded: bool,
-    /// The problem's row count where U holds only this rank's rows of it
-    /// (a distributed fit over several ranks); None where U is whole.
-    pub rows_of: Option<usize>,
+    /// What the model knows of the whole U where it holds only this rank's
+    /// rows of it (a distributed fit over several ranks); None where U is
+    /// whole.
+    pub whole_u: Option<WholeU>,
+}
+
+/// The whole U of a distributed fit, as one rank's model knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct WholeU {
+    pub n_rows: usize,
+    /// WLRA_INFO_DEGENERATE, computed in the fit on the whole factors.
+    pub rank_deficiency: usize,
 }
 
 impl std::ops::Deref for Fitted {
@@ -260,7 +269,7 @@ impl Model {
             held_out,
             offsets: options.offsets,
             loaded: false,
-            rows_of: None,
+            whole_u: None,
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -272,12 +281,10 @@ impl Model {
 
     /// Run a distributed fit (`crate::distributed`) on the model's pool with
     /// its progress callback, and keep its outcome as `fit_checked` does (U:
-    /// this rank's rows of the `n_rows`; a cancelled fit keeps its last
-    /// factors).
+    /// this rank's rows; a cancelled fit keeps its last factors).
     #[cfg(feature = "mpi")]
     pub(crate) fn fit_distributed(
         &mut self,
-        n_rows: usize,
         fit: impl FnOnce(&rayon::ThreadPool, Progress<'_>) -> Result<DistributedOutcome>,
     ) -> Result<()> {
         let started = Instant::now();
@@ -288,16 +295,24 @@ impl Model {
             Some(callback) => callback.as_mut(),
             None => &mut keep_going,
         };
-        let (outcome, held_out) = fit(pool, progress)?;
+        let DistributedOutcome {
+            fit: outcome,
+            held_out,
+            n_rows,
+            rank_deficiency,
+        } = fit(pool, progress)?;
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
-        let outcome_rows = outcome.factors.u.nrows();
+        let whole_u = WholeU {
+            n_rows,
+            rank_deficiency,
+        };
         self.fitted = Some(Fitted {
+            whole_u: (outcome.factors.u.nrows() < n_rows).then_some(whole_u),
             outcome,
             elapsed_seconds: started.elapsed().as_secs_f64(),
             held_out,
             offsets: self.options.offsets,
             loaded: false,
-            rows_of: (outcome_rows < n_rows).then_some(n_rows),
         });
         if cancelled {
             return Err(Error::Cancelled(format!(
@@ -356,7 +371,7 @@ impl Model {
             held_out: None,
             offsets,
             loaded: true,
-            rows_of: None,
+            whole_u: None,
         });
         Ok(())
     }

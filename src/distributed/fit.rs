@@ -22,6 +22,7 @@ use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
 use super::sides::{distributed_solver, DistributedSides};
 use super::{held_out, reduced, start, unobserved, warm, Exchange};
+use crate::canonical::rank_deficiency;
 use crate::driver::{in_callers_units, rescaled};
 use crate::error::{Error, Result};
 use crate::held_out::HeldOutError;
@@ -49,8 +50,15 @@ fn gathered_weight_sums(
     Ok(Some(unobserved::whole_weight_sums(comm, layout, problems)?))
 }
 
-/// A distributed fit's outcome and its held-out error, for the model.
-pub type Outcome = (FitOutcome, Option<HeldOutError>);
+/// A distributed fit's outcome for the model: U holds this rank's rows of
+/// the `n_rows`; the held-out error; and WLRA_INFO_DEGENERATE's count,
+/// which needs every row of U (counted before the rank keeps its own).
+pub struct Outcome {
+    pub fit: FitOutcome,
+    pub held_out: Option<HeldOutError>,
+    pub n_rows: usize,
+    pub rank_deficiency: usize,
+}
 
 /// The distributed alternation (after the status agreement on the local
 /// checks): `outer::alternating::alternate` over this rank's sides, with
@@ -345,6 +353,8 @@ fn finish(
         }
         None => None,
     };
+    let whole = (u.subcols(0, k), run.factors.v.subcols(0, k));
+    let rank_deficiency = agreed(comm, rank_deficiency(whole.0, whole.1))?;
     let local_u = try_from_fn(
         block.n_local,
         u.ncols(),
@@ -352,5 +362,10 @@ fn finish(
         "the local factor rows",
     )?;
     run.factors.u = local_u;
-    Ok((run, held_out))
+    Ok(Outcome {
+        fit: run,
+        held_out,
+        n_rows: block.n_rows,
+        rank_deficiency,
+    })
 }

@@ -37,7 +37,7 @@ pub unsafe extern "C" fn wlra_get_canonical(
         check_layout(layout)?;
         let (fu, fv) = source.factors()?;
         // Orthonormal U and its s need every row of U.
-        if let Some(n_rows) = source.fitted()?.rows_of {
+        if let Some(n_rows) = source.fitted()?.whole_u.map(|w| w.n_rows) {
             return Err(invalid(format!(
                 "the model holds {} of the {n_rows} rows of U (a distributed fit): the \
                  canonical form needs all of them; gather U's rows (wlra_get_factors on every \

@@ -88,7 +88,7 @@ fn agree_and_fit(comm: &mut Comm<'_>, block: RowBlock, local: Result<Local<'_>>)
         start: given,
     } = agreed(comm, local)?;
     let (k, options) = (model.rank(), model.options().clone());
-    let fitted = model.fit_distributed(block.n_rows, |pool, progress| {
+    let fitted = model.fit_distributed(|pool, progress| {
         fit::run(
             comm,
             block,

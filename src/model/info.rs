@@ -14,6 +14,10 @@ impl Model {
         }
         let f = self.fitted()?;
         if item == WLRA_INFO_DEGENERATE {
+            // A distributed fit counted it on the whole factors.
+            if let Some(whole) = f.whole_u {
+                return Ok(whole.rank_deficiency as f64);
+            }
             let (u, v) = self.factors()?;
             return Ok(rank_deficiency(u, v)? as f64);
         }

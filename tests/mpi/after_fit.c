@@ -12,6 +12,10 @@
  *                             same bits as wlra_fit's; wlra_get_canonical
  *                             refused on several ranks (it needs all of U),
  *                             wlra_fit's bits on one
+ *   after_fit zero-block      rows 112.. carry no weight (on 4 ranks, all of
+ *                             the last rank's): its rows of U are 0, and
+ *                             WLRA_INFO_DEGENERATE still counts the whole U
+ *                             (0), not the rank's rows (4)
  *   after_fit warm-first      WLRA_INIT_WARM without a last fit: the SVD
  *                             start on every rank, as wlra_fit falls back
  *   after_fit fallbacks       METHOD_VARPRO with SOLVER_SKETCH: accelerated
@@ -36,9 +40,11 @@ static double data(int i, int j) {
     for (int d = 0; d < K; d++) s += uniform(1, i, d) * uniform(2, j, d);
     return (s + 2.0 + 1e-3 * uniform(3, i, j)) * value_scale;
 }
-/* Rows i % 19 == 0 and columns j % 23 == 0 carry no weight: 8 + 4 lines. */
+/* Rows i % 19 == 0 and columns j % 23 == 0 carry no weight: 8 + 4 lines;
+ * with zero_block, rows 112.. too. */
+static int zero_block = 0;
 static double weight(int i, int j) {
-    if (i % 19 == 0 || j % 23 == 0) return 0.0;
+    if (i % 19 == 0 || j % 23 == 0 || (zero_block && i >= 112)) return 0.0;
     return (0.5 + 0.5 * (uniform(4, i, j) + 1.0)) * weight_scale;
 }
 
@@ -84,8 +90,9 @@ static void compare_models(wlra_model *model, wlra_model *single, int r0, int r1
     wlra_get_offsets(single, sa, sb);
     CHECK(same_bits(a, sa + r0, (size_t)n_local) && same_bits(b, sb, M), "offsets differ from wlra_fit's");
 
-    int32_t items[] = {WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_ZERO_WEIGHT_LINES};
-    for (int t = 0; t < 3; t++) {
+    int32_t items[] = {WLRA_INFO_ITERATIONS, WLRA_INFO_OBJECTIVE, WLRA_INFO_ZERO_WEIGHT_LINES,
+                       WLRA_INFO_DEGENERATE};
+    for (int t = 0; t < 4; t++) {
         double mine = -1, theirs = -2;
         wlra_get_info(model, items[t], &mine);
         wlra_get_info(single, items[t], &theirs);
@@ -94,9 +101,22 @@ static void compare_models(wlra_model *model, wlra_model *single, int r0, int r1
         double slack = items[t] == WLRA_INFO_OBJECTIVE ? 1e-12 * fabs(theirs) : 0.0;
         CHECK(fabs(mine - theirs) <= slack, "info %d: %.17g, wlra_fit's %.17g", items[t], mine, theirs);
     }
-    double lines = 0;
+    double lines = 0, want = 0;
+    for (int i = 0; i < N; i++) {
+        int none = 1;
+        for (int j = 0; j < M; j++) none &= weight(i, j) == 0.0;
+        want += none;
+    }
+    for (int j = 0; j < M; j++) {
+        int none = 1;
+        for (int i = 0; i < N; i++) none &= weight(i, j) == 0.0;
+        want += none;
+    }
     wlra_get_info(model, WLRA_INFO_ZERO_WEIGHT_LINES, &lines);
-    CHECK(lines == 12, "WLRA_INFO_ZERO_WEIGHT_LINES = %g, the problem has 8 + 4", lines);
+    CHECK(lines == want, "WLRA_INFO_ZERO_WEIGHT_LINES = %g, the problem has %g", lines, want);
+    double degenerate = -1;
+    wlra_get_info(model, WLRA_INFO_DEGENERATE, &degenerate);
+    CHECK(degenerate == 0, "WLRA_INFO_DEGENERATE = %g on a fit of full rank", degenerate);
 
     /* Predictions at this rank's rows (local indices) and every column. */
     size_t count = (size_t)n_local * M;
@@ -198,6 +218,7 @@ int main(int argc, char **argv) {
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const char *mode = argc > 1 ? argv[1] : "plain";
     with_offsets = strcmp(mode, "offsets") == 0 || strcmp(mode, "scaled") == 0;
+    zero_block = strcmp(mode, "zero-block") == 0;
     if (strcmp(mode, "scaled") == 0) {
         value_scale = ldexp(1.0, -70);
         weight_scale = ldexp(1.0, 60);

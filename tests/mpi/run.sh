@@ -87,7 +87,7 @@ done
 echo "-- issue 27, acceptance 1: the model after a distributed fit (warm start, predict, transform, info, canonical)"
 mpicc -std=c99 -Wall -Wextra -Werror -O1 -Iinclude tests/mpi/after_fit.c \
     -L"$lib" -lwlra -lm -Wl,-rpath,"$PWD/$lib" -o "$out/after_fit"
-for mode in plain offsets scaled warm-first bad-warm fallbacks; do
+for mode in plain offsets scaled zero-block warm-first bad-warm fallbacks; do
     for np in 1 2 4; do
         timeout 60 mpirun --oversubscribe -np "$np" "$out/after_fit" "$mode" ||
             fail "after_fit $mode on $np ranks (exit $?; 124 = hang)"
