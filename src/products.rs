@@ -6,23 +6,24 @@ use crate::error::Result;
 use crate::kernels::blocking::{current_par, for_each_row_block, TALL_ROW_BLOCK};
 use crate::memory::try_zeros;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 /// a b for tall a (n x k) and small b (k x l), row blocks in parallel on
 /// the current rayon pool (`blocking::current_par`). Flops: 2 n k l.
 pub fn tall_times_small(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<Mat<f64>> {
     let mut out = try_zeros(a.nrows(), b.ncols(), "a factor in a new basis")?;
-    for_each_row_block(
-        current_par(),
-        out.as_mut(),
-        TALL_ROW_BLOCK,
-        |block, rows| {
-            let first = block * TALL_ROW_BLOCK;
-            let a_rows = a.subrows(first, rows.nrows());
-            matmul(rows, Accum::Replace, a_rows, b, 1.0, Par::Seq);
-        },
-    );
+    tall_times_small_into(a, b, out.as_mut());
     Ok(out)
+}
+
+/// `tall_times_small` into `out` (a.nrows() x b.ncols()), which the
+/// half-steps reuse across iterations.
+pub fn tall_times_small_into(a: MatRef<'_, f64>, b: MatRef<'_, f64>, out: MatMut<'_, f64>) {
+    for_each_row_block(current_par(), out, TALL_ROW_BLOCK, |block, rows| {
+        let first = block * TALL_ROW_BLOCK;
+        let a_rows = a.subrows(first, rows.nrows());
+        matmul(rows, Accum::Replace, a_rows, b, 1.0, Par::Seq);
+    });
 }
 
 #[cfg(test)]

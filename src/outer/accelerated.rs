@@ -382,14 +382,17 @@ pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> R
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
         let objectives = (last, value);
         let tolerance = options.tolerance;
-        if accept_iteration(
+        let (stop, spent) = accept_iteration(
             &mut run,
             &mut schedule,
             tolerance,
             objectives,
             plain,
             &mut proceed,
-        ) {
+        );
+        sides.keep_spare(spent.u);
+        sides.keep_spare(spent.v);
+        if stop {
             break;
         }
         // The iteration's plain point is now the run's factors.

@@ -41,7 +41,9 @@ pub fn solver_for(
         seed,
     } = settings;
     match (problem, method) {
-        (Problem::Dense(_), SolverKind::Exact) => Box::new(dense::exact::ExactSolver),
+        (Problem::Dense(_), SolverKind::Exact) => {
+            Box::new(dense::exact::KeptExactSolver::default())
+        }
         (Problem::Dense(_), SolverKind::Sketch) => {
             Box::new(dense::sketch::SketchSolver::new(factor, tolerance, seed))
         }
@@ -49,7 +51,7 @@ pub fn solver_for(
             dense::mean_weight_cgls::MeanWeightCgls,
             tolerance,
         )),
-        (Problem::Sparse(_), SolverKind::Exact) => Box::new(sparse::exact::SparseExactSolver),
+        (Problem::Sparse(_), SolverKind::Exact) => Box::new(sparse::exact::SparseExactSolver::default()),
         (Problem::Sparse(_), SolverKind::Sketch) => Box::new(Iterative::with_method(
             sparse::sketch::SparseSrhtCgls::new(factor, seed),
             tolerance,
