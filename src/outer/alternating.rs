@@ -367,6 +367,10 @@ impl Sides for LocalSides<'_, '_> {
     fn keep_spare(&mut self, matrix: Mat<f64>) {
         self.spares.keep(matrix);
     }
+
+    fn take_spare(&mut self, rows: usize, cols: usize) -> Result<Mat<f64>> {
+        self.spares.take(rows, cols)
+    }
 }
 
 /// `body` over one process's sides of `ctx`, with a solver per side when

@@ -117,7 +117,7 @@ impl Context<'_> {
 
     /// `objective` with its buffers kept in `scratch` (a loop's, reused
     /// from one iteration to the next).
-    pub fn objective_kept(
+    pub(crate) fn objective_kept(
         &self,
         factors: &Factors,
         scratch: &mut ResidualScratch,

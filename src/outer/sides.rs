@@ -67,12 +67,20 @@ pub trait Sides {
     /// A factor-sized matrix the loop is done with, for later half-steps
     /// to reuse (`Spares`); the default drops it.
     fn keep_spare(&mut self, _matrix: Mat<f64>) {}
+
+    /// A rows x cols matrix of stale entries for the loop to overwrite: a
+    /// kept one (`Spares`), or by default a new one.
+    fn take_spare(&mut self, rows: usize, cols: usize) -> Result<Mat<f64>> {
+        try_zeros(rows, cols, "a factor-sized matrix")
+    }
 }
 
 /// Spares kept at most: the matrices one alternating iteration lets go of
 /// (its fixed factors, the first solved factor, the last factors) and the
-/// scratch of its QRs and warm starts.
-const MAX_SPARES: usize = 8;
+/// scratch of its QRs and warm starts (8), and what an accelerated one
+/// adds (the extrapolated point, its warm start, the history's
+/// coordinates).
+const MAX_SPARES: usize = 16;
 
 /// Factor-sized matrices the loops are done with, kept for the next
 /// half-steps: after the first iteration a fit allocates no factor
