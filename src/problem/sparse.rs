@@ -450,30 +450,29 @@ impl<'a> SparseView<'a> {
     /// entries, and blocks of equal row counts would leave one thread with
     /// most of the work. Fixed by the pattern alone, never by the threads.
     pub fn row_blocks(&self) -> Result<Vec<std::ops::Range<usize>>> {
+        // Counted first: the list is reserved once, at its length.
         let mut out = Vec::new();
-        // At most one block per row, usually one per ROW_BLOCK rows.
-        try_reserve(
-            &mut out,
-            self.n_rows.div_ceil(ROW_BLOCK),
-            "the list of row blocks",
-        )?;
+        try_reserve(&mut out, self.block_iter().count(), "the list of row blocks")?;
+        out.extend(self.block_iter());
+        Ok(out)
+    }
+
+    /// The blocks of `row_blocks`, in order.
+    fn block_iter(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let ptr = &self.pattern.ptr;
         let mut start = 0;
-        while start < self.n_rows {
-            let mut end = start + 1;
+        std::iter::from_fn(move || {
+            let first = (start < self.n_rows).then_some(start)?;
+            let mut end = first + 1;
             while end < self.n_rows
-                && end - start < ROW_BLOCK
-                && self.pattern.ptr[end + 1] - self.pattern.ptr[start] <= SPARSE_BLOCK_ENTRIES
+                && end - first < ROW_BLOCK
+                && ptr[end + 1] - ptr[first] <= SPARSE_BLOCK_ENTRIES
             {
                 end += 1;
             }
-            if out.len() == out.capacity() {
-                let more = out.len().max(1);
-                try_reserve(&mut out, more, "the list of row blocks")?;
-            }
-            out.push(start..end);
             start = end;
-        }
-        Ok(out)
+            Some(first..end)
+        })
     }
 
     /// Row i of the pattern: its columns, values and weights.

@@ -48,7 +48,7 @@ pub fn solver_for(
             Box::new(dense::sketch::SketchSolver::new(factor, tolerance, seed))
         }
         (Problem::Dense(_), SolverKind::SharedPcg) => Box::new(Iterative::with_method(
-            dense::mean_weight_cgls::MeanWeightCgls,
+            dense::mean_weight_cgls::MeanWeightCgls::default(),
             tolerance,
         )),
         (Problem::Sparse(_), SolverKind::Exact) => Box::new(sparse::exact::SparseExactSolver::default()),

@@ -6,13 +6,16 @@
 //! solve instead, so they never produce NaN.
 
 use crate::error::Result;
-use crate::kernels::blocking::{block_list, map_blocks_with, stack_rows, ROW_BLOCK};
+use crate::kernels::blocking::{
+    block_list, map_blocks_with, map_owned_with, row_blocks_of, runs, stack_rows, ROW_BLOCK,
+};
+use crate::kernels::workspaces::Workspaces;
 use crate::kernels::spd_solve::SpdSolver;
 use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
 use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
-use crate::solver::half_step::{finite, HalfStep, MAX_INNER_ITERATIONS};
+use crate::solver::half_step::{finite, finite_in_place, HalfStep, MAX_INNER_ITERATIONS};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
-use faer::Mat;
+use faer::{Mat, MatMut};
 use std::ops::Range;
 
 /// One row as a preconditioner rule sees it.
@@ -58,7 +61,7 @@ pub fn gather_design(step: &HalfStep<'_>, row: &RowView<'_>, scratch: &mut RowSc
 }
 
 /// The per-task buffers of `iterative_half_step`, one set per thread.
-struct BlockScratch<S> {
+pub struct BlockScratch<S> {
     cgls: CglsWorkspace,
     row: RowScratch,
     rule: S,
@@ -113,7 +116,11 @@ pub fn iterative_half_step<R: PreconditionerRule>(
         step.par,
         &row_blocks,
         || BlockScratch::new(step, rule),
-        |scratch, rows| solve_row_block(step, rule, tol, rows, scratch),
+        |scratch, rows| {
+            let mut x = try_zeros(rows.len(), k, "a row block's solution")?;
+            let (work, used) = solve_row_block(step, rule, tol, rows, scratch, x.as_mut())?;
+            Ok((x, work, used))
+        },
     )?;
     let work = parts.iter().map(|(_, w, _)| w).sum();
     let (mut mats, mut preconditioners) = (Vec::new(), Vec::new());
@@ -135,15 +142,46 @@ pub fn iterative_half_step<R: PreconditionerRule>(
     })
 }
 
-/// One row block of `iterative_half_step`: its solutions, the
-/// row-iterations spent and the preconditioners it used.
+/// What a `BlockScratch` was made for: (rows, m, k, ridge > 0).
+pub type ScratchShape = (usize, usize, usize, bool);
+
+/// `iterative_half_step` into `out` (n x k), the per-thread scratch lent
+/// by `workspaces` (kept across half-steps) and the preconditioners
+/// dropped; returns the row-iterations spent.
+pub fn iterative_half_step_into<R: PreconditionerRule>(
+    step: &HalfStep<'_>,
+    rule: &R,
+    tol: f64,
+    mut out: MatMut<'_, f64>,
+    workspaces: &Workspaces<ScratchShape, BlockScratch<R::Scratch>>,
+) -> Result<usize>
+where
+    R::Scratch: Send,
+{
+    let (n, (m, k)) = (step.problem.n_rows(), step.fixed.shape());
+    let shape = (ROW_BLOCK.min(n), m, k, step.ridge > 0.0);
+    let make = || BlockScratch::new(step, rule);
+    let parts = row_blocks_of(out.as_mut(), ROW_BLOCK)?;
+    workspaces.stock(shape, runs(step.par, parts.len()), make)?;
+    let lend = || workspaces.lend(shape, make);
+    let work = map_owned_with(step.par, parts, lend, |scratch, (rows, x)| {
+        Ok(solve_row_block(step, rule, tol, &rows, scratch, x)?.0)
+    })?;
+    finite_in_place(out.as_ref(), "an iterative half-step")?;
+    Ok(work.iter().sum())
+}
+
+/// One row block of `iterative_half_step`: its solutions into `x` (the
+/// block's rows), the row-iterations spent and the preconditioners it
+/// used.
 fn solve_row_block<R: PreconditionerRule>(
     step: &HalfStep<'_>,
     rule: &R,
     tol: f64,
     rows: &Range<usize>,
     scratch: &mut BlockScratch<R::Scratch>,
-) -> Result<(Mat<f64>, usize, BlockPreconditioners)> {
+    mut x: MatMut<'_, f64>,
+) -> Result<(usize, BlockPreconditioners)> {
     let (rb, (m, k)) = (rows.len(), step.fixed.shape());
     let BlockScratch {
         cgls,
@@ -158,9 +196,9 @@ fn solve_row_block<R: PreconditionerRule>(
         .dense()
         .weights_rows_into(rows.clone(), 0..m, weights);
     let weights = &*weights;
-    let mut x = try_zeros(rb, k, "a row block's solution")?;
-    if let Some(warm) = step.warm_start {
-        x.copy_from(warm.subrows(rows.start, rb));
+    match step.warm_start {
+        Some(warm) => x.copy_from(warm.subrows(rows.start, rb)),
+        None => x.fill(0.0),
     }
     let views: Vec<RowView<'_>> = (0..rb)
         .map(|r| {
@@ -205,5 +243,5 @@ fn solve_row_block<R: PreconditionerRule>(
         MAX_INNER_ITERATIONS,
         cgls,
     );
-    Ok((x, work, (preconditioners, usable)))
+    Ok((work, (preconditioners, usable)))
 }
