@@ -68,7 +68,11 @@ pub fn row_blocks_of(
 ) -> Result<Vec<(Range<usize>, MatMut<'_, f64>)>> {
     let n = out.nrows();
     let mut parts = Vec::new();
-    try_reserve(&mut parts, n.div_ceil(size.max(1)), "the list of row blocks")?;
+    try_reserve(
+        &mut parts,
+        n.div_ceil(size.max(1)),
+        "the list of row blocks",
+    )?;
     let mut rest = out;
     for rows in blocks(n, size) {
         let (head, tail) = rest.split_at_row_mut(rows.len());

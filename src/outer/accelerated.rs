@@ -383,7 +383,11 @@ pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> R
     let mut run = FitOutcome::new(start, start_objective);
     let mut history = History::new(m, k)?;
     let room = if sides.orthonormalizes() {
-        Some(try_zeros(run.factors.u.nrows(), k, "the acceleration's basis")?)
+        Some(try_zeros(
+            run.factors.u.nrows(),
+            k,
+            "the acceleration's basis",
+        )?)
     } else {
         None
     };

@@ -400,7 +400,8 @@ impl<'a> SparseView<'a> {
         let longest = (0..self.n_rows).map(|i| self.pattern.row(i).len()).max();
         let longest = longest.unwrap_or(0);
         let make = || try_collect((0..longest).map(|_| 0.0), "a row's fitted values");
-        kept.fitted.stock(longest, runs(par, row_blocks.len()), make)?;
+        kept.fitted
+            .stock(longest, runs(par, row_blocks.len()), make)?;
         let partial = map_blocks_with(
             par,
             &row_blocks,
@@ -452,7 +453,11 @@ impl<'a> SparseView<'a> {
     pub fn row_blocks(&self) -> Result<Vec<std::ops::Range<usize>>> {
         // Counted first: the list is reserved once, at its length.
         let mut out = Vec::new();
-        try_reserve(&mut out, self.block_iter().count(), "the list of row blocks")?;
+        try_reserve(
+            &mut out,
+            self.block_iter().count(),
+            "the list of row blocks",
+        )?;
         out.extend(self.block_iter());
         Ok(out)
     }

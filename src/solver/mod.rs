@@ -51,7 +51,9 @@ pub fn solver_for(
             dense::mean_weight_cgls::MeanWeightCgls::default(),
             tolerance,
         )),
-        (Problem::Sparse(_), SolverKind::Exact) => Box::new(sparse::exact::SparseExactSolver::default()),
+        (Problem::Sparse(_), SolverKind::Exact) => {
+            Box::new(sparse::exact::SparseExactSolver::default())
+        }
         (Problem::Sparse(_), SolverKind::Sketch) => Box::new(Iterative::with_method(
             sparse::sketch::SparseSrhtCgls::new(factor, seed),
             tolerance,

@@ -19,9 +19,9 @@ use crate::kernels::gram::{
     weighted_gram_lower,
 };
 use crate::kernels::spd_solve::SpdSolver;
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{try_filled, try_zeros};
 use crate::problem::DenseProblem;
-use crate::kernels::workspaces::Workspaces;
 use crate::solver::half_step::{finite_in_place, HalfStep, HalfStepSolver, SolverKind};
 use crate::solver::rows::solve_normal_equations;
 use faer::linalg::matmul::matmul;
@@ -38,7 +38,11 @@ impl HalfStepSolver for ExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let mut x = try_zeros(step.problem.n_rows(), step.fixed.ncols(), "a half-step's solution")?;
+        let mut x = try_zeros(
+            step.problem.n_rows(),
+            step.fixed.ncols(),
+            "a half-step's solution",
+        )?;
         exact_half_step(step, x.as_mut(), &Workspaces::default())?;
         Ok(x)
     }
@@ -58,7 +62,11 @@ impl HalfStepSolver for KeptExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let mut x = try_zeros(step.problem.n_rows(), step.fixed.ncols(), "a half-step's solution")?;
+        let mut x = try_zeros(
+            step.problem.n_rows(),
+            step.fixed.ncols(),
+            "a half-step's solution",
+        )?;
         exact_half_step(step, x.as_mut(), &self.workspaces)?;
         Ok(x)
     }
@@ -85,7 +93,10 @@ fn exact_half_step(
         let form = gram_form(step.fixed.ncols());
         solve_row_grams(dense, step, form, out.as_mut(), workspaces)?;
     }
-    finite_in_place(out.as_ref(), "the exact half-step (data too large for f64?)")
+    finite_in_place(
+        out.as_ref(),
+        "the exact half-step (data too large for f64?)",
+    )
 }
 
 /// Unit weights: every row shares G = Y^T Y + ridge I; one factorization.

@@ -9,8 +9,8 @@ use crate::error::Result;
 use crate::kernels::blocking::{
     block_list, map_blocks_with, map_owned_with, row_blocks_of, runs, stack_rows, ROW_BLOCK,
 };
-use crate::kernels::workspaces::Workspaces;
 use crate::kernels::spd_solve::SpdSolver;
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
 use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
 use crate::solver::half_step::{finite, finite_in_place, HalfStep, MAX_INNER_ITERATIONS};

@@ -11,9 +11,9 @@
 use super::iterative::{
     iterative_half_step_into, BlockScratch, PreconditionerRule, RowScratch, RowView, ScratchShape,
 };
-use crate::kernels::workspaces::Workspaces;
 use crate::error::Result;
 use crate::kernels::spd_solve::{cholesky_upper, full_rank, CholeskyScratch};
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{try_copy, try_identity, try_zeros};
 use crate::solver::block_cgls::Preconditioners;
 use crate::solver::half_step::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};

@@ -6,8 +6,8 @@
 use super::BaseSystem;
 use crate::error::Result;
 use crate::kernels::blocking::{map_owned_with, runs};
-use crate::kernels::workspaces::Workspaces;
 use crate::kernels::spd_solve::SpdSolver;
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
 use crate::problem::sparse::SparseView;
 use crate::solver::half_step::{finite_in_place, HalfStep, HalfStepSolver, SolverKind};
@@ -30,7 +30,11 @@ impl HalfStepSolver for SparseExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let mut x = try_zeros(step.problem.n_rows(), step.fixed.ncols(), "a half-step's solution")?;
+        let mut x = try_zeros(
+            step.problem.n_rows(),
+            step.fixed.ncols(),
+            "a half-step's solution",
+        )?;
         self.solve_into(step, x.as_mut())?;
         Ok(x)
     }
@@ -42,7 +46,10 @@ impl HalfStepSolver for SparseExactSolver {
         let solved = exact_half_step(view, &base, step.par, out.as_mut(), &self.workspaces);
         self.y_rows = base.y_rows;
         solved?;
-        finite_in_place(out.as_ref(), "the exact half-step (data too large for f64?)")
+        finite_in_place(
+            out.as_ref(),
+            "the exact half-step (data too large for f64?)",
+        )
     }
 }
 

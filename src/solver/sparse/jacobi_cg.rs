@@ -56,7 +56,11 @@ impl InnerMethod for JacobiCg {
     const KIND: SolverKind = SolverKind::SharedPcg;
 
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
-        let mut x = try_zeros(step.problem.n_rows(), step.fixed.ncols(), "a half-step's solution")?;
+        let mut x = try_zeros(
+            step.problem.n_rows(),
+            step.fixed.ncols(),
+            "a half-step's solution",
+        )?;
         let work = self.solve_at_into(step, accuracy, x.as_mut())?;
         Ok((x, work))
     }
