@@ -38,13 +38,7 @@ impl HalfStepSolver for ExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let mut x = try_zeros(
-            step.problem.n_rows(),
-            step.fixed.ncols(),
-            "a half-step's solution",
-        )?;
-        exact_half_step(step, x.as_mut(), &Workspaces::default())?;
-        Ok(x)
+        KeptExactSolver::default().solve(step)
     }
 }
 
@@ -62,41 +56,28 @@ impl HalfStepSolver for KeptExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let mut x = try_zeros(
-            step.problem.n_rows(),
-            step.fixed.ncols(),
-            "a half-step's solution",
-        )?;
-        exact_half_step(step, x.as_mut(), &self.workspaces)?;
+        let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
+        let mut x = try_zeros(n, k, "a half-step's solution")?;
+        self.solve_into(step, x.as_mut())?;
         Ok(x)
     }
 
-    fn solve_into(&mut self, step: &HalfStep<'_>, out: MatMut<'_, f64>) -> Result<()> {
-        exact_half_step(step, out, &self.workspaces)
+    fn solve_into(&mut self, step: &HalfStep<'_>, mut out: MatMut<'_, f64>) -> Result<()> {
+        let dense = step.problem.dense();
+        if dense.has_unit_weights() {
+            let rhs = dense.weighted_data_times(step.fixed, step.par)?;
+            // Unit weights give every row the same weight sum, so the
+            // same ridge even when it is scaled by them.
+            out.copy_from(solve_shared_gram(step, step.row_ridge(0), rhs)?);
+        } else {
+            let form = gram_form(step.fixed.ncols());
+            solve_row_grams(dense, step, form, out.as_mut(), &self.workspaces)?;
+        }
+        finite_in_place(
+            out.as_ref(),
+            "the exact half-step (data too large for f64?)",
+        )
     }
-}
-
-/// The exact half-step into `out` (n x k), with per-thread workspaces
-/// lent by `workspaces`.
-fn exact_half_step(
-    step: &HalfStep<'_>,
-    mut out: MatMut<'_, f64>,
-    workspaces: &Workspaces<WorkspaceShape, Workspace>,
-) -> Result<()> {
-    let dense = step.problem.dense();
-    if dense.has_unit_weights() {
-        let rhs = dense.weighted_data_times(step.fixed, step.par)?;
-        // Unit weights give every row the same weight sum, so the
-        // same ridge even when it is scaled by them.
-        out.copy_from(solve_shared_gram(step, step.row_ridge(0), rhs)?);
-    } else {
-        let form = gram_form(step.fixed.ncols());
-        solve_row_grams(dense, step, form, out.as_mut(), workspaces)?;
-    }
-    finite_in_place(
-        out.as_ref(),
-        "the exact half-step (data too large for f64?)",
-    )
 }
 
 /// Unit weights: every row shares G = Y^T Y + ridge I; one factorization.
