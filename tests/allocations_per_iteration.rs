@@ -12,9 +12,9 @@
 //! Whatever small things rayon or the solvers allocate per task are the
 //! same at both sizes: every block size is a constant
 //! (`kernels::blocking`), and both sizes are past the largest block.
-//! Dense EXACT (alternating and accelerated) meets that; the sparse paths
-//! meet the weaker "no factor-sized allocation" and the full test of the
-//! rest is ignored, with what is left named there.
+//! The dense paths (EXACT alternating and accelerated, SHARED_PCG) meet
+//! that; the sparse paths meet the weaker "no factor-sized allocation",
+//! and their full test is ignored, with what is left named there.
 
 mod common;
 #[path = "common/counting_alloc.rs"]
@@ -176,8 +176,13 @@ fn check_all(paths: &[Path], limit: Limit) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-const DENSE_EXACT: [Path; 2] = [
+const DENSE: [Path; 3] = [
     ("dense exact", false, alternating(WLRA_SOLVER_EXACT)),
+    (
+        "dense shared_pcg",
+        false,
+        alternating(WLRA_SOLVER_SHARED_PCG),
+    ),
     (
         "dense exact accelerated",
         false,
@@ -199,15 +204,9 @@ const SPARSE: [Path; 3] = [
     ),
 ];
 
-const DENSE_SHARED_PCG: Path = (
-    "dense shared_pcg",
-    false,
-    alternating(WLRA_SOLVER_SHARED_PCG),
-);
-
 #[test]
-fn later_dense_exact_iterations_allocate_nothing_that_scales_with_the_problem() {
-    check_all(&DENSE_EXACT, Limit::NothingThatScales);
+fn later_dense_iterations_allocate_nothing_that_scales_with_the_problem() {
+    check_all(&DENSE, Limit::NothingThatScales);
 }
 
 #[test]
@@ -217,13 +216,10 @@ fn later_sparse_iterations_allocate_no_factor_sized_matrix() {
 
 /// What is left of issue 29's acceptance 4: the sparse loops still make
 /// their row-block lists (and the parallel loops' result lists) per
-/// half-step, O(nnz / SPARSE_BLOCK_ENTRIES) small items; dense SHARED_PCG
-/// still makes per row block its row views, mean weights and
-/// preconditioners (about 9 KB a block of 128 rows).
+/// half-step, a few small items per block of up to SPARSE_BLOCK_ENTRIES
+/// pattern entries.
 #[test]
-#[ignore = "issue 29: sparse row-block lists and dense SHARED_PCG's per-block vectors still scale"]
-fn later_iterations_allocate_nothing_that_scales_with_the_problem() {
-    let mut paths = SPARSE.to_vec();
-    paths.push(DENSE_SHARED_PCG);
-    check_all(&paths, Limit::NothingThatScales);
+#[ignore = "issue 29: the sparse loops' row-block lists still scale with the pattern"]
+fn later_sparse_iterations_allocate_nothing_that_scales_with_the_problem() {
+    check_all(&SPARSE, Limit::NothingThatScales);
 }

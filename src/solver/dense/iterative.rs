@@ -47,6 +47,21 @@ pub trait PreconditionerRule: Sync {
         scratch: &mut Self::Scratch,
         usable: &mut [bool],
     ) -> Result<Preconditioners>;
+
+    /// `build` into `out`, which holds the last block's preconditioners
+    /// (kept across blocks, so a rule may reuse their storage); the
+    /// default replaces them.
+    fn build_into(
+        &self,
+        step: &HalfStep<'_>,
+        (rows, row_scratch): (&[RowView<'_>], &mut RowScratch),
+        scratch: &mut Self::Scratch,
+        usable: &mut [bool],
+        out: &mut Preconditioners,
+    ) -> Result<()> {
+        *out = self.build(step, rows, row_scratch, scratch, usable)?;
+        Ok(())
+    }
 }
 
 /// Gather the row's weighted design (`rows::WeightedDesign`) into
@@ -66,6 +81,24 @@ pub struct BlockScratch<S> {
     row: RowScratch,
     rule: S,
     weights: Vec<f64>,
+    /// The block's rows (`RowView`s, emptied between blocks: see
+    /// `recycled`), which rows CG solves, which it started with, a row's
+    /// exact solution and the block's preconditioners, kept across blocks.
+    views: Vec<RowView<'static>>,
+    active: Vec<bool>,
+    usable: Vec<bool>,
+    solution: Vec<f64>,
+    preconditioners: Preconditioners,
+}
+
+/// `v` emptied, as a vector of views of another lifetime: the same
+/// allocation (the in-place collect of a vector into one of the same
+/// layout), so a block's row views need no allocation of their own.
+fn recycled<'b>(mut v: Vec<RowView<'_>>) -> Vec<RowView<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| -> RowView<'b> { unreachable!("emptied") })
+        .collect()
 }
 
 impl<S> BlockScratch<S> {
@@ -83,6 +116,11 @@ impl<S> BlockScratch<S> {
             },
             rule: rule.scratch(m, k)?,
             weights: try_filled(checked_len(ROW_BLOCK.min(n), m, what)?, 0.0, what)?,
+            views: Vec::new(),
+            active: Vec::new(),
+            usable: Vec::new(),
+            solution: try_filled(k, 0.0, "a row's solution")?,
+            preconditioners: Preconditioners::PerRow(Vec::new()),
         })
     }
 }
@@ -118,8 +156,10 @@ pub fn iterative_half_step<R: PreconditionerRule>(
         || BlockScratch::new(step, rule),
         |scratch, rows| {
             let mut x = try_zeros(rows.len(), k, "a row block's solution")?;
-            let (work, used) = solve_row_block(step, rule, tol, rows, scratch, x.as_mut())?;
-            Ok((x, work, used))
+            let work = solve_row_block(step, rule, tol, rows, scratch, x.as_mut())?;
+            let empty = Preconditioners::PerRow(Vec::new());
+            let used = std::mem::replace(&mut scratch.preconditioners, empty);
+            Ok((x, work, (used, scratch.usable.clone())))
         },
     )?;
     let work = parts.iter().map(|(_, w, _)| w).sum();
@@ -165,15 +205,15 @@ where
     workspaces.stock(shape, runs(step.par, parts.len()), make)?;
     let lend = || workspaces.lend(shape, make);
     let work = map_owned_with(step.par, parts, lend, |scratch, (rows, x)| {
-        Ok(solve_row_block(step, rule, tol, &rows, scratch, x)?.0)
+        solve_row_block(step, rule, tol, &rows, scratch, x)
     })?;
     finite_in_place(out.as_ref(), "an iterative half-step")?;
     Ok(work.iter().sum())
 }
 
 /// One row block of `iterative_half_step`: its solutions into `x` (the
-/// block's rows), the row-iterations spent and the preconditioners it
-/// used.
+/// block's rows); the row-iterations spent. The preconditioners it used
+/// and the rows that used them are left in `scratch`.
 fn solve_row_block<R: PreconditionerRule>(
     step: &HalfStep<'_>,
     rule: &R,
@@ -181,13 +221,18 @@ fn solve_row_block<R: PreconditionerRule>(
     rows: &Range<usize>,
     scratch: &mut BlockScratch<R::Scratch>,
     mut x: MatMut<'_, f64>,
-) -> Result<(usize, BlockPreconditioners)> {
+) -> Result<usize> {
     let (rb, (m, k)) = (rows.len(), step.fixed.shape());
     let BlockScratch {
         cgls,
         row: row_scratch,
         rule: rule_scratch,
         weights,
+        views: kept_views,
+        active,
+        usable,
+        solution,
+        preconditioners,
     } = scratch;
     // The block's weights with rows contiguous (a deliberate copy: the rules
     // and every CG pass walk rows).
@@ -200,30 +245,32 @@ fn solve_row_block<R: PreconditionerRule>(
         Some(warm) => x.copy_from(warm.subrows(rows.start, rb)),
         None => x.fill(0.0),
     }
-    let views: Vec<RowView<'_>> = (0..rb)
-        .map(|r| {
-            let row_weights = &weights[r * m..(r + 1) * m];
-            RowView {
-                index: rows.start + r,
-                weights: row_weights,
-                nonzeros: row_weights.iter().filter(|v| **v != 0.0).count(),
-            }
-        })
-        .collect();
-    let mut active: Vec<bool> = views
-        .iter()
-        .map(|v| !may_be_singular(v.nonzeros, k, step.ridge > 0.0))
-        .collect();
-    let preconditioners = rule.build(step, &views, row_scratch, rule_scratch, &mut active)?;
-    let mut solution = try_filled(k, 0.0, "a row's solution")?;
+    let mut views = recycled(std::mem::take(kept_views));
+    views.extend((0..rb).map(|r| {
+        let row_weights = &weights[r * m..(r + 1) * m];
+        RowView {
+            index: rows.start + r,
+            weights: row_weights,
+            nonzeros: row_weights.iter().filter(|v| **v != 0.0).count(),
+        }
+    }));
+    active.clear();
+    active.extend(
+        views
+            .iter()
+            .map(|v| !may_be_singular(v.nonzeros, k, step.ridge > 0.0)),
+    );
+    let with_rows = (&views[..], &mut *row_scratch);
+    rule.build_into(step, with_rows, rule_scratch, active, preconditioners)?;
     for (r, view) in views.iter().enumerate() {
         if !active[r] {
             let count = gather_design(step, view, row_scratch);
             let RowScratch { design, spd } = row_scratch;
-            design.solve_exactly(count, spd, &mut solution);
+            design.solve_exactly(count, spd, solution);
             (0..k).for_each(|d| x[(r, d)] = solution[d]);
         }
     }
+    *kept_views = recycled(views);
     let (values, values_multiplier) = step.problem.dense().values_block(rows.clone(), 0..m);
     let data = BlockData {
         weights,
@@ -233,15 +280,16 @@ fn solve_row_block<R: PreconditionerRule>(
         fixed: step.fixed,
         ridge: step.ridge,
     };
-    let usable = active.clone();
+    usable.clear();
+    usable.extend_from_slice(active);
     let work = solve_block(
         &data,
-        &preconditioners,
-        &mut active,
+        preconditioners,
+        active,
         x.as_mut(),
         tol,
         MAX_INNER_ITERATIONS,
         cgls,
     );
-    Ok((work, (preconditioners, usable)))
+    Ok(work)
 }

@@ -101,6 +101,43 @@ impl PreconditionerRule for MeanWeightRule {
             .collect::<Result<_>>()?;
         Ok(Preconditioners::PerRow(factors))
     }
+
+    /// Without a ridge, the shared factor and the rows' scales written into
+    /// the last block's (no allocation once a block has had them); with
+    /// one, `build`.
+    fn build_into(
+        &self,
+        step: &HalfStep<'_>,
+        (rows, row_scratch): (&[RowView<'_>], &mut RowScratch),
+        cholesky: &mut CholeskyScratch,
+        usable: &mut [bool],
+        out: &mut Preconditioners,
+    ) -> Result<()> {
+        let Some(shared) = self.gram_factor.as_ref().filter(|_| step.ridge == 0.0) else {
+            *out = self.build(step, rows, row_scratch, cholesky, usable)?;
+            return Ok(());
+        };
+        if !matches!(out, Preconditioners::Scaled { r, .. } if r.shape() == shared.shape()) {
+            let r = try_copy(shared.as_ref(), "the shared preconditioner")?;
+            let scale = Vec::new();
+            *out = Preconditioners::Scaled { r, scale };
+        }
+        let Preconditioners::Scaled { r, scale } = out else {
+            unreachable!("made scaled above")
+        };
+        r.copy_from(shared);
+        scale.clear();
+        scale.extend(rows.iter().zip(usable.iter_mut()).map(|(row, u)| {
+            let mean = row.weights.iter().sum::<f64>() / row.weights.len() as f64;
+            *u &= mean > 0.0;
+            if *u {
+                mean.sqrt()
+            } else {
+                1.0
+            }
+        }));
+        Ok(())
+    }
 }
 
 impl InnerMethod for MeanWeightCgls {
