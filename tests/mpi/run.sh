@@ -151,12 +151,15 @@ for np in 1 2 4 8; do
     echo "$log" | grep -v '^MEMORY'
     peaks+=("$(echo "$log" | sed -n 's/^MEMORY [0-9]* //p')")
 done
-# The data's share falls with the ranks; the whole factors every rank
-# keeps do not (docs/mpi.md, "Memory per rank").
-if awk -v p="${peaks[*]}" 'BEGIN { n = split(p, a, " "); for (i = 2; i <= n; i++) if (a[i] + 0 >= a[i - 1] + 0) exit 1 }'; then
-    echo "peak MiB above the input on 1, 2, 4, 8 ranks: ${peaks[*]} (falling)"
+# The data's share falls with the ranks from 2 on; the whole factors every
+# rank keeps do not. One rank reads its pattern's own transposed copy where
+# two receive a column block each, so the model's data share is the same on
+# 1 and 2 ranks (96 nnz against 2 x 96 nnz / 2): there the peak may not rise
+# by more than 10 % (docs/mpi.md, "Memory per rank").
+if awk -v p="${peaks[*]}" 'BEGIN { n = split(p, a, " "); if (a[2] + 0 > 1.1 * a[1]) exit 1; for (i = 3; i <= n; i++) if (a[i] + 0 >= a[i - 1] + 0) exit 1 }'; then
+    echo "peak MiB above the input on 1, 2, 4, 8 ranks: ${peaks[*]} (2 within 10 % of 1, falling from 2 to 8)"
 else
-    fail "the per-rank peak does not fall as ranks are added: ${peaks[*]} MiB"
+    fail "the per-rank peak does not follow the model (2 ranks within 10 % of 1, falling from 2 to 8): ${peaks[*]} MiB"
 fi
 
 echo "-- issue 27, acceptance 4: communicators that are not one, and a rank killed (SIGKILL)"
