@@ -11,4 +11,3 @@ pub mod spd_solve;
 pub mod srht;
 pub mod transpose;
 pub mod vectorized;
-pub mod workspaces;

@@ -8,16 +8,15 @@
 //! change of basis, so plain alternation runs.
 
 use super::offsets_step::OffsetsStep;
-use super::sides::{relax, Sides, Spares, StepSettings};
+use super::sides::{relax, Sides, StepSettings};
 use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
-use crate::kernels::blocking::current_par;
-use crate::kernels::orthonormal::{orthonormal_basis, thin_qr_into};
+use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
 use crate::memory::try_copy;
 use crate::options::Options;
-use crate::problem::{Problem, ResidualScratch};
-use crate::products::tall_times_small_into;
+use crate::problem::Problem;
+use crate::products::tall_times_small;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
 use faer::Mat;
 
@@ -123,31 +122,15 @@ fn clip_rows(q: Mat<f64>, clip: f64) -> Result<Mat<f64>> {
 /// The fixed factor as the half-step will see it, and the R with y = Q R
 /// when it was orthonormalized (`Context::orthonormalizes`), LLR16's
 /// clipping applied where `clip` > 0.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) fn prepare_fixed(
     y: &Mat<f64>,
     orthonormalize: bool,
     clip: f64,
 ) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
-    prepare_fixed_with(y, orthonormalize, clip, &mut Spares::default())
-}
-
-/// `prepare_fixed` in matrices taken from `spares` (its scratch kept there).
-fn prepare_fixed_with(
-    y: &Mat<f64>,
-    orthonormalize: bool,
-    clip: f64,
-    spares: &mut Spares,
-) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
-    let (rows, k) = y.shape();
-    let mut q = spares.take(rows, k)?;
     if !orthonormalize {
-        q.copy_from(y);
-        return Ok((q, None));
+        return Ok((try_copy(y.as_ref(), "the fixed factor")?, None));
     }
-    let mut scratch = spares.take(rows, k)?;
-    let r = thin_qr_into(y.as_ref(), q.as_mut(), scratch.as_mut(), current_par())?;
-    spares.keep(scratch);
+    let (q, r) = thin_qr(y.as_ref())?;
     let q = if clip > 0.0 { clip_rows(q, clip)? } else { q };
     Ok((q, Some(r)))
 }
@@ -155,31 +138,24 @@ fn prepare_fixed_with(
 /// The other factor expressed against the new fixed basis: if the product
 /// was X Y^T and Y = Q R, it is (X R^T) Q^T. The iterative solver starts
 /// there. Flops: 2 rows k^2.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Result<Mat<f64>> {
-    warm_start_with(x, r, &mut Spares::default())
-}
-
-/// `warm_start` in a matrix taken from `spares`.
-fn warm_start_with(x: &Mat<f64>, r: Option<&Mat<f64>>, spares: &mut Spares) -> Result<Mat<f64>> {
-    let mut warm = spares.take(x.nrows(), x.ncols())?;
     match r {
-        Some(r) => tall_times_small_into(x.as_ref(), r.transpose(), warm.as_mut()),
-        None => warm.copy_from(x),
+        Some(r) => tall_times_small(x.as_ref(), r.transpose()),
+        None => try_copy(x.as_ref(), "the warm start"),
     }
-    Ok(warm)
 }
 
 /// One half-step: the U half-step (`rows`) or the V half-step, `moving`
 /// the factor solved for, `fixed` the other. Returns the fixed factor as
 /// the step saw it (orthonormalized when ridge = 0 without offsets) and the
-/// solved factor, relaxed by `omega`, in matrices taken from `spares`.
+/// solved factor, relaxed by `omega`.
 pub(super) fn half_step(
     ctx: &Context<'_>,
     solver: &mut (dyn HalfStepSolver + Send),
-    (rows, moving, fixed): (bool, &Mat<f64>, &Mat<f64>),
+    rows: bool,
+    moving: &Mat<f64>,
+    fixed: &Mat<f64>,
     omega: f64,
-    spares: &mut Spares,
 ) -> Result<(Mat<f64>, Mat<f64>)> {
     let side = if rows {
         *ctx.problem
@@ -191,9 +167,8 @@ pub(super) fn half_step(
     }
     let pool = ctx.pool;
     let clip = ctx.options.clip;
-    let orthonormalize = ctx.orthonormalizes();
-    let (fixed, r) = pool.install(|| prepare_fixed_with(fixed, orthonormalize, clip, spares))?;
-    let warm = pool.install(|| warm_start_with(moving, r.as_ref(), spares))?;
+    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx.orthonormalizes(), clip))?;
+    let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
     let step = HalfStep {
         problem: side,
         fixed: fixed.as_ref(),
@@ -204,11 +179,8 @@ pub(super) fn half_step(
         fixed_orthonormal: r.is_some(),
         par: faer::Par::rayon(pool.current_num_threads()),
     };
-    let mut solved = spares.take(moving.nrows(), moving.ncols())?;
-    pool.install(|| solver.solve_into(&step, solved.as_mut()))?;
-    let relaxed = relax(&warm, solved, omega);
-    spares.keep(warm);
-    Ok((fixed, relaxed))
+    let solved = pool.install(|| solver.solve(&step))?;
+    Ok((fixed, relax(&warm, solved, omega)))
 }
 
 /// The half-step of augmented factors (`offsets_step`): the fixed factor
@@ -248,9 +220,8 @@ fn offsets_half_step(
 /// An accepted iteration at `factors` (objective lowered from `last` to
 /// `value`):
 /// record it, follow its progress with the inner accuracy, report it.
-/// True when the fit stops there (converged or cancelled), and the factors
-/// it replaced (for `Sides::keep_spare`). Shared by the alternating and
-/// accelerated loops.
+/// True when the fit stops there (converged or cancelled). Shared by the
+/// alternating and accelerated loops.
 pub(super) fn accept_iteration(
     run: &mut FitOutcome,
     schedule: &mut AccuracySchedule,
@@ -258,9 +229,9 @@ pub(super) fn accept_iteration(
     (last, value): (f64, f64),
     factors: Factors,
     progress: Progress<'_>,
-) -> (bool, Factors) {
+) -> bool {
     let loose = schedule.loose();
-    let spent = run.accept(factors, value);
+    run.accept(factors, value);
     run.accuracies.push(schedule.now);
     // Tolerance 0 asks for every iteration of the budget.
     let settled =
@@ -273,7 +244,7 @@ pub(super) fn accept_iteration(
     if !progress(run.iterations, value) {
         run.cancelled = true;
     }
-    (run.cancelled || run.converged, spent)
+    run.cancelled || run.converged
 }
 
 /// The loop's end at a rise at full accuracy: converged, or with tolerance
@@ -299,9 +270,6 @@ pub(super) struct LocalSides<'c, 'a> {
     progress: Progress<'c>,
     inner_work: f64,
     half_steps: usize,
-    spares: Spares,
-    /// The objective's buffers, kept across iterations.
-    residual: ResidualScratch,
 }
 
 impl Sides for LocalSides<'_, '_> {
@@ -322,9 +290,7 @@ impl Sides for LocalSides<'_, '_> {
             _ => &mut self.rows_solver,
         };
         solver.set_accuracy(settings.accuracy);
-        let sides = (rows, moving, fixed);
-        let spares = &mut self.spares;
-        let solved = half_step(ctx, solver.as_mut(), sides, settings.omega, spares)?;
+        let solved = half_step(ctx, solver.as_mut(), rows, moving, fixed, settings.omega)?;
         let problem = ctx.problem;
         let side_rows = if rows {
             problem.n_rows()
@@ -337,7 +303,7 @@ impl Sides for LocalSides<'_, '_> {
     }
 
     fn objective(&mut self, factors: &Factors) -> Result<f64> {
-        self.ctx.objective_kept(factors, &mut self.residual)
+        self.ctx.objective(factors)
     }
 
     fn proceed(&mut self, iterations: usize, value: f64) -> bool {
@@ -362,14 +328,6 @@ impl Sides for LocalSides<'_, '_> {
 
     fn mean_inner_iterations(&self) -> f64 {
         self.inner_work / self.half_steps.max(1) as f64
-    }
-
-    fn keep_spare(&mut self, matrix: Mat<f64>) {
-        self.spares.keep(matrix);
-    }
-
-    fn take_spare(&mut self, rows: usize, cols: usize) -> Result<Mat<f64>> {
-        self.spares.take(rows, cols)
     }
 }
 
@@ -400,8 +358,6 @@ pub(super) fn with_local_sides<T>(
         progress,
         inner_work: 0.0,
         half_steps: 0,
-        spares: Spares::default(),
-        residual: ResidualScratch::default(),
     };
     body(&mut sides)
 }
@@ -440,8 +396,6 @@ pub fn alternate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Re
         let (u, v) = (&run.factors.u, &run.factors.v);
         let (v_fixed, u_solved) = sides.half_step(true, u, v, settings)?;
         let (u, v) = sides.half_step(false, &v_fixed, &u_solved, settings)?;
-        sides.keep_spare(v_fixed);
-        sides.keep_spare(u_solved);
         let accepted = Factors { u, v };
         let value = sides.objective(&accepted)?;
         if !value.is_finite() {
@@ -470,17 +424,14 @@ pub fn alternate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Re
         clipping = options.clip > 0.0;
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
         let objectives = (last, value);
-        let (stop, spent) = accept_iteration(
+        if accept_iteration(
             &mut run,
             &mut schedule,
             options.tolerance,
             objectives,
             accepted,
             &mut proceed,
-        );
-        sides.keep_spare(spent.u);
-        sides.keep_spare(spent.v);
-        if stop {
+        ) {
             break;
         }
     }
