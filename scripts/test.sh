@@ -6,6 +6,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# One clean build per run: incremental caches would only add 1.4 GB of disk.
+# The whole run needs about 5 GB under target/ and fuzz/target/ (README.md,
+# "Disk"); what it used is printed at the end.
+export CARGO_INCREMENTAL=0
+echo "== disk free before the run: $(df -h --output=avail . | tail -1 | tr -d ' ')"
+
 passed=()
 failed=()
 # suite NAME COMMAND...: run one suite, record its verdict, never stop.
@@ -45,6 +51,7 @@ suite "bindings" bash bindings/run-tests.sh
 suite "implicit benchmark (smoke)" bash benches/implicit/run.sh --smoke
 
 echo
+echo "== disk used: $(du -sh target fuzz/target 2>/dev/null | awk '{printf "%s %s  ", $2, $1}')free $(df -h --output=avail . | tail -1 | tr -d ' ')"
 echo "== summary"
 for s in "${passed[@]}"; do echo "passed: $s"; done
 for s in "${failed[@]+"${failed[@]}"}"; do echo "FAILED: $s"; done
