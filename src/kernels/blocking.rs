@@ -59,6 +59,38 @@ pub fn stack_rows(parts: &[Mat<f64>], n: usize, width: usize) -> Result<Mat<f64>
     Ok(out)
 }
 
+/// `out` cut into consecutive blocks of `size` rows, each with its row
+/// range, for `map_owned_with` to write in parallel (the list is reserved
+/// fallibly; its length is the block count).
+pub fn row_blocks_of(
+    out: MatMut<'_, f64>,
+    size: usize,
+) -> Result<Vec<(Range<usize>, MatMut<'_, f64>)>> {
+    let n = out.nrows();
+    let mut parts = Vec::new();
+    try_reserve(
+        &mut parts,
+        n.div_ceil(size.max(1)),
+        "the list of row blocks",
+    )?;
+    let mut rest = out;
+    for rows in blocks(n, size) {
+        let (head, tail) = rest.split_at_row_mut(rows.len());
+        parts.push((rows, head));
+        rest = tail;
+    }
+    Ok(parts)
+}
+
+/// How many runs of consecutive items `map_blocks_with` and
+/// `map_owned_with` split `items` items into at most: one per thread.
+pub fn runs(par: Par, items: usize) -> usize {
+    match par {
+        Par::Seq => 1,
+        Par::Rayon(threads) => threads.get().min(items),
+    }
+}
+
 /// The parallelism of the rayon pool installed now, as a faer `Par`: read
 /// once by the entry points that the driver and init call without a `Par`
 /// (`Problem`'s products, `thin_qr`, `tall_times_small`), which pass it

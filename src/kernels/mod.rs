@@ -11,3 +11,4 @@ pub mod spd_solve;
 pub mod srht;
 pub mod transpose;
 pub mod vectorized;
+pub mod workspaces;

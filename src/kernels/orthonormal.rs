@@ -19,35 +19,46 @@ use faer::linalg::householder;
 use faer::linalg::matmul::matmul;
 use faer::linalg::qr::no_pivoting::factor;
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-use faer::{Accum, Conj, Mat, MatRef, Par};
+use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 
 /// CholeskyQR2 only for a with at least this many rows per column.
 const TALL_RATIO: usize = 4;
 
-/// One Cholesky QR pass: a = Q R with R^T R = a^T a, or None when a^T a is
-/// not safely positive definite. Flops: 3 n k^2 (Gram, then solve).
-fn cholesky_qr_pass(a: MatRef<'_, f64>, par: Par) -> Result<Option<(Mat<f64>, Mat<f64>)>> {
+/// One Cholesky QR pass into `q` (a's shape): a = Q R with R^T R = a^T a;
+/// R, or None when a^T a is not safely positive definite (then `q` is
+/// untouched). Flops: 3 n k^2 (Gram, then solve).
+fn cholesky_qr_pass(
+    a: MatRef<'_, f64>,
+    mut q: MatMut<'_, f64>,
+    par: Par,
+) -> Result<Option<Mat<f64>>> {
     let Some(r) = cholesky_upper(gram(a, par)?.as_ref())? else {
         return Ok(None);
     };
     if pivot_ratio(r.as_ref()) > CHOLESKY_QR_MAX_PIVOT_RATIO {
         return Ok(None);
     }
-    let mut q = try_copy(a, "a thin QR's Q")?;
-    for_each_row_block(par, q.as_mut(), TALL_ROW_BLOCK, |_, rows| {
+    q.copy_from(a);
+    for_each_row_block(par, q, TALL_ROW_BLOCK, |_, rows| {
         // Q_rows R = a_rows, i.e. R^T Q_rows^T = a_rows^T.
         solve_lower_triangular_in_place(r.transpose(), rows.transpose_mut(), Par::Seq);
     });
-    Ok(Some((q, r)))
+    Ok(Some(r))
 }
 
-/// CholeskyQR2: a = Q1 R1 and Q1 = Q R2, so R = R2 R1. None when either
-/// pass finds its input too ill-conditioned.
-fn cholesky_qr2(a: MatRef<'_, f64>, par: Par) -> Result<Option<(Mat<f64>, Mat<f64>)>> {
-    let Some((q1, r1)) = cholesky_qr_pass(a, par)? else {
+/// CholeskyQR2 into `q`, with `scratch` (a's shape) for the first pass's
+/// Q: a = Q1 R1 and Q1 = Q R2, so R = R2 R1. None when either pass finds
+/// its input too ill-conditioned.
+fn cholesky_qr2(
+    a: MatRef<'_, f64>,
+    q: MatMut<'_, f64>,
+    mut scratch: MatMut<'_, f64>,
+    par: Par,
+) -> Result<Option<Mat<f64>>> {
+    let Some(r1) = cholesky_qr_pass(a, scratch.as_mut(), par)? else {
         return Ok(None);
     };
-    let Some((q, r2)) = cholesky_qr_pass(q1.as_ref(), par)? else {
+    let Some(r2) = cholesky_qr_pass(scratch.as_ref(), q, par)? else {
         return Ok(None);
     };
     let mut r = try_zeros(r1.nrows(), r1.ncols(), "a thin QR's R")?;
@@ -59,7 +70,7 @@ fn cholesky_qr2(a: MatRef<'_, f64>, par: Par) -> Result<Option<(Mat<f64>, Mat<f6
         1.0,
         Par::Seq,
     );
-    Ok(Some((q, r)))
+    Ok(Some(r))
 }
 
 /// Q (n x k) with orthonormal columns spanning at least the columns of `a`.
@@ -77,16 +88,34 @@ pub fn thin_qr(a: MatRef<'_, f64>) -> Result<(Mat<f64>, Mat<f64>)> {
 /// `thin_qr` with explicit parallelism.
 pub fn thin_qr_par(a: MatRef<'_, f64>, par: Par) -> Result<(Mat<f64>, Mat<f64>)> {
     let (n, k) = a.shape();
+    let mut q = try_zeros(n, k, "a thin QR's Q")?;
+    let mut scratch = try_zeros(n, k, "a thin QR's first pass")?;
+    let r = thin_qr_into(a, q.as_mut(), scratch.as_mut(), par)?;
+    Ok((q, r))
+}
+
+/// `thin_qr_par` writing Q into `q` (a's shape), with `scratch` (a's
+/// shape) for CholeskyQR2's first pass: the half-steps reuse both across
+/// iterations. Returns R.
+pub fn thin_qr_into(
+    a: MatRef<'_, f64>,
+    mut q: MatMut<'_, f64>,
+    scratch: MatMut<'_, f64>,
+    par: Par,
+) -> Result<Mat<f64>> {
+    let (n, k) = a.shape();
     assert!(n >= k, "thin_qr needs a tall matrix");
     if k == 0 {
-        return Ok((Mat::zeros(n, 0), Mat::zeros(0, 0)));
+        return Ok(Mat::zeros(0, 0));
     }
     if n >= TALL_RATIO * k {
-        if let Some(qr) = cholesky_qr2(a, par)? {
-            return Ok(qr);
+        if let Some(r) = cholesky_qr2(a, q.as_mut(), scratch, par)? {
+            return Ok(r);
         }
     }
-    householder_qr(a)
+    let (householder_q, r) = householder_qr(a)?;
+    q.copy_from(&householder_q);
+    Ok(r)
 }
 
 fn householder_qr(a: MatRef<'_, f64>) -> Result<(Mat<f64>, Mat<f64>)> {
@@ -210,7 +239,9 @@ mod tests {
     #[test]
     fn tall_well_conditioned_matrices_take_cholesky_qr2() {
         let a = pseudo_random(3000, 20, 1);
-        assert!(cholesky_qr2(a.as_ref(), Par::Seq).unwrap().is_some());
+        let (mut q, mut scratch) = (a.clone(), a.clone());
+        let qr = cholesky_qr2(a.as_ref(), q.as_mut(), scratch.as_mut(), Par::Seq);
+        assert!(qr.unwrap().is_some());
         let (orthogonality, residual, upper) = check(&a);
         assert!(orthogonality < 1e-14, "{orthogonality}");
         assert!(residual < 1e-14, "{residual}");
@@ -228,7 +259,9 @@ mod tests {
         let mut deficient = pseudo_random(3000, 12, 3);
         deficient.col_mut(5).fill(0.0);
         for a in [graded, deficient] {
-            assert!(cholesky_qr2(a.as_ref(), Par::Seq).unwrap().is_none());
+            let (mut q, mut scratch) = (a.clone(), a.clone());
+            let qr = cholesky_qr2(a.as_ref(), q.as_mut(), scratch.as_mut(), Par::Seq);
+            assert!(qr.unwrap().is_none());
             let (orthogonality, residual, upper) = check(&a);
             assert!(orthogonality < 1e-13, "{orthogonality}");
             assert!(residual < 1e-14, "{residual}");

@@ -7,8 +7,8 @@
 
 use crate::error::Result;
 use crate::kernels::blocking::{for_each_row_block, COPY_ROW_BLOCK};
-use crate::memory::{checked_len, try_filled, try_zeros};
-use faer::{Mat, MatRef, Par};
+use crate::memory::{checked_len, try_filled};
+use faer::{MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 /// Columns per tile: 16 source cache lines (8 rows each) live at once.
@@ -112,14 +112,14 @@ pub fn resize_reusing(buffer: &mut Vec<f64>, len: usize, what: &str) -> Result<(
     Ok(())
 }
 
-/// The n x k matrix whose row i is rows[i * k..(i + 1) * k]: the inverse of
-/// `rows_contiguous`, by the same blocks.
-pub fn from_rows_contiguous(rows: &[f64], n: usize, k: usize, par: Par) -> Result<Mat<f64>> {
-    let mut out = try_zeros(n, k, "a half-step's solution")?;
+/// The n x k matrix `out` whose row i is rows[i * k..(i + 1) * k], every
+/// entry written: the inverse of `rows_contiguous`, by the same blocks.
+pub fn from_rows_contiguous_into(rows: &[f64], out: MatMut<'_, f64>, par: Par) {
+    let k = out.ncols();
     if k == 0 {
-        return Ok(out);
+        return;
     }
-    for_each_row_block(par, out.as_mut(), COPY_ROW_BLOCK, |b, mut block| {
+    for_each_row_block(par, out, COPY_ROW_BLOCK, |b, mut block| {
         let block_rows = &rows[b * COPY_ROW_BLOCK * k..(b * COPY_ROW_BLOCK + block.nrows()) * k];
         for d in 0..k {
             let column = block.as_mut().col_mut(d);
@@ -127,12 +127,20 @@ pub fn from_rows_contiguous(rows: &[f64], n: usize, k: usize, par: Par) -> Resul
             column.iter_mut().zip(values).for_each(|(v, x)| *v = x);
         }
     });
-    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faer::Mat;
+
+    /// The n x k matrix whose row i is rows[i * k..(i + 1) * k]: the inverse of
+    /// `rows_contiguous`, by the same blocks.
+    fn from_rows_contiguous(rows: &[f64], n: usize, k: usize, par: Par) -> Result<faer::Mat<f64>> {
+        let mut out = crate::memory::try_zeros(n, k, "a half-step's solution")?;
+        from_rows_contiguous_into(rows, out.as_mut(), par);
+        Ok(out)
+    }
 
     #[test]
     fn row_major_copies_are_exact() {

@@ -21,9 +21,9 @@ use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::spd_solve::cholesky_upper;
-use crate::memory::{try_copy, try_filled, try_zeros};
+use crate::memory::{try_filled, try_zeros};
 use crate::options::Options;
-use crate::products::tall_times_small;
+use crate::products::tall_times_small_into;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
@@ -140,9 +140,9 @@ impl History {
     /// x_c = g - sum_j gamma_j dg_j, gamma = argmin ||r - sum_j gamma_j dr_j||
     /// (regularized, columns scaled to unit norm); None without differences
     /// or when the weights are not finite. Flops: about (len^2 + 4 len) rows k.
-    /// Memory: the extrapolated point (reserved fallibly); the rest is
+    /// Memory: the extrapolated point (a spare of `sides`); the rest is
     /// bounded by WINDOW.
-    fn extrapolate(&self) -> Result<Option<Mat<f64>>> {
+    fn extrapolate(&self, sides: &mut dyn Sides) -> Result<Option<Mat<f64>>> {
         let used: Vec<usize> = (0..self.len)
             .filter(|&j| inner(&self.dr[j], &self.dr[j]) > 0.0)
             .collect();
@@ -172,7 +172,8 @@ impl History {
         if !gamma.iter().all(|g| g.is_finite()) {
             return Ok(None);
         }
-        let mut x = try_copy(self.last_g.as_ref(), "an extrapolated factor")?;
+        let mut x = sides.take_spare(self.last_g.nrows(), self.last_g.ncols())?;
+        x.copy_from(&self.last_g);
         for (a, &j) in used.iter().enumerate() {
             let c = gamma[a] / scale[a];
             let cols = x.col_iter_mut().zip(self.dg[j].col_iter());
@@ -194,6 +195,9 @@ impl History {
 /// itself is the coordinate.
 struct Gauge {
     basis: Option<Mat<f64>>,
+    /// Room for the basis, reserved at the start (n x k) when half-steps
+    /// orthonormalize, so replacing it allocates nothing.
+    room: Option<Mat<f64>>,
 }
 
 impl Gauge {
@@ -209,22 +213,29 @@ impl Gauge {
         Ok(k - t.squared_norm_l2() > GAUGE_DRIFT)
     }
 
-    /// X^T B for the product X = u v^T (n x k, m x k): v (u^T B).
-    fn coordinates(&self, u: &Mat<f64>, v: &Mat<f64>) -> Result<Mat<f64>> {
+    /// X^T B for the product X = u v^T (n x k, m x k): v (u^T B), into
+    /// `out` (m x k).
+    fn coordinates(&self, u: &Mat<f64>, v: &Mat<f64>, out: &mut Mat<f64>) -> Result<()> {
         match &self.basis {
-            Some(b) => tall_times_small(v.as_ref(), cross(u.as_ref(), b.as_ref())?.as_ref()),
-            None => try_copy(v.as_ref(), "the acceleration's coordinates"),
+            Some(b) => {
+                let ub = cross(u.as_ref(), b.as_ref())?;
+                tall_times_small_into(v.as_ref(), ub.as_ref(), out.as_mut());
+            }
+            None => out.copy_from(v),
         }
+        Ok(())
     }
 }
 
 /// A starting U for the half-step from v_c: the least-squares U with
 /// U v_c^T closest to the plain step's product u g^T, i.e.
 /// u (g^T v_c) (v_c^T v_c)^-1 (iterative solvers start there; the exact
-/// one ignores it). Falls back to u when v_c^T v_c is singular.
-fn warm_for(u: &Mat<f64>, g: &Mat<f64>, v_c: &Mat<f64>) -> Result<Mat<f64>> {
+/// one ignores it), into `out` (u's shape). Falls back to u when
+/// v_c^T v_c is singular.
+fn warm_for(u: &Mat<f64>, g: &Mat<f64>, v_c: &Mat<f64>, out: &mut Mat<f64>) -> Result<()> {
     let Some(r) = cholesky_upper(cross(v_c.as_ref(), v_c.as_ref())?.as_ref())? else {
-        return try_copy(u.as_ref(), "a warm start");
+        out.copy_from(u);
+        return Ok(());
     };
     // C = (v_c^T v_c)^-1 (v_c^T g), so u (g^T v_c) (v_c^T v_c)^-1 = u C^T.
     let mut c = cross(v_c.as_ref(), g.as_ref())?;
@@ -236,7 +247,8 @@ fn warm_for(u: &Mat<f64>, g: &Mat<f64>, v_c: &Mat<f64>) -> Result<Mat<f64>> {
         cholesky_solve(&r, &mut col);
         col.iter().enumerate().for_each(|(i, &x)| c[(i, j)] = x);
     }
-    tall_times_small(u.as_ref(), c.transpose())
+    tall_times_small_into(u.as_ref(), c.transpose(), out.as_mut());
+    Ok(())
 }
 
 /// The settings of accelerated alternation's half-steps: no relaxation
@@ -259,15 +271,25 @@ fn try_extrapolation(
     f_plain: f64,
     v_c: &Mat<f64>,
 ) -> Result<Option<Factors>> {
-    let warm = sides.pool().install(|| warm_for(&plain.u, &plain.v, v_c))?;
-    let (v, u) = match sides.half_step(true, &warm, v_c, settings(accuracy)) {
+    let mut warm = sides.take_spare(plain.u.nrows(), plain.u.ncols())?;
+    sides
+        .pool()
+        .install(|| warm_for(&plain.u, &plain.v, v_c, &mut warm))?;
+    let step = sides.half_step(true, &warm, v_c, settings(accuracy));
+    sides.keep_spare(warm);
+    let (v, u) = match step {
         Ok(step) => step,
         Err(Error::Numerical(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
     let point = Factors { u, v };
     let f_c = sides.objective(&point)?;
-    Ok((f_c < f_plain).then_some(point))
+    if f_c < f_plain {
+        return Ok(Some(point));
+    }
+    sides.keep_spare(point.u);
+    sides.keep_spare(point.v);
+    Ok(None)
 }
 
 /// One iteration's half-steps: the U half-step from the extrapolated
@@ -285,6 +307,7 @@ fn half_steps(
     if let Some(v_c) = candidate {
         let plain = &run.factors;
         extrapolated = try_extrapolation(sides, accuracy, plain, run.objective, &v_c)?;
+        sides.keep_spare(v_c);
         if extrapolated.is_none() {
             history.restart(true);
         }
@@ -305,19 +328,26 @@ fn half_steps(
 /// The iteration's move into the history, in gauge-free coordinates (the
 /// basis replaced first, and the history restarted, when U drifted from it).
 fn record(
-    sides: &dyn Sides,
+    sides: &mut dyn Sides,
     gauge: &mut Gauge,
     history: &mut History,
     point: &Factors,
     plain: &Factors,
 ) -> Result<()> {
     if sides.orthonormalizes() && gauge.drifted(&plain.u)? {
-        gauge.basis = Some(try_copy(plain.u.as_ref(), "the acceleration's basis")?);
+        let mut basis = match gauge.basis.take().or(gauge.room.take()) {
+            Some(basis) => basis,
+            None => try_zeros(plain.u.nrows(), plain.u.ncols(), "the acceleration's basis")?,
+        };
+        basis.copy_from(&plain.u);
+        gauge.basis = Some(basis);
         history.restart(false);
     }
-    let (mut x, gx) = sides.pool().install(|| -> Result<_> {
-        let x = gauge.coordinates(&point.u, &point.v)?;
-        Ok((x, gauge.coordinates(&plain.u, &plain.v)?))
+    let (m, k) = point.v.shape();
+    let (mut x, mut gx) = (sides.take_spare(m, k)?, sides.take_spare(m, k)?);
+    sides.pool().install(|| -> Result<_> {
+        gauge.coordinates(&point.u, &point.v, &mut x)?;
+        gauge.coordinates(&plain.u, &plain.v, &mut gx)
     })?;
     // x becomes the residual gx - x in place (no temporary): the same
     // entries, each one subtraction.
@@ -326,6 +356,8 @@ fn record(
         .zip(gx.col_iter())
         .for_each(|(xc, gc)| xc.iter_mut().zip(gc.iter()).for_each(|(v, g)| *v = g - *v));
     history.push(&gx, &x);
+    sides.keep_spare(x);
+    sides.keep_spare(gx);
     Ok(())
 }
 
@@ -350,7 +382,16 @@ pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> R
     let start_objective = sides.objective(&start)?;
     let mut run = FitOutcome::new(start, start_objective);
     let mut history = History::new(m, k)?;
-    let mut gauge = Gauge { basis: None };
+    let room = if sides.orthonormalizes() {
+        Some(try_zeros(
+            run.factors.u.nrows(),
+            k,
+            "the acceleration's basis",
+        )?)
+    } else {
+        None
+    };
+    let mut gauge = Gauge { basis: None, room };
     let mut candidate: Option<Mat<f64>> = None;
     let mut previous: Option<f64> = None;
     let mut last_decrease = f64::INFINITY;
@@ -382,21 +423,26 @@ pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> R
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
         let objectives = (last, value);
         let tolerance = options.tolerance;
-        if accept_iteration(
+        let (stop, spent) = accept_iteration(
             &mut run,
             &mut schedule,
             tolerance,
             objectives,
             plain,
             &mut proceed,
-        ) {
+        );
+        sides.keep_spare(spent.u);
+        sides.keep_spare(spent.v);
+        if stop {
             break;
         }
         // The iteration's plain point is now the run's factors.
         record(sides, &mut gauge, &mut history, &point, &run.factors)?;
+        sides.keep_spare(point.u);
+        sides.keep_spare(point.v);
         let decrease = last - value;
         if decrease >= SLOW_RATE * last_decrease {
-            candidate = history.extrapolate()?;
+            candidate = history.extrapolate(sides)?;
         }
         last_decrease = decrease;
     }

@@ -8,15 +8,16 @@
 //! change of basis, so plain alternation runs.
 
 use super::offsets_step::OffsetsStep;
-use super::sides::{relax, Sides, StepSettings};
+use super::sides::{relax, Sides, Spares, StepSettings};
 use super::{Context, FitOutcome, Progress};
 use crate::error::{Error, Result};
 use crate::init::Factors;
-use crate::kernels::orthonormal::{orthonormal_basis, thin_qr};
+use crate::kernels::blocking::current_par;
+use crate::kernels::orthonormal::{orthonormal_basis, thin_qr_into};
 use crate::memory::try_copy;
 use crate::options::Options;
-use crate::problem::Problem;
-use crate::products::tall_times_small;
+use crate::problem::{Problem, ResidualScratch};
+use crate::products::tall_times_small_into;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
 use faer::Mat;
 
@@ -122,15 +123,31 @@ fn clip_rows(q: Mat<f64>, clip: f64) -> Result<Mat<f64>> {
 /// The fixed factor as the half-step will see it, and the R with y = Q R
 /// when it was orthonormalized (`Context::orthonormalizes`), LLR16's
 /// clipping applied where `clip` > 0.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) fn prepare_fixed(
     y: &Mat<f64>,
     orthonormalize: bool,
     clip: f64,
 ) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
+    prepare_fixed_with(y, orthonormalize, clip, &mut Spares::default())
+}
+
+/// `prepare_fixed` in matrices taken from `spares` (its scratch kept there).
+fn prepare_fixed_with(
+    y: &Mat<f64>,
+    orthonormalize: bool,
+    clip: f64,
+    spares: &mut Spares,
+) -> Result<(Mat<f64>, Option<Mat<f64>>)> {
+    let (rows, k) = y.shape();
+    let mut q = spares.take(rows, k)?;
     if !orthonormalize {
-        return Ok((try_copy(y.as_ref(), "the fixed factor")?, None));
+        q.copy_from(y);
+        return Ok((q, None));
     }
-    let (q, r) = thin_qr(y.as_ref())?;
+    let mut scratch = spares.take(rows, k)?;
+    let r = thin_qr_into(y.as_ref(), q.as_mut(), scratch.as_mut(), current_par())?;
+    spares.keep(scratch);
     let q = if clip > 0.0 { clip_rows(q, clip)? } else { q };
     Ok((q, Some(r)))
 }
@@ -138,24 +155,31 @@ pub(crate) fn prepare_fixed(
 /// The other factor expressed against the new fixed basis: if the product
 /// was X Y^T and Y = Q R, it is (X R^T) Q^T. The iterative solver starts
 /// there. Flops: 2 rows k^2.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) fn warm_start(x: &Mat<f64>, r: Option<&Mat<f64>>) -> Result<Mat<f64>> {
+    warm_start_with(x, r, &mut Spares::default())
+}
+
+/// `warm_start` in a matrix taken from `spares`.
+fn warm_start_with(x: &Mat<f64>, r: Option<&Mat<f64>>, spares: &mut Spares) -> Result<Mat<f64>> {
+    let mut warm = spares.take(x.nrows(), x.ncols())?;
     match r {
-        Some(r) => tall_times_small(x.as_ref(), r.transpose()),
-        None => try_copy(x.as_ref(), "the warm start"),
+        Some(r) => tall_times_small_into(x.as_ref(), r.transpose(), warm.as_mut()),
+        None => warm.copy_from(x),
     }
+    Ok(warm)
 }
 
 /// One half-step: the U half-step (`rows`) or the V half-step, `moving`
 /// the factor solved for, `fixed` the other. Returns the fixed factor as
 /// the step saw it (orthonormalized when ridge = 0 without offsets) and the
-/// solved factor, relaxed by `omega`.
+/// solved factor, relaxed by `omega`, in matrices taken from `spares`.
 pub(super) fn half_step(
     ctx: &Context<'_>,
     solver: &mut (dyn HalfStepSolver + Send),
-    rows: bool,
-    moving: &Mat<f64>,
-    fixed: &Mat<f64>,
+    (rows, moving, fixed): (bool, &Mat<f64>, &Mat<f64>),
     omega: f64,
+    spares: &mut Spares,
 ) -> Result<(Mat<f64>, Mat<f64>)> {
     let side = if rows {
         *ctx.problem
@@ -167,8 +191,9 @@ pub(super) fn half_step(
     }
     let pool = ctx.pool;
     let clip = ctx.options.clip;
-    let (fixed, r) = pool.install(|| prepare_fixed(fixed, ctx.orthonormalizes(), clip))?;
-    let warm = pool.install(|| warm_start(moving, r.as_ref()))?;
+    let orthonormalize = ctx.orthonormalizes();
+    let (fixed, r) = pool.install(|| prepare_fixed_with(fixed, orthonormalize, clip, spares))?;
+    let warm = pool.install(|| warm_start_with(moving, r.as_ref(), spares))?;
     let step = HalfStep {
         problem: side,
         fixed: fixed.as_ref(),
@@ -179,8 +204,11 @@ pub(super) fn half_step(
         fixed_orthonormal: r.is_some(),
         par: faer::Par::rayon(pool.current_num_threads()),
     };
-    let solved = pool.install(|| solver.solve(&step))?;
-    Ok((fixed, relax(&warm, solved, omega)))
+    let mut solved = spares.take(moving.nrows(), moving.ncols())?;
+    pool.install(|| solver.solve_into(&step, solved.as_mut()))?;
+    let relaxed = relax(&warm, solved, omega);
+    spares.keep(warm);
+    Ok((fixed, relaxed))
 }
 
 /// The half-step of augmented factors (`offsets_step`): the fixed factor
@@ -220,8 +248,9 @@ fn offsets_half_step(
 /// An accepted iteration at `factors` (objective lowered from `last` to
 /// `value`):
 /// record it, follow its progress with the inner accuracy, report it.
-/// True when the fit stops there (converged or cancelled). Shared by the
-/// alternating and accelerated loops.
+/// True when the fit stops there (converged or cancelled), and the factors
+/// it replaced (for `Sides::keep_spare`). Shared by the alternating and
+/// accelerated loops.
 pub(super) fn accept_iteration(
     run: &mut FitOutcome,
     schedule: &mut AccuracySchedule,
@@ -229,9 +258,9 @@ pub(super) fn accept_iteration(
     (last, value): (f64, f64),
     factors: Factors,
     progress: Progress<'_>,
-) -> bool {
+) -> (bool, Factors) {
     let loose = schedule.loose();
-    run.accept(factors, value);
+    let spent = run.accept(factors, value);
     run.accuracies.push(schedule.now);
     // Tolerance 0 asks for every iteration of the budget.
     let settled =
@@ -244,7 +273,7 @@ pub(super) fn accept_iteration(
     if !progress(run.iterations, value) {
         run.cancelled = true;
     }
-    run.cancelled || run.converged
+    (run.cancelled || run.converged, spent)
 }
 
 /// The loop's end at a rise at full accuracy: converged, or with tolerance
@@ -270,6 +299,9 @@ pub(super) struct LocalSides<'c, 'a> {
     progress: Progress<'c>,
     inner_work: f64,
     half_steps: usize,
+    spares: Spares,
+    /// The objective's buffers, kept across iterations.
+    residual: ResidualScratch,
 }
 
 impl Sides for LocalSides<'_, '_> {
@@ -290,7 +322,9 @@ impl Sides for LocalSides<'_, '_> {
             _ => &mut self.rows_solver,
         };
         solver.set_accuracy(settings.accuracy);
-        let solved = half_step(ctx, solver.as_mut(), rows, moving, fixed, settings.omega)?;
+        let sides = (rows, moving, fixed);
+        let spares = &mut self.spares;
+        let solved = half_step(ctx, solver.as_mut(), sides, settings.omega, spares)?;
         let problem = ctx.problem;
         let side_rows = if rows {
             problem.n_rows()
@@ -303,7 +337,7 @@ impl Sides for LocalSides<'_, '_> {
     }
 
     fn objective(&mut self, factors: &Factors) -> Result<f64> {
-        self.ctx.objective(factors)
+        self.ctx.objective_kept(factors, &mut self.residual)
     }
 
     fn proceed(&mut self, iterations: usize, value: f64) -> bool {
@@ -328,6 +362,14 @@ impl Sides for LocalSides<'_, '_> {
 
     fn mean_inner_iterations(&self) -> f64 {
         self.inner_work / self.half_steps.max(1) as f64
+    }
+
+    fn keep_spare(&mut self, matrix: Mat<f64>) {
+        self.spares.keep(matrix);
+    }
+
+    fn take_spare(&mut self, rows: usize, cols: usize) -> Result<Mat<f64>> {
+        self.spares.take(rows, cols)
     }
 }
 
@@ -358,6 +400,8 @@ pub(super) fn with_local_sides<T>(
         progress,
         inner_work: 0.0,
         half_steps: 0,
+        spares: Spares::default(),
+        residual: ResidualScratch::default(),
     };
     body(&mut sides)
 }
@@ -396,6 +440,8 @@ pub fn alternate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Re
         let (u, v) = (&run.factors.u, &run.factors.v);
         let (v_fixed, u_solved) = sides.half_step(true, u, v, settings)?;
         let (u, v) = sides.half_step(false, &v_fixed, &u_solved, settings)?;
+        sides.keep_spare(v_fixed);
+        sides.keep_spare(u_solved);
         let accepted = Factors { u, v };
         let value = sides.objective(&accepted)?;
         if !value.is_finite() {
@@ -424,14 +470,17 @@ pub fn alternate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Re
         clipping = options.clip > 0.0;
         let last = previous.replace(value).unwrap_or(f64::INFINITY);
         let objectives = (last, value);
-        if accept_iteration(
+        let (stop, spent) = accept_iteration(
             &mut run,
             &mut schedule,
             options.tolerance,
             objectives,
             accepted,
             &mut proceed,
-        ) {
+        );
+        sides.keep_spare(spent.u);
+        sides.keep_spare(spent.v);
+        if stop {
             break;
         }
     }

@@ -18,7 +18,7 @@ use crate::init::Factors;
 use crate::offsets::Offsets;
 use crate::options::Options;
 use crate::problem::weight_sums::row_weight_sums;
-use crate::problem::Problem;
+use crate::problem::{Problem, ResidualScratch};
 use crate::scaling::{Pins, Scale};
 use crate::solver::SolverKind;
 use crate::vocabulary::choices::{
@@ -112,11 +112,22 @@ impl Context<'_> {
     /// f at `factors`, on the pool. With offsets only the rank's columns
     /// carry the penalty: the offsets and their ones are unpenalized.
     pub fn objective(&self, factors: &Factors) -> crate::Result<f64> {
+        self.objective_kept(factors, &mut ResidualScratch::default())
+    }
+
+    /// `objective` with its buffers kept in `scratch` (a loop's, reused
+    /// from one iteration to the next).
+    pub(crate) fn objective_kept(
+        &self,
+        factors: &Factors,
+        scratch: &mut ResidualScratch,
+    ) -> crate::Result<f64> {
         let (u, v) = (factors.u.as_ref(), factors.v.as_ref());
         let (ridge, sums) = (self.options.ridge, self.weight_sums);
         let k = self.rank - self.offsets.count();
+        let parts = (ridge, sums, k);
         self.pool
-            .install(|| objective_of(self.problem, u, v, ridge, sums, k))
+            .install(|| objective_of(self.problem, u, v, parts, scratch))
     }
 
     /// Whether a half-step orthonormalizes its fixed factor (LLR16's ALT):
@@ -153,7 +164,8 @@ pub fn objective_with(
     ridge: f64,
     sums: Option<&WeightSums>,
 ) -> crate::Result<f64> {
-    objective_of(problem, u, v, ridge, sums, u.ncols())
+    let parts = (ridge, sums, u.ncols());
+    objective_of(problem, u, v, parts, &mut ResidualScratch::default())
 }
 
 /// `objective_with` with only the first `penalized` columns of u and v in
@@ -162,12 +174,12 @@ fn objective_of(
     problem: &Problem<'_>,
     u: MatRef<'_, f64>,
     v: MatRef<'_, f64>,
-    ridge: f64,
-    sums: Option<&WeightSums>,
-    penalized: usize,
+    (ridge, sums, penalized): (f64, Option<&WeightSums>, usize),
+    scratch: &mut ResidualScratch,
 ) -> crate::Result<f64> {
     let (pu, pv) = (u.subcols(0, penalized), v.subcols(0, penalized));
-    Ok(problem.weighted_residual(u, v)? + ridge_penalty(pu, pv, ridge, sums))
+    let residual = problem.weighted_residual(u, v, scratch)?;
+    Ok(residual + ridge_penalty(pu, pv, ridge, sums))
 }
 
 /// ridge (||U||^2 + ||V||^2), or with `sums` each row's and column's term
@@ -234,11 +246,12 @@ impl FitOutcome {
         }
     }
 
-    /// One more completed iteration, at `factors` with objective `value`.
-    pub fn accept(&mut self, factors: Factors, value: f64) {
-        self.factors = factors;
+    /// One more completed iteration, at `factors` with objective `value`;
+    /// the factors it replaces.
+    pub fn accept(&mut self, factors: Factors, value: f64) -> Factors {
         self.objective = value;
         self.iterations += 1;
+        std::mem::replace(&mut self.factors, factors)
     }
 
     /// The rest of a budget of `budget` iterations, when tolerance 0 asks

@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::init::Factors;
+use crate::memory::try_zeros;
 use crate::solver::SolverKind;
 use faer::Mat;
 
@@ -62,6 +63,50 @@ pub trait Sides {
 
     /// Inner iterations per row and half-step, averaged over the fit.
     fn mean_inner_iterations(&self) -> f64;
+
+    /// A factor-sized matrix the loop is done with, for later half-steps
+    /// to reuse (`Spares`); the default drops it.
+    fn keep_spare(&mut self, _matrix: Mat<f64>) {}
+
+    /// A rows x cols matrix of stale entries for the loop to overwrite: a
+    /// kept one (`Spares`), or by default a new one.
+    fn take_spare(&mut self, rows: usize, cols: usize) -> Result<Mat<f64>> {
+        try_zeros(rows, cols, "a factor-sized matrix")
+    }
+}
+
+/// Spares kept at most: the matrices one alternating iteration lets go of
+/// (its fixed factors, the first solved factor, the last factors) and the
+/// scratch of its QRs and warm starts (8), and what an accelerated one
+/// adds (the extrapolated point, its warm start, the history's
+/// coordinates).
+const MAX_SPARES: usize = 16;
+
+/// Factor-sized matrices the loops are done with, kept for the next
+/// half-steps: after the first iteration a fit allocates no factor
+/// matrix (issue 29). Their entries are stale: whoever takes one
+/// overwrites all of it.
+#[derive(Default)]
+pub struct Spares {
+    kept: Vec<Mat<f64>>,
+}
+
+impl Spares {
+    /// A rows x cols matrix of stale entries: a kept one of that shape,
+    /// else a new one (reserved fallibly).
+    pub fn take(&mut self, rows: usize, cols: usize) -> Result<Mat<f64>> {
+        let found = self.kept.iter().rposition(|m| m.shape() == (rows, cols));
+        match found {
+            Some(i) => Ok(self.kept.swap_remove(i)),
+            None => try_zeros(rows, cols, "a factor-sized matrix"),
+        }
+    }
+
+    pub fn keep(&mut self, matrix: Mat<f64>) {
+        if self.kept.len() < MAX_SPARES {
+            self.kept.push(matrix);
+        }
+    }
 }
 
 /// old + omega (solved - old): over-relaxation of a half-step. Row i's

@@ -18,9 +18,10 @@
 
 use crate::error::Result;
 use crate::kernels::blocking::{
-    block_list, blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK,
+    block_list, blocks, map_blocks_with, runs, stack_rows, COL_BLOCK, ROW_BLOCK,
 };
 use crate::kernels::transpose::copy_to_rows;
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{try_filled, try_zeros};
 use crate::scaling::{Multiplier, Scale};
 use faer::linalg::matmul::matmul;
@@ -373,7 +374,7 @@ impl<'a> DenseProblem<'a> {
     }
 
     /// (W o M) x, for x with n_cols rows. Flops: 2 * n * m * x.ncols().
-    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
+    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread, kept.
     pub fn weighted_data_times(&self, x: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
         let (n, m) = (self.n_rows(), self.n_cols());
         let width = x.ncols();
@@ -433,18 +434,21 @@ impl<'a> DenseProblem<'a> {
 
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2. Flops: 2 n m k + 3 n m.
     /// Partial sums per row block are added in block order (deterministic).
-    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread.
+    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread, kept.
     pub(crate) fn weighted_residual(
         &self,
         u: MatRef<'_, f64>,
         v: MatRef<'_, f64>,
         par: Par,
+        kept: &Workspaces<(usize, usize), Mat<f64>>,
     ) -> Result<f64> {
         let (n, m) = (self.n_rows(), self.n_cols());
         let (sw, sm) = (self.scale.weights(), self.scale.values());
         let row_blocks = block_list(n, ROW_BLOCK)?;
         let (rb, cb) = (ROW_BLOCK.min(n), COL_BLOCK.min(m));
-        let workspace = || try_zeros(rb, cb, "a block of the residual");
+        let make = || try_zeros(rb, cb, "a block of the residual");
+        kept.stock((rb, cb), runs(par, row_blocks.len()), make)?;
+        let workspace = || kept.lend((rb, cb), make);
         let partial = map_blocks_with(par, &row_blocks, workspace, |residual, rows| {
             let mut residual = residual.as_mut().subrows_mut(0, rows.len());
             let mut sum = 0.0;

@@ -15,6 +15,7 @@ pub use sparse::{SparseProblem, SparseView};
 
 use crate::error::Result;
 use crate::kernels::blocking::current_par;
+use crate::kernels::workspaces::Workspaces;
 use crate::scaling::Scale;
 use faer::{Mat, MatRef};
 
@@ -109,14 +110,33 @@ impl<'a> Problem<'a> {
     }
 
     /// sum_ij W_ij (M_ij - (U V^T)_ij)^2 in the solvers' units (times
-    /// 2^-(weight + 2 value) of `scale`), on the current rayon pool.
-    pub(crate) fn weighted_residual(&self, u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<f64> {
+    /// 2^-(weight + 2 value) of `scale`), on the current rayon pool, its
+    /// buffers kept in `scratch` for the next evaluation.
+    pub(crate) fn weighted_residual(
+        &self,
+        u: MatRef<'_, f64>,
+        v: MatRef<'_, f64>,
+        scratch: &mut ResidualScratch,
+    ) -> Result<f64> {
         let par = current_par();
         match self {
-            Problem::Dense(d) => d.weighted_residual(u, v, par),
-            Problem::Sparse(s) => s.weighted_residual(u, v, par),
+            Problem::Dense(d) => d.weighted_residual(u, v, par, &scratch.blocks),
+            Problem::Sparse(s) => s.weighted_residual(u, v, par, scratch),
         }
     }
+}
+
+/// The objective's buffers, kept by a fit from one evaluation to the next
+/// (issue 29): per thread a block of the dense residual or a sparse row's
+/// fitted values, and U's and V's rows for the sparse pattern's dots.
+#[derive(Default)]
+pub(crate) struct ResidualScratch {
+    /// Dense: a (rows, columns) block of residuals per thread.
+    pub(crate) blocks: Workspaces<(usize, usize), Mat<f64>>,
+    /// Sparse: a row's fitted values per thread, for rows of up to the key.
+    pub(crate) fitted: Workspaces<usize, Vec<f64>>,
+    pub(crate) u_rows: Vec<f64>,
+    pub(crate) v_rows: Vec<f64>,
 }
 
 impl<'a> From<DenseProblem<'a>> for Problem<'a> {

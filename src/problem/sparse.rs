@@ -14,10 +14,12 @@
 
 use super::checks::{check_defaults, check_entries, check_len, check_pattern_dims, check_row_ptr};
 use crate::error::Result;
-use crate::kernels::blocking::{map_blocks_with, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES};
+use crate::kernels::blocking::{
+    map_blocks_with, runs, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES,
+};
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
-use crate::kernels::transpose::rows_contiguous;
+use crate::kernels::transpose::{rows_contiguous, rows_contiguous_into};
 use crate::memory::{try_collect, try_filled, try_reserve};
 use crate::scaling::Scale;
 use faer::{Mat, MatRef, Par};
@@ -355,6 +357,7 @@ impl<'a> SparseView<'a> {
         u: MatRef<'_, f64>,
         v: MatRef<'_, f64>,
         par: Par,
+        kept: &mut super::ResidualScratch,
     ) -> Result<f64> {
         let wd = self.w_default;
         let mut total = 0.0;
@@ -390,13 +393,19 @@ impl<'a> SparseView<'a> {
             total += wd * all.max(0.0);
         }
         let values = self.values();
-        let (ur, vr) = (rows_contiguous(u, par)?, rows_contiguous(v, par)?);
-        let k = u.ncols();
+        rows_contiguous_into(u, par, &mut kept.u_rows)?;
+        rows_contiguous_into(v, par, &mut kept.v_rows)?;
+        let (ur, vr, k) = (&kept.u_rows, &kept.v_rows, u.ncols());
         let row_blocks = self.row_blocks()?;
+        let longest = (0..self.n_rows).map(|i| self.pattern.row(i).len()).max();
+        let longest = longest.unwrap_or(0);
+        let make = || try_collect((0..longest).map(|_| 0.0), "a row's fitted values");
+        kept.fitted
+            .stock(longest, runs(par, row_blocks.len()), make)?;
         let partial = map_blocks_with(
             par,
             &row_blocks,
-            || Ok(Vec::new()),
+            || kept.fitted.lend(longest, make),
             |fitted, rows| {
                 let mut sum = 0.0;
                 for i in rows.clone() {
@@ -407,7 +416,7 @@ impl<'a> SparseView<'a> {
                     row_dots(
                         fitted,
                         &self.pattern.idx[range.clone()],
-                        &vr,
+                        vr,
                         &ur[i * k..(i + 1) * k],
                     );
                     let cols = &self.pattern.idx[range.clone()];
@@ -442,30 +451,33 @@ impl<'a> SparseView<'a> {
     /// entries, and blocks of equal row counts would leave one thread with
     /// most of the work. Fixed by the pattern alone, never by the threads.
     pub fn row_blocks(&self) -> Result<Vec<std::ops::Range<usize>>> {
+        // Counted first: the list is reserved once, at its length.
         let mut out = Vec::new();
-        // At most one block per row, usually one per ROW_BLOCK rows.
         try_reserve(
             &mut out,
-            self.n_rows.div_ceil(ROW_BLOCK),
+            self.block_iter().count(),
             "the list of row blocks",
         )?;
+        out.extend(self.block_iter());
+        Ok(out)
+    }
+
+    /// The blocks of `row_blocks`, in order.
+    fn block_iter(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let ptr = &self.pattern.ptr;
         let mut start = 0;
-        while start < self.n_rows {
-            let mut end = start + 1;
+        std::iter::from_fn(move || {
+            let first = (start < self.n_rows).then_some(start)?;
+            let mut end = first + 1;
             while end < self.n_rows
-                && end - start < ROW_BLOCK
-                && self.pattern.ptr[end + 1] - self.pattern.ptr[start] <= SPARSE_BLOCK_ENTRIES
+                && end - first < ROW_BLOCK
+                && ptr[end + 1] - ptr[first] <= SPARSE_BLOCK_ENTRIES
             {
                 end += 1;
             }
-            if out.len() == out.capacity() {
-                let more = out.len().max(1);
-                try_reserve(&mut out, more, "the list of row blocks")?;
-            }
-            out.push(start..end);
             start = end;
-        }
-        Ok(out)
+            Some(first..end)
+        })
     }
 
     /// Row i of the pattern: its columns, values and weights.

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::kernels::srht::sketch_rows;
 use crate::problem::{Problem, SparseView};
 use crate::solver::half_step::{applicable, HalfStep, HalfStepSolver, SolverKind};
-use faer::Mat;
+use faer::{Mat, MatMut};
 
 /// Small dense factorizations run far below GEMM speed.
 const CHOLESKY_COST: f64 = 1.0;
@@ -174,6 +174,16 @@ impl HalfStepSolver for AutoSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let mut x = crate::memory::try_zeros(
+            step.problem.n_rows(),
+            step.fixed.ncols(),
+            "a half-step's solution",
+        )?;
+        self.solve_into(step, x.as_mut())?;
+        Ok(x)
+    }
+
+    fn solve_into(&mut self, step: &HalfStep<'_>, out: MatMut<'_, f64>) -> Result<()> {
         let side = self.half_steps % 2;
         self.half_steps += 1;
         let (n, m, k) = (
@@ -201,15 +211,15 @@ impl HalfStepSolver for AutoSolver {
                 if let Some(estimate) = self.shared_iterations[side].as_mut() {
                     *estimate = (*estimate / 2.0).max(FIRST_GUESS);
                 }
-                self.exact.solve(step)
+                self.exact.solve_into(step, out)
             }
             SolverKind::SharedPcg => {
-                let x = self.shared_pcg.solve(step)?;
+                self.shared_pcg.solve_into(step, out)?;
                 self.shared_iterations[side] =
                     Some(self.shared_pcg.inner_iterations() as f64 / n.max(1) as f64);
-                Ok(x)
+                Ok(())
             }
-            SolverKind::Sketch => self.sketch.solve(step),
+            SolverKind::Sketch => self.sketch.solve_into(step, out),
         }
     }
 }

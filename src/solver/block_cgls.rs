@@ -15,7 +15,7 @@
 //! the normal equations lose nothing at the accuracies the driver asks for
 //! (`cargo bench --bench robustness` runs 1e-14).
 
-use super::krylov::{run_cg, CgSystem};
+use super::krylov::{run_cg_kept, CgScalars, CgSystem};
 use crate::error::Result;
 use crate::kernels::blocking::{blocks, CG_CHUNK};
 use crate::kernels::transpose::copy_to_rows;
@@ -51,6 +51,8 @@ pub struct CglsWorkspace {
     direction: Mat<f64>,
     step: Mat<f64>,
     image: Mat<f64>,
+    /// CG's per-row scalars, kept across blocks.
+    scalars: CgScalars,
 }
 
 impl CglsWorkspace {
@@ -63,6 +65,7 @@ impl CglsWorkspace {
             direction: try_zeros(rows, k, what)?,
             step: try_zeros(rows, k, what)?,
             image: try_zeros(rows, k, what)?,
+            scalars: CgScalars::default(),
         })
     }
 }
@@ -195,6 +198,7 @@ pub fn solve_block(
         direction,
         step,
         image,
+        scalars,
     } = ws;
     let mut system = BlockSystem {
         data,
@@ -207,7 +211,7 @@ pub fn solve_block(
         step: step.as_mut().submatrix_mut(0, 0, rb, k),
         image: image.as_mut().submatrix_mut(0, 0, rb, k),
     };
-    run_cg(&mut system, active, tol, max_iterations).started
+    run_cg_kept(&mut system, active, (tol, max_iterations), scalars).started
 }
 
 /// A row block as `krylov::CgSystem`: the residual h = b - A x lives in

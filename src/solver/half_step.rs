@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::problem::Problem;
-use faer::{Mat, MatRef, Par};
+use faer::{Mat, MatMut, MatRef, Par};
 
 /// Inner iterations stop here even if the tolerance is not met: with
 /// cond(A R^-1) below 10, 1e-14 takes about 60 iterations.
@@ -72,6 +72,14 @@ pub trait HalfStepSolver {
     fn kind(&self) -> SolverKind;
     /// The n_rows x k solution, or `Error::Numerical` if it is not finite.
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>>;
+    /// The same solution written into `out` (n_rows x k): what the outer
+    /// methods call, so their factor matrices are reused across
+    /// iterations. The default copies `solve`'s; the solvers the outer
+    /// methods run most write in place and keep their workspaces.
+    fn solve_into(&mut self, step: &HalfStep<'_>, mut out: MatMut<'_, f64>) -> Result<()> {
+        out.copy_from(self.solve(step)?);
+        Ok(())
+    }
     /// Relative accuracy of the next half-steps' inner solves; the exact
     /// solver has nothing to tune.
     fn set_accuracy(&mut self, _accuracy: f64) {}
@@ -106,6 +114,18 @@ pub type Solved = Result<(Mat<f64>, usize)>;
 pub trait InnerMethod {
     const KIND: SolverKind;
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved;
+    /// `solve_at` writing the solution into `out` (n_rows x k); the inner
+    /// iterations. The default copies `solve_at`'s.
+    fn solve_at_into(
+        &mut self,
+        step: &HalfStep<'_>,
+        accuracy: InnerAccuracy,
+        mut out: MatMut<'_, f64>,
+    ) -> Result<usize> {
+        let (x, work) = self.solve_at(step, accuracy)?;
+        out.copy_from(x);
+        Ok(work)
+    }
 }
 
 /// An iterative method as a `HalfStepSolver`.
@@ -130,19 +150,30 @@ impl<M> Iterative<M> {
     }
 }
 
+impl<M> Iterative<M> {
+    fn accuracy(&self) -> InnerAccuracy {
+        InnerAccuracy {
+            tolerance: self.tolerance,
+            loose: self.tolerance > self.final_tolerance,
+        }
+    }
+}
+
 impl<M: InnerMethod> HalfStepSolver for Iterative<M> {
     fn kind(&self) -> SolverKind {
         M::KIND
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let accuracy = InnerAccuracy {
-            tolerance: self.tolerance,
-            loose: self.tolerance > self.final_tolerance,
-        };
-        let (x, work) = self.method.solve_at(step, accuracy)?;
+        let (x, work) = self.method.solve_at(step, self.accuracy())?;
         self.last_inner_iterations = work;
         Ok(x)
+    }
+
+    fn solve_into(&mut self, step: &HalfStep<'_>, out: MatMut<'_, f64>) -> Result<()> {
+        let work = self.method.solve_at_into(step, self.accuracy(), out)?;
+        self.last_inner_iterations = work;
+        Ok(())
     }
 
     fn set_accuracy(&mut self, accuracy: f64) {
@@ -160,8 +191,15 @@ impl<M: InnerMethod> HalfStepSolver for Iterative<M> {
 
 /// `x` if every entry is finite, else `Error::Numerical` naming `what`.
 pub fn finite(x: Mat<f64>, what: &str) -> Result<Mat<f64>> {
+    finite_in_place(x.as_ref(), what)?;
+    Ok(x)
+}
+
+/// Ok if every entry of `x` is finite, else `Error::Numerical` naming
+/// `what` (`finite` for a solution written in place).
+pub fn finite_in_place(x: MatRef<'_, f64>, what: &str) -> Result<()> {
     if x.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
-        Ok(x)
+        Ok(())
     } else {
         Err(Error::Numerical(format!(
             "{what} produced non-finite factors"

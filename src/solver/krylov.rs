@@ -55,9 +55,34 @@ pub(crate) fn run_cg<S: CgSystem>(
     tol: f64,
     max_iterations: usize,
 ) -> CgWork {
+    run_cg_kept(
+        system,
+        active,
+        (tol, max_iterations),
+        &mut CgScalars::default(),
+    )
+}
+
+/// The per-row scalars of `run_cg` (the gradients' norms at x = 0 and
+/// their squares now), kept by a caller that runs many blocks.
+#[derive(Default)]
+pub(crate) struct CgScalars {
+    reference: Vec<f64>,
+    gamma: Vec<f64>,
+}
+
+/// `run_cg` with its per-row scalars in `scalars`.
+pub(crate) fn run_cg_kept<S: CgSystem>(
+    system: &mut S,
+    active: &mut [bool],
+    (tol, max_iterations): (f64, usize),
+    scalars: &mut CgScalars,
+) -> CgWork {
     let rb = system.rows();
     system.gradient_at_zero();
-    let reference: Vec<f64> = (0..rb).map(|i| system.gradient_norm(i)).collect();
+    let CgScalars { reference, gamma } = scalars;
+    reference.clear();
+    reference.extend((0..rb).map(|i| system.gradient_norm(i)));
     for i in 0..rb {
         if active[i] && reference[i] == 0.0 {
             system.zero_solution(i);
@@ -65,7 +90,8 @@ pub(crate) fn run_cg<S: CgSystem>(
         }
     }
     system.start();
-    let mut gamma: Vec<f64> = (0..rb).map(|i| system.gradient_squared(i)).collect();
+    gamma.clear();
+    gamma.extend((0..rb).map(|i| system.gradient_squared(i)));
     let mut work = CgWork {
         started: 0,
         curvature_stops: 0,

@@ -41,15 +41,19 @@ pub fn solver_for(
         seed,
     } = settings;
     match (problem, method) {
-        (Problem::Dense(_), SolverKind::Exact) => Box::new(dense::exact::ExactSolver),
+        (Problem::Dense(_), SolverKind::Exact) => {
+            Box::new(dense::exact::KeptExactSolver::default())
+        }
         (Problem::Dense(_), SolverKind::Sketch) => {
             Box::new(dense::sketch::SketchSolver::new(factor, tolerance, seed))
         }
         (Problem::Dense(_), SolverKind::SharedPcg) => Box::new(Iterative::with_method(
-            dense::mean_weight_cgls::MeanWeightCgls,
+            dense::mean_weight_cgls::MeanWeightCgls::default(),
             tolerance,
         )),
-        (Problem::Sparse(_), SolverKind::Exact) => Box::new(sparse::exact::SparseExactSolver),
+        (Problem::Sparse(_), SolverKind::Exact) => {
+            Box::new(sparse::exact::SparseExactSolver::default())
+        }
         (Problem::Sparse(_), SolverKind::Sketch) => Box::new(Iterative::with_method(
             sparse::sketch::SparseSrhtCgls::new(factor, seed),
             tolerance,

@@ -1,5 +1,7 @@
 //! A global allocator that counts live heap bytes and their peak, for the
-//! memory measurements of the benchmark and the sparse memory test.
+//! memory measurements of the benchmark and the sparse memory test, and
+//! every allocation ever made (bytes and count), for the test of what one
+//! iteration allocates.
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -8,6 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct Counting;
 pub static LIVE: AtomicUsize = AtomicUsize::new(0);
 pub static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Bytes and calls of every allocation so far (never decreased).
+pub static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+pub static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -16,6 +21,8 @@ unsafe impl GlobalAlloc for Counting {
         if !ptr.is_null() {
             let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(live, Ordering::Relaxed);
+            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         ptr
     }
@@ -39,4 +46,12 @@ pub fn reset_peak() -> usize {
 /// Peak bytes above `baseline` since the last `reset_peak`.
 pub fn peak_since(baseline: usize) -> usize {
     PEAK.load(Ordering::Relaxed).saturating_sub(baseline)
+}
+
+/// (bytes, calls) allocated so far, freed or not.
+pub fn allocated() -> (usize, usize) {
+    (
+        ALLOCATED.load(Ordering::Relaxed),
+        ALLOCATIONS.load(Ordering::Relaxed),
+    )
 }

@@ -11,20 +11,24 @@
 
 use crate::error::Result;
 use crate::kernels::blocking::{
-    block_list, blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK,
+    block_list, blocks, map_blocks_with, map_owned_with, row_blocks_of, runs, stack_rows,
+    COL_BLOCK, ROW_BLOCK,
 };
 use crate::kernels::gram::{
     accumulate_packed_grams, mirror_lower, packed_len, packed_outer_products, unpack_symmetric,
     weighted_gram_lower,
 };
 use crate::kernels::spd_solve::SpdSolver;
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{try_filled, try_zeros};
 use crate::problem::DenseProblem;
-use crate::solver::half_step::{finite, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::half_step::{finite_in_place, HalfStep, HalfStepSolver, SolverKind};
 use crate::solver::rows::solve_normal_equations;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
+/// EXACT on dense input, its workspaces made afresh for each half-step
+/// (fold-in, tests and benchmarks: one half-step at a time).
 #[derive(Default)]
 pub struct ExactSolver;
 
@@ -34,16 +38,45 @@ impl HalfStepSolver for ExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        KeptExactSolver::default().solve(step)
+    }
+}
+
+/// EXACT as the outer methods run it: the per-thread workspaces are kept
+/// across half-steps (`kernels::workspaces`), and the solution is written
+/// into the caller's factor matrix.
+#[derive(Default)]
+pub struct KeptExactSolver {
+    workspaces: Workspaces<WorkspaceShape, Workspace>,
+}
+
+impl HalfStepSolver for KeptExactSolver {
+    fn kind(&self) -> SolverKind {
+        SolverKind::Exact
+    }
+
+    fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
+        let mut x = try_zeros(n, k, "a half-step's solution")?;
+        self.solve_into(step, x.as_mut())?;
+        Ok(x)
+    }
+
+    fn solve_into(&mut self, step: &HalfStep<'_>, mut out: MatMut<'_, f64>) -> Result<()> {
         let dense = step.problem.dense();
-        let x = if dense.has_unit_weights() {
+        if dense.has_unit_weights() {
             let rhs = dense.weighted_data_times(step.fixed, step.par)?;
             // Unit weights give every row the same weight sum, so the
             // same ridge even when it is scaled by them.
-            solve_shared_gram(step, step.row_ridge(0), rhs)?
+            out.copy_from(solve_shared_gram(step, step.row_ridge(0), rhs)?);
         } else {
-            solve_row_grams(dense, step, gram_form(step.fixed.ncols()))?
-        };
-        finite(x, "the exact half-step (data too large for f64?)")
+            let form = gram_form(step.fixed.ncols());
+            solve_row_grams(dense, step, form, out.as_mut(), &self.workspaces)?;
+        }
+        finite_in_place(
+            out.as_ref(),
+            "the exact half-step (data too large for f64?)",
+        )
     }
 }
 
@@ -74,7 +107,7 @@ fn solve_shared_gram(step: &HalfStep<'_>, ridge: f64, mut rhs: Mat<f64>) -> Resu
 /// Per-thread scratch of the row-Gram half-step, allocated once per
 /// thread's run of row blocks and reused across them (every buffer is
 /// overwritten before it is read).
-struct Workspace {
+pub(crate) struct Workspace {
     /// Packed Grams of a block's rows, stored so each row's entries are
     /// contiguous (k(k+1)/2 x the block's rows, read transposed).
     grams: Mat<f64>,
@@ -84,10 +117,15 @@ struct Workspace {
     /// W for one (row block, column block), or one row, in the solver's
     /// units; empty when those are the caller's (`crate::scaling`).
     scaled_w: Vec<f64>,
+    /// The right-hand sides of a block's rows (rows x k).
+    rhs: Mat<f64>,
     spd: SpdSolver,
     x: Vec<f64>,
     correction: Vec<f64>,
 }
+
+/// What a `Workspace` was made for: (rows, m, k, form, unit weights).
+type WorkspaceShape = (usize, usize, usize, GramForm, bool);
 
 /// One step of iterative refinement for an ill-conditioned row: solve
 /// G dx = Y^T diag(w_i) (m_i - Y x) - ridge x and add dx. Normal equations
@@ -121,7 +159,7 @@ fn refine_row(problem: &DenseProblem<'_>, step: &HalfStep<'_>, row: usize, ws: &
 /// across the block's rows but move an m x k(k+1)/2 panel; a weighted SYRK
 /// per row moves only Y (m x k) and wins once that panel outgrows the caches.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum GramForm {
+pub(crate) enum GramForm {
     PackedOuterProducts,
     WeightedSyrkPerRow,
 }
@@ -174,6 +212,7 @@ impl Workspace {
                 }
                 (false, GramForm::WeightedSyrkPerRow) => try_filled(m, 0.0, "a row of scaled W")?,
             },
+            rhs: try_zeros(rows, k, "a row block's right-hand sides")?,
             spd: SpdSolver::new(k)?,
             x: try_filled(k, 0.0, "a row's solution")?,
             correction: try_filled(k, 0.0, "a row's correction")?,
@@ -209,29 +248,34 @@ fn solve_row_grams(
     problem: &DenseProblem<'_>,
     step: &HalfStep<'_>,
     form: GramForm,
-) -> Result<Mat<f64>> {
+    out: MatMut<'_, f64>,
+    workspaces: &Workspaces<WorkspaceShape, Workspace>,
+) -> Result<()> {
     let (n, m, k) = (problem.n_rows(), problem.n_cols(), step.fixed.ncols());
     let block = gram_row_block(k);
-    let row_blocks = block_list(n, block)?;
     // NaN read as missing needs scratch for every weight block too.
     let unit = problem.scale().weights().is_one() && !problem.missing_nan();
-    let workspace = || Workspace::new(block.min(n), m, k, form, unit);
-    let parts = map_blocks_with(step.par, &row_blocks, workspace, |ws, rows| {
-        solve_row_block(problem, step, form, rows, ws)
+    let shape = (block.min(n), m, k, form, unit);
+    let make = || Workspace::new(block.min(n), m, k, form, unit);
+    let parts = row_blocks_of(out, block)?;
+    workspaces.stock(shape, runs(step.par, parts.len()), make)?;
+    let workspace = || workspaces.lend(shape, make);
+    map_owned_with(step.par, parts, workspace, |ws, (rows, out)| {
+        solve_row_block(problem, step, form, &rows, ws, out)
     })?;
-    stack_rows(&parts, n, k)
+    Ok(())
 }
 
-/// A row block's right-hand sides, and its packed Grams in `ws.grams`
-/// where they are formed packed (`row_gram` reads them).
+/// A block's right-hand sides in `rhs` (rows x k), and its packed Grams
+/// in `ws.grams` where they are formed packed (`row_gram` reads them).
 fn block_normal_equations(
     problem: &DenseProblem<'_>,
     y: MatRef<'_, f64>,
     form: GramForm,
     rows: &std::ops::Range<usize>,
     ws: &mut Workspace,
-) -> Result<Mat<f64>> {
-    let mut rhs = try_zeros(rows.len(), y.ncols(), "a row block's right-hand sides")?;
+    mut rhs: MatMut<'_, f64>,
+) {
     if form == GramForm::PackedOuterProducts {
         packed_block_grams(problem, y, rows.clone(), ws, rhs.as_mut());
     } else {
@@ -240,7 +284,6 @@ fn block_normal_equations(
             problem.weighted_data_block_times(rows, cols, y, &mut ws.wm, out, c == 0);
         }
     }
-    Ok(rhs)
 }
 
 /// Row `row` (the block's `r`-th) of the block's Grams, whole, in
@@ -266,18 +309,20 @@ fn row_gram(
 }
 
 /// The rows of one row block: their Grams and right-hand sides, then one
-/// exact solve each (refined when ill-conditioned).
+/// exact solve each (refined when ill-conditioned), into `out` (the
+/// block's rows of the solution).
 fn solve_row_block(
     problem: &DenseProblem<'_>,
     step: &HalfStep<'_>,
     form: GramForm,
     rows: &std::ops::Range<usize>,
     ws: &mut Workspace,
-) -> Result<Mat<f64>> {
+    mut out: MatMut<'_, f64>,
+) -> Result<()> {
     let y = step.fixed;
     let (rb, k) = (rows.len(), y.ncols());
-    let rhs = block_normal_equations(problem, y, form, rows, ws)?;
-    let mut out = try_zeros(rb, k, "a row block's solution")?;
+    let mut rhs = std::mem::replace(&mut ws.rhs, Mat::new());
+    block_normal_equations(problem, y, form, rows, ws, rhs.as_mut().subrows_mut(0, rb));
     for r in 0..rb {
         let row = rows.start + r;
         row_gram(problem, y, form, (r, row), ws);
@@ -296,7 +341,8 @@ fn solve_row_block(
             out[(r, d)] = *xd;
         }
     }
-    Ok(out)
+    ws.rhs = rhs;
+    Ok(())
 }
 
 /// Every row's normal equations, formed as the solve forms them but left
@@ -327,7 +373,8 @@ pub(crate) fn row_normal_equations(
     let unit = problem.scale().weights().is_one();
     let workspace = || Workspace::new(block.min(n), m, k, form, unit);
     let parts = map_blocks_with(par, &row_blocks, workspace, |ws, rows| {
-        let rhs = block_normal_equations(problem, y, form, rows, ws)?;
+        let mut rhs = try_zeros(rows.len(), k, "a row block's right-hand sides")?;
+        block_normal_equations(problem, y, form, rows, ws, rhs.as_mut());
         let mut grams = try_zeros(rows.len(), t, "a row block's packed Grams")?;
         for r in 0..rows.len() {
             row_gram(problem, y, form, (r, rows.start + r), ws);
@@ -425,8 +472,14 @@ mod tests {
                 fixed_orthonormal: true,
                 par: Par::rayon(0),
             };
-            let packed = solve_row_grams(&problem, &step, GramForm::PackedOuterProducts).unwrap();
-            let per_row = solve_row_grams(&problem, &step, GramForm::WeightedSyrkPerRow).unwrap();
+            let solve = |form| {
+                let mut x = Mat::zeros(n, k);
+                let workspaces = Workspaces::default();
+                solve_row_grams(&problem, &step, form, x.as_mut(), &workspaces).unwrap();
+                x
+            };
+            let packed = solve(GramForm::PackedOuterProducts);
+            let per_row = solve(GramForm::WeightedSyrkPerRow);
             let scale = packed.norm_max();
             let gap = (&packed - &per_row).norm_max();
             assert!(

@@ -6,13 +6,16 @@
 //! solve instead, so they never produce NaN.
 
 use crate::error::Result;
-use crate::kernels::blocking::{block_list, map_blocks_with, stack_rows, ROW_BLOCK};
+use crate::kernels::blocking::{
+    block_list, map_blocks_with, map_owned_with, row_blocks_of, runs, stack_rows, ROW_BLOCK,
+};
 use crate::kernels::spd_solve::SpdSolver;
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
 use crate::solver::block_cgls::{solve_block, BlockData, CglsWorkspace, Preconditioners};
-use crate::solver::half_step::{finite, HalfStep, MAX_INNER_ITERATIONS};
+use crate::solver::half_step::{finite, finite_in_place, HalfStep, MAX_INNER_ITERATIONS};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
-use faer::Mat;
+use faer::{Mat, MatMut};
 use std::ops::Range;
 
 /// One row as a preconditioner rule sees it.
@@ -44,6 +47,21 @@ pub trait PreconditionerRule: Sync {
         scratch: &mut Self::Scratch,
         usable: &mut [bool],
     ) -> Result<Preconditioners>;
+
+    /// `build` into `out`, which holds the last block's preconditioners
+    /// (kept across blocks, so a rule may reuse their storage); the
+    /// default replaces them.
+    fn build_into(
+        &self,
+        step: &HalfStep<'_>,
+        (rows, row_scratch): (&[RowView<'_>], &mut RowScratch),
+        scratch: &mut Self::Scratch,
+        usable: &mut [bool],
+        out: &mut Preconditioners,
+    ) -> Result<()> {
+        *out = self.build(step, rows, row_scratch, scratch, usable)?;
+        Ok(())
+    }
 }
 
 /// Gather the row's weighted design (`rows::WeightedDesign`) into
@@ -58,11 +76,29 @@ pub fn gather_design(step: &HalfStep<'_>, row: &RowView<'_>, scratch: &mut RowSc
 }
 
 /// The per-task buffers of `iterative_half_step`, one set per thread.
-struct BlockScratch<S> {
+pub struct BlockScratch<S> {
     cgls: CglsWorkspace,
     row: RowScratch,
     rule: S,
     weights: Vec<f64>,
+    /// The block's rows (`RowView`s, emptied between blocks: see
+    /// `recycled`), which rows CG solves, which it started with, a row's
+    /// exact solution and the block's preconditioners, kept across blocks.
+    views: Vec<RowView<'static>>,
+    active: Vec<bool>,
+    usable: Vec<bool>,
+    solution: Vec<f64>,
+    preconditioners: Preconditioners,
+}
+
+/// `v` emptied, as a vector of views of another lifetime: the same
+/// allocation (the in-place collect of a vector into one of the same
+/// layout), so a block's row views need no allocation of their own.
+fn recycled<'b>(mut v: Vec<RowView<'_>>) -> Vec<RowView<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| -> RowView<'b> { unreachable!("emptied") })
+        .collect()
 }
 
 impl<S> BlockScratch<S> {
@@ -80,6 +116,11 @@ impl<S> BlockScratch<S> {
             },
             rule: rule.scratch(m, k)?,
             weights: try_filled(checked_len(ROW_BLOCK.min(n), m, what)?, 0.0, what)?,
+            views: Vec::new(),
+            active: Vec::new(),
+            usable: Vec::new(),
+            solution: try_filled(k, 0.0, "a row's solution")?,
+            preconditioners: Preconditioners::PerRow(Vec::new()),
         })
     }
 }
@@ -113,7 +154,13 @@ pub fn iterative_half_step<R: PreconditionerRule>(
         step.par,
         &row_blocks,
         || BlockScratch::new(step, rule),
-        |scratch, rows| solve_row_block(step, rule, tol, rows, scratch),
+        |scratch, rows| {
+            let mut x = try_zeros(rows.len(), k, "a row block's solution")?;
+            let work = solve_row_block(step, rule, tol, rows, scratch, x.as_mut())?;
+            let empty = Preconditioners::PerRow(Vec::new());
+            let used = std::mem::replace(&mut scratch.preconditioners, empty);
+            Ok((x, work, (used, scratch.usable.clone())))
+        },
     )?;
     let work = parts.iter().map(|(_, w, _)| w).sum();
     let (mut mats, mut preconditioners) = (Vec::new(), Vec::new());
@@ -135,21 +182,57 @@ pub fn iterative_half_step<R: PreconditionerRule>(
     })
 }
 
-/// One row block of `iterative_half_step`: its solutions, the
-/// row-iterations spent and the preconditioners it used.
+/// What a `BlockScratch` was made for: (rows, m, k, ridge > 0).
+pub type ScratchShape = (usize, usize, usize, bool);
+
+/// `iterative_half_step` into `out` (n x k), the per-thread scratch lent
+/// by `workspaces` (kept across half-steps) and the preconditioners
+/// dropped; returns the row-iterations spent.
+pub fn iterative_half_step_into<R: PreconditionerRule>(
+    step: &HalfStep<'_>,
+    rule: &R,
+    tol: f64,
+    mut out: MatMut<'_, f64>,
+    workspaces: &Workspaces<ScratchShape, BlockScratch<R::Scratch>>,
+) -> Result<usize>
+where
+    R::Scratch: Send,
+{
+    let (n, (m, k)) = (step.problem.n_rows(), step.fixed.shape());
+    let shape = (ROW_BLOCK.min(n), m, k, step.ridge > 0.0);
+    let make = || BlockScratch::new(step, rule);
+    let parts = row_blocks_of(out.as_mut(), ROW_BLOCK)?;
+    workspaces.stock(shape, runs(step.par, parts.len()), make)?;
+    let lend = || workspaces.lend(shape, make);
+    let work = map_owned_with(step.par, parts, lend, |scratch, (rows, x)| {
+        solve_row_block(step, rule, tol, &rows, scratch, x)
+    })?;
+    finite_in_place(out.as_ref(), "an iterative half-step")?;
+    Ok(work.iter().sum())
+}
+
+/// One row block of `iterative_half_step`: its solutions into `x` (the
+/// block's rows); the row-iterations spent. The preconditioners it used
+/// and the rows that used them are left in `scratch`.
 fn solve_row_block<R: PreconditionerRule>(
     step: &HalfStep<'_>,
     rule: &R,
     tol: f64,
     rows: &Range<usize>,
     scratch: &mut BlockScratch<R::Scratch>,
-) -> Result<(Mat<f64>, usize, BlockPreconditioners)> {
+    mut x: MatMut<'_, f64>,
+) -> Result<usize> {
     let (rb, (m, k)) = (rows.len(), step.fixed.shape());
     let BlockScratch {
         cgls,
         row: row_scratch,
         rule: rule_scratch,
         weights,
+        views: kept_views,
+        active,
+        usable,
+        solution,
+        preconditioners,
     } = scratch;
     // The block's weights with rows contiguous (a deliberate copy: the rules
     // and every CG pass walk rows).
@@ -158,34 +241,36 @@ fn solve_row_block<R: PreconditionerRule>(
         .dense()
         .weights_rows_into(rows.clone(), 0..m, weights);
     let weights = &*weights;
-    let mut x = try_zeros(rb, k, "a row block's solution")?;
-    if let Some(warm) = step.warm_start {
-        x.copy_from(warm.subrows(rows.start, rb));
+    match step.warm_start {
+        Some(warm) => x.copy_from(warm.subrows(rows.start, rb)),
+        None => x.fill(0.0),
     }
-    let views: Vec<RowView<'_>> = (0..rb)
-        .map(|r| {
-            let row_weights = &weights[r * m..(r + 1) * m];
-            RowView {
-                index: rows.start + r,
-                weights: row_weights,
-                nonzeros: row_weights.iter().filter(|v| **v != 0.0).count(),
-            }
-        })
-        .collect();
-    let mut active: Vec<bool> = views
-        .iter()
-        .map(|v| !may_be_singular(v.nonzeros, k, step.ridge > 0.0))
-        .collect();
-    let preconditioners = rule.build(step, &views, row_scratch, rule_scratch, &mut active)?;
-    let mut solution = try_filled(k, 0.0, "a row's solution")?;
+    let mut views = recycled(std::mem::take(kept_views));
+    views.extend((0..rb).map(|r| {
+        let row_weights = &weights[r * m..(r + 1) * m];
+        RowView {
+            index: rows.start + r,
+            weights: row_weights,
+            nonzeros: row_weights.iter().filter(|v| **v != 0.0).count(),
+        }
+    }));
+    active.clear();
+    active.extend(
+        views
+            .iter()
+            .map(|v| !may_be_singular(v.nonzeros, k, step.ridge > 0.0)),
+    );
+    let with_rows = (&views[..], &mut *row_scratch);
+    rule.build_into(step, with_rows, rule_scratch, active, preconditioners)?;
     for (r, view) in views.iter().enumerate() {
         if !active[r] {
             let count = gather_design(step, view, row_scratch);
             let RowScratch { design, spd } = row_scratch;
-            design.solve_exactly(count, spd, &mut solution);
+            design.solve_exactly(count, spd, solution);
             (0..k).for_each(|d| x[(r, d)] = solution[d]);
         }
     }
+    *kept_views = recycled(views);
     let (values, values_multiplier) = step.problem.dense().values_block(rows.clone(), 0..m);
     let data = BlockData {
         weights,
@@ -195,15 +280,16 @@ fn solve_row_block<R: PreconditionerRule>(
         fixed: step.fixed,
         ridge: step.ridge,
     };
-    let usable = active.clone();
+    usable.clear();
+    usable.extend_from_slice(active);
     let work = solve_block(
         &data,
-        &preconditioners,
-        &mut active,
+        preconditioners,
+        active,
         x.as_mut(),
         tol,
         MAX_INNER_ITERATIONS,
         cgls,
     );
-    Ok((x, work, (preconditioners, usable)))
+    Ok(work)
 }

@@ -8,17 +8,24 @@
 //! Cost per row: k^3/3 for R_i (skipped in spirit when Y^T Y = I), then per
 //! iteration 4 m k flops at GEMM speed; against m k(k+1) for the exact Gram.
 
-use super::iterative::{iterative_half_step, PreconditionerRule, RowScratch, RowView};
+use super::iterative::{
+    iterative_half_step_into, BlockScratch, PreconditionerRule, RowScratch, RowView, ScratchShape,
+};
 use crate::error::Result;
 use crate::kernels::spd_solve::{cholesky_upper, full_rank, CholeskyScratch};
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{try_copy, try_identity, try_zeros};
 use crate::solver::block_cgls::Preconditioners;
 use crate::solver::half_step::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use faer::{Accum, Mat, MatMut, Par};
 
-/// SHARED_PCG on dense input (`solver::Iterative` adds the accuracy).
-pub struct MeanWeightCgls;
+/// SHARED_PCG on dense input (`solver::Iterative` adds the accuracy). It
+/// keeps its per-thread scratch from one half-step to the next.
+#[derive(Default)]
+pub struct MeanWeightCgls {
+    workspaces: Workspaces<ScratchShape, BlockScratch<CholeskyScratch>>,
+}
 
 /// R_i = chol(w̄_i C + ridge I) with C = Y^T Y formed once per half-step.
 /// Without a ridge that is sqrt(w̄_i) chol(C): one factor for the block.
@@ -94,12 +101,61 @@ impl PreconditionerRule for MeanWeightRule {
             .collect::<Result<_>>()?;
         Ok(Preconditioners::PerRow(factors))
     }
+
+    /// Without a ridge, the shared factor and the rows' scales written into
+    /// the last block's (no allocation once a block has had them); with
+    /// one, `build`.
+    fn build_into(
+        &self,
+        step: &HalfStep<'_>,
+        (rows, row_scratch): (&[RowView<'_>], &mut RowScratch),
+        cholesky: &mut CholeskyScratch,
+        usable: &mut [bool],
+        out: &mut Preconditioners,
+    ) -> Result<()> {
+        let Some(shared) = self.gram_factor.as_ref().filter(|_| step.ridge == 0.0) else {
+            *out = self.build(step, rows, row_scratch, cholesky, usable)?;
+            return Ok(());
+        };
+        if !matches!(out, Preconditioners::Scaled { r, .. } if r.shape() == shared.shape()) {
+            let r = try_copy(shared.as_ref(), "the shared preconditioner")?;
+            let scale = Vec::new();
+            *out = Preconditioners::Scaled { r, scale };
+        }
+        let Preconditioners::Scaled { r, scale } = out else {
+            unreachable!("made scaled above")
+        };
+        r.copy_from(shared);
+        scale.clear();
+        scale.extend(rows.iter().zip(usable.iter_mut()).map(|(row, u)| {
+            let mean = row.weights.iter().sum::<f64>() / row.weights.len() as f64;
+            *u &= mean > 0.0;
+            if *u {
+                mean.sqrt()
+            } else {
+                1.0
+            }
+        }));
+        Ok(())
+    }
 }
 
 impl InnerMethod for MeanWeightCgls {
     const KIND: SolverKind = SolverKind::SharedPcg;
 
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
+        let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
+        let mut x = try_zeros(n, k, "a half-step's solution")?;
+        let work = self.solve_at_into(step, accuracy, x.as_mut())?;
+        Ok((x, work))
+    }
+
+    fn solve_at_into(
+        &mut self,
+        step: &HalfStep<'_>,
+        accuracy: InnerAccuracy,
+        out: MatMut<'_, f64>,
+    ) -> Result<usize> {
         let k = step.fixed.ncols();
         let mut gram = try_zeros(k, k, "the fixed factor's Gram")?;
         matmul(
@@ -112,7 +168,7 @@ impl InnerMethod for MeanWeightCgls {
         );
         let gram_factor = cholesky_upper(gram.as_ref())?.filter(|r| full_rank(r.as_ref()));
         let rule = MeanWeightRule { gram, gram_factor };
-        let outcome = iterative_half_step(step, &rule, accuracy.tolerance)?;
-        Ok((outcome.x, outcome.work))
+        let tol = accuracy.tolerance;
+        iterative_half_step_into(step, &rule, tol, out, &self.workspaces)
     }
 }

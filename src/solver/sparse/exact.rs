@@ -5,17 +5,24 @@
 
 use super::BaseSystem;
 use crate::error::Result;
-use crate::kernels::blocking::{map_blocks_with, stack_rows};
+use crate::kernels::blocking::{map_owned_with, runs};
 use crate::kernels::spd_solve::SpdSolver;
+use crate::kernels::workspaces::Workspaces;
 use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
 use crate::problem::sparse::SparseView;
-use crate::solver::half_step::{finite, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::half_step::{finite_in_place, HalfStep, HalfStepSolver, SolverKind};
 use crate::solver::rows::solve_normal_equations;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
-/// EXACT on sparse input.
-pub struct SparseExactSolver;
+/// EXACT on sparse input. It keeps Y's rows and its per-thread scratch
+/// from one half-step to the next (issue 29: after the first iteration a
+/// half-step allocates nothing that scales with the problem).
+#[derive(Default)]
+pub struct SparseExactSolver {
+    y_rows: Vec<f64>,
+    workspaces: Workspaces<(usize, usize), ExactRowScratch>,
+}
 
 impl HalfStepSolver for SparseExactSolver {
     fn kind(&self) -> SolverKind {
@@ -23,26 +30,62 @@ impl HalfStepSolver for SparseExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
+        let mut x = try_zeros(
+            step.problem.n_rows(),
+            step.fixed.ncols(),
+            "a half-step's solution",
+        )?;
+        self.solve_into(step, x.as_mut())?;
+        Ok(x)
+    }
+
+    fn solve_into(&mut self, step: &HalfStep<'_>, mut out: MatMut<'_, f64>) -> Result<()> {
         let view = step.problem.sparse();
-        let x = exact_half_step(view, &BaseSystem::new(view, step)?, step.par)?;
-        finite(x, "the exact half-step (data too large for f64?)")
+        let y_rows = std::mem::take(&mut self.y_rows);
+        let base = BaseSystem::with_rows_buffer(view, step, y_rows)?;
+        let solved = exact_half_step(view, &base, step.par, out.as_mut(), &self.workspaces);
+        self.y_rows = base.y_rows;
+        solved?;
+        finite_in_place(
+            out.as_ref(),
+            "the exact half-step (data too large for f64?)",
+        )
     }
 }
 
-/// Solve every row of `view` exactly against the fixed factor of `base`.
-/// One scratch per thread, overwritten row by row.
-pub fn exact_half_step(view: &SparseView<'_>, base: &BaseSystem, par: Par) -> Result<Mat<f64>> {
+/// Solve every row of `view` exactly against the fixed factor of `base`,
+/// into `out` (n x k). One scratch per thread (lent by `workspaces`),
+/// overwritten row by row.
+pub fn exact_half_step(
+    view: &SparseView<'_>,
+    base: &BaseSystem,
+    par: Par,
+    out: MatMut<'_, f64>,
+    workspaces: &Workspaces<(usize, usize), ExactRowScratch>,
+) -> Result<()> {
     let k = base.rank();
     let row_blocks = view.row_blocks()?;
-    let workspace = || ExactRowScratch::new(k);
-    let parts = map_blocks_with(par, &row_blocks, workspace, |scratch, rows| {
-        let mut out = try_zeros(rows.len(), k, "a row block's solution")?;
-        for (r, i) in rows.clone().enumerate() {
+    let mut parts = Vec::new();
+    try_reserve(&mut parts, row_blocks.len(), "the list of row blocks")?;
+    let mut rest = out;
+    for rows in row_blocks {
+        let (head, tail) = rest.split_at_row_mut(rows.len());
+        parts.push((rows, head));
+        rest = tail;
+    }
+    // Made for the longest row, so no buffer grows in a later half-step.
+    let longest = (0..view.n_rows()).map(|i| view.row(i).cols.len()).max();
+    let longest = longest.unwrap_or(0);
+    let make = || ExactRowScratch::for_rows(k, longest);
+    workspaces.stock((k, longest), runs(par, parts.len()), make)?;
+    let workspace = || workspaces.lend((k, longest), make);
+    map_owned_with(par, parts, workspace, |scratch, (rows, mut out)| {
+        for (r, i) in rows.enumerate() {
             scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1))?;
         }
-        Ok(out)
+        Ok(())
     })?;
-    stack_rows(&parts, view.n_rows(), k)
+    Ok(())
 }
 
 /// Per-task scratch of the exact row solve.
@@ -67,6 +110,18 @@ impl ExactRowScratch {
             c: Vec::new(),
             t: Vec::new(),
         })
+    }
+
+    /// `new`, its buffers reserved for rows of up to `longest` entries.
+    pub fn for_rows(k: usize, longest: usize) -> Result<Self> {
+        let mut scratch = Self::new(k)?;
+        let what = "a row's gathered factor rows";
+        let size = checked_len(longest, k, what)?;
+        try_reserve(&mut scratch.plain, size, what)?;
+        try_reserve(&mut scratch.scaled, size, what)?;
+        try_reserve(&mut scratch.c, longest, "a row's coefficients")?;
+        try_reserve(&mut scratch.t, longest, "a row's coefficients")?;
+        Ok(scratch)
     }
 
     /// Row i's exact solution into `x` (1 x k); NaN if G_i is not finite.

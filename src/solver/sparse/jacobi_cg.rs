@@ -13,14 +13,17 @@
 use super::exact::ExactRowScratch;
 use super::BaseSystem;
 use crate::error::Result;
-use crate::kernels::blocking::map_owned_with;
+use crate::kernels::blocking::{map_owned_with, runs};
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
-use crate::kernels::transpose::{from_rows_contiguous, resize_reusing, rows_contiguous_into};
-use crate::memory::{checked_len, try_filled, try_reserve};
+use crate::kernels::transpose::{from_rows_contiguous_into, resize_reusing, rows_contiguous_into};
+use crate::kernels::workspaces::Workspaces;
+use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::half_step::MAX_INNER_ITERATIONS;
-use crate::solver::half_step::{finite, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
-use faer::{Mat, MatMut, MatRef, Par};
+use crate::solver::half_step::{
+    finite_in_place, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind,
+};
+use faer::{MatMut, MatRef, Par};
 
 /// SHARED_PCG on sparse input: Jacobi-preconditioned CG per row
 /// (`solver::Iterative` adds the accuracy). It keeps its half-steps' large
@@ -45,12 +48,29 @@ pub struct HalfStepBuffers {
     warm_rows: Vec<f64>,
     /// The solutions' rows.
     solutions: Vec<f64>,
+    /// Each thread's CG scratch, for (k, the longest row).
+    scratch: Workspaces<(usize, usize), (CgScratch, Option<ExactRowScratch>)>,
 }
 
 impl InnerMethod for JacobiCg {
     const KIND: SolverKind = SolverKind::SharedPcg;
 
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
+        let mut x = try_zeros(
+            step.problem.n_rows(),
+            step.fixed.ncols(),
+            "a half-step's solution",
+        )?;
+        let work = self.solve_at_into(step, accuracy, x.as_mut())?;
+        Ok((x, work))
+    }
+
+    fn solve_at_into(
+        &mut self,
+        step: &HalfStep<'_>,
+        accuracy: InnerAccuracy,
+        mut out: MatMut<'_, f64>,
+    ) -> Result<usize> {
         let view = step.problem.sparse();
         let y_rows = std::mem::take(&mut self.buffers.y_rows);
         let base = BaseSystem::with_rows_buffer(view, step, y_rows)?;
@@ -61,8 +81,10 @@ impl InnerMethod for JacobiCg {
         let buffers = &mut self.buffers;
         let solved = jacobi_cg_half_step(view, &base, step.warm_start, stop, step.par, buffers);
         self.buffers.y_rows = base.y_rows;
-        let (x, work) = solved?;
-        Ok((finite(x, "an iterative half-step")?, work))
+        let work = solved?;
+        from_rows_contiguous_into(&self.buffers.solutions, out.as_mut(), step.par);
+        finite_in_place(out.as_ref(), "an iterative half-step")?;
+        Ok(work)
     }
 }
 
@@ -82,7 +104,8 @@ struct CgScratch {
 }
 
 impl CgScratch {
-    fn new(k: usize) -> Result<Self> {
+    /// Reserved for rows of up to `longest` entries.
+    fn new(k: usize, longest: usize) -> Result<Self> {
         let zeros = || try_filled(k, 0.0, "a row's CG vectors");
         Ok(CgScratch {
             x: zeros()?,
@@ -93,10 +116,17 @@ impl CgScratch {
             diagonal: zeros()?,
             inverse: zeros()?,
             rhs: zeros()?,
-            c: Vec::new(),
-            t: Vec::new(),
+            c: try_reserved(longest)?,
+            t: try_reserved(longest)?,
         })
     }
+}
+
+/// An empty vector with room for `len` coefficients.
+fn try_reserved(len: usize) -> Result<Vec<f64>> {
+    let mut v = Vec::new();
+    try_reserve(&mut v, len, "a row's coefficients")?;
+    Ok(v)
 }
 
 /// `out` = G_i v, with `c` the row's c_p.
@@ -148,8 +178,8 @@ pub struct Stopping {
 
 /// Solve every row of `view` as `stop` says, starting from `warm` when
 /// given, in `buffers` (the warm start's and the solutions' rows; the
-/// base system holds Y's). Returns the solutions and the iterations summed
-/// over rows.
+/// base system holds Y's). Leaves the solutions' rows in
+/// `buffers.solutions`; returns the iterations summed over rows.
 pub fn jacobi_cg_half_step(
     view: &SparseView<'_>,
     base: &BaseSystem,
@@ -157,7 +187,7 @@ pub fn jacobi_cg_half_step(
     stop: Stopping,
     par: Par,
     buffers: &mut HalfStepBuffers,
-) -> Result<(Mat<f64>, usize)> {
+) -> Result<usize> {
     let (n, k) = (view.n_rows(), base.rank());
     let row_blocks = view.row_blocks()?;
     // Rows of the warm start and of the solutions are read and written
@@ -188,12 +218,17 @@ pub fn jacobi_cg_half_step(
     // One CG scratch per thread; few rows take the exact path, so its
     // scratch is made only when one does. Every buffer is overwritten
     // before it is read.
-    let workspace = || Ok((CgScratch::new(k)?, None::<ExactRowScratch>));
-    let work = map_owned_with(par, outputs, workspace, |(cg, exact), (rows, out)| {
+    let longest = (0..n).map(|i| view.row(i).cols.len()).max().unwrap_or(0);
+    let new_scratch = || Ok((CgScratch::new(k, longest)?, None::<ExactRowScratch>));
+    let pool = &buffers.scratch;
+    pool.stock((k, longest), runs(par, outputs.len()), new_scratch)?;
+    let workspace = || pool.lend((k, longest), new_scratch);
+    let work = map_owned_with(par, outputs, workspace, |scratch, (rows, out)| {
+        let (cg, exact) = &mut **scratch;
         let mut exact_solve = |i: usize, x: &mut [f64]| -> Result<()> {
             let scratch = match exact {
                 Some(scratch) => scratch,
-                None => exact.insert(ExactRowScratch::new(k)?),
+                None => exact.insert(ExactRowScratch::for_rows(k, longest)?),
             };
             scratch.solve(view, base, i, MatMut::from_row_major_slice_mut(x, 1, k))
         };
@@ -219,8 +254,7 @@ pub fn jacobi_cg_half_step(
         }
         Ok(work)
     })?;
-    let work = work.iter().sum();
-    Ok((from_rows_contiguous(&buffers.solutions, n, k, par)?, work))
+    Ok(work.iter().sum())
 }
 
 /// sqrt(sum_d b_d^2 w_d).

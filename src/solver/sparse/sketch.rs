@@ -63,7 +63,7 @@ impl InnerMethod for SparseSrhtCgls {
         self.half_steps += 1;
         if !applicable(SolverKind::Sketch, &step.problem) {
             // Every row's design would have all m rows: solved exactly.
-            return Ok((SparseExactSolver.solve(step)?, 0));
+            return Ok((SparseExactSolver::default().solve(step)?, 0));
         }
         let view = step.problem.sparse();
         let base = BaseSystem::new(view, step)?;
