@@ -300,6 +300,8 @@ impl DistributedSides<'_, '_> {
                     par: Par::rayon(pool.current_num_threads()),
                 };
                 let solved = solver.solve(&step);
+                // One solver per side: neither keeps a whole factor's rows.
+                solver.release_kept();
                 self.inner_iterations.push(solver.inner_iterations() as f64);
                 solved
             }),

@@ -393,7 +393,7 @@ pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> R
     };
     let mut gauge = Gauge { basis: None, room };
     let mut candidate: Option<Mat<f64>> = None;
-    let mut previous: Option<f64> = None;
+    let mut previous = f64::INFINITY;
     let mut last_decrease = f64::INFINITY;
     while run.iterations < options.max_iterations {
         let loose = schedule.loose();
@@ -420,7 +420,7 @@ pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> R
             }
             Verdict::Accept => {}
         }
-        let last = previous.replace(value).unwrap_or(f64::INFINITY);
+        let last = std::mem::replace(&mut previous, value);
         let objectives = (last, value);
         let tolerance = options.tolerance;
         let (stop, spent) = accept_iteration(

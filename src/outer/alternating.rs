@@ -83,16 +83,19 @@ pub(super) enum Verdict {
     Accept,
 }
 
-pub(super) fn verdict(previous: Option<f64>, value: f64, loose: bool) -> Verdict {
-    match previous {
-        Some(last) if value > last => {
-            if loose {
-                Verdict::RoseRetry
-            } else {
-                Verdict::RoseAtOptimum
-            }
+/// `previous` is the last accepted objective, infinite before the first.
+/// (Not an `Option`: optimised code may compare `None`'s uninitialised
+/// payload before testing the tag, which valgrind reports as a jump on
+/// uninitialised memory.)
+pub(super) fn verdict(previous: f64, value: f64, loose: bool) -> Verdict {
+    if value > previous {
+        if loose {
+            Verdict::RoseRetry
+        } else {
+            Verdict::RoseAtOptimum
         }
-        _ => Verdict::Accept,
+    } else {
+        Verdict::Accept
     }
 }
 
@@ -422,7 +425,7 @@ pub fn alternate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Re
     let mut schedule = AccuracySchedule::new(options, sides.iterative());
     let start_objective = sides.objective(&start)?;
     let mut run = FitOutcome::new(start, start_objective);
-    let mut previous: Option<f64> = None;
+    let mut previous = f64::INFINITY;
     let mut clipping = options.clip > 0.0;
     while run.iterations < options.max_iterations {
         // The first iteration corrects the start's scale; relaxing it
@@ -468,7 +471,7 @@ pub fn alternate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Re
             Verdict::Accept => {}
         }
         clipping = options.clip > 0.0;
-        let last = previous.replace(value).unwrap_or(f64::INFINITY);
+        let last = std::mem::replace(&mut previous, value);
         let objectives = (last, value);
         let (stop, spent) = accept_iteration(
             &mut run,

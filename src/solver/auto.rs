@@ -160,6 +160,12 @@ impl HalfStepSolver for AutoSolver {
         self.last != Some(SolverKind::Exact)
     }
 
+    fn release_kept(&mut self) {
+        self.exact.release_kept();
+        self.shared_pcg.release_kept();
+        self.sketch.release_kept();
+    }
+
     fn set_accuracy(&mut self, accuracy: f64) {
         self.shared_pcg.set_accuracy(accuracy);
         self.sketch.set_accuracy(accuracy);

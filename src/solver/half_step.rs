@@ -92,6 +92,11 @@ pub trait HalfStepSolver {
     fn inner_iterations(&self) -> usize {
         0
     }
+    /// Drop the buffers kept for the next half-step that scale with the
+    /// factors (the fixed factor's gathered rows): for a caller with one
+    /// solver per side, where each would keep its own (distributed fits,
+    /// whose memory per rank must not grow by a whole factor pair).
+    fn release_kept(&mut self) {}
 }
 
 /// The accuracy an iterative method's inner solves run at.
@@ -126,6 +131,8 @@ pub trait InnerMethod {
         out.copy_from(x);
         Ok(work)
     }
+    /// `HalfStepSolver::release_kept`.
+    fn release_kept(&mut self) {}
 }
 
 /// An iterative method as a `HalfStepSolver`.
@@ -162,6 +169,10 @@ impl<M> Iterative<M> {
 impl<M: InnerMethod> HalfStepSolver for Iterative<M> {
     fn kind(&self) -> SolverKind {
         M::KIND
+    }
+
+    fn release_kept(&mut self) {
+        self.method.release_kept();
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {

@@ -51,6 +51,10 @@ impl HalfStepSolver for SparseExactSolver {
             "the exact half-step (data too large for f64?)",
         )
     }
+
+    fn release_kept(&mut self) {
+        self.y_rows = Vec::new();
+    }
 }
 
 /// Solve every row of `view` exactly against the fixed factor of `base`,

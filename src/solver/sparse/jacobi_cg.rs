@@ -86,6 +86,10 @@ impl InnerMethod for JacobiCg {
         finite_in_place(out.as_ref(), "an iterative half-step")?;
         Ok(work)
     }
+
+    fn release_kept(&mut self) {
+        self.buffers = HalfStepBuffers::default();
+    }
 }
 
 /// Per-task buffers of one row's CG.
