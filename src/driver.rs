@@ -294,7 +294,7 @@ pub fn fit(
         Some(f) => Some(solvers_start(f, scale, offsets, rank, pins)?),
         None => None,
     };
-    let mut outcome = if scale.is_unit() {
+    let outcome = if scale.is_unit() {
         fit_scaled(problem, rank, options, start, pins, progress, pool)?
     } else {
         let ridge = if options.ridge_by_weight_sums {
@@ -309,9 +309,21 @@ pub fn fit(
         let mut report = |i: usize, f: f64| progress(i, scale.objective_out(f));
         fit_scaled(problem, rank, options, start, pins, &mut report, pool)?
     };
-    // The offsets as they are: their pinned columns at 1. The gauge is
-    // fixed before the factors leave the solvers' units, where no sum of
-    // offsets can overflow (data near the largest double).
+    in_callers_gauge_and_units(outcome, options, rank, scale)
+}
+
+/// The end of a fit, one process's or a distributed one's (on whole
+/// factors): the offsets as they are (pinned columns at 1) and their gauge,
+/// fixed before the factors leave the solvers' units, where no sum of
+/// offsets can overflow (data near the largest double); then the factors
+/// and objective in the caller's units, refused where they are not finite.
+pub(crate) fn in_callers_gauge_and_units(
+    mut outcome: FitOutcome,
+    options: &Options,
+    rank: usize,
+    scale: Scale,
+) -> Result<FitOutcome> {
+    let offsets = options.offsets;
     offsets.repin(&mut outcome.factors, rank, Pins::ONES);
     // Without a ridge nothing fixes how the offsets and U V^T share the
     // model: the documented gauge (`crate::offsets`).
@@ -360,7 +372,7 @@ fn solvers_start(
 
 /// The factors (offsets included: they scale as M) and the objective in
 /// the caller's units.
-pub(crate) fn in_callers_units(mut outcome: FitOutcome, scale: Scale) -> FitOutcome {
+fn in_callers_units(mut outcome: FitOutcome, scale: Scale) -> FitOutcome {
     outcome.factors = rescaled(&outcome.factors, scale.factors_out());
     outcome.objective = scale.objective_out(outcome.objective);
     outcome

@@ -23,8 +23,8 @@ use super::layout::{exchange_layout, Layout};
 use super::sides::{distributed_solver, DistributedSides};
 use super::{held_out, reduced, start, unobserved, warm, Exchange};
 use crate::canonical::rank_deficiency;
-use crate::driver::{in_callers_units, rescaled};
-use crate::error::{Error, Result};
+use crate::driver::{in_callers_gauge_and_units, rescaled};
+use crate::error::Result;
 use crate::held_out::HeldOutError;
 use crate::init::{copy_factors, random_factors, Factors};
 use crate::memory::try_from_fn;
@@ -34,7 +34,6 @@ use crate::outer::alternating::alternate;
 use crate::outer::{FitOutcome, Method, Progress, WeightSums};
 use crate::problem::Problem;
 use crate::scaling::{Pins, Scale};
-use faer::Mat;
 
 /// Every row's and column's weight sum on every rank, when they scale the
 /// ridge (WLRA_RIDGE_WEIGHT_SUMS; `unobserved::whole_weight_sums`).
@@ -320,30 +319,10 @@ fn finish(
     (layout, block, k): (&Layout, &RowBlock, usize),
     options: &Options,
     (data, held): (&LocalData<'_>, Option<&held_out::HeldOut>),
-    mut run: FitOutcome,
+    run: FitOutcome,
 ) -> Result<Outcome> {
-    let offsets = options.offsets;
-    // The offsets as they are (pinned columns at 1), then the gauge.
-    offsets.repin(&mut run.factors, k, Pins::ONES);
-    if offsets.any() && options.ridge == 0.0 {
-        offsets.center(&mut run.factors, k)?;
-    } else {
-        offsets.move_constant(&mut run.factors, k);
-    }
-    let scale = data.problem().scale();
-    if !scale.is_unit() {
-        run = in_callers_units(run, scale);
-        offsets.repin(&mut run.factors, k, Pins::ONES);
-    }
-    run.scale = scale;
-    // Beyond the largest double in the caller's units no number is right
-    // (the same on every rank: the factors are whole everywhere).
-    let finite = |x: &Mat<f64>| x.col_iter().all(|c| c.iter().all(|v| v.is_finite()));
-    if !(finite(&run.factors.u) && finite(&run.factors.v)) {
-        return Err(Error::Numerical(
-            "the fitted factors or offsets exceed the largest double (about 1.8e308)".into(),
-        ));
-    }
+    // On whole factors, the same on every rank.
+    let mut run = in_callers_gauge_and_units(run, options, k, data.problem().scale())?;
     let (u, offset) = (&run.factors.u, block.offset);
     let held_out = match held {
         Some(held) => {
