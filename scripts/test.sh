@@ -7,13 +7,26 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # One clean build per run: incremental caches would only add 1.4 GB of disk.
-# The whole run needs about 5 GB under target/ and fuzz/target/ (README.md,
-# "Disk"); what it used is printed at the end.
+# The run needs about 3 GB under target/ and fuzz/target/ at its peak
+# (README.md, "Disk"); what it used is printed at the end.
 export CARGO_INCREMENTAL=0
 echo "== disk free before the run: $(df -h --output=avail . | tail -1 | tr -d ' ')"
 
 passed=()
 failed=()
+# drop WHAT FIND...: delete what the find command lists (disk for the
+# suites after it), and say how much.
+drop() {
+    local what=$1
+    shift
+    local paths
+    mapfile -t paths < <("$@" 2>/dev/null)
+    [ ${#paths[@]} -gt 0 ] || return 0
+    local size
+    size=$(du -csh "${paths[@]}" 2>/dev/null | tail -1 | cut -f1)
+    rm -rf "${paths[@]}"
+    echo "== disk: dropped $what ($size)"
+}
 # suite NAME COMMAND...: run one suite, record its verdict, never stop.
 suite() {
     local name=$1
@@ -33,12 +46,19 @@ suite "system packages" bash scripts/install-deps.sh
 suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --all-targets -- -D warnings
 suite "Rust and C tests" cargo test --no-fail-fast
+# No later suite runs the test executables (1.3 GB: each links wlra and
+# faer whole); the libraries and rlibs stay, so later builds reuse them.
+# A later `cargo test` relinks them.
+drop "the test executables" find target/debug/deps -maxdepth 1 -type f -executable ! -name '*.*'
 suite "public Rust API" bash scripts/public-api.sh
 # Reliability (docs/reliability.md): bounded fuzzing (FUZZ_SECONDS per
 # target), the C programs under the sanitizers (against the fuzz build's
 # ASan-instrumented library) and valgrind, the soak and panic containment.
 suite "fuzz (bounded)" bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 suite "C tests under ASan+UBSan" bash scripts/c-checks.sh asan
+# The fuzz build (1.4 GB) served the fuzzers and the ASan library; nothing
+# after this reads it.
+drop "the fuzz build" find fuzz/target -mindepth 1 -maxdepth 1
 suite "C tests under valgrind" bash scripts/c-checks.sh valgrind
 suite "soak and panic containment" bash scripts/c-checks.sh soak
 suite "packaging consumers" bash tests/consumers/run.sh
