@@ -15,7 +15,9 @@
 use crate::error::Result;
 use crate::kernels::srht::sketch_rows;
 use crate::problem::{Problem, SparseView};
-use crate::solver::half_step::{applicable, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::half_step::{
+    applicable, into_new_solution, HalfStep, HalfStepSolver, SolverKind,
+};
 use faer::{Mat, MatMut};
 
 /// Small dense factorizations run far below GEMM speed.
@@ -180,13 +182,7 @@ impl HalfStepSolver for AutoSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let mut x = crate::memory::try_zeros(
-            step.problem.n_rows(),
-            step.fixed.ncols(),
-            "a half-step's solution",
-        )?;
-        self.solve_into(step, x.as_mut())?;
-        Ok(x)
+        Ok(into_new_solution(step, |out| self.solve_into(step, out))?.0)
     }
 
     fn solve_into(&mut self, step: &HalfStep<'_>, out: MatMut<'_, f64>) -> Result<()> {

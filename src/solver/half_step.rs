@@ -66,6 +66,18 @@ impl HalfStep<'_> {
     }
 }
 
+/// A new n_rows x k solution of `step`, written whole by `fill` (a
+/// solver's in-place solve), with what `fill` returns besides.
+pub(crate) fn into_new_solution<R>(
+    step: &HalfStep<'_>,
+    fill: impl FnOnce(MatMut<'_, f64>) -> Result<R>,
+) -> Result<(Mat<f64>, R)> {
+    let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
+    let mut x = crate::memory::try_zeros(n, k, "a half-step's solution")?;
+    let besides = fill(x.as_mut())?;
+    Ok((x, besides))
+}
+
 /// A half-step solver. It runs as `HalfStep::par` says and must give the
 /// same bits whatever the parallelism.
 pub trait HalfStepSolver {

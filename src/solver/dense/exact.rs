@@ -22,7 +22,9 @@ use crate::kernels::spd_solve::SpdSolver;
 use crate::kernels::workspaces::Workspaces;
 use crate::memory::{try_filled, try_zeros};
 use crate::problem::DenseProblem;
-use crate::solver::half_step::{finite_in_place, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::half_step::{
+    finite_in_place, into_new_solution, HalfStep, HalfStepSolver, SolverKind,
+};
 use crate::solver::rows::solve_normal_equations;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -56,10 +58,7 @@ impl HalfStepSolver for KeptExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
-        let mut x = try_zeros(n, k, "a half-step's solution")?;
-        self.solve_into(step, x.as_mut())?;
-        Ok(x)
+        Ok(into_new_solution(step, |out| self.solve_into(step, out))?.0)
     }
 
     fn solve_into(&mut self, step: &HalfStep<'_>, mut out: MatMut<'_, f64>) -> Result<()> {

@@ -16,7 +16,9 @@ use crate::kernels::spd_solve::{cholesky_upper, full_rank, CholeskyScratch};
 use crate::kernels::workspaces::Workspaces;
 use crate::memory::{try_copy, try_identity, try_zeros};
 use crate::solver::block_cgls::Preconditioners;
-use crate::solver::half_step::{HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind};
+use crate::solver::half_step::{
+    into_new_solution, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind,
+};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, Par};
 
@@ -144,10 +146,7 @@ impl InnerMethod for MeanWeightCgls {
     const KIND: SolverKind = SolverKind::SharedPcg;
 
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
-        let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
-        let mut x = try_zeros(n, k, "a half-step's solution")?;
-        let work = self.solve_at_into(step, accuracy, x.as_mut())?;
-        Ok((x, work))
+        into_new_solution(step, |out| self.solve_at_into(step, accuracy, out))
     }
 
     fn solve_at_into(

@@ -8,9 +8,11 @@ use crate::error::Result;
 use crate::kernels::blocking::{map_owned_with, runs};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::kernels::workspaces::Workspaces;
-use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
+use crate::memory::{checked_len, try_filled, try_reserve};
 use crate::problem::sparse::SparseView;
-use crate::solver::half_step::{finite_in_place, HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::half_step::{
+    finite_in_place, into_new_solution, HalfStep, HalfStepSolver, SolverKind,
+};
 use crate::solver::rows::solve_normal_equations;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -30,13 +32,7 @@ impl HalfStepSolver for SparseExactSolver {
     }
 
     fn solve(&mut self, step: &HalfStep<'_>) -> Result<Mat<f64>> {
-        let mut x = try_zeros(
-            step.problem.n_rows(),
-            step.fixed.ncols(),
-            "a half-step's solution",
-        )?;
-        self.solve_into(step, x.as_mut())?;
-        Ok(x)
+        Ok(into_new_solution(step, |out| self.solve_into(step, out))?.0)
     }
 
     fn solve_into(&mut self, step: &HalfStep<'_>, mut out: MatMut<'_, f64>) -> Result<()> {

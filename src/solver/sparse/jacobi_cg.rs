@@ -17,11 +17,11 @@ use crate::kernels::blocking::{map_owned_with, runs};
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
 use crate::kernels::transpose::{from_rows_contiguous_into, resize_reusing, rows_contiguous_into};
 use crate::kernels::workspaces::Workspaces;
-use crate::memory::{checked_len, try_filled, try_reserve, try_zeros};
+use crate::memory::{checked_len, try_filled, try_reserve};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::half_step::MAX_INNER_ITERATIONS;
 use crate::solver::half_step::{
-    finite_in_place, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind,
+    finite_in_place, into_new_solution, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind,
 };
 use faer::{MatMut, MatRef, Par};
 
@@ -56,13 +56,7 @@ impl InnerMethod for JacobiCg {
     const KIND: SolverKind = SolverKind::SharedPcg;
 
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
-        let mut x = try_zeros(
-            step.problem.n_rows(),
-            step.fixed.ncols(),
-            "a half-step's solution",
-        )?;
-        let work = self.solve_at_into(step, accuracy, x.as_mut())?;
-        Ok((x, work))
+        into_new_solution(step, |out| self.solve_at_into(step, accuracy, out))
     }
 
     fn solve_at_into(
