@@ -121,22 +121,6 @@ pub fn check_given_start(start: Option<&Factors>, block: &RowBlock) -> Result<()
     Ok(())
 }
 
-/// A CSR block is scaled as it is copied, by its own magnitudes: every
-/// rank must see the unit scale (`crate::scaling`), or the ranks' solves
-/// would not match. (Dense rows are read through the scale the ranks
-/// agree on: `fit::agree_scale`.)
-pub fn check_unscaled(unit: bool) -> Result<()> {
-    if unit {
-        Ok(())
-    } else {
-        Err(invalid(
-            "the largest weight or |M| (where W > 0) of this rank's CSR rows lies outside \
-             [2^-32, 2^34): the distributed CSR fit reads values unscaled; multiply W or M \
-             by a power of two (docs/mpi.md)",
-        ))
-    }
-}
-
 impl LocalData<'_> {
     /// The local rows as the solvers see them.
     pub fn problem(&self) -> Problem<'_> {
@@ -163,14 +147,24 @@ impl LocalData<'_> {
     pub fn n_rows(&self) -> usize {
         self.problem().n_rows()
     }
+
+    /// The largest weight and |M| where W > 0 of the rows as given (the
+    /// scale's inputs: `Scale::for_largest`).
+    pub fn largest_magnitudes(&self) -> (f64, f64) {
+        match self {
+            LocalData::Dense { m, missing, .. } => DenseProblem::new(*m, self.weights())
+                .with_missing_nan(*missing)
+                .largest_magnitudes(),
+            LocalData::Sparse(p) => p.largest_magnitudes(),
+        }
+    }
 }
 
-/// The sparse local block, validated and copied; an entry whose M is NaN
-/// gets weight 0 where `missing_nan`, as in `wlra_fit_csr`.
+/// The sparse local block, validated and copied as given (the ranks agree
+/// on its scale later: `fit::agree_scale`); an entry whose M is NaN gets
+/// weight 0 where `missing_nan`, as in `wlra_fit_csr`.
 pub fn sparse_block(input: &CsrInput<'_>, missing_nan: bool) -> Result<SparseProblem> {
-    let problem = SparseProblem::new_with_missing(input, missing_nan)?;
-    check_unscaled(problem.view().scale().is_unit())?;
-    Ok(problem)
+    SparseProblem::new_in_units(input, missing_nan, Scale::unit())
 }
 
 /// Every rank learns whether any rank's `local` failed, with one allreduce;

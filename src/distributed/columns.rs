@@ -2,7 +2,6 @@
 //! the ranks' row blocks (dense: M and W in the caller's layout; sparse:
 //! the pattern's entries by owning column).
 
-use super::checks::sparse_block;
 use super::comm::Comm;
 use super::layout::Layout;
 use crate::error::Result;
@@ -195,8 +194,10 @@ pub fn redistribute_sparse(
         m_default: local.m_default(),
         w_default: local.w_default(),
     };
-    // Entries whose M was NaN arrive with weight 0 (`sparse_block`).
-    Ok(ColumnBlock::Sparse(sparse_block(&input, false)?))
+    // Entries whose M was NaN arrive with weight 0 (`sparse_block`), every
+    // value in the units the ranks agreed on.
+    let block = SparseProblem::new_in_units(&input, false, local.scale())?;
+    Ok(ColumnBlock::Sparse(block))
 }
 
 /// The pattern entries a rank received (FIELDS doubles each, `counts[r]`

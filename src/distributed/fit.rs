@@ -211,21 +211,20 @@ fn first_factors(
     agreed(comm, start)
 }
 
-/// The scale of dense input (`crate::scaling`) from the largest weight and
-/// |M| where W > 0 over every rank (one max; after the held-out fold is
-/// masked, as `wlra_fit` scales the training problem), read through by
-/// every rank's rows and column block. CSR blocks were checked unscaled.
+/// The scale (`crate::scaling`) from the largest weight and |M| where
+/// W > 0 over every rank (one max; after the held-out fold is masked, as
+/// `wlra_fit` scales the training problem): dense rows are read through
+/// it, a CSR block (copied as given) is multiplied into it, so every
+/// rank's rows and column block are in `wlra_fit`'s units.
 fn agree_scale(comm: &mut Comm<'_>, data: &mut LocalData<'_>) -> Result<Scale> {
-    let Problem::Dense(dense) = data.problem() else {
-        return Ok(Scale::unit());
-    };
-    let (weight, value) = dense.largest_magnitudes();
+    let (weight, value) = data.largest_magnitudes();
     let mut largest = [weight, value];
     comm.set_phase(Phase::Setup);
     comm.max(&mut largest)?;
     let agreed = Scale::for_largest(largest[0], largest[1]);
-    if let LocalData::Dense { scale, .. } = data {
-        *scale = agreed;
+    match data {
+        LocalData::Dense { scale, .. } => *scale = agreed,
+        LocalData::Sparse(p) => p.rescale(agreed),
     }
     Ok(agreed)
 }
@@ -269,7 +268,7 @@ fn agreed_pins(comm: &mut Comm<'_>, data: &LocalData<'_>, options: &Options) -> 
     if !options.offsets.any() {
         return Ok(Pins::ONES);
     }
-    // Dense: the agreed scale (`agree_scale`); CSR: each block's own.
+    // In the agreed scale (`agree_scale`).
     let local = data.problem().scale();
     let mut cols = [local.pins().cols];
     comm.set_phase(Phase::Setup);

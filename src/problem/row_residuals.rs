@@ -24,7 +24,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Each row's share of sum W (M - U V^T)^2, `u` holding the problem's
 /// rows of U and `v` all of V, in the solvers' units (dense input is read
-/// through its scale; sparse input must have the unit scale). The problem
+/// through its scale; sparse input holds its values in them). The problem
 /// must have no column shift.
 pub fn residuals_by_row(
     problem: &Problem<'_>,
@@ -36,10 +36,10 @@ pub fn residuals_by_row(
         Problem::Dense(d) => d.column_shift().is_some(),
         Problem::Sparse(s) => s.column_shift().is_some(),
     };
-    let scaled_sparse = matches!(problem, Problem::Sparse(s) if !s.scale().is_unit());
-    if scaled_sparse || shifted {
+    // A sparse problem holds its values in the solvers' units already.
+    if shifted {
         return Err(Error::Internal(
-            "residuals by row read sparse values unscaled, and none shifted".into(),
+            "residuals by row read no shifted values".into(),
         ));
     }
     match problem {

@@ -27,10 +27,13 @@
  *                                 NaN in M at some entries of the first 30
  *                                 rows (on 4 ranks: rank 0's alone), read as
  *                                 missing (WLRA_OPTION_MISSING_NAN)
- *   fit_mpi scaled|scaled-offsets OUT.bin
- *                                 the dense fit (with offsets) of M times 2^-70
- *                                 and W times 2^60, outside the band the
- *                                 solvers read unscaled: wlra_fit's bits
+ *   fit_mpi scaled|scaled-offsets|scaled-csr OUT.bin
+ *                                 the dense fit (with offsets), or the CSR
+ *                                 fit, of M times 2^-70 and W times 2^60,
+ *                                 outside the band the solvers read
+ *                                 unscaled: wlra_fit's bits (CSR: the same
+ *                                 bits on every rank count, U V^T as
+ *                                 wlra_fit's)
  *   fit_mpi cancel                the dense fit, with a progress callback on
  *                                 every rank; the last rank's says stop at
  *                                 iteration 3: every rank must return
@@ -343,7 +346,7 @@ int main(int argc, char **argv) {
                     strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0 ||
                     strcmp(mode, "offsets-csr") == 0 || strcmp(mode, "pcg-csr") == 0 ||
                     strcmp(mode, "folds-csr") == 0 || strcmp(mode, "unobserved") == 0 ||
-                    strcmp(mode, "missing-nan-csr") == 0;
+                    strcmp(mode, "missing-nan-csr") == 0 || strcmp(mode, "scaled-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
