@@ -16,21 +16,14 @@ use faer::MatRef;
 /// What the distributed fit supports, checked on every rank before the
 /// status agreement: every method (AUTO and VarPro run accelerated
 /// alternation, as VarPro's dense Gauss-Newton system does not distribute;
-/// `WLRA_INFO_METHOD_USED` says so) and every solver (AUTO and SKETCH run
-/// the exact one: `sides::distributed_solver`), from every start, with
+/// `WLRA_INFO_METHOD_USED` says so) and every solver (AUTO chooses between
+/// EXACT and SHARED_PCG, SKETCH runs the exact one:
+/// `sides::distributed_solver`), from every start, with
 /// clipping and over-relaxation (the shared loop's, on whole factors),
-/// weight-sum ridges, offsets and held-out folds; no restarts.
+/// weight-sum ridges, offsets, held-out folds and restarts.
 pub fn check_options(options: &Options) -> Result<()> {
-    let unsupported = |what: &str| {
-        Err(invalid(format!(
-            "the distributed fit runs one start (docs/mpi.md): {what}"
-        )))
-    };
     // A held-out fold below the fold count (the same check as wlra_fit's).
     options.folds()?;
-    if options.restarts.is_some_and(|r| r > 0) {
-        return unsupported("WLRA_OPTION_RESTARTS must be -1 or 0");
-    }
     Ok(())
 }
 

@@ -27,13 +27,14 @@ use crate::driver::{in_callers_gauge_and_units, rescaled};
 use crate::error::Result;
 use crate::held_out::HeldOutError;
 use crate::init::{copy_factors, random_factors, Factors};
-use crate::memory::try_from_fn;
+use crate::memory::{try_from_fn, try_zeros};
 use crate::options::{InitChoice, MethodChoice, Options};
-use crate::outer::accelerated::accelerate;
-use crate::outer::alternating::alternate;
+use crate::outer::restarts::{restart_loop, restart_plan, restart_seed, Shift};
+use crate::outer::sides::Sides;
 use crate::outer::{FitOutcome, Method, Progress, WeightSums};
 use crate::problem::Problem;
 use crate::scaling::{Pins, Scale};
+use crate::solver::SolverKind;
 
 /// Every row's and column's weight sum on every rank, when they scale the
 /// ridge (WLRA_RIDGE_WEIGHT_SUMS; `unobserved::whole_weight_sums`).
@@ -105,6 +106,7 @@ pub fn run(
     )?;
     let problems = (&rows_problem, cols_problem, reduced);
     let weight_sums = gathered_weight_sums(comm, &layout, problems, options)?;
+    let whole_entries = whole_entries(comm, &rows_problem)?;
     let mut sides = DistributedSides {
         comm,
         layout,
@@ -123,15 +125,13 @@ pub fn run(
         progress,
         failure: None,
         inner_iterations: Vec::new(),
+        shift: None,
+        whole_entries,
+        last_kind: SolverKind::Exact,
     };
-    // VarPro's dense Gauss-Newton system does not distribute: AUTO and
-    // VARPRO run accelerated alternation, and say so.
-    let (mut run, method) = match options.method {
-        MethodChoice::Alternating => (alternate(&mut sides, start, options)?, Method::Alternating),
-        _ => (accelerate(&mut sides, start, options)?, Method::Accelerated),
-    };
-    run.mean_inner_iterations = sides.agreed_mean_inner_iterations()?;
-    run.method_used = method;
+    let method = distributed_method(options);
+    let first = sides.run_start(method, start, options)?;
+    let mut run = restarts(&mut sides, method, first, (block.n_rows, block.n_cols, k))?;
     sides.zero_unobserved(&mut run, options.max_iterations > 0)?;
     let layout = sides.layout;
     finish(
@@ -141,6 +141,62 @@ pub fn run(
         (&data, held.as_ref()),
         run,
     )
+}
+
+/// The outer method: VarPro's dense Gauss-Newton system does not
+/// distribute, so AUTO and VARPRO run accelerated alternation (and
+/// `WLRA_INFO_METHOD_USED` says so).
+fn distributed_method(options: &Options) -> Method {
+    match options.method {
+        MethodChoice::Alternating => Method::Alternating,
+        _ => Method::Accelerated,
+    }
+}
+
+/// Random restarts as `wlra_fit` runs them (`outer::restarts`): each
+/// from the seeded random start of the whole n x m problem (the same on
+/// every rank), run over these sides; every rank keeps the same best fit,
+/// since the objectives the rule compares are the agreed ones.
+fn restarts(
+    sides: &mut DistributedSides<'_, '_>,
+    method: Method,
+    first: FitOutcome,
+    (n, m, k): (usize, usize, usize),
+) -> Result<FitOutcome> {
+    let options = sides.options;
+    let plan = restart_plan(options, method);
+    if plan.restarts == 0 {
+        return Ok(first);
+    }
+    let width = k + options.offsets.count();
+    let zero = Factors {
+        u: try_zeros(n, width, "zero factors")?,
+        v: try_zeros(m, width, "zero factors")?,
+    };
+    let zero_objective = sides.objective(&zero)?;
+    let pins = sides.pins;
+    let mut run_start = |budget: &Options, r: usize, shift: Shift| {
+        let start = random_factors(n, m, k, restart_seed(options.seed, r))
+            .and_then(|f| options.offsets.augment(f, k, pins));
+        let start = agreed(sides.comm, start)?;
+        sides.shift = Some(shift);
+        sides.run_start(method, start, budget)
+    };
+    let best = restart_loop(options, plan, zero_objective, first, &mut run_start);
+    sides.shift = None;
+    best
+}
+
+/// The pattern's entries over every rank (sparse input; 0 for dense,
+/// whose cost model reads row lengths only): one allgatherv.
+fn whole_entries(comm: &mut Comm<'_>, rows: &Problem<'_>) -> Result<usize> {
+    let local = match rows {
+        Problem::Sparse(view) => view.nnz() as f64,
+        Problem::Dense(_) => 0.0,
+    };
+    comm.set_phase(Phase::Setup);
+    let all = comm.allgatherv(&[local], &vec![1; comm.size])?;
+    Ok(all.iter().sum::<f64>() as usize)
 }
 
 /// The column block as the solvers read it: the single-process fit's own

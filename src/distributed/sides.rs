@@ -14,13 +14,16 @@ use crate::init::Factors;
 use crate::kernels::blocking::current_par;
 use crate::memory::try_copy;
 use crate::options::{Options, SolverChoice};
-use crate::outer::alternating::{prepare_fixed, warm_start};
+use crate::outer::accelerated::accelerate;
+use crate::outer::alternating::{alternate, prepare_fixed, warm_start};
 use crate::outer::offsets_step::OffsetsStep;
+use crate::outer::restarts::Shift;
 use crate::outer::sides::{relax, Sides, StepSettings};
-use crate::outer::{ridge_penalty, FitOutcome, Progress, WeightSums};
+use crate::outer::{ridge_penalty, FitOutcome, Method, Progress, WeightSums};
 use crate::problem::row_residuals::residuals_by_row;
 use crate::problem::Problem;
 use crate::scaling::Pins;
+use crate::solver::half_step::WholeSide;
 use crate::solver::{HalfStep, HalfStepSolver, SolverKind, SolverSettings};
 use faer::{Mat, Par};
 
@@ -88,6 +91,14 @@ pub(super) struct DistributedSides<'c, 'a> {
     pub(super) failure: Option<Error>,
     /// This rank's inner iterations, one count per half-step.
     pub(super) inner_iterations: Vec<f64>,
+    /// During a restart: where its progress reports go
+    /// (`outer::restarts::Shift`).
+    pub(super) shift: Option<Shift>,
+    /// The pattern's entries over every rank (sparse input), which AUTO's
+    /// cost model reads (`WholeSide`).
+    pub(super) whole_entries: usize,
+    /// The solver the last half-step ran, agreed over the ranks.
+    pub(super) last_kind: SolverKind,
 }
 
 impl Sides for DistributedSides<'_, '_> {
@@ -132,6 +143,10 @@ impl Sides for DistributedSides<'_, '_> {
     /// Every rank's callback runs; one allreduce tells all whether any
     /// said stop.
     fn proceed(&mut self, iterations: usize, value: f64) -> bool {
+        let (iterations, value) = match self.shift {
+            Some(shift) => (shift.iterations + iterations, value.min(shift.best)),
+            None => (iterations, value),
+        };
         let stop = !(self.progress)(iterations, value);
         self.comm.set_phase(Phase::Objective);
         match self.comm.agree(i32::from(stop)) {
@@ -162,7 +177,7 @@ impl Sides for DistributedSides<'_, '_> {
     }
 
     fn solver_kind(&self) -> SolverKind {
-        self.rows_solver.kind()
+        self.last_kind
     }
 
     fn mean_inner_iterations(&self) -> f64 {
@@ -216,9 +231,37 @@ impl DistributedSides<'_, '_> {
     /// counts them (`alternating::LocalSides`): each half-step's count
     /// summed over the ranks (whole numbers, so in any order exactly), over
     /// the side's rows. One allgatherv of this rank's counts.
+    /// One start of `method` (alternation or accelerated alternation) from
+    /// `start` under `options`: with fresh solvers and inner iteration
+    /// counts, as one process's fit makes for each start.
+    pub(super) fn run_start(
+        &mut self,
+        method: Method,
+        start: Factors,
+        options: &Options,
+    ) -> Result<FitOutcome> {
+        self.rows_solver = distributed_solver(self.options, &self.rows_problem);
+        self.cols_solver = self
+            .cols_problem
+            .map(|p| distributed_solver(self.options, &p));
+        self.inner_iterations.clear();
+        let mut run = match method {
+            Method::Alternating => alternate(self, start, options)?,
+            _ => accelerate(self, start, options)?,
+        };
+        run.mean_inner_iterations = self.agreed_mean_inner_iterations()?;
+        run.method_used = method;
+        Ok(run)
+    }
+
     pub(super) fn agreed_mean_inner_iterations(&mut self) -> Result<f64> {
         let h = self.inner_iterations.len();
-        if !self.iterative() || h == 0 {
+        // Decided on the options, the same on every rank: a collective.
+        let counted = matches!(
+            self.options.solver,
+            SolverChoice::Auto | SolverChoice::SharedPcg
+        );
+        if !counted || h == 0 {
             return Ok(0.0);
         }
         let all = self
@@ -265,6 +308,10 @@ impl DistributedSides<'_, '_> {
             &side[mine.clone()]
         });
         let k = design.fixed.ncols();
+        let whole = WholeSide {
+            rows: counts.iter().sum(),
+            entries: self.whole_entries,
+        };
         if !rows && self.reduced {
             let u_local = design
                 .fixed
@@ -281,6 +328,7 @@ impl DistributedSides<'_, '_> {
         let local = match (problem, solver) {
             (Some(problem), Some(solver)) => pool.install(|| {
                 solver.set_accuracy(accuracy);
+                solver.set_side(usize::from(!rows), Some(whole));
                 let shifted = match design.offsets {
                     Some(step) => step.shifted_values(&problem)?,
                     None => Vec::new(),
@@ -312,7 +360,38 @@ impl DistributedSides<'_, '_> {
         };
         let local = agreed(self.comm, local)?;
         let (starts, counts) = (starts.clone(), counts.clone());
+        self.agree_solver(rows)?;
         gather_rows(self.comm, &local, &starts, &counts)
+    }
+
+    /// After a half-step under AUTO: every rank's inner iterations summed
+    /// (AUTO's estimate for the side reads the whole side's, as in one
+    /// process) and the solver that ran (ranks without rows of this side
+    /// ran none). One allgatherv of two doubles per rank.
+    fn agree_solver(&mut self, rows: bool) -> Result<()> {
+        let solver = match rows {
+            true => Some(self.rows_solver.as_mut()),
+            false => self.cols_solver.as_deref_mut(),
+        };
+        if self.options.solver != SolverChoice::Auto {
+            self.last_kind = solver.map_or(self.last_kind, |s| s.kind());
+            return Ok(());
+        }
+        let inner = self.inner_iterations.last().copied().unwrap_or(0.0);
+        let kind = solver.as_ref().map_or(-1.0, |s| s.kind().c_value() as f64);
+        let all = self
+            .comm
+            .allgatherv(&[inner, kind], &vec![2; self.comm.size])?;
+        let total: f64 = all.chunks_exact(2).map(|pair| pair[0]).sum();
+        if let Some(solver) = solver {
+            solver.set_whole_inner_iterations(total);
+        }
+        let ran = all.chunks_exact(2).map(|pair| pair[1]).find(|&k| k >= 0.0);
+        let kinds = [SolverKind::Exact, SolverKind::SharedPcg, SolverKind::Sketch];
+        if let Some(kind) = kinds.into_iter().find(|k| Some(k.c_value() as f64) == ran) {
+            self.last_kind = kind;
+        }
+        Ok(())
     }
 
     /// The half-step of factors augmented with offsets (`outer::
@@ -345,16 +424,16 @@ impl DistributedSides<'_, '_> {
 }
 
 /// The solver of a distributed half-step: SHARED_PCG (each row's own CG,
-/// so the split changes no bits) or the exact solver, which AUTO and
-/// SKETCH run: AUTO's choice among the solvers follows inner iteration
-/// counts, which differ by rank, and SKETCH's random streams and its
-/// re-use of preconditioners follow the local rows and their iteration
-/// counts (`WLRA_INFO_SOLVER_USED` says EXACT).
+/// so the split changes no bits), the exact solver, or AUTO's choice
+/// between them, made on the whole side (`agree_solver`, `WholeSide`).
+/// SKETCH runs the exact solver: its random streams and its re-use of
+/// preconditioners follow the local rows and their iteration counts
+/// (`WLRA_INFO_SOLVER_USED` says EXACT).
 pub(super) fn distributed_solver(
     options: &Options,
     problem: &Problem<'_>,
 ) -> Box<dyn HalfStepSolver + Send> {
-    if matches!(options.solver, SolverChoice::Auto | SolverChoice::Sketch) {
+    if options.solver == SolverChoice::Sketch {
         let settings = SolverSettings {
             sketch_size_factor: options.sketch_size_factor,
             tolerance: options.regression_tolerance,

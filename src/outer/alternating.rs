@@ -302,6 +302,7 @@ pub(super) struct LocalSides<'c, 'a> {
     progress: Progress<'c>,
     inner_work: f64,
     half_steps: usize,
+    last_kind: SolverKind, // the solver of the last half-step (AUTO's choice)
     spares: Spares,
     /// The objective's buffers, kept across iterations.
     residual: ResidualScratch,
@@ -325,16 +326,14 @@ impl Sides for LocalSides<'_, '_> {
             _ => &mut self.rows_solver,
         };
         solver.set_accuracy(settings.accuracy);
+        solver.set_side(usize::from(!rows), None); // AUTO's estimates are per side
         let sides = (rows, moving, fixed);
         let spares = &mut self.spares;
         let solved = half_step(ctx, solver.as_mut(), sides, settings.omega, spares)?;
-        let problem = ctx.problem;
-        let side_rows = if rows {
-            problem.n_rows()
-        } else {
-            problem.n_cols()
-        };
+        let (n, m) = (ctx.problem.n_rows(), ctx.problem.n_cols());
+        let side_rows = if rows { n } else { m };
         self.inner_work += solver.inner_iterations() as f64 / side_rows as f64;
+        self.last_kind = solver.kind();
         self.half_steps += 1;
         Ok(solved)
     }
@@ -360,7 +359,7 @@ impl Sides for LocalSides<'_, '_> {
     }
 
     fn solver_kind(&self) -> SolverKind {
-        self.rows_solver.kind()
+        self.last_kind
     }
 
     fn mean_inner_iterations(&self) -> f64 {
@@ -392,13 +391,15 @@ pub(super) fn with_local_sides<T>(
         ..options.clone()
     };
     let transposed = ctx.problem.transposed();
+    let rows_solver = crate::solver::for_options(options, ctx.problem);
     let mut sides = LocalSides {
         ctx,
         unclipped: Context {
             options: &unclipped_options,
             ..*ctx
         },
-        rows_solver: crate::solver::for_options(options, ctx.problem),
+        last_kind: rows_solver.kind(),
+        rows_solver,
         cols_solver: per_side.then(|| crate::solver::for_options(options, &transposed)),
         progress,
         inner_work: 0.0,

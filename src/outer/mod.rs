@@ -10,6 +10,7 @@ pub mod alternating;
 pub mod eckart_young;
 pub(crate) mod offsets_step;
 pub mod probe;
+pub(crate) mod restarts;
 pub mod sides;
 pub mod unobserved;
 pub mod varpro;

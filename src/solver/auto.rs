@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::kernels::srht::sketch_rows;
 use crate::problem::{Problem, SparseView};
 use crate::solver::half_step::{
-    applicable, into_new_solution, HalfStep, HalfStepSolver, SolverKind,
+    applicable, into_new_solution, HalfStep, HalfStepSolver, SolverKind, WholeSide,
 };
 use faer::{Mat, MatMut};
 
@@ -62,9 +62,16 @@ pub struct AutoSolver {
     shared_pcg: Box<dyn HalfStepSolver + Send>,
     sketch: Box<dyn HalfStepSolver + Send>,
     sketch_size_factor: f64,
-    /// Half-steps alternate U, V: per side, the last iterations measured.
+    /// Per side (U, V), the last iterations measured.
     shared_iterations: [Option<f64>; 2],
+    /// Half-steps so far: they alternate U, V where the caller does not
+    /// say which side (`set_side`).
     half_steps: usize,
+    /// The side of the next half-steps, where the caller says it.
+    side: Option<usize>,
+    /// A distributed fit's whole side: the costs are the whole problem's,
+    /// and SKETCH (whose streams follow local rows) is not a candidate.
+    whole: Option<WholeSide>,
     /// The solver of the last half-step; None before the first.
     last: Option<SolverKind>,
 }
@@ -78,6 +85,8 @@ impl AutoSolver {
             sketch_size_factor,
             shared_iterations: [None; 2],
             half_steps: 0,
+            side: None,
+            whole: None,
             last: None,
         }
     }
@@ -90,9 +99,14 @@ impl AutoSolver {
         let shared = (shared_iterations + SETUP_ITERATIONS) * per_iteration;
         let s = sketch_rows(self.sketch_size_factor, k as usize) as f64;
         let p = m.log2().ceil().exp2();
-        let sketch = (SRHT_GUESS + SETUP_ITERATIONS) * per_iteration
-            + FWHT_COST * k * p * p.log2()
-            + QR_COST * 2.0 * s * k * k;
+        let sketch = match self.whole {
+            Some(_) => f64::INFINITY,
+            None => {
+                (SRHT_GUESS + SETUP_ITERATIONS) * per_iteration
+                    + FWHT_COST * k * p * p.log2()
+                    + QR_COST * 2.0 * s * k * k
+            }
+        };
         [
             (SolverKind::Exact, exact),
             (SolverKind::SharedPcg, shared),
@@ -114,14 +128,18 @@ impl AutoSolver {
         ridge: f64,
         side: usize,
     ) -> [(SolverKind, f64); 3] {
-        let (n, nnz) = (view.n_rows() as f64, view.nnz() as f64);
+        let (n, nnz) = match self.whole {
+            Some(whole) => (whole.rows as f64, whole.entries as f64),
+            None => (view.n_rows() as f64, view.nnz() as f64),
+        };
         let exact_row = |len: f64| SPARSE_GRAM_COST * 2.0 * len * k * k + CHOLESKY_COST * k * k * k;
         let exact = exact_row(nnz) + (n - 1.0) * CHOLESKY_COST * k * k * k;
         let iterations = self.shared_iterations[side].unwrap_or(FIRST_GUESS);
         let shared_gram = if ridge > 0.0 { 2.0 * n * k * k } else { n * k };
         let pass = GATHER_COST * 4.0 * nnz * k + shared_gram;
         let pcg = (iterations + SPARSE_SETUP_PASSES) * pass;
-        let sketch = if applicable(SolverKind::Sketch, &Problem::Sparse(*view)) {
+        let local = self.whole.is_none();
+        let sketch = if local && applicable(SolverKind::Sketch, &Problem::Sparse(*view)) {
             let s = sketch_rows(self.sketch_size_factor, k as usize) as f64;
             (0..view.n_rows())
                 .map(|i| {
@@ -185,8 +203,21 @@ impl HalfStepSolver for AutoSolver {
         Ok(into_new_solution(step, |out| self.solve_into(step, out))?.0)
     }
 
+    fn set_side(&mut self, side: usize, whole: Option<WholeSide>) {
+        self.side = Some(side);
+        self.whole = whole;
+    }
+
+    fn set_whole_inner_iterations(&mut self, total: f64) {
+        if let (Some(side), Some(whole)) = (self.side, self.whole) {
+            if self.last == Some(SolverKind::SharedPcg) {
+                self.shared_iterations[side] = Some(total / whole.rows.max(1) as f64);
+            }
+        }
+    }
+
     fn solve_into(&mut self, step: &HalfStep<'_>, out: MatMut<'_, f64>) -> Result<()> {
-        let side = self.half_steps % 2;
+        let side = self.side.unwrap_or(self.half_steps % 2);
         self.half_steps += 1;
         let (n, m, k) = (
             step.problem.n_rows(),

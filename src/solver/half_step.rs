@@ -109,6 +109,22 @@ pub trait HalfStepSolver {
     /// solver per side, where each would keep its own (distributed fits,
     /// whose memory per rank must not grow by a whole factor pair).
     fn release_kept(&mut self) {}
+    /// Which side the next half-steps solve (0: U's rows, 1: V's), and for
+    /// a distributed fit the whole side over every rank (`WholeSide`),
+    /// which AUTO's cost model reads instead of this rank's share. Only
+    /// AUTO reads either.
+    fn set_side(&mut self, _side: usize, _whole: Option<WholeSide>) {}
+    /// A distributed fit's inner iterations of the last half-step, summed
+    /// over every rank's rows: AUTO's estimate for the side follows them.
+    fn set_whole_inner_iterations(&mut self, _total: f64) {}
+}
+
+/// One side of a distributed problem as a whole: its rows, and its
+/// pattern's entries (sparse input) over every rank.
+#[derive(Clone, Copy, Debug)]
+pub struct WholeSide {
+    pub rows: usize,
+    pub entries: usize,
 }
 
 /// The accuracy an iterative method's inner solves run at.

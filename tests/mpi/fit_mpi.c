@@ -9,9 +9,10 @@
  *                                 and a table written here (another engine)
  *   fit_mpi bad-nan|bad-csr|bad-option|bad-layout
  *                                 the last rank's input is bad (a NaN, a
- *                                 malformed CSR row, restarts (unsupported), rows
- *                                 that overlap or leave a gap): every rank
- *                                 must return the same status
+ *                                 malformed CSR row, a held-out fold not
+ *                                 below the fold count, rows that overlap
+ *                                 or leave a gap): every rank must return
+ *                                 the same status
  *   fit_mpi relaxed OUT.bin       the dense fit with over-relaxation and clipping
  *   fit_mpi weight-sums OUT.bin   the dense fit with weight-sum ridges
  *   fit_mpi given OUT.bin         the dense fit from start factors every rank
@@ -34,6 +35,8 @@
  *                                 unscaled: wlra_fit's bits (CSR: the same
  *                                 bits on every rank count, U V^T as
  *                                 wlra_fit's)
+ *   fit_mpi restarts-csr OUT.bin  the CSR fit with 3 restarts: wlra_fit's
+ *                                 starts and objective
  *   fit_mpi cancel                the dense fit, with a progress callback on
  *                                 every rank; the last rank's says stop at
  *                                 iteration 3: every rank must return
@@ -126,7 +129,8 @@ static int weight_sums = 0;
  * (WLRA_INIT_GIVEN); "bad-given": the last rank's differ in one entry. */
 static int given = 0;
 /* "svd", "svd-csr": the randomized SVD start (a distributed range finder),
- * with the distributed model's solver left to AUTO (which runs EXACT). */
+ * with the distributed model's solver left to AUTO (whose cost model
+ * picks EXACT at rank 4, as wlra_fit's does). */
 static int svd = 0;
 /* "offsets": the dense fit with row and column offsets (no ridge: the
  * documented gauge); "offsets-csr": the CSR fit (ridge 0.01) with row
@@ -144,6 +148,11 @@ static int folds = 0;
  * j % 13 == 0 without an entry, accelerated alternation: their factor
  * rows end at exactly 0 (the minimum-norm solution), as wlra_fit's do. */
 static int unobserved = 0;
+/* "restarts-csr": the CSR fit with WLRA_OPTION_RESTARTS = 3, the restart
+ * rule shared with wlra_fit (outer/restarts.rs) deciding on the agreed
+ * objectives: the same starts as wlra_fit's, the same bits on every rank
+ * count. */
+static int restarts = 0;
 
 /* The start factors of "given": U (N x K) then V (M x K), row-major; the
  * last rank changes one entry of U when `differ`. */
@@ -173,6 +182,7 @@ static void set_options(wlra_model *model, double ridge) {
     if (missing_nan) wlra_set_option(model, WLRA_OPTION_MISSING_NAN, 1);
     if (pcg) wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_SHARED_PCG);
     if (unobserved) wlra_set_option(model, WLRA_OPTION_METHOD, WLRA_METHOD_ACCELERATED);
+    if (restarts) wlra_set_option(model, WLRA_OPTION_RESTARTS, 3);
     if (folds) {
         wlra_set_option(model, WLRA_OPTION_FOLDS, 5);
         wlra_set_option(model, WLRA_OPTION_HELD_OUT_FOLD, 2);
@@ -346,7 +356,8 @@ int main(int argc, char **argv) {
                     strcmp(mode, "accelerated") == 0 || strcmp(mode, "svd-csr") == 0 ||
                     strcmp(mode, "offsets-csr") == 0 || strcmp(mode, "pcg-csr") == 0 ||
                     strcmp(mode, "folds-csr") == 0 || strcmp(mode, "unobserved") == 0 ||
-                    strcmp(mode, "missing-nan-csr") == 0 || strcmp(mode, "scaled-csr") == 0;
+                    strcmp(mode, "missing-nan-csr") == 0 || strcmp(mode, "scaled-csr") == 0 ||
+                    strcmp(mode, "restarts-csr") == 0;
     int own_table = strcmp(mode, "table") == 0;
     int cancel = strcmp(mode, "cancel") == 0;
     relaxed = strcmp(mode, "relaxed") == 0;
@@ -358,6 +369,7 @@ int main(int argc, char **argv) {
     pcg = strncmp(mode, "pcg", 3) == 0;
     folds = strncmp(mode, "folds", 5) == 0;
     unobserved = strcmp(mode, "unobserved") == 0;
+    restarts = strcmp(mode, "restarts-csr") == 0;
     missing_nan = strncmp(mode, "missing-nan", 11) == 0;
     if (strncmp(mode, "scaled", 6) == 0) {
         value_scale = ldexp(1.0, -70);
@@ -382,8 +394,10 @@ int main(int argc, char **argv) {
         else
             set_given_start(model, differ);
     }
-    if (strcmp(mode, "bad-option") == 0 && rank == size - 1)
-        wlra_set_option(model, WLRA_OPTION_RESTARTS, 3);
+    if (strcmp(mode, "bad-option") == 0 && rank == size - 1) {
+        wlra_set_option(model, WLRA_OPTION_FOLDS, 3);
+        wlra_set_option(model, WLRA_OPTION_HELD_OUT_FOLD, 5);
+    }
     size_t offset = (size_t)r0;
     if (strcmp(mode, "bad-layout") == 0 && rank == size - 1) {
         if (size > 1) offset = 0; /* overlaps rank 0's rows */
@@ -562,6 +576,16 @@ int main(int argc, char **argv) {
                    single_iterations, single_objective, single_inner, inner);
             CHECK(single_iterations != iterations || inner == single_inner,
                   "inner iterations %.17g, wlra_fit's %.17g", inner, single_inner);
+            double starts = 0, single_starts = 0;
+            wlra_get_info(model, WLRA_INFO_STARTS, &starts);
+            wlra_get_info(single, WLRA_INFO_STARTS, &single_starts);
+            printf("  starts %.0f, wlra_fit's %.0f\n", starts, single_starts);
+            CHECK(starts == single_starts, "%.0f starts, wlra_fit's %.0f", starts, single_starts);
+            if (restarts) {
+                CHECK(starts >= 2, "restarts: only %.0f start ran", starts);
+                CHECK(fabs(objective - single_objective) <= 1e-12 * single_objective,
+                      "objective %.17g, wlra_fit's %.17g", objective, single_objective);
+            }
             if (folds) {
                 double rmse = 0, entries = 0, single_rmse = 0, single_entries = 0;
                 wlra_get_info(model, WLRA_INFO_HELD_OUT_RMSE, &rmse);

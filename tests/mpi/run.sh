@@ -13,6 +13,8 @@
 #     wlra_fit's objective to 1e-12;
 #  issue 27, 4. communicators that are not one are refused; a rank killed before or
 #     during the fit ends the job within 30 s;
+#  issue 27, 1. AUTO's choice of solver agreed over the ranks: wlra_fit's
+#     choices (SHARED_PCG at rank 48) and bits;
 #  issue 27, 1. after the fit: a warm fit continues it, and predict,
 #     transform, offsets and info answer with wlra_fit's bits; the canonical
 #     form (which needs all of U) is refused on several ranks;
@@ -60,7 +62,7 @@ run() {
     timeout 60 mpirun --oversubscribe -np "$np" "$out/fit_mpi" "$@"
 }
 
-for mode in dense csr relaxed weight-sums given svd svd-csr offsets offsets-csr pcg pcg-csr folds folds-csr unobserved missing-nan missing-nan-csr scaled scaled-offsets scaled-csr accelerated; do
+for mode in dense csr relaxed weight-sums given svd svd-csr offsets offsets-csr pcg pcg-csr folds folds-csr unobserved missing-nan missing-nan-csr scaled scaled-offsets scaled-csr restarts-csr accelerated; do
     echo "-- acceptance 1 and 3: $mode"
     objectives=()
     for np in 1 2 4; do
@@ -92,6 +94,24 @@ for mode in plain offsets scaled zero-block warm-first bad-warm fallbacks; do
         timeout 60 mpirun --oversubscribe -np "$np" "$out/after_fit" "$mode" ||
             fail "after_fit $mode on $np ranks (exit $?; 124 = hang)"
     done
+done
+
+echo "-- issue 27, acceptance 1: AUTO's choice of solver, agreed over the ranks (SHARED_PCG at rank 48)"
+mpicc -std=c99 -Wall -Wextra -Werror -O1 -Iinclude tests/mpi/auto_solver.c \
+    -L"$lib" -lwlra -lm -Wl,-rpath,"$PWD/$lib" -o "$out/auto_solver"
+for mode in dense csr; do
+    digests=()
+    for np in 1 2 4; do
+        log=$(timeout 120 mpirun --oversubscribe -np "$np" "$out/auto_solver" "$mode") ||
+            fail "auto_solver $mode on $np ranks (exit $?; 124 = hang)"
+        echo "$log"
+        digests+=("$(grep -o 'digest [0-9a-f]*' <<<"$log" | tr '\n' ' ')")
+    done
+    if [ "${digests[0]}" = "${digests[1]}" ] && [ "${digests[0]}" = "${digests[2]}" ]; then
+        echo "auto_solver $mode: the same factors on 1, 2 and 4 ranks (${digests[0]})"
+    else
+        fail "auto_solver $mode: factors differ across rank counts: ${digests[*]}"
+    fi
 done
 
 echo "-- another engine: the dense fit through wlra_fit_distributed and a table of the test's own"
