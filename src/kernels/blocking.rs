@@ -226,8 +226,8 @@ struct RowBlockFold<'c, I, F, C> {
 }
 
 impl<I, F, C> RowBlockFold<'_, I, F, C> {
-    /// `blocks` (covering `out`) in `count` runs, the first halves'
-    /// runs on this thread and the second's offered to the pool.
+    /// `blocks` (covering `out`) in `count` runs: the first half's runs
+    /// on this thread, the second half's offered to the pool.
     fn in_runs<W, R: Send + Default>(
         &self,
         blocks: &[Range<usize>],
