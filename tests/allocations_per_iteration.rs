@@ -12,9 +12,12 @@
 //! Whatever small things rayon or the solvers allocate per task are the
 //! same at both sizes: every block size is a constant
 //! (`kernels::blocking`), and both sizes are past the largest block.
-//! The dense paths (EXACT alternating and accelerated, SHARED_PCG) meet
-//! that; the sparse paths meet the weaker "no factor-sized allocation",
-//! and their full test is ignored, with what is left named there.
+//! The dense paths (EXACT alternating and accelerated, SHARED_PCG) and
+//! the sparse ones (EXACT alternating, SHARED_PCG alternating and
+//! accelerated) meet that: the sparse loops' row blocks are cut once with
+//! the pattern, and their output slices and results make no list per
+//! half-step. The sparse paths also keep the weaker "no factor-sized
+//! allocation" test, whose ceiling is one factor matrix.
 
 mod common;
 #[path = "common/counting_alloc.rs"]
@@ -214,12 +217,11 @@ fn later_sparse_iterations_allocate_no_factor_sized_matrix() {
     check_all(&SPARSE, Limit::NoFactorSized);
 }
 
-/// What is left of issue 29's acceptance 4: the sparse loops still make
-/// their row-block lists (and the parallel loops' result lists) per
-/// half-step, a few small items per block of up to SPARSE_BLOCK_ENTRIES
-/// pattern entries.
+/// Issue 29's acceptance 4 on sparse input: the row blocks are cached with
+/// the pattern (`problem/sparse/pattern.rs`), the half-steps walk them
+/// with no list of output slices or results, and the objective keeps its
+/// list of per-block sums.
 #[test]
-#[ignore = "issue 29: the sparse loops' row-block lists still scale with the pattern"]
 fn later_sparse_iterations_allocate_nothing_that_scales_with_the_problem() {
     check_all(&SPARSE, Limit::NothingThatScales);
 }

@@ -20,7 +20,7 @@ pub enum ColumnBlock {
         cols: usize,
         row_major: bool,
     },
-    Sparse(SparseProblem),
+    Sparse(Box<SparseProblem>),
     /// One rank: the columns are the local rows' own, read through them.
     Local,
     /// None received: the V half-steps sum normal equations (`reduced`).
@@ -197,7 +197,7 @@ pub fn redistribute_sparse(
     // Entries whose M was NaN arrive with weight 0 (`sparse_block`), every
     // value in the units the ranks agreed on.
     let block = SparseProblem::new_in_units(&input, false, local.scale())?;
-    Ok(ColumnBlock::Sparse(block))
+    Ok(ColumnBlock::Sparse(Box::new(block)))
 }
 
 /// The pattern entries a rank received (FIELDS doubles each, `counts[r]`

@@ -147,7 +147,25 @@ pub fn map_blocks_with<T: Sync, W, R: Send>(
     init: impl Fn() -> Result<W> + Sync + Send,
     f: impl Fn(&mut W, &T) -> Result<R> + Sync + Send,
 ) -> Result<Vec<R>> {
-    let mut results = results_for(items.len())?;
+    let mut results = Vec::new();
+    map_blocks_with_into(par, items, init, f, &mut results)?;
+    first_error(results)
+}
+
+/// `map_blocks_with`, each item's result (or error) left in `results` in
+/// item order: a list the caller keeps from one loop to the next, so a
+/// loop run again over as many items allocates none (issue 29). Errs only
+/// when `results` cannot grow; read it with `ordered`.
+pub fn map_blocks_with_into<T: Sync, W, R: Send>(
+    par: Par,
+    items: &[T],
+    init: impl Fn() -> Result<W> + Sync + Send,
+    f: impl Fn(&mut W, &T) -> Result<R> + Sync + Send,
+    results: &mut Vec<Result<R>>,
+) -> Result<()> {
+    results.clear();
+    // Reserved here, so collect_into_vec's own reserve never allocates.
+    try_reserve(results, items.len(), "the results of a parallel loop")?;
     let f = |ws: &mut Result<W>, item: &T| match ws {
         Ok(ws) => f(ws, item),
         Err(error) => Err(error.clone()),
@@ -161,9 +179,97 @@ pub fn map_blocks_with<T: Sync, W, R: Send>(
             .par_iter()
             .with_min_len(items.len().div_ceil(threads.get()))
             .map_init(init, f)
-            .collect_into_vec(&mut results),
+            .collect_into_vec(results),
     }
-    first_error(results)
+    Ok(())
+}
+
+/// The results `map_blocks_with_into` left, in item order, or a copy of
+/// the first item's error.
+pub fn ordered<R>(results: &[Result<R>]) -> Result<impl Iterator<Item = &R>> {
+    if let Some(Err(error)) = results.iter().find(|r| r.is_err()) {
+        return Err(error.clone());
+    }
+    Ok(results.iter().flatten())
+}
+
+/// `f(workspace, rows, out's rows)` for each of `blocks` (consecutive row
+/// ranges covering `out`, in order), the results folded with `combine`
+/// from `R::default()`. Like `map_owned_with` over `out` cut at `blocks`,
+/// but neither the cut nor the results make a list (issue 29): the blocks
+/// are split into `runs(par, blocks.len())` runs of consecutive blocks, by
+/// halving the runs with `rayon::join`, and each run works through its
+/// blocks in order with one workspace from `init`. `combine` must not
+/// depend on the grouping (as a sum of counts). The first error in block
+/// order is returned.
+pub fn fold_row_blocks_with<W, R: Send + Default>(
+    par: Par,
+    blocks: &[Range<usize>],
+    out: MatMut<'_, f64>,
+    init: impl Fn() -> Result<W> + Sync,
+    f: impl Fn(&mut W, Range<usize>, MatMut<'_, f64>) -> Result<R> + Sync,
+    combine: impl Fn(R, R) -> R + Sync,
+) -> Result<R> {
+    let fold = RowBlockFold {
+        init: &init,
+        f: &f,
+        combine: &combine,
+    };
+    fold.in_runs(blocks, out, runs(par, blocks.len()))
+}
+
+/// The closures of one `fold_row_blocks_with`.
+struct RowBlockFold<'c, I, F, C> {
+    init: &'c I,
+    f: &'c F,
+    combine: &'c C,
+}
+
+impl<I, F, C> RowBlockFold<'_, I, F, C> {
+    /// `blocks` (covering `out`) in `count` runs: the first half's runs
+    /// on this thread, the second half's offered to the pool.
+    fn in_runs<W, R: Send + Default>(
+        &self,
+        blocks: &[Range<usize>],
+        out: MatMut<'_, f64>,
+        count: usize,
+    ) -> Result<R>
+    where
+        I: Fn() -> Result<W> + Sync,
+        F: Fn(&mut W, Range<usize>, MatMut<'_, f64>) -> Result<R> + Sync,
+        C: Fn(R, R) -> R + Sync,
+    {
+        if count <= 1 {
+            return self.one_run(blocks, out);
+        }
+        // Each half keeps at least one block per run: count <= blocks.len().
+        let first_runs = count / 2;
+        let (first, second) = blocks.split_at(blocks.len() * first_runs / count);
+        let first_rows = first.iter().map(|rows| rows.len()).sum();
+        let (top, bottom) = out.split_at_row_mut(first_rows);
+        let (a, b) = rayon::join(
+            || self.in_runs(first, top, first_runs),
+            || self.in_runs(second, bottom, count - first_runs),
+        );
+        Ok((self.combine)(a?, b?))
+    }
+
+    /// `blocks` in order on this thread, with one workspace.
+    fn one_run<W, R: Default>(&self, blocks: &[Range<usize>], out: MatMut<'_, f64>) -> Result<R>
+    where
+        I: Fn() -> Result<W>,
+        F: Fn(&mut W, Range<usize>, MatMut<'_, f64>) -> Result<R>,
+        C: Fn(R, R) -> R,
+    {
+        let mut workspace = (self.init)()?;
+        let (mut folded, mut rest) = (R::default(), out);
+        for rows in blocks {
+            let (head, tail) = rest.split_at_row_mut(rows.len());
+            folded = (self.combine)(folded, (self.f)(&mut workspace, rows.clone(), head)?);
+            rest = tail;
+        }
+        Ok(folded)
+    }
 }
 
 /// `f(block index, rows)` for consecutive blocks of `size` rows of `out`,

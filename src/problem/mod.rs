@@ -128,7 +128,8 @@ impl<'a> Problem<'a> {
 
 /// The objective's buffers, kept by a fit from one evaluation to the next
 /// (issue 29): per thread a block of the dense residual or a sparse row's
-/// fitted values, and U's and V's rows for the sparse pattern's dots.
+/// fitted values, U's and V's rows for the sparse pattern's dots, and the
+/// sparse row blocks' partial sums.
 #[derive(Default)]
 pub(crate) struct ResidualScratch {
     /// Dense: a (rows, columns) block of residuals per thread.
@@ -137,6 +138,8 @@ pub(crate) struct ResidualScratch {
     pub(crate) fitted: Workspaces<usize, Vec<f64>>,
     pub(crate) u_rows: Vec<f64>,
     pub(crate) v_rows: Vec<f64>,
+    /// Sparse: each row block's partial sum, in block order.
+    pub(crate) block_sums: Vec<Result<f64>>,
 }
 
 impl<'a> From<DenseProblem<'a>> for Problem<'a> {

@@ -16,57 +16,19 @@
 
 mod construct;
 
+mod pattern;
+
+use super::ResidualScratch;
 use crate::error::Result;
-use crate::kernels::blocking::{
-    map_blocks_with, runs, stack_rows, ROW_BLOCK, SPARSE_BLOCK_ENTRIES,
-};
+use crate::kernels::blocking::{map_blocks_with, map_blocks_with_into, ordered, runs, stack_rows};
 use crate::kernels::gathered::{add_rows, row_dots};
 use crate::kernels::gram::gram;
 use crate::kernels::transpose::{rows_contiguous, rows_contiguous_into};
 use crate::memory::{try_collect, try_filled, try_reserve};
 use crate::scaling::Scale;
 use faer::{Mat, MatRef, Par};
-
-/// One orientation of the pattern: rows, their columns and values.
-pub(crate) struct Pattern {
-    ptr: Vec<usize>,
-    idx: Vec<usize>,
-    m: Vec<f64>,
-    w: Vec<f64>,
-}
-
-impl Pattern {
-    fn row(&self, i: usize) -> std::ops::Range<usize> {
-        self.ptr[i]..self.ptr[i + 1]
-    }
-
-    /// The same entries seen by columns (a counting sort, O(nnz + n_cols)).
-    fn transposed(&self, n_cols: usize) -> Result<Pattern> {
-        let nnz = self.idx.len();
-        let what = "the pattern by columns";
-        let mut ptr = try_filled(n_cols.saturating_add(1), 0usize, what)?;
-        for &j in &self.idx {
-            ptr[j + 1] += 1;
-        }
-        for j in 0..n_cols {
-            ptr[j + 1] += ptr[j];
-        }
-        let mut next = try_collect(ptr.iter().copied(), what)?;
-        let mut idx = try_filled(nnz, 0, what)?;
-        let (mut m, mut w) = (try_filled(nnz, 0.0, what)?, try_filled(nnz, 0.0, what)?);
-        for i in 0..self.ptr.len() - 1 {
-            for p in self.row(i) {
-                let j = self.idx[p];
-                let q = next[j];
-                next[j] += 1;
-                idx[q] = i;
-                m[q] = self.m[p];
-                w[q] = self.w[p];
-            }
-        }
-        Ok(Pattern { ptr, idx, m, w })
-    }
-}
+use pattern::Pattern;
+use std::ops::Range;
 
 /// A validated sparse problem, owning its pattern in both orientations.
 pub struct SparseProblem {
@@ -235,9 +197,8 @@ impl<'a> SparseView<'a> {
         let column_sums = try_collect(column_sums, "column sums")?;
         let values = self.values();
         let x_rows = rows_contiguous(x, par)?;
-        let row_blocks = self.row_blocks()?;
         let workspace = || Ok((try_filled(l, 0.0, "a row of a product")?, Vec::new()));
-        let parts = map_blocks_with(par, &row_blocks, workspace, |(out_row, coef), rows| {
+        let parts = map_blocks_with(par, self.blocks(), workspace, |(out_row, coef), rows| {
             let mut out = crate::memory::try_zeros(rows.len(), l, "a block of a product")?;
             for (r, i) in rows.clone().enumerate() {
                 let range = self.pattern.row(i);
@@ -268,7 +229,7 @@ impl<'a> SparseView<'a> {
         u: MatRef<'_, f64>,
         v: MatRef<'_, f64>,
         par: Par,
-        kept: &mut super::ResidualScratch,
+        kept: &mut ResidualScratch,
     ) -> Result<f64> {
         let wd = self.w_default;
         let mut total = 0.0;
@@ -303,19 +264,24 @@ impl<'a> SparseView<'a> {
             };
             total += wd * all.max(0.0);
         }
-        let values = self.values();
         rows_contiguous_into(u, par, &mut kept.u_rows)?;
         rows_contiguous_into(v, par, &mut kept.v_rows)?;
-        let (ur, vr, k) = (&kept.u_rows, &kept.v_rows, u.ncols());
-        let row_blocks = self.row_blocks()?;
-        let longest = (0..self.n_rows).map(|i| self.pattern.row(i).len()).max();
-        let longest = longest.unwrap_or(0);
+        Ok(total + self.pattern_corrections(u.ncols(), par, kept)?)
+    }
+
+    /// sum over the pattern of W_ij (M_ij - f_ij)^2 - w_default (c_j -
+    /// f_ij)^2, f_ij = u_i . v_j from the rows in `kept.u_rows`,
+    /// `kept.v_rows`: one partial sum per row block, kept in
+    /// `kept.block_sums` and added in block order. Flops: 4 nnz k.
+    fn pattern_corrections(&self, k: usize, par: Par, kept: &mut ResidualScratch) -> Result<f64> {
+        let (values, wd) = (self.values(), self.w_default);
+        let (ur, vr, longest) = (&kept.u_rows, &kept.v_rows, self.longest_row());
         let make = || try_collect((0..longest).map(|_| 0.0), "a row's fitted values");
         kept.fitted
-            .stock(longest, runs(par, row_blocks.len()), make)?;
-        let partial = map_blocks_with(
+            .stock(longest, runs(par, self.blocks().len()), make)?;
+        map_blocks_with_into(
             par,
-            &row_blocks,
+            self.blocks(),
             || kept.fitted.lend(longest, make),
             |fitted, rows| {
                 let mut sum = 0.0;
@@ -339,8 +305,9 @@ impl<'a> SparseView<'a> {
                 }
                 Ok(sum)
             },
+            &mut kept.block_sums,
         )?;
-        Ok(total + partial.iter().sum::<f64>())
+        Ok(ordered(&kept.block_sums)?.sum::<f64>())
     }
 
     /// The solver's w_default (scaled, as every value here).
@@ -358,37 +325,20 @@ impl<'a> SparseView<'a> {
     }
 
     /// Consecutive row ranges of at most ROW_BLOCK rows and about
-    /// SPARSE_BLOCK_ENTRIES pattern entries each: popular items hold most of the
-    /// entries, and blocks of equal row counts would leave one thread with
-    /// most of the work. Fixed by the pattern alone, never by the threads.
-    pub fn row_blocks(&self) -> Result<Vec<std::ops::Range<usize>>> {
-        // Counted first: the list is reserved once, at its length.
-        let mut out = Vec::new();
-        try_reserve(
-            &mut out,
-            self.block_iter().count(),
-            "the list of row blocks",
-        )?;
-        out.extend(self.block_iter());
-        Ok(out)
+    /// SPARSE_BLOCK_ENTRIES pattern entries each (`pattern`'s
+    /// `entry_balanced_blocks`), as a new list: `blocks` without the copy.
+    pub fn row_blocks(&self) -> Result<Vec<Range<usize>>> {
+        try_collect(self.blocks().iter().cloned(), "the list of row blocks")
     }
 
-    /// The blocks of `row_blocks`, in order.
-    fn block_iter(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        let ptr = &self.pattern.ptr;
-        let mut start = 0;
-        std::iter::from_fn(move || {
-            let first = (start < self.n_rows).then_some(start)?;
-            let mut end = first + 1;
-            while end < self.n_rows
-                && end - first < ROW_BLOCK
-                && ptr[end + 1] - ptr[first] <= SPARSE_BLOCK_ENTRIES
-            {
-                end += 1;
-            }
-            start = end;
-            Some(first..end)
-        })
+    /// The row blocks of `row_blocks`, cut once when the pattern was built.
+    pub(crate) fn blocks(&self) -> &'a [Range<usize>] {
+        &self.pattern.blocks
+    }
+
+    /// The most entries in one row: what per-row buffers are sized for.
+    pub(crate) fn longest_row(&self) -> usize {
+        self.pattern.longest
     }
 
     /// Row i of the pattern: its columns, values and weights.

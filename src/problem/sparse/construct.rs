@@ -30,15 +30,15 @@ fn checked_copy(input: &CsrInput<'_>, missing_nan: bool) -> Result<Pattern> {
     let idx = check_entries(input.row_ptr, entries, n_cols, missing_nan)?;
     let what = "a copy of the pattern";
     let copy = |values: &[f64]| try_collect(values.iter().copied(), what);
-    let mut rows = Pattern {
-        ptr: try_collect(input.row_ptr.iter().map(|&p| p as usize), what)?,
+    let mut rows = Pattern::new(
+        try_collect(input.row_ptr.iter().map(|&p| p as usize), what)?,
         idx,
-        m: copy(&input.m_values[..nnz])?,
-        w: match input.w_values {
+        copy(&input.m_values[..nnz])?,
+        match input.w_values {
             Some(w) => copy(&w[..nnz])?,
             None => try_filled(nnz, 1.0, what)?,
         },
-    };
+    )?;
     for (m, w) in rows.m.iter_mut().zip(rows.w.iter_mut()) {
         if m.is_nan() {
             (*m, *w) = (0.0, 0.0); // only with missing_nan: check_entries

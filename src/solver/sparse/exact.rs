@@ -5,7 +5,7 @@
 
 use super::BaseSystem;
 use crate::error::Result;
-use crate::kernels::blocking::{map_owned_with, runs};
+use crate::kernels::blocking::{fold_row_blocks_with, runs};
 use crate::kernels::spd_solve::SpdSolver;
 use crate::kernels::workspaces::Workspaces;
 use crate::memory::{checked_len, try_filled, try_reserve};
@@ -55,7 +55,8 @@ impl HalfStepSolver for SparseExactSolver {
 
 /// Solve every row of `view` exactly against the fixed factor of `base`,
 /// into `out` (n x k). One scratch per thread (lent by `workspaces`),
-/// overwritten row by row.
+/// overwritten row by row; the row blocks are the view's own, so the loop
+/// makes no list (issue 29).
 pub fn exact_half_step(
     view: &SparseView<'_>,
     base: &BaseSystem,
@@ -63,29 +64,25 @@ pub fn exact_half_step(
     out: MatMut<'_, f64>,
     workspaces: &Workspaces<(usize, usize), ExactRowScratch>,
 ) -> Result<()> {
-    let k = base.rank();
-    let row_blocks = view.row_blocks()?;
-    let mut parts = Vec::new();
-    try_reserve(&mut parts, row_blocks.len(), "the list of row blocks")?;
-    let mut rest = out;
-    for rows in row_blocks {
-        let (head, tail) = rest.split_at_row_mut(rows.len());
-        parts.push((rows, head));
-        rest = tail;
-    }
+    let (k, blocks) = (base.rank(), view.blocks());
     // Made for the longest row, so no buffer grows in a later half-step.
-    let longest = (0..view.n_rows()).map(|i| view.row(i).cols.len()).max();
-    let longest = longest.unwrap_or(0);
+    let longest = view.longest_row();
     let make = || ExactRowScratch::for_rows(k, longest);
-    workspaces.stock((k, longest), runs(par, parts.len()), make)?;
+    workspaces.stock((k, longest), runs(par, blocks.len()), make)?;
     let workspace = || workspaces.lend((k, longest), make);
-    map_owned_with(par, parts, workspace, |scratch, (rows, mut out)| {
-        for (r, i) in rows.enumerate() {
-            scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1))?;
-        }
-        Ok(())
-    })?;
-    Ok(())
+    fold_row_blocks_with(
+        par,
+        blocks,
+        out,
+        workspace,
+        |scratch, rows, mut out| {
+            for (r, i) in rows.enumerate() {
+                scratch.solve(view, base, i, out.as_mut().subrows_mut(r, 1))?;
+            }
+            Ok(())
+        },
+        |(), ()| (),
+    )
 }
 
 /// Per-task scratch of the exact row solve.

@@ -13,10 +13,10 @@
 use super::exact::ExactRowScratch;
 use super::BaseSystem;
 use crate::error::Result;
-use crate::kernels::blocking::{map_owned_with, runs};
+use crate::kernels::blocking::{fold_row_blocks_with, runs};
 use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
 use crate::kernels::transpose::{from_rows_contiguous_into, resize_reusing, rows_contiguous_into};
-use crate::kernels::workspaces::Workspaces;
+use crate::kernels::workspaces::{Lent, Workspaces};
 use crate::memory::{checked_len, try_filled, try_reserve};
 use crate::problem::sparse::{SparseRow, SparseView};
 use crate::solver::half_step::MAX_INNER_ITERATIONS;
@@ -24,6 +24,7 @@ use crate::solver::half_step::{
     finite_in_place, into_new_solution, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind,
 };
 use faer::{MatMut, MatRef, Par};
+use std::ops::Range;
 
 /// SHARED_PCG on sparse input: Jacobi-preconditioned CG per row
 /// (`solver::Iterative` adds the accuracy). It keeps its half-steps' large
@@ -49,8 +50,11 @@ pub struct HalfStepBuffers {
     /// The solutions' rows.
     solutions: Vec<f64>,
     /// Each thread's CG scratch, for (k, the longest row).
-    scratch: Workspaces<(usize, usize), (CgScratch, Option<ExactRowScratch>)>,
+    scratch: Workspaces<(usize, usize), RowWorkspace>,
 }
+
+/// One thread's scratch: for CG, and for the exact path once a row takes it.
+type RowWorkspace = (CgScratch, Option<ExactRowScratch>);
 
 impl InnerMethod for JacobiCg {
     const KIND: SolverKind = SolverKind::SharedPcg;
@@ -186,8 +190,7 @@ pub fn jacobi_cg_half_step(
     par: Par,
     buffers: &mut HalfStepBuffers,
 ) -> Result<usize> {
-    let (n, k) = (view.n_rows(), base.rank());
-    let row_blocks = view.row_blocks()?;
+    let (n, k, blocks) = (view.n_rows(), base.rank(), view.blocks());
     // Rows of the warm start and of the solutions are read and written
     // whole: contiguous, not k strided accesses each.
     let warm_rows = match warm {
@@ -205,54 +208,49 @@ pub fn jacobi_cg_half_step(
     let what = "a half-step's solution";
     // Every row of it is written below (by CG or the exact path).
     resize_reusing(&mut buffers.solutions, checked_len(n, k, what)?, what)?;
-    let mut outputs = Vec::new();
-    try_reserve(&mut outputs, row_blocks.len(), "the list of row blocks")?;
-    let mut rest = buffers.solutions.as_mut_slice();
-    for rows in &row_blocks {
-        let (block, tail) = rest.split_at_mut(rows.len() * k);
-        outputs.push((rows.clone(), block));
-        rest = tail;
-    }
+    let solutions = MatMut::from_row_major_slice_mut(buffers.solutions.as_mut_slice(), n, k);
     // One CG scratch per thread; few rows take the exact path, so its
     // scratch is made only when one does. Every buffer is overwritten
     // before it is read.
-    let longest = (0..n).map(|i| view.row(i).cols.len()).max().unwrap_or(0);
+    let longest = view.longest_row();
     let new_scratch = || Ok((CgScratch::new(k, longest)?, None::<ExactRowScratch>));
     let pool = &buffers.scratch;
-    pool.stock((k, longest), runs(par, outputs.len()), new_scratch)?;
+    pool.stock((k, longest), runs(par, blocks.len()), new_scratch)?;
     let workspace = || pool.lend((k, longest), new_scratch);
-    let work = map_owned_with(par, outputs, workspace, |scratch, (rows, out)| {
-        let (cg, exact) = &mut **scratch;
-        let mut exact_solve = |i: usize, x: &mut [f64]| -> Result<()> {
-            let scratch = match exact {
-                Some(scratch) => scratch,
-                None => exact.insert(ExactRowScratch::for_rows(k, longest)?),
+    let solve_rows =
+        |scratch: &mut Lent<'_, _, _>, rows: Range<usize>, mut out: MatMut<'_, f64>| {
+            let (cg, exact): &mut RowWorkspace = scratch;
+            let mut exact_solve = |i: usize, x: MatMut<'_, f64>| -> Result<()> {
+                let scratch = match exact {
+                    Some(scratch) => scratch,
+                    None => exact.insert(ExactRowScratch::for_rows(k, longest)?),
+                };
+                scratch.solve(view, base, i, x)
             };
-            scratch.solve(view, base, i, MatMut::from_row_major_slice_mut(x, 1, k))
-        };
-        let mut work = 0;
-        for (i, x) in rows.zip(out.chunks_exact_mut(k)) {
-            let row = view.row(i);
-            if base.maybe_singular(&row) {
-                exact_solve(i, x)?;
-                continue;
-            }
-            match &warm_rows {
-                Some(w) => cg.x.copy_from_slice(&w[i * k..(i + 1) * k]),
-                None => cg.x.fill(0.0),
-            }
-            base.coefficients(&row, &mut cg.c, &mut cg.t)?;
-            match solve_row(base, &row, stop.tolerance, reduction, cg) {
-                Some(iterations) => {
-                    work += iterations;
-                    x.copy_from_slice(&cg.x);
+            let mut work = 0;
+            for (r, i) in rows.enumerate() {
+                let row = view.row(i);
+                let mut x = out.as_mut().subrows_mut(r, 1);
+                if base.maybe_singular(&row) {
+                    exact_solve(i, x)?;
+                    continue;
                 }
-                None => exact_solve(i, x)?,
+                match &warm_rows {
+                    Some(w) => cg.x.copy_from_slice(&w[i * k..(i + 1) * k]),
+                    None => cg.x.fill(0.0),
+                }
+                base.coefficients(&row, &mut cg.c, &mut cg.t)?;
+                match solve_row(base, &row, stop.tolerance, reduction, cg) {
+                    Some(iterations) => {
+                        work += iterations;
+                        x.copy_from(MatRef::from_row_major_slice(&cg.x, 1, k));
+                    }
+                    None => exact_solve(i, x)?,
+                }
             }
-        }
-        Ok(work)
-    })?;
-    Ok(work.iter().sum())
+            Ok(work)
+        };
+    fold_row_blocks_with(par, blocks, solutions, workspace, solve_rows, |a, b| a + b)
 }
 
 /// sqrt(sum_d b_d^2 w_d).
