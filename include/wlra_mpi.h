@@ -96,6 +96,22 @@ wlra_status wlra_fit_csr_mpi(wlra_model *model, int comm_f,
                              const double *m_values, const double *w_values,
                              double m_default, double w_default);
 
+/* The canonical form of a distributed fit's U V^T (wlra_get_canonical's,
+ * which refuses a model holding only its rank's rows of U), a collective:
+ * every rank of the fit calls it with its model. The ranks' rows of U are
+ * gathered whole for the call (n_rows x rank doubles on every rank); u
+ * receives this rank's rows of U_c (n_local_rows x rank), s (rank doubles)
+ * and v (n_cols x rank) the whole s and V_c, the bits wlra_get_canonical
+ * gives on the single-process fit. Any of u, s, v may be NULL. Every rank
+ * returns the same status; nothing is written on a refusal. */
+wlra_status wlra_get_canonical_distributed(const wlra_model *model, const wlra_comm *comm,
+                                           double *u, size_t ld_u, double *s,
+                                           double *v, size_t ld_v, int32_t layout);
+
+wlra_status wlra_get_canonical_mpi(const wlra_model *model, int comm_f,
+                                   double *u, size_t ld_u, double *s,
+                                   double *v, size_t ld_v, int32_t layout);
+
 wlra_status wlra_distributed_traffic(wlra_traffic *out);
 
 /* How the last distributed fit on the calling thread gave each rank its

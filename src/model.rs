@@ -49,6 +49,8 @@ pub struct Fitted {
 #[derive(Clone, Copy, Debug)]
 pub struct WholeU {
     pub n_rows: usize,
+    /// The first of this rank's rows.
+    pub row_offset: usize,
     /// WLRA_INFO_DEGENERATE, computed in the fit on the whole factors.
     pub rank_deficiency: usize,
 }
@@ -299,11 +301,13 @@ impl Model {
             fit: outcome,
             held_out,
             n_rows,
+            row_offset,
             rank_deficiency,
         } = fit(pool, progress)?;
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
         let whole_u = WholeU {
             n_rows,
+            row_offset,
             rank_deficiency,
         };
         self.fitted = Some(Fitted {

@@ -57,6 +57,7 @@ pub struct Outcome {
     pub fit: FitOutcome,
     pub held_out: Option<HeldOutError>,
     pub n_rows: usize,
+    pub row_offset: usize,
     pub rank_deficiency: usize,
 }
 
@@ -400,6 +401,7 @@ fn finish(
         fit: run,
         held_out,
         n_rows: block.n_rows,
+        row_offset: offset,
         rank_deficiency,
     })
 }

@@ -3,6 +3,7 @@
 //! through a table of collectives (`comm`), with an MPI implementation
 //! (`mpi`). The C entry points are in `ffi::mpi`.
 
+pub(crate) mod canonical;
 pub mod checks;
 mod columns;
 pub mod comm;

@@ -6,6 +6,9 @@
 // functions and the handle type, re-exported below.
 mod boundary;
 mod canonical;
+/// cbindgen:ignore
+#[cfg(feature = "mpi")]
+mod canonical_mpi;
 mod handle;
 /// cbindgen:ignore
 #[cfg(feature = "mpi")]
@@ -24,6 +27,8 @@ use crate::problem::DenseProblem;
 use crate::vocabulary::status::{status_text, wlra_status};
 use boundary::{guarded, thread_last_error};
 pub use canonical::wlra_get_canonical;
+#[cfg(feature = "mpi")]
+pub use canonical_mpi::{wlra_get_canonical_distributed, wlra_get_canonical_mpi};
 pub use handle::wlra_model;
 #[cfg(feature = "mpi")]
 pub use mpi::{

@@ -11,7 +11,10 @@
  *                             and wlra_transform_with_offsets of new rows: the
  *                             same bits as wlra_fit's; wlra_get_canonical
  *                             refused on several ranks (it needs all of U),
- *                             wlra_fit's bits on one
+ *                             wlra_fit's bits on one; the collective
+ *                             wlra_get_canonical_mpi: wlra_fit's bits on
+ *                             any number, and a bad ld_u on the last rank
+ *                             refused on every rank
  *   after_fit zero-block      rows 112.. carry no weight (on 4 ranks, all of
  *                             the last rank's): its rows of U are 0, and
  *                             WLRA_INFO_DEGENERATE still counts the whole U
@@ -164,6 +167,25 @@ static void compare_models(wlra_model *model, wlra_model *single, int r0, int r1
         CHECK(same_bits(s, ss, K) && same_bits(u, su, N * K) && same_bits(v, sv, M * K),
               "wlra_get_canonical on 1 rank differs from wlra_fit's");
     }
+    /* The collective one gathers U: this rank's rows of wlra_fit's U_c,
+     * its s and V_c, bit for bit, on any number of ranks. */
+    wlra_get_canonical(single, su, K, ss, sv, K, WLRA_ROW_MAJOR);
+    int comm_f = (int)MPI_Comm_c2f(MPI_COMM_WORLD);
+    cs = wlra_get_canonical_mpi(model, comm_f, u, K, s, v, K, WLRA_ROW_MAJOR);
+    CHECK(cs == WLRA_OK, "wlra_get_canonical_mpi: %s", wlra_last_error(model));
+    CHECK(same_bits(s, ss, K) && same_bits(u, su + (size_t)r0 * K, (size_t)n_local * K) &&
+              same_bits(v, sv, M * K),
+          "wlra_get_canonical_mpi on %d ranks differs from wlra_fit's wlra_get_canonical", size);
+    /* Bad input on the last rank only (ld_u below rank): every rank gets
+     * its status, and nothing is written. */
+    double before = v[0];
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    size_t ld = rank == size - 1 ? K - 1 : K;
+    cs = wlra_get_canonical_mpi(model, comm_f, u, ld, s, v, K, WLRA_ROW_MAJOR);
+    CHECK(cs == WLRA_ERROR_INVALID_ARGUMENT, "wlra_get_canonical_mpi, bad ld_u on the last rank: %d",
+          cs);
+    CHECK(same_bits(&before, v, 1), "wlra_get_canonical_mpi wrote after a refusal");
     free(u), free(v), free(su), free(sv), free(rows), free(cols), free(grows), free(out), free(sout);
 }
 
