@@ -292,7 +292,8 @@
 #define WLRA_INFO_ELAPSED_SECONDS 4
 
 /*
- WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
+ The WLRA_SOLVER_* that ran the last half-step (never AUTO, which chooses
+ per half-step).
  */
 #define WLRA_INFO_SOLVER_USED 5
 

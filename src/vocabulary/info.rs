@@ -8,7 +8,8 @@ pub const WLRA_INFO_OBJECTIVE: i32 = 2;
 pub const WLRA_INFO_CONVERGED: i32 = 3;
 /// Wall-clock seconds of the last fit.
 pub const WLRA_INFO_ELAPSED_SECONDS: i32 = 4;
-/// WLRA_SOLVER_EXACT or WLRA_SOLVER_SKETCH: the solver the last fit used.
+/// The WLRA_SOLVER_* that ran the last half-step (never AUTO, which chooses
+/// per half-step).
 pub const WLRA_INFO_SOLVER_USED: i32 = 5;
 /// Inner iterations per row and half-step, averaged over the last fit (0
 /// for the exact solver). Added in 1.0.
