@@ -227,10 +227,6 @@ impl DistributedSides<'_, '_> {
         Ok(())
     }
 
-    /// Inner iterations per row and half-step over the fit, as one process
-    /// counts them (`alternating::LocalSides`): each half-step's count
-    /// summed over the ranks (whole numbers, so in any order exactly), over
-    /// the side's rows. One allgatherv of this rank's counts.
     /// One start of `method` (alternation or accelerated alternation) from
     /// `start` under `options`: with fresh solvers and inner iteration
     /// counts, as one process's fit makes for each start.
@@ -254,6 +250,10 @@ impl DistributedSides<'_, '_> {
         Ok(run)
     }
 
+    /// Inner iterations per row and half-step over the fit, as one process
+    /// counts them (`alternating::LocalSides`): each half-step's count
+    /// summed over the ranks (whole numbers, so in any order exactly), over
+    /// the side's rows. One allgatherv of this rank's counts.
     pub(super) fn agreed_mean_inner_iterations(&mut self) -> Result<f64> {
         let h = self.inner_iterations.len();
         // Decided on the options, the same on every rank: a collective.
