@@ -569,7 +569,8 @@ const char *wlra_last_error(const wlra_model *model);
  of largest magnitude is positive (the first such entry on ties). Any of
  u, s, v may be NULL (not copied). Before a fit WLRA_ERROR_NOT_FITTED;
  after a distributed fit over several ranks (the model holds only its
- rank's rows of U) WLRA_ERROR_INVALID_ARGUMENT.
+ rank's rows of U) WLRA_ERROR_INVALID_ARGUMENT: wlra_get_canonical_mpi
+ (wlra_mpi.h) is the collective that answers there.
 
  # Safety
  `model` is NULL or a live handle; `u`, `s`, `v` NULL or writable as

@@ -5,8 +5,11 @@ use super::boundary::guarded;
 use super::views::{array_mut, check_layout, MatrixArg};
 use super::{handle, wlra_model};
 use crate::canonical::canonical_form;
+use crate::canonical::Canonical;
 use crate::error::invalid;
+use crate::error::Result;
 use crate::vocabulary::status::wlra_status;
+use faer::MatMut;
 
 /// The canonical form of the last fit's (or loaded factors') U V^T (added
 /// in 1.4): u (n_rows x rank) and v (n_cols x rank) with orthonormal
@@ -15,7 +18,8 @@ use crate::vocabulary::status::wlra_status;
 /// of largest magnitude is positive (the first such entry on ties). Any of
 /// u, s, v may be NULL (not copied). Before a fit WLRA_ERROR_NOT_FITTED;
 /// after a distributed fit over several ranks (the model holds only its
-/// rank's rows of U) WLRA_ERROR_INVALID_ARGUMENT.
+/// rank's rows of U) WLRA_ERROR_INVALID_ARGUMENT: wlra_get_canonical_mpi
+/// (wlra_mpi.h) is the collective that answers there.
 ///
 /// # Safety
 /// `model` is NULL or a live handle; `u`, `s`, `v` NULL or writable as
@@ -40,12 +44,41 @@ pub unsafe extern "C" fn wlra_get_canonical(
         if let Some(n_rows) = source.fitted()?.whole_u.map(|w| w.n_rows) {
             return Err(invalid(format!(
                 "the model holds {} of the {n_rows} rows of U (a distributed fit): the \
-                 canonical form needs all of them; gather U's rows (wlra_get_factors on every \
-                 rank) and load them into a model with wlra_set_fitted",
+                 canonical form needs all of them; call the collective wlra_get_canonical_mpi \
+                 on every rank (wlra_mpi.h)",
                 fu.nrows()
             )));
         }
-        let k = source.rank();
+        // Check every destination before computing or writing anything.
+        let shape = (fu.nrows(), fv.nrows(), source.rank());
+        // SAFETY: the caller's contract on u, s, v (this function's).
+        let mut out = unsafe { Destinations::check((u, ld_u), s, (v, ld_v), layout, shape) }?;
+        out.write(&canonical_form(fu, fv)?);
+        Ok(())
+    })
+}
+
+/// Where the caller wants U_c (or its rows), s and V_c; None: not copied.
+/// Every destination is checked before anything is computed or written.
+pub(super) struct Destinations<'a> {
+    u: Option<MatMut<'a, f64>>,
+    s: Option<&'a mut [f64]>,
+    v: Option<MatMut<'a, f64>>,
+}
+
+impl Destinations<'_> {
+    /// `u` (u_rows x k), `s` (k) and `v` (v_rows x k), each NULL or checked
+    /// against its leading dimension and `layout`.
+    ///
+    /// # Safety
+    /// Each non-NULL pointer is writable as described.
+    pub(super) unsafe fn check(
+        (u, ld_u): (*mut f64, usize),
+        s: *mut f64,
+        (v, ld_v): (*mut f64, usize),
+        layout: i32,
+        (u_rows, v_rows, k): (usize, usize, usize),
+    ) -> Result<Self> {
         let arg = |name, ld_name, rows, ld| MatrixArg {
             name,
             ld_name,
@@ -54,34 +87,36 @@ pub unsafe extern "C" fn wlra_get_canonical(
             ld,
             layout,
         };
-        // Check every destination before computing or writing anything.
-        let u_view = match u.is_null() {
-            true => None,
-            // SAFETY: the caller's contract: a non-NULL `u` is a writable
-            // n_rows x rank matrix laid out as described; view_mut checks ld.
-            false => Some(unsafe { arg("u", "ld_u", fu.nrows(), ld_u).view_mut(u) }?),
-        };
-        let v_view = match v.is_null() {
-            true => None,
-            // SAFETY: as for `u`, with n_cols x rank.
-            false => Some(unsafe { arg("v", "ld_v", fv.nrows(), ld_v).view_mut(v) }?),
-        };
-        let s_out = match s.is_null() {
-            true => None,
-            // SAFETY: the caller's contract: a non-NULL `s` holds rank
-            // writable doubles.
-            false => Some(unsafe { array_mut(s, k, "s") }?),
-        };
-        let canonical = canonical_form(fu, fv)?;
-        if let Some(mut dst) = u_view {
+        // SAFETY: the caller's contract; view_mut checks ld, array_mut the
+        // pointer.
+        unsafe {
+            Ok(Destinations {
+                u: match u.is_null() {
+                    true => None,
+                    false => Some(arg("u", "ld_u", u_rows, ld_u).view_mut(u)?),
+                },
+                s: match s.is_null() {
+                    true => None,
+                    false => Some(array_mut(s, k, "s")?),
+                },
+                v: match v.is_null() {
+                    true => None,
+                    false => Some(arg("v", "ld_v", v_rows, ld_v).view_mut(v)?),
+                },
+            })
+        }
+    }
+
+    /// Copy the canonical form into the destinations asked for.
+    pub(super) fn write(&mut self, canonical: &Canonical) {
+        if let Some(dst) = self.u.as_mut() {
             dst.copy_from(&canonical.u);
         }
-        if let Some(mut dst) = v_view {
+        if let Some(dst) = self.v.as_mut() {
             dst.copy_from(&canonical.v);
         }
-        if let Some(dst) = s_out {
+        if let Some(dst) = self.s.as_mut() {
             dst.copy_from_slice(&canonical.s);
         }
-        Ok(())
-    })
+    }
 }

@@ -4,24 +4,17 @@
 //! (`distributed::canonical`).
 
 use super::boundary::guarded;
-use super::views::{array_mut, check_layout, non_null, MatrixArg};
+use super::canonical::Destinations;
+use super::mpi::guarded_comm;
+use super::views::{check_layout, non_null};
 use super::{handle, wlra_model};
 use crate::distributed::canonical::distributed_canonical;
 use crate::distributed::checks::agreed;
 use crate::distributed::comm::{wlra_comm, Comm};
-use crate::distributed::mpi::MpiComm;
 use crate::vocabulary::status::wlra_status;
-use faer::MatMut;
 use std::ffi::c_int;
 
 const CALL: &str = "wlra_get_canonical_distributed";
-
-/// Where the caller wants U_c's rows, s and V_c (each None: not copied).
-struct Destinations<'a> {
-    u: Option<MatMut<'a, f64>>,
-    s: Option<&'a mut [f64]>,
-    v: Option<MatMut<'a, f64>>,
-}
 
 /// The canonical form of a distributed fit's U V^T, a collective: every
 /// rank of `comm` calls it with its model of the same fit. u receives this
@@ -57,33 +50,10 @@ pub unsafe extern "C" fn wlra_get_canonical_distributed(
         let checked = source.as_ref().map_err(Clone::clone).and_then(|source| {
             check_layout(layout)?;
             let (fu, fv) = source.factors()?;
-            let k = source.rank();
-            let arg = |name, ld_name, rows, ld| MatrixArg {
-                name,
-                ld_name,
-                rows,
-                cols: k,
-                ld,
-                layout,
-            };
-            // SAFETY: the caller's contract: each non-NULL destination is
-            // writable as described; view_mut and array_mut check ld.
-            let destinations = unsafe {
-                Destinations {
-                    u: match u.is_null() {
-                        true => None,
-                        false => Some(arg("u", "ld_u", fu.nrows(), ld_u).view_mut(u)?),
-                    },
-                    s: match s.is_null() {
-                        true => None,
-                        false => Some(array_mut(s, k, "s")?),
-                    },
-                    v: match v.is_null() {
-                        true => None,
-                        false => Some(arg("v", "ld_v", fv.nrows(), ld_v).view_mut(v)?),
-                    },
-                }
-            };
+            let shape = (fu.nrows(), fv.nrows(), source.rank());
+            // SAFETY: the caller's contract on u, s, v (this function's).
+            let destinations =
+                unsafe { Destinations::check((u, ld_u), s, (v, ld_v), layout, shape) }?;
             // A single-process fit holds U whole: rows 0.. of its own.
             let place = source
                 .fitted()?
@@ -95,15 +65,7 @@ pub unsafe extern "C" fn wlra_get_canonical_distributed(
         let source = source?;
         let (fu, fv) = source.factors()?;
         let canonical = distributed_canonical(&mut comm, place, fu, fv)?;
-        if let Some(dst) = destinations.u.as_mut() {
-            dst.copy_from(&canonical.u);
-        }
-        if let Some(dst) = destinations.v.as_mut() {
-            dst.copy_from(&canonical.v);
-        }
-        if let Some(dst) = destinations.s.as_mut() {
-            dst.copy_from_slice(&canonical.s);
-        }
+        destinations.write(&canonical);
         Ok(())
     })
 }
@@ -123,13 +85,9 @@ pub unsafe extern "C" fn wlra_get_canonical_mpi(
     ld_v: usize,
     layout: i32,
 ) -> wlra_status {
-    let mut mpi = None;
-    let status = guarded(model, || {
-        mpi = Some(MpiComm::from_fortran(comm_f)?);
-        Ok(())
-    });
-    let Some(mpi) = mpi else {
-        return status;
+    let mpi = match guarded_comm(model, comm_f) {
+        Ok(mpi) => mpi,
+        Err(status) => return status,
     };
     let table = mpi.table();
     // SAFETY: the table lives for the call; the rest is the caller's.

@@ -372,8 +372,8 @@ pub unsafe extern "C" fn wlra_fit_csr_mpi(
 }
 
 /// The MPI communicator behind `comm_f`, or the status of why not.
-fn guarded_comm(
-    model: *mut wlra_model,
+pub(super) fn guarded_comm(
+    model: *const wlra_model,
     comm_f: c_int,
 ) -> std::result::Result<MpiComm, wlra_status> {
     let mut mpi = None;
