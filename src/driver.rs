@@ -7,11 +7,11 @@
 pub use crate::outer::{FitOutcome, Progress};
 
 use crate::error::Result;
-use crate::init::{copy_factors, random_factors, svd_factors, Factors};
+use crate::init::{copy_factors, hop_start, random_factors, svd_factors, Factors};
 use crate::memory::try_zeros;
 use crate::offsets::Offsets;
 use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
-use crate::outer::restarts::{restart_loop, restart_plan, restart_seed, RestartPlan, Shift};
+use crate::outer::restarts::{restart_loop, restart_plan, restart_seed, RestartPlan, Shift, Start};
 use crate::outer::unobserved::zero_unobserved;
 use crate::outer::{eckart_young, probe, varpro, Context, Method, WeightSums};
 use crate::problem::Problem;
@@ -121,8 +121,9 @@ fn initial_factors(ctx: &Context<'_>, start: Option<Factors>) -> Result<Factors>
     ctx.offsets.augment(factors, k, ctx.pins)
 }
 
-/// Random restarts after the first fit (`restarts::restart_loop`), each
-/// from its seeded random start with the offsets' columns pinned.
+/// Restarts after the first fit (`restarts::restart_loop`), each from its
+/// seeded random start, or a seeded hop from the best fit, with the
+/// offsets' columns pinned.
 fn restart(
     ctx: &Context<'_>,
     method: Method,
@@ -133,9 +134,14 @@ fn restart(
     let (n, m) = (ctx.problem.n_rows(), ctx.problem.n_cols());
     let zero_objective = zero_factors_objective(ctx)?;
     let k = ctx.rank - ctx.offsets.count();
-    let mut run_start = |options: &Options, r: usize, shift: Shift| {
-        let start = random_factors(n, m, k, restart_seed(ctx.options.seed, r))?;
-        let start = ctx.offsets.augment(start, k, ctx.pins)?;
+    let mut run_start = |options: &Options, r: usize, shift: Shift, kind: Start<'_>| {
+        let seed = restart_seed(ctx.options.seed, r);
+        let start = match kind {
+            Start::Random => ctx
+                .offsets
+                .augment(random_factors(n, m, k, seed)?, k, ctx.pins)?,
+            Start::Hop { from, size } => hop_start(from, k, size, seed)?,
+        };
         let mut shifted = |i: usize, f: f64| progress(shift.iterations + i, f.min(shift.best));
         let restarted = Context { options, ..*ctx };
         method.run(&restarted, start, &mut shifted)

@@ -40,6 +40,29 @@ pub fn random_factors(n: usize, m: usize, k: usize, seed: u64) -> Result<Factors
     Ok(Factors { u, v })
 }
 
+/// A hop of basin hopping (`outer::restarts`): `from` with each of its
+/// first k columns (the offsets' columns, beyond k, stay pinned) moved by
+/// Gaussian noise whose entries have `size` times the column's root mean
+/// square entry as standard deviation: relative to each column, so the
+/// move is the same whatever the scaling between U and V.
+pub fn hop_start(from: &Factors, k: usize, size: f64, seed: u64) -> Result<Factors> {
+    let moved = |x: &Mat<f64>, index: u64| -> Result<Mat<f64>> {
+        let noise = gaussian(x.nrows(), k, seed, Purpose::Hop, index)?;
+        let mut out = crate::memory::try_copy(x.as_ref(), "a hop's start")?;
+        for j in 0..k {
+            let rms = (x.col(j).squared_norm_l2() / x.nrows().max(1) as f64).sqrt();
+            for i in 0..x.nrows() {
+                out[(i, j)] += size * rms * noise[(i, j)];
+            }
+        }
+        Ok(out)
+    };
+    Ok(Factors {
+        u: moved(&from.u, 0)?,
+        v: moved(&from.v, 1)?,
+    })
+}
+
 /// An owned copy of given factors, reserved fallibly.
 pub fn copy_factors(f: &Factors) -> Result<Factors> {
     Ok(Factors {
@@ -151,4 +174,38 @@ pub(crate) fn svd_start(
     )?;
     let v = try_from_fn(m, k, |i, j| ub[(i, order[j])], "the start")?;
     Ok(Factors { u, v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hop_moves_each_free_column_by_its_own_scale_and_keeps_pinned_ones() {
+        // Column 0 at scale 1, column 1 at 1e6, column 2 pinned (k = 2).
+        let scales = [1.0, 1e6, 7.0];
+        let from = Factors {
+            u: Mat::from_fn(400, 3, |i, j| {
+                scales[j] * if i % 2 == 0 { 1.0 } else { -1.0 }
+            }),
+            v: Mat::from_fn(300, 3, |i, j| scales[j] * (1.0 + (i % 3) as f64)),
+        };
+        let hop = hop_start(&from, 2, 0.1, 9).unwrap();
+        for (x, y) in [(&from.u, &hop.u), (&from.v, &hop.v)] {
+            for j in 0..2 {
+                let rms = |m: &Mat<f64>| (m.col(j).squared_norm_l2() / m.nrows() as f64).sqrt();
+                let moved = y - x;
+                // The noise's root mean square is 0.1 of the column's (to
+                // within the sampling error of a few hundred draws).
+                let ratio = rms(&moved) / rms(x);
+                assert!((ratio - 0.1).abs() < 0.015, "column {j}: {ratio}");
+            }
+            assert_eq!(x.col(2), y.col(2), "the pinned column moved");
+        }
+        // Seeded: the same seed gives the same bits, another seed others.
+        let again = hop_start(&from, 2, 0.1, 9).unwrap();
+        assert_eq!(hop.u, again.u);
+        assert_eq!(hop.v, again.v);
+        assert_ne!(hop.u, hop_start(&from, 2, 0.1, 10).unwrap().u);
+    }
 }

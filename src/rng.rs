@@ -12,6 +12,7 @@ pub enum Purpose {
     RangeFinder = 2,
     Sketch = 3,
     Folds = 4,
+    Hop = 5,
 }
 
 /// SplitMix64 step: the standard way to spread a small key over 64 bits.

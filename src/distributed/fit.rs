@@ -26,10 +26,10 @@ use crate::canonical::rank_deficiency;
 use crate::driver::{in_callers_gauge_and_units, rescaled};
 use crate::error::Result;
 use crate::held_out::HeldOutError;
-use crate::init::{copy_factors, random_factors, Factors};
+use crate::init::{copy_factors, hop_start, random_factors, Factors};
 use crate::memory::{try_from_fn, try_zeros};
 use crate::options::{InitChoice, MethodChoice, Options};
-use crate::outer::restarts::{restart_loop, restart_plan, restart_seed, Shift};
+use crate::outer::restarts::{restart_loop, restart_plan, restart_seed, Shift, Start};
 use crate::outer::sides::Sides;
 use crate::outer::{FitOutcome, Method, Progress, WeightSums};
 use crate::problem::Problem;
@@ -176,9 +176,15 @@ fn restarts(
     };
     let zero_objective = sides.objective(&zero)?;
     let pins = sides.pins;
-    let mut run_start = |budget: &Options, r: usize, shift: Shift| {
-        let start = random_factors(n, m, k, restart_seed(options.seed, r))
-            .and_then(|f| options.offsets.augment(f, k, pins));
+    let mut run_start = |budget: &Options, r: usize, shift: Shift, kind: Start<'_>| {
+        let seed = restart_seed(options.seed, r);
+        // A hop moves the best fit, which every rank holds whole and alike.
+        let start = match kind {
+            Start::Random => {
+                random_factors(n, m, k, seed).and_then(|f| options.offsets.augment(f, k, pins))
+            }
+            Start::Hop { from, size } => hop_start(from, k, size, seed),
+        };
         let start = agreed(sides.comm, start)?;
         sides.shift = Some(shift);
         sides.run_start(method, start, budget)
