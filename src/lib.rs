@@ -68,6 +68,7 @@ pub mod internals {
     pub use crate::rng::{stream, Purpose};
     pub use crate::solver::dense::exact::ExactSolver;
     pub use crate::solver::dense::sketch::SketchSolver;
+    pub use crate::solver::half_step::StreamPosition;
     pub use crate::solver::{HalfStep, HalfStepSolver};
     /// The option table, to test wlra_option_info against.
     pub use crate::vocabulary::option_table::{OptionKind, OPTIONS as OPTION_TABLE};

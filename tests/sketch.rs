@@ -11,7 +11,7 @@ use wlra::internals::ExactSolver;
 use wlra::internals::RFactorWorkspace;
 use wlra::internals::{srht_sketch, SketchSolver};
 use wlra::internals::{stream, Purpose};
-use wlra::internals::{HalfStep, HalfStepSolver};
+use wlra::internals::{HalfStep, HalfStepSolver, StreamPosition};
 use wlra::vocabulary::*;
 use wlra::DenseProblem;
 
@@ -303,4 +303,69 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
         assert!(err <= 1e-9, "sketched half-step off by {err:e}");
     }
     assert_eq!(solver.method.reused_half_steps, 1);
+}
+
+/// A distributed fit's SKETCH (issue 27): each rank solves its own rows,
+/// told where they stand in the whole side (`StreamPosition`), and decides
+/// to keep or rebuild its preconditioners from the whole side's inner
+/// iterations. Split into two row blocks, three half-steps (the third
+/// re-using the first one's preconditioners) give the whole solver's
+/// solutions bit for bit, and the same re-use.
+#[test]
+fn a_split_sketch_half_step_gives_the_whole_ones_bits() {
+    let (n, m, k, split) = (61, 300, 6, 23);
+    let mut rng = Rng::new(78);
+    let data = rng.normal_mat(n, m);
+    let w = rng.uniform_mat(n, m, 0.05, 1.0);
+    let y = wlra::internals::orthonormal_basis(rng.normal_mat(m, k).as_ref()).unwrap();
+    let step_of = |rows: std::ops::Range<usize>| {
+        let problem = DenseProblem::new(
+            data.as_ref().subrows(rows.start, rows.len()),
+            Some(w.as_ref().subrows(rows.start, rows.len())),
+        );
+        HalfStep {
+            problem: problem.into(),
+            fixed: y.as_ref(),
+            ridge: 0.0,
+            ridge_scale: None,
+            unpenalized: None,
+            warm_start: None,
+            fixed_orthonormal: false,
+            par: faer::Par::Seq,
+        }
+    };
+    let mut whole = SketchSolver::new(4.0, 1e-12, 5);
+    let mut parts = [
+        SketchSolver::new(4.0, 1e-12, 5),
+        SketchSolver::new(4.0, 1e-12, 5),
+    ];
+    let blocks = [0..split, split..n];
+    for half_step in 0..3 {
+        let expected = whole.solve(&step_of(0..n)).unwrap();
+        let mut total = 0;
+        let mut solved = Vec::new();
+        for (solver, rows) in parts.iter_mut().zip(blocks.clone()) {
+            solver.set_stream_position(StreamPosition {
+                half_step,
+                first_row: rows.start,
+                whole_rows: n,
+            });
+            solved.push(solver.solve(&step_of(rows)).unwrap());
+            total += solver.inner_iterations();
+        }
+        for solver in &mut parts {
+            solver.set_whole_inner_iterations(total as f64);
+        }
+        assert_eq!(total, whole.inner_iterations(), "half-step {half_step}");
+        for (x, rows) in solved.iter().zip(blocks.clone()) {
+            for i in rows.clone() {
+                for d in 0..k {
+                    let (a, b) = (x[(i - rows.start, d)], expected[(i, d)]);
+                    assert_eq!(a.to_bits(), b.to_bits(), "half-step {half_step}, row {i}");
+                }
+            }
+        }
+    }
+    assert_eq!(whole.method.reused_half_steps, 1);
+    assert!(parts.iter().all(|p| p.method.reused_half_steps == 1));
 }

@@ -17,9 +17,8 @@ use faer::MatRef;
 /// status agreement: every method (AUTO and VarPro run accelerated
 /// alternation, as VarPro's dense Gauss-Newton system does not distribute;
 /// `WLRA_INFO_METHOD_USED` says so) and every solver (AUTO chooses between
-/// EXACT and SHARED_PCG, SKETCH runs the exact one:
-/// `sides::distributed_solver`), from every start, with
-/// clipping and over-relaxation (the shared loop's, on whole factors),
+/// EXACT and SHARED_PCG: `sides::DistributedSides::agree_solver`), from
+/// every start, with clipping and over-relaxation (the shared loop's, on whole factors),
 /// weight-sum ridges, offsets, held-out folds and restarts.
 pub fn check_options(options: &Options) -> Result<()> {
     // A held-out fold below the fold count (the same check as wlra_fit's).

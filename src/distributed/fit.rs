@@ -20,7 +20,7 @@ use super::checks::{agreed, LocalData, RowBlock};
 use super::columns::{redistribute_dense, redistribute_sparse, ColumnBlock};
 use super::comm::{Comm, Phase};
 use super::layout::{exchange_layout, Layout};
-use super::sides::{distributed_solver, DistributedSides};
+use super::sides::DistributedSides;
 use super::{held_out, reduced, start, unobserved, warm, Exchange};
 use crate::canonical::rank_deficiency;
 use crate::driver::{in_callers_gauge_and_units, rescaled};
@@ -120,8 +120,8 @@ pub fn run(
         pins,
         options,
         pool,
-        rows_solver: distributed_solver(options, &rows_problem),
-        cols_solver: cols_problem.map(|p| distributed_solver(options, &p)),
+        rows_solver: crate::solver::for_options(options, &rows_problem),
+        cols_solver: cols_problem.map(|p| crate::solver::for_options(options, &p)),
         weight_sums,
         progress,
         failure: None,
@@ -129,6 +129,7 @@ pub fn run(
         shift: None,
         whole_entries,
         last_kind: SolverKind::Exact,
+        half_steps: Default::default(),
     };
     let method = distributed_method(options);
     let first = sides.run_start(method, start, options)?;

@@ -44,7 +44,10 @@ pub(super) fn reduces(
         return false;
     };
     // An explicit iterative solver keeps its own V half-steps.
-    let iterative = options.solver == SolverChoice::SharedPcg;
+    let iterative = matches!(
+        options.solver,
+        SolverChoice::SharedPcg | SolverChoice::Sketch
+    );
     if size == 1 || iterative || options.offsets.any() || options.ridge_by_weight_sums {
         return false;
     }

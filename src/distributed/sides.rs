@@ -23,8 +23,8 @@ use crate::outer::{ridge_penalty, FitOutcome, Method, Progress, WeightSums};
 use crate::problem::row_residuals::residuals_by_row;
 use crate::problem::Problem;
 use crate::scaling::Pins;
-use crate::solver::half_step::WholeSide;
-use crate::solver::{HalfStep, HalfStepSolver, SolverKind, SolverSettings};
+use crate::solver::half_step::{StreamPosition, WholeSide};
+use crate::solver::{for_options, HalfStep, HalfStepSolver, SolverKind};
 use faer::{Mat, Par};
 
 /// f(U, V): the rows' partial sums gathered and added in global row order,
@@ -99,6 +99,29 @@ pub(super) struct DistributedSides<'c, 'a> {
     pub(super) whole_entries: usize,
     /// The solver the last half-step ran, agreed over the ranks.
     pub(super) last_kind: SolverKind,
+    /// This start's half-steps, as one process's solvers count them.
+    pub(super) half_steps: HalfStepCount,
+}
+
+/// The half-steps each side has solved in this start, and whether one
+/// process runs one solver for both sides (alternation) or one per side
+/// (accelerated alternation): from them, the index one process's solver
+/// gives the next half-step, by which SKETCH keys its streams.
+#[derive(Clone, Copy, Default)]
+pub(super) struct HalfStepCount {
+    pub(super) per_side: [u64; 2],
+    pub(super) one_solver: bool,
+}
+
+impl HalfStepCount {
+    fn next(&mut self, side: usize) -> u64 {
+        let index = match self.one_solver {
+            true => self.per_side[0] + self.per_side[1],
+            false => self.per_side[side],
+        };
+        self.per_side[side] += 1;
+        index
+    }
 }
 
 impl Sides for DistributedSides<'_, '_> {
@@ -236,11 +259,16 @@ impl DistributedSides<'_, '_> {
         start: Factors,
         options: &Options,
     ) -> Result<FitOutcome> {
-        self.rows_solver = distributed_solver(self.options, &self.rows_problem);
-        self.cols_solver = self
-            .cols_problem
-            .map(|p| distributed_solver(self.options, &p));
+        // Each row's solve is its own (SKETCH's streams keyed as one
+        // process keys them, `StreamPosition`), so the split changes no
+        // bits; AUTO chooses on the whole side (`agree_solver`).
+        self.rows_solver = for_options(self.options, &self.rows_problem);
+        self.cols_solver = self.cols_problem.map(|p| for_options(self.options, &p));
         self.inner_iterations.clear();
+        self.half_steps = HalfStepCount {
+            per_side: [0, 0],
+            one_solver: method == Method::Alternating,
+        };
         let mut run = match method {
             Method::Alternating => alternate(self, start, options)?,
             _ => accelerate(self, start, options)?,
@@ -303,15 +331,16 @@ impl DistributedSides<'_, '_> {
             (self.cols_problem, solver, starts, counts)
         };
         let mine = starts[self.comm.rank]..starts[self.comm.rank] + counts[self.comm.rank];
+        let position = StreamPosition {
+            half_step: self.half_steps.next(usize::from(!rows)),
+            first_row: mine.start,
+            whole_rows: counts.iter().sum(),
+        };
         let ridge_scale = self.weight_sums.as_ref().map(|s| {
             let side = if rows { &s.rows } else { &s.cols };
             &side[mine.clone()]
         });
         let k = design.fixed.ncols();
-        let whole = WholeSide {
-            rows: counts.iter().sum(),
-            entries: self.whole_entries,
-        };
         if !rows && self.reduced {
             let u_local = design
                 .fixed
@@ -327,8 +356,7 @@ impl DistributedSides<'_, '_> {
         }
         let local = match (problem, solver) {
             (Some(problem), Some(solver)) => pool.install(|| {
-                solver.set_accuracy(accuracy);
-                solver.set_side(usize::from(!rows), Some(whole));
+                tell_solver(solver, rows, accuracy, position, self.whole_entries);
                 let shifted = match design.offsets {
                     Some(step) => step.shifted_values(&problem)?,
                     None => Vec::new(),
@@ -364,8 +392,9 @@ impl DistributedSides<'_, '_> {
         gather_rows(self.comm, &local, &starts, &counts)
     }
 
-    /// After a half-step under AUTO: every rank's inner iterations summed
-    /// (AUTO's estimate for the side reads the whole side's, as in one
+    /// After a half-step under AUTO or SKETCH: every rank's inner
+    /// iterations summed (AUTO's estimate for the side, and SKETCH's choice
+    /// to keep its preconditioners, read the whole side's, as in one
     /// process) and the solver that ran (ranks without rows of this side
     /// ran none). One allgatherv of two doubles per rank.
     fn agree_solver(&mut self, rows: bool) -> Result<()> {
@@ -373,7 +402,10 @@ impl DistributedSides<'_, '_> {
             true => Some(self.rows_solver.as_mut()),
             false => self.cols_solver.as_deref_mut(),
         };
-        if self.options.solver != SolverChoice::Auto {
+        if !matches!(
+            self.options.solver,
+            SolverChoice::Auto | SolverChoice::Sketch
+        ) {
             self.last_kind = solver.map_or(self.last_kind, |s| s.kind());
             return Ok(());
         }
@@ -423,23 +455,21 @@ impl DistributedSides<'_, '_> {
     }
 }
 
-/// The solver of a distributed half-step: SHARED_PCG (each row's own CG,
-/// so the split changes no bits), the exact solver, or AUTO's choice
-/// between them, made on the whole side (`agree_solver`, `WholeSide`).
-/// SKETCH runs the exact solver: its random streams and its re-use of
-/// preconditioners follow the local rows and their iteration counts
-/// (`WLRA_INFO_SOLVER_USED` says EXACT).
-pub(super) fn distributed_solver(
-    options: &Options,
-    problem: &Problem<'_>,
-) -> Box<dyn HalfStepSolver + Send> {
-    if options.solver == SolverChoice::Sketch {
-        let settings = SolverSettings {
-            sketch_size_factor: options.sketch_size_factor,
-            tolerance: options.regression_tolerance,
-            seed: options.seed,
-        };
-        return crate::solver::solver_for(SolverKind::Exact, problem, settings);
-    }
-    crate::solver::for_options(options, problem)
+/// What a side's solver is told before its half-step: the inner accuracy,
+/// its side and the whole side (AUTO's cost model), and where the half-step
+/// stands in the one-process fit (SKETCH's streams).
+fn tell_solver(
+    solver: &mut (dyn HalfStepSolver + Send),
+    rows: bool,
+    accuracy: f64,
+    position: StreamPosition,
+    whole_entries: usize,
+) {
+    solver.set_accuracy(accuracy);
+    let whole = WholeSide {
+        rows: position.whole_rows,
+        entries: whole_entries,
+    };
+    solver.set_side(usize::from(!rows), Some(whole));
+    solver.set_stream_position(position);
 }

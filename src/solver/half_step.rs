@@ -115,8 +115,27 @@ pub trait HalfStepSolver {
     /// AUTO reads either.
     fn set_side(&mut self, _side: usize, _whole: Option<WholeSide>) {}
     /// A distributed fit's inner iterations of the last half-step, summed
-    /// over every rank's rows: AUTO's estimate for the side follows them.
+    /// over every rank's rows: AUTO's estimate for the side follows them,
+    /// and SKETCH's choice to keep or rebuild its preconditioners.
     fn set_whole_inner_iterations(&mut self, _total: f64) {}
+    /// For a distributed fit, where the next half-step stands in the
+    /// one-process fit it reproduces (`StreamPosition`): SKETCH keys its
+    /// random streams by it.
+    fn set_stream_position(&mut self, _position: StreamPosition) {}
+}
+
+/// Where a rank's next half-step stands in the one-process fit that a
+/// distributed fit reproduces: the index the one-process solver gives that
+/// half-step, the first of this rank's rows in the whole side, and the
+/// whole side's rows. SKETCH keys each row's random stream by (half-step,
+/// row of the whole side), so every rank draws what one process draws for
+/// the same row; and it decides to keep or rebuild its preconditioners
+/// only from the whole side's inner iterations (`set_whole_inner_iterations`).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamPosition {
+    pub half_step: u64,
+    pub first_row: usize,
+    pub whole_rows: usize,
 }
 
 /// One side of a distributed problem as a whole: its rows, and its
@@ -161,6 +180,10 @@ pub trait InnerMethod {
     }
     /// `HalfStepSolver::release_kept`.
     fn release_kept(&mut self) {}
+    /// `HalfStepSolver::set_stream_position`.
+    fn set_stream_position(&mut self, _position: StreamPosition) {}
+    /// `HalfStepSolver::set_whole_inner_iterations`.
+    fn set_whole_inner_iterations(&mut self, _total: f64) {}
 }
 
 /// An iterative method as a `HalfStepSolver`.
@@ -225,6 +248,14 @@ impl<M: InnerMethod> HalfStepSolver for Iterative<M> {
 
     fn inner_iterations(&self) -> usize {
         self.last_inner_iterations
+    }
+
+    fn set_stream_position(&mut self, position: StreamPosition) {
+        self.method.set_stream_position(position);
+    }
+
+    fn set_whole_inner_iterations(&mut self, total: f64) {
+        self.method.set_whole_inner_iterations(total);
     }
 }
 

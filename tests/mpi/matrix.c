@@ -1,6 +1,6 @@
 /* Every combination that distributes (issue 27, acceptance 1), in one run:
  * input (dense, CSR with w_default 0, CSR with w_default > 0) x method
- * (ALTERNATING, ACCELERATED, AUTO) x solver (EXACT, SHARED_PCG, AUTO) x
+ * (ALTERNATING, ACCELERATED, AUTO) x solver (EXACT, SHARED_PCG, SKETCH, AUTO) x
  * start (RANDOM, SVD) x offsets (none, both), 4 iterations each (short of
  * the rounding floor, where a last-bit difference of the objective could
  * stop one fit an iteration before the other: docs/mpi.md). Rank 0
@@ -219,13 +219,14 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const int methods[] = {WLRA_METHOD_ALTERNATING, WLRA_METHOD_ACCELERATED, WLRA_METHOD_AUTO};
-    const int solvers[] = {WLRA_SOLVER_EXACT, WLRA_SOLVER_SHARED_PCG, WLRA_SOLVER_AUTO};
+    const int solvers[] = {WLRA_SOLVER_EXACT, WLRA_SOLVER_SHARED_PCG, WLRA_SOLVER_SKETCH,
+                           WLRA_SOLVER_AUTO};
     const int inits[] = {WLRA_INIT_RANDOM, WLRA_INIT_SVD};
     const int offsets[] = {WLRA_OFFSETS_NONE, WLRA_OFFSETS_BOTH};
     int index = 0;
     for (int input = 0; input < 3; input++)
         for (int mi = 0; mi < 3; mi++)
-            for (int si = 0; si < 3; si++)
+            for (int si = 0; si < 4; si++)
                 for (int ii = 0; ii < 2; ii++)
                     for (int oi = 0; oi < 2; oi++) {
                         combo c = {input, methods[mi], solvers[si], inits[ii], offsets[oi]};

@@ -23,7 +23,7 @@ use crate::memory::{try_copy, try_identity, try_zeros};
 use crate::rng::sketch_stream;
 use crate::solver::block_cgls::Preconditioners;
 use crate::solver::half_step::{
-    HalfStep, InnerAccuracy, InnerMethod, Iterative, Solved, SolverKind,
+    HalfStep, InnerAccuracy, InnerMethod, Iterative, Solved, SolverKind, StreamPosition,
 };
 use faer::linalg::matmul::matmul;
 use faer::Mat;
@@ -40,6 +40,11 @@ pub struct SrhtCgls {
     saved: [Option<Saved>; 2],
     /// Half-steps that re-used saved preconditioners (for tests).
     pub reused_half_steps: usize,
+    /// A distributed fit's position of the next half-step, used once.
+    position: Option<StreamPosition>,
+    /// A distributed half-step's keep-or-rebuild decision, waiting for the
+    /// whole side's inner iterations: (side, re-used, whole side's rows).
+    unsettled: Option<(usize, bool, usize)>,
 }
 
 /// Preconditioners built for the fixed basis `basis`, and the inner
@@ -68,6 +73,8 @@ impl SketchSolver {
             half_steps: 0,
             saved: [None, None],
             reused_half_steps: 0,
+            position: None,
+            unsettled: None,
         };
         Iterative::with_method(method, tolerance)
     }
@@ -140,6 +147,8 @@ pub struct SrhtRule {
     pub sketch_rows: usize,
     pub seed: u64,
     pub half_step: u64,
+    /// The whole side's row of this problem's row 0 (distributed fits).
+    pub first_row: usize,
 }
 
 /// A thread's buffers for the rule: the SRHT's and the sketch's QR.
@@ -202,7 +211,7 @@ impl SrhtRule {
     ) -> Result<Option<Mat<f64>>> {
         let count = gather_design(step, row, rows);
         let a = rows.design.a(count);
-        let mut rng = sketch_stream(self.seed, self.half_step, row.index);
+        let mut rng = sketch_stream(self.seed, self.half_step, self.first_row + row.index);
         sketched_r_factor(
             a,
             self.sketch_rows,
@@ -216,8 +225,20 @@ impl SrhtRule {
 impl InnerMethod for SrhtCgls {
     const KIND: SolverKind = SolverKind::Sketch;
 
+    fn set_stream_position(&mut self, position: StreamPosition) {
+        self.position = Some(position);
+    }
+
+    fn set_whole_inner_iterations(&mut self, total: f64) {
+        if let Some((side, reused, rows)) = self.unsettled.take() {
+            self.settle(side, reused, total / rows.max(1) as f64);
+        }
+    }
+
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
-        let side = (self.half_steps % 2) as usize;
+        let position = self.position.take();
+        let half_step = position.map_or(self.half_steps, |p| p.half_step);
+        let side = (half_step % 2) as usize;
         let (n, k) = (step.problem.n_rows(), step.fixed.ncols());
         let reusable = self.saved[side].as_ref().filter(|s| {
             s.basis.shape() == step.fixed.shape() && s.blocks.len() == n.div_ceil(ROW_BLOCK)
@@ -246,26 +267,44 @@ impl InnerMethod for SrhtCgls {
                 let rule = SrhtRule {
                     sketch_rows: sketch_rows(self.sketch_size_factor, k),
                     seed: self.seed,
-                    half_step: self.half_steps,
+                    half_step,
+                    first_row: position.map_or(0, |p| p.first_row),
                 };
                 (iterative_half_step(step, &rule, accuracy.tolerance)?, false)
             }
         };
         self.half_steps += 1;
-        let per_row = outcome.work as f64 / n.max(1) as f64;
         if reused {
             self.reused_half_steps += 1;
-            let saved = self.saved[side].as_mut().expect("reused");
-            if per_row > REBUILD_GROWTH * saved.fresh_iterations + REBUILD_SLACK {
-                self.saved[side] = None; // next time: a fresh sketch
-            }
         } else {
             self.saved[side] = Some(Saved {
                 basis: try_copy(step.fixed, "the sketch's saved basis")?,
                 blocks: outcome.preconditioners,
-                fresh_iterations: per_row,
+                fresh_iterations: f64::NAN, // set by `settle`
             });
         }
+        match position {
+            // Decided once the whole side's iterations are known.
+            Some(p) => self.unsettled = Some((side, reused, p.whole_rows)),
+            None => self.settle(side, reused, outcome.work as f64 / n.max(1) as f64),
+        }
         Ok((outcome.x, outcome.work))
+    }
+}
+
+impl SrhtCgls {
+    /// After a half-step with `per_row` inner iterations per row of the
+    /// side: fresh preconditioners record it; re-used ones are dropped (the
+    /// next half-step sketches afresh) once it grew past REBUILD_GROWTH
+    /// times their fresh count.
+    fn settle(&mut self, side: usize, reused: bool, per_row: f64) {
+        let Some(saved) = self.saved[side].as_mut() else {
+            return;
+        };
+        if !reused {
+            saved.fresh_iterations = per_row;
+        } else if per_row > REBUILD_GROWTH * saved.fresh_iterations + REBUILD_SLACK {
+            self.saved[side] = None;
+        }
     }
 }

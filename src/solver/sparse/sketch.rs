@@ -21,6 +21,7 @@ use crate::rng::sketch_stream;
 use crate::solver::half_step::MAX_INNER_ITERATIONS;
 use crate::solver::half_step::{
     applicable, finite, HalfStep, HalfStepSolver, InnerAccuracy, InnerMethod, Solved, SolverKind,
+    StreamPosition,
 };
 use crate::solver::krylov::{run_cg, CgSystem};
 use crate::solver::rows::{may_be_singular, WeightedDesign};
@@ -37,6 +38,8 @@ pub struct SparseSrhtCgls {
     sketch_size_factor: f64,
     seed: u64,
     half_steps: u64,
+    /// A distributed fit's position of the next half-step, used once.
+    position: Option<StreamPosition>,
 }
 
 impl SparseSrhtCgls {
@@ -45,6 +48,7 @@ impl SparseSrhtCgls {
             sketch_size_factor,
             seed,
             half_steps: 0,
+            position: None,
         }
     }
 }
@@ -52,12 +56,18 @@ impl SparseSrhtCgls {
 impl InnerMethod for SparseSrhtCgls {
     const KIND: SolverKind = SolverKind::Sketch;
 
+    fn set_stream_position(&mut self, position: StreamPosition) {
+        self.position = Some(position);
+    }
+
     fn solve_at(&mut self, step: &HalfStep<'_>, accuracy: InnerAccuracy) -> Solved {
+        let position = self.position.take();
         let settings = SketchSettings {
             sketch_rows: sketch_rows(self.sketch_size_factor, step.fixed.ncols()),
             tolerance: accuracy.tolerance,
             seed: self.seed,
-            half_step: self.half_steps,
+            half_step: position.map_or(self.half_steps, |p| p.half_step),
+            first_row: position.map_or(0, |p| p.first_row),
             par: step.par,
         };
         self.half_steps += 1;
@@ -97,6 +107,8 @@ pub struct SketchSettings {
     pub tolerance: f64,
     pub seed: u64,
     pub half_step: u64,
+    /// The whole side's row of this problem's row 0 (distributed fits).
+    pub first_row: usize,
     pub par: Par,
 }
 
@@ -143,7 +155,8 @@ pub fn sketch_half_step(
                 None => work.cg.x.fill(0.0),
             }
             let count = gather(view, base, ridge, i, &mut work);
-            let rng = &mut sketch_stream(settings.seed, settings.half_step, i);
+            let row = settings.first_row + i;
+            let rng = &mut sketch_stream(settings.seed, settings.half_step, row);
             let solved = solve_row(
                 &mut work,
                 count,
