@@ -16,6 +16,20 @@ use wlra::vocabulary::*;
 use wlra::DenseProblem;
 
 const M: usize = 2000;
+
+/// The half-step of `problem`'s rows against `y`: no ridge, no warm start.
+fn unridged_step<'a>(problem: DenseProblem<'a>, y: &'a Mat<f64>, par: faer::Par) -> HalfStep<'a> {
+    HalfStep {
+        problem: problem.into(),
+        fixed: y.as_ref(),
+        ridge: 0.0,
+        ridge_scale: None,
+        unpenalized: None,
+        warm_start: None,
+        fixed_orthonormal: false,
+        par,
+    }
+}
 const K: usize = 40;
 
 /// Y with column scales from 1 to 1e-4 and weights spanning 1e-3..1e3 with
@@ -111,16 +125,7 @@ fn srht_preconditioner_makes_a_hard_design_well_conditioned() {
 fn sketched_regression_matches_the_exact_solve_to_1e_10() {
     let (y, w, data) = hard_regression();
     let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
-    let step = HalfStep {
-        problem: problem.into(),
-        fixed: y.as_ref(),
-        ridge: 0.0,
-        ridge_scale: None,
-        unpenalized: None,
-        warm_start: None,
-        fixed_orthonormal: false,
-        par: faer::Par::rayon(0),
-    };
+    let step = unridged_step(problem, &y, faer::Par::rayon(0));
     let exact = ExactSolver.solve(&step).unwrap();
     let mut solver = SketchSolver::new(4.0, 1e-13, 3);
     let sketched = solver.solve(&step).unwrap();
@@ -285,16 +290,7 @@ fn sketch_preconditioners_are_reused_and_stay_exact() {
     let w = rng.uniform_mat(n, m, 0.05, 1.0);
     let y = wlra::internals::orthonormal_basis(rng.normal_mat(m, k).as_ref()).unwrap();
     let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
-    let step = HalfStep {
-        problem: problem.into(),
-        fixed: y.as_ref(),
-        ridge: 0.0,
-        ridge_scale: None,
-        unpenalized: None,
-        warm_start: None,
-        fixed_orthonormal: false,
-        par: faer::Par::rayon(0),
-    };
+    let step = unridged_step(problem, &y, faer::Par::rayon(0));
     let exact = ExactSolver.solve(&step).unwrap();
     let mut solver = SketchSolver::new(4.0, 1e-12, 5);
     for _ in 0..3 {
@@ -323,16 +319,7 @@ fn a_split_sketch_half_step_gives_the_whole_ones_bits() {
             data.as_ref().subrows(rows.start, rows.len()),
             Some(w.as_ref().subrows(rows.start, rows.len())),
         );
-        HalfStep {
-            problem: problem.into(),
-            fixed: y.as_ref(),
-            ridge: 0.0,
-            ridge_scale: None,
-            unpenalized: None,
-            warm_start: None,
-            fixed_orthonormal: false,
-            par: faer::Par::Seq,
-        }
+        unridged_step(problem, &y, faer::Par::Seq)
     };
     let mut whole = SketchSolver::new(4.0, 1e-12, 5);
     let mut parts = [
