@@ -106,8 +106,10 @@
 
 /*
  Random restarts: -1 (default) = AUTO: when the method is VarPro, at
- least 11 (or 4 that all reached one optimum) and at most 32 starts,
- stopping once the best objective has been reached twice; none for
+ least 11 random starts (or 4 that all reached one optimum), stopping
+ once the best objective has been reached twice; where 11 reached no
+ optimum twice, hops from the best fit until 29 in a row find nothing
+ lower or they have taken the iterations of 32 random starts; none for
  alternation. 0 = off; r > 0: up to r further
  seeded random starts, stopping once the best has been reached twice.
  */
