@@ -27,8 +27,8 @@ fn cost_ratio(cost: &varpro::Cost, k: usize) -> f64 {
 /// The outer method for these options on this problem. An explicit VarPro
 /// runs on any size (matrix-free beyond its dense limit); WLRA_INFO_METHOD_USED
 /// says alternation ran where VarPro's model does not apply.
-pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Result<Method> {
-    Ok(match options.method {
+pub fn choose_method(options: &Options, problem: &Problem<'_>, pool: &rayon::ThreadPool) -> Method {
+    match options.method {
         MethodChoice::Alternating => Method::Alternating,
         // VarPro's penalty is the uniform ridge only, and its elimination
         // knows no offsets.
@@ -58,11 +58,7 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
             // cure: on the implicit-feedback problem of tests/sparse.rs it
             // ran 489 iterations unconverged where accelerated alternation
             // converges.
-            let entries_missing = || -> Result<bool> {
-                let cost = varpro::cost(problem, k, true)?;
-                let all = problem.n_rows().saturating_mul(problem.n_cols());
-                Ok(cost.entries < all)
-            };
+
             // Beyond VarPro, accelerated alternation: its first two
             // iterations are alternation's and each later one costs an
             // objective more, so it gains where alternation crawls
@@ -79,13 +75,16 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, k: usize) -> Resu
                     InitChoice::Svd | InitChoice::Warm => Method::TruncatedSvd,
                     InitChoice::Random | InitChoice::Given => Method::Accelerated,
                 }
-            } else if options.ridge == 0.0 && !options.offsets.any() && entries_missing()? {
+            } else if options.ridge == 0.0
+                && !options.offsets.any()
+                && pool.install(|| problem.has_unweighted_entry())
+            {
                 Method::VarPro
             } else {
                 Method::Accelerated
             }
         }
-    })
+    }
 }
 
 /// Whether the problem is PCA, whose optimum (Eckart-Young) is a truncated
@@ -299,7 +298,7 @@ fn fit_scaled(
         pool,
         weight_sums: sums.as_ref(),
     };
-    let mut method = choose_method(options, problem, rank)?;
+    let mut method = choose_method(options, problem, pool);
     if method == Method::TruncatedSvd {
         // The optimum, with nothing left to iterate or restart.
         if let Some(outcome) = eckart_young::run(&ctx, progress)? {

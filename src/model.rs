@@ -262,7 +262,9 @@ impl Model {
         let start = last_fit.or(self.start.as_ref());
         let rank = self.rank;
         let mut outcome: FitOutcome = driver::fit(problem, rank, options, start, progress, pool)?;
-        outcome.zero_weight_lines = zero_weight_lines(problem)?;
+        if outcome.zero_weight_lines.is_none() {
+            outcome.zero_weight_lines = Some(zero_weight_lines(problem)?);
+        }
         let (cancelled, iterations) = (outcome.cancelled, outcome.iterations);
         let held_out = held_out(&outcome.factors);
         self.fitted = Some(Fitted {

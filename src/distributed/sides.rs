@@ -243,7 +243,7 @@ impl DistributedSides<'_, '_> {
             factors,
             (pinned, zero),
         )?;
-        run.zero_weight_lines = lines;
+        run.zero_weight_lines = Some(lines);
         if changed && self.options.ridge > 0.0 {
             run.objective = self.objective(&run.factors)?;
         }

@@ -59,7 +59,7 @@ impl Model {
             WLRA_INFO_METHOD_USED => f64::from(f.method_used.c_value()),
             WLRA_INFO_STARTS => f.starts as f64,
             WLRA_INFO_STARTS_AT_BEST => f.starts_at_best as f64,
-            WLRA_INFO_ZERO_WEIGHT_LINES => f.zero_weight_lines as f64,
+            WLRA_INFO_ZERO_WEIGHT_LINES => f.zero_weight_lines.unwrap_or(0) as f64,
             _ => f64::from(f.solver_used.c_value()),
         })
     }

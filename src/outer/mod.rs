@@ -223,8 +223,9 @@ pub struct FitOutcome {
     pub starts_at_best: usize,
     /// The units the fit ran in (`crate::scaling`), which fold-in uses too.
     pub scale: Scale,
-    /// Rows plus columns with no positive weight (WLRA_INFO_ZERO_WEIGHT_LINES).
-    pub zero_weight_lines: usize,
+    /// Rows plus columns with no positive weight (WLRA_INFO_ZERO_WEIGHT_LINES),
+    /// once counted (by `unobserved::zero_unobserved`, or after the fit).
+    pub zero_weight_lines: Option<usize>,
 }
 
 impl FitOutcome {
@@ -243,7 +244,7 @@ impl FitOutcome {
             starts: 1,
             starts_at_best: 1,
             scale: Scale::unit(),
-            zero_weight_lines: 0,
+            zero_weight_lines: None,
         }
     }
 

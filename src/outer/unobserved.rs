@@ -36,10 +36,13 @@ pub(crate) fn zero_rows(x: &mut Mat<f64>, sums: &[f64], pinned: Option<usize>) -
 
 /// The outcome's factors with their unobserved rows (of U) and columns (of
 /// V) at the minimum-norm solution; the objective follows when a ridge
-/// counted them. Flops: one pass over W (dense) or the pattern.
+/// counted them; and the count of those rows and columns
+/// (WLRA_INFO_ZERO_WEIGHT_LINES, from the same sums). Flops: one pass over
+/// W (dense) or the pattern per side.
 pub fn zero_unobserved(ctx: &Context<'_>, outcome: &mut FitOutcome) -> Result<()> {
     let problem = ctx.problem;
     if !may_have_unobserved(problem) {
+        outcome.zero_weight_lines = Some(0);
         return Ok(());
     }
     let k = ctx.rank - ctx.offsets.count();
@@ -47,6 +50,8 @@ pub fn zero_unobserved(ctx: &Context<'_>, outcome: &mut FitOutcome) -> Result<()
     let cols = ctx
         .pool
         .install(|| row_weight_sums(&problem.transposed()))?;
+    let unweighted = |sums: &[f64]| sums.iter().filter(|&&s| s <= 0.0).count();
+    outcome.zero_weight_lines = Some(unweighted(&rows) + unweighted(&cols));
     let factors = &mut outcome.factors;
     let mut changed = zero_rows(&mut factors.u, &rows, ctx.offsets.pinned(k, true));
     changed |= zero_rows(&mut factors.v, &cols, ctx.offsets.pinned(k, false));

@@ -8,6 +8,7 @@ mod dense;
 #[cfg(feature = "mpi")]
 pub(crate) mod row_residuals;
 pub mod sparse;
+mod unweighted;
 pub(crate) mod weight_sums;
 
 pub use dense::DenseProblem;
