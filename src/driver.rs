@@ -58,7 +58,6 @@ pub fn choose_method(options: &Options, problem: &Problem<'_>, pool: &rayon::Thr
             // cure: on the implicit-feedback problem of tests/sparse.rs it
             // ran 489 iterations unconverged where accelerated alternation
             // converges.
-
             // Beyond VarPro, accelerated alternation: its first two
             // iterations are alternation's and each later one costs an
             // objective more, so it gains where alternation crawls
