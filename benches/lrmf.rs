@@ -151,7 +151,8 @@ fn main() {
     // without names the trimmed Dinosaur and Face.
     let names: Vec<String> = std::env::args()
         .skip(1)
-        .filter(|a| a.parse::<usize>().is_err())
+        // cargo bench appends its own flag (--bench).
+        .filter(|a| a.parse::<usize>().is_err() && !a.starts_with("--"))
         .collect();
     let wanted = |n: &str| names.iter().any(|a| n.starts_with(a.as_str()));
     let mut problems = Vec::new();

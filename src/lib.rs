@@ -65,6 +65,9 @@ pub mod internals {
     /// the fits run from the calling thread so far.
     pub use crate::outer::varpro::cg_tally as matrix_free_cg_tally;
     pub use crate::outer::varpro::parts::{process_cpu_seconds, step_parts, Part as VarProPart};
+    /// Benchmarks only: dense VarPro damping trials of the fits run from
+    /// the calling thread so far.
+    pub use crate::outer::varpro::trial_tally as varpro_trial_tally;
     pub use crate::rng::{stream, Purpose};
     pub use crate::solver::dense::exact::ExactSolver;
     pub use crate::solver::dense::sketch::SketchSolver;

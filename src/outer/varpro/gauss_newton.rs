@@ -301,16 +301,20 @@ fn mirror(blocks: &mut [f64], p: usize, k: usize) {
 }
 
 /// Assemble H and g at X, one task per free row (each owns its block
-/// column, so no reduction and no dependence on the thread count).
+/// column, so no reduction and no dependence on the thread count). H's
+/// storage is `recycled` (the previous iteration's, emptied here), so a
+/// run faults in its pages once, not every iteration.
 pub fn assemble(
     obs: &Observed,
     x: &[f64],
     elim: &Elimination,
     k: usize,
     ridge: f64,
+    recycled: Vec<f64>,
 ) -> Result<Model> {
     let dim = obs.n_free * k;
-    let mut h = Vec::new();
+    let mut h = recycled;
+    h.clear();
     h.try_reserve_exact(dim * dim).map_err(|_| {
         Error::OutOfMemory(format!(
             "VarPro's Gauss-Newton matrix ({dim} x {dim}) does not fit in memory"

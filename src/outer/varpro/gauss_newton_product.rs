@@ -223,7 +223,7 @@ mod tests {
     fn product_matches_the_assembled_gauss_newton_matrix() {
         for ridge in [0.0, 0.3] {
             let (obs, x, elim, k) = problem(ridge);
-            let model = assemble(&obs, &x, &elim, k, ridge).unwrap();
+            let model = assemble(&obs, &x, &elim, k, ridge, Vec::new()).unwrap();
             let dim = obs.n_free * k;
             let mut product = Product::new(&obs, &x, &elim, k, ridge).unwrap();
             for seed in 0..3 {

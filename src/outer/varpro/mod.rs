@@ -28,7 +28,7 @@ use crate::kernels::orthonormal::thin_qr;
 use crate::memory::{checked_len, try_collect, try_copy, try_from_fn};
 use crate::options::MethodChoice;
 use crate::problem::Problem;
-use damped_step::damped_step;
+use damped_step::{damped_step, DampedMatrix};
 use faer::Mat;
 use gauss_newton::{assemble, eliminate, Elimination, Model};
 use gauss_newton_product::{curvature, Curvature, Product};
@@ -210,6 +210,10 @@ impl Damping {
 struct StepSolver {
     matrix_free: bool,
     first_gradient: Option<f64>,
+    /// The dense damped matrix's storage, reused by every trial.
+    damped: DampedMatrix,
+    /// The last dense Gauss-Newton matrix's storage, for the next one.
+    spare_blocks: Vec<f64>,
 }
 
 /// The Gauss-Newton model at one point, as the step solver keeps it across
@@ -230,9 +234,10 @@ impl StepSolver {
     ) -> Result<System<'a>> {
         let ridge = ctx.options.ridge;
         if !self.matrix_free {
+            let spare = std::mem::take(&mut self.spare_blocks);
             match ctx
                 .pool
-                .install(|| assemble(obs, &now.x, &now.elim, k, ridge))
+                .install(|| assemble(obs, &now.x, &now.elim, k, ridge, spare))
             {
                 Ok(model) => return Ok(System::Dense(model)),
                 Err(Error::OutOfMemory(_)) => self.matrix_free = true,
@@ -245,6 +250,29 @@ impl StepSolver {
         let product = Product::new(obs, &now.x, &now.elim, k, ridge)?;
         Ok(System::MatrixFree(curvature, product))
     }
+
+    /// Keeps a dense model's storage for the next iteration's.
+    fn recycle(&mut self, system: System<'_>) {
+        if let System::Dense(model) = system {
+            self.spare_blocks = model.blocks;
+        }
+    }
+}
+
+thread_local! {
+    /// Dense damped solves (damping trials) of the fits run from this
+    /// thread: benches/varpro_step counts a step's flops from them.
+    static TRIALS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn record_trial() {
+    TRIALS.with(|t| t.set(t.get() + 1));
+}
+
+/// Dense damped solves (each a Cholesky factor and, unless refused, an
+/// elimination at the trial point) of the fits this thread has run.
+pub fn trial_tally() -> usize {
+    TRIALS.with(std::cell::Cell::get)
 }
 
 fn norm(v: &[f64]) -> f64 {
@@ -261,17 +289,35 @@ fn next_point(
     k: usize,
     solver: &mut StepSolver,
 ) -> Result<Option<(Point, f64)>> {
-    let ridge = ctx.options.ridge;
     let mut system = solver.system(ctx, obs, now, k)?;
+    let next = damping_trials(ctx, obs, now, damping, k, solver, &mut system);
+    solver.recycle(system);
+    next
+}
+
+/// Trials on `system`, the model at `now`, raising the damping until one
+/// lowers the objective.
+fn damping_trials<'a>(
+    ctx: &Context<'_>,
+    obs: &'a Observed,
+    now: &'a Point,
+    damping: &mut Damping,
+    k: usize,
+    solver: &mut StepSolver,
+    system: &mut System<'a>,
+) -> Result<Option<(Point, f64)>> {
+    let ridge = ctx.options.ridge;
     let gauge = (ridge == 0.0).then_some(&now.x[..]);
     let f = now.elim.objective;
     while damping.lambda <= MAX_DAMPING {
         let lambda = damping.lambda;
-        let step = match &mut system {
+        let step = match system {
             System::Dense(model) => {
+                let damped = &mut solver.damped;
                 let dense = ctx
                     .pool
-                    .install(|| damped_step(model, gauge, obs.n_free, k, lambda));
+                    .install(|| damped_step(model, damped, gauge, obs.n_free, k, lambda));
+                record_trial();
                 match dense {
                     Err(Error::OutOfMemory(_)) => None,
                     other => Some(other?),
@@ -292,7 +338,7 @@ fn next_point(
         let Some(step) = step else {
             // The dense system's factor did not fit: matrix-free from here.
             solver.matrix_free = true;
-            system = solver.system(ctx, obs, now, k)?;
+            *system = solver.system(ctx, obs, now, k)?;
             continue;
         };
         let Some(step) = step else {
@@ -330,6 +376,8 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
     let mut solver = StepSolver {
         matrix_free: options.varpro_matrix_free || Cost::of(&counts, p, k, for_auto).matrix_free,
         first_gradient: None,
+        damped: DampedMatrix::default(),
+        spare_blocks: Vec::new(),
     };
     let start_objective = ctx.objective(&start)?;
     let x0 = try_copy(

@@ -2,7 +2,7 @@
 //! for benches/varpro_step (issue 25: each part against the machine's
 //! rate for its shape). Not used by fits.
 
-use super::damped_step::damped_step;
+use super::damped_step::{damped_step, DampedMatrix};
 use super::gauss_newton::{assemble, eliminate};
 use super::observed::Observed;
 use super::orient;
@@ -65,7 +65,7 @@ pub fn step_parts(
     let x = super::rows_contiguous(&thin_qr(start.u.as_ref())?.0)?;
     let (p, kf) = (obs.n_free, k as f64);
     let elim = eliminate(&obs, &x, k, 0.0)?;
-    let model = assemble(&obs, &x, &elim, k, 0.0)?;
+    let model = assemble(&obs, &x, &elim, k, 0.0, Vec::new())?;
     let (entries, rows) = (obs.nnz() as f64, obs.n_eliminated as f64);
     let pairs: f64 = (0..obs.n_eliminated)
         .map(|e| {
@@ -83,15 +83,18 @@ pub fn step_parts(
         Part {
             name: "assembly",
             seconds: median_seconds(repeats, clock, || {
-                assemble(&obs, &x, &elim, k, 0.0).map(drop)
+                assemble(&obs, &x, &elim, k, 0.0, Vec::new()).map(drop)
             })?,
             flops: pairs * (2.0 * kf * kf + 3.0 * kf) + entries * 4.0 * kf,
         },
         Part {
             name: "damped solve",
-            seconds: median_seconds(repeats, clock, || {
-                damped_step(&model, Some(&x), p, k, 1e-6).map(drop)
-            })?,
+            seconds: {
+                let mut matrix = DampedMatrix::default();
+                median_seconds(repeats, clock, || {
+                    damped_step(&model, &mut matrix, Some(&x), p, k, 1e-6).map(drop)
+                })?
+            },
             flops: dim.powi(3) / 3.0 + 6.0 * dim * dim,
         },
     ])
