@@ -30,9 +30,9 @@
 //! time other processes ran. On more threads they are wall seconds.
 
 use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
 use std::cell::RefCell;
 use std::rc::Rc;
-use faer::{Accum, Mat, Par};
 use wlra::internals::{process_cpu_seconds, step_parts, varpro_trial_tally};
 use wlra::problem::Problem;
 use wlra::vocabulary::*;

@@ -28,12 +28,13 @@ use crate::error::Result;
 use crate::held_out::HeldOutError;
 use crate::init::{copy_factors, hop_start, random_factors, Factors};
 use crate::memory::{try_from_fn, try_zeros};
-use crate::options::{InitChoice, MethodChoice, Options};
+use crate::options::{InitChoice, MethodChoice, Options, SolverChoice};
 use crate::outer::restarts::{restart_loop, restart_plan, restart_seed, Shift, Start};
 use crate::outer::sides::Sides;
 use crate::outer::{FitOutcome, Method, Progress, WeightSums};
 use crate::problem::Problem;
 use crate::scaling::{Pins, Scale};
+use crate::solver::auto::sparse_sketch_cost;
 use crate::solver::SolverKind;
 
 /// Every row's and column's weight sum on every rank, when they scale the
@@ -107,7 +108,8 @@ pub fn run(
     )?;
     let problems = (&rows_problem, cols_problem, reduced);
     let weight_sums = gathered_weight_sums(comm, &layout, problems, options)?;
-    let whole_entries = whole_entries(comm, &rows_problem)?;
+    let (whole_entries, sparse_sketch_costs) =
+        whole_costs(comm, (&rows_problem, cols_problem.as_ref()), k, options)?;
     let mut sides = DistributedSides {
         comm,
         layout,
@@ -128,6 +130,7 @@ pub fn run(
         inner_iterations: Vec::new(),
         shift: None,
         whole_entries,
+        sparse_sketch_costs,
         last_kind: SolverKind::Exact,
         half_steps: Default::default(),
     };
@@ -196,15 +199,31 @@ fn restarts(
 }
 
 /// The pattern's entries over every rank (sparse input; 0 for dense,
-/// whose cost model reads row lengths only): one allgatherv.
-fn whole_entries(comm: &mut Comm<'_>, rows: &Problem<'_>) -> Result<usize> {
-    let local = match rows {
+/// whose cost model reads row lengths only), and under AUTO the predicted
+/// cost of a sparse SKETCH half-step on each side over every rank's rows
+/// (exact sums, `auto::sparse_sketch_cost`; infinite where SKETCH does not
+/// apply): one allgatherv of three doubles per rank.
+fn whole_costs(
+    comm: &mut Comm<'_>,
+    (rows, cols): (&Problem<'_>, Option<&Problem<'_>>),
+    k: usize,
+    options: &Options,
+) -> Result<(usize, [f64; 2])> {
+    let sketch_cost = |side: Option<&Problem<'_>>| match side {
+        Some(Problem::Sparse(view)) if options.solver == SolverChoice::Auto => {
+            sparse_sketch_cost(view, k, options.sketch_size_factor)
+        }
+        _ => 0.0,
+    };
+    let entries = match rows {
         Problem::Sparse(view) => view.nnz() as f64,
         Problem::Dense(_) => 0.0,
     };
+    let local = [entries, sketch_cost(Some(rows)), sketch_cost(cols)];
     comm.set_phase(Phase::Setup);
-    let all = comm.allgatherv(&[local], &vec![1; comm.size])?;
-    Ok(all.iter().sum::<f64>() as usize)
+    let all = comm.allgatherv(&local, &vec![3; comm.size])?;
+    let sum = |i: usize| all.chunks_exact(3).map(|part| part[i]).sum::<f64>();
+    Ok((sum(0) as usize, [sum(1), sum(2)]))
 }
 
 /// The column block as the solvers read it: the single-process fit's own

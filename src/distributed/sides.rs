@@ -97,16 +97,20 @@ pub(super) struct DistributedSides<'c, 'a> {
     /// The pattern's entries over every rank (sparse input), which AUTO's
     /// cost model reads (`WholeSide`).
     pub(super) whole_entries: usize,
+    /// AUTO's predicted cost of a sparse SKETCH half-step on each side
+    /// (U, V) over every rank (`whole_costs` in fit.rs).
+    pub(super) sparse_sketch_costs: [f64; 2],
     /// The solver the last half-step ran, agreed over the ranks.
     pub(super) last_kind: SolverKind,
     /// This start's half-steps, as one process's solvers count them.
     pub(super) half_steps: HalfStepCount,
 }
 
-/// The half-steps each side has solved in this start, and whether one
-/// process runs one solver for both sides (alternation) or one per side
-/// (accelerated alternation): from them, the index one process's solver
-/// gives the next half-step, by which SKETCH keys its streams.
+/// The half-steps SKETCH has solved on each side in this start, and
+/// whether one process runs one solver for both sides (alternation) or one
+/// per side (accelerated alternation): from them, the index one process's
+/// SKETCH gives its next half-step (it counts only those it solves, also
+/// inside AUTO), by which it keys its streams.
 #[derive(Clone, Copy, Default)]
 pub(super) struct HalfStepCount {
     pub(super) per_side: [u64; 2],
@@ -114,13 +118,16 @@ pub(super) struct HalfStepCount {
 }
 
 impl HalfStepCount {
-    fn next(&mut self, side: usize) -> u64 {
-        let index = match self.one_solver {
+    /// The index of the side's next SKETCH half-step.
+    fn next_sketch(&self, side: usize) -> u64 {
+        match self.one_solver {
             true => self.per_side[0] + self.per_side[1],
             false => self.per_side[side],
-        };
+        }
+    }
+
+    fn sketch_ran(&mut self, side: usize) {
         self.per_side[side] += 1;
-        index
     }
 }
 
@@ -332,7 +339,7 @@ impl DistributedSides<'_, '_> {
         };
         let mine = starts[self.comm.rank]..starts[self.comm.rank] + counts[self.comm.rank];
         let position = StreamPosition {
-            half_step: self.half_steps.next(usize::from(!rows)),
+            half_step: self.half_steps.next_sketch(usize::from(!rows)),
             first_row: mine.start,
             whole_rows: counts.iter().sum(),
         };
@@ -356,7 +363,12 @@ impl DistributedSides<'_, '_> {
         }
         let local = match (problem, solver) {
             (Some(problem), Some(solver)) => pool.install(|| {
-                tell_solver(solver, rows, accuracy, position, self.whole_entries);
+                let whole = WholeSide {
+                    rows: position.whole_rows,
+                    entries: self.whole_entries,
+                    sparse_sketch_cost: self.sparse_sketch_costs[usize::from(!rows)],
+                };
+                tell_solver(solver, rows, accuracy, position, whole);
                 let shifted = match design.offsets {
                     Some(step) => step.shifted_values(&problem)?,
                     None => Vec::new(),
@@ -389,6 +401,9 @@ impl DistributedSides<'_, '_> {
         let local = agreed(self.comm, local)?;
         let (starts, counts) = (starts.clone(), counts.clone());
         self.agree_solver(rows)?;
+        if self.last_kind == SolverKind::Sketch {
+            self.half_steps.sketch_ran(usize::from(!rows));
+        }
         gather_rows(self.comm, &local, &starts, &counts)
     }
 
@@ -463,13 +478,9 @@ fn tell_solver(
     rows: bool,
     accuracy: f64,
     position: StreamPosition,
-    whole_entries: usize,
+    whole: WholeSide,
 ) {
     solver.set_accuracy(accuracy);
-    let whole = WholeSide {
-        rows: position.whole_rows,
-        entries: whole_entries,
-    };
     solver.set_side(usize::from(!rows), Some(whole));
     solver.set_stream_position(position);
 }

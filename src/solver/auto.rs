@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::kernels::srht::sketch_rows;
 use crate::problem::{Problem, SparseView};
 use crate::solver::half_step::{
-    applicable, into_new_solution, HalfStep, HalfStepSolver, SolverKind, WholeSide,
+    applicable, into_new_solution, HalfStep, HalfStepSolver, SolverKind, StreamPosition, WholeSide,
 };
 use faer::{Mat, MatMut};
 
@@ -69,9 +69,12 @@ pub struct AutoSolver {
     half_steps: usize,
     /// The side of the next half-steps, where the caller says it.
     side: Option<usize>,
-    /// A distributed fit's whole side: the costs are the whole problem's,
-    /// and SKETCH (whose streams follow local rows) is not a candidate.
+    /// A distributed fit's whole side: the costs are the whole problem's.
     whole: Option<WholeSide>,
+    /// A distributed fit's position of the next half-step: SKETCH's, if
+    /// it is chosen (the caller counts the half-steps SKETCH ran, which
+    /// is how SKETCH inside one process's AUTO counts its own).
+    position: Option<StreamPosition>,
     /// The solver of the last half-step; None before the first.
     last: Option<SolverKind>,
 }
@@ -87,6 +90,7 @@ impl AutoSolver {
             half_steps: 0,
             side: None,
             whole: None,
+            position: None,
             last: None,
         }
     }
@@ -99,14 +103,10 @@ impl AutoSolver {
         let shared = (shared_iterations + SETUP_ITERATIONS) * per_iteration;
         let s = sketch_rows(self.sketch_size_factor, k as usize) as f64;
         let p = m.log2().ceil().exp2();
-        let sketch = match self.whole {
-            Some(_) => f64::INFINITY,
-            None => {
-                (SRHT_GUESS + SETUP_ITERATIONS) * per_iteration
-                    + FWHT_COST * k * p * p.log2()
-                    + QR_COST * 2.0 * s * k * k
-            }
-        };
+        // Per row of m entries, the same on every rank of a distributed fit.
+        let sketch = (SRHT_GUESS + SETUP_ITERATIONS) * per_iteration
+            + FWHT_COST * k * p * p.log2()
+            + QR_COST * 2.0 * s * k * k;
         [
             (SolverKind::Exact, exact),
             (SolverKind::SharedPcg, shared),
@@ -138,28 +138,9 @@ impl AutoSolver {
         let shared_gram = if ridge > 0.0 { 2.0 * n * k * k } else { n * k };
         let pass = GATHER_COST * 4.0 * nnz * k + shared_gram;
         let pcg = (iterations + SPARSE_SETUP_PASSES) * pass;
-        let local = self.whole.is_none();
-        let sketch = if local && applicable(SolverKind::Sketch, &Problem::Sparse(*view)) {
-            let s = sketch_rows(self.sketch_size_factor, k as usize) as f64;
-            (0..view.n_rows())
-                .map(|i| {
-                    let len = view.row(i).cols.len() as f64;
-                    if len < k {
-                        return exact_row(len);
-                    }
-                    let p = len.log2().ceil().exp2();
-                    let transform = if len > s {
-                        FWHT_COST * k * p * p.log2()
-                    } else {
-                        0.0
-                    };
-                    transform
-                        + QR_COST * 2.0 * s.min(len) * k * k
-                        + (SRHT_GUESS + SETUP_ITERATIONS) * (4.0 * len * k + 2.0 * k * k)
-                })
-                .sum()
-        } else {
-            f64::INFINITY // every row would be solved exactly
+        let sketch = match self.whole {
+            Some(whole) => whole.sparse_sketch_cost,
+            None => sparse_sketch_cost(view, k as usize, self.sketch_size_factor),
         };
         [
             (SolverKind::Exact, exact),
@@ -167,6 +148,36 @@ impl AutoSolver {
             (SolverKind::Sketch, sketch),
         ]
     }
+}
+
+/// AUTO's predicted cost of a SKETCH half-step over the rows of `view`
+/// (`AutoSolver::predict_sparse`), infinite where SKETCH does not apply
+/// (w_default > 0: every row would be solved exactly). Each row's cost is
+/// a whole multiple of 1/2 far below 2^52, so sums of it are exact in any
+/// order: a distributed fit adds its ranks' parts to one process's sum.
+pub fn sparse_sketch_cost(view: &SparseView<'_>, k: usize, sketch_size_factor: f64) -> f64 {
+    if !applicable(SolverKind::Sketch, &Problem::Sparse(*view)) {
+        return f64::INFINITY;
+    }
+    let s = sketch_rows(sketch_size_factor, k) as f64;
+    let k = k as f64;
+    (0..view.n_rows())
+        .map(|i| {
+            let len = view.row(i).cols.len() as f64;
+            if len < k {
+                return SPARSE_GRAM_COST * 2.0 * len * k * k + CHOLESKY_COST * k * k * k;
+            }
+            let p = len.log2().ceil().exp2();
+            let transform = if len > s {
+                FWHT_COST * k * p * p.log2()
+            } else {
+                0.0
+            };
+            transform
+                + QR_COST * 2.0 * s.min(len) * k * k
+                + (SRHT_GUESS + SETUP_ITERATIONS) * (4.0 * len * k + 2.0 * k * k)
+        })
+        .sum()
 }
 
 impl HalfStepSolver for AutoSolver {
@@ -210,15 +221,24 @@ impl HalfStepSolver for AutoSolver {
 
     fn set_whole_inner_iterations(&mut self, total: f64) {
         if let (Some(side), Some(whole)) = (self.side, self.whole) {
-            if self.last == Some(SolverKind::SharedPcg) {
-                self.shared_iterations[side] = Some(total / whole.rows.max(1) as f64);
+            match self.last {
+                Some(SolverKind::SharedPcg) => {
+                    self.shared_iterations[side] = Some(total / whole.rows.max(1) as f64);
+                }
+                Some(SolverKind::Sketch) => self.sketch.set_whole_inner_iterations(total),
+                _ => {}
             }
         }
+    }
+
+    fn set_stream_position(&mut self, position: StreamPosition) {
+        self.position = Some(position);
     }
 
     fn solve_into(&mut self, step: &HalfStep<'_>, out: MatMut<'_, f64>) -> Result<()> {
         let side = self.side.unwrap_or(self.half_steps % 2);
         self.half_steps += 1;
+        let position = self.position.take();
         let (n, m, k) = (
             step.problem.n_rows(),
             step.problem.n_cols(),
@@ -252,7 +272,12 @@ impl HalfStepSolver for AutoSolver {
                     Some(self.shared_pcg.inner_iterations() as f64 / n.max(1) as f64);
                 Ok(())
             }
-            SolverKind::Sketch => self.sketch.solve_into(step, out),
+            SolverKind::Sketch => {
+                if let Some(position) = position {
+                    self.sketch.set_stream_position(position);
+                }
+                self.sketch.solve_into(step, out)
+            }
         }
     }
 }
@@ -322,5 +347,109 @@ mod tests {
         let short = long_rows(1000, 8192, 50);
         let costs = auto.predict_sparse(&short.view(), 64.0, 0.0, 0);
         assert_ne!(cheapest(&costs), SolverKind::Sketch);
+    }
+
+    /// Rows of the given lengths over m columns, values varying by entry,
+    /// unit weights on the pattern and `w_default` off it.
+    fn rows_of(lens: &[usize], m: usize, w_default: f64) -> SparseProblem {
+        let mut row_ptr = vec![0i64];
+        let mut col_idx = Vec::new();
+        for &len in lens {
+            col_idx.extend((0..len).map(|j| (j * m / len) as i64));
+            row_ptr.push(col_idx.len() as i64);
+        }
+        let values: Vec<f64> = (0..col_idx.len())
+            .map(|p| ((p * 37) % 11) as f64 - 5.0)
+            .collect();
+        SparseProblem::new(&CsrInput {
+            n_rows: lens.len(),
+            n_cols: m,
+            row_ptr: &row_ptr,
+            col_idx: &col_idx,
+            m_values: &values,
+            w_values: None,
+            m_default: 0.0,
+            w_default,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn split_sketch_costs_add_up_to_the_whole_sides_bits() {
+        // Short rows (exact), rows under the sketch size, long ones.
+        let lens = [3, 40, 700, 5000, 17, 1200, 190, 8191];
+        let k = 48;
+        let cost = |lens: &[usize]| sparse_sketch_cost(&rows_of(lens, 8192, 0.0).view(), k, 4.0);
+        let whole = cost(&lens);
+        assert!(whole.is_finite() && whole > 0.0);
+        for cut in 1..lens.len() {
+            let (first, rest) = (cost(&lens[..cut]), cost(&lens[cut..]));
+            assert_eq!((first + rest).to_bits(), whole.to_bits(), "cut at {cut}");
+        }
+        // w_default > 0: every row would be solved exactly.
+        let defaulted = rows_of(&lens, 8192, 1.0);
+        assert!(sparse_sketch_cost(&defaulted.view(), k, 4.0).is_infinite());
+    }
+
+    #[test]
+    fn a_distributed_auto_sketches_at_the_position_it_is_told() {
+        let problem = rows_of(&[900, 1500, 40, 2000], 4096, 0.0);
+        let view = problem.view();
+        let k = 8;
+        let fixed = Mat::from_fn(4096, k, |j, d| {
+            (((j * 7 + d * 13) % 29) as f64 - 14.0) / 14.0
+        });
+        let step = HalfStep {
+            problem: view.into(),
+            fixed: fixed.as_ref(),
+            ridge: 0.0,
+            ridge_scale: None,
+            unpenalized: None,
+            warm_start: None,
+            fixed_orthonormal: false,
+            par: faer::Par::Seq,
+        };
+        let settings = crate::solver::SolverSettings {
+            sketch_size_factor: 4.0,
+            tolerance: 1e-6,
+            seed: 3,
+        };
+        let solvers = |method| crate::solver::solver_for(method, &view.into(), settings);
+        let at = |half_step| StreamPosition {
+            half_step,
+            first_row: 100,
+            whole_rows: 400,
+        };
+        let mut auto = AutoSolver::new(
+            Candidates {
+                exact: solvers(SolverKind::Exact),
+                shared_pcg: solvers(SolverKind::SharedPcg),
+                sketch: solvers(SolverKind::Sketch),
+            },
+            4.0,
+        );
+        // The whole side's SKETCH cost, as the ranks' sum says: the cheapest.
+        let whole = WholeSide {
+            rows: 400,
+            entries: 100_000,
+            sparse_sketch_cost: 0.0,
+        };
+        auto.set_side(0, Some(whole));
+        auto.set_stream_position(at(7));
+        let chosen = auto.solve(&step).unwrap();
+        assert_eq!(auto.kind(), SolverKind::Sketch);
+        let direct = |half_step| {
+            let mut sketch = solvers(SolverKind::Sketch);
+            sketch.set_stream_position(at(half_step));
+            sketch.solve(&step).unwrap()
+        };
+        let bits = |x: &Mat<f64>| {
+            x.col_iter()
+                .flat_map(|c| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&chosen), bits(&direct(7)));
+        // Another position draws other sketches: the position was used.
+        assert_ne!(bits(&chosen), bits(&direct(8)));
     }
 }

@@ -138,12 +138,15 @@ pub struct StreamPosition {
     pub whole_rows: usize,
 }
 
-/// One side of a distributed problem as a whole: its rows, and its
-/// pattern's entries (sparse input) over every rank.
+/// One side of a distributed problem as a whole: its rows, its pattern's
+/// entries (sparse input) over every rank, and AUTO's predicted cost of a
+/// sparse SKETCH half-step over every rank's rows (`auto::sparse_sketch_cost`
+/// summed; infinite where SKETCH does not apply or the input is dense).
 #[derive(Clone, Copy, Debug)]
 pub struct WholeSide {
     pub rows: usize,
     pub entries: usize,
+    pub sparse_sketch_cost: f64,
 }
 
 /// The accuracy an iterative method's inner solves run at.
