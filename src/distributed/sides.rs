@@ -325,6 +325,10 @@ impl DistributedSides<'_, '_> {
         accuracy: f64,
     ) -> Result<Mat<f64>> {
         let pool = self.pool;
+        if !rows && self.reduced {
+            self.comm.set_phase(Phase::VHalfStep);
+            return self.reduced_columns(design);
+        }
         let (problem, solver, starts, counts) = if rows {
             self.comm.traffic.half_steps += 1.0;
             self.comm.set_phase(Phase::UHalfStep);
@@ -348,19 +352,6 @@ impl DistributedSides<'_, '_> {
             &side[mine.clone()]
         });
         let k = design.fixed.ncols();
-        if !rows && self.reduced {
-            let u_local = design
-                .fixed
-                .as_ref()
-                .subrows(self.offset, self.data.n_rows());
-            let settings = (self.options.ridge, pool);
-            let layout = &self.layout;
-            let local =
-                reduced::owned_columns(self.comm, layout, &self.rows_problem, u_local, settings)?;
-            self.inner_iterations.push(0.0);
-            let (starts, counts) = (starts.clone(), counts.clone());
-            return gather_rows(self.comm, &local, &starts, &counts);
-        }
         let local = match (problem, solver) {
             (Some(problem), Some(solver)) => pool.install(|| {
                 let whole = WholeSide {
@@ -401,9 +392,22 @@ impl DistributedSides<'_, '_> {
         let local = agreed(self.comm, local)?;
         let (starts, counts) = (starts.clone(), counts.clone());
         self.agree_solver(rows)?;
-        if self.last_kind == SolverKind::Sketch {
-            self.half_steps.sketch_ran(usize::from(!rows));
-        }
+        gather_rows(self.comm, &local, &starts, &counts)
+    }
+
+    /// V's half-step from the normal equations reduced at each column's
+    /// owner (`reduced`: tall dense input, no redistribution), gathered.
+    fn reduced_columns(&mut self, design: Design<'_>) -> Result<Mat<f64>> {
+        let u_local = design
+            .fixed
+            .as_ref()
+            .subrows(self.offset, self.data.n_rows());
+        let settings = (self.options.ridge, self.pool);
+        let layout = &self.layout;
+        let local =
+            reduced::owned_columns(self.comm, layout, &self.rows_problem, u_local, settings)?;
+        self.inner_iterations.push(0.0);
+        let (starts, counts) = (layout.col_starts.clone(), layout.col_counts.clone());
         gather_rows(self.comm, &local, &starts, &counts)
     }
 
@@ -411,7 +415,8 @@ impl DistributedSides<'_, '_> {
     /// iterations summed (AUTO's estimate for the side, and SKETCH's choice
     /// to keep its preconditioners, read the whole side's, as in one
     /// process) and the solver that ran (ranks without rows of this side
-    /// ran none). One allgatherv of two doubles per rank.
+    /// ran none), counted where it was SKETCH. One allgatherv of two
+    /// doubles per rank.
     fn agree_solver(&mut self, rows: bool) -> Result<()> {
         let solver = match rows {
             true => Some(self.rows_solver.as_mut()),
@@ -437,6 +442,9 @@ impl DistributedSides<'_, '_> {
         let kinds = [SolverKind::Exact, SolverKind::SharedPcg, SolverKind::Sketch];
         if let Some(kind) = kinds.into_iter().find(|k| Some(k.c_value() as f64) == ran) {
             self.last_kind = kind;
+        }
+        if self.last_kind == SolverKind::Sketch {
+            self.half_steps.sketch_ran(usize::from(!rows));
         }
         Ok(())
     }
