@@ -69,6 +69,11 @@ suite "bindings" bash bindings/run-tests.sh
 # between runs) and wlra pip-installed in place, whose cargo build finds the
 # release library the bindings suite built.
 suite "implicit benchmark (smoke)" bash benches/implicit/run.sh --smoke
+# benches/versus_numpy/run.sh end to end on a small problem (issue 29: it had
+# broken silently): numpy from PyPI into target/numpy-venv, the binding from
+# the tree; exits 1 unless wlra's and NumPy's objectives agree.
+suite "NumPy benchmark (smoke)" bash benches/versus_numpy/run.sh --n 300 --m 240 --ranks 4,16 \
+    --iterations 3 --check
 
 echo
 echo "== disk used: $(du -sh target fuzz/target 2>/dev/null | awk '{printf "%s %s  ", $2, $1}')free $(df -h --output=avail . | tail -1 | tr -d ' ')"

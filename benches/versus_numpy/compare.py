@@ -50,7 +50,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from machine import cache_sizes, cpu_model  # noqa: E402
 
 GRAM_BLOCK_BYTES = 512 << 20
-TARGETS = {16: 2.5, 64: 4.0}  # wlra per-iteration speedup wanted at these ranks
+# wlra per-iteration speedup wanted at these ranks (issue 29, acceptance 3;
+# issue 4 had asked 2.5x and 4x against a NumPy forming full Grams).
+TARGETS = {16: 1.6, 64: 5.0}
 
 
 def arguments():
@@ -65,6 +67,8 @@ def arguments():
     p.add_argument("--ridge", type=float, default=0.0, help="ridge for both (default 0)")
     p.add_argument("--threads", type=int, default=cores, help=f"threads for both (default: the cores, {cores})")
     p.add_argument("--solver", default="auto", help="wlra solver (default auto)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 unless every rank's objectives agree to 1e-9 relative (the smoke run in the tests)")
     a = p.parse_args()
     if a.m is None:
         a.m = a.n
@@ -193,8 +197,10 @@ def run_rank(a, k):
     common = dict(rank=k, threads=a.threads, ridge=a.ridge, solver=a.solver, tolerance=0.0)
 
     # The shared start: wlra's own SVD initialization (0 iterations).
+    # The library's own factors (`library_factors`): the Fit's U and V are
+    # the canonical form, orthonormal, whose product leaves out diag(s).
     init = wlra.fit(M, W, max_iterations=0, **common)
-    start = (init.U.copy(), init.V.copy())
+    start = tuple(x.copy() for x in init.library_factors)
     f0 = objective(M, W, *start, a.ridge)
     print(f"\n## n {n} x m {m}, k {k}, noise {a.noise:g}, seed {a.seed}, {N} iterations, {a.threads} threads, "
           f"ridge {a.ridge:g}; start (wlra SVD init) objective {f0:.10e}")
@@ -243,7 +249,7 @@ def run_rank(a, k):
     done = fit.iterations
     elapsed_per_iteration = (fit.elapsed_seconds - zero_elapsed) / max(done, 1)
 
-    f_wlra = objective(M, W, fit.U, fit.V, a.ridge)
+    f_wlra = objective(M, W, *fit.library_factors, a.ridge)
     compared = max(min(done, N), 1)
     f_numpy = objective(M, W, *numpy_history[compared - 1], a.ridge)
     f_numpy_last = objective(M, W, *numpy_history[-1], a.ridge)
@@ -284,6 +290,13 @@ def main():
         else:
             print(f"k = {k:3d}: {ratio:.2f}x, target >= {target}x: {'met' if ratio >= target else 'MISSED'} "
                   f"(objectives differ by {rel:+.2e} relative)")
+    if a.check:
+        apart = [(k, rel) for k, _, rel in results if not abs(rel) <= 1e-9]
+        if apart:
+            print(f"check FAILED: objectives of wlra and NumPy apart by more than 1e-9 relative: {apart}")
+            return 1
+        print("check passed: wlra's and NumPy's objectives agree to 1e-9 at every rank")
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,16 +11,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
+unset WLRA_LIBRARY WLRA_PREFIX
 . "$repo/scripts/release-lib.sh"
 venv=$repo/target/numpy-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet numpy threadpoolctl
-pysrc=$(mktemp -d "${TMPDIR:-/tmp}/wlra-py.XXXXXX")
-trap 'rm -rf "$pysrc"' EXIT
-cp -r "$repo/bindings/python/." "$pysrc/"
-rm -rf "$pysrc/build" "$pysrc"/*.egg-info
-"$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$pysrc"
+# Installed from the tree itself: a copy elsewhere loses the rust/ links
+# (setup.py reads rust/Cargo.toml), as benches/implicit/run.sh does it.
+clean_python_tree() { rm -rf "$repo/bindings/python/build" "$repo/bindings/python"/*.egg-info; }
+trap clean_python_tree EXIT
+"$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$repo/bindings/python"
+clean_python_tree
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which older OpenBLAS builds on this
 # kind of machine need, slow a current numpy's OpenBLAS: unset for this
 # command only. Threads: compare.py gives both libraries --threads (default
