@@ -209,9 +209,11 @@ fn whole_costs(
     k: usize,
     options: &Options,
 ) -> Result<(usize, [f64; 2])> {
+    // The half-steps' fixed factor carries the offsets' columns too.
+    let width = k + options.offsets.count();
     let sketch_cost = |side: Option<&Problem<'_>>| match side {
         Some(Problem::Sparse(view)) if options.solver == SolverChoice::Auto => {
-            sparse_sketch_cost(view, k, options.sketch_size_factor)
+            sparse_sketch_cost(view, width, options.sketch_size_factor)
         }
         _ => 0.0,
     };
