@@ -289,22 +289,7 @@ mod tests {
 
     /// n rows of `len` entries each over `m` columns, completion weights.
     fn long_rows(n: usize, m: usize, len: usize) -> SparseProblem {
-        let row_ptr: Vec<i64> = (0..=n).map(|i| (i * len) as i64).collect();
-        let col_idx: Vec<i64> = (0..n)
-            .flat_map(|_| (0..len).map(|j| (j * m / len) as i64))
-            .collect();
-        let values = vec![1.0; n * len];
-        SparseProblem::new(&CsrInput {
-            n_rows: n,
-            n_cols: m,
-            row_ptr: &row_ptr,
-            col_idx: &col_idx,
-            m_values: &values,
-            w_values: None,
-            m_default: 0.0,
-            w_default: 0.0,
-        })
-        .unwrap()
+        rows_of(&vec![len; n], m, 0.0)
     }
 
     fn cheapest(costs: &[(SolverKind, f64)]) -> SolverKind {
