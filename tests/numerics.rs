@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{factors, fit, planted, relative_error, Rng};
+use common::{factors, fit, planted, relative_error, unridged_step, Rng};
 use faer::prelude::SolveLstsq;
 use faer::Mat;
 use wlra::internals::ExactSolver;
-use wlra::internals::{HalfStep, HalfStepSolver};
+use wlra::internals::HalfStepSolver;
 use wlra::vocabulary::*;
 use wlra::DenseProblem;
 
@@ -84,16 +84,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
         let y = rng.normal_mat(m, k);
         let x_star = rng.normal_mat(n, k);
         let problem = DenseProblem::new(data.as_ref(), Some(w.as_ref()));
-        let step = HalfStep {
-            problem: problem.into(),
-            fixed: y.as_ref(),
-            ridge: 0.0,
-            ridge_scale: None,
-            unpenalized: None,
-            warm_start: None,
-            fixed_orthonormal: false,
-            par: faer::Par::rayon(0),
-        };
+        let step = unridged_step(problem, &y, faer::Par::rayon(0));
         let x = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(&data, &w, &y);
         let diff = (&x - &expected).norm_max() / expected.norm_max().max(1.0);
@@ -102,16 +93,7 @@ fn tiny_half_steps_match_brute_force_least_squares() {
             "trial {trial} ({n}x{m}, k={k}): U step off by {diff:e}"
         );
         // The V half-step is the same solve on the transposed problem.
-        let step = HalfStep {
-            problem: problem.transposed().into(),
-            fixed: x_star.as_ref(),
-            ridge: 0.0,
-            ridge_scale: None,
-            unpenalized: None,
-            warm_start: None,
-            fixed_orthonormal: false,
-            par: faer::Par::rayon(0),
-        };
+        let step = unridged_step(problem.transposed(), &x_star, faer::Par::rayon(0));
         let v = ExactSolver.solve(&step).unwrap();
         let expected = brute_force_half_step(
             &data.transpose().to_owned(),

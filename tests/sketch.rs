@@ -4,32 +4,19 @@
 
 mod common;
 
-use common::{factors, fit, planted, Rng};
+use common::{factors, fit, planted, unridged_step, Rng};
 use faer::prelude::SolveLstsq;
 use faer::Mat;
 use wlra::internals::ExactSolver;
 use wlra::internals::RFactorWorkspace;
 use wlra::internals::{srht_sketch, SketchSolver};
 use wlra::internals::{stream, Purpose};
-use wlra::internals::{HalfStep, HalfStepSolver, StreamPosition};
+use wlra::internals::{HalfStepSolver, StreamPosition};
 use wlra::vocabulary::*;
 use wlra::DenseProblem;
 
 const M: usize = 2000;
 
-/// The half-step of `problem`'s rows against `y`: no ridge, no warm start.
-fn unridged_step<'a>(problem: DenseProblem<'a>, y: &'a Mat<f64>, par: faer::Par) -> HalfStep<'a> {
-    HalfStep {
-        problem: problem.into(),
-        fixed: y.as_ref(),
-        ridge: 0.0,
-        ridge_scale: None,
-        unpenalized: None,
-        warm_start: None,
-        fixed_orthonormal: false,
-        par,
-    }
-}
 const K: usize = 40;
 
 /// Y with column scales from 1 to 1e-4 and weights spanning 1e-3..1e3 with

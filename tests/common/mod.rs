@@ -204,3 +204,21 @@ pub fn heteroscedastic(n: usize, m: usize, k: usize, seed: u64) -> (Mat<f64>, Ma
     let w = Mat::from_fn(n, m, |i, j| precision(i, j) / max_precision);
     (data, w)
 }
+
+/// The half-step of `problem`'s rows against `y`: no ridge, no warm start.
+pub fn unridged_step<'a>(
+    problem: DenseProblem<'a>,
+    y: &'a Mat<f64>,
+    par: faer::Par,
+) -> wlra::internals::HalfStep<'a> {
+    wlra::internals::HalfStep {
+        problem: problem.into(),
+        fixed: y.as_ref(),
+        ridge: 0.0,
+        ridge_scale: None,
+        unpenalized: None,
+        warm_start: None,
+        fixed_orthonormal: false,
+        par,
+    }
+}
