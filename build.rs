@@ -1,6 +1,6 @@
 //! Gives the shared library the SONAME `libwlra.so.<major>`, so programs
 //! linked against 1.x load any later 1.y (the ABI promise of docs/api.md) and
-//! scripts/install.sh can lay out libwlra.so.1.4.0 with its symlinks.
+//! scripts/install.sh can lay out libwlra.so.1.5.0 with its symlinks.
 //! The major version comes from Cargo.toml, never typed here.
 
 fn main() {

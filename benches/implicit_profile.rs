@@ -7,6 +7,7 @@
 //!     cargo bench --bench implicit_profile                  # AUTO, 10 iterations
 //!     cargo bench --bench implicit_profile -- 5=1 12=1.5    # WLRA_OPTION_n = value
 //!     cargo bench --bench implicit_profile -- kernels       # one pass of the CG kernels
+//!     cargo bench --bench implicit_profile -- movielens ... # 138,000 x 27,000, 28.1M events
 //!
 //! A fit prints each iteration's time and objective. `kernels` times one
 //! pass of the gathered-row kernels over every entry, per side: on one
@@ -23,11 +24,15 @@ use wlra::Model;
 #[path = "common/machine.rs"]
 mod machine;
 
-const USERS: usize = 20_000;
-const ITEMS: usize = 8_000;
-const EVENTS: usize = 1_000_000;
+/// Users, items and events: issue 7's problem, and MovieLens 20M's shape
+/// (`movielens`: about 20M distinct entries, as benches/implicit makes it).
+const SMALL: Size = Size(20_000, 8_000, 1_000_000);
+const MOVIELENS: Size = Size(138_000, 27_000, 28_147_864);
 const ALPHA: f64 = 10.0;
 const RANK: usize = 64;
+
+#[derive(Clone, Copy)]
+struct Size(usize, usize, usize);
 
 struct XorShift(u64);
 
@@ -41,20 +46,20 @@ impl XorShift {
 }
 
 /// (row_ptr, col_idx, values, weights) of the counts' pattern.
-fn problem() -> (Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>) {
+fn problem(Size(users, items, events): Size) -> (Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>) {
     let mut rng = XorShift(0x9E3779B97F4A7C15);
-    let cumulative: Vec<f64> = (1..=ITEMS)
+    let cumulative: Vec<f64> = (1..=items)
         .scan(0.0, |s, r| {
             *s += 1.0 / r as f64;
             Some(*s)
         })
         .collect();
-    let total = cumulative[ITEMS - 1];
-    let mut per_user = vec![Vec::new(); USERS];
-    for _ in 0..EVENTS {
-        let user = ((rng.uniform() * USERS as f64) as usize).min(USERS - 1);
+    let total = cumulative[items - 1];
+    let mut per_user = vec![Vec::new(); users];
+    for _ in 0..events {
+        let user = ((rng.uniform() * users as f64) as usize).min(users - 1);
         let x = rng.uniform() * total;
-        per_user[user].push(cumulative.partition_point(|c| *c < x).min(ITEMS - 1));
+        per_user[user].push(cumulative.partition_point(|c| *c < x).min(items - 1));
     }
     let (mut ptr, mut idx, mut m, mut w) = (vec![0i64], Vec::new(), Vec::new(), Vec::new());
     for items in per_user.iter_mut() {
@@ -78,10 +83,14 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let (ptr, idx, m, w) = problem();
+    let size = match args.iter().any(|a| a == "movielens") {
+        true => MOVIELENS,
+        false => SMALL,
+    };
+    let (ptr, idx, m, w) = problem(size);
     let sparse = SparseProblem::new(&CsrInput {
-        n_rows: USERS,
-        n_cols: ITEMS,
+        n_rows: size.0,
+        n_cols: size.1,
         row_ptr: &ptr,
         col_idx: &idx,
         m_values: &m,
@@ -102,7 +111,9 @@ fn main() {
         .map(|(o, v)| (o.parse().unwrap(), v.parse().unwrap()))
         .collect();
     println!(
-        "# {USERS} x {ITEMS}, {} entries, k {RANK}, options {settings:?}",
+        "# {} x {}, {} entries, k {RANK}, options {settings:?}",
+        size.0,
+        size.1,
         idx.len()
     );
     let mut model = Model::new(RANK).unwrap();
@@ -125,8 +136,10 @@ fn main() {
     })));
     model.fit(sparse.view()).unwrap();
     println!(
-        "inner iterations per row and half-step: {:.2}",
-        model.info(WLRA_INFO_INNER_ITERATIONS).unwrap()
+        "inner iterations per row and half-step: {:.2}, objective {:.6e}, {} half-steps read float32 rows",
+        model.info(WLRA_INFO_INNER_ITERATIONS).unwrap(),
+        model.info(WLRA_INFO_OBJECTIVE).unwrap(),
+        model.info(WLRA_INFO_NARROW_HALF_STEPS).unwrap()
     );
 }
 

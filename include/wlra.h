@@ -16,7 +16,7 @@
 /*
  Minor version: new functions and enum values.
  */
-#define WLRA_VERSION_MINOR 4
+#define WLRA_VERSION_MINOR 5
 
 /*
  Patch version: fixes only.
@@ -148,6 +148,19 @@
  in W stay errors.
  */
 #define WLRA_OPTION_MISSING_NAN 19
+
+/*
+ Mixed precision (added in 1.5): 1 (default) = while the inner solves
+ are loose (WLRA_OPTION_ADAPTIVE_ACCURACY), SHARED_PCG on sparse input
+ gathers a float32 copy of the fixed factor's rows in its inner products,
+ and in the pass that forms each row's residual while the inner accuracy
+ asked for is 1e-5 or looser; sums stay float64, and the iterations at
+ the final accuracy, the objective and the factors are float64 (the fit
+ converges to the same fixed point). Only where the CPU runs those
+ kernels at speed (AVX-512, rank 8, 16, ..., 64); WLRA_INFO_NARROW_HALF_STEPS
+ counts the half-steps that did. 0 = float64 throughout.
+ */
+#define WLRA_OPTION_MIXED_PRECISION 20
 
 /*
  ridge (|U|^2 + |V|^2): every row and column alike.
@@ -348,6 +361,13 @@
  Bindings warn when it is not 0.
  */
 #define WLRA_INFO_DEGENERATE 13
+
+/*
+ How many half-steps of the last fit read a float32 copy of the fixed
+ factor's rows (WLRA_OPTION_MIXED_PRECISION; added in 1.5). 0 where
+ mixed precision is off or did not apply.
+ */
+#define WLRA_INFO_NARROW_HALF_STEPS 14
 
 /*
  Which offsets a fit has.

@@ -55,7 +55,9 @@ pub mod internals {
     pub use crate::ffi::panic_probe as boundary_panic_probe;
     pub use crate::held_out::Folds;
     pub use crate::init::svd_factors;
-    pub use crate::kernels::gathered::{add_projections, add_row_sums, RowSums};
+    pub use crate::kernels::gathered::{
+        add_projections, add_projections_narrow, add_row_sums, narrow_rows_fast, RowSums,
+    };
     pub use crate::kernels::orthonormal::{orthonormal_basis, RFactorWorkspace};
     pub use crate::kernels::srht::srht_sketch;
     pub use crate::kernels::vectorized::set_baseline_only as vectorized_kernels_off;

@@ -67,6 +67,9 @@ pub struct Options {
     pub offsets: Offsets,
     /// WLRA_OPTION_MISSING_NAN: NaN in M is a missing entry (weight 0).
     pub missing_nan: bool,
+    /// WLRA_OPTION_MIXED_PRECISION: loose inner solves may read float32
+    /// rows of the fixed factor (`solver::half_step::NarrowRows`).
+    pub mixed_precision: bool,
     /// Testing only (`Model::force_matrix_free_varpro`, not in the C
     /// ABI): VarPro solves its steps matrix-free even where the dense
     /// system would fit, so tests can compare the two paths.
@@ -97,6 +100,7 @@ impl Default for Options {
             held_out_fold: 0,
             offsets: Offsets::NONE,
             missing_nan: false,
+            mixed_precision: true,
             varpro_matrix_free: false,
         }
     }
@@ -166,6 +170,7 @@ impl Options {
             WLRA_OPTION_FOLDS => self.folds = value as usize,
             WLRA_OPTION_HELD_OUT_FOLD => self.held_out_fold = value as usize,
             WLRA_OPTION_MISSING_NAN => self.missing_nan = value == 1.0,
+            WLRA_OPTION_MIXED_PRECISION => self.mixed_precision = value == 1.0,
             _ => unreachable!("option {option} has a table row but no field"),
         }
     }
@@ -210,6 +215,7 @@ impl Options {
             WLRA_OPTION_HELD_OUT_FOLD => self.held_out_fold as f64,
             WLRA_OPTION_OFFSETS => f64::from(self.offsets.c_value()),
             WLRA_OPTION_MISSING_NAN => f64::from(u8::from(self.missing_nan)),
+            WLRA_OPTION_MIXED_PRECISION => f64::from(u8::from(self.mixed_precision)),
             _ => unreachable!("option {option} has a table row but no field"),
         })
     }

@@ -33,7 +33,10 @@ use wlra::problem::Problem;
 use wlra::vocabulary::*;
 use wlra::{DenseProblem, Model};
 
-const K: usize = 6;
+/// A rank the float32-row kernels take (8, 16, ..., 64), so the sparse
+/// SHARED_PCG paths keep their float32 copy of the fixed factor
+/// (`WLRA_OPTION_MIXED_PRECISION`) across iterations too.
+const K: usize = 8;
 const ITERATIONS: usize = 6;
 /// (rows, columns) of the two sizes: both past the dense exact solver's
 /// largest row block (512 rows at small k) and column block (256).

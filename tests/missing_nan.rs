@@ -443,7 +443,7 @@ fn rows_and_columns_without_weight_are_counted() {
     assert_eq!(status, WLRA_OK);
     assert_eq!(info(&s, WLRA_INFO_ZERO_WEIGHT_LINES), (WLRA_OK, 3.0));
     assert_eq!(
-        info(&s, WLRA_INFO_DEGENERATE + 1).0,
+        info(&s, WLRA_INFO_NARROW_HALF_STEPS + 1).0,
         WLRA_ERROR_INVALID_ARGUMENT
     );
 }

@@ -376,7 +376,7 @@ fn fold_in_keeps_its_answer_for_subnormal_weights_and_huge_data() {
 // 5. Version -------------------------------------------------------------
 
 #[test]
-fn version_is_cargo_version_and_counts_the_1_4_additions() {
+fn version_is_cargo_version_and_counts_the_1_5_additions() {
     // SAFETY: static storage.
     let version = unsafe { CStr::from_ptr(wlra_version()) }.to_str().unwrap();
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
@@ -386,12 +386,14 @@ fn version_is_cargo_version_and_counts_the_1_4_additions() {
         .expect("include/wlra.h");
     assert!(header.contains(&format!("#define WLRA_VERSION_MINOR {WLRA_VERSION_MINOR}")));
     // WLRA_ERROR_BUSY, the offsets, predict and transform with offsets are
-    // 1.2's additions, wlra_set_fitted 1.3's, wlra_get_canonical 1.4's
-    // (docs/api.md): a library that has them says >= 1.4.
+    // 1.2's additions, wlra_set_fitted 1.3's, wlra_get_canonical 1.4's,
+    // WLRA_OPTION_MIXED_PRECISION 1.5's (docs/api.md): a library that has
+    // them says >= 1.5.
     assert!(header.contains("WLRA_ERROR_BUSY") && header.contains("wlra_predict"));
     assert!(header.contains("wlra_set_fitted") && header.contains("wlra_get_canonical"));
+    assert!(header.contains("WLRA_OPTION_MIXED_PRECISION"));
     assert!(
-        (WLRA_VERSION_MAJOR, WLRA_VERSION_MINOR) >= (1, 4),
+        (WLRA_VERSION_MAJOR, WLRA_VERSION_MINOR) >= (1, 5),
         "{version}"
     );
 }

@@ -1549,7 +1549,7 @@ impl BadCall {
     }
 }
 
-const BAD_OPTIONS: [(i32, f64); 36] = [
+const BAD_OPTIONS: [(i32, f64); 38] = [
     (WLRA_OPTION_MAX_ITERATIONS, -1.0),
     (WLRA_OPTION_MAX_ITERATIONS, 2.5),
     (WLRA_OPTION_MAX_ITERATIONS, f64::NAN),
@@ -1582,9 +1582,11 @@ const BAD_OPTIONS: [(i32, f64); 36] = [
     (WLRA_OPTION_OFFSETS, 0.5),
     (WLRA_OPTION_MISSING_NAN, 2.0),
     (WLRA_OPTION_MISSING_NAN, 0.5),
+    (WLRA_OPTION_MIXED_PRECISION, 2.0),
+    (WLRA_OPTION_MIXED_PRECISION, -1.0),
     (0, 1.0),
     // The first number past the last option: no option, whatever is added.
-    (WLRA_OPTION_MISSING_NAN + 1, 0.0),
+    (WLRA_OPTION_MIXED_PRECISION + 1, 0.0),
     (-1, 0.0),
     (1000, 1.0),
 ];
@@ -1647,10 +1649,10 @@ struct Snapshot {
 fn snapshot(s: &Session) -> Snapshot {
     Snapshot {
         factors: s.factors().map(|(u, v)| (bits(&u), bits(&v))),
-        info: (0..=WLRA_INFO_DEGENERATE + 1)
+        info: (0..=WLRA_INFO_NARROW_HALF_STEPS + 1)
             .map(|item| (item, s.info(item).map(f64::to_bits)))
             .collect(),
-        options: (0..=WLRA_OPTION_MISSING_NAN + 1)
+        options: (0..=WLRA_OPTION_MIXED_PRECISION + 1)
             .map(|o| (o, s.option(o).map(f64::to_bits)))
             .collect(),
         offsets: s.offsets().map(|(a, b)| (vec_bits(&a), vec_bits(&b))),

@@ -59,11 +59,17 @@ from traffic import implicit_bytes, peak_rss_mib, triad_gbs, wlra_bytes  # noqa:
 IMPLICIT_ITERATIONS = 15
 
 
+# WLRA_INFO_NARROW_HALF_STEPS (C ABI 1.5): half-steps that gathered float32 rows.
+INFO_NARROW_HALF_STEPS = 14
+
+
 def inner_iterations_reader():
     """wlra's FitResult does not carry WLRA_INFO_INNER_ITERATIONS (the mean
-    CG iterations per row, which the byte model needs): wrap the binding's
-    `_result`, which reads every info item while the model is still alive,
-    to read that one too. Returns the list each fit appends it to."""
+    CG iterations per row) nor WLRA_INFO_NARROW_HALF_STEPS, which the byte
+    model needs: wrap the binding's `_result`, which reads every info item
+    while the model is still alive, to read them too. Returns the list each
+    fit appends (inner iterations, share of its half-steps that read float32
+    rows) to."""
     fit_module = importlib.import_module("wlra.fit")
     library = importlib.import_module("wlra._library")
     original = fit_module._result
@@ -71,7 +77,10 @@ def inner_iterations_reader():
 
     def result(lib, model, *args):
         out = original(lib, model, *args)
-        captured.append(fit_module._info(lib, model, library.INFO_INNER_ITERATIONS))
+        inner = fit_module._info(lib, model, library.INFO_INNER_ITERATIONS)
+        narrow = fit_module._info(lib, model, INFO_NARROW_HALF_STEPS)
+        iterations = fit_module._info(lib, model, library.INFO_ITERATIONS)
+        captured.append((inner, narrow / max(2 * iterations, 1)))
         return out
 
     fit_module._result = result
@@ -104,7 +113,7 @@ def run_implicit(p, rank, threads, use_cg, dtype, iterations, every_iteration):
 def run_wlra(p, rank, threads, solver, target, max_iterations, **options):
     """wlra until the objective is <= target (cancelling there) or
     max_iterations; returns (seconds since the call, objectives, result,
-    mean inner iterations)."""
+    mean inner iterations, share of half-steps with float32 rows)."""
     times, objectives = [], []
     start = time.perf_counter()
 
@@ -119,7 +128,7 @@ def run_wlra(p, rank, threads, solver, target, max_iterations, **options):
                                  progress=progress, **options)
     except wlra.CancelledError as stop:
         result = stop.result
-    return np.array(times), objectives, result, INNER[-1]
+    return np.array(times), objectives, result, INNER[-1][0], INNER[-1][1]
 
 
 def per_iteration(times):
@@ -131,7 +140,7 @@ def per_iteration(times):
 def bench(size, rank, threads, implicit_runs, wlra_runs, implicit_iterations, wlra_max, every_iteration=True):
     """One problem, every run on it; prints as it goes and returns
     {"problem", "implicit": {name: (times, objectives)}, "wlra": {name: (times,
-    objectives, result, inner)}, "rows", "target"}."""
+    objectives, result, inner, narrow)}, "rows", "target"}."""
     started = time.perf_counter()
     p = problem(size)
     users, items = p.shape
@@ -155,14 +164,15 @@ def bench(size, rank, threads, implicit_runs, wlra_runs, implicit_iterations, wl
               + (f"after {reached[0]:.2f} s ({reached[1]} iterations)" if reached else f"not in {implicit_iterations} iterations"))
     fastest_name, fastest = min(((n, t[-1] / len(t)) for n, (t, _) in out["implicit"].items()), key=lambda r: r[1])
     for solver, options in wlra_runs:
-        times, objectives, result, inner = run_wlra(p, rank, threads, solver, target, wlra_max, **options)
+        times, objectives, result, inner, narrow = run_wlra(p, rank, threads, solver, target, wlra_max, **options)
         name = f"wlra {solver}" + "".join(f", {k} {v}" for k, v in options.items())
-        out["wlra"][name] = (times, objectives, result, inner)
+        out["wlra"][name] = (times, objectives, result, inner, narrow)
         seconds = per_iteration(times)
         reached = next((t for t, f in zip(times, objectives) if f <= target), None)
         print(f"{name:44s} {seconds:7.3f} s/iteration (median; the first, with the start, {times[0]:.3f} s)   "
               f"{len(times)} iterations, objective {objectives[-1]:.6e}, solver used {result.solver_used} "
-              f"({inner:.2f} inner iterations per row), reached the target after "
+              f"({inner:.2f} inner iterations per row; {100 * narrow:.0f} % of the half-steps gathered float32 rows), "
+              "reached the target after "
               + (f"{reached:.2f} s" if reached is not None else "never"))
         for i, (t, f) in enumerate(zip(times, objectives)):
             print(f"    iteration {i + 1:2d}  {t:7.3f} s  objective {f:.6e}")
@@ -175,16 +185,16 @@ def bench(size, rank, threads, implicit_runs, wlra_runs, implicit_iterations, wl
 
 
 def traffic(out, rank, triad):
-    """Bytes per iteration of wlra's runs that used SHARED_PCG (float64) and
-    of implicit's CG runs, and the rates they make against the triad's."""
+    """Bytes per iteration of wlra's runs that used SHARED_PCG and of
+    implicit's CG runs, and the rates they make against the triad's."""
     p = out["problem"]
     users, items = p.shape
     lines = []
     print(f"bytes per iteration (model: benches/implicit/traffic.py), against the triad's {triad:.1f} GB/s:")
     models = []
-    for name, (times, objectives, result, inner) in out["wlra"].items():
+    for name, (times, objectives, result, inner, narrow) in out["wlra"].items():
         if result.solver_used == "shared_pcg":
-            models.append((name, per_iteration(times), wlra_bytes(users, items, p.nnz, rank, inner)))
+            models.append((name, per_iteration(times), wlra_bytes(users, items, p.nnz, rank, inner, narrow)))
     for name, (times, _) in out["implicit"].items():
         if " cg " in name:
             itemsize = 4 if name.endswith("float32") else 8
@@ -213,7 +223,7 @@ def smoke(threads):
     for name, (times, objectives) in out["implicit"].items():
         assert len(times) == 2 and np.all(np.diff(times, prepend=0.0) > 0), f"{name}: iteration times {times}"
         assert math.isfinite(objectives[-1]) and objectives[-1] < zero, f"{name}: objective {objectives[-1]} vs f(0) {zero}"
-    for name, (times, objectives, result, inner) in out["wlra"].items():
+    for name, (times, objectives, result, inner, narrow) in out["wlra"].items():
         U, V = result.library_factors
         assert U.shape == (600, rank) and V.shape == (300, rank) and np.all(np.isfinite(U)) and np.all(np.isfinite(V)), name
         assert 1 <= len(objectives) <= 4 and all(map(math.isfinite, objectives)), f"{name}: objectives {objectives}"
@@ -224,9 +234,10 @@ def smoke(threads):
         reference = objective(p.values, p.weights, U, V)
         assert abs(reference - objectives[-1]) <= 1e-9 * start, f"{name}: wlra says {objectives[-1]}, numpy {reference}"
         assert math.isfinite(inner) and inner >= 0, f"{name}: inner iterations {inner}"
+        assert 0 <= narrow <= 1, f"{name}: {narrow} of the half-steps read float32 rows"
         print(f"{name}: start {start:.6e} -> {objectives[-1]:.6e} after {len(objectives)} iterations "
               f"(numpy's objective of its factors {reference:.6e})")
-    assert "shared_pcg" in {r.solver_used for (_, _, r, _) in out["wlra"].values()}, "no wlra run used SHARED_PCG"
+    assert "shared_pcg" in {r.solver_used for (_, _, r, _, _) in out["wlra"].values()}, "no wlra run used SHARED_PCG"
     triad = triad_gbs(threads, megabytes=16, repetitions=2)
     assert triad > 0, triad
     lines = traffic(out, rank, triad)

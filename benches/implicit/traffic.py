@@ -3,15 +3,21 @@ triad measured in the same run, and a model of the bytes each library's
 ALS iteration moves (docs/performance.md, "Bytes per iteration", states
 the same formulas).
 
-wlra, SHARED_PCG in float64 (src/solver/sparse/jacobi_cg.rs), one
-half-step solving the r rows of X against the fixed factor Y (c rows, k
-columns), over the nnz pattern entries:
+wlra, SHARED_PCG (src/solver/sparse/jacobi_cg.rs), one half-step solving
+the r rows of X against the fixed factor Y (c rows, k columns), over the
+nnz pattern entries:
 
     pattern   nnz (24 + 8 p)          column index, value, weight (8 bytes each) read once
                                       for the row's coefficients; the index again in each of
                                       the p CG passes
-    gathered  8 k nnz (1 + p)         one row of Y (k doubles) per entry, in the setup pass
-                                      (right-hand side and G_i x0) and in each CG pass
+    gathered  b k nnz (1 + p)         one row of Y (k values of b bytes) per entry, in the
+                                      setup pass (right-hand side and G_i x0) and in each CG
+                                      pass: b = 8, or 4 in a half-step that reads float32 rows
+                                      (WLRA_OPTION_MIXED_PRECISION; the share s of the fit's
+                                      half-steps that did is WLRA_INFO_NARROW_HALF_STEPS over
+                                      2 x iterations). Its setup pass reads float32 rows only
+                                      while the inner accuracy is 1e-5 or looser, so b = 4 for
+                                      all of such a half-step is a lower bound.
     factors   8 k (3 c + 6 r)         Y read for its Gram and written and read row-contiguous;
                                       X's warm start made row-contiguous (read, write), the
                                       solutions zero-filled, written, and transposed back
@@ -77,11 +83,12 @@ def triad_gbs(threads, megabytes=256, repetitions=5, block=1 << 15):
     return 24.0 * n / best / 1e9
 
 
-def wlra_bytes(users, items, nnz, k, inner):
-    """wlra SHARED_PCG float64 bytes per outer iteration (module docstring):
-    (pattern, gathered, factors)."""
+def wlra_bytes(users, items, nnz, k, inner, narrow=0.0):
+    """wlra SHARED_PCG bytes per outer iteration (module docstring), with a
+    share `narrow` of the half-steps gathering float32 rows: (pattern,
+    gathered, factors)."""
     pattern = 2 * nnz * (24 + 8 * inner)
-    gathered = 2 * 8 * k * nnz * (1 + inner)
+    gathered = 2 * (8 * (1 - narrow) + 4 * narrow) * k * nnz * (1 + inner)
     factors = 8 * k * (3 * items + 6 * users) + 8 * k * (3 * users + 6 * items)
     return pattern, gathered, factors
 

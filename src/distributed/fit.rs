@@ -128,6 +128,7 @@ pub fn run(
         progress,
         failure: None,
         inner_iterations: Vec::new(),
+        narrow_half_steps: 0,
         shift: None,
         whole_entries,
         sparse_sketch_costs,

@@ -10,6 +10,7 @@ pub mod comm;
 pub mod fit;
 mod gather;
 mod held_out;
+mod inner_counts;
 mod layout;
 pub mod mpi;
 mod reduced;

@@ -89,8 +89,10 @@ pub(super) struct DistributedSides<'c, 'a> {
     pub(super) weight_sums: Option<WeightSums>,
     pub(super) progress: Progress<'c>,
     pub(super) failure: Option<Error>,
-    /// This rank's inner iterations, one count per half-step.
+    /// This rank's inner iterations, one count per half-step, and its
+    /// half-steps that read float32 rows.
     pub(super) inner_iterations: Vec<f64>,
+    pub(super) narrow_half_steps: usize,
     /// During a restart: where its progress reports go
     /// (`outer::restarts::Shift`).
     pub(super) shift: Option<Shift>,
@@ -215,6 +217,10 @@ impl Sides for DistributedSides<'_, '_> {
         // replaces it after the loop.
         0.0
     }
+
+    fn narrow_half_steps(&self) -> usize {
+        self.narrow_half_steps
+    }
 }
 
 /// A half-step's whole inputs besides the data: the design (the fixed
@@ -272,6 +278,7 @@ impl DistributedSides<'_, '_> {
         self.rows_solver = for_options(self.options, &self.rows_problem);
         self.cols_solver = self.cols_problem.map(|p| for_options(self.options, &p));
         self.inner_iterations.clear();
+        self.narrow_half_steps = 0;
         self.half_steps = HalfStepCount {
             per_side: [0, 0],
             one_solver: method == Method::Alternating,
@@ -283,37 +290,6 @@ impl DistributedSides<'_, '_> {
         run.mean_inner_iterations = self.agreed_mean_inner_iterations()?;
         run.method_used = method;
         Ok(run)
-    }
-
-    /// Inner iterations per row and half-step over the fit, as one process
-    /// counts them (`alternating::LocalSides`): each half-step's count
-    /// summed over the ranks (whole numbers, so in any order exactly), over
-    /// the side's rows. One allgatherv of this rank's counts.
-    pub(super) fn agreed_mean_inner_iterations(&mut self) -> Result<f64> {
-        let h = self.inner_iterations.len();
-        // Decided on the options, the same on every rank: a collective.
-        let counted = matches!(
-            self.options.solver,
-            SolverChoice::Auto | SolverChoice::SharedPcg
-        );
-        if !counted || h == 0 {
-            return Ok(0.0);
-        }
-        let all = self
-            .comm
-            .allgatherv(&self.inner_iterations, &vec![h; self.comm.size])?;
-        let (n, m) = (
-            self.layout.counts.iter().sum::<usize>(),
-            self.data.problem().n_cols(),
-        );
-        let mut work = 0.0;
-        for step in 0..h {
-            let total: f64 = (0..self.comm.size).map(|r| all[r * h + step]).sum();
-            // Half-steps alternate U, V from the first.
-            let rows = if step % 2 == 0 { n } else { m };
-            work += total / rows as f64;
-        }
-        Ok(work / h as f64)
     }
 
     /// This rank's rows (`rows`) or columns solved against the whole
@@ -382,6 +358,7 @@ impl DistributedSides<'_, '_> {
                 // One solver per side: neither keeps a whole factor's rows.
                 solver.release_kept();
                 self.inner_iterations.push(solver.inner_iterations() as f64);
+                self.narrow_half_steps += usize::from(solver.read_narrow());
                 solved
             }),
             _ => {

@@ -101,15 +101,42 @@ pub fn rows_contiguous_into(a: MatRef<'_, f64>, par: Par, out: &mut Vec<f64>) ->
 /// `buffer` at length `len`, its allocation kept when its capacity allows
 /// (elements past its old length are zeroed), else a fresh zeroed one of
 /// exactly `len`, fallibly. The contents are to be overwritten.
-pub fn resize_reusing(buffer: &mut Vec<f64>, len: usize, what: &str) -> Result<()> {
+pub fn resize_reusing<T: Copy + Default>(
+    buffer: &mut Vec<T>,
+    len: usize,
+    what: &str,
+) -> Result<()> {
     if buffer.capacity() < len {
         // Freed first: the old and the new never both live.
         *buffer = Vec::new();
-        *buffer = try_filled(len, 0.0, what)?;
+        *buffer = try_filled(len, T::default(), what)?;
     } else {
-        buffer.resize(len, 0.0);
+        buffer.resize(len, T::default());
     }
     Ok(())
+}
+
+/// `wide` rounded to float32 into `out` (the same length), its allocation
+/// reused as `resize_reusing` does: the copy of a factor's rows that mixed
+/// precision gathers (`solver::half_step::NarrowRows`). Whether every
+/// entry is finite in float32 (false: some exceed its range, and the copy
+/// must not be used). In parallel as `par` says; each entry is rounded on
+/// its own, so the bits do not depend on it.
+pub fn narrowed_into(wide: &[f64], par: Par, out: &mut Vec<f32>) -> Result<bool> {
+    resize_reusing(out, wide.len(), "a float32 copy of a factor")?;
+    const BLOCK: usize = 1 << 14;
+    let narrow = |(to, from): (&mut [f32], &[f64])| {
+        to.iter_mut().zip(from).for_each(|(t, f)| *t = *f as f32);
+        to.iter().all(|t| t.is_finite())
+    };
+    Ok(match par {
+        Par::Seq => out.chunks_mut(BLOCK).zip(wide.chunks(BLOCK)).all(narrow),
+        Par::Rayon(_) => out
+            .par_chunks_mut(BLOCK)
+            .zip(wide.par_chunks(BLOCK))
+            .map(narrow)
+            .reduce(|| true, |a, b| a && b),
+    })
 }
 
 /// The n x k matrix `out` whose row i is rows[i * k..(i + 1) * k], every
@@ -176,6 +203,21 @@ mod tests {
             let mut dst = vec![f64::NAN; r * c];
             copy_to_rows(src, &mut dst);
             assert!((0..r).all(|i| (0..c).all(|j| dst[i * c + j] == src[(i, j)])));
+        }
+    }
+
+    #[test]
+    fn a_narrow_copy_rounds_each_entry_and_says_when_one_leaves_float32s_range() {
+        let wide: Vec<f64> = (0..40_000).map(|i| (i as f64 - 2e4) / 3.0).collect();
+        let mut narrow = Vec::new();
+        for par in [Par::Seq, Par::rayon(2)] {
+            assert!(narrowed_into(&wide, par, &mut narrow).unwrap());
+            assert!(narrow.iter().zip(&wide).all(|(n, w)| *n == *w as f32));
+        }
+        let mut beyond = wide.clone();
+        beyond[33_000] = 1e39;
+        for par in [Par::Seq, Par::rayon(2)] {
+            assert!(!narrowed_into(&beyond, par, &mut narrow).unwrap());
         }
     }
 }

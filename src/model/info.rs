@@ -8,7 +8,7 @@ use crate::vocabulary::info::*;
 
 impl Model {
     pub fn info(&self, item: i32) -> Result<f64> {
-        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_DEGENERATE).contains(&item);
+        let known = (WLRA_INFO_ITERATIONS..=WLRA_INFO_NARROW_HALF_STEPS).contains(&item);
         if !known {
             return Err(invalid(format!("item = {item} is not a WLRA_INFO_* value")));
         }
@@ -25,6 +25,7 @@ impl Model {
             WLRA_INFO_OBJECTIVE,
             WLRA_INFO_SOLVER_USED,
             WLRA_INFO_ZERO_WEIGHT_LINES,
+            WLRA_INFO_NARROW_HALF_STEPS,
         ];
         if f.loaded && (ran.contains(&item) || item == WLRA_INFO_METHOD_USED) {
             let text =
@@ -60,6 +61,7 @@ impl Model {
             WLRA_INFO_STARTS => f.starts as f64,
             WLRA_INFO_STARTS_AT_BEST => f.starts_at_best as f64,
             WLRA_INFO_ZERO_WEIGHT_LINES => f.zero_weight_lines.unwrap_or(0) as f64,
+            WLRA_INFO_NARROW_HALF_STEPS => f.narrow_half_steps as f64,
             _ => f64::from(f.solver_used.c_value()),
         })
     }

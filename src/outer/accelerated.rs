@@ -13,11 +13,9 @@
 //! accepted extrapolation costs the two half-steps of a plain iteration
 //! and one more objective, a rejected one a half-step more.
 
-use super::alternating::{
-    accept_iteration, stationary, verdict, with_local_sides, AccuracySchedule, Verdict,
-};
+use super::alternating::{accept_iteration, stationary, verdict, AccuracySchedule, Verdict};
 use super::sides::{Sides, StepSettings};
-use super::{Context, FitOutcome, Progress};
+use super::FitOutcome;
 use crate::error::{Error, Result};
 use crate::init::Factors;
 use crate::kernels::spd_solve::cholesky_upper;
@@ -361,19 +359,6 @@ fn record(
     Ok(())
 }
 
-/// Accelerated alternation from `start` until the tolerance, the iteration
-/// budget or the callback stops it. The factors and objective after each
-/// iteration are those of its V half-step, as alternation's are; without
-/// an extrapolation (the first two iterations, after a restart) the
-/// iteration is alternation's.
-pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
-    // One solver per side: AUTO's solver keeps per-side estimates by the
-    // parity of its half-steps, which a rejected extrapolation would break.
-    with_local_sides(ctx, true, progress, |sides| {
-        accelerate(sides, start, ctx.options)
-    })
-}
-
 /// Accelerated alternation over `sides` (one process's or a distributed
 /// fit's, as `alternating::alternate`).
 pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Result<FitOutcome> {
@@ -451,5 +436,6 @@ pub fn accelerate(sides: &mut dyn Sides, start: Factors, options: &Options) -> R
     }
     run.solver_used = sides.solver_kind();
     run.mean_inner_iterations = sides.mean_inner_iterations();
+    run.narrow_half_steps = sides.narrow_half_steps();
     Ok(run)
 }

@@ -16,9 +16,9 @@ use crate::kernels::blocking::current_par;
 use crate::kernels::orthonormal::{orthonormal_basis, thin_qr_into};
 use crate::memory::try_copy;
 use crate::options::Options;
-use crate::problem::{Problem, ResidualScratch};
+use crate::problem::Problem;
 use crate::products::tall_times_small_into;
-use crate::solver::{HalfStep, HalfStepSolver, SolverKind};
+use crate::solver::{HalfStep, HalfStepSolver};
 use faer::Mat;
 
 /// Inner accuracy of the first iteration when it adapts.
@@ -289,135 +289,6 @@ pub(super) fn stationary(run: &mut FitOutcome, options: &Options, progress: Prog
     }
 }
 
-/// One process's sides: the whole problem, and one solver for both
-/// half-steps (alternation) or one per side (accelerated alternation).
-pub(super) struct LocalSides<'c, 'a> {
-    ctx: &'c Context<'a>,
-    /// The same context without clipping (`alternate` turns it off for an
-    /// iteration that clipping made rise).
-    unclipped: Context<'a>,
-    rows_solver: Box<dyn HalfStepSolver + Send>,
-    /// The V half-step's own solver, when each side has one.
-    cols_solver: Option<Box<dyn HalfStepSolver + Send>>,
-    progress: Progress<'c>,
-    inner_work: f64,
-    half_steps: usize,
-    last_kind: SolverKind, // the solver of the last half-step (AUTO's choice)
-    spares: Spares,
-    /// The objective's buffers, kept across iterations.
-    residual: ResidualScratch,
-}
-
-impl Sides for LocalSides<'_, '_> {
-    fn half_step(
-        &mut self,
-        rows: bool,
-        moving: &Mat<f64>,
-        fixed: &Mat<f64>,
-        settings: StepSettings,
-    ) -> Result<(Mat<f64>, Mat<f64>)> {
-        let ctx = if settings.clip {
-            self.ctx
-        } else {
-            &self.unclipped
-        };
-        let solver = match (rows, self.cols_solver.as_mut()) {
-            (false, Some(solver)) => solver,
-            _ => &mut self.rows_solver,
-        };
-        solver.set_accuracy(settings.accuracy);
-        solver.set_side(usize::from(!rows), None); // AUTO's estimates are per side
-        let sides = (rows, moving, fixed);
-        let spares = &mut self.spares;
-        let solved = half_step(ctx, solver.as_mut(), sides, settings.omega, spares)?;
-        let (n, m) = (ctx.problem.n_rows(), ctx.problem.n_cols());
-        let side_rows = if rows { n } else { m };
-        self.inner_work += solver.inner_iterations() as f64 / side_rows as f64;
-        self.last_kind = solver.kind();
-        self.half_steps += 1;
-        Ok(solved)
-    }
-
-    fn objective(&mut self, factors: &Factors) -> Result<f64> {
-        self.ctx.objective_kept(factors, &mut self.residual)
-    }
-
-    fn proceed(&mut self, iterations: usize, value: f64) -> bool {
-        (self.progress)(iterations, value)
-    }
-
-    fn pool(&self) -> &rayon::ThreadPool {
-        self.ctx.pool
-    }
-
-    fn orthonormalizes(&self) -> bool {
-        self.ctx.orthonormalizes()
-    }
-
-    fn iterative(&self) -> bool {
-        self.rows_solver.is_iterative()
-    }
-
-    fn solver_kind(&self) -> SolverKind {
-        self.last_kind
-    }
-
-    fn mean_inner_iterations(&self) -> f64 {
-        self.inner_work / self.half_steps.max(1) as f64
-    }
-
-    fn keep_spare(&mut self, matrix: Mat<f64>) {
-        self.spares.keep(matrix);
-    }
-
-    fn take_spare(&mut self, rows: usize, cols: usize) -> Result<Mat<f64>> {
-        self.spares.take(rows, cols)
-    }
-}
-
-/// `body` over one process's sides of `ctx`, with a solver per side when
-/// `per_side` (else one for both).
-pub(super) fn with_local_sides<T>(
-    ctx: &Context<'_>,
-    per_side: bool,
-    progress: Progress<'_>,
-    body: impl FnOnce(&mut LocalSides<'_, '_>) -> Result<T>,
-) -> Result<T> {
-    let options = ctx.options;
-    // Clipping (LLR16) changes the fixed factor, so a clipped iteration may
-    // raise the objective: it is then redone without clipping.
-    let unclipped_options = Options {
-        clip: 0.0,
-        ..options.clone()
-    };
-    let transposed = ctx.problem.transposed();
-    let rows_solver = crate::solver::for_options(options, ctx.problem);
-    let mut sides = LocalSides {
-        ctx,
-        unclipped: Context {
-            options: &unclipped_options,
-            ..*ctx
-        },
-        last_kind: rows_solver.kind(),
-        rows_solver,
-        cols_solver: per_side.then(|| crate::solver::for_options(options, &transposed)),
-        progress,
-        inner_work: 0.0,
-        half_steps: 0,
-        spares: Spares::default(),
-        residual: ResidualScratch::default(),
-    };
-    body(&mut sides)
-}
-
-/// Alternate from `start` until the tolerance, the iteration budget or the
-/// callback stops it.
-pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<FitOutcome> {
-    with_local_sides(ctx, false, progress, |sides| {
-        alternate(sides, start, ctx.options)
-    })
-}
-
 /// Alternation over `sides` from `start` until the tolerance, the
 /// iteration budget or the callback stops it; every accepted iteration
 /// lowers the objective. One process's fit and a distributed one run this
@@ -493,5 +364,6 @@ pub fn alternate(sides: &mut dyn Sides, start: Factors, options: &Options) -> Re
     }
     run.solver_used = sides.solver_kind();
     run.mean_inner_iterations = sides.mean_inner_iterations();
+    run.narrow_half_steps = sides.narrow_half_steps();
     Ok(run)
 }

@@ -8,6 +8,7 @@
 pub mod accelerated;
 pub mod alternating;
 pub mod eckart_young;
+pub(crate) mod local_sides;
 pub(crate) mod offsets_step;
 pub mod probe;
 pub(crate) mod restarts;
@@ -58,9 +59,9 @@ impl Method {
         progress: Progress<'_>,
     ) -> crate::Result<FitOutcome> {
         let mut outcome = match self {
-            Method::Alternating => alternating::run(ctx, start, progress)?,
+            Method::Alternating => local_sides::run_alternating(ctx, start, progress)?,
             Method::VarPro => varpro::run(ctx, start, progress)?,
-            Method::Accelerated => accelerated::run(ctx, start, progress)?,
+            Method::Accelerated => local_sides::run_accelerated(ctx, start, progress)?,
             // Where the closed form cannot be trusted, the iterations it
             // stands for.
             Method::TruncatedSvd => match eckart_young::run(ctx, progress)? {
@@ -216,6 +217,9 @@ pub struct FitOutcome {
     pub solver_used: SolverKind,
     /// Inner iterations per row and half-step, averaged over the fit.
     pub mean_inner_iterations: f64,
+    /// Half-steps that read float32 rows of the fixed factor
+    /// (WLRA_INFO_NARROW_HALF_STEPS).
+    pub narrow_half_steps: usize,
     /// The inner accuracy each accepted iteration ran at (alternation).
     pub accuracies: Vec<f64>,
     /// Starts run (1 without restarts) and how many reached the best.
@@ -240,6 +244,7 @@ impl FitOutcome {
             method_used: Method::Alternating,
             solver_used: SolverKind::Exact,
             mean_inner_iterations: 0.0,
+            narrow_half_steps: 0,
             accuracies: Vec::new(),
             starts: 1,
             starts_at_best: 1,

@@ -16,7 +16,7 @@
 //! iteration in alternating iterations (`cost_ratio`). Alternation that
 //! spends the default iteration budget unconverged switches too.
 
-use super::{accelerated, remaining_budget, varpro, Context, FitOutcome, Method, Progress};
+use super::{local_sides, remaining_budget, varpro, Context, FitOutcome, Method, Progress};
 use crate::error::Result;
 
 /// Iterations over which the rate is measured.
@@ -91,7 +91,7 @@ pub fn run(
         crawled = watch.crawls(f);
         !crawled
     };
-    let mut probe = accelerated::run(ctx, start, &mut watched)?;
+    let mut probe = local_sides::run_accelerated(ctx, start, &mut watched)?;
     probe.method_used = Method::Accelerated;
     // A default budget spent unconverged is no answer the caller asked
     // for: VarPro, affordable here, goes on from there. Giraffe from

@@ -64,6 +64,9 @@ pub trait Sides {
     /// Inner iterations per row and half-step, averaged over the fit.
     fn mean_inner_iterations(&self) -> f64;
 
+    /// Half-steps of the fit that read float32 rows (`NarrowRows`).
+    fn narrow_half_steps(&self) -> usize;
+
     /// A factor-sized matrix the loop is done with, for later half-steps
     /// to reuse (`Spares`); the default drops it.
     fn keep_spare(&mut self, _matrix: Mat<f64>) {}

@@ -235,6 +235,10 @@ impl HalfStepSolver for AutoSolver {
         self.position = Some(position);
     }
 
+    fn read_narrow(&self) -> bool {
+        self.last == Some(SolverKind::SharedPcg) && self.shared_pcg.read_narrow()
+    }
+
     fn solve_into(&mut self, step: &HalfStep<'_>, out: MatMut<'_, f64>) -> Result<()> {
         let side = self.side.unwrap_or(self.half_steps % 2);
         self.half_steps += 1;
@@ -304,6 +308,7 @@ mod tests {
             sketch_size_factor: 4.0,
             tolerance: 1e-10,
             seed: 0,
+            mixed_precision: true,
         };
         let solvers = |method| crate::solver::solver_for(method, &view.into(), settings);
         let candidates = Candidates {
@@ -398,6 +403,7 @@ mod tests {
             sketch_size_factor: 4.0,
             tolerance: 1e-6,
             seed: 3,
+            mixed_precision: true,
         };
         let solvers = |method| crate::solver::solver_for(method, &view.into(), settings);
         let at = |half_step| StreamPosition {

@@ -122,6 +122,11 @@ pub trait HalfStepSolver {
     /// one-process fit it reproduces (`StreamPosition`): SKETCH keys its
     /// random streams by it.
     fn set_stream_position(&mut self, _position: StreamPosition) {}
+    /// Whether the last half-step read float32 rows of the fixed factor
+    /// (mixed precision, `NarrowRows`).
+    fn read_narrow(&self) -> bool {
+        false
+    }
 }
 
 /// Where a rank's next half-step stands in the one-process fit that a
@@ -157,6 +162,43 @@ pub struct InnerAccuracy {
     /// Whether that is looser than WLRA_OPTION_REGRESSION_TOLERANCE: the
     /// driver's iterations are then inexact anyway.
     pub loose: bool,
+    /// Which passes of the half-step may read float32 rows of Y.
+    pub narrow: NarrowRows,
+}
+
+/// Mixed precision (issue 29, WLRA_OPTION_MIXED_PRECISION): which passes of
+/// a half-step read a float32 copy of the fixed factor's rows. Every sum
+/// stays float64; only Y's entries are rounded, to relative 2^-24.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct NarrowRows {
+    /// The products of the inner iterations (CG's G_i p). Their rounding
+    /// perturbs the matrix the inner solve inverts, never the residual it
+    /// starts from, so the half-step's fixed point is float64's: the
+    /// inexact inner solves of the loose phase only go inexact differently.
+    pub products: bool,
+    /// The pass that forms each row's starting residual b_i - G_i x_0. Its
+    /// rounding, about 2^-24 of b_i, is in the answer, so it runs narrow
+    /// only while the accuracy asked for is far looser than that.
+    pub residual: bool,
+}
+
+/// The loosest inner accuracy at which the starting residual is still
+/// formed from float32 rows: 2^-24 of b_i is then under 1/100 of what the
+/// inner solve may leave.
+pub(crate) const NARROW_RESIDUAL_ACCURACY: f64 = 1e-5;
+
+impl NarrowRows {
+    /// What a half-step at `accuracy` (`loose`: the driver's loose phase)
+    /// reads narrow where mixed precision is `allowed`: nothing once the
+    /// driver asks for its final accuracy, so the last iterations, and the
+    /// fixed point, are float64's.
+    pub fn at(accuracy: f64, loose: bool, allowed: bool) -> Self {
+        let products = allowed && loose;
+        NarrowRows {
+            products,
+            residual: products && accuracy >= NARROW_RESIDUAL_ACCURACY,
+        }
+    }
 }
 
 /// What an iterative method's half-step gives: the n_rows x k solution
@@ -187,6 +229,11 @@ pub trait InnerMethod {
     fn set_stream_position(&mut self, _position: StreamPosition) {}
     /// `HalfStepSolver::set_whole_inner_iterations`.
     fn set_whole_inner_iterations(&mut self, _total: f64) {}
+    /// Whether the last half-step read float32 rows (`NarrowRows`); only
+    /// methods that can say yes.
+    fn read_narrow(&self) -> bool {
+        false
+    }
 }
 
 /// An iterative method as a `HalfStepSolver`.
@@ -198,6 +245,8 @@ pub struct Iterative<M> {
     final_tolerance: f64,
     /// Inner iterations of the last half-step, summed over rows.
     pub last_inner_iterations: usize,
+    /// Whether the method may read float32 rows (WLRA_OPTION_MIXED_PRECISION).
+    mixed_precision: bool,
 }
 
 impl<M> Iterative<M> {
@@ -207,15 +256,26 @@ impl<M> Iterative<M> {
             tolerance,
             final_tolerance: tolerance,
             last_inner_iterations: 0,
+            mixed_precision: false,
+        }
+    }
+
+    /// With mixed precision allowed (`NarrowRows`) or not.
+    pub fn mixed_precision(self, allowed: bool) -> Self {
+        Iterative {
+            mixed_precision: allowed,
+            ..self
         }
     }
 }
 
 impl<M> Iterative<M> {
     fn accuracy(&self) -> InnerAccuracy {
+        let loose = self.tolerance > self.final_tolerance;
         InnerAccuracy {
             tolerance: self.tolerance,
-            loose: self.tolerance > self.final_tolerance,
+            loose,
+            narrow: NarrowRows::at(self.tolerance, loose, self.mixed_precision),
         }
     }
 }
@@ -259,6 +319,10 @@ impl<M: InnerMethod> HalfStepSolver for Iterative<M> {
 
     fn set_whole_inner_iterations(&mut self, total: f64) {
         self.method.set_whole_inner_iterations(total);
+    }
+
+    fn read_narrow(&self) -> bool {
+        self.method.read_narrow()
     }
 }
 

@@ -26,6 +26,8 @@ pub struct SolverSettings {
     pub sketch_size_factor: f64,
     pub tolerance: f64,
     pub seed: u64,
+    /// WLRA_OPTION_MIXED_PRECISION.
+    pub mixed_precision: bool,
 }
 
 /// The solver table: one half-step solver per (input kind, method), each in
@@ -39,6 +41,7 @@ pub fn solver_for(
         sketch_size_factor: factor,
         tolerance,
         seed,
+        mixed_precision,
     } = settings;
     match (problem, method) {
         (Problem::Dense(_), SolverKind::Exact) => {
@@ -58,10 +61,10 @@ pub fn solver_for(
             sparse::sketch::SparseSrhtCgls::new(factor, seed),
             tolerance,
         )),
-        (Problem::Sparse(_), SolverKind::SharedPcg) => Box::new(Iterative::with_method(
-            sparse::jacobi_cg::JacobiCg::default(),
-            tolerance,
-        )),
+        (Problem::Sparse(_), SolverKind::SharedPcg) => Box::new(
+            Iterative::with_method(sparse::jacobi_cg::JacobiCg::default(), tolerance)
+                .mixed_precision(mixed_precision),
+        ),
     }
 }
 
@@ -71,6 +74,7 @@ pub fn for_options(options: &Options, problem: &Problem<'_>) -> Box<dyn HalfStep
         sketch_size_factor: options.sketch_size_factor,
         tolerance: options.regression_tolerance,
         seed: options.seed,
+        mixed_precision: options.mixed_precision,
     };
     // Only the exact solvers read a ridge scaled per row, or one that
     // leaves the offsets' columns alone.

@@ -38,3 +38,7 @@ pub const WLRA_INFO_ZERO_WEIGHT_LINES: i32 = 12;
 /// when U V^T = 0. Computed from the factors when asked (added in 1.4).
 /// Bindings warn when it is not 0.
 pub const WLRA_INFO_DEGENERATE: i32 = 13;
+/// How many half-steps of the last fit read a float32 copy of the fixed
+/// factor's rows (WLRA_OPTION_MIXED_PRECISION; added in 1.5). 0 where
+/// mixed precision is off or did not apply.
+pub const WLRA_INFO_NARROW_HALF_STEPS: i32 = 14;

@@ -104,7 +104,7 @@ const fn spec(
 
 /// Every option, in id order: `OPTIONS[id - 1]` is option `id`.
 #[rustfmt::skip]
-pub static OPTIONS: [OptionSpec; 19] = [
+pub static OPTIONS: [OptionSpec; 20] = [
     integer(named!(WLRA_OPTION_MAX_ITERATIONS), 0.0, MAX_EXACT_INTEGER, 100.0),
     real(named!(WLRA_OPTION_TOLERANCE), Inclusive(0.0), UNBOUNDED, 1e-8),
     integer(named!(WLRA_OPTION_SEED), 0.0, MAX_EXACT_INTEGER, 0.0),
@@ -126,6 +126,7 @@ pub static OPTIONS: [OptionSpec; 19] = [
     integer(named!(WLRA_OPTION_HELD_OUT_FOLD), 0.0, MAX_FOLDS - 1.0, 0.0),
     choice(named!(WLRA_OPTION_OFFSETS), WLRA_OFFSETS_NONE, WLRA_OFFSETS_BOTH, WLRA_OFFSETS_NONE),
     integer(named!(WLRA_OPTION_MISSING_NAN), 0.0, 1.0, 0.0),
+    integer(named!(WLRA_OPTION_MIXED_PRECISION), 0.0, 1.0, 1.0),
 ];
 
 /// The row of option `option`, or the error every option call gives for an

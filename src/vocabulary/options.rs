@@ -62,3 +62,13 @@ pub const WLRA_OPTION_OFFSETS: i32 = 18;
 /// copy of M or W) and wlra_fit_csr (a NaN m_values[p]). ±Inf in M and NaN
 /// in W stay errors.
 pub const WLRA_OPTION_MISSING_NAN: i32 = 19;
+/// Mixed precision (added in 1.5): 1 (default) = while the inner solves
+/// are loose (WLRA_OPTION_ADAPTIVE_ACCURACY), SHARED_PCG on sparse input
+/// gathers a float32 copy of the fixed factor's rows in its inner products,
+/// and in the pass that forms each row's residual while the inner accuracy
+/// asked for is 1e-5 or looser; sums stay float64, and the iterations at
+/// the final accuracy, the objective and the factors are float64 (the fit
+/// converges to the same fixed point). Only where the CPU runs those
+/// kernels at speed (AVX-512, rank 8, 16, ..., 64); WLRA_INFO_NARROW_HALF_STEPS
+/// counts the half-steps that did. 0 = float64 throughout.
+pub const WLRA_OPTION_MIXED_PRECISION: i32 = 20;

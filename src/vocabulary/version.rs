@@ -4,7 +4,7 @@
 /// Major version: programs built against 1.x run on any 1.y.
 pub const WLRA_VERSION_MAJOR: u32 = 1;
 /// Minor version: new functions and enum values.
-pub const WLRA_VERSION_MINOR: u32 = 4;
+pub const WLRA_VERSION_MINOR: u32 = 5;
 /// Patch version: fixes only.
 pub const WLRA_VERSION_PATCH: u32 = 0;
 

@@ -53,7 +53,7 @@ static void test_option_info(void) {
         CHECK(held == default_value, "%s holds %g, not its default %g", name, held, default_value);
         EXPECT_STATUS(wlra_set_option(model, option, nextafter(max, INFINITY)), WLRA_ERROR_INVALID_ARGUMENT);
     }
-    CHECK(option == WLRA_OPTION_MISSING_NAN + 1, "%d options described", (int)option - 1);
+    CHECK(option == WLRA_OPTION_MIXED_PRECISION + 1, "%d options described", (int)option - 1);
     /* An unknown id writes nothing; NULL outputs are not wanted. */
     name = "unchanged";
     EXPECT_STATUS(wlra_option_info(option, &name, NULL, NULL, NULL), WLRA_ERROR_INVALID_ARGUMENT);
@@ -78,7 +78,7 @@ static void test_create_and_options(void) {
         { WLRA_OPTION_SOLVER, WLRA_SOLVER_AUTO }, { WLRA_OPTION_INIT, WLRA_INIT_SVD },
         { WLRA_OPTION_RIDGE, 0 }, { WLRA_OPTION_THREADS, 0 }, { WLRA_OPTION_CLIP, 0 },
         { WLRA_OPTION_ADAPTIVE_ACCURACY, 1 }, { WLRA_OPTION_OVERRELAXATION, 1 },
-        { WLRA_OPTION_MISSING_NAN, 0 },
+        { WLRA_OPTION_MISSING_NAN, 0 }, { WLRA_OPTION_MIXED_PRECISION, 1 },
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         EXPECT_STATUS(wlra_get_option(model, defaults[i].option, &value), WLRA_OK);
@@ -393,6 +393,54 @@ static void test_sparse(void) {
     wlra_destroy(model);
 }
 
+/* Mixed precision through wlra_fit_csr (WLRA_OPTION_MIXED_PRECISION): an
+ * implicit-feedback pattern at rank 8, fitted to convergence with the
+ * option at its default and at 0, ends at one objective; with 0 no
+ * half-step reads float32 rows, and with 1 never all of them (the last
+ * iterations are float64). */
+enum { IMPLICIT_N = 80, IMPLICIT_M = 50, IMPLICIT_K = 8 };
+
+static void fit_implicit(double mixed, double *objective, double *iterations, double *narrow) {
+    static int64_t row_ptr[IMPLICIT_N + 1], col_idx[IMPLICIT_N * IMPLICIT_M];
+    static double m[IMPLICIT_N * IMPLICIT_M], w[IMPLICIT_N * IMPLICIT_M];
+    rng_t r = { 2909 };
+    int64_t p = 0;
+    for (int64_t i = 0; i < IMPLICIT_N; i++) {
+        row_ptr[i] = p;
+        for (int64_t j = 0; j < IMPLICIT_M; j++) {
+            if (rng_uniform(&r) < 0.15 || (i + j) % 9 == 0) {
+                col_idx[p] = j;
+                m[p] = 1.0;
+                w[p] = 1.0 + 10.0 * floor(1.0 / (0.02 + rng_uniform(&r)));
+                p++;
+            }
+        }
+    }
+    row_ptr[IMPLICIT_N] = p;
+    wlra_model *model = new_model(IMPLICIT_K);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_TOLERANCE, 1e-13), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_MAX_ITERATIONS, 5000), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_SOLVER, WLRA_SOLVER_SHARED_PCG), WLRA_OK);
+    EXPECT_STATUS(wlra_set_option(model, WLRA_OPTION_MIXED_PRECISION, mixed), WLRA_OK);
+    EXPECT_STATUS(wlra_fit_csr(model, IMPLICIT_N, IMPLICIT_M, row_ptr, col_idx, m, w, 0.0, 1.0), WLRA_OK);
+    double converged = 0;
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_CONVERGED, &converged), WLRA_OK);
+    CHECK(converged == 1, "the implicit-feedback fit (mixed precision %g) did not converge", mixed);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_OBJECTIVE, objective), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_ITERATIONS, iterations), WLRA_OK);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_NARROW_HALF_STEPS, narrow), WLRA_OK);
+    wlra_destroy(model);
+}
+
+static void test_mixed_precision_csr(void) {
+    double mixed, wide, iterations, wide_iterations, narrow_mixed, narrow_wide;
+    fit_implicit(1.0, &mixed, &iterations, &narrow_mixed);
+    fit_implicit(0.0, &wide, &wide_iterations, &narrow_wide);
+    CHECK(fabs(mixed - wide) <= 1e-10 * wide, "mixed %.15g, float64 %.15g", mixed, wide);
+    CHECK(narrow_wide == 0, "%g half-steps read float32 rows with the option off", narrow_wide);
+    CHECK(narrow_mixed >= 0 && narrow_mixed < 2 * iterations, "%g narrow half-steps", narrow_mixed);
+}
+
 /* Offsets: the planted matrix plus a 1^T + 1 b^T, fitted with both; the
  * model's values through wlra_predict, its parts through wlra_get_offsets,
  * and a new row through wlra_transform_with_offsets. */
@@ -555,7 +603,7 @@ static void test_degenerate(const double *truth, const double *weights) {
     EXPECT_STATUS(wlra_fit(model, N, M, rank_one, M, NULL, M, WLRA_ROW_MAJOR), WLRA_OK);
     EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_DEGENERATE, &value), WLRA_OK);
     CHECK(value == K - 1, "a rank-%d fit of a rank-one matrix: degenerate %g", K, value);
-    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_DEGENERATE + 1, &value), WLRA_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wlra_get_info(model, WLRA_INFO_NARROW_HALF_STEPS + 1, &value), WLRA_ERROR_INVALID_ARGUMENT);
     wlra_destroy(model);
 }
 
@@ -574,6 +622,7 @@ int main(void) {
     test_progress_and_cancel(truth, weights);
     test_unit_weights_and_threads(truth);
     test_sparse();
+    test_mixed_precision_csr();
     test_offsets(truth, weights);
     test_set_fitted(truth, weights);
     test_canonical(truth, weights);

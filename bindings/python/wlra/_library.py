@@ -56,6 +56,8 @@ OPTIONS = {
     "folds": 16,
     "held_out_fold": 17,
     "offsets": 18,
+    # 19 is WLRA_OPTION_MISSING_NAN, the binding's own (OPTION_MISSING_NAN).
+    "mixed_precision": 20,
 }
 SOLVERS = {"auto": 0, "exact": 1, "sketch": 2, "shared_pcg": 3}
 INITS = {"svd": 0, "random": 1, "given": 2}

@@ -39,7 +39,7 @@ def _checked(X, estimator=None, **kwargs):
 # Constructor parameters that are options of wlra.fit, by the same name.
 _OPTIONS = ("ridge", "ridge_scaling", "max_iterations", "tolerance", "solver", "method", "init",
             "restarts", "seed", "threads", "sketch_size_factor", "regression_tolerance", "clip",
-            "adaptive_accuracy", "overrelaxation")
+            "adaptive_accuracy", "overrelaxation", "mixed_precision")
 
 
 def _na_as_nan(X):
@@ -63,7 +63,7 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         The rank k, at most min(n_samples, n_features).
     ridge, ridge_scaling, tolerance, seed, solver, method, init, restarts,
     threads, sketch_size_factor, regression_tolerance, clip,
-    adaptive_accuracy, overrelaxation :
+    adaptive_accuracy, overrelaxation, mixed_precision :
         Options of wlra.fit (the C API's WLRA_OPTION_*), with its defaults.
     max_iterations : int or None, default None
         None: the library's default (each start its method's default: 100
@@ -107,7 +107,7 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def __init__(self, n_components=2, *, ridge=0.0, ridge_scaling="uniform", max_iterations=None,
                  tolerance=1e-8, solver="auto", method="auto", init="svd", restarts=-1, seed=0,
                  threads=0, sketch_size_factor=4.0, regression_tolerance=1e-10, clip=0.0,
-                 adaptive_accuracy=1, overrelaxation=1.0, offsets="none", verbose=False):
+                 adaptive_accuracy=1, overrelaxation=1.0, mixed_precision=1, offsets="none", verbose=False):
         self.n_components = n_components
         self.ridge = ridge
         self.ridge_scaling = ridge_scaling
@@ -124,6 +124,7 @@ class WLRA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.clip = clip
         self.adaptive_accuracy = adaptive_accuracy
         self.overrelaxation = overrelaxation
+        self.mixed_precision = mixed_precision
         self.offsets = offsets
         self.verbose = verbose
 

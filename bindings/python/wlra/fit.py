@@ -552,7 +552,8 @@ def fit(M, W=None, *, rank, progress=None, start=None, verbose=False, **options)
     solver ("auto" | "exact" | "sketch" | "shared_pcg"), init ("svd" | "random" | "given"),
     ridge (0), threads (0 = all cores), sketch_size_factor (4),
     regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
-    overrelaxation (1 = off; in (0, 2)),
+    overrelaxation (1 = off; in (0, 2)), mixed_precision (1 = on: loose inner solves of
+    sparse SHARED_PCG gather float32 rows; 0 = float64 throughout),
     method ("auto" | "alternating" | "varpro" | "accelerated": the outer method),
     restarts (-1 = auto, the default: restarts around VarPro; 0 = off; r > 0: up to r further seeded random starts, stopping
     once the best objective has been reached twice).

@@ -12,7 +12,9 @@
   max_iterations = 1, tolerance = 2, seed = 3, solver = 4, init = 5, ridge = 6,
   threads = 7, sketch_size_factor = 8, regression_tolerance = 9, clip = 10,
   adaptive_accuracy = 11, overrelaxation = 12, method = 13, restarts = 14,
-  ridge_scaling = 15, folds = 16, held_out_fold = 17, offsets = 18
+  ridge_scaling = 15, folds = 16, held_out_fold = 17, offsets = 18,
+  # 19 is WLRA_OPTION_MISSING_NAN, the package's own (.wlra_option_missing_nan).
+  mixed_precision = 20
 )
 # WLRA_OPTION_MISSING_NAN (C ABI 1.4): the library reads NA / NaN in M as a
 # missing entry (weight 0) in place; wlra() and predict(newdata =) set it,
@@ -332,7 +334,8 @@ fit_result <- function(out, raised, call, data = NULL, names = list(NULL, NULL),
 #   solver ("auto", "exact", "sketch", "shared_pcg"), init ("svd", "random", "given"),
 #   ridge (0), threads (0 = all cores), sketch_size_factor (4),
 #   regression_tolerance (1e-10), clip (0 = off), adaptive_accuracy (1 = on),
-#   overrelaxation (1 = off; in (0, 2)),
+#   overrelaxation (1 = off; in (0, 2)), mixed_precision (1 = on: loose inner solves of
+#   sparse SHARED_PCG gather float32 rows; 0 = float64 throughout),
 #   method ("auto", "alternating", "varpro", "accelerated": the outer method),
 #   restarts (-1 = auto, the default: restarts around VarPro; 0 = off; r > 0: up to r further seeded random starts, until the
 #   best objective has been reached twice).

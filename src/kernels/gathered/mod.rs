@@ -52,7 +52,7 @@ fn tail(a: &[f64], b: &[f64], from: usize) -> f64 {
 }
 
 #[inline(always)]
-fn row(rows: &[f64], j: usize, k: usize) -> &[f64] {
+fn row<E>(rows: &[E], j: usize, k: usize) -> &[E] {
     &rows[j * k..(j + 1) * k]
 }
 
@@ -215,8 +215,8 @@ dispatched!(
     (out: &mut [f64], cols: &[usize], rows: &[f64], v: &[f64]) -> ()
 );
 dispatched!(
-    /// out += sum_p coef[p] y_cols[p].
-    add_rows, add_rows_wide, add_rows_body,
+    /// `add_rows` on 4 lanes.
+    add_rows_lanes, add_rows_wide, add_rows_body,
     (out: &mut [f64], coef: &[f64], cols: &[usize], rows: &[f64]) -> ()
 );
 dispatched!(
@@ -234,6 +234,17 @@ dispatched!(
     add_row_sums_lanes, add_row_sums_wide, add_row_sums_body,
     (sums: RowSums<'_>, c: &[f64], t: &[f64], cols: &[usize], rows: &[f64], x: &[f64]) -> ()
 );
+
+/// out += sum_p coef[p] y_cols[p]. Per entry 2k flops and one gathered row
+/// of k doubles read.
+pub fn add_rows(out: &mut [f64], coef: &[f64], cols: &[usize], rows: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::sums_cover(out.len()) && avx512::available() {
+        // SAFETY: available() checked the CPU.
+        return unsafe { avx512::add_rows(out, coef, cols, rows) };
+    }
+    add_rows_lanes(out, coef, cols, rows)
+}
 
 /// Whether the register-resident AVX-512 kernels take rank k here.
 #[cfg(target_arch = "x86_64")]
@@ -282,121 +293,66 @@ pub fn add_row_sums(
     add_row_sums_lanes(sums, c, t, cols, rows, x)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(len: usize, seed: usize) -> Vec<f64> {
-        (0..len)
-            .map(|i| (((i + seed) * 7919) % 101) as f64 / 50.0 - 1.0)
-            .collect()
-    }
-
-    #[test]
-    fn kernels_match_plain_sums() {
-        // k = 13 exercises the tails; 7 entries one group plus singles.
-        let k = 13;
-        let rows = sample(9 * k, 0);
-        let cols = [4usize, 0, 2, 8, 5, 1, 7];
-        let coef = [0.5, -1.5, 2.0, 0.25, -0.75, 1.0, 3.0];
-        let t = [1.0, 0.5, -2.0, 0.0, 1.5, -1.0, 0.25];
-        let v = sample(k, 3);
-        let y = |j: usize, d: usize| rows[j * k + d];
-        let mut fitted = vec![0.0; cols.len()];
-        row_dots(&mut fitted, &cols, &rows, &v);
-        for (p, &j) in cols.iter().enumerate() {
-            let expected: f64 = (0..k).map(|e| y(j, e) * v[e]).sum();
-            assert!((fitted[p] - expected).abs() < 1e-12);
-        }
-        let mut out = [
-            vec![0.0; k],
-            vec![0.0; k],
-            vec![0.0; k],
-            vec![0.0; k],
-            vec![0.0; k],
-        ];
-        add_rows(&mut out[0], &coef, &cols, &rows);
-        add_squares(&mut out[1], &coef, &cols, &rows);
-        add_projections(&mut out[2], &coef, &cols, &rows, &v);
-        let [_, _, _, rhs, product] = &mut out;
-        add_row_sums(RowSums { rhs, product }, &coef, &t, &cols, &rows, &v);
-        for d in 0..k {
-            let mut expected = [0.0; 5];
-            for ((&c, &tp), &j) in coef.iter().zip(&t).zip(&cols) {
-                let yv: f64 = (0..k).map(|e| y(j, e) * v[e]).sum();
-                expected[0] += c * y(j, d);
-                expected[1] += c * y(j, d) * y(j, d);
-                expected[2] += c * yv * y(j, d);
-                expected[3] += tp * y(j, d);
-                expected[4] += c * yv * y(j, d);
-            }
-            for (o, e) in out.iter().zip(expected) {
-                assert!((o[d] - e).abs() < 1e-12, "{} vs {e}", o[d]);
-            }
-        }
-    }
-
+/// Whether the float32-row kernels (`add_projections_narrow`,
+/// `add_row_sums_narrow`) run at their speed for rank k here: the AVX-512
+/// builds, which widen each row on load. Elsewhere they take the reference
+/// path (`widened`), which allocates; the solvers then read float64 rows.
+pub fn narrow_rows_fast(k: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn both_builds_give_the_same_bits() {
-        if !avx2::available() {
-            return;
-        }
-        for k in [1, 4, 8, 13, 64] {
-            let rows = sample(9 * k, 1);
-            let cols = [4usize, 0, 2, 8, 5, 1, 7];
-            let coef = [0.5, -1.5, 2.0, 0.25, -0.75, 1.0, 3.0];
-            let v = sample(k, 5);
-            let (mut wide, mut plain) = (sample(k, 2), sample(k, 2));
-            // SAFETY: available() checked the CPU.
-            unsafe { add_projections_wide(&mut wide, &coef, &cols, &rows, &v) };
-            add_projections_body::<Portable>(&mut plain, &coef, &cols, &rows, &v);
-            assert_eq!(wide, plain, "k = {k}");
-            let a = &rows[..k];
-            // SAFETY: as above.
-            assert_eq!(unsafe { dot_wide(a, &v) }, dot_body::<Portable>(a, &v));
-            let (mut wide, mut plain) = (sample(k, 2), sample(k, 2));
-            // SAFETY: as above.
-            unsafe { add_rows_wide(&mut wide, &coef, &cols, &rows) };
-            add_rows_body::<Portable>(&mut plain, &coef, &cols, &rows);
-            assert_eq!(wide, plain, "k = {k}");
-        }
+    if resident(k) {
+        return true;
     }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn resident_kernels_give_the_same_bits() {
-        if !avx512::available() {
-            return;
-        }
-        for k in [8, 16, 24, 64] {
-            let rows = sample(9 * k, 1);
-            let cols = [4usize, 0, 2, 8, 5, 1, 7];
-            let c = [0.5, -1.5, 2.0, 0.25, -0.75, 1.0, 3.0];
-            let t = [1.0, 0.5, -2.0, 0.0, 1.5, -1.0, 0.25];
-            let v = sample(k, 5);
-            let (mut fast, mut plain) = (sample(k, 2), sample(k, 2));
-            // SAFETY: available() checked the CPU.
-            unsafe { avx512::add_projections(&mut fast, &c, &cols, &rows, &v) };
-            add_projections_body::<Portable>(&mut plain, &c, &cols, &rows, &v);
-            assert_eq!(fast, plain, "k = {k}");
-            let (mut fast_rhs, mut fast_product) = (sample(k, 3), sample(k, 4));
-            let (mut rhs, mut product) = (fast_rhs.clone(), fast_product.clone());
-            // SAFETY: as above.
-            unsafe {
-                avx512::add_row_sums(&mut fast_rhs, &mut fast_product, &c, &t, &cols, &rows, &v)
-            };
-            let sums = RowSums {
-                rhs: &mut rhs,
-                product: &mut product,
-            };
-            add_row_sums_body::<Portable>(sums, &c, &t, &cols, &rows, &v);
-            assert_eq!((fast_rhs, fast_product), (rhs, product), "k = {k}");
-            let (mut fast, mut plain) = (vec![0.0; cols.len()], vec![0.0; cols.len()]);
-            // SAFETY: as above.
-            unsafe { avx512::row_dots(&mut fast, &cols, &rows, &v) };
-            row_dots_body::<Portable>(&mut plain, &cols, &rows, &v);
-            assert_eq!(fast, plain, "k = {k}");
-        }
-    }
+    let _ = k;
+    false
 }
+
+/// The reference for float32 rows: the rows `cols` picks, widened (exactly)
+/// in entry order, and their indices there (0, 1, ...). A float64 kernel over
+/// them performs the operations it would over the whole widened factor.
+fn widened(cols: &[usize], rows: &[f32], k: usize) -> (Vec<usize>, Vec<f64>) {
+    let picked = cols.iter().flat_map(|&j| row(rows, j, k));
+    (
+        (0..cols.len()).collect(),
+        picked.map(|&v| f64::from(v)).collect(),
+    )
+}
+
+/// `add_projections` over float32 rows (issue 29's mixed precision): the
+/// bits of `add_projections` over the widened factor, with half the bytes
+/// gathered.
+pub fn add_projections_narrow(
+    out: &mut [f64],
+    coef: &[f64],
+    cols: &[usize],
+    rows: &[f32],
+    v: &[f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if resident(out.len()) {
+        // SAFETY: resident() checked the CPU.
+        return unsafe { avx512::add_projections(out, coef, cols, rows, v) };
+    }
+    let (picked, wide) = widened(cols, rows, out.len());
+    add_projections_lanes(out, coef, &picked, &wide, v)
+}
+
+/// `add_row_sums` over float32 rows, as `add_projections_narrow`.
+pub fn add_row_sums_narrow(
+    sums: RowSums<'_>,
+    c: &[f64],
+    t: &[f64],
+    cols: &[usize],
+    rows: &[f32],
+    x: &[f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if resident(x.len()) {
+        // SAFETY: resident() checked the CPU.
+        return unsafe { avx512::add_row_sums(sums.rhs, sums.product, c, t, cols, rows, x) };
+    }
+    let (picked, wide) = widened(cols, rows, x.len());
+    add_row_sums_lanes(sums, c, t, &picked, &wide, x)
+}
+
+#[cfg(test)]
+mod tests;

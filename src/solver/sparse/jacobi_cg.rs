@@ -9,20 +9,28 @@
 //! G_i costs a third more per setup pass and measured slower overall on the
 //! implicit-feedback benchmark: 5.8 vs 6.8 inner iterations, 3.0 vs 3.5 s
 //! for 10 outer iterations.)
+//! While the driver's inner solves are loose, the passes may gather a
+//! float32 copy of Y's rows instead (`NarrowRows`: half the bytes, the
+//! same float64 sums).
 
 use super::exact::ExactRowScratch;
 use super::BaseSystem;
 use crate::error::Result;
 use crate::kernels::blocking::{fold_row_blocks_with, runs};
-use crate::kernels::gathered::{add_projections, add_row_sums, add_squares, dot, RowSums};
-use crate::kernels::transpose::{from_rows_contiguous_into, resize_reusing, rows_contiguous_into};
+use crate::kernels::gathered::{
+    add_projections, add_projections_narrow, add_row_sums, add_row_sums_narrow, add_squares, dot,
+    narrow_rows_fast, RowSums,
+};
+use crate::kernels::transpose::{
+    from_rows_contiguous_into, narrowed_into, resize_reusing, rows_contiguous_into,
+};
 use crate::kernels::workspaces::{Lent, Workspaces};
 use crate::memory::{checked_len, try_filled, try_reserve};
 use crate::problem::sparse::{SparseRow, SparseView};
-use crate::solver::half_step::MAX_INNER_ITERATIONS;
 use crate::solver::half_step::{
     finite_in_place, into_new_solution, HalfStep, InnerAccuracy, InnerMethod, Solved, SolverKind,
 };
+use crate::solver::half_step::{NarrowRows, MAX_INNER_ITERATIONS};
 use faer::{MatMut, MatRef, Par};
 use std::ops::Range;
 
@@ -32,6 +40,8 @@ use std::ops::Range;
 #[derive(Default)]
 pub struct JacobiCg {
     buffers: HalfStepBuffers,
+    /// Whether the last half-step read float32 rows of Y.
+    read_narrow: bool,
 }
 
 /// The buffers of a half-step that scale with the problem, kept from one
@@ -45,6 +55,9 @@ pub struct JacobiCg {
 pub struct HalfStepBuffers {
     /// Y's rows (lent to `BaseSystem::y_rows` during a half-step).
     y_rows: Vec<f64>,
+    /// The same rounded to float32, where a half-step reads them
+    /// (`NarrowRows`); empty until one does.
+    y_narrow: Vec<f32>,
     /// The warm start's rows.
     warm_rows: Vec<f64>,
     /// The solutions' rows.
@@ -76,8 +89,22 @@ impl InnerMethod for JacobiCg {
             tolerance: accuracy.tolerance,
             loose: accuracy.loose,
         };
-        let buffers = &mut self.buffers;
-        let solved = jacobi_cg_half_step(view, &base, step.warm_start, stop, step.par, buffers);
+        let mut y_narrow = std::mem::take(&mut self.buffers.y_narrow);
+        let narrow = narrow_rows(&base, accuracy.narrow, step.par, &mut y_narrow);
+        let solved = narrow.and_then(|narrow| {
+            self.read_narrow = narrow.products.is_some();
+            let buffers = &mut self.buffers;
+            jacobi_cg_half_step(
+                view,
+                &base,
+                step.warm_start,
+                stop,
+                step.par,
+                buffers,
+                narrow,
+            )
+        });
+        self.buffers.y_narrow = y_narrow;
         self.buffers.y_rows = base.y_rows;
         let work = solved?;
         from_rows_contiguous_into(&self.buffers.solutions, out.as_mut(), step.par);
@@ -87,6 +114,47 @@ impl InnerMethod for JacobiCg {
 
     fn release_kept(&mut self) {
         self.buffers = HalfStepBuffers::default();
+    }
+
+    fn read_narrow(&self) -> bool {
+        self.read_narrow
+    }
+}
+
+/// What the passes of a half-step asked to read `narrow` read: Y's rows
+/// rounded into `y_narrow`, where their kernels run at speed
+/// (`narrow_rows_fast`) and every entry is within float32's range; else
+/// the float64 rows.
+fn narrow_rows<'a>(
+    base: &BaseSystem,
+    narrow: NarrowRows,
+    par: Par,
+    y_narrow: &'a mut Vec<f32>,
+) -> Result<NarrowView<'a>> {
+    if !narrow.products || !narrow_rows_fast(base.rank()) {
+        return Ok(NarrowView::default());
+    }
+    Ok(match narrowed_into(&base.y_rows, par, y_narrow)? {
+        true => NarrowView::of(narrow, y_narrow),
+        false => NarrowView::default(),
+    })
+}
+
+/// The float32 rows of Y each pass of a half-step reads, where it reads
+/// them (`NarrowRows`); None: the pass reads `BaseSystem::y_rows`. The
+/// default: every pass in float64.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct NarrowView<'a> {
+    products: Option<&'a [f32]>,
+    residual: Option<&'a [f32]>,
+}
+
+impl<'a> NarrowView<'a> {
+    fn of(narrow: NarrowRows, rows: &'a [f32]) -> Self {
+        NarrowView {
+            products: narrow.products.then_some(rows),
+            residual: narrow.residual.then_some(rows),
+        }
     }
 }
 
@@ -138,9 +206,13 @@ fn apply_normal_matrix(
     c: &[f64],
     v: &[f64],
     out: &mut [f64],
+    narrow: Option<&[f32]>,
 ) {
     apply_base_gram(base, v, out);
-    add_projections(out, c, row.cols, &base.y_rows, v);
+    match narrow {
+        Some(rows) => add_projections_narrow(out, c, row.cols, rows, v),
+        None => add_projections(out, c, row.cols, &base.y_rows, v),
+    }
 }
 
 /// `out` = (w_default Y^T Y + ridge I) v.
@@ -180,15 +252,17 @@ pub struct Stopping {
 
 /// Solve every row of `view` as `stop` says, starting from `warm` when
 /// given, in `buffers` (the warm start's and the solutions' rows; the
-/// base system holds Y's). Leaves the solutions' rows in
-/// `buffers.solutions`; returns the iterations summed over rows.
-pub fn jacobi_cg_half_step(
+/// base system holds Y's, `narrow` their float32 copy where passes read
+/// it). Leaves the solutions' rows in `buffers.solutions`; returns the
+/// iterations summed over rows.
+pub(crate) fn jacobi_cg_half_step(
     view: &SparseView<'_>,
     base: &BaseSystem,
     warm: Option<MatRef<'_, f64>>,
     stop: Stopping,
     par: Par,
     buffers: &mut HalfStepBuffers,
+    narrow: NarrowView<'_>,
 ) -> Result<usize> {
     let (n, k, blocks) = (view.n_rows(), base.rank(), view.blocks());
     // Rows of the warm start and of the solutions are read and written
@@ -240,7 +314,7 @@ pub fn jacobi_cg_half_step(
                     None => cg.x.fill(0.0),
                 }
                 base.coefficients(&row, &mut cg.c, &mut cg.t)?;
-                match solve_row(base, &row, stop.tolerance, reduction, cg) {
+                match solve_row(base, &row, stop.tolerance, reduction, cg, narrow) {
                     Some(iterations) => {
                         work += iterations;
                         x.copy_from(MatRef::from_row_major_slice(&cg.x, 1, k));
@@ -273,6 +347,21 @@ fn rescale_start(cg: &mut CgScratch) {
     cg.product.iter_mut().for_each(|v| *v *= scale);
 }
 
+/// b_i into `cg.rhs` and G_i x0 into `cg.product`, x0 = `cg.x`: one pass
+/// over the row's gathered rows, float32 ones where `narrow` holds them.
+fn row_sums(base: &BaseSystem, row: &SparseRow<'_>, cg: &mut CgScratch, narrow: Option<&[f32]>) {
+    cg.rhs.copy_from_slice(&base.rhs);
+    apply_base_gram(base, &cg.x, &mut cg.product);
+    let sums = RowSums {
+        rhs: &mut cg.rhs,
+        product: &mut cg.product,
+    };
+    match narrow {
+        Some(rows) => add_row_sums_narrow(sums, &cg.c, &cg.t, row.cols, rows, &cg.x),
+        None => add_row_sums(sums, &cg.c, &cg.t, row.cols, &base.y_rows, &cg.x),
+    }
+}
+
 /// CG from `cg.x` on G_i x = b_i, preconditioned by a diagonal, until the
 /// residual is within `tol` of b_i or `reduction` of the first residual:
 /// the iterations taken, or None if G_i's diagonal is not positive (the row
@@ -284,14 +373,9 @@ fn solve_row(
     tol: f64,
     reduction: f64,
     cg: &mut CgScratch,
+    narrow: NarrowView<'_>,
 ) -> Option<usize> {
-    cg.rhs.copy_from_slice(&base.rhs);
-    apply_base_gram(base, &cg.x, &mut cg.product);
-    let sums = RowSums {
-        rhs: &mut cg.rhs,
-        product: &mut cg.product,
-    };
-    add_row_sums(sums, &cg.c, &cg.t, row.cols, &base.y_rows, &cg.x);
+    row_sums(base, row, cg, narrow.residual);
     // The preconditioner's inverse: multiplies in the loop, not divisions.
     match &base.inverse_diagonal {
         Some(inverse) => cg.inverse.copy_from_slice(inverse),
@@ -325,7 +409,14 @@ fn solve_row(
     let target = (tol * reference).max(reduction * gamma.sqrt());
     let mut iterations = 0;
     while iterations < MAX_INNER_ITERATIONS && gamma.sqrt() > target {
-        apply_normal_matrix(base, row, &cg.c, &cg.direction, &mut cg.product);
+        apply_normal_matrix(
+            base,
+            row,
+            &cg.c,
+            &cg.direction,
+            &mut cg.product,
+            narrow.products,
+        );
         let curvature = dot(&cg.direction, &cg.product);
         // Exact arithmetic keeps this positive; rounding at convergence may not.
         if curvature.is_nan() || curvature <= 0.0 {
