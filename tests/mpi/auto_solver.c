@@ -15,7 +15,9 @@
  *                           bit (accelerated alternation's product to 1e-9:
  *                           it compares objectives summed in another order).
  *                           Each rank's solver alone would choose on its
- *                           own rows and inner iterations. */
+ *                           own rows and inner iterations. A rank with rows
+ *                           reads float32 rows in the half-steps wlra_fit
+ *                           does (WLRA_INFO_NARROW_HALF_STEPS). */
 #include "check.h"
 #include "wlra_mpi.h"
 #include <math.h>
@@ -130,6 +132,15 @@ static void compare(int csr, int method, int rank, int size) {
     CHECK(solver == single_solver, "%s: solver used %g, wlra_fit's %g", name, solver, single_solver);
     CHECK(inner == single_inner, "%s: inner iterations %.17g, wlra_fit's %.17g", name, inner,
           single_inner);
+    /* Mixed precision (rank 48 is one the float32 kernels take, CSR): a
+     * rank with rows reads float32 rows in the half-steps wlra_fit does. */
+    double narrow = -1, single_narrow = -1;
+    wlra_get_info(distributed, WLRA_INFO_NARROW_HALF_STEPS, &narrow);
+    wlra_get_info(single, WLRA_INFO_NARROW_HALF_STEPS, &single_narrow);
+    if (n_local > 0)
+        CHECK(narrow == single_narrow, "%s: %g half-steps read float32 rows, wlra_fit's %g", name,
+              narrow, single_narrow);
+    if (!csr) CHECK(single_narrow == 0, "%s: dense input read float32 rows (%g)", name, single_narrow);
     double *u = malloc(sizeof(double) * N * K), *v = malloc(sizeof(double) * M * K);
     double *su = malloc(sizeof(double) * N * K), *sv = malloc(sizeof(double) * M * K);
     gathered_factors(distributed, n_local, size, u, v);
@@ -154,9 +165,9 @@ static void compare(int csr, int method, int rank, int size) {
         const unsigned char *bytes = (const unsigned char *)u;
         for (size_t e = 0; e < sizeof(double) * N * K; e++) digest = (digest ^ bytes[e]) * 1099511628211ull;
         printf("%s %s on %d ranks: solver %g (wlra_fit's %g), inner iterations %.17g (%.17g), "
-               "U V^T off by %.3g of %.3g%s, digest %016llx\n",
-               csr ? "csr" : "dense", name, size, solver, single_solver, inner, single_inner, gap,
-               scale, same ? ", factors bitwise identical" : "", digest);
+               "float32 half-steps %g (%g), U V^T off by %.3g of %.3g%s, digest %016llx\n",
+               csr ? "csr" : "dense", name, size, solver, single_solver, inner, single_inner, narrow,
+               single_narrow, gap, scale, same ? ", factors bitwise identical" : "", digest);
     }
     free(u);
     free(v);
