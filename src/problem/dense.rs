@@ -18,15 +18,16 @@
 
 use crate::error::Result;
 use crate::kernels::blocking::{
-    block_list, blocks, map_blocks_with, runs, stack_rows, COL_BLOCK, ROW_BLOCK,
+    block_list, blocks, map_blocks_with, stack_rows, COL_BLOCK, ROW_BLOCK,
 };
 use crate::kernels::transpose::copy_to_rows;
-use crate::kernels::workspaces::Workspaces;
 use crate::memory::{try_filled, try_zeros};
 use crate::scaling::{Multiplier, Scale};
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, Mat, MatMut, MatRef, Par};
 use std::ops::Range;
+
+mod residual;
 
 #[derive(Clone, Copy)]
 pub struct DenseProblem<'a> {
@@ -433,62 +434,5 @@ impl<'a> DenseProblem<'a> {
         };
         self.weighted_data_block(rows.clone(), cols, block.as_mut());
         matmul(out, accum, block.as_ref(), xc, 1.0, Par::Seq);
-    }
-
-    /// sum_ij W_ij (M_ij - (U V^T)_ij)^2. Flops: 2 n m k + 3 n m.
-    /// Partial sums per row block are added in block order (deterministic).
-    /// Extra memory: one ROW_BLOCK x COL_BLOCK block per thread, kept.
-    pub(crate) fn weighted_residual(
-        &self,
-        u: MatRef<'_, f64>,
-        v: MatRef<'_, f64>,
-        par: Par,
-        kept: &Workspaces<(usize, usize), Mat<f64>>,
-    ) -> Result<f64> {
-        let (n, m) = (self.n_rows(), self.n_cols());
-        let (sw, sm) = (self.scale.weights(), self.scale.values());
-        let row_blocks = block_list(n, ROW_BLOCK)?;
-        let (rb, cb) = (ROW_BLOCK.min(n), COL_BLOCK.min(m));
-        let make = || try_zeros(rb, cb, "a block of the residual");
-        kept.stock((rb, cb), runs(par, row_blocks.len()), make)?;
-        let workspace = || kept.lend((rb, cb), make);
-        let partial = map_blocks_with(par, &row_blocks, workspace, |residual, rows| {
-            let mut residual = residual.as_mut().subrows_mut(0, rows.len());
-            let mut sum = 0.0;
-            for cols in blocks(m, COL_BLOCK) {
-                let mut r = residual.as_mut().subcols_mut(0, cols.len());
-                r.copy_from(self.data_block(rows.clone(), cols.clone()));
-                if !sm.is_one() {
-                    zip!(r.as_mut()).for_each(|unzip!(e)| *e = sm.apply_saturating(*e));
-                }
-                if let Some(shift) = self.shift {
-                    for (c, j) in cols.clone().enumerate() {
-                        r.as_mut()
-                            .col_mut(c)
-                            .iter_mut()
-                            .for_each(|e| *e -= shift[j]);
-                    }
-                }
-                let ub = u.subrows(rows.start, rows.len());
-                let vb = v.subrows(cols.start, cols.len());
-                matmul(r.as_mut(), Accum::Add, ub, vb.transpose(), -1.0, Par::Seq);
-                // A missing entry's residual is NaN (from M's NaN): weight 0.
-                let skip = |e: f64| self.missing && e.is_nan();
-                match self.weights_block(rows.clone(), cols.clone()) {
-                    Some(w) => zip!(r.as_ref(), w).for_each(|unzip!(e, w)| {
-                        if !skip(*e) {
-                            sum += sw.apply(*w) * *e * *e
-                        }
-                    }),
-                    None => zip!(r.as_ref()).for_each(|unzip!(e)| {
-                        if !skip(*e) {
-                            sum += *e * *e
-                        }
-                    }),
-                }
-            }
-            Ok(sum)
-        })?;
-        Ok(partial.iter().sum())
     }
 }
