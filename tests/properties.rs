@@ -2010,6 +2010,19 @@ struct ThreadsCase {
     init: i32,
 }
 
+/// A case's method, solver, offsets and start, one start, six iterations:
+/// the fits the thread and layout properties compare.
+fn short_fit(method: i32, solver: i32, offsets: i32, init: i32) -> [(i32, f64); 6] {
+    [
+        (WLRA_OPTION_METHOD, method as f64),
+        (WLRA_OPTION_SOLVER, solver as f64),
+        (WLRA_OPTION_OFFSETS, offsets as f64),
+        (WLRA_OPTION_INIT, init as f64),
+        (WLRA_OPTION_RESTARTS, 0.0),
+        (WLRA_OPTION_MAX_ITERATIONS, 6.0),
+    ]
+}
+
 #[test]
 fn one_two_and_three_threads_give_the_same_bits() {
     // Problems past one row block (128 rows, kernels::blocking) too, so the
@@ -2044,15 +2057,13 @@ fn one_two_and_three_threads_give_the_same_bits() {
             let run =
                 |threads: usize| -> Result<(Snapshot, Result<Vec<u64>, Status>), TestCaseError> {
                     let mut s = Session::new(case.api, d.k);
-                    s.set_all(&[
-                        (WLRA_OPTION_THREADS, threads as f64),
-                        (WLRA_OPTION_METHOD, case.method as f64),
-                        (WLRA_OPTION_SOLVER, case.solver as f64),
-                        (WLRA_OPTION_OFFSETS, case.offsets as f64),
-                        (WLRA_OPTION_INIT, case.init as f64),
-                        (WLRA_OPTION_RESTARTS, 0.0),
-                        (WLRA_OPTION_MAX_ITERATIONS, 6.0),
-                    ]);
+                    s.set_all(&[(WLRA_OPTION_THREADS, threads as f64)]);
+                    s.set_all(&short_fit(
+                        case.method,
+                        case.solver,
+                        case.offsets,
+                        case.init,
+                    ));
                     s.fit_data(&d, case.input, (1.0, 1.0)).map_err(|st| {
                         fail(format!("{threads} threads: status {st} {}", s.last_error()))
                     })?;
@@ -2133,15 +2144,13 @@ fn row_major_and_column_major_input_give_the_same_fit() {
             let d = data(case.shape, false);
             let run = |api: Api| -> Result<LayoutFit, TestCaseError> {
                 let mut s = Session::new(api, d.k);
-                s.set_all(&[
-                    (WLRA_OPTION_THREADS, 2.0),
-                    (WLRA_OPTION_METHOD, case.method as f64),
-                    (WLRA_OPTION_SOLVER, case.solver as f64),
-                    (WLRA_OPTION_OFFSETS, case.offsets as f64),
-                    (WLRA_OPTION_INIT, case.init as f64),
-                    (WLRA_OPTION_RESTARTS, 0.0),
-                    (WLRA_OPTION_MAX_ITERATIONS, 6.0),
-                ]);
+                s.set_all(&[(WLRA_OPTION_THREADS, 2.0)]);
+                s.set_all(&short_fit(
+                    case.method,
+                    case.solver,
+                    case.offsets,
+                    case.init,
+                ));
                 s.fit_data(&d, case.input, (1.0, 1.0))
                     .map_err(|st| fail(format!("{api:?}: status {st} {}", s.last_error())))?;
                 let (m_rows, w_rows) = fold_in_rows(&d, case.input, (1.0, 1.0));

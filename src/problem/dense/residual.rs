@@ -129,147 +129,135 @@ impl DenseProblem<'_> {
                 t
             }
         };
-        let weight = |r: usize, c: usize| weights.map_or(1.0, |w| sw.apply(w[(r, c)]));
         // The common case (data of moderate magnitude, nothing shifted or
         // missing) as plain arithmetic on slices, the same bits as `term`.
         let plain = unit && sw.is_one() && shift.is_none() && !missing;
-        let terms = Terms {
-            term,
-            weight,
-            sw,
-            plain,
+        let terms = Terms { term, sw, plain };
+        let tile = Tile {
+            data,
+            weights,
+            negated,
         };
         if negated.row_stride() == 1 {
-            by_columns(data, weights, negated, sums, &terms);
+            terms.by_columns(&tile, sums);
         } else {
-            by_rows(data, weights, negated, sums, &terms);
+            terms.by_rows(&tile, sums);
         }
     }
 }
 
+/// One tile: the caller's M and W, and -f, rows x cols each.
+struct Tile<'a> {
+    data: MatRef<'a, f64>,
+    weights: Option<MatRef<'a, f64>>,
+    negated: MatRef<'a, f64>,
+}
+
+impl<'a> Tile<'a> {
+    /// Rows `first..first + ROWS_TOGETHER` of -f, M and W as slices, where
+    /// every one is contiguous.
+    fn row_slices(&self, first: usize) -> Option<[RowSlices<'a>; ROWS_TOGETHER]> {
+        let mut rows = [(&[][..], &[][..], None); ROWS_TOGETHER];
+        for (t, row) in rows.iter_mut().enumerate() {
+            let r = first + t;
+            let w = match self.weights {
+                Some(w) => Some(row_slice(w, r)?),
+                None => None,
+            };
+            *row = (row_slice(self.negated, r)?, row_slice(self.data, r)?, w);
+        }
+        Some(rows)
+    }
+}
+
+/// -f, M and W of one row.
+type RowSlices<'a> = (&'a [f64], &'a [f64], Option<&'a [f64]>);
+
 /// The share of one entry: `term(w, m, c, -f)` with the solvers' weight
-/// `w`, or `weight(r, c)` read from the block; `plain` where both reduce
-/// to w (m - f)^2 on the caller's values.
-struct Terms<T, W> {
+/// `w` (W times `sw`, 1 without weights); `plain` where it reduces to
+/// w (m - f)^2 on the caller's values.
+struct Terms<T> {
     term: T,
-    weight: W,
     sw: Multiplier,
     plain: bool,
 }
 
-/// Column by column, each column's entries added to their rows' sums.
-fn by_columns<T, W>(
-    data: MatRef<'_, f64>,
-    weights: Option<MatRef<'_, f64>>,
-    negated: MatRef<'_, f64>,
-    sums: &mut [f64],
-    terms: &Terms<T, W>,
-) where
-    T: Fn(f64, f64, usize, f64) -> f64,
-    W: Fn(usize, usize) -> f64,
-{
-    let Terms {
-        term,
-        weight,
-        sw,
-        plain,
-    } = terms;
-    for c in 0..negated.ncols() {
-        let f = negated
-            .col(c)
-            .try_as_col_major()
-            .expect("a column-major block");
-        let f = f.as_slice();
-        let m = data.col(c).try_as_col_major().map(|m| m.as_slice());
-        let w = weights.map(|w| w.col(c).try_as_col_major().map(|w| w.as_slice()));
-        match (m, w) {
-            (Some(m), Some(Some(w))) if *plain => {
-                let entries = sums.iter_mut().zip(w).zip(m.iter().zip(f));
-                entries.for_each(|((s, &w), (&m, &f))| {
-                    let e = m + f;
-                    *s += w * e * e;
-                });
-            }
-            (Some(m), None) if *plain => {
-                let entries = sums.iter_mut().zip(m.iter().zip(f));
-                entries.for_each(|(s, (&m, &f))| {
-                    let e = m + f;
-                    *s += 1.0 * e * e;
-                });
-            }
-            (Some(m), Some(Some(w))) => {
-                for (r, s) in sums.iter_mut().enumerate() {
-                    *s += term(sw.apply(w[r]), m[r], c, f[r]);
+impl<T: Fn(f64, f64, usize, f64) -> f64> Terms<T> {
+    /// The solvers' weight of the tile's entry (r, c).
+    fn weight(&self, tile: &Tile<'_>, r: usize, c: usize) -> f64 {
+        tile.weights.map_or(1.0, |w| self.sw.apply(w[(r, c)]))
+    }
+
+    /// Column by column, each column's entries added to their rows' sums.
+    fn by_columns(&self, tile: &Tile<'_>, sums: &mut [f64]) {
+        let (term, sw) = (&self.term, self.sw);
+        for c in 0..tile.negated.ncols() {
+            let f = column(tile.negated, c).expect("a column-major tile");
+            let m = column(tile.data, c);
+            let w = tile.weights.map(|w| column(w, c));
+            match (m, w) {
+                (Some(m), Some(Some(w))) if self.plain => {
+                    let entries = sums.iter_mut().zip(w).zip(m.iter().zip(f));
+                    entries.for_each(|((s, &w), (&m, &f))| {
+                        let e = m + f;
+                        *s += w * e * e;
+                    });
                 }
-            }
-            _ => {
-                for (r, s) in sums.iter_mut().enumerate() {
-                    *s += term(weight(r, c), data[(r, c)], c, f[r]);
+                (Some(m), None) if self.plain => {
+                    let entries = sums.iter_mut().zip(m.iter().zip(f));
+                    entries.for_each(|(s, (&m, &f))| {
+                        let e = m + f;
+                        *s += 1.0 * e * e;
+                    });
+                }
+                (Some(m), Some(Some(w))) => {
+                    for (r, s) in sums.iter_mut().enumerate() {
+                        *s += term(sw.apply(w[r]), m[r], c, f[r]);
+                    }
+                }
+                _ => {
+                    for (r, s) in sums.iter_mut().enumerate() {
+                        *s += term(self.weight(tile, r, c), tile.data[(r, c)], c, f[r]);
+                    }
                 }
             }
         }
     }
-}
 
-/// ROWS_TOGETHER rows at a time, each row's entries in column order.
-fn by_rows<T, W>(
-    data: MatRef<'_, f64>,
-    weights: Option<MatRef<'_, f64>>,
-    negated: MatRef<'_, f64>,
-    sums: &mut [f64],
-    terms: &Terms<T, W>,
-) where
-    T: Fn(f64, f64, usize, f64) -> f64,
-    W: Fn(usize, usize) -> f64,
-{
-    let Terms {
-        term, weight, sw, ..
-    } = terms;
-    let cols = negated.ncols();
-    let mut done = 0;
-    while done + ROWS_TOGETHER <= sums.len() {
-        let Some(rows) = row_slices(data, weights, negated, done) else {
-            break;
-        };
-        let together = &mut sums[done..done + ROWS_TOGETHER];
-        for c in 0..cols {
-            for (s, (f, m, w)) in together.iter_mut().zip(&rows) {
-                *s += term(w.map_or(1.0, |w| sw.apply(w[c])), m[c], c, f[c]);
+    /// ROWS_TOGETHER rows at a time, each row's entries in column order.
+    fn by_rows(&self, tile: &Tile<'_>, sums: &mut [f64]) {
+        let (term, sw) = (&self.term, self.sw);
+        let cols = tile.negated.ncols();
+        let mut done = 0;
+        while done + ROWS_TOGETHER <= sums.len() {
+            let Some(rows) = tile.row_slices(done) else {
+                break;
+            };
+            let together = &mut sums[done..done + ROWS_TOGETHER];
+            for c in 0..cols {
+                for (s, (f, m, w)) in together.iter_mut().zip(&rows) {
+                    *s += term(w.map_or(1.0, |w| sw.apply(w[c])), m[c], c, f[c]);
+                }
+            }
+            done += ROWS_TOGETHER;
+        }
+        for (r, s) in sums.iter_mut().enumerate().skip(done) {
+            for c in 0..cols {
+                let (w, m) = (self.weight(tile, r, c), tile.data[(r, c)]);
+                *s += term(w, m, c, tile.negated[(r, c)]);
             }
         }
-        done += ROWS_TOGETHER;
     }
-    for (r, s) in sums.iter_mut().enumerate().skip(done) {
-        for c in 0..cols {
-            *s += term(weight(r, c), data[(r, c)], c, negated[(r, c)]);
-        }
-    }
-}
-
-/// Rows `first..first + ROWS_TOGETHER` of -f, M and W as slices, where
-/// every one is contiguous.
-type RowSlices<'a> = (&'a [f64], &'a [f64], Option<&'a [f64]>);
-fn row_slices<'a>(
-    data: MatRef<'a, f64>,
-    weights: Option<MatRef<'a, f64>>,
-    negated: MatRef<'a, f64>,
-    first: usize,
-) -> Option<[RowSlices<'a>; ROWS_TOGETHER]> {
-    let mut rows = [(&[][..], &[][..], None); ROWS_TOGETHER];
-    for (t, row) in rows.iter_mut().enumerate() {
-        let r = first + t;
-        let w = match weights {
-            Some(w) => Some(row_slice(w, r)?),
-            None => None,
-        };
-        *row = (row_slice(negated, r)?, row_slice(data, r)?, w);
-    }
-    Some(rows)
 }
 
 /// Row r of x as a slice, where its entries are contiguous.
 fn row_slice<'a>(x: MatRef<'a, f64>, r: usize) -> Option<&'a [f64]> {
     x.row(r).try_as_row_major().map(|x| x.as_slice())
+}
+
+/// Column c of x as a slice, where its entries are contiguous.
+fn column<'a>(x: MatRef<'a, f64>, c: usize) -> Option<&'a [f64]> {
+    x.col(c).try_as_col_major().map(|x| x.as_slice())
 }
 
 #[cfg(test)]
