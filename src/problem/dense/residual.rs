@@ -1,13 +1,13 @@
-//! The dense objective's pass: sum_ij W_ij (M_ij - (U V^T)_ij)^2, block by
-//! block (no n x m temporary).
+//! The dense objective's pass: sum_ij W_ij (M_ij - (U V^T)_ij)^2, tile by
+//! tile (no n x m temporary).
 //!
 //! Each row's share is summed along the row in column order, whatever the
-//! memory order of W and M: column-major blocks add a column to all the
-//! block's row sums at once (one vector lane per row), row-major blocks run
+//! memory order of W and M: column-major tiles add a column to all the
+//! tile's row sums at once (one vector lane per row), row-major tiles run
 //! four rows side by side. Either way no running sum waits on the one
 //! before it, and every layout, W = None and NaN read as missing give the
-//! same bits. The row sums are added in row order within a block, the
-//! blocks' totals in block order: the same on any number of threads.
+//! same bits. The row sums are added in row order within fixed 512-row
+//! tasks, the tasks' totals in order: the same on any number of threads.
 
 use super::DenseProblem;
 use crate::error::Result;
