@@ -215,6 +215,11 @@ impl<T: Fn(f64, f64, usize, f64) -> f64> Terms<T> {
                         *s += term(sw.apply(w[r]), m[r], c, f[r]);
                     }
                 }
+                (Some(m), None) => {
+                    for (r, s) in sums.iter_mut().enumerate() {
+                        *s += term(1.0, m[r], c, f[r]);
+                    }
+                }
                 _ => {
                     for (r, s) in sums.iter_mut().enumerate() {
                         *s += term(self.weight(tile, r, c), tile.data[(r, c)], c, f[r]);
