@@ -66,6 +66,9 @@ pub mod internals {
     /// Testing only: (matrix-free VarPro steps, their CG iterations) of
     /// the fits run from the calling thread so far.
     pub use crate::outer::varpro::cg_tally as matrix_free_cg_tally;
+    /// Benchmarks and tests: accepted VarPro steps on Newton's model of the
+    /// fits run from the calling thread so far.
+    pub use crate::outer::varpro::newton_tally as varpro_newton_tally;
     pub use crate::outer::varpro::parts::{process_cpu_seconds, step_parts, Part as VarProPart};
     /// Benchmarks only: dense VarPro damping trials of the fits run from
     /// the calling thread so far.

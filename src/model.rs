@@ -113,6 +113,14 @@ impl Model {
         self.options.varpro_matrix_free = on;
     }
 
+    /// Testing only (not in the C ABI): VarPro keeps Gauss-Newton's model
+    /// throughout, never switching to Newton's, so a test can compare the
+    /// two (tests/varpro_newton.rs).
+    #[doc(hidden)]
+    pub fn force_gauss_newton_varpro(&mut self, on: bool) {
+        self.options.varpro_gauss_newton_only = on;
+    }
+
     /// Called after every completed iteration; returning false cancels.
     pub fn set_progress(&mut self, progress: Option<ProgressCallback>) {
         self.progress = progress;

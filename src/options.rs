@@ -75,6 +75,11 @@ pub struct Options {
     /// system would fit, so tests can compare the two paths.
     #[doc(hidden)]
     pub varpro_matrix_free: bool,
+    /// Testing only (`Model::force_gauss_newton_varpro`, not in the C
+    /// ABI): VarPro keeps Gauss-Newton's model throughout, never Newton's
+    /// (`outer::varpro::newton`), so tests can compare the two.
+    #[doc(hidden)]
+    pub varpro_gauss_newton_only: bool,
 }
 
 impl Default for Options {
@@ -102,6 +107,7 @@ impl Default for Options {
             missing_nan: false,
             mixed_precision: true,
             varpro_matrix_free: false,
+            varpro_gauss_newton_only: false,
         }
     }
 }

@@ -23,7 +23,7 @@ pub struct Step {
     pub predicted: f64,
 }
 
-fn mean_diagonal(model: &Model, dim: usize) -> f64 {
+pub fn mean_diagonal(model: &Model, dim: usize) -> f64 {
     let mean = (0..dim).map(|i| model.entry(i, i)).sum::<f64>() / dim as f64;
     if mean.is_finite() && mean > 0.0 {
         mean
@@ -121,6 +121,22 @@ impl DampedMatrix {
         }
         Ok(&mut self.data)
     }
+
+    /// rhs <- A^-1 rhs for the dim x dim matrix whose Cholesky factor the
+    /// last trial left here. Flops: 2 dim^2.
+    pub fn solve(&self, dim: usize, rhs: &mut [f64]) -> crate::error::Result<()> {
+        let scratch = llt::solve::solve_in_place_scratch::<f64>(dim, 1, Par::Seq);
+        let mut buffer = MemBuffer::try_new(scratch)
+            .map_err(|_| crate::error::Error::OutOfMemory("VarPro's Cholesky workspace".into()))?;
+        llt::solve::solve_in_place_with_conj(
+            MatRef::from_column_major_slice(&self.data, dim, dim),
+            Conj::No,
+            MatMut::from_column_major_slice_mut(rhs, dim, 1),
+            Par::Seq,
+            MemStack::new(&mut buffer),
+        );
+        Ok(())
+    }
 }
 
 /// The step at damping `lambda`; None when the damped matrix is not
@@ -141,17 +157,8 @@ pub fn damped_step(
     if !cholesky_in_place(data, dim)? {
         return Ok(None);
     }
-    let mut buffer =
-        MemBuffer::try_new(llt::solve::solve_in_place_scratch::<f64>(dim, 1, Par::Seq))
-            .map_err(|_| crate::error::Error::OutOfMemory("VarPro's Cholesky workspace".into()))?;
     let mut delta: Vec<f64> = model.gradient.iter().map(|g| -g).collect();
-    llt::solve::solve_in_place_with_conj(
-        MatRef::from_column_major_slice(data, dim, dim),
-        Conj::No,
-        MatMut::from_column_major_slice_mut(&mut delta, dim, 1),
-        Par::Seq,
-        MemStack::new(&mut buffer),
-    );
+    matrix.solve(dim, &mut delta)?;
     if let Some(x) = gauge {
         project_out_gauge(&mut delta, x, p, k);
     }

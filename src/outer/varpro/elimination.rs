@@ -28,6 +28,9 @@ pub struct Elimination {
     pub projected: Vec<f64>,
     /// f(X, Y(X)) = sum w r^2 + ridge (||X||^2 + ||Y||^2).
     pub objective: f64,
+    /// Per eliminated row, G_e^+ (k x k, by columns) when asked for
+    /// (`eliminate_keeping_inverses`: Newton's model reads it); else empty.
+    pub inverses: Vec<f64>,
 }
 
 #[inline(always)]
@@ -55,6 +58,7 @@ struct Block {
     y: Vec<f64>,
     projected: Vec<f64>,
     objective: f64,
+    inverses: Vec<f64>,
 }
 
 /// Row e's G^+ (k x k, by columns, into `inverse`) and y_e (into `y`;
@@ -222,27 +226,35 @@ fn project_row_fixed<const K: usize>(
     sum
 }
 
+/// The row's G^+ in the weights' own unit, into `kept`: G was formed in
+/// the row's unit (a power of two, so this is exact).
+fn in_weight_unit(kept: &mut [f64], inverse: &[f64], unit: Multiplier) {
+    kept.iter_mut()
+        .zip(inverse)
+        .for_each(|(o, v)| *o = unit.apply(*v));
+}
+
 /// One block of eliminated rows.
 fn eliminate_block(
-    obs: &Observed,
-    x: &[f64],
-    k: usize,
-    ridge: f64,
+    cx: &Rows<'_>,
     rows: std::ops::Range<usize>,
+    keep_inverses: bool,
     solver: &mut SpdSolver,
 ) -> Result<Block> {
+    let Rows { obs, k, ridge, .. } = *cx;
     let entries = obs.ptr[rows.start]..obs.ptr[rows.end];
     let what = "a block of VarPro's eliminated rows";
+    let kept = if keep_inverses { rows.len() } else { 0 };
     let mut out = Block {
         y: try_filled(checked_len(rows.len(), k, what)?, 0.0, what)?,
         projected: try_filled(checked_len(entries.len(), k, what)?, 0.0, what)?,
         objective: 0.0,
+        inverses: try_filled(checked_len(kept, k * k, what)?, 0.0, what)?,
     };
     // k is unbounded on the matrix-free path: reserved like the rest.
     let scratch = "an eliminated row's k x k scratch";
     let mut inverse = try_filled(checked_len(k, k, scratch)?, 0.0, scratch)?;
     let mut rhs = try_filled(k, 0.0, scratch)?;
-    let cx = Rows { obs, x, k, ridge };
     let block = vectorized(
         #[inline(always)]
         || -> Result<()> {
@@ -251,18 +263,18 @@ fn eliminate_block(
                 let y = &mut out.y[r * k..(r + 1) * k];
                 let inv = &mut inverse[..];
                 let solved = match k {
-                    1 => solve_row_fixed::<1>(&cx, e, unit, inv, y),
-                    2 => solve_row_fixed::<2>(&cx, e, unit, inv, y),
-                    3 => solve_row_fixed::<3>(&cx, e, unit, inv, y),
-                    4 => solve_row_fixed::<4>(&cx, e, unit, inv, y),
-                    5 => solve_row_fixed::<5>(&cx, e, unit, inv, y),
-                    6 => solve_row_fixed::<6>(&cx, e, unit, inv, y),
-                    7 => solve_row_fixed::<7>(&cx, e, unit, inv, y),
-                    8 => solve_row_fixed::<8>(&cx, e, unit, inv, y),
+                    1 => solve_row_fixed::<1>(cx, e, unit, inv, y),
+                    2 => solve_row_fixed::<2>(cx, e, unit, inv, y),
+                    3 => solve_row_fixed::<3>(cx, e, unit, inv, y),
+                    4 => solve_row_fixed::<4>(cx, e, unit, inv, y),
+                    5 => solve_row_fixed::<5>(cx, e, unit, inv, y),
+                    6 => solve_row_fixed::<6>(cx, e, unit, inv, y),
+                    7 => solve_row_fixed::<7>(cx, e, unit, inv, y),
+                    8 => solve_row_fixed::<8>(cx, e, unit, inv, y),
                     _ => false,
                 };
                 if !solved {
-                    solve_row(&cx, e, unit, solver, inv, &mut rhs, y)?;
+                    solve_row(cx, e, unit, solver, inv, &mut rhs, y)?;
                 }
                 // A G so close to 0 that G^-1 (or y) overflows is
                 // numerically singular: the row gets the minimum-norm answer
@@ -273,20 +285,23 @@ fn eliminate_block(
                     inv.fill(0.0);
                     y.fill(0.0);
                 }
+                if keep_inverses {
+                    in_weight_unit(&mut out.inverses[r * k * k..(r + 1) * k * k], inv, unit);
+                }
                 let row = obs.row(e);
                 let from = (row.start - entries.start) * k;
                 let projected = &mut out.projected[from..from + row.len() * k];
                 let (inv, y) = (&inverse[..], &*y);
                 let residuals = match k {
-                    1 => project_row_fixed::<1>(&cx, e, unit, inv, y, projected),
-                    2 => project_row_fixed::<2>(&cx, e, unit, inv, y, projected),
-                    3 => project_row_fixed::<3>(&cx, e, unit, inv, y, projected),
-                    4 => project_row_fixed::<4>(&cx, e, unit, inv, y, projected),
-                    5 => project_row_fixed::<5>(&cx, e, unit, inv, y, projected),
-                    6 => project_row_fixed::<6>(&cx, e, unit, inv, y, projected),
-                    7 => project_row_fixed::<7>(&cx, e, unit, inv, y, projected),
-                    8 => project_row_fixed::<8>(&cx, e, unit, inv, y, projected),
-                    _ => project_row(&cx, e, unit, inv, y, projected),
+                    1 => project_row_fixed::<1>(cx, e, unit, inv, y, projected),
+                    2 => project_row_fixed::<2>(cx, e, unit, inv, y, projected),
+                    3 => project_row_fixed::<3>(cx, e, unit, inv, y, projected),
+                    4 => project_row_fixed::<4>(cx, e, unit, inv, y, projected),
+                    5 => project_row_fixed::<5>(cx, e, unit, inv, y, projected),
+                    6 => project_row_fixed::<6>(cx, e, unit, inv, y, projected),
+                    7 => project_row_fixed::<7>(cx, e, unit, inv, y, projected),
+                    8 => project_row_fixed::<8>(cx, e, unit, inv, y, projected),
+                    _ => project_row(cx, e, unit, inv, y, projected),
                 };
                 out.objective += ridge * dot(y, y) + residuals;
             }
@@ -321,6 +336,26 @@ const ROW_WEIGHT_BAND: i32 = 256;
 
 /// Solve every eliminated row at X (p x k, rows contiguous).
 pub fn eliminate(obs: &Observed, x: &[f64], k: usize, ridge: f64) -> Result<Elimination> {
+    eliminate_rows(obs, x, k, ridge, false)
+}
+
+/// `eliminate`, keeping each row's G_e^+ (q k^2 doubles) for Newton's model.
+pub fn eliminate_keeping_inverses(
+    obs: &Observed,
+    x: &[f64],
+    k: usize,
+    ridge: f64,
+) -> Result<Elimination> {
+    eliminate_rows(obs, x, k, ridge, true)
+}
+
+fn eliminate_rows(
+    obs: &Observed,
+    x: &[f64],
+    k: usize,
+    ridge: f64,
+    keep_inverses: bool,
+) -> Result<Elimination> {
     let q = obs.n_eliminated;
     let what = "VarPro's eliminated factor";
     let blocks = (0..q.div_ceil(ELIMINATED_BLOCK))
@@ -333,7 +368,10 @@ pub fn eliminate(obs: &Observed, x: &[f64], k: usize, ridge: f64) -> Result<Elim
         .map_init(
             || SpdSolver::new(k),
             |solver, rows| match solver {
-                Ok(solver) => eliminate_block(obs, x, k, ridge, rows, solver),
+                Ok(solver) => {
+                    let cx = Rows { obs, x, k, ridge };
+                    eliminate_block(&cx, rows, keep_inverses, solver)
+                }
                 Err(error) => Err(error.clone()),
             },
         )
@@ -342,15 +380,25 @@ pub fn eliminate(obs: &Observed, x: &[f64], k: usize, ridge: f64) -> Result<Elim
         y: Vec::new(),
         projected: Vec::new(),
         objective: ridge * dot(x, x),
+        inverses: Vec::new(),
     };
     try_reserve(&mut out.y, checked_len(q, k, what)?, what)?;
     let projected = checked_len(obs.nnz(), k, what)?;
     try_reserve(&mut out.projected, projected, "VarPro's projected entries")?;
+    if keep_inverses {
+        let inverses = checked_len(q, k * k, what)?;
+        try_reserve(
+            &mut out.inverses,
+            inverses,
+            "VarPro's eliminated rows' inverses",
+        )?;
+    }
     for part in parts {
         let part = part?;
         out.y.extend_from_slice(&part.y);
         out.projected.extend_from_slice(&part.projected);
         out.objective += part.objective;
+        out.inverses.extend_from_slice(&part.inverses);
     }
     Ok(out)
 }

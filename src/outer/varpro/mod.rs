@@ -16,8 +16,10 @@ mod elimination;
 mod gauss_newton;
 mod gauss_newton_product;
 mod matrix_free;
+mod newton;
 mod observed;
 pub mod parts;
+mod trials;
 
 pub use matrix_free::cg_tally;
 
@@ -28,12 +30,13 @@ use crate::kernels::orthonormal::thin_qr;
 use crate::memory::{checked_len, try_collect, try_copy, try_from_fn};
 use crate::options::MethodChoice;
 use crate::problem::Problem;
-use damped_step::{damped_step, DampedMatrix};
+use damped_step::DampedMatrix;
 use faer::Mat;
 use gauss_newton::{assemble, eliminate, Elimination, Model};
 use gauss_newton_product::{curvature, Curvature, Product};
-use matrix_free::{forcing, matrix_free_step};
+use newton::ModelChoice;
 use observed::{entries_per_row, Observed};
+use trials::next_point;
 
 /// AUTO solves VarPro's step densely up to this many free unknowns (p k):
 /// its dense Gauss-Newton matrix is then at most 32 MiB and its Cholesky
@@ -214,6 +217,12 @@ struct StepSolver {
     damped: DampedMatrix,
     /// The last dense Gauss-Newton matrix's storage, for the next one.
     spare_blocks: Vec<f64>,
+    /// Whether the next trial refines Gauss-Newton's step into Newton's
+    /// (`newton`), as `choice` decides; never with `gauss_newton_only`
+    /// (a testing hook) or matrix-free.
+    newton: bool,
+    choice: ModelChoice,
+    gauss_newton_only: bool,
 }
 
 /// The Gauss-Newton model at one point, as the step solver keeps it across
@@ -269,6 +278,21 @@ fn record_trial() {
     TRIALS.with(|t| t.set(t.get() + 1));
 }
 
+thread_local! {
+    /// Accepted Newton steps (`newton`) of the fits run from this thread.
+    static NEWTON_STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn record_newton() {
+    NEWTON_STEPS.with(|t| t.set(t.get() + 1));
+}
+
+/// Accepted VarPro steps taken on Newton's model (rather than
+/// Gauss-Newton's) by the fits this thread has run.
+pub fn newton_tally() -> usize {
+    NEWTON_STEPS.with(std::cell::Cell::get)
+}
+
 /// Dense damped solves (each a Cholesky factor and, unless refused, an
 /// elimination at the trial point) of the fits this thread has run.
 pub fn trial_tally() -> usize {
@@ -277,91 +301,6 @@ pub fn trial_tally() -> usize {
 
 fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
-
-/// The next accepted point, or None when no damping gives a decrease (the
-/// point is stationary to working precision).
-fn next_point(
-    ctx: &Context<'_>,
-    obs: &Observed,
-    now: &Point,
-    damping: &mut Damping,
-    k: usize,
-    solver: &mut StepSolver,
-) -> Result<Option<(Point, f64)>> {
-    let mut system = solver.system(ctx, obs, now, k)?;
-    let next = damping_trials(ctx, obs, now, damping, k, solver, &mut system);
-    solver.recycle(system);
-    next
-}
-
-/// Trials on `system`, the model at `now`, raising the damping until one
-/// lowers the objective.
-fn damping_trials<'a>(
-    ctx: &Context<'_>,
-    obs: &'a Observed,
-    now: &'a Point,
-    damping: &mut Damping,
-    k: usize,
-    solver: &mut StepSolver,
-    system: &mut System<'a>,
-) -> Result<Option<(Point, f64)>> {
-    let ridge = ctx.options.ridge;
-    let gauge = (ridge == 0.0).then_some(&now.x[..]);
-    let f = now.elim.objective;
-    while damping.lambda <= MAX_DAMPING {
-        let lambda = damping.lambda;
-        let step = match system {
-            System::Dense(model) => {
-                let damped = &mut solver.damped;
-                let dense = ctx
-                    .pool
-                    .install(|| damped_step(model, damped, gauge, obs.n_free, k, lambda));
-                record_trial();
-                match dense {
-                    Err(Error::OutOfMemory(_)) => None,
-                    other => Some(other?),
-                }
-            }
-            System::MatrixFree(curvature, product) => {
-                let g = norm(&curvature.gradient);
-                let eta = forcing(g, *solver.first_gradient.get_or_insert(g));
-                let solved = ctx
-                    .pool
-                    .install(|| matrix_free_step(product, curvature, gauge, k, lambda, eta))?;
-                Some(solved.map(|solved| {
-                    matrix_free::record(solved.iterations);
-                    solved.step
-                }))
-            }
-        };
-        let Some(step) = step else {
-            // The dense system's factor did not fit: matrix-free from here.
-            solver.matrix_free = true;
-            *system = solver.system(ctx, obs, now, k)?;
-            continue;
-        };
-        let Some(step) = step else {
-            damping.rejected();
-            continue;
-        };
-        // f = 2 phi: a predicted decrease of f lost in rounding means the
-        // model has nothing left to offer.
-        if 2.0 * step.predicted <= f64::EPSILON * f {
-            return Ok(None);
-        }
-        let moved = |i: usize, j: usize| now.x[i * k + j] + step.delta[i * k + j];
-        let x = try_from_fn(obs.n_free, k, moved, "VarPro's trial point")?;
-        let trial = ctx.pool.install(|| Point::new(obs, x, k, ridge))?;
-        let decrease = f - trial.elim.objective;
-        if decrease > 0.0 {
-            let used = damping.lambda;
-            damping.accepted();
-            return Ok(Some((trial, used)));
-        }
-        damping.rejected();
-    }
-    Ok(None)
 }
 
 /// Levenberg-Marquardt VarPro from `start` (its free factor; the other is
@@ -378,6 +317,9 @@ pub fn run(ctx: &Context<'_>, start: Factors, progress: Progress<'_>) -> Result<
         first_gradient: None,
         damped: DampedMatrix::default(),
         spare_blocks: Vec::new(),
+        newton: false,
+        choice: ModelChoice::default(),
+        gauss_newton_only: options.varpro_gauss_newton_only,
     };
     let start_objective = ctx.objective(&start)?;
     let x0 = try_copy(
