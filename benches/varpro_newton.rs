@@ -7,6 +7,11 @@
 //!
 //!     cargo bench --bench varpro_newton              # 10 seeds, all four problems
 //!     cargo bench --bench varpro_newton -- 5 giraffe face
+//!     cargo bench --bench varpro_newton -- 10 giraffe:5 dino:5   # siblings: another rank
+//!
+//! At a rank other than the problem's own the best known RMS is unknown,
+//! so "at best" counts the seeds within 1e-6 of the lowest RMS the run
+//! found on it.
 
 use std::time::Instant;
 use wlra::internals::{varpro_newton_tally, varpro_trial_tally};
@@ -23,7 +28,7 @@ struct Sum {
     newton_steps: usize,
     trials: usize,
     seconds: f64,
-    at_best: usize,
+    rms: Vec<f64>,
 }
 
 fn fit(p: &lrmf::LrmfProblem, seed: usize, gauss_newton_only: bool, sum: &mut Sum) {
@@ -47,8 +52,8 @@ fn fit(p: &lrmf::LrmfProblem, seed: usize, gauss_newton_only: bool, sum: &mut Su
     sum.newton_steps += varpro_newton_tally() - newton;
     sum.trials += varpro_trial_tally() - trials;
     sum.iterations += model.info(WLRA_INFO_ITERATIONS).unwrap();
-    let rms = p.rms(model.info(WLRA_INFO_OBJECTIVE).unwrap());
-    sum.at_best += usize::from(p.is_success(rms));
+    sum.rms
+        .push(p.rms(model.info(WLRA_INFO_OBJECTIVE).unwrap()));
 }
 
 fn main() {
@@ -75,17 +80,40 @@ fn main() {
         "problem", "model", "iterations", "Newton", "trials", "seconds", "at best"
     );
     for name in names {
-        let file = match *name {
+        let (short, rank) = match name.split_once(':') {
+            Some((short, rank)) => (
+                short,
+                Some(rank.parse::<usize>().expect("a rank after ':'")),
+            ),
+            None => (*name, None),
+        };
+        let file = match short {
             "dino" => "dino_trimmed",
             "face" => "face_trimmed",
             other => other,
         };
-        let p = lrmf::load(file);
+        let mut p = lrmf::load(file);
+        let own_rank = rank.is_none_or(|r| r == p.rank);
+        p.rank = rank.unwrap_or(p.rank);
+        let mut sums = Vec::new();
         for (label, gauss_newton_only) in
             [("Gauss-Newton only", true), ("Newton in the tail", false)]
         {
             let mut sum = Sum::default();
             (0..seeds).for_each(|seed| fit(&p, seed, gauss_newton_only, &mut sum));
+            sums.push((label, sum));
+        }
+        let all_rms = sums.iter().flat_map(|(_, s)| s.rms.iter().copied());
+        let lowest = all_rms.fold(f64::INFINITY, f64::min);
+        let reached = |rms: f64| {
+            if own_rank {
+                p.is_success(rms)
+            } else {
+                rms <= lowest * (1.0 + 1e-6)
+            }
+        };
+        for (label, sum) in &sums {
+            let at_best = sum.rms.iter().filter(|&&rms| reached(rms)).count();
             println!(
                 "{:>14} {:>22} {:>10} {:>8} {:>8} {:>9.3} {:>5}/{}",
                 name,
@@ -94,8 +122,14 @@ fn main() {
                 sum.newton_steps,
                 sum.trials,
                 sum.seconds,
-                sum.at_best,
+                at_best,
                 seeds
+            );
+        }
+        if !own_rank {
+            println!(
+                "{:>14} lowest RMS found at rank {}: {lowest:.7}",
+                name, p.rank
             );
         }
     }

@@ -31,6 +31,7 @@ use crate::memory::{checked_len, try_collect, try_copy, try_from_fn};
 use crate::options::MethodChoice;
 use crate::problem::Problem;
 use damped_step::DampedMatrix;
+use elimination::eliminate_keeping_inverses;
 use faer::Mat;
 use gauss_newton::{assemble, eliminate, Elimination, Model};
 use gauss_newton_product::{curvature, Curvature, Product};
@@ -176,8 +177,23 @@ struct Point {
 
 impl Point {
     fn new(obs: &Observed, x: Mat<f64>, k: usize, ridge: f64) -> Result<Point> {
+        Point::eliminated(obs, x, (k, ridge), false)
+    }
+
+    /// With `keep_inverses`, the elimination keeps the rows' G^+, which a
+    /// Newton step from this point reads (`newton::newton_refined`).
+    fn eliminated(
+        obs: &Observed,
+        x: Mat<f64>,
+        (k, ridge): (usize, f64),
+        keep_inverses: bool,
+    ) -> Result<Point> {
         let x = rows_contiguous(&normalized(x, ridge)?)?;
-        let elim = eliminate(obs, &x, k, ridge)?;
+        let elim = if keep_inverses {
+            eliminate_keeping_inverses(obs, &x, k, ridge)?
+        } else {
+            eliminate(obs, &x, k, ridge)?
+        };
         Ok(Point { x, elim })
     }
 

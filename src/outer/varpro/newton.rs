@@ -240,11 +240,17 @@ pub(super) fn newton_refined(
     (obs, now, k): (&Observed, &super::Point, usize),
     gauss_newton: &Step,
 ) -> Result<Option<Step>> {
-    // The rows' G^+ at `now`: an elimination again, keeping them (a trial
-    // point's elimination does not, since most never take a Newton step).
-    // The same operations, so the same Y and projections as `now.elim`.
-    let elim = eliminate_keeping_inverses(obs, &now.x, k, ridge)?;
-    let terms = ResidualTerms::new(obs, &now.x, &elim, k)?;
+    // The rows' G^+ at `now`: kept by its elimination when it was a trial
+    // under Newton's model, else an elimination again, keeping them (the
+    // same operations, so the same Y and projections as `now.elim`).
+    let again;
+    let elim = if now.elim.inverses.is_empty() {
+        again = eliminate_keeping_inverses(obs, &now.x, k, ridge)?;
+        &again
+    } else {
+        &now.elim
+    };
+    let terms = ResidualTerms::new(obs, &now.x, elim, k)?;
     let scale = mean_diagonal(model, model.p * k);
     newton_step(
         model,

@@ -146,7 +146,12 @@ fn damping_trials<'a>(
             }
             let moved = |i: usize, j: usize| now.x[i * k + j] + step.delta[i * k + j];
             let x = try_from_fn(obs.n_free, k, moved, "VarPro's trial point")?;
-            let trial = ctx.pool.install(|| Point::new(obs, x, k, ridge))?;
+            // While Newton's model is on, the next iteration will likely
+            // take a Newton step from this point: keep the rows' G^+.
+            let keep = solver.newton;
+            let trial = ctx
+                .pool
+                .install(|| Point::eliminated(obs, x, (k, ridge), keep))?;
             if trial.elim.objective < f {
                 let used = damping.lambda;
                 damping.accepted();
