@@ -23,7 +23,7 @@
 //! non-positive curvature ends the solve and the trial keeps Gauss-Newton's
 //! step.
 
-use super::damped_step::{mean_diagonal, project_out_gauge, DampedMatrix, Step};
+use super::damped_step::{gauge_part, mean_diagonal, project_out_gauge, DampedMatrix, Step};
 use super::elimination::{dot, eliminate_keeping_inverses, Elimination};
 use super::gauss_newton::Model;
 use super::observed::Observed;
@@ -125,20 +125,10 @@ impl Damped<'_> {
             .for_each(|(o, v)| *o += self.lambda_scale * v);
         if let Some(x) = self.gauge {
             // s X (X^T v): the gauge directions' stiffness.
-            let mut xt_v = vec![0.0; k * k];
-            for f in 0..p {
-                for c in 0..k {
-                    for a in 0..k {
-                        xt_v[c * k + a] += x[f * k + c] * v[f * k + a];
-                    }
-                }
-            }
-            for f in 0..p {
-                for a in 0..k {
-                    let s: f64 = (0..k).map(|c| x[f * k + c] * xt_v[c * k + a]).sum();
-                    out[f * k + a] += self.scale * s;
-                }
-            }
+            let part = gauge_part(v, x, p, k);
+            out.iter_mut()
+                .zip(&part)
+                .for_each(|(o, g)| *o += self.scale * g);
         }
         out
     }
