@@ -160,9 +160,10 @@ pub(super) fn newton_step(
         lambda_scale,
         scale,
     };
-    let newton_times = |v: &[f64], out: &mut Vec<f64>| {
+    // One buffer for E v across the iterations (no allocation per product).
+    let mut extra = vec![0.0; dim];
+    let mut newton_times = |v: &[f64], out: &mut Vec<f64>| {
         *out = operator.apply(v);
-        let mut extra = vec![0.0; dim];
         terms.apply(v, &mut extra);
         out.iter_mut().zip(&extra).for_each(|(o, e)| *o += e);
     };
@@ -212,7 +213,6 @@ pub(super) fn newton_step(
         return Ok(None);
     }
     // The undamped Newton model's decrease of phi.
-    let mut extra = vec![0.0; dim];
     terms.apply(&delta, &mut extra);
     let quadratic = dot_all(&model.times(&delta), &delta) + dot_all(&extra, &delta);
     let predicted = -dot_all(&model.gradient, &delta) - 0.5 * quadratic;
