@@ -173,6 +173,72 @@ fn solve_row_fixed<const K: usize>(
     true
 }
 
+/// `solve_row_fixed` for any rank: the same steps on slices, in
+/// `scratch` (2 k^2 + k doubles). Beyond k = 8 a faer call per row and
+/// per column of G^+ cost more than the row's flops (the digits at k = 15,
+/// 45 entries per row: 2 GFLOP/s).
+fn solve_row_written_out(
+    rows: &Rows<'_>,
+    e: usize,
+    unit: Multiplier,
+    scratch: &mut [f64],
+    inverse: &mut [f64],
+    y: &mut [f64],
+) -> bool {
+    let Rows { obs, x, k, ridge } = *rows;
+    let (g, rest) = scratch.split_at_mut(k * k);
+    let (l_inv, rest) = rest.split_at_mut(k * k);
+    let rhs = &mut rest[..k];
+    // G's lower triangle by rows, g[a k + b] with a >= b.
+    g.fill(0.0);
+    (0..k).for_each(|a| g[a * k + a] = ridge);
+    rhs.fill(0.0);
+    for pos in obs.row(e) {
+        let xf = &x[obs.free[pos] * k..][..k];
+        let w = unit.apply(obs.w[pos]);
+        for a in 0..k {
+            let wxa = w * xf[a];
+            let row = &mut g[a * k..a * k + a + 1];
+            row.iter_mut().zip(xf).for_each(|(g, xb)| *g += wxa * xb);
+            rhs[a] += wxa * obs.m[pos];
+        }
+    }
+    let (mut smallest, mut largest) = (f64::INFINITY, 0.0f64);
+    for j in 0..k {
+        let d = g[j * k + j] - dot(&g[j * k..j * k + j], &g[j * k..j * k + j]);
+        if d.is_nan() || d <= 0.0 {
+            return false;
+        }
+        let pivot = d.sqrt();
+        g[j * k + j] = pivot;
+        (smallest, largest) = (smallest.min(pivot), largest.max(pivot));
+        for i in j + 1..k {
+            let s = g[i * k + j] - dot(&g[i * k..i * k + j], &g[j * k..j * k + j]);
+            g[i * k + j] = s / pivot;
+        }
+    }
+    if !largest.is_finite() || !cholesky_trusted(largest / smallest) {
+        return false;
+    }
+    // L^-1 by columns (l_inv[j k + i], i >= j), then G^-1 = L^-T L^-1.
+    for j in 0..k {
+        l_inv[j * k + j] = 1.0 / g[j * k + j];
+        for i in j + 1..k {
+            let s: f64 = (j..i).map(|c| g[i * k + c] * l_inv[j * k + c]).sum();
+            l_inv[j * k + i] = -s / g[i * k + i];
+        }
+    }
+    for b in 0..k {
+        for a in b..k {
+            let s = dot(&l_inv[a * k + a..(a + 1) * k], &l_inv[b * k + a..b * k + k]);
+            inverse[b * k + a] = s;
+            inverse[a * k + b] = s;
+        }
+    }
+    times_symmetric(inverse, rhs, y);
+    true
+}
+
 /// Row e's residual sum w r^2 and its entries' G^+ (w x_f) into
 /// `projected` (k per entry, from the row's first entry), any rank.
 fn project_row(
@@ -255,6 +321,7 @@ fn eliminate_block(
     let scratch = "an eliminated row's k x k scratch";
     let mut inverse = try_filled(checked_len(k, k, scratch)?, 0.0, scratch)?;
     let mut rhs = try_filled(k, 0.0, scratch)?;
+    let mut written_out = try_filled(checked_len(2 * k + 1, k, scratch)?, 0.0, scratch)?;
     let block = vectorized(
         #[inline(always)]
         || -> Result<()> {
@@ -271,7 +338,7 @@ fn eliminate_block(
                     6 => solve_row_fixed::<6>(cx, e, unit, inv, y),
                     7 => solve_row_fixed::<7>(cx, e, unit, inv, y),
                     8 => solve_row_fixed::<8>(cx, e, unit, inv, y),
-                    _ => false,
+                    _ => solve_row_written_out(cx, e, unit, &mut written_out, inv, y),
                 };
                 if !solved {
                     solve_row(cx, e, unit, solver, inv, &mut rhs, y)?;

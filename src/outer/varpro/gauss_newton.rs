@@ -17,6 +17,7 @@ use super::elimination::dot;
 pub use super::elimination::{eliminate, Elimination};
 use super::observed::Observed;
 use super::observed::PairPlan;
+use super::stacked_assembly::{assemble_free_row_stacked, StackedInputs};
 use crate::error::{Error, Result};
 use crate::kernels::vectorized::vectorized;
 use crate::memory::try_filled;
@@ -312,6 +313,21 @@ pub fn assemble(
     ridge: f64,
     recycled: Vec<f64>,
 ) -> Result<Model> {
+    let stacked = obs.prefer_stacked(k);
+    assemble_choosing(obs, x, elim, k, ridge, recycled, stacked)
+}
+
+/// `assemble`, its block columns from the stacked products
+/// (`super::stacked_assembly`) or pair by pair, as `stacked` says.
+pub(super) fn assemble_choosing(
+    obs: &Observed,
+    x: &[f64],
+    elim: &Elimination,
+    k: usize,
+    ridge: f64,
+    recycled: Vec<f64>,
+    stacked: bool,
+) -> Result<Model> {
     let dim = obs.n_free * k;
     let mut h = recycled;
     h.clear();
@@ -333,11 +349,15 @@ pub fn assemble(
         projected_by_free: by_free.as_deref(),
         k,
     };
+    let stacked = stacked.then_some(StackedInputs { obs, x, elim, k });
     h.par_chunks_mut(dim * k)
         .zip(gradient.par_chunks_mut(k))
         .enumerate()
         .for_each(|(f, (column, grad))| {
-            assemble_free_row(&at, f, column, grad);
+            match &stacked {
+                Some(inputs) => assemble_free_row_stacked(inputs, f, column, grad),
+                None => assemble_free_row(&at, f, column, grad),
+            }
             for a in 0..k {
                 column[f * k * k + a * k + a] += ridge;
                 grad[a] += ridge * x[f * k + a];

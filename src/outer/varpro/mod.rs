@@ -19,7 +19,10 @@ mod matrix_free;
 mod newton;
 mod observed;
 pub mod parts;
+mod stacked_assembly;
 mod trials;
+#[cfg(test)]
+mod wide_rank_tests;
 
 pub use matrix_free::cg_tally;
 

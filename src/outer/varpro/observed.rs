@@ -157,7 +157,38 @@ impl Observed {
     pub fn free_row(&self, f: usize) -> std::ops::Range<usize> {
         self.by_free_ptr[f]..self.by_free_ptr[f + 1]
     }
+
+    /// Whether H's block columns are cheaper as stacked products
+    /// (`super::stacked_assembly`) than scattered pair by pair. Where the
+    /// pair plan's register sums run (k <= 8), they are: on the digits'
+    /// pattern (1797 x 64, 70 % observed) at k = 4 and 6 the plan took
+    /// 0.64 and 0.74 of the stacked products' time. Elsewhere the stacked
+    /// products win unless their flops, the zeros included, exceed the
+    /// scattered pairs' STACKED_SPEEDUP times.
+    pub fn prefer_stacked(&self, k: usize) -> bool {
+        if self.pairs.is_some() && k <= 8 {
+            return false;
+        }
+        let stacked: usize = (0..self.n_free)
+            .map(|f| self.free_row(f).len() * (self.n_free - f))
+            .sum();
+        let shared: usize = (0..self.n_eliminated)
+            .map(|e| {
+                let c = self.row(e).len();
+                c * (c + 1) / 2
+            })
+            .sum();
+        let stacked_flops = stacked as f64 * (k * (k + 1) + 2 * k) as f64;
+        let pair_flops = shared as f64 * (2 * k * k + 3 * k) as f64;
+        stacked_flops <= STACKED_SPEEDUP * pair_flops
+    }
 }
+
+/// The stacked products' speed per flop against the scattered pairs', at
+/// the break-even measured at k = 12 and 15 (docs/optimum.md, "Ranks
+/// beyond 8"): at 15 % observed, 3.5 times the flops, they were still 1.2
+/// times faster; at 70 %, 0.74 times the flops, 2.1 times.
+const STACKED_SPEEDUP: f64 = 4.0;
 
 // The pair plan.
 // The pairs of free rows that share eliminated rows, listed once per
