@@ -7,8 +7,9 @@
 //! so the work and its order never depend on the threads. Right-looking:
 //! for each column block j, factor its diagonal block, solve the panel
 //! below it, then update every later column block (in parallel, one task
-//! per block) with the panel's product. Flops: n^3 / 3, of which the
-//! panel solves (about n^2 BLOCK / 2) run on one thread.
+//! per block, cut into fixed row tiles) with the panel's product. Flops:
+//! n^3 / 3, of which only the diagonal blocks' factors (n BLOCK^2 / 3)
+//! run on one thread.
 
 use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -22,6 +23,11 @@ use rayon::prelude::*;
 /// Column block width: a multiple of faer's GEMM micro-kernel, small
 /// enough to leave several blocks to share at a few hundred unknowns.
 const BLOCK: usize = 64;
+/// Rows per task of the panel solve and the trailing update: both ran
+/// one task per column block, which left one of two threads idle through
+/// the sequential panel solves (about n^2 BLOCK / 2 flops) and the last
+/// blocks' updates (UM boy, 550 unknowns: nine column blocks).
+const TILE_ROWS: usize = 128;
 
 /// Factor `a` (n x n, column-major in `data`, read from its lower
 /// triangle) in place on the current pool: L in the lower triangle, the
@@ -47,8 +53,12 @@ pub fn cholesky_in_place(data: &mut [f64], n: usize) -> Result<bool> {
             return Ok(false);
         }
         let (diagonal, below) = panel.rb_mut().split_at_row_mut(width);
-        // Below := Below L_jj^-T, that is L_jj Below^T = Below^T.
-        solve_lower_triangular_in_place(diagonal.rb(), below.transpose_mut(), Par::Seq);
+        // Below := Below L_jj^-T, that is L_jj Below^T = Below^T: each
+        // row on its own, so in fixed row tiles on the pool.
+        let diagonal = diagonal.rb();
+        row_tiles(below).into_par_iter().for_each(|(_, tile)| {
+            solve_lower_triangular_in_place(diagonal, tile.transpose_mut(), Par::Seq);
+        });
         let below: MatRef<'_, f64> = panel.rb().subrows(width, n - start - width);
         rest.par_chunks_mut(BLOCK * n)
             .enumerate()
@@ -57,14 +67,33 @@ pub fn cholesky_in_place(data: &mut [f64], n: usize) -> Result<bool> {
                 let cols = columns.len() / n;
                 let target = MatMut::from_column_major_slice_mut(columns, n, cols);
                 let target = target.subrows_mut(first, n - first);
-                // A[first.., block] -= L[first.., j] L[block, j]^T
+                // A[first.., block] -= L[first.., j] L[block, j]^T, in
+                // fixed row tiles (each entry's sum runs over the panel's
+                // columns in one order whatever the tiles).
                 let rows = first - (start + width);
                 let lhs = below.subrows(rows, n - first);
                 let rhs = below.subrows(rows, cols).transpose();
-                matmul(target, Accum::Add, lhs, rhs, -1.0, Par::Seq);
+                row_tiles(target).into_par_iter().for_each(|(top, tile)| {
+                    let lhs = lhs.subrows(top, tile.nrows());
+                    matmul(tile, Accum::Add, lhs, rhs, -1.0, Par::Seq);
+                });
             });
     }
     Ok(true)
+}
+
+/// `m` cut into TILE_ROWS-row tiles, each with its first row.
+fn row_tiles(mut m: MatMut<'_, f64>) -> Vec<(usize, MatMut<'_, f64>)> {
+    let mut tiles = Vec::with_capacity(m.nrows().div_ceil(TILE_ROWS));
+    let mut top = 0;
+    while m.nrows() > 0 {
+        let take = TILE_ROWS.min(m.nrows());
+        let (tile, rest) = m.split_at_row_mut(take);
+        tiles.push((top, tile));
+        top += take;
+        m = rest;
+    }
+    tiles
 }
 
 #[cfg(test)]
