@@ -159,14 +159,14 @@ impl Observed {
     }
 
     /// Whether H's block columns are cheaper as stacked products
-    /// (`super::stacked_assembly`) than scattered pair by pair. Where the
-    /// pair plan's register sums run (k <= 8), they are: on the digits'
-    /// pattern (1797 x 64, 70 % observed) at k = 4 and 6 the plan took
-    /// 0.64 and 0.74 of the stacked products' time. Elsewhere the stacked
-    /// products win unless their flops, the zeros included, exceed the
-    /// scattered pairs' STACKED_SPEEDUP times.
+    /// (`super::stacked_assembly`) than pair by pair. Up to rank 8, where
+    /// the pairs' kernels have the rank compiled in, they are not: on the
+    /// digits' pattern (1797 x 64, 70 % observed) at k = 4 and 6 the pair
+    /// plan took 0.64 and 0.74 of the stacked products' time. Beyond, the
+    /// stacked products win unless their flops, the zeros included, exceed
+    /// the scattered pairs' STACKED_SPEEDUP times.
     pub fn prefer_stacked(&self, k: usize) -> bool {
-        if self.pairs.is_some() && k <= 8 {
+        if k <= 8 {
             return false;
         }
         let stacked: usize = (0..self.n_free)

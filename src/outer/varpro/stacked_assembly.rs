@@ -108,8 +108,8 @@ fn dot_in_lanes(a: &[f64], b: &[f64]) -> f64 {
 
 /// C_f's rows for the entries `idxs` of free row f (row-major, `width`
 /// = p - f per row, zeros where e does not observe g), and their terms
-/// of the gradient. (Up to rank 8 the pair plan assembles H unless it is
-/// too large to list, so no rank is compiled in here.)
+/// of the gradient. (Only ranks above 8 come here, so none is compiled
+/// in.)
 #[inline(always)]
 fn coefficients(
     at: &StackedInputs<'_>,
