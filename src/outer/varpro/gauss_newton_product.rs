@@ -186,29 +186,14 @@ impl<'a> Product<'a> {
 #[cfg(test)]
 mod tests {
     use super::super::gauss_newton::{assemble, eliminate};
+    use super::super::test_problems::{hash, observed};
     use super::*;
-    use crate::problem::{DenseProblem, Problem};
-    use faer::Mat;
 
     /// A small weighted problem with missing entries, seen as VarPro sees
     /// it (rows eliminated), and an orthonormal-ish X.
     fn problem(ridge: f64) -> (Observed, Vec<f64>, Elimination, usize) {
-        let (q, p, k) = (23, 9, 3);
-        let hash = |i: usize, j: usize, s: usize| {
-            let h = (i * 7919 + j * 104729 + s * 1299709) % 1000;
-            h as f64 / 1000.0
-        };
-        let m = Mat::from_fn(q, p, |i, j| hash(i, j, 1) - 0.5);
-        let w = Mat::from_fn(q, p, |i, j| {
-            let keep = hash(i, j, 2) < 0.6 || (i + j) % p < k + 1;
-            if keep {
-                0.2 + hash(i, j, 3)
-            } else {
-                0.0
-            }
-        });
-        let side: Problem<'_> = DenseProblem::new(m.as_ref(), Some(w.as_ref())).into();
-        let obs = Observed::new(&side).unwrap();
+        let (p, k) = (9, 3);
+        let obs = observed(23, p, k, 0.6);
         let x: Vec<f64> = (0..p * k).map(|t| hash(t, 5, 4) - 0.5).collect();
         let elim = eliminate(&obs, &x, k, ridge).unwrap();
         (obs, x, elim, k)

@@ -20,6 +20,8 @@ mod newton;
 mod observed;
 pub mod parts;
 mod stacked_assembly;
+#[cfg(test)]
+mod test_problems;
 mod trials;
 #[cfg(test)]
 mod wide_rank_tests;

@@ -326,16 +326,8 @@ impl ModelChoice {
 mod tests {
     use super::super::elimination::eliminate_keeping_inverses;
     use super::super::gauss_newton::assemble;
+    use super::super::test_problems::{hash, observed};
     use super::*;
-    use crate::problem::{DenseProblem, Problem};
-    use faer::Mat;
-
-    /// A value in [0, 1) from (i, j, s) (the classic sine hash: no
-    /// arithmetic progressions, so X's rows are in general position).
-    fn hash(i: usize, j: usize, s: usize) -> f64 {
-        let t = i as f64 * 12.9898 + j as f64 * 78.233 + s as f64 * 37.719;
-        (t.sin() * 43758.5453).rem_euclid(1.0)
-    }
 
     /// Newton's H v against the central difference of the gradient along v
     /// (the gradient is exact: the envelope theorem), on a weighted problem
@@ -344,18 +336,8 @@ mod tests {
     #[test]
     fn newton_matrix_is_the_derivative_of_the_gradient() {
         for (k, ridge) in [(3, 0.0), (3, 0.3), (9, 0.0), (9, 0.2)] {
-            let (q, p) = (40, 14);
-            let m = Mat::from_fn(q, p, |i, j| hash(i, j, 1) - 0.5);
-            let w = Mat::from_fn(q, p, |i, j| {
-                let keep = hash(i, j, 2) < 0.7 || (i + j) % p < k + 1;
-                if keep {
-                    0.2 + hash(i, j, 3)
-                } else {
-                    0.0
-                }
-            });
-            let side: Problem<'_> = DenseProblem::new(m.as_ref(), Some(w.as_ref())).into();
-            let obs = Observed::new(&side).unwrap();
+            let p = 14;
+            let obs = observed(40, p, k, 0.7);
             let x: Vec<f64> = (0..p * k).map(|t| hash(t, 5, 4) - 0.5).collect();
             let gradient_at = |x: &[f64]| {
                 let elim = eliminate_keeping_inverses(&obs, x, k, ridge).unwrap();

@@ -5,33 +5,13 @@
 
 use super::elimination::eliminate;
 use super::gauss_newton::assemble_choosing;
-use super::observed::Observed;
-use crate::problem::{DenseProblem, Problem};
+use super::test_problems::{hash, observed};
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
 
-/// A weighted q x p problem with missing entries, every row observed at
-/// least k + 1 times, and an X (p x k, rows contiguous).
-fn problem(q: usize, p: usize, k: usize) -> (Mat<f64>, Mat<f64>, Vec<f64>) {
-    let hash = |i: usize, j: usize, s: usize| {
-        let h = (i * 7919 + j * 104729 + s * 1299709) % 1000;
-        h as f64 / 1000.0
-    };
-    let m = Mat::from_fn(q, p, |i, j| hash(i, j, 1) - 0.5);
-    let w = Mat::from_fn(q, p, |i, j| {
-        let keep = hash(i, j, 2) < 0.5 || (i + j) % p <= k + 1;
-        if keep {
-            0.2 + hash(i, j, 3)
-        } else {
-            0.0
-        }
-    });
-    // Not `hash`: its values along t step evenly, so X's rows would be
-    // dependent.
-    let x = (0..p * k)
-        .map(|t| ((t as f64 * 12.9898).sin() * 43758.5453).fract())
-        .collect();
-    (m, w, x)
+/// X (p x k, rows contiguous).
+fn free_factor(p: usize, k: usize) -> Vec<f64> {
+    (0..p * k).map(|t| hash(t, 5, 4) - 0.5).collect()
 }
 
 fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
@@ -45,9 +25,7 @@ fn stacked_assembly_matches_the_pairs() {
     // stacked products in three chunks.
     for (q, k) in [(40, 3), (600, 6), (60, 10)] {
         for ridge in [0.0, 0.3] {
-            let (m, w, x) = problem(q, 17, k);
-            let side: Problem<'_> = DenseProblem::new(m.as_ref(), Some(w.as_ref())).into();
-            let obs = Observed::new(&side).unwrap();
+            let (obs, x) = (observed(q, 17, k, 0.5), free_factor(17, k));
             let elim = eliminate(&obs, &x, k, ridge).unwrap();
             let stacked = assemble_choosing(&obs, &x, &elim, k, ridge, Vec::new(), true).unwrap();
             let pairs = assemble_choosing(&obs, &x, &elim, k, ridge, Vec::new(), false).unwrap();
@@ -67,9 +45,7 @@ fn stacked_assembly_matches_the_pairs() {
 fn elimination_matches_a_cholesky_solve_at_any_rank() {
     for k in [3, 9, 12] {
         for ridge in [0.0, 0.3] {
-            let (m, w, x) = problem(30, 2 * k + 3, k);
-            let side: Problem<'_> = DenseProblem::new(m.as_ref(), Some(w.as_ref())).into();
-            let obs = Observed::new(&side).unwrap();
+            let (obs, x) = (observed(30, 2 * k + 3, k, 0.5), free_factor(2 * k + 3, k));
             let elim = eliminate(&obs, &x, k, ridge).unwrap();
             let (mut y, mut projected) = (Vec::new(), Vec::new());
             for e in 0..obs.n_eliminated {
