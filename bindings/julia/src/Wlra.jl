@@ -526,19 +526,36 @@ held-out RMSE the library reports. Returns a NamedTuple: `ranks`, `ridges`,
 `fold_rmse` (ranks x ridges x folds), `rmse` (its mean over the folds),
 `best_rank`, `best_ridge`, `best_rmse`, and `table`, a Vector of
 `(rank, ridge, rmse)` NamedTuples. A sparse `M` fits with `wlra_fit_sparse`.
+
+With `path = true` (the default) the ridges of each rank and fold are a
+regularization path, largest first: the first fit starts as `options` say,
+each later one from the fit before it on the same training entries (as the
+Python and R bindings do); `path = false` fits every setting independently.
 """
-function cross_validate(M::AbstractMatrix, W = nothing; ranks, ridges = [0.0], folds::Integer = 5, options...)
+function cross_validate(M::AbstractMatrix, W = nothing; ranks, ridges = [0.0], folds::Integer = 5,
+                        path::Bool = true, options...)
     folds >= 2 || throw(WlraError(2, "folds = $folds must be at least 2"))
     isempty(ranks) && throw(WlraError(2, "ranks is empty: give at least one rank"))
     isempty(ridges) && throw(WlraError(2, "ridges is empty: give at least one ridge"))
-    fit_one(k, lambda, fold) = M isa SparseMatrixCSC ?
-        wlra_fit_sparse(M, W; rank = k, ridge = lambda, folds = folds, held_out_fold = fold, options...) :
-        wlra_fit(M, W; rank = k, ridge = lambda, folds = folds, held_out_fold = fold, options...)
+    haskey(options, :start) && throw(ArgumentError("cross_validate() sets start itself"))
+    # Along the path a fit starts from the previous one, whatever an init option says.
+    function fit_one(k, lambda, fold, start)
+        kw = start === nothing ? values(options) : merge(values(options), (init = :given,))
+        M isa SparseMatrixCSC ?
+            wlra_fit_sparse(M, W; rank = k, ridge = lambda, folds = folds, held_out_fold = fold, start = start, kw...) :
+            wlra_fit(M, W; rank = k, ridge = lambda, folds = folds, held_out_fold = fold, start = start, kw...)
+    end
     fold_rmse = Array{Float64}(undef, length(ranks), length(ridges), folds)
-    for (r, k) in enumerate(ranks), (p, lambda) in enumerate(ridges), fold in 0:folds-1
-        rmse = fit_one(k, lambda, fold).held_out_rmse
-        rmse === nothing && throw(WlraError(2, "fold $fold of $folds held out no entry: use fewer folds"))
-        fold_rmse[r, p, fold+1] = rmse
+    # Largest ridge first; equal ridges keep their order (sortperm is stable).
+    order = sortperm(collect(ridges); rev = true)
+    for (r, k) in enumerate(ranks), fold in 0:folds-1
+        previous = nothing
+        for p in order
+            previous = fit_one(k, ridges[p], fold, path ? previous : nothing)
+            rmse = previous.held_out_rmse
+            rmse === nothing && throw(WlraError(2, "fold $fold of $folds held out no entry: use fewer folds"))
+            fold_rmse[r, p, fold+1] = rmse
+        end
     end
     rmse = dropdims(sum(fold_rmse; dims = 3); dims = 3) ./ folds
     best = argmin(rmse)

@@ -146,6 +146,17 @@ relative_error(fit, truth) = norm(fitted(fit) - truth) / norm(truth)
         p = planted_problem()
         cv = cross_validate(p.truth, p.W; ranks = [2, 3], ridges = [0.0], folds = 3, tolerance = 1e-10)
         @test size(cv.fold_rmse) == (2, 1, 3) && cv.best_rank == 3 && length(cv.table) == 2
+        # Each fold runs the ridges as a path, largest first, each fit from the one before.
+        settings = (ranks = [3], ridges = [0.0, 2.0], folds = 3, tolerance = 1e-10)
+        on_path = cross_validate(p.truth, p.W; settings...)
+        alone = cross_validate(p.truth, p.W; path = false, settings...)
+        for fold in 0:2
+            first = wlra_fit(p.truth, p.W; rank = 3, ridge = 2.0, folds = 3, held_out_fold = fold, tolerance = 1e-10)
+            second = wlra_fit(p.truth, p.W; rank = 3, ridge = 0.0, folds = 3, held_out_fold = fold, tolerance = 1e-10,
+                              start = first)
+            @test on_path.fold_rmse[1, :, fold+1] == [second.held_out_rmse, first.held_out_rmse]
+            @test alone.fold_rmse[1, 2, fold+1] == first.held_out_rmse
+        end
     end
 
     @testset "factors equal the C ABI reference program's" begin

@@ -61,6 +61,28 @@ def test_a_path_fit_equals_an_independent_fit():
     assert total_path < total_alone
 
 
+def test_cross_validation_fits_each_fold_along_the_ridge_path():
+    # Ridges in no order: the path runs them largest first, each fit from the one before.
+    M = completion(seed=4, observed=0.6)
+    ridges = [0.0, 2.0, 0.5]
+    settings = dict(ranks=[4], ridges=ridges, folds=3, seed=5, **OPTIONS)
+    cv = wlra.cross_validate(M, **settings)
+    alone = wlra.cross_validate(M, path=False, **settings)
+    for h in range(3):
+        on_path = wlra.fit_path(M, rank=4, ridges=[2.0, 0.5, 0.0], folds=3, held_out_fold=h, seed=5, **OPTIONS)
+        assert [cv.fold_rmse[0, j, h] for j in (1, 2, 0)] == [r.held_out_rmse for r in on_path]
+        for j, ridge in enumerate(ridges):
+            one = wlra.fit(M, rank=4, ridge=ridge, folds=3, held_out_fold=h, seed=5, **OPTIONS)
+            assert alone.fold_rmse[0, j, h] == one.held_out_rmse
+    # The largest ridge starts the path as an independent fit does; the
+    # others start elsewhere, so their bits differ, not their optimum here.
+    assert np.array_equal(cv.fold_rmse[0, 1], alone.fold_rmse[0, 1])
+    assert not np.array_equal(cv.fold_rmse[0, 0], alone.fold_rmse[0, 0])
+    np.testing.assert_allclose(cv.fold_rmse, alone.fold_rmse, rtol=1e-5)
+    with pytest.raises(TypeError):
+        wlra.cross_validate(M, start=on_path[0], **settings)
+
+
 def test_weight_sum_ridges_run_the_exact_solver():
     M = completion(seed=3)
     result = wlra.fit(M, rank=4, ridge=0.05, ridge_scaling="weight_sums", **OPTIONS)

@@ -57,7 +57,7 @@ def _fitter(M):
     return fit_sparse if sp.issparse(M) else fit
 
 
-def cross_validate(M, W=None, *, ranks, ridges, folds=5, seed=0, **options):
+def cross_validate(M, W=None, *, ranks, ridges, folds=5, seed=0, path=True, **options):
     """Held-out RMSE of every (rank, ridge) over ``folds`` folds of the
     observed entries (W > 0, NaN in M missing; or the stored entries of a
     scipy.sparse M), and the best setting.
@@ -67,23 +67,38 @@ def cross_validate(M, W=None, *, ranks, ridges, folds=5, seed=0, **options):
     the entries, so every setting sees the same split. ``options`` go to
     every fit (``fit`` or, for sparse M, ``fit_sparse`` with its m_default /
     w_default). Returns a ``CrossValidation``.
+
+    With ``path`` (the default) the ridges of each rank and fold are a
+    regularization path, largest first: the largest ridge's fit starts as
+    ``options`` say (the library's defaults: the SVD start, and restarts
+    where AUTO runs them), each smaller ridge's fit from the fit before it
+    on the same training entries, as ``fit_path`` does. Where a ridge-free
+    fit has many local optima, its start from the ridged optimum replaces
+    the restarts an independent fit needs (docs/modeling.md,
+    "Cross-validation along the ridge path"). ``path=False`` fits every
+    setting independently.
     """
     is_count = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)
     ranks = _settings("ranks", ranks, lambda k: is_count(k) and k >= 1)
     ridges = _settings("ridges", ridges, lambda r: np.isfinite(r) and r >= 0)
     if not is_count(folds) or folds < 2:
         raise InvalidArgumentError(f"folds = {folds!r} must be a whole number >= 2", 2)
-    for name in ("rank", "ridge", "folds", "held_out_fold", "seed"):
+    for name in ("rank", "ridge", "folds", "held_out_fold", "seed", "start"):
         if name in options:
             raise TypeError(f"cross_validate() sets {name} itself")
     run = _fitter(M)
     fold_rmse = np.empty((len(ranks), len(ridges), folds))
+    # Largest ridge first; equal ridges keep their order.
+    order = sorted(range(len(ridges)), key=lambda j: -ridges[j])
     for i, rank in enumerate(ranks):
-        for j, ridge in enumerate(ridges):
-            for h in range(folds):
-                result = run(M, W, rank=rank, ridge=ridge, folds=folds, held_out_fold=h,
-                             seed=seed, **options)
-                fold_rmse[i, j, h] = result.held_out_rmse
+        for h in range(folds):
+            previous = None
+            for j in order:
+                # Along the path a fit starts from the previous one, whatever init options say.
+                start = dict(start=previous, init="given") if path and previous is not None else {}
+                previous = run(M, W, rank=rank, ridge=ridges[j], folds=folds, held_out_fold=h,
+                               seed=seed, **{**options, **start})
+                fold_rmse[i, j, h] = previous.held_out_rmse
     return CrossValidation(ranks, ridges, fold_rmse)
 
 

@@ -20,7 +20,7 @@ cv_settings <- function(name, values, ok, rule, call) {
 }
 
 cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...,
-                           offsets = c("none", "rows", "columns", "both")) {
+                           offsets = c("none", "rows", "columns", "both"), path = TRUE) {
   call <- match.call()
   # Every fit has these offsets, and the held-out RMSE includes them.
   offsets <- offsets_choice(offsets, call)
@@ -36,21 +36,31 @@ cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...,
   options <- list(...)
   taken <- intersect(names(options), c("rank", "ridge", "folds", "held_out_fold", "seed", "progress", "start"))
   if (length(taken)) stop(sprintf("cross_validate() sets %s itself", paste(taken, collapse = ", ")))
+  if (!is.logical(path) || length(path) != 1 || is.na(path)) {
+    stop(wlra_condition(2L, "path must be TRUE or FALSE", call))
+  }
   fit <- if (is_sparse_matrix(M)) wlra_sparse else wlra
 
   fold_rmse <- array(NA_real_, c(length(ranks), length(ridges), folds))
   not_converged <- 0L
+  # Along the ridge path (path = TRUE), largest ridge first (ties in the
+  # order given), each fit starts from the one before it on the same fold,
+  # whatever an init in ... says: Python's wlra.cross_validate.
+  order <- order(-ridges)
   for (a in seq_along(ranks)) {
-    for (b in seq_along(ridges)) {
-      for (h in seq_len(folds)) {
-        result <- withCallingHandlers(
+    for (h in seq_len(folds)) {
+      previous <- NULL
+      for (b in order) {
+        this <- options
+        if (path && !is.null(previous)) this[c("start", "init")] <- list(previous, "given")
+        previous <- withCallingHandlers(
           do.call(fit, c(list(M, W, rank = ranks[[a]], ridge = ridges[[b]], folds = folds,
-                              held_out_fold = h, seed = seed, offsets = offsets), options)),
+                              held_out_fold = h, seed = seed, offsets = offsets), this)),
           wlra_convergence_warning = function(w) {
             not_converged <<- not_converged + 1L
             invokeRestart("muffleWarning")
           })
-        fold_rmse[a, b, h] <- result$held_out_rmse
+        fold_rmse[a, b, h] <- previous$held_out_rmse
       }
     }
   }

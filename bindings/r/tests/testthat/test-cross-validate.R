@@ -45,6 +45,30 @@ test_that("the table is the mean over the folds of single held-out fits, which p
   expect_identical(sum(vapply(fits, `[[`, 0L, "held_out_entries")), sum(p$W > 0))
 })
 
+test_that("each fold runs the ridges as a path, largest first, each fit from the one before", {
+  p <- planted_rank_4()
+  settings <- list(ranks = 3, ridges = c(0, 2, 0.5), folds = 3, seed = 5, method = "alternating",
+                   tolerance = 1e-10, max_iterations = 500)
+  cv <- do.call(cross_validate, c(list(p$M, p$W), settings))
+  alone <- do.call(cross_validate, c(list(p$M, p$W, path = FALSE), settings))
+  one <- function(h, ridge, start = NULL) {
+    args <- list(p$M, p$W, rank = 3, ridge = ridge, folds = 3, held_out_fold = h, seed = 5,
+                 method = "alternating", tolerance = 1e-10, max_iterations = 500)
+    if (!is.null(start)) args[c("start", "init")] <- list(start, "given")
+    do.call(wlra, args)
+  }
+  for (h in 1:3) {
+    first <- one(h, 2)
+    second <- one(h, 0.5, first)
+    third <- one(h, 0, second)
+    expect_identical(cv$fold_rmse[1, c(2, 3, 1), h], c(first$held_out_rmse, second$held_out_rmse, third$held_out_rmse))
+    expect_identical(alone$fold_rmse[1, , h], vapply(c(0, 2, 0.5), function(r) one(h, r)$held_out_rmse, 0))
+  }
+  # The largest ridge starts the path as an independent fit does.
+  expect_identical(cv$fold_rmse[1, 2, ], alone$fold_rmse[1, 2, ])
+  expect_error(do.call(cross_validate, c(list(p$M, p$W, path = NA), settings)), "path must be TRUE or FALSE")
+})
+
 test_that("a dgCMatrix of the observed entries gives the dense table", {
   p <- planted_rank_4()
   at <- which(p$W > 0, arr.ind = TRUE)
