@@ -46,11 +46,11 @@ cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...,
   # Along the ridge path (path = TRUE), largest ridge first (ties in the
   # order given), each fit starts from the one before it on the same fold,
   # whatever an init in ... says: Python's wlra.cross_validate.
-  order <- order(-ridges)
+  path_order <- order(-ridges)
   for (a in seq_along(ranks)) {
     for (h in seq_len(folds)) {
       previous <- NULL
-      for (b in order) {
+      for (b in path_order) {
         this <- options
         if (path && !is.null(previous)) this[c("start", "init")] <- list(previous, "given")
         previous <- withCallingHandlers(
