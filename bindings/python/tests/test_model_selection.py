@@ -83,6 +83,17 @@ def test_cross_validation_fits_each_fold_along_the_ridge_path():
         wlra.cross_validate(M, start=on_path[0], **settings)
 
 
+def test_a_path_warm_starts_whatever_init_the_options_name():
+    M = completion(seed=5)
+    first, second = wlra.fit_path(M, rank=4, ridges=[1.0, 0.2], init="random", seed=2, **OPTIONS)
+    alone = wlra.fit(M, rank=4, ridge=1.0, init="random", seed=2, **OPTIONS)
+    assert first.objective == alone.objective
+    warm = wlra.fit(M, rank=4, ridge=0.2, start=first, init="given", seed=2, **OPTIONS)
+    assert second.objective == warm.objective
+    cold = wlra.fit(M, rank=4, ridge=0.2, init="random", seed=2, **OPTIONS)
+    assert second.iterations < cold.iterations
+
+
 def test_weight_sum_ridges_run_the_exact_solver():
     M = completion(seed=3)
     result = wlra.fit(M, rank=4, ridge=0.05, ridge_scaling="weight_sums", **OPTIONS)

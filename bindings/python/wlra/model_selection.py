@@ -92,28 +92,32 @@ def cross_validate(M, W=None, *, ranks, ridges, folds=5, seed=0, path=True, **op
     order = sorted(range(len(ridges)), key=lambda j: -ridges[j])
     for i, rank in enumerate(ranks):
         for h in range(folds):
-            previous = None
-            for j in order:
-                # Along the path a fit starts from the previous one, whatever init options say.
-                start = dict(start=previous, init="given") if path and previous is not None else {}
-                previous = run(M, W, rank=rank, ridge=ridges[j], folds=folds, held_out_fold=h,
-                               seed=seed, **{**options, **start})
-                fold_rmse[i, j, h] = previous.held_out_rmse
+            fold = dict(options, folds=folds, held_out_fold=h, seed=seed)
+            fits = _along_path(run, M, W, rank, [ridges[j] for j in order], fold, warm=path)
+            for j, result in zip(order, fits):
+                fold_rmse[i, j, h] = result.held_out_rmse
     return CrossValidation(ranks, ridges, fold_rmse)
 
 
+def _along_path(run, M, W, rank, ridges, options, warm=True):
+    """The fits at ``ridges`` in the order given: the first starts as
+    ``options`` say; with ``warm`` each later one starts from the fit
+    before it, whatever init the options name."""
+    previous = None
+    for ridge in ridges:
+        start = dict(start=previous, init="given") if warm and previous is not None else {}
+        previous = run(M, W, rank=rank, ridge=ridge, **{**options, **start})
+        yield previous
+
+
 def fit_path(M, W=None, *, rank, ridges, **options):
-    """Fits at each ridge of ``ridges`` (largest first is best), each
-    started from the previous fit's factors: a regularization path, cheaper
-    than independent fits. Returns the list of ``FitResult``, one per ridge,
-    in the order given."""
+    """Fits at each ridge of ``ridges`` (largest first is best), the first
+    started as ``options`` say, each later one from the previous fit's
+    factors (whatever ``init`` the options name): a regularization path,
+    cheaper than independent fits. Returns the list of ``FitResult``, one
+    per ridge, in the order given."""
     ridges = _settings("ridges", ridges, lambda r: np.isfinite(r) and r >= 0)
     if "start" in options or "ridge" in options:
         raise TypeError("fit_path() sets start and ridge itself")
-    run = _fitter(M)
-    results, start = [], None
-    for ridge in ridges:
-        result = run(M, W, rank=rank, ridge=ridge, start=start, **options)
-        results.append(result)
-        start = result  # its library_factors: the start in the library's own gauge
-    return results
+    # A FitResult as start: its library_factors, in the library's own gauge.
+    return list(_along_path(_fitter(M), M, W, rank, ridges, options))
