@@ -15,7 +15,7 @@ using Libdl
 using SparseArrays
 
 export wlra_fit, wlra_fit_sparse, WlraFit, WlraError, fitted, predict, fold_in, fold_in_with_offsets, canonical,
-       cross_validate, wlra_library_version
+       cross_validate, fit_path, wlra_library_version
 
 # C ABI version 1 (stable). scripts/check-julia-abi.py (run by bindings/run-tests.sh)
 # checks these and every ccall against include/wlra.h, since no Julia runs there.
@@ -538,21 +538,13 @@ function cross_validate(M::AbstractMatrix, W = nothing; ranks, ridges = [0.0], f
     isempty(ranks) && throw(WlraError(2, "ranks is empty: give at least one rank"))
     isempty(ridges) && throw(WlraError(2, "ridges is empty: give at least one ridge"))
     haskey(options, :start) && throw(ArgumentError("cross_validate() sets start itself"))
-    # Along the path a fit starts from the previous one, whatever an init option says.
-    function fit_one(k, lambda, fold, start)
-        kw = start === nothing ? values(options) : merge(values(options), (init = :given,))
-        M isa SparseMatrixCSC ?
-            wlra_fit_sparse(M, W; rank = k, ridge = lambda, folds = folds, held_out_fold = fold, start = start, kw...) :
-            wlra_fit(M, W; rank = k, ridge = lambda, folds = folds, held_out_fold = fold, start = start, kw...)
-    end
     fold_rmse = Array{Float64}(undef, length(ranks), length(ridges), folds)
     # Largest ridge first; equal ridges keep their order (sortperm is stable).
     order = sortperm(collect(ridges); rev = true)
     for (r, k) in enumerate(ranks), fold in 0:folds-1
-        previous = nothing
-        for p in order
-            previous = fit_one(k, ridges[p], fold, path ? previous : nothing)
-            rmse = previous.held_out_rmse
+        fits = along_path(M, W, collect(ridges)[order], path; rank = k, folds = folds, held_out_fold = fold, options...)
+        for (p, fit) in zip(order, fits)
+            rmse = fit.held_out_rmse
             rmse === nothing && throw(WlraError(2, "fold $fold of $folds held out no entry: use fewer folds"))
             fold_rmse[r, p, fold+1] = rmse
         end
@@ -562,6 +554,35 @@ function cross_validate(M::AbstractMatrix, W = nothing; ranks, ridges = [0.0], f
     table = [(rank = k, ridge = lambda, rmse = rmse[r, p]) for (r, k) in enumerate(ranks) for (p, lambda) in enumerate(ridges)]
     (ranks = collect(ranks), ridges = collect(ridges), fold_rmse = fold_rmse, rmse = rmse,
      best_rank = ranks[best[1]], best_ridge = ridges[best[2]], best_rmse = rmse[best], table = table)
+end
+
+# The fits at `ridges` in the order given: the first starts as `options`
+# say; with `warm` each later one starts from the fit before it, whatever
+# init the options name (Python's _along_path).
+function along_path(M, W, ridges, warm::Bool; options...)
+    fits = WlraFit[]
+    for lambda in ridges
+        previous = warm && !isempty(fits) ? last(fits) : nothing
+        kw = previous === nothing ? values(options) : merge(values(options), (init = :given,))
+        push!(fits, M isa SparseMatrixCSC ? wlra_fit_sparse(M, W; ridge = lambda, start = previous, kw...) :
+                                           wlra_fit(M, W; ridge = lambda, start = previous, kw...))
+    end
+    fits
+end
+
+"""
+    fit_path(M, W=nothing; rank, ridges, options...) -> Vector{WlraFit}
+
+Fits at each ridge of `ridges`, in the order given (largest first is
+best): the first starts as `options` say, each later one from the fit
+before it (whatever `init` the options name), as Python's
+`wlra.fit_path` and R's `fit_path`. A sparse `M` fits with
+`wlra_fit_sparse`.
+"""
+function fit_path(M::AbstractMatrix, W = nothing; rank::Integer, ridges, options...)
+    isempty(ridges) && throw(WlraError(2, "ridges is empty: give at least one ridge"))
+    (haskey(options, :start) || haskey(options, :ridge)) && throw(ArgumentError("fit_path() sets start and ridge itself"))
+    along_path(M, W, collect(ridges), true; rank = rank, options...)
 end
 
 # ---- canonical form (C ABI 1.4: wlra_get_canonical) -------------------------

@@ -157,6 +157,11 @@ relative_error(fit, truth) = norm(fitted(fit) - truth) / norm(truth)
             @test on_path.fold_rmse[1, :, fold+1] == [second.held_out_rmse, first.held_out_rmse]
             @test alone.fold_rmse[1, 2, fold+1] == first.held_out_rmse
         end
+        # fit_path: the same chain, whatever init the options name.
+        path = fit_path(p.truth, p.W; rank = 3, ridges = [2.0, 0.0], tolerance = 1e-10, init = :random)
+        first = wlra_fit(p.truth, p.W; rank = 3, ridge = 2.0, tolerance = 1e-10, init = :random)
+        second = wlra_fit(p.truth, p.W; rank = 3, ridge = 0.0, tolerance = 1e-10, start = first)
+        @test [f.objective for f in path] == [first.objective, second.objective]
     end
 
     @testset "factors equal the C ABI reference program's" begin

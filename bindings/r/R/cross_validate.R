@@ -49,19 +49,14 @@ cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...,
   path_order <- order(-ridges)
   for (a in seq_along(ranks)) {
     for (h in seq_len(folds)) {
-      previous <- NULL
-      for (b in path_order) {
-        this <- options
-        if (path && !is.null(previous)) this[c("start", "init")] <- list(previous, "given")
-        previous <- withCallingHandlers(
-          do.call(fit, c(list(M, W, rank = ranks[[a]], ridge = ridges[[b]], folds = folds,
-                              held_out_fold = h, seed = seed, offsets = offsets), this)),
-          wlra_convergence_warning = function(w) {
-            not_converged <<- not_converged + 1L
-            invokeRestart("muffleWarning")
-          })
-        fold_rmse[a, b, h] <- previous$held_out_rmse
-      }
+      fits <- withCallingHandlers(
+        along_path(fit, list(M, W, rank = ranks[[a]], folds = folds, held_out_fold = h, seed = seed,
+                             offsets = offsets), ridges[path_order], options, warm = path),
+        wlra_convergence_warning = function(w) {
+          not_converged <<- not_converged + 1L
+          invokeRestart("muffleWarning")
+        })
+      fold_rmse[a, path_order, h] <- vapply(fits, `[[`, 0, "held_out_rmse")
     }
   }
   if (not_converged > 0) {
@@ -81,6 +76,32 @@ cross_validate <- function(M, W = NULL, ranks, ridges, folds = 5, seed = 0, ...,
                  best_rmse = rmse[best_rank, best_ridge], rmse = array(rmse, dim(rmse), list(ranks, ridges)),
                  fold_rmse = fold_rmse, folds = as.integer(folds), seed = seed, offsets = offsets, call = call),
             class = "wlra_cv")
+}
+
+# The fits of `fit` (wlra or wlra_sparse) with `args` at `ridges` in the
+# order given: the first starts as `options` say; with `warm` each later one
+# starts from the fit before it, whatever init the options name (Python's
+# _along_path).
+along_path <- function(fit, args, ridges, options, warm = TRUE) {
+  fits <- vector("list", length(ridges))
+  for (b in seq_along(ridges)) {
+    this <- options
+    if (warm && b > 1) this[c("start", "init")] <- list(fits[[b - 1]], "given")
+    fits[[b]] <- do.call(fit, c(args, list(ridge = ridges[[b]]), this))
+  }
+  fits
+}
+
+fit_path <- function(M, W = NULL, rank, ridges, ...) {
+  call <- match.call()
+  if (missing(ridges)) stop(wlra_condition(2L, "ridges is missing: give the ridges of the path", call))
+  ridges <- cv_settings("ridges", ridges, function(r) is.finite(r) && r >= 0,
+                        "ridges must be finite numbers >= 0", call)
+  options <- list(...)
+  taken <- intersect(names(options), c("ridge", "start"))
+  if (length(taken)) stop(sprintf("fit_path() sets %s itself", paste(taken, collapse = ", ")))
+  fit <- if (is_sparse_matrix(M)) wlra_sparse else wlra
+  along_path(fit, list(M, W, rank = rank), ridges, options)
 }
 
 print.wlra_cv <- function(x, ...) {

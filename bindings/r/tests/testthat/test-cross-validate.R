@@ -69,6 +69,21 @@ test_that("each fold runs the ridges as a path, largest first, each fit from the
   expect_error(do.call(cross_validate, c(list(p$M, p$W, path = NA), settings)), "path must be TRUE or FALSE")
 })
 
+test_that("fit_path warm-starts each fit after the first, whatever init the options name", {
+  p <- planted_rank_4()
+  args <- list(p$M, p$W, rank = 3, method = "alternating", tolerance = 1e-10, max_iterations = 500, seed = 2)
+  path <- do.call(fit_path, c(args, list(ridges = c(1, 0.2), init = "random")))
+  expect_length(path, 2)
+  first <- do.call(wlra, c(args, list(ridge = 1, init = "random")))
+  expect_identical(path[[1]]$objective, first$objective)
+  warm <- do.call(wlra, c(args, list(ridge = 0.2, start = first, init = "given")))
+  expect_identical(path[[2]]$objective, warm$objective)
+  cold <- do.call(wlra, c(args, list(ridge = 0.2, init = "random")))
+  expect_lt(path[[2]]$iterations, cold$iterations)
+  expect_error(fit_path(p$M, p$W, rank = 3, ridges = 1, start = first), "fit_path() sets start itself", fixed = TRUE)
+  expect_error(fit_path(p$M, p$W, rank = 3, ridges = -1), "ridges holds -1")
+})
+
 test_that("a dgCMatrix of the observed entries gives the dense table", {
   p <- planted_rank_4()
   at <- which(p$W > 0, arr.ind = TRUE)
