@@ -186,7 +186,7 @@ impl<'a> Product<'a> {
 #[cfg(test)]
 mod tests {
     use super::super::gauss_newton::{assemble, eliminate};
-    use super::super::test_problems::{hash, observed};
+    use super::super::test_problems::{free_factor, observed};
     use super::*;
 
     /// A small weighted problem with missing entries, seen as VarPro sees
@@ -194,7 +194,7 @@ mod tests {
     fn problem(ridge: f64) -> (Observed, Vec<f64>, Elimination, usize) {
         let (p, k) = (9, 3);
         let obs = observed(23, p, k, 0.6);
-        let x: Vec<f64> = (0..p * k).map(|t| hash(t, 5, 4) - 0.5).collect();
+        let x = free_factor(p, k);
         let elim = eliminate(&obs, &x, k, ridge).unwrap();
         (obs, x, elim, k)
     }

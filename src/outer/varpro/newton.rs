@@ -326,7 +326,7 @@ impl ModelChoice {
 mod tests {
     use super::super::elimination::eliminate_keeping_inverses;
     use super::super::gauss_newton::assemble;
-    use super::super::test_problems::{hash, observed};
+    use super::super::test_problems::{free_factor, hash, observed};
     use super::*;
 
     /// Newton's H v against the central difference of the gradient along v
@@ -338,7 +338,7 @@ mod tests {
         for (k, ridge) in [(3, 0.0), (3, 0.3), (9, 0.0), (9, 0.2)] {
             let p = 14;
             let obs = observed(40, p, k, 0.7);
-            let x: Vec<f64> = (0..p * k).map(|t| hash(t, 5, 4) - 0.5).collect();
+            let x = free_factor(p, k);
             let gradient_at = |x: &[f64]| {
                 let elim = eliminate_keeping_inverses(&obs, x, k, ridge).unwrap();
                 assemble(&obs, x, &elim, k, ridge, Vec::new())

@@ -12,6 +12,11 @@ pub fn hash(i: usize, j: usize, s: usize) -> f64 {
     (t.sin() * 43758.5453).rem_euclid(1.0)
 }
 
+/// A free factor X (p x k, rows contiguous), entries in [-0.5, 0.5).
+pub fn free_factor(p: usize, k: usize) -> Vec<f64> {
+    (0..p * k).map(|t| hash(t, 5, 4) - 0.5).collect()
+}
+
 /// q x p entries in [-0.5, 0.5), each kept with chance `kept` and along a
 /// band of k + 1 per row (so every eliminated row's Gram can be definite),
 /// with weights in [0.2, 1.2).

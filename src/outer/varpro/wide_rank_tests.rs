@@ -5,14 +5,9 @@
 
 use super::elimination::eliminate;
 use super::gauss_newton::assemble_choosing;
-use super::test_problems::{hash, observed};
+use super::test_problems::{free_factor, observed};
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
-
-/// X (p x k, rows contiguous).
-fn free_factor(p: usize, k: usize) -> Vec<f64> {
-    (0..p * k).map(|t| hash(t, 5, 4) - 0.5).collect()
-}
 
 fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
     let diff: f64 = a.iter().zip(b).map(|(a, b)| (a - b).powi(2)).sum();
